@@ -1,0 +1,255 @@
+/**
+ * One child process running one typed task: Troupe's `multiprocessing.Process`.
+ *
+ * `start` forks a child, which imports the module that defines the task, runs
+ * the handler with the payload, sends the outcome back and exits (code 0 when
+ * the task succeeded, 1 when it failed). The returned handle joins, signals
+ * and reads the typed result. The child belongs to the enclosing `Scope`:
+ * leaving it terminates the child (SIGTERM, then SIGKILL after
+ * `shutdownTimeout`), kills its process group and reaps it.
+ *
+ * @since 0.1.0
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { ExitStatus } from "./ExitStatus.ts"
+import * as Codec from "./internal/codec.ts"
+import { decodeChildFrame, type Run } from "./internal/frame.ts"
+import type * as Task from "./Task.ts"
+import { type Stdio, Transport } from "./Transport.ts"
+import {
+  type ArgumentEncodeError,
+  ProcessClosed,
+  ProcessCrashed,
+  ProcessStillRunning,
+  ReplyValidationError,
+  type RequestValidationError,
+  type SpawnError,
+  type TaskCallError
+} from "./TroupeError.ts"
+
+/**
+ * A handle on a started child.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Process<A, E> {
+  readonly pid: number
+  /** Waits for the child to exit and returns how it ended. Never kills. */
+  readonly join: Effect.Effect<ExitStatus, ProcessClosed>
+  /** Waits at most `timeout`; `None` if the child is still running then. Never kills. */
+  readonly joinTimeout: (timeout: Duration.Input) => Effect.Effect<Option.Option<ExitStatus>, ProcessClosed>
+  readonly isAlive: Effect.Effect<boolean, ProcessClosed>
+  /** Sends SIGTERM to the child's process group. */
+  readonly terminate: Effect.Effect<void, ProcessClosed>
+  /** Sends SIGKILL to the child's process group. */
+  readonly kill: Effect.Effect<void, ProcessClosed>
+  /** Sends SIGINT to the child's process group. */
+  readonly interrupt: Effect.Effect<void, ProcessClosed>
+  /**
+   * Waits for the task's outcome: its decoded success, its own typed error,
+   * or a boundary error (`SpawnError`, `RemoteDefect`, `ProcessCrashed`, ...).
+   */
+  readonly result: Effect.Effect<A, E | TaskCallError | ArgumentEncodeError | ProcessClosed>
+  /**
+   * Releases the handle. Fails with `ProcessStillRunning` while the child
+   * runs; afterwards every other operation fails with `ProcessClosed`.
+   * Closing twice is harmless.
+   */
+  readonly close: Effect.Effect<void, ProcessStillRunning>
+  /** Standard output, when started with `stdout: "pipe"`. */
+  readonly stdout: Stream.Stream<Uint8Array>
+  /** Standard error, when started with `stderr: "pipe"`. */
+  readonly stderr: Stream.Stream<Uint8Array>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  /** The module the child imports to find the task; defaults to the module that defined it. */
+  readonly module?: string | undefined
+  /** `"inherit"` (default) shares the parent's stdout; `"pipe"` exposes it as `stdout`. */
+  readonly stdout?: Stdio | undefined
+  /** `"inherit"` (default) shares the parent's stderr; `"pipe"` exposes it as `stderr`. */
+  readonly stderr?: Stdio | undefined
+  /** The child's environment; defaults to the parent's. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /** Runtime flags for the child (for example `--max-old-space-size=64`). */
+  readonly execArgv?: ReadonlyArray<string> | undefined
+  /** How long leaving the scope waits after SIGTERM before SIGKILL. Default 2 seconds. */
+  readonly shutdownTimeout?: Duration.Input | undefined
+}
+
+const defaultShutdownTimeout = Duration.seconds(2)
+
+/**
+ * Starts a child process that runs `task` with `payload`.
+ *
+ * **When to use**
+ *
+ * Use for one long or isolated piece of work, as with Python's
+ * `multiprocessing.Process`. For many small tasks use a pool.
+ *
+ * **Details**
+ *
+ * The payload is encoded with the task's Schema before anything is forked, so
+ * a bad payload fails here with `RequestValidationError`. The child runs in its
+ * own process group, exits by itself within moments if the parent dies
+ * (even by SIGKILL), and is stopped and reaped when the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Process, Task } from "@troupe/core"
+ * import { NodeProcess } from "@troupe/node"
+ *
+ * const Square = Task.make("Square", {
+ *   payload: Schema.Number,
+ *   success: Schema.Number,
+ *   handler: (n) => Effect.succeed(n * n)
+ * })
+ *
+ * if (import.meta.main) {
+ *   const program = Effect.gen(function*() {
+ *     const child = yield* Process.start(Square, 7)
+ *     const value = yield* child.result // 49
+ *     const exit = yield* child.join // { code: 0, signal: null }
+ *     console.log(value, exit.code)
+ *   }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+ *   Effect.runPromise(program)
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start = <T extends Task.Any>(
+  task: T,
+  payload: Task.Payload<T>,
+  options?: StartOptions
+): Effect.Effect<Process<Task.Success<T>, Task.Error<T>>, RequestValidationError | SpawnError, Transport | Scope.Scope> =>
+  Effect.map(startWithOutcome(task, payload, options), ([child]) => child)
+
+const startWithOutcome = Effect.fnUntraced(function*<T extends Task.Any>(
+  task: T,
+  payload: Task.Payload<T>,
+  options?: StartOptions
+): Effect.fn.Return<
+  readonly [
+    Process<Task.Success<T>, Task.Error<T>>,
+    Effect.Effect<Task.Success<T>, Task.Error<T> | TaskCallError | ArgumentEncodeError>
+  ],
+  RequestValidationError | SpawnError,
+  Transport | Scope.Scope
+> {
+  type A = Task.Success<T>
+  type E = Task.Error<T> | TaskCallError | ArgumentEncodeError
+  const encoded = yield* Codec.encodePayload(task, payload)
+  const transport = yield* Transport
+  const run: Run = { _tag: "Run", id: 0, module: options?.module ?? task.module, task: task.name, payload: encoded }
+  const ready = Deferred.makeUnsafe<void>()
+  const outcome = Deferred.makeUnsafe<A, E>()
+
+  const onFrame = (raw: unknown): void => {
+    const frame = decodeChildFrame(raw)
+    if (Exit.isFailure(frame)) {
+      Deferred.doneUnsafe(
+        outcome,
+        Exit.fail(new ReplyValidationError({ task: task.name, message: "the child sent a malformed frame" }))
+      )
+    } else if (frame.value._tag === "Ready") {
+      Deferred.doneUnsafe(ready, Exit.void)
+    } else {
+      Deferred.doneUnsafe(outcome, Effect.runSyncExit(Codec.decodeReply<A, E>(task, run, frame.value.reply)))
+    }
+  }
+
+  const connection = yield* transport.spawn({
+    stdout: options?.stdout ?? "inherit",
+    stderr: options?.stderr ?? "inherit",
+    once: true,
+    shutdownTimeout: options?.shutdownTimeout ?? defaultShutdownTimeout,
+    env: options?.env,
+    execArgv: options?.execArgv
+  }, onFrame)
+
+  yield* Deferred.await(ready).pipe(
+    Effect.andThen(connection.send(run)),
+    Effect.catch((error) => Deferred.fail(outcome, error).pipe(Effect.andThen(connection.signal("SIGKILL")))),
+    Effect.forkScoped
+  )
+  yield* connection.exited.pipe(
+    Effect.flatMap((status) =>
+      Deferred.fail(
+        outcome,
+        new ProcessCrashed({ task: task.name, pid: connection.pid, exitCode: status.code, signal: status.signal })
+      )
+    ),
+    Effect.forkScoped
+  )
+
+  let closed = false
+  const open = <X, Y>(effect: Effect.Effect<X, Y>): Effect.Effect<X, Y | ProcessClosed> =>
+    Effect.suspend((): Effect.Effect<X, Y | ProcessClosed> =>
+      closed ? Effect.fail(new ProcessClosed({ pid: connection.pid })) : effect
+    )
+
+  const child: Process<A, Task.Error<T>> = {
+    pid: connection.pid,
+    join: open(connection.exited),
+    joinTimeout: (timeout) => open(Effect.timeoutOption(connection.exited, timeout)),
+    isAlive: open(Effect.sync(() => connection.exitStatus() === undefined)),
+    terminate: open(connection.signal("SIGTERM")),
+    kill: open(connection.signal("SIGKILL")),
+    interrupt: open(connection.signal("SIGINT")),
+    result: open(Deferred.await(outcome)),
+    close: Effect.suspend(() => {
+      if (closed) return Effect.void
+      if (connection.exitStatus() === undefined) return Effect.fail(new ProcessStillRunning({ pid: connection.pid }))
+      closed = true
+      return Effect.void
+    }),
+    stdout: connection.stdout,
+    stderr: connection.stderr
+  }
+  return [child, Deferred.await(outcome)] as const
+})
+
+/**
+ * Starts a child, waits for its result and reaps it: `start` and `result` in
+ * one scoped call.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Process, Task } from "@troupe/core"
+ * import { NodeProcess } from "@troupe/node"
+ *
+ * const Double = Task.make("Double", { payload: Schema.Number, success: Schema.Number, handler: (n) => Effect.succeed(2 * n) })
+ *
+ * if (import.meta.main) {
+ *   Effect.runPromise(Process.run(Double, 21).pipe(Effect.provide(NodeProcess.layer))).then(console.log) // 42
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = <T extends Task.Any>(
+  task: T,
+  payload: Task.Payload<T>,
+  options?: StartOptions
+): Effect.Effect<
+  Task.Success<T>,
+  Task.Error<T> | TaskCallError | ArgumentEncodeError | RequestValidationError | SpawnError,
+  Transport
+> =>
+  Effect.scoped(Effect.flatMap(startWithOutcome(task, payload, options), ([, outcome]) => outcome))

@@ -1,0 +1,183 @@
+/**
+ * Typed tasks: a name, Schemas for the payload, success and error, and a
+ * handler.
+ *
+ * A task is defined once, at the top level of a module. The parent uses the
+ * definition to encode the payload and decode the result; the child imports
+ * the same module, finds the task by name and runs its handler. Because both
+ * sides share one definition, a call type-checks end to end and every value is
+ * validated on both sides of the process boundary.
+ *
+ * **How the child finds the handler.** `make` remembers the module that called
+ * it. A child imports that module (so its top-level code runs again, in the
+ * child, as Python's spawn start method re-imports `__main__`), then looks the
+ * task up by name. Guard a program's main part with `if (import.meta.main)` so
+ * that it runs only in the parent. Pass `module: import.meta.url` to name the
+ * module explicitly (needed only when the definition is produced by a helper
+ * in another module).
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { callerModuleUrl } from "./internal/callsite.ts"
+
+const TypeId = "~@troupe/core/Task" as const
+
+/**
+ * A task definition shared by the parent and the child.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Task<
+  Name extends string,
+  Payload extends Schema.Top,
+  Success extends Schema.Top,
+  Error extends Schema.Top
+> {
+  readonly [TypeId]: typeof TypeId
+  readonly name: Name
+  /** The URL of the module a child imports to find this task. */
+  readonly module: string
+  readonly payloadSchema: Payload
+  readonly successSchema: Success
+  readonly errorSchema: Error
+  readonly handler: (payload: Payload["Type"]) => Effect.Effect<Success["Type"], Error["Type"]>
+}
+
+/**
+ * Any task, whatever its Schemas.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Any {
+  readonly [TypeId]: typeof TypeId
+  readonly name: string
+  readonly module: string
+  readonly payloadSchema: Schema.Top
+  readonly successSchema: Schema.Top
+  readonly errorSchema: Schema.Top
+  readonly handler: (payload: any) => Effect.Effect<any, any>
+}
+
+/**
+ * The decoded payload a task accepts.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Payload<T> = T extends Task<infer _N, infer P, infer _S, infer _E> ? P["Type"] : never
+
+/**
+ * The decoded value a task succeeds with.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Success<T> = T extends Task<infer _N, infer _P, infer S, infer _E> ? S["Type"] : never
+
+/**
+ * The decoded typed error a task fails with.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Error<T> = T extends Task<infer _N, infer _P, infer _S, infer E> ? E["Type"] : never
+
+/**
+ * Returns `true` when the value is a task definition.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTask = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
+
+const registryKey = Symbol.for("@troupe/core/Task/registry")
+
+const registry: Map<string, Any> = ((globalThis as Record<symbol, Map<string, Any> | undefined>)[
+  registryKey
+] ??= new Map())
+
+/**
+ * The task registered under `name` in this process, if a loaded module
+ * defines one. Used by the child to find the handler it was asked to run.
+ *
+ * @since 0.1.0
+ * @category lookup
+ */
+export const find = (name: string): Any | undefined => registry.get(name)
+
+type PayloadSchema<P> = P extends Schema.Struct.Fields ? Schema.Struct<P> : P
+
+/**
+ * Defines a task and registers it under its name in the current process.
+ *
+ * **When to use**
+ *
+ * Define each task at the top level of a module, never inside the program's
+ * main part: the child imports the module to find the task, and code guarded
+ * by `if (import.meta.main)` does not run there.
+ *
+ * **Details**
+ *
+ * `payload` is a Schema or a record of fields (as in `Rpc.make`); `success`
+ * defaults to `Schema.Void` and `error` to `Schema.Never`. The handler
+ * receives the decoded payload. Its typed failures travel back to the caller
+ * as values of the error Schema; a throw or a defect arrives as a
+ * `RemoteDefect`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Task } from "@troupe/core"
+ *
+ * class Negative extends Schema.TaggedError<Negative>()("Negative", { n: Schema.Number }) {}
+ *
+ * export const SquareRoot = Task.make("SquareRoot", {
+ *   payload: { n: Schema.Number },
+ *   success: Schema.Number,
+ *   error: Negative,
+ *   handler: ({ n }) => n < 0 ? Effect.fail(new Negative({ n })) : Effect.succeed(Math.sqrt(n))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <
+  const Name extends string,
+  P extends Schema.Top | Schema.Struct.Fields = Schema.Void,
+  S extends Schema.Top = Schema.Void,
+  E extends Schema.Top = Schema.Never
+>(name: Name, options: {
+  readonly payload?: P
+  readonly success?: S
+  readonly error?: E
+  readonly handler: (payload: PayloadSchema<P>["Type"]) => Effect.Effect<S["Type"], E["Type"]>
+  readonly module?: string
+}): Task<Name, PayloadSchema<P>, S, E> => {
+  const module = options.module ?? callerModuleUrl(make)
+  if (module === undefined) {
+    throw new globalThis.Error(
+      `Task.make("${name}"): cannot tell which module defines this task; pass { module: import.meta.url }`
+    )
+  }
+  const payloadSchema = Schema.isSchema(options.payload)
+    ? options.payload
+    : options.payload === undefined
+    ? Schema.Void
+    : Schema.Struct(options.payload as Schema.Struct.Fields)
+  const task: Any = {
+    [TypeId]: TypeId,
+    name,
+    module,
+    payloadSchema,
+    successSchema: options.success ?? Schema.Void,
+    errorSchema: options.error ?? Schema.Never,
+    handler: options.handler
+  }
+  registry.set(name, task)
+  return task as unknown as Task<Name, PayloadSchema<P>, S, E>
+}

@@ -1,0 +1,97 @@
+/**
+ * The platform-neutral interface of one child connection.
+ *
+ * The core decides what to send, what a reply means and what a crash means;
+ * a platform only moves frames and reports exits. `@troupe/node` provides a
+ * `Transport` backed by `child_process.fork` (`NodeProcess.layer`).
+ *
+ * A connection belongs to the `Scope` it was spawned in: closing the scope
+ * stops the child (a graceful signal, then a kill after `shutdownTimeout`),
+ * kills its whole process group so that no grandchild survives, and reaps it.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { ExitStatus } from "./ExitStatus.ts"
+import type { ArgumentEncodeError, SpawnError } from "./TroupeError.ts"
+
+/**
+ * What a child does with its standard output or error: share the parent's,
+ * or hand it to the parent as a stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Stdio = "inherit" | "pipe"
+
+/**
+ * The signals a parent may send to a child's process group.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SpawnOptions {
+  readonly stdout: Stdio
+  readonly stderr: Stdio
+  /** The child serves one task, then exits (the `Process` API). */
+  readonly once: boolean
+  /** How long a graceful stop waits before it kills. */
+  readonly shutdownTimeout: Duration.Input
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * One live child.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connection {
+  readonly pid: number
+  /** Sends a frame to the child. */
+  readonly send: (frame: unknown) => Effect.Effect<void, ArgumentEncodeError>
+  /** Waits until the child has exited and every frame it sent was delivered. */
+  readonly exited: Effect.Effect<ExitStatus>
+  /** The exit status, if the child has exited. */
+  readonly exitStatus: () => ExitStatus | undefined
+  /** Sends a signal to the child's process group. A no-op once it has exited. */
+  readonly signal: (signal: Signal) => Effect.Effect<void>
+  /** The child's standard output when spawned with `stdout: "pipe"`; empty otherwise. */
+  readonly stdout: Stream.Stream<Uint8Array>
+  /** The child's standard error when spawned with `stderr: "pipe"`; empty otherwise. */
+  readonly stderr: Stream.Stream<Uint8Array>
+}
+
+/**
+ * Spawns children. `onFrame` receives every frame the child sends, in order.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Process, Task, Transport } from "@troupe/core"
+ *
+ * declare const Hello: Task.Task<"Hello", any, any, any>
+ * declare const transport: Transport.Transport["Service"]
+ * const program = Process.run(Hello, undefined).pipe(Effect.provideService(Transport.Transport, transport))
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Transport extends Context.Service<Transport, {
+  readonly spawn: (
+    options: SpawnOptions,
+    onFrame: (frame: unknown) => void
+  ) => Effect.Effect<Connection, SpawnError, Scope.Scope>
+}>()("@troupe/core/Transport") {}

@@ -1,0 +1,184 @@
+/**
+ * Every error that can cross the process boundary, as Schema tagged classes.
+ *
+ * A caller can always tell these apart: a child that could not start
+ * (`SpawnError`) never looks like a task that failed (the task's own typed
+ * error), a handler that threw (`RemoteDefect`), or a child that died
+ * (`ProcessCrashed`). Each class is a `Schema.TaggedError`, so it can be sent
+ * over the wire, matched with `Effect.catchTag`, and compared by value.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * Why a child could not start serving a task.
+ *
+ * - `ForkFailed`: the operating system refused to create the process.
+ * - `ModuleNotFound`: the module that defines the task could not be imported.
+ * - `TaskNotFound`: the module loaded, but defines no task of that name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const SpawnErrorReason = Schema.Literals(["ForkFailed", "ModuleNotFound", "TaskNotFound"])
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SpawnErrorReason = typeof SpawnErrorReason.Type
+
+/**
+ * The child could not be created, or could not load the task it was asked to
+ * run. Never reported as a task failure.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Process } from "@troupe/core"
+ *
+ * declare const child: Process.Process<number, never>
+ * const value = child.result.pipe(
+ *   Effect.catchTag("SpawnError", (error) => Effect.succeed(error.reason === "TaskNotFound" ? -1 : -2))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SpawnError extends Schema.TaggedError<SpawnError>()("SpawnError", {
+  reason: SpawnErrorReason,
+  module: Schema.String,
+  task: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The handler threw, or died with a defect, instead of returning a typed
+ * failure. Carries the remote error's name, message and stack.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RemoteDefect extends Schema.TaggedError<RemoteDefect>()("RemoteDefect", {
+  task: Schema.String,
+  name: Schema.String,
+  message: Schema.String,
+  stack: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * The child process ended before it replied: it called `process.exit`, threw
+ * outside the task's Effect, ran out of memory, or was killed by a signal.
+ * Exactly one of `exitCode` and `signal` is set.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProcessCrashed extends Schema.TaggedError<ProcessCrashed>()("ProcessCrashed", {
+  task: Schema.String,
+  pid: Schema.Number,
+  exitCode: Schema.NullOr(Schema.Number),
+  signal: Schema.NullOr(Schema.String)
+}) {
+  override get message(): string {
+    const how = this.signal === null ? `exit code ${this.exitCode}` : `signal ${this.signal}`
+    return `child ${this.pid} running task ${this.task} ended with ${how} before it replied`
+  }
+}
+
+/**
+ * The payload did not match the task's payload Schema. Raised on the caller's
+ * side before anything is sent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestValidationError extends Schema.TaggedError<RequestValidationError>()(
+  "RequestValidationError",
+  {
+    task: Schema.String,
+    message: Schema.String
+  }
+) {}
+
+/**
+ * The payload matched its Schema but could not be serialized for the channel
+ * (a cyclic value, a `BigInt` in a JSON channel, a function).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ArgumentEncodeError extends Schema.TaggedError<ArgumentEncodeError>()("ArgumentEncodeError", {
+  task: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The handler's success or error value did not match the task's Schemas in
+ * the child, so it could not be sent back. The child is not treated as
+ * crashed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ResultEncodeError extends Schema.TaggedError<ResultEncodeError>()("ResultEncodeError", {
+  task: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The child's reply reached the parent but did not decode with the task's
+ * Schemas (or was not a well-formed reply at all).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ReplyValidationError extends Schema.TaggedError<ReplyValidationError>()("ReplyValidationError", {
+  task: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * An operation that needs a finished child was called while it still runs
+ * (for example `close`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProcessStillRunning extends Schema.TaggedError<ProcessStillRunning>()("ProcessStillRunning", {
+  pid: Schema.Number
+}) {
+  override get message(): string {
+    return `child ${this.pid} is still running`
+  }
+}
+
+/**
+ * The handle was closed with `close`; no other operation is allowed on it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProcessClosed extends Schema.TaggedError<ProcessClosed>()("ProcessClosed", {
+  pid: Schema.Number
+}) {
+  override get message(): string {
+    return `the handle of child ${this.pid} is closed`
+  }
+}
+
+/**
+ * Everything that can go wrong between sending a task and receiving its
+ * result, besides the task's own typed error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TaskCallError =
+  | SpawnError
+  | RemoteDefect
+  | ProcessCrashed
+  | ResultEncodeError
+  | ReplyValidationError

@@ -1,0 +1,19 @@
+/**
+ * @troupe/core: typed tasks, child processes, and the errors that cross the
+ * process boundary. Platform-neutral: it depends on `effect` only.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as ChildRunner from "./ChildRunner.ts"
+/** @since 0.1.0 */
+export * as ExitStatus from "./ExitStatus.ts"
+/** @since 0.1.0 */
+export * as Process from "./Process.ts"
+/** @since 0.1.0 */
+export * as Task from "./Task.ts"
+/** @since 0.1.0 */
+export * as Transport from "./Transport.ts"
+/** @since 0.1.0 */
+export * as TroupeError from "./TroupeError.ts"

@@ -1,0 +1,195 @@
+/**
+ * Encoding and decoding of task values at the process boundary.
+ *
+ * The parent encodes a payload before sending it (a bad payload never leaves
+ * the caller) and decodes the reply; the child decodes the payload, runs the
+ * handler and encodes its outcome as a `Reply`. All values use the JSON codec
+ * of the task's Schemas, so what crosses the channel is plain JSON data.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import type * as Task from "../Task.ts"
+import {
+  RemoteDefect,
+  ReplyValidationError,
+  RequestValidationError,
+  ResultEncodeError,
+  SpawnError,
+  type TaskCallError
+} from "../TroupeError.ts"
+import type { Reply } from "./frame.ts"
+
+interface Codecs {
+  readonly encodePayload: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly decodePayload: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly encodeSuccess: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly decodeSuccess: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly encodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly decodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+}
+
+const cache = new WeakMap<Task.Any, Codecs>()
+
+type SyncCodec = Schema.Codec<unknown, unknown, never, never>
+
+const codecsOf = (task: Task.Any): Codecs => {
+  let codecs = cache.get(task)
+  if (codecs === undefined) {
+    const payload = Schema.toCodecJson(task.payloadSchema) as unknown as SyncCodec
+    const success = Schema.toCodecJson(task.successSchema) as unknown as SyncCodec
+    const error = Schema.toCodecJson(task.errorSchema) as unknown as SyncCodec
+    codecs = {
+      encodePayload: Schema.encodeUnknownExit(payload),
+      decodePayload: Schema.decodeUnknownExit(payload),
+      encodeSuccess: Schema.encodeUnknownExit(success),
+      decodeSuccess: Schema.decodeUnknownExit(success),
+      encodeError: Schema.encodeUnknownExit(error),
+      decodeError: Schema.decodeUnknownExit(error)
+    }
+    cache.set(task, codecs)
+  }
+  return codecs
+}
+
+const issueMessage = <E>(exit: Exit.Exit<unknown, E>): string => {
+  if (Exit.isSuccess(exit)) return ""
+  const error = Cause.findErrorOption(exit.cause)
+  return error._tag === "Some" ? String(error.value) : Cause.pretty(exit.cause)
+}
+
+/**
+ * Encodes a payload with the task's Schema, on the caller's side.
+ */
+export const encodePayload = (task: Task.Any, payload: unknown): Effect.Effect<unknown, RequestValidationError> => {
+  const exit = codecsOf(task).encodePayload(payload)
+  return Exit.isSuccess(exit)
+    ? Effect.succeed(exit.value)
+    : Effect.fail(new RequestValidationError({ task: task.name, message: issueMessage(exit) }))
+}
+
+const defectReply = (defect: unknown): Reply => {
+  if (defect instanceof Error) {
+    return defect.stack === undefined
+      ? { _tag: "Defect", name: defect.name, message: defect.message }
+      : { _tag: "Defect", name: defect.name, message: defect.message, stack: defect.stack }
+  }
+  let message: string
+  try {
+    message = typeof defect === "string" ? defect : JSON.stringify(defect) ?? String(defect)
+  } catch {
+    message = String(defect)
+  }
+  return { _tag: "Defect", name: "NonErrorThrown", message }
+}
+
+const replyOfCause = (task: Task.Any, cause: Cause.Cause<unknown>): Reply => {
+  const failure = Cause.findError(cause)
+  if (Result.isSuccess(failure)) {
+    const error = failure.success
+    const encoded = codecsOf(task).encodeError(error)
+    if (Exit.isFailure(encoded)) {
+      return { _tag: "EncodeFailed", message: `the error did not match the error Schema: ${issueMessage(encoded)}` }
+    }
+    const stack = error instanceof Error ? error.stack : undefined
+    return stack === undefined
+      ? { _tag: "Failure", error: encoded.value }
+      : { _tag: "Failure", error: encoded.value, stack }
+  }
+  const defect = Cause.findDefect(cause)
+  if (Result.isSuccess(defect)) return defectReply(defect.success)
+  return { _tag: "Defect", name: "Interrupted", message: `task ${task.name} was interrupted in the child` }
+}
+
+/**
+ * Runs a task in the child: decodes the payload, runs the handler, and
+ * encodes the outcome. Never fails; every outcome is a `Reply`.
+ */
+export const runInChild = (task: Task.Any, encodedPayload: unknown): Effect.Effect<Reply> => {
+  const codecs = codecsOf(task)
+  const payload = codecs.decodePayload(encodedPayload)
+  if (Exit.isFailure(payload)) {
+    return Effect.succeed({
+      _tag: "Defect",
+      name: "RequestValidationError",
+      message: `the payload did not match the payload Schema in the child: ${issueMessage(payload)}`
+    })
+  }
+  return Effect.suspend(() => task.handler(payload.value)).pipe(
+    Effect.exit,
+    Effect.map((exit): Reply => {
+      if (Exit.isFailure(exit)) return replyOfCause(task, exit.cause)
+      const encoded = codecs.encodeSuccess(exit.value)
+      return Exit.isSuccess(encoded)
+        ? { _tag: "Success", value: encoded.value }
+        : { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
+    })
+  )
+}
+
+/**
+ * A `Reply` for a task the child could not load.
+ */
+export const spawnFailedReply = (reason: SpawnError["reason"], message: string): Reply => ({
+  _tag: "SpawnFailed",
+  reason,
+  message
+})
+
+const attachRemoteStack = (error: unknown, stack: string | undefined): unknown => {
+  if (stack !== undefined && error instanceof Error && error.cause === undefined) {
+    const remote = new Error("remote stack")
+    remote.name = "RemoteStack"
+    remote.stack = stack
+    Object.defineProperty(error, "cause", { value: remote, configurable: true, writable: true })
+  }
+  return error
+}
+
+/**
+ * Decodes a child's reply on the parent's side into the task's success, its
+ * typed error, or one of the boundary errors.
+ */
+export const decodeReply = <A, E>(
+  task: Task.Any,
+  run: { readonly module: string },
+  reply: Reply
+): Effect.Effect<A, E | TaskCallError> => {
+  const codecs = codecsOf(task)
+  switch (reply._tag) {
+    case "Success": {
+      const value = codecs.decodeSuccess(reply.value)
+      return Exit.isSuccess(value)
+        ? Effect.succeed(value.value as A)
+        : Effect.fail(
+          new ReplyValidationError({ task: task.name, message: `invalid success value: ${issueMessage(value)}` })
+        )
+    }
+    case "Failure": {
+      const error = codecs.decodeError(reply.error)
+      return Exit.isSuccess(error)
+        ? Effect.fail(attachRemoteStack(error.value, reply.stack) as E)
+        : Effect.fail(
+          new ReplyValidationError({ task: task.name, message: `invalid error value: ${issueMessage(error)}` })
+        )
+    }
+    case "Defect":
+      return Effect.fail(
+        new RemoteDefect(
+          reply.stack === undefined
+            ? { task: task.name, name: reply.name, message: reply.message }
+            : { task: task.name, name: reply.name, message: reply.message, stack: reply.stack }
+        )
+      )
+    case "SpawnFailed":
+      return Effect.fail(
+        new SpawnError({ reason: reply.reason, module: run.module, task: task.name, message: reply.message })
+      )
+    case "EncodeFailed":
+      return Effect.fail(new ResultEncodeError({ task: task.name, message: reply.message }))
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Forked Node.js child processes as Troupe's `Transport`.
+ *
+ * Provide `NodeProcess.layer` to run `Process` (and, later, pools) on
+ * `child_process.fork`. Each child:
+ *
+ * - runs Troupe's child entry on the same Node binary, with JSON IPC;
+ * - leads its own process group, so a signal from the parent reaches any
+ *   grandchildren it spawned;
+ * - exits by itself when the IPC channel to its parent closes (the parent
+ *   died, even by SIGKILL), killing its own group on the way out;
+ * - is stopped and reaped when the spawning scope closes: SIGTERM to the
+ *   group, SIGKILL after the shutdown timeout, and a final SIGKILL to the
+ *   group so that no grandchild outlives the scope.
+ *
+ * @since 0.1.0
+ */
+import type { Transport as T } from "@troupe/core"
+import { ExitStatus, Transport, TroupeError } from "@troupe/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { type ChildProcess, fork } from "node:child_process"
+import { extname } from "node:path"
+import type { Readable } from "node:stream"
+import { fileURLToPath } from "node:url"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import { signalGroup } from "./internal/processGroup.ts"
+
+const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
+
+/** How long to wait for the IPC channel to drain after the child exited. */
+const drainTimeoutMs = 1000
+
+/**
+ * Runtime flags a child inherits from the parent: all of them except the
+ * debugger's, which would fight over the parent's inspector port.
+ */
+const inheritedExecArgv = (): Array<string> =>
+  process.execArgv.filter((flag) => !/^--(inspect|debug)(-brk|-port|-wait)?(=|$)/.test(flag))
+
+const readable = (stream: Readable | null): Stream.Stream<Uint8Array> =>
+  stream === null
+    ? Stream.empty
+    : NodeStream.fromReadable<Uint8Array>({ evaluate: () => stream }).pipe(Stream.orDie)
+
+interface Spawned {
+  readonly child: ChildProcess
+  readonly connection: T.Connection
+}
+
+const spawnChild = (
+  options: T.SpawnOptions,
+  onFrame: (frame: unknown) => void
+): Effect.Effect<Spawned, TroupeError.SpawnError> =>
+  Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
+    let child: ChildProcess
+    try {
+      child = fork(childEntry, options.once ? ["--once"] : [], {
+        detached: true,
+        serialization: "json",
+        stdio: ["ignore", options.stdout, options.stderr, "ipc"],
+        execArgv: options.execArgv === undefined ? inheritedExecArgv() : [...options.execArgv],
+        env: options.env === undefined ? process.env : { ...options.env }
+      })
+    } catch (error) {
+      resume(Effect.fail(forkFailed(error)))
+      return
+    }
+
+    let status: ExitStatus.ExitStatus | undefined
+    let drained = false
+    const waiters = new Set<() => void>()
+    const settle = () => {
+      if (status === undefined || !drained) return
+      for (const wake of waiters) wake()
+      waiters.clear()
+    }
+
+    child.on("message", onFrame)
+    child.on("disconnect", () => {
+      drained = true
+      settle()
+    })
+    child.on("exit", (code, signal) => {
+      status = new ExitStatus.ExitStatus({ code, signal })
+      if (!child.connected) drained = true
+      else setTimeout(() => (drained = true, settle()), drainTimeoutMs).unref()
+      settle()
+    })
+    child.on("error", (error) => {
+      if (child.pid === undefined) resume(Effect.fail(forkFailed(error)))
+    })
+    child.once("spawn", () => {
+      const pid = child.pid!
+      const exited = Effect.callback<ExitStatus.ExitStatus>((wake) => {
+        const done = () => wake(Effect.succeed(status!))
+        if (status !== undefined && drained) return done()
+        waiters.add(done)
+        return Effect.sync(() => waiters.delete(done))
+      })
+      resume(Effect.succeed({
+        child,
+        connection: {
+          pid,
+          send: (frame) =>
+            Effect.try({
+              try: () => {
+                if (child.connected) child.send(frame as object)
+              },
+              catch: (error) =>
+                new TroupeError.ArgumentEncodeError({
+                  task: (frame as { task?: string }).task ?? "",
+                  message: `cannot send the frame to child ${pid}: ${String(error)}`
+                })
+            }),
+          exited,
+          exitStatus: () => status,
+          signal: (signal) => Effect.sync(() => status === undefined && signalGroup(pid, signal, child)),
+          stdout: readable(child.stdout),
+          stderr: readable(child.stderr)
+        }
+      }))
+    })
+  })
+
+const forkFailed = (error: unknown) =>
+  new TroupeError.SpawnError({
+    reason: "ForkFailed",
+    module: childEntry,
+    task: "",
+    message: `cannot fork a child: ${String(error)}`
+  })
+
+/**
+ * Stops a child: SIGTERM to its group, SIGKILL after the timeout, then a
+ * final SIGKILL to the group for any grandchild left behind.
+ */
+const stop = ({ child, connection }: Spawned, timeout: T.SpawnOptions["shutdownTimeout"]) =>
+  Effect.gen(function*() {
+    if (connection.exitStatus() === undefined) {
+      yield* connection.signal("SIGTERM")
+      const stopped = yield* Effect.timeoutOption(connection.exited, timeout)
+      if (stopped._tag === "None") {
+        yield* connection.signal("SIGKILL")
+        yield* connection.exited
+      }
+    }
+    signalGroup(connection.pid, "SIGKILL")
+    child.removeAllListeners("message")
+    if (child.connected) child.disconnect()
+  })
+
+const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
+  Effect.acquireRelease(spawnChild(options, onFrame), (spawned) => stop(spawned, options.shutdownTimeout)).pipe(
+    Effect.map((spawned) => spawned.connection)
+  )
+
+/**
+ * The `Transport` backed by `child_process.fork`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Process, Task } from "@troupe/core"
+ * import { NodeProcess } from "@troupe/node"
+ *
+ * const Hello = Task.make("Hello", {
+ *   payload: Schema.String,
+ *   handler: (name) => Effect.sync(() => console.log(`hello, ${name}`))
+ * })
+ *
+ * if (import.meta.main) {
+ *   Effect.runPromise(Process.run(Hello, "world").pipe(Effect.provide(NodeProcess.layer)))
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.Transport, Transport.Transport.of({ spawn }))

@@ -1,0 +1,40 @@
+/**
+ * The entry point of every forked Troupe child.
+ *
+ * It guards against orphaning first: when the IPC channel to the parent
+ * closes (the parent exited or was killed), the child kills its own process
+ * group, grandchildren included, and so itself. The guard listens for
+ * `disconnect` only and never re-references the channel. Then it hands
+ * every parent frame to the core's `ChildRunner` and says it is ready.
+ *
+ * Imports are kept narrow: a child's start-up time is mostly module loading.
+ *
+ * @internal
+ */
+import * as ChildRunner from "@troupe/core/ChildRunner"
+
+const send = process.send?.bind(process)
+if (send === undefined) {
+  process.stderr.write("troupe: this module is a child entry point; start it through @troupe/node\n")
+  process.exit(2)
+}
+
+process.on("disconnect", () => {
+  try {
+    process.kill(-process.pid, "SIGKILL")
+  } finally {
+    process.exit(1)
+  }
+})
+
+const port: ChildRunner.ChildPort = {
+  send: (frame) =>
+    new Promise((resolve, reject) => {
+      send(frame, undefined, {}, (error) => error ? reject(error) : resolve())
+    }),
+  done: (exitCode) => process.exit(exitCode)
+}
+
+const runner = ChildRunner.make(port, { once: process.argv.includes("--once") })
+process.on("message", runner.onMessage)
+void port.send({ _tag: "Ready", pid: process.pid })
