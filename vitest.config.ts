@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    projects: ["packages/*"],
+    projects: ["packages/*", "examples"],
     testTimeout: 60_000,
     hookTimeout: 60_000
   }

@@ -4,7 +4,7 @@
  *
  *     node examples/four-processes.ts
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Process, Task } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Console, Effect, Schema } from "effect"
@@ -15,10 +15,9 @@ export const PrintNumber = Task.make("PrintNumber", {
 })
 
 if (import.meta.main) {
-  const main = Effect.gen(function*() {
+  const main = Effect.gen(function* () {
     const children = yield* Effect.forEach([1, 2, 3, 4], (n) => Process.start(PrintNumber, n))
-    const exits = yield* Effect.forEach(children, (child) => child.join)
-    yield* Console.log(`All ${exits.filter((exit) => exit.code === 0).length} processes finished.`)
+    yield* Effect.forEach(children, (child) => child.join)
   })
   NodeRuntime.runMain(main.pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
 }

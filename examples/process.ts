@@ -4,7 +4,7 @@
  *
  *     node examples/process.ts
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Process, Task } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Console, Effect, Schema } from "effect"
@@ -17,7 +17,7 @@ export const PrintMessage = Task.make("PrintMessage", {
 
 // The main part runs only in the parent (the child imports this file as a module).
 if (import.meta.main) {
-  const main = Effect.gen(function*() {
+  const main = Effect.gen(function* () {
     const child = yield* Process.start(PrintMessage, "This is a message from a multiprocessing.")
     yield* child.join
     yield* Console.log("Main process continues.")

@@ -14,7 +14,7 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Codec from "./internal/codec.ts"
-import { decodeParentFrame, type ChildFrame, type Reply, type Run } from "./internal/frame.ts"
+import { type ChildFrame, decodeParentFrame, type Reply, type Run } from "./internal/frame.ts"
 import * as Task from "./Task.ts"
 
 /**
@@ -52,7 +52,12 @@ const load = (run: Run): Promise<Task.Any | Reply> => {
     loaded.set(run.module, module)
   }
   return module.then(
-    () => Task.find(run.task) ?? Codec.spawnFailedReply("TaskNotFound", `module ${run.module} defines no task named ${run.task}; define it at the top level, outside the main guard`),
+    () =>
+      Task.find(run.task) ??
+      Codec.spawnFailedReply(
+        "TaskNotFound",
+        `module ${run.module} defines no task named ${run.task}; define it at the top level, outside the main guard`
+      ),
     (error) => Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${describe(error)}`)
   )
 }

@@ -135,10 +135,13 @@ export const start = <T extends Task.Any>(
   task: T,
   payload: Task.Payload<T>,
   options?: StartOptions
-): Effect.Effect<Process<Task.Success<T>, Task.Error<T>>, RequestValidationError | SpawnError, Transport | Scope.Scope> =>
-  Effect.map(startWithOutcome(task, payload, options), ([child]) => child)
+): Effect.Effect<
+  Process<Task.Success<T>, Task.Error<T>>,
+  RequestValidationError | SpawnError,
+  Transport | Scope.Scope
+> => Effect.map(startWithOutcome(task, payload, options), ([child]) => child)
 
-const startWithOutcome = Effect.fnUntraced(function*<T extends Task.Any>(
+const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   task: T,
   payload: Task.Payload<T>,
   options?: StartOptions
@@ -172,14 +175,17 @@ const startWithOutcome = Effect.fnUntraced(function*<T extends Task.Any>(
     }
   }
 
-  const connection = yield* transport.spawn({
-    stdout: options?.stdout ?? "inherit",
-    stderr: options?.stderr ?? "inherit",
-    once: true,
-    shutdownTimeout: options?.shutdownTimeout ?? defaultShutdownTimeout,
-    env: options?.env,
-    execArgv: options?.execArgv
-  }, onFrame)
+  const connection = yield* transport.spawn(
+    {
+      stdout: options?.stdout ?? "inherit",
+      stderr: options?.stderr ?? "inherit",
+      once: true,
+      shutdownTimeout: options?.shutdownTimeout ?? defaultShutdownTimeout,
+      env: options?.env,
+      execArgv: options?.execArgv
+    },
+    onFrame
+  )
 
   yield* Deferred.await(ready).pipe(
     Effect.andThen(connection.send(run)),
@@ -198,8 +204,9 @@ const startWithOutcome = Effect.fnUntraced(function*<T extends Task.Any>(
 
   let closed = false
   const open = <X, Y>(effect: Effect.Effect<X, Y>): Effect.Effect<X, Y | ProcessClosed> =>
-    Effect.suspend((): Effect.Effect<X, Y | ProcessClosed> =>
-      closed ? Effect.fail(new ProcessClosed({ pid: connection.pid })) : effect
+    Effect.suspend(
+      (): Effect.Effect<X, Y | ProcessClosed> =>
+        closed ? Effect.fail(new ProcessClosed({ pid: connection.pid })) : effect
     )
 
   const child: Process<A, Task.Error<T>> = {
@@ -251,5 +258,4 @@ export const run = <T extends Task.Any>(
   Task.Success<T>,
   Task.Error<T> | TaskCallError | ArgumentEncodeError | RequestValidationError | SpawnError,
   Transport
-> =>
-  Effect.scoped(Effect.flatMap(startWithOutcome(task, payload, options), ([, outcome]) => outcome))
+> => Effect.scoped(Effect.flatMap(startWithOutcome(task, payload, options), ([, outcome]) => outcome))

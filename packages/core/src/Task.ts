@@ -96,9 +96,9 @@ export const isTask = (u: unknown): u is Any => typeof u === "object" && u !== n
 
 const registryKey = Symbol.for("@troupe/core/Task/registry")
 
-const registry: Map<string, Any> = ((globalThis as Record<symbol, Map<string, Any> | undefined>)[
-  registryKey
-] ??= new Map())
+const registryHolder = globalThis as { [registryKey]?: Map<string, Any> }
+if (registryHolder[registryKey] === undefined) registryHolder[registryKey] = new Map()
+const registry: Map<string, Any> = registryHolder[registryKey]
 
 /**
  * The task registered under `name` in this process, if a loaded module
@@ -151,13 +151,16 @@ export const make = <
   P extends Schema.Top | Schema.Struct.Fields = Schema.Void,
   S extends Schema.Top = Schema.Void,
   E extends Schema.Top = Schema.Never
->(name: Name, options: {
-  readonly payload?: P
-  readonly success?: S
-  readonly error?: E
-  readonly handler: (payload: PayloadSchema<P>["Type"]) => Effect.Effect<S["Type"], E["Type"]>
-  readonly module?: string
-}): Task<Name, PayloadSchema<P>, S, E> => {
+>(
+  name: Name,
+  options: {
+    readonly payload?: P
+    readonly success?: S
+    readonly error?: E
+    readonly handler: (payload: PayloadSchema<P>["Type"]) => Effect.Effect<S["Type"], E["Type"]>
+    readonly module?: string
+  }
+): Task<Name, PayloadSchema<P>, S, E> => {
   const module = options.module ?? callerModuleUrl(make)
   if (module === undefined) {
     throw new globalThis.Error(
@@ -167,8 +170,8 @@ export const make = <
   const payloadSchema = Schema.isSchema(options.payload)
     ? options.payload
     : options.payload === undefined
-    ? Schema.Void
-    : Schema.Struct(options.payload as Schema.Struct.Fields)
+      ? Schema.Void
+      : Schema.Struct(options.payload as Schema.Struct.Fields)
   const task: Any = {
     [TypeId]: TypeId,
     name,

@@ -89,9 +89,12 @@ export interface Connection {
  * @since 0.1.0
  * @category services
  */
-export class Transport extends Context.Service<Transport, {
-  readonly spawn: (
-    options: SpawnOptions,
-    onFrame: (frame: unknown) => void
-  ) => Effect.Effect<Connection, SpawnError, Scope.Scope>
-}>()("@troupe/core/Transport") {}
+export class Transport extends Context.Service<
+  Transport,
+  {
+    readonly spawn: (
+      options: SpawnOptions,
+      onFrame: (frame: unknown) => void
+    ) => Effect.Effect<Connection, SpawnError, Scope.Scope>
+  }
+>()("@troupe/core/Transport") {}

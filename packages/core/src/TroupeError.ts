@@ -95,13 +95,10 @@ export class ProcessCrashed extends Schema.TaggedError<ProcessCrashed>()("Proces
  * @since 0.1.0
  * @category errors
  */
-export class RequestValidationError extends Schema.TaggedError<RequestValidationError>()(
-  "RequestValidationError",
-  {
-    task: Schema.String,
-    message: Schema.String
-  }
-) {}
+export class RequestValidationError extends Schema.TaggedError<RequestValidationError>()("RequestValidationError", {
+  task: Schema.String,
+  message: Schema.String
+}) {}
 
 /**
  * The payload matched its Schema but could not be serialized for the channel
@@ -176,9 +173,4 @@ export class ProcessClosed extends Schema.TaggedError<ProcessClosed>()("ProcessC
  * @since 0.1.0
  * @category models
  */
-export type TaskCallError =
-  | SpawnError
-  | RemoteDefect
-  | ProcessCrashed
-  | ResultEncodeError
-  | ReplyValidationError
+export type TaskCallError = SpawnError | RemoteDefect | ProcessCrashed | ResultEncodeError | ReplyValidationError

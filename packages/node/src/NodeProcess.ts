@@ -15,16 +15,17 @@
  *
  * @since 0.1.0
  */
-import type { Transport as T } from "@troupe/core"
-import { ExitStatus, Transport, TroupeError } from "@troupe/core"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
+
 import { type ChildProcess, fork } from "node:child_process"
 import { extname } from "node:path"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import * as NodeStream from "@effect/platform-node/NodeStream"
+import type { Transport as T } from "@troupe/core"
+import { ExitStatus, Transport, TroupeError } from "@troupe/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import { signalGroup } from "./internal/processGroup.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
@@ -40,9 +41,7 @@ const inheritedExecArgv = (): Array<string> =>
   process.execArgv.filter((flag) => !/^--(inspect|debug)(-brk|-port|-wait)?(=|$)/.test(flag))
 
 const readable = (stream: Readable | null): Stream.Stream<Uint8Array> =>
-  stream === null
-    ? Stream.empty
-    : NodeStream.fromReadable<Uint8Array>({ evaluate: () => stream }).pipe(Stream.orDie)
+  stream === null ? Stream.empty : NodeStream.fromReadable<Uint8Array>({ evaluate: () => stream }).pipe(Stream.orDie)
 
 interface Spawned {
   readonly child: ChildProcess
@@ -78,15 +77,15 @@ const spawnChild = (
     }
 
     child.on("message", onFrame)
-    child.on("disconnect", () => {
+    const markDrained = () => {
       drained = true
       settle()
-    })
+    }
+    child.on("disconnect", markDrained)
     child.on("exit", (code, signal) => {
       status = new ExitStatus.ExitStatus({ code, signal })
-      if (!child.connected) drained = true
-      else setTimeout(() => (drained = true, settle()), drainTimeoutMs).unref()
-      settle()
+      if (child.connected) setTimeout(markDrained, drainTimeoutMs).unref()
+      else markDrained()
     })
     child.on("error", (error) => {
       if (child.pid === undefined) resume(Effect.fail(forkFailed(error)))
@@ -99,28 +98,30 @@ const spawnChild = (
         waiters.add(done)
         return Effect.sync(() => waiters.delete(done))
       })
-      resume(Effect.succeed({
-        child,
-        connection: {
-          pid,
-          send: (frame) =>
-            Effect.try({
-              try: () => {
-                if (child.connected) child.send(frame as object)
-              },
-              catch: (error) =>
-                new TroupeError.ArgumentEncodeError({
-                  task: (frame as { task?: string }).task ?? "",
-                  message: `cannot send the frame to child ${pid}: ${String(error)}`
-                })
-            }),
-          exited,
-          exitStatus: () => status,
-          signal: (signal) => Effect.sync(() => status === undefined && signalGroup(pid, signal, child)),
-          stdout: readable(child.stdout),
-          stderr: readable(child.stderr)
-        }
-      }))
+      resume(
+        Effect.succeed({
+          child,
+          connection: {
+            pid,
+            send: (frame) =>
+              Effect.try({
+                try: () => {
+                  if (child.connected) child.send(frame as object)
+                },
+                catch: (error) =>
+                  new TroupeError.ArgumentEncodeError({
+                    task: (frame as { task?: string }).task ?? "",
+                    message: `cannot send the frame to child ${pid}: ${String(error)}`
+                  })
+              }),
+            exited,
+            exitStatus: () => status,
+            signal: (signal) => Effect.sync(() => status === undefined && signalGroup(pid, signal, child)),
+            stdout: readable(child.stdout),
+            stderr: readable(child.stderr)
+          }
+        })
+      )
     })
   })
 
@@ -137,7 +138,7 @@ const forkFailed = (error: unknown) =>
  * final SIGKILL to the group for any grandchild left behind.
  */
 const stop = ({ child, connection }: Spawned, timeout: T.SpawnOptions["shutdownTimeout"]) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (connection.exitStatus() === undefined) {
       yield* connection.signal("SIGTERM")
       const stopped = yield* Effect.timeoutOption(connection.exited, timeout)
@@ -178,4 +179,7 @@ const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(Transport.Transport, Transport.Transport.of({ spawn }))
+export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(
+  Transport.Transport,
+  Transport.Transport.of({ spawn })
+)

@@ -8,8 +8,8 @@ import { Process, Task } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Duration, Effect, Option, Scope, Stream } from "effect"
 import * as Exit from "effect/Exit"
-import * as Fixtures from "./fixtures/tasks.ts"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
+import * as Fixtures from "./fixtures/tasks.ts"
 
 const firstLine = (stream: Stream.Stream<Uint8Array>) =>
   stream.pipe(Stream.decodeText(), Stream.splitLines, Stream.runHead, Effect.map(Option.getOrThrow))
@@ -19,46 +19,50 @@ const text = (stream: Stream.Stream<Uint8Array>) => stream.pipe(Stream.decodeTex
 describe("Process", () => {
   describe("S01 exit codes", () => {
     it.live("a task that returns exits with code 0", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const child = yield* Process.start(Fixtures.Sleep, 0)
         const exit = yield* child.join
         expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null })
         expect(yield* child.isAlive).toBe(false)
         yield* child.result
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
 
     it.live("process.exit(8) exits with code 8, and the result is a typed crash", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const child = yield* Process.start(Fixtures.ExitWith, { code: 8, afterMs: 0 })
         const exit = yield* child.join
         expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 8, signal: null })
         const error = yield* Effect.flip(child.result)
         expect(error._tag).toBe("ProcessCrashed")
         expect(error).toMatchObject({ pid: child.pid, exitCode: 8, signal: null, task: "ExitWith" })
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
 
     it.live("an uncaught error exits with code 1", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const child = yield* Process.start(Fixtures.ThrowUncaught, undefined, { stderr: "pipe" })
         const exit = yield* child.join
         expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 1, signal: null })
         expect(yield* text(child.stderr)).toContain("thrown outside the task's Effect")
         const error = yield* Effect.flip(child.result)
         expect(error).toMatchObject({ _tag: "ProcessCrashed", exitCode: 1 })
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
 
     it.live("process.exit(0) after 200 ms exits with code 0, and the result is a crash (no reply)", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const child = yield* Process.start(Fixtures.ExitWith, { code: 0, afterMs: 200 })
         expect(yield* child.isAlive).toBe(true)
         const exit = yield* child.join
         expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null })
         expect(yield* child.isAlive).toBe(false)
         expect(yield* Effect.flip(child.result)).toMatchObject({ _tag: "ProcessCrashed", exitCode: 0 })
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
 
     it.live("running out of memory is a typed crash", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const child = yield* Process.start(Fixtures.Allocate, undefined, {
           execArgv: ["--max-old-space-size=32"],
           stderr: "pipe"
@@ -69,13 +73,18 @@ describe("Process", () => {
         expect(yield* text(child.stderr)).toMatch(/heap out of memory/i)
         const error = yield* Effect.flip(child.result)
         expect(error).toMatchObject({ _tag: "ProcessCrashed", exitCode: exit.code, signal: exit.signal })
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
   })
 
   describe("S02 signals", () => {
-    for (const [operation, signal] of [["terminate", "SIGTERM"], ["kill", "SIGKILL"], ["interrupt", "SIGINT"]] as const) {
+    for (const [operation, signal] of [
+      ["terminate", "SIGTERM"],
+      ["kill", "SIGKILL"],
+      ["interrupt", "SIGINT"]
+    ] as const) {
       it.live(`${operation} ends a sleeping child with ${signal}`, () =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const child = yield* Process.start(Fixtures.Sleep, 100_000)
           const early = yield* child.joinTimeout(0).pipe(Effect.timed)
           expect(Option.isNone(early[1])).toBe(true)
@@ -86,20 +95,22 @@ describe("Process", () => {
           expect(Duration.toMillis(elapsed)).toBeLessThan(1000)
           expect({ code: exit.code, signal: exit.signal }).toEqual({ code: null, signal })
           expect(yield* Effect.flip(child.result)).toMatchObject({ _tag: "ProcessCrashed", signal, exitCode: null })
-        }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+        }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+      )
     }
 
     it.live("joinTimeout returns the exit once the child is done", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const child = yield* Process.start(Fixtures.Sleep, 50)
         const exit = yield* child.joinTimeout("20 seconds")
         expect(Option.map(exit, (e) => e.code)).toEqual(Option.some(0))
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
   })
 
   describe("S03 handle misuse", () => {
     it.live("close fails while running, then every operation fails with ProcessClosed", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const child = yield* Process.start(Fixtures.Sleep, 300)
         const stillRunning = yield* Effect.flip(child.close)
         expect(stillRunning).toMatchObject({ _tag: "ProcessStillRunning", pid: child.pid })
@@ -109,38 +120,44 @@ describe("Process", () => {
         for (const operation of [child.join, child.kill, child.isAlive, child.terminate, child.result]) {
           expect(yield* Effect.flip(operation)).toMatchObject({ _tag: "ProcessClosed", pid: child.pid })
         }
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
   })
 
   describe("S04 many processes", () => {
-    it.live("100 short children exit 0; 100 sleeping children end with SIGTERM within 5 s; no orphans", () =>
-      Effect.gen(function*() {
-        const short = yield* Effect.forEach(Array.from({ length: 100 }), () => Process.start(Fixtures.Sleep, 10))
-        const shortExits = yield* Effect.forEach(short, (child) => child.join)
-        expect(shortExits.map((exit) => exit.code)).toEqual(Array.from({ length: 100 }, () => 0))
+    it.live(
+      "100 short children exit 0; 100 sleeping children end with SIGTERM within 5 s; no orphans",
+      () =>
+        Effect.gen(function* () {
+          const short = yield* Effect.forEach(Array.from({ length: 100 }), () => Process.start(Fixtures.Sleep, 10))
+          const shortExits = yield* Effect.forEach(short, (child) => child.join)
+          expect(shortExits.map((exit) => exit.code)).toEqual(Array.from({ length: 100 }, () => 0))
 
-        const long = yield* Effect.forEach(Array.from({ length: 100 }), () => Process.start(Fixtures.Sleep, 100_000))
-        const [elapsed, longExits] = yield* Effect.timed(
-          Effect.forEach(long, (child) => child.terminate).pipe(
-            Effect.andThen(Effect.forEach(long, (child) => child.join))
+          const long = yield* Effect.forEach(Array.from({ length: 100 }), () => Process.start(Fixtures.Sleep, 100_000))
+          const [elapsed, longExits] = yield* Effect.timed(
+            Effect.forEach(long, (child) => child.terminate).pipe(
+              Effect.andThen(Effect.forEach(long, (child) => child.join))
+            )
           )
-        )
-        expect(longExits.map((exit) => exit.signal)).toEqual(Array.from({ length: 100 }, () => "SIGTERM"))
-        expect(Duration.toMillis(elapsed)).toBeLessThan(5000)
-        const pids = [...short, ...long].map((child) => child.pid)
-        expect(yield* Effect.promise(() => survivorsAfter(pids, 2000))).toEqual([])
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)), 120_000)
+          expect(longExits.map((exit) => exit.signal)).toEqual(Array.from({ length: 100 }, () => "SIGTERM"))
+          expect(Duration.toMillis(elapsed)).toBeLessThan(5000)
+          const pids = [...short, ...long].map((child) => child.pid)
+          expect(yield* Effect.promise(() => survivorsAfter(pids, 2000))).toEqual([])
+        }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+      120_000
+    )
   })
 
   describe("results across the boundary", () => {
     it.live("a success is decoded with the task's Schema", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         expect(yield* Process.run(Fixtures.Square, 12)).toBe(144)
         expect(yield* Process.run(Fixtures.NonNegativeSquare, { n: 9 })).toBe(81)
-      }).pipe(Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
 
     it.live("a typed error arrives value-equal, of its own class, with the remote stack as its cause", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const child = yield* Process.start(Fixtures.FindItem, "x")
         const error = yield* Effect.flip(child.result)
         expect(error).toBeInstanceOf(Fixtures.NotFound)
@@ -150,43 +167,48 @@ describe("Process", () => {
         expect(String((error.cause as Error).stack)).toContain("fixtures/tasks.ts")
         const exit = yield* child.join
         expect(exit.code).toBe(1)
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
 
     it.live("a handler that throws is a RemoteDefect with name, message and stack", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const error = yield* Effect.flip(Process.run(Fixtures.Explode, undefined))
         expect(error).toMatchObject({ _tag: "RemoteDefect", task: "Explode", name: "RangeError", message: "boom" })
         expect(error._tag === "RemoteDefect" && error.stack).toContain("fixtures/tasks.ts")
         const nonError = yield* Effect.flip(Process.run(Fixtures.ThrowNonError, undefined))
-        expect(nonError).toMatchObject({ _tag: "RemoteDefect", name: "NonErrorThrown", message: "{\"weird\":1}" })
-      }).pipe(Effect.provide(NodeProcess.layer)))
+        expect(nonError).toMatchObject({ _tag: "RemoteDefect", name: "NonErrorThrown", message: '{"weird":1}' })
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
 
     it.live("a result that does not match the success Schema is a ResultEncodeError", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const error = yield* Effect.flip(Process.run(Fixtures.WrongResult, undefined))
         expect(error).toMatchObject({ _tag: "ResultEncodeError", task: "WrongResult" })
-      }).pipe(Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
 
     it.live("a payload that fails its Schema is rejected before any child starts", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const exit = yield* Effect.exit(Process.run(Fixtures.NonNegativeSquare, { n: -1 }))
         expect(Exit.isFailure(exit)).toBe(true)
         const error = yield* Effect.flip(Process.run(Fixtures.NonNegativeSquare, { n: -1 }))
         expect(error).toMatchObject({ _tag: "RequestValidationError", task: "NonNegativeSquare" })
         expect(error.message).toContain("n")
-      }).pipe(Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
   })
 
   describe("spawn failures", () => {
     it.live("a module that cannot be imported is a SpawnError, not a task failure", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const missing = new URL("./fixtures/does-not-exist.ts", import.meta.url).href
         const error = yield* Effect.flip(Process.run(Fixtures.Square, 2, { module: missing }))
         expect(error).toMatchObject({ _tag: "SpawnError", reason: "ModuleNotFound", module: missing, task: "Square" })
-      }).pipe(Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
 
     it.live("a task the module does not define is a SpawnError", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const Ghost = Task.make("Ghost", {
           module: new URL("./fixtures/tasks.ts", import.meta.url).href,
           handler: () => Effect.void
@@ -195,7 +217,8 @@ describe("Process", () => {
         const error = yield* Effect.flip(child.result)
         expect(error).toMatchObject({ _tag: "SpawnError", reason: "TaskNotFound", task: "Ghost" })
         expect((yield* child.join).code).toBe(1)
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
 
     it("a task remembers the module that defined it", () => {
       expect(Fixtures.Square.module).toBe(new URL("./fixtures/tasks.ts", import.meta.url).href)
@@ -204,21 +227,26 @@ describe("Process", () => {
 
   describe("output", () => {
     it.live("stdout and stderr can be captured as streams", () =>
-      Effect.gen(function*() {
-        const child = yield* Process.start(Fixtures.Print, { out: "to stdout\n", err: "to stderr\n" }, {
-          stdout: "pipe",
-          stderr: "pipe"
-        })
+      Effect.gen(function* () {
+        const child = yield* Process.start(
+          Fixtures.Print,
+          { out: "to stdout\n", err: "to stderr\n" },
+          {
+            stdout: "pipe",
+            stderr: "pipe"
+          }
+        )
         const [out, err] = yield* Effect.all([text(child.stdout), text(child.stderr)], { concurrency: 2 })
         expect(out).toBe("to stdout\n")
         expect(err).toBe("to stderr\n")
         yield* child.result
-      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
   })
 
   describe("scope", () => {
     it.live("leaving the scope terminates the child and kills its grandchildren", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const scope = yield* Scope.make()
         const child = yield* Process.start(Fixtures.SpawnGrandchild, undefined, { stdout: "pipe" }).pipe(
           Scope.provide(scope)
@@ -228,10 +256,11 @@ describe("Process", () => {
         expect(isRunning(grandchild)).toBe(true)
         yield* Scope.close(scope, Exit.void)
         expect(yield* Effect.promise(() => survivorsAfter([child.pid, grandchild], 1000))).toEqual([])
-      }).pipe(Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
 
     it.live("a child that ignores SIGTERM is killed after the shutdown timeout", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const scope = yield* Scope.make()
         const child = yield* Process.start(Fixtures.IgnoreSigterm, undefined, {
           stdout: "pipe",
@@ -241,7 +270,7 @@ describe("Process", () => {
         const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
         expect(Duration.toMillis(elapsed)).toBeGreaterThanOrEqual(300)
         expect(isRunning(child.pid)).toBe(false)
-      }).pipe(Effect.provide(NodeProcess.layer)))
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
   })
 })
-

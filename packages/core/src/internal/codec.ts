@@ -80,7 +80,7 @@ const defectReply = (defect: unknown): Reply => {
   }
   let message: string
   try {
-    message = typeof defect === "string" ? defect : JSON.stringify(defect) ?? String(defect)
+    message = typeof defect === "string" ? defect : (JSON.stringify(defect) ?? String(defect))
   } catch {
     message = String(defect)
   }
@@ -166,16 +166,16 @@ export const decodeReply = <A, E>(
       return Exit.isSuccess(value)
         ? Effect.succeed(value.value as A)
         : Effect.fail(
-          new ReplyValidationError({ task: task.name, message: `invalid success value: ${issueMessage(value)}` })
-        )
+            new ReplyValidationError({ task: task.name, message: `invalid success value: ${issueMessage(value)}` })
+          )
     }
     case "Failure": {
       const error = codecs.decodeError(reply.error)
       return Exit.isSuccess(error)
         ? Effect.fail(attachRemoteStack(error.value, reply.stack) as E)
         : Effect.fail(
-          new ReplyValidationError({ task: task.name, message: `invalid error value: ${issueMessage(error)}` })
-        )
+            new ReplyValidationError({ task: task.name, message: `invalid error value: ${issueMessage(error)}` })
+          )
     }
     case "Defect":
       return Effect.fail(

@@ -1,0 +1,82 @@
+/**
+ * The boundary codec as pure logic: what the child encodes for each outcome
+ * of a handler, and what the parent decodes from it. The real round trip over
+ * IPC is tested in @troupe/node.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Task } from "@troupe/core"
+import { Effect, Schema } from "effect"
+import * as Codec from "../src/internal/codec.ts"
+
+class Overdrawn extends Schema.TaggedError<Overdrawn>()("Overdrawn", { balance: Schema.Number }) {}
+
+const Withdraw = Task.make("codec.test/Withdraw", {
+  payload: { amount: Schema.Number.check(Schema.isGreaterThan(0)) },
+  success: Schema.Number,
+  error: Overdrawn,
+  handler: ({ amount }) =>
+    amount > 100
+      ? Effect.fail(new Overdrawn({ balance: 100 }))
+      : amount === 13
+        ? Effect.die(new TypeError("unlucky"))
+        : amount === 7
+          ? Effect.succeed("seven" as unknown as number)
+          : Effect.succeed(100 - amount)
+})
+
+const roundTrip = (amount: number) =>
+  Codec.encodePayload(Withdraw, { amount }).pipe(
+    Effect.flatMap((payload) => Codec.runInChild(Withdraw, payload)),
+    Effect.flatMap((reply) => Codec.decodeReply<number, Overdrawn>(Withdraw, { module: Withdraw.module }, reply))
+  )
+
+describe("codec", () => {
+  it.effect("a success round-trips", () =>
+    Effect.gen(function* () {
+      expect(yield* roundTrip(30)).toBe(70)
+    })
+  )
+
+  it.effect("a typed failure decodes to an instance of its class", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(roundTrip(150))
+      expect(error).toBeInstanceOf(Overdrawn)
+      expect(error).toMatchObject({ _tag: "Overdrawn", balance: 100 })
+    })
+  )
+
+  it.effect("a defect becomes a RemoteDefect", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(roundTrip(13))
+      expect(error).toMatchObject({ _tag: "RemoteDefect", name: "TypeError", message: "unlucky" })
+    })
+  )
+
+  it.effect("a success that does not match its Schema becomes a ResultEncodeError", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(roundTrip(7))
+      expect(error._tag).toBe("ResultEncodeError")
+    })
+  )
+
+  it.effect("an invalid payload is rejected before encoding", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Codec.encodePayload(Withdraw, { amount: -5 }))
+      expect(error._tag).toBe("RequestValidationError")
+      expect(error.message).toContain("amount")
+    })
+  )
+
+  it.effect("a reply the parent cannot decode is a ReplyValidationError", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Codec.decodeReply<number, Overdrawn>(
+          Withdraw,
+          { module: Withdraw.module },
+          { _tag: "Success", value: "not a number" }
+        )
+      )
+      expect(error._tag).toBe("ReplyValidationError")
+    })
+  )
+})
