@@ -9,7 +9,8 @@ import { Effect } from "effect"
 import { NodeVersion } from "./fixtures/tasks.ts"
 
 it.live("the tests and their forked children run on Node 24", () =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     expect(process.version).toMatch(/^v24\./)
     expect(yield* Process.run(NodeVersion, undefined)).toBe(process.version)
-  }).pipe(Effect.provide(NodeProcess.layer)))
+  }).pipe(Effect.provide(NodeProcess.layer))
+)
