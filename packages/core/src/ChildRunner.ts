@@ -4,18 +4,45 @@
  *
  * A platform (forked process, worker thread) wires its message channel to
  * `make`: every frame from the parent goes to `onMessage`; replies go out
- * through `port.send`. The runner imports the module named in a `Run` frame
- * (so its top-level `Task.make` calls register the tasks), finds the task by
- * name, runs it and replies. A module that cannot be imported, or a missing
- * task, is a `SpawnFailed` reply, never a task failure.
+ * through the port. The runner imports the module named in a `Run` frame (so
+ * its top-level `Task.make` calls register the tasks), finds the task by name,
+ * runs it and replies. A module that cannot be imported, or a missing task, is
+ * a `SpawnFailed` reply, never a task failure.
+ *
+ * Runs start in the order they arrive, at most `concurrency` at a time; the
+ * rest wait in the child. So at any moment the runs a child has started are
+ * the oldest ones it was sent, which is what lets the parent tell, after a
+ * crash, which tasks may have been running and which never started.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Codec from "./internal/codec.ts"
-import { type ChildFrame, decodeParentFrame, type Reply, type Run } from "./internal/frame.ts"
+import { type Addressed, type ChildFrame, decodeParentFrame, type Reply, type Run } from "./internal/frame.ts"
 import * as Task from "./Task.ts"
+
+/**
+ * How a child serves its parent, chosen by the parent at spawn time.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Serve a single run, then exit: 0 when the task succeeded, 1 otherwise (the `Process` API). */
+  readonly once: boolean
+  /** How many runs may execute at once in this child. */
+  readonly concurrency: number
+  /** Attach the child's resident set size to each batch of replies. */
+  readonly reportRss: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultOptions: Options = { once: false, concurrency: 1, reportRss: false }
 
 /**
  * The channel back to the parent, provided by the platform.
@@ -28,6 +55,10 @@ export interface ChildPort {
   readonly send: (frame: ChildFrame) => Promise<void>
   /** Called once a `once` runner has replied, with the exit code to use. */
   readonly done: (exitCode: number) => void
+  /** Runs `f` after the events already queued (Node's `setImmediate`), to batch replies. */
+  readonly defer: (f: () => void) => void
+  /** The resident set size of this child, in bytes. */
+  readonly rss: () => number
 }
 
 /**
@@ -40,58 +71,132 @@ export interface ChildRunner {
   readonly onMessage: (message: unknown) => void
 }
 
-const loaded = new Map<string, Promise<unknown>>()
-
 const describe = (error: unknown): string =>
   error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error)
 
-const load = (run: Run): Promise<Task.Any | Reply> => {
-  let module = loaded.get(run.module)
-  if (module === undefined) {
-    module = import(run.module)
-    loaded.set(run.module, module)
-  }
-  return module.then(
-    () =>
-      Task.find(run.task) ??
-      Codec.spawnFailedReply(
-        "TaskNotFound",
-        `module ${run.module} defines no task named ${run.task}; define it at the top level, outside the main guard`
-      ),
-    (error) => Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${describe(error)}`)
-  )
-}
+const interrupted: Reply = { _tag: "Interrupted" }
 
-const execute = async (run: Run): Promise<Reply> => {
-  const task = await load(run)
-  return Task.isTask(task) ? Effect.runPromise(Codec.runInChild(task, run.payload)) : task
-}
+/** A run that is loading its module, or executing, or was interrupted while loading. */
+type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
 
 /**
- * Creates the runner for one child. With `once`, the child serves a single
- * `Run` (the `Process` API) and then reports its exit code through
- * `port.done`: 0 when the task succeeded, 1 otherwise.
+ * Creates the runner for one child.
  *
  * @example
  * ```ts
  * import { ChildRunner } from "@troupe/core"
  *
  * declare const send: (frame: unknown) => Promise<void>
- * const runner = ChildRunner.make({ send, done: (code) => process.exit(code) }, { once: true })
+ * const runner = ChildRunner.make({
+ *   send,
+ *   done: (code) => process.exit(code),
+ *   defer: setImmediate,
+ *   rss: () => process.memoryUsage.rss()
+ * }, ChildRunner.defaultOptions)
  * process.on("message", runner.onMessage)
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (port: ChildPort, options: { readonly once: boolean }): ChildRunner => ({
-  onMessage: (message) => {
-    const frame = decodeParentFrame(message)
-    if (Exit.isFailure(frame)) return
-    const run = frame.value
-    void execute(run).then(async (reply) => {
-      await port.send({ _tag: "Reply", id: run.id, reply })
-      if (options.once) port.done(reply._tag === "Success" ? 0 : 1)
-    })
+export const make = (port: ChildPort, options: Options): ChildRunner => {
+  const modules = new Map<string, Promise<unknown> | true>()
+  const queue: Array<Run> = []
+  const running = new Map<number, Running>()
+  let replies: Array<Addressed> = []
+  let flushScheduled = false
+
+  const flush = () => {
+    flushScheduled = false
+    const batch = replies
+    replies = []
+    void port.send(
+      options.reportRss ? { _tag: "Replies", replies: batch, rss: port.rss() } : { _tag: "Replies", replies: batch }
+    )
   }
-})
+
+  const finish = (id: number, reply: Reply) => {
+    running.delete(id)
+    if (options.once) {
+      void port.send({ _tag: "Reply", id, reply }).then(() => port.done(reply._tag === "Success" ? 0 : 1))
+      return
+    }
+    replies.push({ id, reply })
+    if (!flushScheduled) {
+      flushScheduled = true
+      port.defer(flush)
+    }
+    pump()
+  }
+
+  const execute = (run: Run, task: Task.Any) => {
+    const fiber = Effect.runFork(Codec.runInChild(task, run.payload))
+    running.set(run.id, fiber)
+    fiber.addObserver((exit) => finish(run.id, Exit.isSuccess(exit) ? exit.value : interrupted))
+  }
+
+  const resolve = (run: Run): Task.Any | Reply =>
+    Task.find(run.task) ??
+    Codec.spawnFailedReply(
+      "TaskNotFound",
+      `module ${run.module} defines no task named ${run.task}; define it at the top level, outside the main guard`
+    )
+
+  const start = (run: Run) => {
+    const loaded = modules.get(run.module)
+    if (loaded === true) {
+      const task = resolve(run)
+      return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
+    }
+    running.set(run.id, "loading")
+    let loading = loaded
+    if (loading === undefined) {
+      loading = import(run.module).then(() => modules.set(run.module, true))
+      modules.set(run.module, loading)
+    }
+    loading.then(
+      () => {
+        if (running.get(run.id) === "interrupted") return finish(run.id, interrupted)
+        const task = resolve(run)
+        return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
+      },
+      (error) => {
+        modules.delete(run.module)
+        finish(run.id, Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${describe(error)}`))
+      }
+    )
+  }
+
+  const pump = () => {
+    while (running.size < options.concurrency && queue.length > 0) start(queue.shift()!)
+  }
+
+  const interrupt = (id: number) => {
+    const queued = queue.findIndex((run) => run.id === id)
+    if (queued >= 0) {
+      queue.splice(queued, 1)
+      return finish(id, interrupted)
+    }
+    const current = running.get(id)
+    if (current === "loading") running.set(id, "interrupted")
+    else if (current !== undefined && current !== "interrupted") current.interruptUnsafe()
+  }
+
+  return {
+    onMessage: (message) => {
+      const frame = decodeParentFrame(message)
+      if (Exit.isFailure(frame)) {
+        void port.send({
+          _tag: "ProtocolError",
+          message: `the child received a malformed frame: ${String(frame.cause)}`
+        })
+        return
+      }
+      const value = frame.value
+      if (value._tag === "Run") queue.push(value)
+      else if (value._tag === "Batch") queue.push(...value.runs)
+      else interrupt(value.id)
+      pump()
+    }
+  }
+}

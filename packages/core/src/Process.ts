@@ -168,10 +168,21 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         outcome,
         Exit.fail(new ReplyValidationError({ task: task.name, message: "the child sent a malformed frame" }))
       )
-    } else if (frame.value._tag === "Ready") {
-      Deferred.doneUnsafe(ready, Exit.void)
-    } else {
-      Deferred.doneUnsafe(outcome, Effect.runSyncExit(Codec.decodeReply<A, E>(task, run, frame.value.reply)))
+      return
+    }
+    switch (frame.value._tag) {
+      case "Ready":
+        Deferred.doneUnsafe(ready, Exit.void)
+        return
+      case "Reply":
+        Deferred.doneUnsafe(outcome, Effect.runSyncExit(Codec.decodeReply<A, E>(task, run, frame.value.reply)))
+        return
+      case "Replies":
+      case "ProtocolError":
+        Deferred.doneUnsafe(
+          outcome,
+          Exit.fail(new ReplyValidationError({ task: task.name, message: `unexpected ${frame.value._tag} frame` }))
+        )
     }
   }
 
@@ -179,7 +190,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     {
       stdout: options?.stdout ?? "inherit",
       stderr: options?.stderr ?? "inherit",
-      once: true,
+      runner: { once: true, concurrency: 1, reportRss: false },
       shutdownTimeout: options?.shutdownTimeout ?? defaultShutdownTimeout,
       env: options?.env,
       execArgv: options?.execArgv

@@ -16,6 +16,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import type * as ChildRunner from "./ChildRunner.ts"
 import type { ExitStatus } from "./ExitStatus.ts"
 import type { ArgumentEncodeError, SpawnError } from "./TroupeError.ts"
 
@@ -43,8 +44,8 @@ export type Signal = "SIGTERM" | "SIGKILL" | "SIGINT"
 export interface SpawnOptions {
   readonly stdout: Stdio
   readonly stderr: Stdio
-  /** The child serves one task, then exits (the `Process` API). */
-  readonly once: boolean
+  /** How the child serves its parent; the platform hands it to the child's `ChildRunner`. */
+  readonly runner: ChildRunner.Options
   /** How long a graceful stop waits before it kills. */
   readonly shutdownTimeout: Duration.Input
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
@@ -61,6 +62,8 @@ export interface Connection {
   readonly pid: number
   /** Sends a frame to the child. */
   readonly send: (frame: unknown) => Effect.Effect<void, ArgumentEncodeError>
+  /** Sends a frame to the child outside Effect, for the hot path; throws when the frame cannot be written. */
+  readonly sendUnsafe: (frame: unknown) => void
   /** Waits until the child has exited and every frame it sent was delivered. */
   readonly exited: Effect.Effect<ExitStatus>
   /** The exit status, if the child has exited. */

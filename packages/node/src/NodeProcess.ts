@@ -55,7 +55,7 @@ const spawnChild = (
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
     let child: ChildProcess
     try {
-      child = fork(childEntry, options.once ? ["--once"] : [], {
+      child = fork(childEntry, [`--troupe-runner=${JSON.stringify(options.runner)}`], {
         detached: true,
         serialization: "json",
         stdio: ["ignore", options.stdout, options.stderr, "ipc"],
@@ -90,6 +90,9 @@ const spawnChild = (
     child.on("error", (error) => {
       if (child.pid === undefined) resume(Effect.fail(forkFailed(error)))
     })
+    const sendUnsafe = (frame: unknown) => {
+      if (child.connected) child.send(frame as object)
+    }
     child.once("spawn", () => {
       const pid = child.pid!
       const exited = Effect.callback<ExitStatus.ExitStatus>((wake) => {
@@ -103,11 +106,10 @@ const spawnChild = (
           child,
           connection: {
             pid,
+            sendUnsafe,
             send: (frame) =>
               Effect.try({
-                try: () => {
-                  if (child.connected) child.send(frame as object)
-                },
+                try: () => sendUnsafe(frame),
                 catch: (error) =>
                   new TroupeError.ArgumentEncodeError({
                     task: (frame as { task?: string }).task ?? "",

@@ -191,5 +191,7 @@ export const decodeReply = <A, E>(
       )
     case "EncodeFailed":
       return Effect.fail(new ResultEncodeError({ task: task.name, message: reply.message }))
+    case "Interrupted":
+      return Effect.interrupt
   }
 }

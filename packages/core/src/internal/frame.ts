@@ -1,8 +1,10 @@
 /**
  * The wire frames between a parent and a child, as Schemas.
  *
- * Frames are plain JSON-safe objects. The parent sends `Run`; the child sends
- * `Ready` once it listens, then one `Reply` per `Run`. Each side decodes what
+ * Frames are plain JSON-safe objects. The parent sends `Run` (or a `Batch` of
+ * them when many tasks go to one child at once) and `Interrupt`; the child
+ * sends `Ready` once it listens, then one reply per `Run`, several at a time
+ * in a `Replies` frame when several finish together. Each side decodes what
  * it receives with these Schemas, so a malformed frame is a typed error at the
  * boundary, never a crash.
  *
@@ -21,8 +23,16 @@ export const Run = Schema.Struct({
 })
 export type Run = typeof Run.Type
 
-export const ParentFrame = Run
-export type ParentFrame = Run
+/** Parent to child: several runs in one message, started in order. */
+export const Batch = Schema.Struct({ _tag: Schema.tag("Batch"), runs: Schema.Array(Run) })
+export type Batch = typeof Batch.Type
+
+/** Parent to child: stop run `id`, whether it is queued in the child or running. */
+export const Interrupt = Schema.Struct({ _tag: Schema.tag("Interrupt"), id: Schema.Number })
+export type Interrupt = typeof Interrupt.Type
+
+export const ParentFrame = Schema.Union([Run, Batch, Interrupt])
+export type ParentFrame = typeof ParentFrame.Type
 
 /** The outcome of one `Run`, encoded in the child. */
 export const Reply = Schema.Union([
@@ -35,14 +45,21 @@ export const Reply = Schema.Union([
     stack: Schema.optional(Schema.String)
   }),
   Schema.Struct({ _tag: Schema.tag("SpawnFailed"), reason: SpawnErrorReason, message: Schema.String }),
-  Schema.Struct({ _tag: Schema.tag("EncodeFailed"), message: Schema.String })
+  Schema.Struct({ _tag: Schema.tag("EncodeFailed"), message: Schema.String }),
+  Schema.Struct({ _tag: Schema.tag("Interrupted") })
 ])
 export type Reply = typeof Reply.Type
 
-/** Child to parent. */
+/** One run's reply, addressed by the run's id. */
+export const Addressed = Schema.Struct({ id: Schema.Number, reply: Reply })
+export type Addressed = typeof Addressed.Type
+
+/** Child to parent. `rss` is the child's resident set size in bytes, when asked for. */
 export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Ready"), pid: Schema.Number }),
-  Schema.Struct({ _tag: Schema.tag("Reply"), id: Schema.Number, reply: Reply })
+  Schema.Struct({ _tag: Schema.tag("Reply"), id: Schema.Number, reply: Reply }),
+  Schema.Struct({ _tag: Schema.tag("Replies"), replies: Schema.Array(Addressed), rss: Schema.optional(Schema.Number) }),
+  Schema.Struct({ _tag: Schema.tag("ProtocolError"), message: Schema.String })
 ])
 export type ChildFrame = typeof ChildFrame.Type
 

@@ -36,9 +36,16 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
     new Promise((resolve, reject) => {
       send(frame, undefined, {}, (error) => (error ? reject(error) : resolve()))
     }),
-  done: (exitCode) => process.exit(exitCode)
+  done: (exitCode) => process.exit(exitCode),
+  defer: setImmediate,
+  rss: () => process.memoryUsage.rss()
 }
 
-const runner = ChildRunner.make(port, { once: process.argv.includes("--once") })
+const optionsFlag = process.argv.find((arg) => arg.startsWith("--troupe-runner="))
+const options: import("@troupe/core").ChildRunner.Options = {
+  ...ChildRunner.defaultOptions,
+  ...(optionsFlag === undefined ? {} : JSON.parse(optionsFlag.slice("--troupe-runner=".length)))
+}
+const runner = ChildRunner.make(port, options)
 process.on("message", runner.onMessage)
 void port.send({ _tag: "Ready", pid: process.pid })
