@@ -105,14 +105,20 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   const running = new Map<number, Running>()
   let replies: Array<Addressed> = []
   let flushScheduled = false
+  let closing = false
+
+  const exitIfClosed = () => {
+    if (closing && running.size === 0 && queue.length === 0 && !flushScheduled) port.done(0)
+  }
 
   const flush = () => {
     flushScheduled = false
     const batch = replies
     replies = []
-    void port.send(
+    const sent = port.send(
       options.reportRss ? { _tag: "Replies", replies: batch, rss: port.rss() } : { _tag: "Replies", replies: batch }
     )
+    if (closing) void sent.then(exitIfClosed)
   }
 
   const finish = (id: number, reply: Reply) => {
@@ -193,9 +199,20 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         return
       }
       const value = frame.value
-      if (value._tag === "Run") queue.push(value)
-      else if (value._tag === "Batch") queue.push(...value.runs)
-      else interrupt(value.id)
+      switch (value._tag) {
+        case "Run":
+          queue.push(value)
+          break
+        case "Batch":
+          queue.push(...value.runs)
+          break
+        case "Interrupt":
+          interrupt(value.id)
+          break
+        case "Close":
+          closing = true
+          return exitIfClosed()
+      }
       pump()
     }
   }

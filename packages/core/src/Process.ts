@@ -175,7 +175,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         Deferred.doneUnsafe(ready, Exit.void)
         return
       case "Reply":
-        Deferred.doneUnsafe(outcome, Effect.runSyncExit(Codec.decodeReply<A, E>(task, run, frame.value.reply)))
+        Deferred.doneUnsafe(outcome, Codec.decodeReply<A, E>(task, run, frame.value.reply))
         return
       case "Replies":
       case "ProtocolError":

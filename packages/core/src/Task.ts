@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { callerModuleUrl } from "./internal/callsite.ts"
@@ -44,6 +45,10 @@ export interface Task<
   readonly successSchema: Success
   readonly errorSchema: Error
   readonly handler: (payload: Payload["Type"]) => Effect.Effect<Success["Type"], Error["Type"]>
+  /** How many times a pool runs the task again after its worker crashed (default 0: at most once). */
+  readonly retries: number
+  /** The default deadline of one run in a pool, from dispatch to a worker. */
+  readonly timeout: Duration.Duration | undefined
 }
 
 /**
@@ -60,6 +65,8 @@ export interface Any {
   readonly successSchema: Schema.Top
   readonly errorSchema: Schema.Top
   readonly handler: (payload: any) => Effect.Effect<any, any>
+  readonly retries: number
+  readonly timeout: Duration.Duration | undefined
 }
 
 /**
@@ -159,6 +166,13 @@ export const make = <
     readonly error?: E
     readonly handler: (payload: PayloadSchema<P>["Type"]) => Effect.Effect<S["Type"], E["Type"]>
     readonly module?: string
+    /**
+     * Crash retries in a pool: run the task again on a live worker when its
+     * worker dies while holding it. Only for idempotent work (default 0).
+     */
+    readonly retries?: number
+    /** Deadline of one run in a pool, from dispatch to a worker (default: none). */
+    readonly timeout?: Duration.Input
   }
 ): Task<Name, PayloadSchema<P>, S, E> => {
   const module = options.module ?? callerModuleUrl(make)
@@ -179,7 +193,9 @@ export const make = <
     payloadSchema,
     successSchema: options.success ?? Schema.Void,
     errorSchema: options.error ?? Schema.Never,
-    handler: options.handler
+    handler: options.handler,
+    retries: options.retries ?? 0,
+    timeout: options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
   }
   registry.set(name, task)
   return task as unknown as Task<Name, PayloadSchema<P>, S, E>

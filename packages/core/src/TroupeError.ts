@@ -167,6 +167,121 @@ export class ProcessClosed extends Schema.TaggedError<ProcessClosed>()("ProcessC
 }
 
 /**
+ * A pool worker died while it held this task (it may have been running it).
+ * Only the tasks the dead worker held fail; with `retries`, the task is run
+ * again on a live worker instead, and this error arrives only once the
+ * retries are used up. `attempts` counts every dispatch of the task.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkerCrashed extends Schema.TaggedError<WorkerCrashed>()("WorkerCrashed", {
+  task: Schema.String,
+  taskId: Schema.Number,
+  pid: Schema.Number,
+  exitCode: Schema.NullOr(Schema.Number),
+  signal: Schema.NullOr(Schema.String),
+  attempts: Schema.Number
+}) {
+  override get message(): string {
+    const how = this.signal === null ? `exit code ${this.exitCode}` : `signal ${this.signal}`
+    return `worker ${this.pid} ended with ${how} while it held task ${this.task}#${this.taskId} (attempt ${this.attempts})`
+  }
+}
+
+/**
+ * The task did not finish within its timeout, counted from its dispatch to a
+ * worker. The pool interrupted it and, if the worker did not let go in time,
+ * replaced the worker.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TaskTimeout extends Schema.TaggedError<TaskTimeout>()("TaskTimeout", {
+  task: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  override get message(): string {
+    return `task ${this.task} did not finish within ${this.timeoutMs} ms`
+  }
+}
+
+/**
+ * The pool's queue is full and the caller asked not to wait (`offer`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {
+  capacity: Schema.Number
+}) {
+  override get message(): string {
+    return `the pool's queue is full (${this.capacity} waiting tasks)`
+  }
+}
+
+/**
+ * The pool is shutting down and takes no new work.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PoolShuttingDown extends Schema.TaggedError<PoolShuttingDown>()("PoolShuttingDown", {}) {
+  override get message(): string {
+    return "the pool is shutting down and takes no new work"
+  }
+}
+
+/**
+ * The pool shut down before this task finished: a queued task was cancelled
+ * (`phase: "queued"`), or a running one was stopped at the shutdown deadline
+ * (`phase: "running"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ShutdownError extends Schema.TaggedError<ShutdownError>()("ShutdownError", {
+  task: Schema.String,
+  phase: Schema.Literals(["queued", "running"])
+}) {
+  override get message(): string {
+    return `the pool shut down before task ${this.task} finished (it was ${this.phase})`
+  }
+}
+
+/**
+ * A worker's initializer failed, so the worker never served tasks.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InitializerError extends Schema.TaggedError<InitializerError>()("InitializerError", {
+  task: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * Workers failed more often than the restart intensity allows (more than
+ * `maxRestarts` within `periodMs`), so the pool gave up: every waiting and
+ * later caller receives this error. `reason` says what failed last.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RestartIntensityExceeded extends Schema.TaggedError<RestartIntensityExceeded>()(
+  "RestartIntensityExceeded",
+  {
+    restarts: Schema.Number,
+    periodMs: Schema.Number,
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `more than ${this.restarts - 1} restarts within ${this.periodMs} ms; the pool gave up (last: ${this.reason})`
+  }
+}
+
+/**
  * Everything that can go wrong between sending a task and receiving its
  * result, besides the task's own typed error.
  *
@@ -174,3 +289,23 @@ export class ProcessClosed extends Schema.TaggedError<ProcessClosed>()("ProcessC
  * @category models
  */
 export type TaskCallError = SpawnError | RemoteDefect | ProcessCrashed | ResultEncodeError | ReplyValidationError
+
+/**
+ * Everything a pool call can fail with, besides the task's own typed error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PoolCallError =
+  | SpawnError
+  | RemoteDefect
+  | ResultEncodeError
+  | ReplyValidationError
+  | RequestValidationError
+  | ArgumentEncodeError
+  | WorkerCrashed
+  | TaskTimeout
+  | PoolShuttingDown
+  | ShutdownError
+  | InitializerError
+  | RestartIntensityExceeded

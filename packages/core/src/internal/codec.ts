@@ -65,12 +65,18 @@ const issueMessage = <E>(exit: Exit.Exit<unknown, E>): string => {
 /**
  * Encodes a payload with the task's Schema, on the caller's side.
  */
-export const encodePayload = (task: Task.Any, payload: unknown): Effect.Effect<unknown, RequestValidationError> => {
+export const encodePayloadExit = (task: Task.Any, payload: unknown): Exit.Exit<unknown, RequestValidationError> => {
   const exit = codecsOf(task).encodePayload(payload)
   return Exit.isSuccess(exit)
-    ? Effect.succeed(exit.value)
-    : Effect.fail(new RequestValidationError({ task: task.name, message: issueMessage(exit) }))
+    ? Exit.succeed(exit.value)
+    : Exit.fail(new RequestValidationError({ task: task.name, message: issueMessage(exit) }))
 }
+
+/**
+ * Encodes a payload with the task's Schema, on the caller's side.
+ */
+export const encodePayload: (task: Task.Any, payload: unknown) => Effect.Effect<unknown, RequestValidationError> =
+  encodePayloadExit
 
 const defectReply = (defect: unknown): Reply => {
   if (defect instanceof Error) {
@@ -158,27 +164,27 @@ export const decodeReply = <A, E>(
   task: Task.Any,
   run: { readonly module: string },
   reply: Reply
-): Effect.Effect<A, E | TaskCallError> => {
+): Exit.Exit<A, E | TaskCallError> => {
   const codecs = codecsOf(task)
   switch (reply._tag) {
     case "Success": {
       const value = codecs.decodeSuccess(reply.value)
       return Exit.isSuccess(value)
-        ? Effect.succeed(value.value as A)
-        : Effect.fail(
+        ? Exit.succeed(value.value as A)
+        : Exit.fail(
             new ReplyValidationError({ task: task.name, message: `invalid success value: ${issueMessage(value)}` })
           )
     }
     case "Failure": {
       const error = codecs.decodeError(reply.error)
       return Exit.isSuccess(error)
-        ? Effect.fail(attachRemoteStack(error.value, reply.stack) as E)
-        : Effect.fail(
+        ? Exit.fail(attachRemoteStack(error.value, reply.stack) as E)
+        : Exit.fail(
             new ReplyValidationError({ task: task.name, message: `invalid error value: ${issueMessage(error)}` })
           )
     }
     case "Defect":
-      return Effect.fail(
+      return Exit.fail(
         new RemoteDefect(
           reply.stack === undefined
             ? { task: task.name, name: reply.name, message: reply.message }
@@ -186,12 +192,12 @@ export const decodeReply = <A, E>(
         )
       )
     case "SpawnFailed":
-      return Effect.fail(
+      return Exit.fail(
         new SpawnError({ reason: reply.reason, module: run.module, task: task.name, message: reply.message })
       )
     case "EncodeFailed":
-      return Effect.fail(new ResultEncodeError({ task: task.name, message: reply.message }))
+      return Exit.fail(new ResultEncodeError({ task: task.name, message: reply.message }))
     case "Interrupted":
-      return Effect.interrupt
+      return Exit.interrupt()
   }
 }

@@ -31,7 +31,11 @@ export type Batch = typeof Batch.Type
 export const Interrupt = Schema.Struct({ _tag: Schema.tag("Interrupt"), id: Schema.Number })
 export type Interrupt = typeof Interrupt.Type
 
-export const ParentFrame = Schema.Union([Run, Batch, Interrupt])
+/** Parent to child: finish what you hold, then exit with code 0. */
+export const Close = Schema.Struct({ _tag: Schema.tag("Close") })
+export type Close = typeof Close.Type
+
+export const ParentFrame = Schema.Union([Run, Batch, Interrupt, Close])
 export type ParentFrame = typeof ParentFrame.Type
 
 /** The outcome of one `Run`, encoded in the child. */

@@ -1,0 +1,340 @@
+/**
+ * How a process pool picks the worker that runs the next task.
+ *
+ * A balancer is a small value with a `pick` function. The pool calls it once
+ * per dispatched task with a view of its workers (their stable slot, how many
+ * tasks they hold, how many they may hold, and whether they take work) and
+ * the task's payload; `pick` returns the index of a worker with room, or
+ * `undefined` when the task has to wait. Three strategies ship:
+ *
+ * - `leastBusy` (the default): the worker with the fewest tasks in flight,
+ *   rotating among equally loaded workers.
+ * - `roundRobin`: the next worker with room, in slot order.
+ * - `keyAffinity`: consistent hashing of a key of the payload onto slots, so
+ *   tasks with the same key run on the same worker, in order.
+ *
+ * `pick` runs on the hot path: the shipped balancers allocate nothing per
+ * call (`keyAffinity` allocates only when the set of slots changes).
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * What a balancer sees of one worker.
+ *
+ * - `slot`: the worker's stable index `0..size-1`; a restarted worker keeps
+ *   its slot. Slots are unique within one `pick` call.
+ * - `inFlight`: tasks it holds now.
+ * - `capacity`: the most tasks it may hold at once.
+ * - `available`: it is ready and not retiring.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WorkerView {
+  readonly slot: number
+  readonly inFlight: number
+  readonly capacity: number
+  readonly available: boolean
+}
+
+/**
+ * A strategy for choosing a worker.
+ *
+ * `pick(workers, payload)` returns the index into `workers` of a worker that
+ * has room (see `hasRoom`), or `undefined` when none fits and the task must
+ * wait. The pool calls it again when a worker frees up or changes state.
+ *
+ * @example
+ * ```ts
+ * import { Balancer } from "@troupe/core"
+ *
+ * // Always the lowest slot with room: a fill-first strategy.
+ * const fillFirst: Balancer.Balancer = {
+ *   name: "fillFirst",
+ *   pick: (workers) => {
+ *     let best: number | undefined
+ *     for (let i = 0; i < workers.length; i++) {
+ *       const worker = workers[i]!
+ *       if (Balancer.hasRoom(worker) && (best === undefined || worker.slot < workers[best]!.slot)) best = i
+ *     }
+ *     return best
+ *   }
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Balancer<in Payload = unknown> {
+  readonly name: string
+  readonly pick: (workers: ReadonlyArray<WorkerView>, payload: Payload) => number | undefined
+}
+
+/**
+ * Whether a worker can take one more task: it is available and holds fewer
+ * than `capacity` tasks.
+ *
+ * @example
+ * ```ts
+ * import { Balancer } from "@troupe/core"
+ *
+ * Balancer.hasRoom({ slot: 0, inFlight: 1, capacity: 2, available: true }) // true
+ * Balancer.hasRoom({ slot: 0, inFlight: 2, capacity: 2, available: true }) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const hasRoom = (worker: WorkerView): boolean => worker.available && worker.inFlight < worker.capacity
+
+/**
+ * Picks the worker with room that has the fewest tasks in flight.
+ *
+ * **Details**
+ *
+ * Among equally loaded workers it takes the first slot after the slot it
+ * picked last (wrapping around), so idle workers share the load instead of
+ * the lowest slot taking everything. Returns `undefined` when no worker has
+ * room.
+ *
+ * **Gotchas**
+ *
+ * The balancer remembers its last pick: give each pool its own instance.
+ *
+ * @example
+ * ```ts
+ * import { Balancer } from "@troupe/core"
+ *
+ * const balancer = Balancer.leastBusy()
+ * balancer.pick(
+ *   [
+ *     { slot: 0, inFlight: 3, capacity: 4, available: true },
+ *     { slot: 1, inFlight: 1, capacity: 4, available: true }
+ *   ],
+ *   undefined
+ * ) // 1
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const leastBusy = (): Balancer<unknown> => {
+  let lastSlot = -1
+  return {
+    name: "leastBusy",
+    pick: (workers) => {
+      let best = -1
+      let bestLoad = 0
+      let bestSlot = 0
+      let bestAfter = false
+      for (let i = 0; i < workers.length; i++) {
+        const worker = workers[i]!
+        if (!hasRoom(worker)) continue
+        const after = worker.slot > lastSlot
+        if (
+          best === -1 ||
+          worker.inFlight < bestLoad ||
+          (worker.inFlight === bestLoad && ((after && !bestAfter) || (after === bestAfter && worker.slot < bestSlot)))
+        ) {
+          best = i
+          bestLoad = worker.inFlight
+          bestSlot = worker.slot
+          bestAfter = after
+        }
+      }
+      if (best === -1) return undefined
+      lastSlot = bestSlot
+      return best
+    }
+  }
+}
+
+/**
+ * Picks the next worker with room in slot order after the one it picked
+ * last, cycling through the slots.
+ *
+ * **Details**
+ *
+ * Workers without room are skipped; returns `undefined` when no worker has
+ * room. The order follows slots, not positions in the array, so it survives
+ * restarts and reordering.
+ *
+ * **Gotchas**
+ *
+ * The balancer remembers its last pick: give each pool its own instance.
+ *
+ * @example
+ * ```ts
+ * import { Balancer } from "@troupe/core"
+ *
+ * const balancer = Balancer.roundRobin()
+ * const workers = [0, 1, 2].map((slot) => ({ slot, inFlight: 0, capacity: 1, available: true }))
+ * const picks = [1, 2, 3, 4].map(() => balancer.pick(workers, undefined)) // [0, 1, 2, 0]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const roundRobin = (): Balancer<unknown> => {
+  let lastSlot = -1
+  return {
+    name: "roundRobin",
+    pick: (workers) => {
+      let next = -1
+      let nextSlot = 0
+      let first = -1
+      let firstSlot = 0
+      for (let i = 0; i < workers.length; i++) {
+        const worker = workers[i]!
+        if (!hasRoom(worker)) continue
+        const slot = worker.slot
+        if (slot > lastSlot && (next === -1 || slot < nextSlot)) {
+          next = i
+          nextSlot = slot
+        }
+        if (first === -1 || slot < firstSlot) {
+          first = i
+          firstSlot = slot
+        }
+      }
+      if (next !== -1) {
+        lastSlot = nextSlot
+        return next
+      }
+      if (first !== -1) {
+        lastSlot = firstSlot
+        return first
+      }
+      return undefined
+    }
+  }
+}
+
+// -----------------------------------------------------------------------------
+// Consistent hashing
+// -----------------------------------------------------------------------------
+
+/**
+ * 32-bit FNV-1a over the UTF-16 code units, followed by MurmurHash3's fmix32
+ * finalizer (FNV-1a alone spreads short, similar strings poorly). Stable
+ * across processes, platforms and versions: it depends on nothing else.
+ */
+const hashString = (input: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < input.length; i++) {
+    h ^= input.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+interface Ring {
+  readonly points: Uint32Array
+  readonly slots: Int32Array
+}
+
+const buildRing = (slots: ReadonlySet<number>, virtualNodes: number): Ring => {
+  const entries: Array<{ readonly point: number; readonly slot: number }> = []
+  for (const slot of slots) {
+    for (let v = 0; v < virtualNodes; v++) entries.push({ point: hashString(`${slot}#${v}`), slot })
+  }
+  entries.sort((a, b) => a.point - b.point || a.slot - b.slot)
+  const ring: Ring = { points: new Uint32Array(entries.length), slots: new Int32Array(entries.length) }
+  for (let i = 0; i < entries.length; i++) {
+    ring.points[i] = entries[i]!.point
+    ring.slots[i] = entries[i]!.slot
+  }
+  return ring
+}
+
+/** The slot owning `hash`: the first ring point at or after it, wrapping. */
+const ringLookup = (ring: Ring, hash: number): number => {
+  const points = ring.points
+  let lo = 0
+  let hi = points.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (points[mid]! < hash) lo = mid + 1
+    else hi = mid
+  }
+  return ring.slots[lo === points.length ? 0 : lo]!
+}
+
+/**
+ * Sends tasks with the same key to the same slot, by consistent hashing.
+ *
+ * **Details**
+ *
+ * Each slot present in `workers` owns `virtualNodes` points (default 100) on
+ * a hash ring; a key belongs to the first point at or after its hash. The
+ * hash is a fixed FNV-1a variant, so the mapping depends only on the key and
+ * the set of slots: it is the same on every call, in every process, whatever
+ * the order of `workers`. When a slot is added, only the keys that now belong
+ * to it move (about `1 / slots` of them); the others stay where they were.
+ *
+ * If the key's worker is unavailable (restarting, retiring) or full, `pick`
+ * returns `undefined`: the task waits for its own slot instead of running
+ * elsewhere, which keeps tasks with one key in order. A worker that is
+ * restarting should stay in `workers` with `available: false`; leaving its
+ * slot out changes the set of slots and moves its keys to other slots.
+ *
+ * Throws an `Error` when `virtualNodes` is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * import { Balancer } from "@troupe/core"
+ *
+ * interface Deposit { readonly account: string; readonly amount: number }
+ *
+ * // All deposits to one account run on one worker, one after the other.
+ * const byAccount = Balancer.keyAffinity((deposit: Deposit) => deposit.account)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const keyAffinity = <P>(
+  key: (payload: P) => string,
+  options?: { readonly virtualNodes?: number | undefined }
+): Balancer<P> => {
+  const virtualNodes = options?.virtualNodes ?? 100
+  if (!Number.isInteger(virtualNodes) || virtualNodes < 1) {
+    throw new Error(`Balancer.keyAffinity: virtualNodes must be a positive integer, got ${virtualNodes}`)
+  }
+  let knownSlots: Set<number> = new Set()
+  let knownCount = -1
+  let ring: Ring | undefined
+
+  const sameSlots = (workers: ReadonlyArray<WorkerView>): boolean => {
+    if (workers.length !== knownCount) return false
+    for (let i = 0; i < workers.length; i++) {
+      if (!knownSlots.has(workers[i]!.slot)) return false
+    }
+    return true
+  }
+
+  return {
+    name: "keyAffinity",
+    pick: (workers, payload) => {
+      if (workers.length === 0) return undefined
+      if (ring === undefined || !sameSlots(workers)) {
+        knownSlots = new Set()
+        for (let i = 0; i < workers.length; i++) knownSlots.add(workers[i]!.slot)
+        knownCount = workers.length
+        ring = buildRing(knownSlots, virtualNodes)
+      }
+      const slot = ringLookup(ring, hashString(key(payload)))
+      for (let i = 0; i < workers.length; i++) {
+        const worker = workers[i]!
+        if (worker.slot === slot) return hasRoom(worker) ? i : undefined
+      }
+      return undefined
+    }
+  }
+}

@@ -1,0 +1,601 @@
+/**
+ * A load-balanced, self-healing pool of child processes (or threads) that
+ * runs typed tasks: Troupe's `multiprocessing.Pool`.
+ *
+ * The pool is a scoped service. Callers submit tasks (`apply`, `map`,
+ * `imap`, ...); a bounded queue holds them until a balancer hands each one to
+ * a worker with room. Every dispatched task belongs to exactly one worker:
+ * when a worker dies, only the tasks it held fail with `WorkerCrashed` (or run
+ * again elsewhere, for tasks with `retries`), and a replacement starts after
+ * a backoff. Past the restart intensity (OTP's sliding window) the pool gives
+ * up, and every waiting and later caller receives `RestartIntensityExceeded`.
+ * Closing the scope refuses new work, drains what was submitted up to a
+ * deadline, then stops every worker and its process group.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Balancer from "./Balancer.ts"
+import * as Codec from "./internal/codec.ts"
+import { Dispatcher, type Item, type Job, makeJob } from "./internal/dispatcher.ts"
+import { Slot } from "./internal/slot.ts"
+import * as RestartPolicy from "./RestartPolicy.ts"
+import type * as Task from "./Task.ts"
+import { type Stdio, Transport } from "./Transport.ts"
+import {
+  type PoolCallError,
+  type QueueFull,
+  type RequestValidationError,
+  RestartIntensityExceeded,
+  ShutdownError
+} from "./TroupeError.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Number of workers. Default: the platform's parallelism (`os.availableParallelism()` on Node). */
+  readonly size?: number | undefined
+  /** Start every worker when the pool starts (`"eager"`, default) or on first demand (`"lazy"`). */
+  readonly start?: "eager" | "lazy" | undefined
+  /** Tasks one worker runs at once, for async handlers (default 1). */
+  readonly concurrency?: number | undefined
+  /** Extra tasks a busy worker may hold queued in its own process when many are waiting (default 8). */
+  readonly prefetch?: number | undefined
+  /** Tasks the pool's queue holds before `apply` waits and `offer` fails (default 1000). */
+  readonly queueSize?: number | undefined
+  /** How a task finds its worker (default `Balancer.leastBusy()`). */
+  readonly balancer?: Balancer.Balancer<any> | undefined
+  /** A task every worker runs once when it starts, before any other; its failure is an `InitializerError`. */
+  readonly initializer?: { readonly task: Task.Any; readonly payload: unknown } | undefined
+  /** Crash retries for tasks that do not set their own (default 0). */
+  readonly retries?: number | undefined
+  /** Deadline for tasks that do not set their own, from dispatch to a worker (default: none). */
+  readonly timeout?: Duration.Input | undefined
+  /** Retire a worker after this many tasks (after its current task), like `maxtasksperchild`. */
+  readonly maxTasksPerWorker?: number | undefined
+  /** Retire a worker whose resident set size passes this many megabytes, checked between tasks. */
+  readonly maxMemoryPerWorkerMb?: number | undefined
+  /** Retire a worker idle this long, down to `minSize`. Default: never. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** The fewest workers an idle pool shrinks to (default 0). */
+  readonly minSize?: number | undefined
+  /** More than `maxRestarts` worker failures within `period` and the pool gives up. Default `2 * size` in 10 s. */
+  readonly restartIntensity?: { readonly maxRestarts: number; readonly period: Duration.Input } | undefined
+  /** Delay before a replacement starts: Akka's formula (default 5 ms doubling to 1 s, 20% jitter). */
+  readonly backoff?: RestartPolicy.BackoffOptions | undefined
+  /** Closing the scope drains submitted work (`"all"`, default) or only running work (`"inFlight"`), up to `timeout` (default 10 s). */
+  readonly shutdown?:
+    | { readonly drain?: "all" | "inFlight" | undefined; readonly timeout?: Duration.Input | undefined }
+    | undefined
+  /** How long a stopping worker gets between SIGTERM and SIGKILL (default 1 s). */
+  readonly killTimeout?: Duration.Input | undefined
+  /** How long an interrupted or timed-out task may take to let go before its worker is replaced (default 500 ms). */
+  readonly interruptGrace?: Duration.Input | undefined
+  /** How long a worker may take to start (default 30 s). */
+  readonly startTimeout?: Duration.Input | undefined
+  readonly stdout?: Stdio | undefined
+  readonly stderr?: Stdio | undefined
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Per-call settings that override the task's and the pool's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  readonly retries?: number | undefined
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MapOptions extends CallOptions {
+  /** Items per dispatch (one message to one worker). Default for arrays: `ceil(n / (4 * size))`. */
+  readonly chunkSize?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions extends MapOptions {
+  /** Items in flight at once; the input is never read further ahead. Default `2 * size`. */
+  readonly bufferSize?: number | undefined
+}
+
+/**
+ * A snapshot of the pool, as data.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Stats {
+  readonly size: number
+  readonly workers: ReadonlyArray<{
+    readonly slot: number
+    readonly pid: number
+    readonly state: string
+    readonly held: number
+  }>
+  readonly queued: number
+  readonly inFlight: number
+  readonly restarts: number
+}
+
+type Result<T> = Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError>
+
+/**
+ * The pool's operations.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Runs one task and waits for its result; waits for room when the queue is full. */
+  readonly apply: <T extends Task.Any>(task: T, payload: Task.Payload<T>, options?: CallOptions) => Result<T>
+  /** Like `apply`, but fails at once with `QueueFull` when the queue is full. */
+  readonly offer: <T extends Task.Any>(
+    task: T,
+    payload: Task.Payload<T>,
+    options?: CallOptions
+  ) => Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError | QueueFull>
+  /** Runs the task on every item; results in input order. Fails fast: the first failure interrupts the rest. */
+  readonly map: <T extends Task.Any>(
+    task: T,
+    items: Iterable<Task.Payload<T>>,
+    options?: MapOptions
+  ) => Effect.Effect<Array<Task.Success<T>>, Task.Error<T> | PoolCallError>
+  /** Runs the task on every item and returns every item's `Exit`, in input order; nothing is interrupted. */
+  readonly mapSettled: <T extends Task.Any>(
+    task: T,
+    items: Iterable<Task.Payload<T>>,
+    options?: MapOptions
+  ) => Effect.Effect<Array<Exit.Exit<Task.Success<T>, Task.Error<T> | PoolCallError>>, RequestValidationError>
+  /** `map` for tasks whose payload is a tuple. */
+  readonly starmap: <T extends Task.Any>(
+    task: T & { readonly payloadSchema: { readonly Type: ReadonlyArray<unknown> } },
+    tuples: Iterable<Task.Payload<T>>,
+    options?: MapOptions
+  ) => Effect.Effect<Array<Task.Success<T>>, Task.Error<T> | PoolCallError>
+  /** A lazy, backpressured stream of results in input order. Stopping it early interrupts what is in flight. */
+  readonly imap: <T extends Task.Any, E, R>(
+    task: T,
+    items: Stream.Stream<Task.Payload<T>, E, R>,
+    options?: StreamOptions
+  ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | E, R>
+  /** Like `imap`, in completion order. */
+  readonly imapUnordered: <T extends Task.Any, E, R>(
+    task: T,
+    items: Stream.Stream<Task.Payload<T>, E, R>,
+    options?: StreamOptions
+  ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | E, R>
+  readonly stats: Effect.Effect<Stats>
+}
+
+/**
+ * The pool service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") {}
+
+const millis = (input: Duration.Input | undefined): number | undefined =>
+  input === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(input))
+
+const defaultSize = (): number =>
+  Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1)
+
+/**
+ * Starts a pool in the current scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Pool, Task } from "@troupe/core"
+ * import { NodeProcess } from "@troupe/node"
+ *
+ * export const Square = Task.make("Square", { payload: Schema.Number, success: Schema.Number, handler: (n) => Effect.succeed(n * n) })
+ *
+ * if (import.meta.main) {
+ *   const program = Effect.gen(function*() {
+ *     const pool = yield* Pool.make({ size: 4 })
+ *     return yield* pool.map(Square, [1, 2, 3, 4, 5]) // [1, 4, 9, 16, 25]
+ *   })
+ *   Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(NodeProcess.layer))).then(console.log)
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function* (
+  options: Options = {}
+): Effect.fn.Return<Service, RequestValidationError, Transport | Scope.Scope> {
+  const size = options.size ?? defaultSize()
+  if (!Number.isInteger(size) || size < 1)
+    return yield* Effect.die(new RangeError(`Pool size must be a positive integer, got ${size}`))
+  const transport = yield* Transport
+  const concurrency = options.concurrency ?? 1
+  const dispatcher = new Dispatcher({
+    queueSize: options.queueSize ?? 1000,
+    concurrency,
+    prefetch: options.prefetch ?? 8,
+    balancer: options.balancer ?? Balancer.leastBusy(),
+    interruptGraceMs: millis(options.interruptGrace) ?? 500
+  })
+  const initializer =
+    options.initializer === undefined
+      ? undefined
+      : {
+          task: options.initializer.task,
+          encoded: yield* Codec.encodePayload(options.initializer.task, options.initializer.payload)
+        }
+  const killGraceMs = millis(options.killTimeout) ?? 1000
+  const minSize = options.minSize ?? 0
+  const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty").length
+  const slots = dispatcher.slots
+  for (let index = 0; index < size; index++) {
+    slots.push(
+      new Slot(index, {
+        dispatcher,
+        transport,
+        spawn: {
+          stdout: options.stdout ?? "inherit",
+          stderr: options.stderr ?? "inherit",
+          runner: { once: false, concurrency, reportRss: options.maxMemoryPerWorkerMb !== undefined },
+          shutdownTimeout: Duration.millis(killGraceMs),
+          env: options.env,
+          execArgv: options.execArgv
+        },
+        initializer,
+        maxTasksPerWorker: options.maxTasksPerWorker ?? Number.POSITIVE_INFINITY,
+        maxRssBytes: (options.maxMemoryPerWorkerMb ?? Number.POSITIVE_INFINITY) * 1024 * 1024,
+        idleTimeoutMs: millis(options.idleTimeout),
+        killGraceMs,
+        startTimeout: options.startTimeout ?? Duration.seconds(30),
+        mayShrink: () => liveCount() > minSize,
+        onReady: () => {}
+      })
+    )
+  }
+
+  // The supervision path: one fiber per occupied slot, restarting its worker per the policy.
+  const intensity = RestartPolicy.intensity(
+    options.restartIntensity?.maxRestarts ?? 2 * size,
+    options.restartIntensity?.period ?? Duration.seconds(10)
+  )
+  const backoff: RestartPolicy.BackoffOptions = options.backoff ?? {
+    min: "5 millis",
+    max: "1 second",
+    randomFactor: 0.2
+  }
+  const resetAfterMs =
+    (Duration.toMillis(Duration.fromInputUnsafe(backoff.min)) +
+      Duration.toMillis(Duration.fromInputUnsafe(backoff.max))) /
+    2
+  let restartHistory: ReadonlyArray<number> = []
+  let restarts = 0
+
+  const giveUp = (error: RestartIntensityExceeded) => {
+    dispatcher.broken = error
+    dispatcher.failQueued(() => error)
+    for (const slot of slots) {
+      for (const item of [...slot.held.values()]) dispatcher.settle(item, Exit.fail(error))
+      slot.kill()
+    }
+  }
+
+  const supervise = (slot: Slot) =>
+    Effect.gen(function* () {
+      let consecutive = 0
+      while (!dispatcher.closing && dispatcher.broken === undefined) {
+        const ending = yield* slot.life
+        if (ending._tag === "Retired") {
+          consecutive = 0
+          continue
+        }
+        if (ending._tag !== "Crashed" && ending._tag !== "StartFailed") return
+        if (dispatcher.closing) return
+        const recorded = RestartPolicy.addRestart(restartHistory, Date.now(), intensity)
+        restartHistory = recorded.history
+        restarts++
+        const reason =
+          ending._tag === "Crashed" ? `worker ${ending.pid} ended with ${ending.status}` : ending.error.message
+        if (recorded.exceeded) {
+          return giveUp(
+            new RestartIntensityExceeded({ restarts: recorded.history.length, periodMs: intensity.periodMs, reason })
+          )
+        }
+        if (ending._tag === "StartFailed" && liveCount() === 0) dispatcher.failQueued(() => ending.error)
+        if (ending._tag === "Crashed" && ending.uptimeMs >= resetAfterMs) consecutive = 0
+        yield* Effect.sleep(RestartPolicy.backoffDelay(consecutive++, backoff, Math.random()))
+      }
+    })
+
+  const run = yield* FiberSet.makeRuntime<never>()
+  const occupy = (slot: Slot) => {
+    if (slot.state !== "empty" || dispatcher.closing || dispatcher.broken !== undefined) return
+    slot.state = "starting"
+    run(supervise(slot))
+  }
+  dispatcher.onDemand = () => {
+    let wanted = dispatcher.queue.length
+    for (const slot of slots) {
+      if (wanted <= 0) return
+      if (slot.state === "empty") {
+        occupy(slot)
+        wanted--
+      }
+    }
+  }
+  if ((options.start ?? "eager") === "eager") for (const slot of slots) occupy(slot)
+
+  // Shutdown: refuse new work, drain up to the deadline, then stop every worker.
+  const drain = options.shutdown?.drain ?? "all"
+  const shutdownTimeout = options.shutdown?.timeout ?? Duration.seconds(10)
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function* () {
+      dispatcher.closing = true
+      if (drain === "inFlight")
+        dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
+      yield* Effect.sleep(10).pipe(
+        Effect.repeat({ until: () => dispatcher.pending === 0 }),
+        Effect.timeoutOption(shutdownTimeout)
+      )
+      dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
+      for (const slot of slots) {
+        if (slot.state === "ready" && slot.held.size === 0) slot.retire("Stopped")
+        else slot.kill()
+      }
+      yield* Effect.sleep(10).pipe(
+        Effect.repeat({ until: () => slots.every((slot) => !slot.hasWorker) }),
+        Effect.timeoutOption(Duration.millis(3 * killGraceMs + 1000))
+      )
+    })
+  )
+
+  // The data path.
+  const prepare = (task: Task.Any, payloads: ReadonlyArray<unknown>) => {
+    const encoded: Array<{ payload: unknown; encoded: unknown }> = new Array(payloads.length)
+    for (let index = 0; index < payloads.length; index++) {
+      const exit = Codec.encodePayloadExit(task, payloads[index])
+      if (Exit.isFailure(exit)) return exit
+      encoded[index] = { payload: payloads[index], encoded: exit.value }
+    }
+    return Exit.succeed(encoded)
+  }
+
+  const callSettings = (task: Task.Any, call: CallOptions | undefined) => ({
+    retries: call?.retries ?? (task.retries > 0 ? task.retries : (options.retries ?? 0)),
+    timeoutMs: millis(call?.timeout) ?? millis(task.timeout) ?? millis(options.timeout)
+  })
+
+  const cancelAll = (jobs: ReadonlyArray<Job>) =>
+    Effect.forEach(
+      jobs.flatMap((job) => job.items).filter((item: Item) => !item.settled),
+      (item) => dispatcher.cancel(item),
+      { concurrency: "unbounded", discard: true }
+    )
+
+  /** Submits payloads in chunks; `collect` decides, per item outcome, when the call is done. */
+  const submit = <A>(
+    task: Task.Any,
+    payloads: ReadonlyArray<unknown>,
+    chunkSize: number,
+    call: CallOptions | undefined,
+    mode: "wait" | "offer",
+    collect: (
+      index: number,
+      exit: Exit.Exit<unknown, unknown>,
+      finish: (result: Effect.Effect<A, any>) => void,
+      jobs: ReadonlyArray<Job>
+    ) => void
+  ): Effect.Effect<A, any> =>
+    Effect.suspend(() => {
+      const refusal = dispatcher.refusal()
+      if (refusal !== undefined) return Effect.fail(refusal)
+      const prepared = prepare(task, payloads)
+      if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError>
+      if (mode === "offer" && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
+      const settings = callSettings(task, call)
+      return Effect.callback<A, any>((resume) => {
+        let finished = false
+        const finish = (result: Effect.Effect<A, any>) => {
+          if (finished) return
+          finished = true
+          resume(result)
+        }
+        const jobs: Array<Job> = []
+        for (let start = 0; start < prepared.value.length; start += chunkSize) {
+          const offset = start
+          jobs.push(
+            makeJob(task, task.module, prepared.value.slice(start, start + chunkSize), settings, (index, exit) =>
+              collect(offset + index, exit, finish, jobs)
+            )
+          )
+        }
+        let cursor = 0
+        const feed = () => {
+          while (cursor < jobs.length && !dispatcher.queueFull) dispatcher.enqueue(jobs[cursor++]!)
+          return cursor === jobs.length
+        }
+        dispatcher.admit(feed)
+        dispatcher.pump()
+        return Effect.suspend(() => {
+          dispatcher.withdraw(feed)
+          return cancelAll(jobs)
+        })
+      })
+    })
+
+  const defaultChunk = (n: number) => Math.max(1, Math.ceil(n / (4 * size)))
+
+  const single =
+    <T extends Task.Any>(mode: "wait" | "offer") =>
+    (task: T, payload: Task.Payload<T>, call?: CallOptions) =>
+      submit<Task.Success<T>>(task, [payload], 1, call, mode, (_, exit, finish) =>
+        finish(exit as Exit.Exit<Task.Success<T>, any>)
+      )
+
+  const map: Service["map"] = (task, items, call) => {
+    const payloads = Array.from(items)
+    if (payloads.length === 0) return Effect.succeed([])
+    const results: Array<any> = new Array(payloads.length)
+    let remaining = payloads.length
+    return submit<Array<any>>(
+      task,
+      payloads,
+      call?.chunkSize ?? defaultChunk(payloads.length),
+      call,
+      "wait",
+      (index, exit, finish, jobs) => {
+        if (Exit.isSuccess(exit)) {
+          results[index] = exit.value
+          if (--remaining === 0) finish(Effect.succeed(results))
+        } else {
+          finish(cancelAll(jobs).pipe(Effect.andThen(exit as Exit.Exit<never, unknown>)))
+        }
+      }
+    )
+  }
+
+  const mapSettled: Service["mapSettled"] = (task, items, call) => {
+    const payloads = Array.from(items)
+    if (payloads.length === 0) return Effect.succeed([])
+    const results: Array<any> = new Array(payloads.length)
+    let remaining = payloads.length
+    return submit<Array<any>>(
+      task,
+      payloads,
+      call?.chunkSize ?? defaultChunk(payloads.length),
+      call,
+      "wait",
+      (index, exit, finish) => {
+        results[index] = exit
+        if (--remaining === 0) finish(Effect.succeed(results))
+      }
+    ).pipe(Effect.catch((error) => (error._tag === "RequestValidationError" ? Effect.fail(error) : Effect.die(error))))
+  }
+
+  const stream =
+    (unordered: boolean) =>
+    <T extends Task.Any, E, R>(task: T, items: Stream.Stream<Task.Payload<T>, E, R>, call?: StreamOptions) => {
+      const bufferSize = call?.bufferSize ?? 2 * size
+      const chunkSize = call?.chunkSize ?? 1
+      return chunkSize === 1
+        ? Stream.mapEffect(items, (payload) => single<T>("wait")(task, payload, call), {
+            concurrency: bufferSize,
+            unordered
+          })
+        : items.pipe(
+            Stream.grouped(chunkSize),
+            Stream.mapEffect((chunk) => map(task, chunk, { ...call, chunkSize }), {
+              concurrency: Math.max(1, Math.ceil(bufferSize / chunkSize)),
+              unordered
+            }),
+            Stream.flattenIterable
+          )
+    }
+
+  return Pool.of({
+    apply: single("wait"),
+    offer: single("offer"),
+    map,
+    mapSettled,
+    starmap: map,
+    imap: stream(false),
+    imapUnordered: stream(true),
+    stats: Effect.sync(() => ({
+      size,
+      workers: slots.map((slot) => ({ slot: slot.slot, pid: slot.pid, state: slot.state, held: slot.held.size })),
+      queued: dispatcher.queue.length,
+      inFlight: slots.reduce((sum, slot) => sum + slot.held.size, 0),
+      restarts
+    }))
+  })
+})
+
+/**
+ * The pool as a Layer: the pool starts when the layer is built and shuts
+ * down (draining, then stopping every worker) when it is released.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options?: Options): Layer.Layer<Pool, RequestValidationError, Transport> =>
+  Layer.effect(Pool, make(options))
+
+/**
+ * Runs one task on the pool in the context.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Pool } from "@troupe/core"
+ *
+ * declare const Square: import("@troupe/core").Task.Task<"Square", any, any, any>
+ * const nine = Pool.apply(Square, 3)
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const apply = <T extends Task.Any>(task: T, payload: Task.Payload<T>, options?: CallOptions) =>
+  Pool.use((pool) => pool.apply(task, payload, options))
+
+/**
+ * Maps a task over items on the pool in the context; results in input order.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const map = <T extends Task.Any>(task: T, items: Iterable<Task.Payload<T>>, options?: MapOptions) =>
+  Pool.use((pool) => pool.map(task, items, options))
+
+/**
+ * Every item's `Exit`, in input order, on the pool in the context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const mapSettled = <T extends Task.Any>(task: T, items: Iterable<Task.Payload<T>>, options?: MapOptions) =>
+  Pool.use((pool) => pool.mapSettled(task, items, options))
+
+/**
+ * A lazy ordered stream of results, on the pool in the context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const imap = <T extends Task.Any, E, R>(
+  task: T,
+  items: Stream.Stream<Task.Payload<T>, E, R>,
+  options?: StreamOptions
+) => Stream.unwrap(Pool.use((pool) => Effect.succeed(pool.imap(task, items, options))))
+
+/**
+ * A lazy stream of results in completion order, on the pool in the context.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const imapUnordered = <T extends Task.Any, E, R>(
+  task: T,
+  items: Stream.Stream<Task.Payload<T>, E, R>,
+  options?: StreamOptions
+) => Stream.unwrap(Pool.use((pool) => Effect.succeed(pool.imapUnordered(task, items, options))))

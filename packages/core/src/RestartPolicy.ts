@@ -1,0 +1,490 @@
+/**
+ * When to restart a failed child, how long to wait first, and when to give up.
+ *
+ * Two classic rules, as pure logic that a process pool and (later) OTP-style
+ * supervisors share:
+ *
+ * - **Restart intensity** (Erlang/OTP `supervisor`): at most `maxRestarts`
+ *   restarts within any sliding window of `period`. One more and the restarter
+ *   gives up, instead of crash-looping forever. `addRestart` is OTP's
+ *   `add_restart/3`, in milliseconds.
+ * - **Exponential backoff** (Akka `BackoffSupervisor`): the n-th consecutive
+ *   restart waits `min(max, min * 2^n) * (1 + random * randomFactor)`, and the
+ *   count starts again from zero once the child stayed up for `resetAfter`.
+ *   `backoffDelay` is that formula; `backoffSchedule` is the same delays as an
+ *   Effect `Schedule`.
+ *
+ * `makeRestartTracker` combines both into the small stateful object a
+ * restarter asks after every failure. It reads time from Effect's `Clock` and
+ * randomness from Effect's `Random`, so tests drive it with `TestClock` and a
+ * fixed `Random`.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+
+// -----------------------------------------------------------------------------
+// Restart intensity
+// -----------------------------------------------------------------------------
+
+/**
+ * A validated restart intensity: at most `maxRestarts` restarts within any
+ * window of `periodMs` milliseconds. Build it with `intensity`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Intensity {
+  readonly maxRestarts: number
+  readonly periodMs: number
+}
+
+const toMillisChecked = (what: string, input: Duration.Input): number => {
+  const millis = typeof input === "number" && Number.isNaN(input) ? Number.NaN : tryToMillis(input)
+  if (Number.isNaN(millis)) throw new Error(`${what}: ${String(input)} is not a valid duration`)
+  return millis
+}
+
+const tryToMillis = (input: Duration.Input): number => {
+  try {
+    return Duration.toMillis(input)
+  } catch {
+    return Number.NaN
+  }
+}
+
+/**
+ * Validates and builds a restart intensity.
+ *
+ * **Details**
+ *
+ * `maxRestarts` must be an integer `>= 0` (0 means the first restart already
+ * exceeds it, as in OTP) and `period` a duration `> 0` (`"Infinity"` counts
+ * every restart ever made). Throws an `Error` that says what is wrong
+ * otherwise: a bad intensity is a programming error, found when the pool or
+ * supervisor is built, not at the first crash.
+ *
+ * @example
+ * ```ts
+ * import { RestartPolicy } from "@troupe/core"
+ *
+ * // OTP's default: at most 1 restart within 5 seconds
+ * const otp = RestartPolicy.intensity(1, "5 seconds")
+ * // otp.periodMs === 5000
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const intensity = (maxRestarts: number, period: Duration.Input): Intensity => {
+  if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
+    throw new Error(`RestartPolicy.intensity: maxRestarts must be an integer >= 0, got ${maxRestarts}`)
+  }
+  const periodMs = toMillisChecked("RestartPolicy.intensity: period", period)
+  if (!(periodMs > 0)) {
+    throw new Error(`RestartPolicy.intensity: period must be greater than zero, got ${periodMs} ms`)
+  }
+  return { maxRestarts, periodMs }
+}
+
+/**
+ * Records a restart at `now` (milliseconds) in a restart history, exactly as
+ * OTP's `supervisor:add_restart/3` does.
+ *
+ * **Details**
+ *
+ * Keeps the earlier restart times `R` with `R >= now - periodMs`, appends
+ * `now`, and reports `exceeded` when the kept list holds more than
+ * `maxRestarts` entries. The history is oldest first and is never mutated;
+ * store the returned one. No validation happens here: build the intensity
+ * with `intensity`.
+ *
+ * @example
+ * ```ts
+ * import { RestartPolicy } from "@troupe/core"
+ *
+ * const limit = RestartPolicy.intensity(2, "1 hour")
+ * let history: ReadonlyArray<number> = []
+ * for (const now of [0, 10, 20]) {
+ *   const step = RestartPolicy.addRestart(history, now, limit)
+ *   history = step.history
+ *   // exceeded: false, false, true (the 3rd restart within the hour)
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category intensity
+ */
+export const addRestart = (
+  history: ReadonlyArray<number>,
+  now: number,
+  intensity: { readonly maxRestarts: number; readonly periodMs: number }
+): { readonly history: ReadonlyArray<number>; readonly exceeded: boolean } => {
+  const threshold = now - intensity.periodMs
+  const kept: Array<number> = []
+  for (const restart of history) {
+    if (restart >= threshold) kept.push(restart)
+  }
+  kept.push(now)
+  return { history: kept, exceeded: kept.length > intensity.maxRestarts }
+}
+
+// -----------------------------------------------------------------------------
+// Backoff
+// -----------------------------------------------------------------------------
+
+/**
+ * Exponential backoff between restarts, as in Akka's `BackoffSupervisor`.
+ *
+ * - `min`: the first delay.
+ * - `max`: the delay never grows past it (before the random factor).
+ * - `randomFactor`: `>= 0`; each delay is stretched by up to this fraction
+ *   (0.2 adds 0–20 %), so that children crashing together do not restart in
+ *   lock-step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BackoffOptions {
+  readonly min: Duration.Input
+  readonly max: Duration.Input
+  readonly randomFactor: number
+}
+
+interface ResolvedBackoff {
+  readonly minMs: number
+  readonly maxMs: number
+  readonly randomFactor: number
+}
+
+const resolveBackoff = (where: string, options: BackoffOptions): ResolvedBackoff => {
+  const minMs = toMillisChecked(`${where}: backoff min`, options.min)
+  const maxMs = toMillisChecked(`${where}: backoff max`, options.max)
+  if (!(minMs >= 0) || !Number.isFinite(minMs)) {
+    throw new Error(`${where}: backoff min must be a finite duration >= 0, got ${minMs} ms`)
+  }
+  if (!Number.isFinite(maxMs) || maxMs < minMs) {
+    throw new Error(`${where}: backoff max must be finite and >= min (${minMs} ms), got ${maxMs} ms`)
+  }
+  if (!Number.isFinite(options.randomFactor) || options.randomFactor < 0) {
+    throw new Error(`${where}: backoff randomFactor must be a finite number >= 0, got ${options.randomFactor}`)
+  }
+  return { minMs, maxMs, randomFactor: options.randomFactor }
+}
+
+const delayMillis = (n: number, backoff: ResolvedBackoff, random: number): number => {
+  const base = n >= 30 ? backoff.maxMs : Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.max(0, n))
+  return base * (1 + random * backoff.randomFactor)
+}
+
+/**
+ * The delay before restart number `n` (0 for the first restart after a run of
+ * failures), Akka's formula.
+ *
+ * **Details**
+ *
+ * `min(max, min * 2^n) * (1 + random * randomFactor)`, where `random` is in
+ * `[0, 1)`. From `n = 30` on the base is `max` (then the random factor still
+ * applies), so huge `n` never overflow. Negative `n` count as 0. Throws an
+ * `Error` when `min` is negative, `max` is infinite or below `min`, or
+ * `randomFactor` is negative.
+ *
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { RestartPolicy } from "@troupe/core"
+ *
+ * const options = { min: "100 millis", max: "1 second", randomFactor: 0 } as const
+ * const delays = [0, 1, 2, 3, 4, 5].map((n) => Duration.toMillis(RestartPolicy.backoffDelay(n, options, 0)))
+ * // [100, 200, 400, 800, 1000, 1000]
+ * ```
+ *
+ * @since 0.1.0
+ * @category backoff
+ */
+export const backoffDelay = (n: number, options: BackoffOptions, random: number): Duration.Duration =>
+  Duration.millis(delayMillis(n, resolveBackoff("RestartPolicy.backoffDelay", options), random))
+
+/**
+ * The backoff delays as an Effect `Schedule`, for `Effect.retry` or
+ * `Effect.repeat`.
+ *
+ * **Details**
+ *
+ * Recurs forever; recurrence `k` (1-based) waits `backoffDelay(k - 1)`, with
+ * the random number taken from Effect's `Random` service, and outputs that
+ * delay. With `randomFactor: 0` the delays equal `backoffDelay` exactly. Bound
+ * it with `Schedule.upTo` or `Effect.retry({ times })`. Throws an `Error` on
+ * invalid options, like `backoffDelay`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schedule } from "effect"
+ * import { RestartPolicy } from "@troupe/core"
+ *
+ * declare const connect: Effect.Effect<void, Error>
+ *
+ * const connected = connect.pipe(
+ *   Effect.retry(
+ *     RestartPolicy.backoffSchedule({ min: "50 millis", max: "5 seconds", randomFactor: 0.2 }).pipe(
+ *       Schedule.upTo({ times: 10 })
+ *     )
+ *   )
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category backoff
+ */
+export const backoffSchedule = (options: BackoffOptions): Schedule.Schedule<Duration.Duration> => {
+  const backoff = resolveBackoff("RestartPolicy.backoffSchedule", options)
+  return Schedule.fromStepWithMetadata(
+    Effect.succeed((meta: Schedule.InputMetadata<unknown>) =>
+      Effect.map(Random.next, (random): [Duration.Duration, Duration.Duration] => {
+        const delay = Duration.millis(delayMillis(meta.attempt - 1, backoff, random))
+        return [delay, delay]
+      })
+    )
+  )
+}
+
+// -----------------------------------------------------------------------------
+// Tracker
+// -----------------------------------------------------------------------------
+
+/**
+ * Everything a restarter needs to decide after a failure.
+ *
+ * - `maxRestarts` within `period`: the restart intensity (see `intensity`).
+ * - `backoff`: the delay before each restart (see `backoffDelay`).
+ * - `resetAfter`: once the child stayed up this long after its last restart,
+ *   the next failure backs off from `min` again. Defaults to
+ *   `(backoff.min + backoff.max) / 2`, as in current Akka.
+ * - `maxConsecutive`: give up after this many consecutive failures (a failure
+ *   within `resetAfter` of the previous restart is consecutive). `<= 0` or
+ *   absent means no limit; the intensity still applies.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RestartTrackerOptions {
+  readonly maxRestarts: number
+  readonly period: Duration.Input
+  readonly backoff: BackoffOptions
+  readonly resetAfter?: Duration.Input | undefined
+  readonly maxConsecutive?: number | undefined
+}
+
+/**
+ * Restart after `delay`. `attempt` is the number of consecutive failures so
+ * far, this one included (1 for the first failure after a stable run), and
+ * `delay` is `backoffDelay(attempt - 1)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Restart {
+  readonly _tag: "Restart"
+  readonly delay: Duration.Duration
+  readonly attempt: number
+}
+
+/**
+ * Do not restart any more.
+ *
+ * - `reason: "intensity"`: this failure was restart number `restarts` within
+ *   `period`, more than `maxRestarts` allow.
+ * - `reason: "maxConsecutive"`: this was consecutive failure number
+ *   `consecutive`, more than `maxConsecutive` allow.
+ *
+ * Both counts are always filled in: `restarts` is the number of restarts in
+ * the current window (this one included), `consecutive` the current run of
+ * failures.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GiveUp {
+  readonly _tag: "GiveUp"
+  readonly reason: "intensity" | "maxConsecutive"
+  readonly restarts: number
+  readonly period: Duration.Duration
+  readonly consecutive: number
+}
+
+/**
+ * What to do after a failure: `Restart` after a delay, or `GiveUp`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RestartDecision = Restart | GiveUp
+
+/**
+ * The stateful restart bookkeeping of one child (or one supervisor).
+ *
+ * - `onFailure`: call once per failure, including a restart attempt that
+ *   itself failed. Records the restart in the intensity window and returns
+ *   the decision.
+ * - `onStable`: the child is known to be healthy again (for example it served
+ *   a task); the next failure backs off from `min` again. The intensity window
+ *   is not cleared: OTP counts every restart.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RestartTracker {
+  readonly onFailure: Effect.Effect<RestartDecision>
+  readonly onStable: Effect.Effect<void>
+}
+
+const nowMillis = (fiber: Fiber.Fiber<unknown, unknown>): number =>
+  Number(fiber.getRef(Clock.Clock).monotonicTimeNanosUnsafe()) / 1_000_000
+
+/**
+ * Creates the restart bookkeeping for one child or supervisor.
+ *
+ * **Details**
+ *
+ * On each `onFailure`, at time `now` read from `Clock` (monotonic):
+ *
+ * 1. If the child stayed up for `resetAfter` since its last restart (`now -
+ *    restartedAt >= resetAfter`), the run of consecutive failures starts
+ *    again. `restartedAt` is when the previous decision scheduled the restart
+ *    (failure time + delay); measuring from there, not from the previous
+ *    failure, keeps a long backoff delay from counting as uptime.
+ * 2. The failure is recorded with `addRestart`; over the intensity it is
+ *    `GiveUp` with `reason: "intensity"`.
+ * 3. Over `maxConsecutive` consecutive failures it is `GiveUp` with
+ *    `reason: "maxConsecutive"`.
+ * 4. Otherwise `Restart` after `backoffDelay(consecutive - 1)`, with the
+ *    random number taken from `Random`.
+ *
+ * After a `GiveUp` the tracker keeps counting; callers normally stop there.
+ * The state is updated synchronously inside each effect, so concurrent
+ * fibers may share one tracker. Throws an `Error` on invalid options (see
+ * `intensity` and `backoffDelay`; `resetAfter` must be `>= 0`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RestartPolicy } from "@troupe/core"
+ *
+ * const tracker = RestartPolicy.makeRestartTracker(RestartPolicy.supervisorDefaults)
+ *
+ * declare const startChild: Effect.Effect<void, Error>
+ *
+ * const superviseOnce = Effect.gen(function*() {
+ *   const decision = yield* tracker.onFailure
+ *   if (decision._tag === "GiveUp") return yield* Effect.fail(new Error(`gave up: ${decision.reason}`))
+ *   yield* Effect.sleep(decision.delay)
+ *   yield* startChild
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeRestartTracker = (options: RestartTrackerOptions): RestartTracker => {
+  const where = "RestartPolicy.makeRestartTracker"
+  const limit = intensity(options.maxRestarts, options.period)
+  const period = Duration.millis(limit.periodMs)
+  const backoff = resolveBackoff(where, options.backoff)
+  const resetAfterMs =
+    options.resetAfter === undefined
+      ? (backoff.minMs + backoff.maxMs) / 2
+      : toMillisChecked(`${where}: resetAfter`, options.resetAfter)
+  if (!(resetAfterMs >= 0)) {
+    throw new Error(`${where}: resetAfter must be a duration >= 0, got ${resetAfterMs} ms`)
+  }
+  const maxConsecutive =
+    options.maxConsecutive === undefined || options.maxConsecutive <= 0 ? Infinity : options.maxConsecutive
+
+  let history: ReadonlyArray<number> = []
+  let consecutive = 0
+  let restartedAt: number | undefined
+
+  const onFailure = Effect.withFiberSucceed((fiber): RestartDecision => {
+    const now = nowMillis(fiber)
+    if (restartedAt !== undefined && now - restartedAt >= resetAfterMs) consecutive = 0
+    consecutive += 1
+    const step = addRestart(history, now, limit)
+    history = step.history
+    if (step.exceeded || consecutive > maxConsecutive) {
+      restartedAt = now
+      return {
+        _tag: "GiveUp",
+        reason: step.exceeded ? "intensity" : "maxConsecutive",
+        restarts: step.history.length,
+        period,
+        consecutive
+      }
+    }
+    const random = fiber.getRef(Random.Random).nextDoubleUnsafe()
+    const delayMs = delayMillis(consecutive - 1, backoff, random)
+    restartedAt = now + delayMs
+    return { _tag: "Restart", delay: Duration.millis(delayMs), attempt: consecutive }
+  })
+
+  const onStable = Effect.sync(() => {
+    consecutive = 0
+  })
+
+  return { onFailure, onStable }
+}
+
+// -----------------------------------------------------------------------------
+// Defaults
+// -----------------------------------------------------------------------------
+
+const defaultBackoff: BackoffOptions = {
+  min: Duration.millis(5),
+  max: Duration.seconds(1),
+  randomFactor: 0.2
+}
+
+/**
+ * Restart policy defaults for a process pool of `size` workers: at most
+ * `2 * size` restarts within 10 seconds; backoff from 5 ms to 1 s with a
+ * random factor of 0.2.
+ *
+ * @example
+ * ```ts
+ * import { RestartPolicy } from "@troupe/core"
+ *
+ * const tracker = RestartPolicy.makeRestartTracker({ ...RestartPolicy.poolDefaults(4), maxConsecutive: 5 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const poolDefaults = (size: number): RestartTrackerOptions => ({
+  maxRestarts: 2 * size,
+  period: Duration.seconds(10),
+  backoff: defaultBackoff
+})
+
+/**
+ * Restart policy defaults for a supervisor, as in OTP: at most 1 restart
+ * within 5 seconds; backoff from 5 ms to 1 s with a random factor of 0.2.
+ *
+ * @example
+ * ```ts
+ * import { RestartPolicy } from "@troupe/core"
+ *
+ * const tracker = RestartPolicy.makeRestartTracker(RestartPolicy.supervisorDefaults)
+ * ```
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const supervisorDefaults: RestartTrackerOptions = {
+  maxRestarts: 1,
+  period: Duration.seconds(5),
+  backoff: defaultBackoff
+}

@@ -1,0 +1,338 @@
+/**
+ * The pool's data path: the bounded queue of jobs, the pump that hands jobs
+ * to workers, and the rules for what happens to a task when its caller gives
+ * up, its deadline passes, or its worker dies.
+ *
+ * A job is the unit of dispatch: one task, or a chunk of a `map`, sent to one
+ * worker in one message. An item is one task inside a job, with its own id and
+ * its own outcome. Every dispatched item is held by exactly one slot until the
+ * worker replies or dies, so a dead worker fails (or retries) exactly its own
+ * items and no others.
+ *
+ * Everything here is synchronous and allocation-light: it runs once per task
+ * on the hot path. Effects appear only at the edges (callers suspending,
+ * interruption waiting for the remote side to settle).
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Balancer from "../Balancer.ts"
+import type { ExitStatus } from "../ExitStatus.ts"
+import type * as Task from "../Task.ts"
+import {
+  PoolShuttingDown,
+  QueueFull,
+  type RestartIntensityExceeded,
+  ShutdownError,
+  TaskTimeout,
+  WorkerCrashed
+} from "../TroupeError.ts"
+import * as Codec from "./codec.ts"
+import type { Addressed, Run } from "./frame.ts"
+import type { Slot } from "./slot.ts"
+
+/** One task inside a job. */
+export interface Item {
+  readonly id: number
+  readonly task: Task.Any
+  readonly run: Run
+  /** The decoded payload, for balancers that route by key. */
+  readonly payload: unknown
+  readonly retries: number
+  readonly job: Job
+  attempts: number
+  /** The caller has its outcome (or gave up); later replies only release the worker. */
+  settled: boolean
+  /** The caller gave up: never retried, never reported. */
+  cancelled: boolean
+  slot: Slot | undefined
+  readonly onDone: (exit: Exit.Exit<unknown, unknown>) => void
+  /** Called when no worker holds the item any more. */
+  onRelease: (() => void) | undefined
+}
+
+/** The unit of dispatch. */
+export interface Job {
+  readonly items: Array<Item>
+  readonly timeoutMs: number | undefined
+  /** Items of this job a worker still holds. */
+  held: number
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+export interface DispatcherOptions {
+  readonly queueSize: number
+  /** Jobs a worker may hold: running plus prefetched. Jobs with a timeout only go to a free running slot. */
+  readonly concurrency: number
+  readonly prefetch: number
+  readonly balancer: Balancer.Balancer<any>
+  /** How long an interrupted task may take to let go before its worker is replaced. */
+  readonly interruptGraceMs: number
+}
+
+let nextId = 1
+
+/** Creates the items of one job; `onDone` receives each item's outcome. */
+export const makeJob = (
+  task: Task.Any,
+  module: string,
+  payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
+  options: { readonly retries: number; readonly timeoutMs: number | undefined },
+  onDone: (index: number, exit: Exit.Exit<unknown, unknown>) => void
+): Job => {
+  const items: Array<Item> = new Array(payloads.length)
+  const job: Job = { items, timeoutMs: options.timeoutMs, held: 0, timer: undefined }
+  for (let index = 0; index < payloads.length; index++) {
+    const id = nextId++
+    const { encoded, payload } = payloads[index]!
+    items[index] = {
+      id,
+      task,
+      run: { _tag: "Run", id, module, task: task.name, payload: encoded },
+      payload,
+      retries: options.retries,
+      job,
+      attempts: 0,
+      settled: false,
+      cancelled: false,
+      slot: undefined,
+      onDone: (exit) => onDone(index, exit),
+      onRelease: undefined
+    }
+  }
+  return job
+}
+
+export class Dispatcher {
+  readonly queue: Array<Job> = []
+  readonly slots: Array<Slot> = []
+  /** Callers waiting for room in the queue, oldest first; each returns `true` once it has nothing left to enqueue. */
+  private readonly admissions: Array<() => boolean> = []
+  private pumping = false
+  /** The job limit a balancer sees for the job being placed. */
+  limit = 1
+  closing = false
+  broken: RestartIntensityExceeded | undefined = undefined
+  /** Called when queued work finds no live worker, so the pool can start one. */
+  onDemand: () => void = () => {}
+
+  readonly options: DispatcherOptions
+
+  constructor(options: DispatcherOptions) {
+    this.options = options
+  }
+
+  /** Fails fast when the pool takes no work. */
+  refusal(): PoolShuttingDown | RestartIntensityExceeded | undefined {
+    return this.broken ?? (this.closing ? new PoolShuttingDown() : undefined)
+  }
+
+  get queueFull(): boolean {
+    return this.queue.length >= this.options.queueSize
+  }
+
+  /** Enqueues a job if there is room; `false` when the queue is full. */
+  offer(job: Job): boolean {
+    if (this.queueFull) return false
+    this.queue.push(job)
+    this.pump()
+    return true
+  }
+
+  /** Enqueues jobs as room appears, in order, after every caller that waited before. */
+  admit(feed: () => boolean): void {
+    if (this.admissions.length === 0 && feed()) return
+    this.admissions.push(feed)
+  }
+
+  /** Forgets an admission that has not finished (its caller was interrupted). */
+  withdraw(feed: () => boolean): void {
+    const index = this.admissions.indexOf(feed)
+    if (index >= 0) this.admissions.splice(index, 1)
+  }
+
+  private admitWaiting(): void {
+    while (this.admissions.length > 0 && !this.queueFull) {
+      if (!this.admissions[0]!()) return
+      this.admissions.shift()
+    }
+  }
+
+  /** Puts a job at the back of the queue without dispatching (for admission feeds). */
+  enqueue(job: Job): void {
+    this.queue.push(job)
+  }
+
+  /** Hands queued jobs to workers with room, batching the jobs that go to one worker into one message. */
+  pump(): void {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      const { balancer, concurrency, prefetch } = this.options
+      let placed = false
+      for (;;) {
+        while (this.queue.length > 0) {
+          const job = this.queue[0]!
+          this.limit = job.timeoutMs === undefined ? concurrency + prefetch : concurrency
+          const index = balancer.pick(this.slots, job.items[0]!.payload)
+          if (index === undefined) break
+          this.queue.shift()
+          this.slots[index]!.hold(job)
+          placed = true
+        }
+        const queued = this.queue.length
+        this.admitWaiting()
+        if (queued > 0 || this.queue.length === queued) break
+      }
+      if (placed) for (const slot of this.slots) slot.flush()
+      if (this.queue.length > 0) this.onDemand()
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  /** Starts a job's deadline, when it has one. */
+  startTimer(job: Job): void {
+    if (job.timeoutMs === undefined || job.timer !== undefined) return
+    job.timer = setTimeout(() => this.expire(job), job.timeoutMs)
+  }
+
+  private expire(job: Job): void {
+    for (const item of job.items) {
+      if (item.settled) continue
+      this.settle(item, Exit.fail(new TaskTimeout({ task: item.task.name, timeoutMs: job.timeoutMs! })))
+      if (item.slot !== undefined) item.slot.interrupt(item, this.options.interruptGraceMs)
+    }
+  }
+
+  /** Delivers an item's outcome to its caller, once. */
+  settle(item: Item, exit: Exit.Exit<unknown, unknown>): void {
+    if (item.settled) return
+    item.settled = true
+    if (!item.cancelled) item.onDone(exit)
+  }
+
+  /** A worker replied for an item it held. */
+  replied(item: Item, reply: Addressed["reply"]): void {
+    this.release(item)
+    this.settle(item, Codec.decodeReply(item.task, item.run, reply))
+  }
+
+  /** The item no longer occupies a worker. */
+  release(item: Item): void {
+    const job = item.job
+    const slot = item.slot
+    if (slot === undefined) return
+    item.slot = undefined
+    slot.held.delete(item.id)
+    if (--job.held === 0) {
+      slot.jobs--
+      if (job.timer !== undefined) {
+        clearTimeout(job.timer)
+        job.timer = undefined
+      }
+    }
+    const onRelease = item.onRelease
+    item.onRelease = undefined
+    onRelease?.()
+  }
+
+  /**
+   * A worker died holding `items` (in the order they were sent). The oldest
+   * `concurrency` of them may have been running: each is retried if it has
+   * retries left, else fails with `WorkerCrashed`. The rest never started and
+   * go back to the front of the queue as they were.
+   */
+  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus): void {
+    const requeue: Array<Job> = []
+    const requeued = new Set<Job>()
+    const { concurrency } = this.options
+    items.forEach((item, position) => {
+      this.release(item)
+      if (item.settled || item.cancelled) return
+      const mayHaveRun = position < concurrency
+      if (mayHaveRun && item.attempts > item.retries) {
+        this.settle(
+          item,
+          Exit.fail(
+            new WorkerCrashed({
+              task: item.task.name,
+              taskId: item.id,
+              pid,
+              exitCode: status.code,
+              signal: status.signal,
+              attempts: item.attempts
+            })
+          )
+        )
+        return
+      }
+      if (this.closing || this.broken !== undefined) {
+        this.settle(item, Exit.fail(this.broken ?? new ShutdownError({ task: item.task.name, phase: "running" })))
+        return
+      }
+      const single = this.requeueable(item)
+      if (!requeued.has(single)) {
+        requeued.add(single)
+        requeue.push(single)
+      }
+    })
+    if (requeue.length > 0) this.queue.unshift(...requeue)
+    this.pump()
+  }
+
+  /** The job to put back for an item: its own job when every unsettled item comes back together, else a job of one. */
+  private requeueable(item: Item): Job {
+    const job = item.job
+    if (job.items.length === 1) return job
+    const solo: Job = { items: [item], timeoutMs: job.timeoutMs, held: 0, timer: undefined }
+    ;(item as { job: Job }).job = solo
+    return solo
+  }
+
+  /**
+   * The caller gave up on an item. A queued item is removed at once; a
+   * dispatched one is interrupted in its worker, and the returned effect
+   * completes only once no worker holds it (the worker let go, or was
+   * replaced after the grace period).
+   */
+  cancel(item: Item): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      item.cancelled = true
+      item.settled = true
+      if (item.slot === undefined) {
+        this.unqueue(item)
+        return resume(Effect.void)
+      }
+      item.onRelease = () => resume(Effect.void)
+      item.slot.interrupt(item, this.options.interruptGraceMs)
+    })
+  }
+
+  private unqueue(item: Item): void {
+    const job = item.job
+    if (job.items.some((other) => !other.cancelled)) return
+    const index = this.queue.indexOf(job)
+    if (index >= 0) this.queue.splice(index, 1)
+    this.admitWaiting()
+  }
+
+  /** Fails every queued job with `error` (the pool broke, or is closing and drops queued work). */
+  failQueued(error: (item: Item) => unknown): void {
+    const jobs = this.queue.splice(0)
+    for (const job of jobs) for (const item of job.items) this.settle(item, Exit.fail(error(item)))
+    this.admitWaiting()
+  }
+
+  /** Items waiting or held anywhere: the pool is drained when this is 0. */
+  get pending(): number {
+    let count = this.queue.length
+    for (const slot of this.slots) count += slot.held.size
+    return count
+  }
+
+  queueFullError(): QueueFull {
+    return new QueueFull({ capacity: this.options.queueSize })
+  }
+}

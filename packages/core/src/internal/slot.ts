@@ -1,0 +1,337 @@
+/**
+ * One place in a pool, and the worker that fills it.
+ *
+ * A slot keeps its index for the pool's whole life; the worker in it comes
+ * and goes (started, retired, crashed, replaced). The slot holds the items
+ * dispatched to its current worker, in the order they were sent, and batches
+ * the runs it sends in one pump into one message. `serve` is the supervision
+ * path of one slot: spawn a worker, wait until it is ready (and initialized),
+ * let it serve until it exits, then tell the pool what happened.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Balancer from "../Balancer.ts"
+import type * as ChildRunner from "../ChildRunner.ts"
+import { ExitStatus } from "../ExitStatus.ts"
+import type * as Task from "../Task.ts"
+import type * as Transport from "../Transport.ts"
+import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
+import type { Dispatcher, Item, Job } from "./dispatcher.ts"
+import { decodeChildFrame, type Reply, type Run } from "./frame.ts"
+
+/** How a worker's life ended. */
+export type Ending =
+  | { readonly _tag: "Retired" }
+  | { readonly _tag: "Idle" }
+  | { readonly _tag: "Stopped" }
+  | { readonly _tag: "Crashed"; readonly status: ExitStatus; readonly pid: number; readonly uptimeMs: number }
+  | { readonly _tag: "StartFailed"; readonly error: SpawnError | InitializerError }
+
+export interface SlotContext {
+  readonly dispatcher: Dispatcher
+  readonly transport: Transport.Transport["Service"]
+  readonly spawn: Omit<Transport.SpawnOptions, "runner"> & { readonly runner: ChildRunner.Options }
+  readonly initializer: { readonly task: Task.Any; readonly encoded: unknown } | undefined
+  readonly maxTasksPerWorker: number
+  readonly maxRssBytes: number
+  readonly idleTimeoutMs: number | undefined
+  readonly killGraceMs: number
+  readonly startTimeout: Duration.Input
+  /** Whether an idle worker in this slot may retire now (the pool stays above its minimum size). */
+  readonly mayShrink: (slot: Slot) => boolean
+  /** Called whenever a worker becomes ready. */
+  readonly onReady: (slot: Slot) => void
+}
+
+const initId = -1
+
+const describeReply = (reply: Reply): string => {
+  switch (reply._tag) {
+    case "Defect":
+      return `${reply.name}: ${reply.message}`
+    case "Failure":
+      return `failed with ${JSON.stringify(reply.error)}`
+    case "SpawnFailed":
+    case "EncodeFailed":
+      return reply.message
+    default:
+      return reply._tag
+  }
+}
+
+type State = "empty" | "starting" | "ready" | "retiring" | "stopping"
+
+export class Slot implements Balancer.WorkerView {
+  /** Items the current worker holds, in the order they were sent. */
+  readonly held = new Map<number, Item>()
+  /** Jobs the current worker holds (what balancers weigh). */
+  jobs = 0
+  state: State = "empty"
+  pid = 0
+  private outbox: Array<Run> = []
+  private connection: Transport.Connection | undefined
+  private dispatched = 0
+  private ready: Deferred.Deferred<void> | undefined
+  private initialized: Deferred.Deferred<Reply> | undefined
+  private ending: Ending | undefined
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+
+  readonly slot: number
+  private readonly context: SlotContext
+
+  constructor(slot: number, context: SlotContext) {
+    this.slot = slot
+    this.context = context
+  }
+
+  get inFlight(): number {
+    return this.jobs
+  }
+
+  get available(): boolean {
+    return this.state === "ready"
+  }
+
+  get capacity(): number {
+    const quota = this.context.maxTasksPerWorker - this.dispatched
+    return Math.min(this.context.dispatcher.limit, this.jobs + Math.max(0, quota))
+  }
+
+  /** Takes a job: its runs go out with the next `flush`. */
+  hold(job: Job): void {
+    if (this.idleTimer !== undefined) {
+      clearTimeout(this.idleTimer)
+      this.idleTimer = undefined
+    }
+    this.jobs++
+    job.held += job.items.length
+    for (const item of job.items) {
+      item.slot = this
+      item.attempts++
+      this.held.set(item.id, item)
+      this.outbox.push(item.run)
+    }
+    this.dispatched += job.items.length
+    this.context.dispatcher.startTimer(job)
+  }
+
+  /** Sends the runs taken since the last flush, as one message. */
+  flush(): void {
+    if (this.outbox.length === 0) return
+    const runs = this.outbox
+    this.outbox = []
+    try {
+      this.connection!.sendUnsafe(runs.length === 1 ? runs[0] : { _tag: "Batch", runs })
+    } catch {
+      for (const run of runs) this.sendAlone(run)
+    }
+  }
+
+  private sendAlone(run: Run): void {
+    try {
+      this.connection!.sendUnsafe(run)
+    } catch (error) {
+      const item = this.held.get(run.id)
+      if (item === undefined) return
+      this.context.dispatcher.release(item)
+      this.context.dispatcher.settle(
+        item,
+        Exit.fail(new ArgumentEncodeError({ task: run.task, message: `cannot send the payload: ${String(error)}` }))
+      )
+    }
+  }
+
+  /** Asks the worker to stop one item; replaces the worker if it has not let go after `graceMs`. */
+  interrupt(item: Item, graceMs: number): void {
+    try {
+      this.connection?.sendUnsafe({ _tag: "Interrupt", id: item.id })
+    } catch {
+      // The channel is gone: the worker's exit releases the item.
+    }
+    setTimeout(() => {
+      if (item.slot === this) this.kill()
+    }, graceMs).unref?.()
+  }
+
+  /** Stops the worker now: SIGTERM to its group, SIGKILL after the kill grace. Its exit releases what it held. */
+  kill(): void {
+    const connection = this.connection
+    if (connection === undefined || connection.exitStatus() !== undefined) return
+    this.state = "stopping"
+    Effect.runFork(connection.signal("SIGTERM"))
+    setTimeout(() => {
+      if (connection.exitStatus() === undefined) Effect.runFork(connection.signal("SIGKILL"))
+    }, this.context.killGraceMs).unref?.()
+  }
+
+  /** Retires the worker once it holds nothing: no new work goes to it meanwhile. */
+  retire(ending: "Retired" | "Idle" | "Stopped"): void {
+    if (this.state !== "ready" && this.state !== "retiring") return
+    this.state = "retiring"
+    this.ending ??= { _tag: ending }
+    if (this.held.size === 0) this.stopGracefully()
+  }
+
+  /** Asks the worker to finish and exit with code 0; escalates to SIGTERM, then SIGKILL, each after the kill grace. */
+  private stopGracefully(): void {
+    const connection = this.connection
+    if (connection === undefined) return
+    this.state = "stopping"
+    try {
+      connection.sendUnsafe({ _tag: "Close" })
+    } catch {
+      // The channel is already gone; the signals below still reach the worker.
+    }
+    const escalate = (signal: Transport.Signal, next?: Transport.Signal) =>
+      setTimeout(() => {
+        if (connection.exitStatus() !== undefined) return
+        Effect.runFork(connection.signal(signal))
+        if (next !== undefined) escalate(next)
+      }, this.context.killGraceMs).unref?.()
+    escalate("SIGTERM", "SIGKILL")
+  }
+
+  /** Whether a worker process exists in this slot (spawned, not yet reaped). */
+  get hasWorker(): boolean {
+    return this.connection !== undefined
+  }
+
+  private onFrame = (raw: unknown): void => {
+    const frame = decodeChildFrame(raw)
+    if (Exit.isFailure(frame)) return this.kill()
+    const value = frame.value
+    switch (value._tag) {
+      case "Ready":
+        if (this.ready !== undefined) Deferred.doneUnsafe(this.ready, Exit.void)
+        return
+      case "Reply":
+        return this.onReply(value.id, value.reply)
+      case "Replies": {
+        for (const { id, reply } of value.replies) this.onReply(id, reply)
+        if (value.rss !== undefined && value.rss > this.context.maxRssBytes) this.retire("Retired")
+        return this.afterReplies()
+      }
+      case "ProtocolError":
+        return
+    }
+  }
+
+  private onReply(id: number, reply: Reply): void {
+    if (id === initId) {
+      if (this.initialized !== undefined) Deferred.doneUnsafe(this.initialized, Exit.succeed(reply))
+      return
+    }
+    const item = this.held.get(id)
+    if (item !== undefined) this.context.dispatcher.replied(item, reply)
+  }
+
+  private afterReplies(): void {
+    const { dispatcher, idleTimeoutMs, maxTasksPerWorker } = this.context
+    if (this.state === "ready" && this.dispatched >= maxTasksPerWorker) this.retire("Retired")
+    if (this.state === "retiring" && this.held.size === 0) this.stopGracefully()
+    if (this.state === "ready" && this.held.size === 0 && idleTimeoutMs !== undefined) {
+      this.idleTimer ??= setTimeout(() => {
+        this.idleTimer = undefined
+        if (this.held.size === 0 && this.context.mayShrink(this)) this.retire("Idle")
+      }, idleTimeoutMs)
+    }
+    dispatcher.pump()
+  }
+
+  /**
+   * One worker's life in this slot: spawn, wait for ready, initialize, serve
+   * until exit. Always ends with the items it held released (failed, retried
+   * or requeued) and the worker reaped.
+   */
+  readonly life: Effect.Effect<Ending> = Effect.suspend(() => {
+    this.state = "starting"
+    this.ending = undefined
+    this.dispatched = 0
+    this.ready = Deferred.makeUnsafe<void>()
+    this.initialized = undefined
+    return this.spawnAndServe.pipe(
+      Effect.catch((error) => Effect.succeed<Ending>({ _tag: "StartFailed", error })),
+      Effect.scoped,
+      Effect.ensuring(Effect.sync(() => this.cleanUp()))
+    )
+  })
+
+  private spawnAndServe = Effect.gen({ self: this }, function* () {
+    const { initializer, spawn, startTimeout, transport } = this.context
+    const connection = yield* transport.spawn(spawn, this.onFrame)
+    this.connection = connection
+    this.pid = connection.pid
+    const started = yield* Deferred.await(this.ready!).pipe(
+      Effect.as(true),
+      Effect.raceFirst(connection.exited.pipe(Effect.as(false))),
+      Effect.timeoutOption(startTimeout)
+    )
+    if (started._tag === "None" || !started.value) {
+      const status = connection.exitStatus()
+      const error = new SpawnError({
+        reason: "ForkFailed",
+        module: "",
+        task: "",
+        message:
+          status === undefined
+            ? "the worker did not become ready in time"
+            : `the worker exited (${status}) while starting`
+      })
+      return { _tag: "StartFailed", error } satisfies Ending
+    }
+    if (initializer !== undefined) {
+      this.initialized = Deferred.makeUnsafe<Reply>()
+      connection.sendUnsafe({
+        _tag: "Run",
+        id: initId,
+        module: initializer.task.module,
+        task: initializer.task.name,
+        payload: initializer.encoded
+      })
+      const reply = yield* Deferred.await(this.initialized).pipe(
+        Effect.raceFirst(
+          connection.exited.pipe(
+            Effect.map(
+              (status): Reply => ({
+                _tag: "Defect",
+                name: "WorkerExited",
+                message: `the worker exited (${status}) while running its initializer`
+              })
+            )
+          )
+        )
+      )
+      if (reply._tag !== "Success") {
+        const error = new InitializerError({ task: initializer.task.name, message: describeReply(reply) })
+        return { _tag: "StartFailed", error } satisfies Ending
+      }
+    }
+    const startedAt = Date.now()
+    this.state = "ready"
+    this.context.onReady(this)
+    this.context.dispatcher.pump()
+    const status = yield* connection.exited
+    const held = [...this.held.values()]
+    this.state = "empty"
+    this.context.dispatcher.died(held, connection.pid, status)
+    const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
+    return this.ending ?? crashed
+  })
+
+  private cleanUp(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
+    this.connection = undefined
+    this.outbox = []
+    this.jobs = 0
+    if (this.state !== "empty") {
+      const held = [...this.held.values()]
+      this.state = "empty"
+      if (held.length > 0) this.context.dispatcher.died(held, this.pid, new ExitStatus({ code: null, signal: null }))
+    }
+  }
+}
