@@ -173,8 +173,23 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     )
   }
 
+  // A synchronous task finishes inside `start`, and `finish` pumps again: the flag turns that recursion into a loop.
+  let pumping = false
+  let pumpAgain = false
   const pump = () => {
-    while (running.size < options.concurrency && queue.length > 0) start(queue.shift()!)
+    if (pumping) {
+      pumpAgain = true
+      return
+    }
+    pumping = true
+    try {
+      do {
+        pumpAgain = false
+        while (running.size < options.concurrency && queue.length > 0) start(queue.shift()!)
+      } while (pumpAgain)
+    } finally {
+      pumping = false
+    }
   }
 
   const interrupt = (id: number) => {

@@ -247,7 +247,7 @@ export const make = Effect.fnUntraced(function* (
         }
   const killGraceMs = millis(options.killTimeout) ?? 1000
   const minSize = options.minSize ?? 0
-  const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty").length
+  const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty" && slot.state !== "down").length
   const slots = dispatcher.slots
   for (let index = 0; index < size; index++) {
     slots.push(
@@ -303,7 +303,9 @@ export const make = Effect.fnUntraced(function* (
   const supervise = (slot: Slot) =>
     Effect.gen(function* () {
       let consecutive = 0
-      while (!dispatcher.closing && dispatcher.broken === undefined) {
+      // While the pool drains at shutdown, a retired worker is still replaced if work is waiting for it.
+      const wanted = () => dispatcher.broken === undefined && (!dispatcher.closing || dispatcher.queue.length > 0)
+      while (wanted()) {
         const ending = yield* slot.life
         if (ending._tag === "Retired") {
           consecutive = 0
@@ -329,9 +331,10 @@ export const make = Effect.fnUntraced(function* (
 
   const run = yield* FiberSet.makeRuntime<never>()
   const occupy = (slot: Slot) => {
-    if (slot.state !== "empty" || dispatcher.closing || dispatcher.broken !== undefined) return
+    if (slot.state !== "empty" || dispatcher.broken !== undefined) return
+    if (dispatcher.closing && dispatcher.queue.length === 0) return
     slot.state = "starting"
-    run(supervise(slot))
+    run(supervise(slot).pipe(Effect.ensuring(Effect.sync(() => (slot.state = "empty")))))
   }
   dispatcher.onDemand = () => {
     let wanted = dispatcher.queue.length

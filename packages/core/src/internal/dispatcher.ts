@@ -174,7 +174,10 @@ export class Dispatcher {
       for (;;) {
         while (this.queue.length > 0) {
           const job = this.queue[0]!
-          this.limit = job.timeoutMs === undefined ? concurrency + prefetch : concurrency
+          // Prefetch only when more jobs wait than every worker can run at once: a batch then saves round
+          // trips, while a shallow queue waits here for the first free worker instead of behind a long task.
+          const deep = this.queue.length > this.slots.length * concurrency
+          this.limit = deep && job.timeoutMs === undefined ? concurrency + prefetch : concurrency
           const index = balancer.pick(this.slots, job.items[0]!.payload)
           if (index === undefined) break
           this.queue.shift()
@@ -251,6 +254,10 @@ export class Dispatcher {
     items.forEach((item, position) => {
       this.release(item)
       if (item.settled || item.cancelled) return
+      if (this.closing || this.broken !== undefined) {
+        this.settle(item, Exit.fail(this.broken ?? new ShutdownError({ task: item.task.name, phase: "running" })))
+        return
+      }
       const mayHaveRun = position < concurrency
       if (mayHaveRun && item.attempts > item.retries) {
         this.settle(
@@ -266,10 +273,6 @@ export class Dispatcher {
             })
           )
         )
-        return
-      }
-      if (this.closing || this.broken !== undefined) {
-        this.settle(item, Exit.fail(this.broken ?? new ShutdownError({ task: item.task.name, phase: "running" })))
         return
       }
       const single = this.requeueable(item)

@@ -63,7 +63,10 @@ const describeReply = (reply: Reply): string => {
   }
 }
 
-type State = "empty" | "starting" | "ready" | "retiring" | "stopping"
+/**
+ * `empty`: no supervising fiber owns the slot. `down`: between two workers (the fiber waits out a backoff).
+ */
+export type State = "empty" | "starting" | "ready" | "retiring" | "stopping" | "down"
 
 export class Slot implements Balancer.WorkerView {
   /** Items the current worker holds, in the order they were sent. */
@@ -202,21 +205,25 @@ export class Slot implements Balancer.WorkerView {
 
   private onFrame = (raw: unknown): void => {
     const frame = decodeChildFrame(raw)
-    if (Exit.isFailure(frame)) return this.kill()
+    if (Exit.isFailure(frame)) {
+      this.kill()
+      return
+    }
     const value = frame.value
     switch (value._tag) {
       case "Ready":
         if (this.ready !== undefined) Deferred.doneUnsafe(this.ready, Exit.void)
-        return
+        break
       case "Reply":
-        return this.onReply(value.id, value.reply)
-      case "Replies": {
+        this.onReply(value.id, value.reply)
+        break
+      case "Replies":
         for (const { id, reply } of value.replies) this.onReply(id, reply)
         if (value.rss !== undefined && value.rss > this.context.maxRssBytes) this.retire("Retired")
-        return this.afterReplies()
-      }
+        this.afterReplies()
+        break
       case "ProtocolError":
-        return
+        break
     }
   }
 
@@ -316,7 +323,7 @@ export class Slot implements Balancer.WorkerView {
     this.context.dispatcher.pump()
     const status = yield* connection.exited
     const held = [...this.held.values()]
-    this.state = "empty"
+    this.state = "down"
     this.context.dispatcher.died(held, connection.pid, status)
     const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
     return this.ending ?? crashed
@@ -328,9 +335,9 @@ export class Slot implements Balancer.WorkerView {
     this.connection = undefined
     this.outbox = []
     this.jobs = 0
-    if (this.state !== "empty") {
+    if (this.state !== "down") {
       const held = [...this.held.values()]
-      this.state = "empty"
+      this.state = "down"
       if (held.length > 0) this.context.dispatcher.died(held, this.pid, new ExitStatus({ code: null, signal: null }))
     }
   }

@@ -1,0 +1,51 @@
+/**
+ * The entry point of every Troupe worker thread: the counterpart of
+ * `childMain.ts` for `NodeThread`.
+ *
+ * It hands every frame from the parent thread to the core's `ChildRunner` and
+ * says it is ready. Frames go out with `parentPort.postMessage`, which queues
+ * the (structured-cloned) frame synchronously; the parent delivers every
+ * queued frame before it reports the thread's exit, so a `once` runner may end
+ * the thread right after posting its reply.
+ *
+ * There is no orphan guard: a thread cannot outlive its process, so when the
+ * parent dies, so does every thread. In a thread, `process.exit(code)` ends
+ * only this thread (with that exit code), and `process.memoryUsage.rss()` is
+ * the resident set size of the whole process, shared by every thread in it.
+ *
+ * A thread's start-up time is mostly module loading, so the entry turns on
+ * Node's compile cache before it loads anything else, and imports narrowly.
+ *
+ * @internal
+ */
+import { enableCompileCache } from "node:module"
+import { parentPort, threadId } from "node:worker_threads"
+
+const parent = parentPort
+if (parent === null) {
+  process.stderr.write("troupe: this module is a worker-thread entry point; start it through @troupe/node\n")
+  process.exit(2)
+}
+
+enableCompileCache?.()
+const ChildRunner = await import("@troupe/core/ChildRunner")
+
+const port: import("@troupe/core").ChildRunner.ChildPort = {
+  send: (frame) =>
+    new Promise((resolve) => {
+      parent.postMessage(frame)
+      resolve()
+    }),
+  done: (exitCode) => process.exit(exitCode),
+  defer: setImmediate,
+  rss: () => process.memoryUsage.rss()
+}
+
+const optionsFlag = process.argv.find((arg) => arg.startsWith("--troupe-runner="))
+const options: import("@troupe/core").ChildRunner.Options = {
+  ...ChildRunner.defaultOptions,
+  ...(optionsFlag === undefined ? {} : JSON.parse(optionsFlag.slice("--troupe-runner=".length)))
+}
+const runner = ChildRunner.make(port, options)
+parent.on("message", runner.onMessage)
+void port.send({ _tag: "Ready", pid: threadId })

@@ -1,0 +1,441 @@
+/**
+ * The pool on real forked workers: the multiprocessing API (S05-S10), crashes
+ * (S15, S16, S18, S19), timeouts and cancellation (S20, S22, S23),
+ * backpressure (S43). Recycling and shutdown live in PoolLifecycle.test.ts.
+ */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Pool } from "@troupe/core"
+import { NodeProcess } from "@troupe/node"
+import { Duration, Effect, Exit, Fiber, Stream } from "effect"
+import { isRunning, survivorsAfter } from "./fixtures/os.ts"
+import * as T from "./fixtures/poolTasks.ts"
+
+const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), "troupe-pool-")), name)
+
+const withPool = <A, E>(options: Pool.Options, f: (pool: Pool.Service) => Effect.Effect<A, E>) =>
+  Effect.scoped(Effect.flatMap(Pool.make(options), f)).pipe(Effect.provide(NodeProcess.layer))
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+const livePids = (pool: Pool.Service) =>
+  Effect.map(pool.stats, (stats) => stats.workers.filter((w) => w.state === "ready").map((w) => w.pid))
+
+const eventually = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean, withinMs = 10_000) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + withinMs
+    for (;;) {
+      const value = yield* effect
+      if (until(value) || Date.now() > deadline) return value
+      yield* Effect.sleep(20)
+    }
+  })
+
+describe("Pool: the multiprocessing API", () => {
+  it.live(
+    "S05 map keeps input order for chunk sizes 1, 100 and the default; a chunk is one dispatch",
+    () =>
+      withPool({ size: 4 }, (pool) =>
+        Effect.gen(function* () {
+          const items = range(10_000)
+          const expected = items.map((i) => i * i)
+          expect(yield* pool.map(T.Square, items, { chunkSize: 1 })).toEqual(expected)
+          expect(yield* pool.map(T.Square, items)).toEqual(expected)
+          const withPids = yield* pool.map(T.SquareWithPid, items, { chunkSize: 100 })
+          expect(withPids.map(([square]) => square)).toEqual(expected)
+          for (let start = 0; start < items.length; start += 100) {
+            const pids = new Set(withPids.slice(start, start + 100).map(([, pid]) => pid))
+            expect(pids.size).toBe(1)
+          }
+          const [elapsed, empty] = yield* Effect.timed(pool.map(T.Square, []))
+          expect(empty).toEqual([])
+          expect(Duration.toMillis(elapsed)).toBeLessThan(100)
+        })
+      ),
+    60_000
+  )
+
+  it.live("S06 starmap over pairs and apply", () =>
+    withPool({ size: 4 }, (pool) =>
+      Effect.gen(function* () {
+        const pairs = range(100).map((i) => [i, 99 - i] as const)
+        expect(yield* pool.starmap(T.Mul, pairs, { chunkSize: 20 })).toEqual(pairs.map(([a, b]) => a * b))
+        expect(yield* pool.apply(T.Square, 5)).toBe(25)
+        expect(yield* Pool.apply(T.Square, 6).pipe(Effect.provideService(Pool.Pool, pool))).toBe(36)
+      })
+    )
+  )
+
+  it.live("S07 imap is lazy: it never reads more than the buffer ahead, and stops reading when stopped", () =>
+    withPool({ size: 4 }, (pool) =>
+      Effect.gen(function* () {
+        let pulled = 0
+        let consumed = 0
+        let worst = 0
+        // One element per pull: how far a source reads ahead is the source's own chunking.
+        const input = Stream.fromIterable(
+          {
+            *[Symbol.iterator]() {
+              for (let i = 0; ; i++) {
+                pulled++
+                yield i
+              }
+            }
+          },
+          { chunkSize: 1 }
+        )
+        const results = yield* pool.imap(T.Square, input, { bufferSize: 8 }).pipe(
+          Stream.tap(() =>
+            Effect.sync(() => {
+              consumed++
+              worst = Math.max(worst, pulled - consumed)
+            }).pipe(Effect.andThen(Effect.sleep(2)))
+          ),
+          Stream.take(300),
+          Stream.runCollect
+        )
+        expect(Array.from(results)).toEqual(range(300).map((i) => i * i))
+        expect(worst).toBeLessThanOrEqual(8 + 4 + 1)
+        const after = pulled
+        yield* Effect.sleep(300)
+        expect(pulled).toBe(after)
+        const stats = yield* pool.stats
+        expect(stats.inFlight).toBe(0)
+      })
+    )
+  )
+
+  it.live(
+    "S08 imapUnordered yields in completion order; with a buffer of 1, in input order",
+    () =>
+      withPool({ size: 4 }, (pool) =>
+        Effect.gen(function* () {
+          const delays = [400, 300, 200, 100]
+          yield* eventually(livePids(pool), (pids) => pids.length === 4)
+          const [elapsed, fast] = yield* Effect.timed(
+            pool
+              .imapUnordered(T.Delay, Stream.fromIterable(delays.map((ms) => ({ value: ms, ms }))), { bufferSize: 4 })
+              .pipe(Stream.runCollect)
+          )
+          expect(Array.from(fast as Iterable<number>)).toEqual([100, 200, 300, 400])
+          expect(Duration.toMillis(elapsed)).toBeLessThan(550 + 250)
+          const slow = yield* pool
+            .imapUnordered(T.Delay, Stream.fromIterable(delays.map((ms) => ({ value: ms, ms }))), { bufferSize: 1 })
+            .pipe(Stream.runCollect)
+          expect(Array.from(slow as Iterable<number>)).toEqual([400, 300, 200, 100])
+          const many = yield* pool
+            .imapUnordered(T.Square, Stream.fromIterable(range(1000)), { chunkSize: 100 })
+            .pipe(Stream.runCollect)
+          expect(Array.from(many as Iterable<number>).sort((a, b) => a - b)).toEqual(range(1000).map((i) => i * i))
+        })
+      ),
+    30_000
+  )
+
+  it.live("S09 an input stream that fails delivers the results before the failure, then the input's own error", () =>
+    withPool({ size: 4 }, (pool) =>
+      Effect.gen(function* () {
+        class SayWhen extends Error {}
+        const input = Stream.fromIterable(range(7)).pipe(Stream.concat(Stream.fail(new SayWhen("stop"))))
+        for (let round = 0; round < 2; round++) {
+          const seen: Array<number> = []
+          const exit = yield* pool.imap(T.Square, input).pipe(
+            Stream.runForEach((n) => Effect.sync(() => seen.push(n))),
+            Effect.exit
+          )
+          expect(seen).toEqual([0, 1, 4, 9, 16, 25, 36])
+          expect(Exit.isFailure(exit) && Exit.findErrorOption(exit)).toMatchObject({ value: expect.any(SayWhen) })
+        }
+      })
+    )
+  )
+
+  it.live(
+    "S10 map fails fast on the first failure; queued items never start; mapSettled returns every outcome",
+    () =>
+      withPool({ size: 4, prefetch: 0 }, (pool) =>
+        Effect.gen(function* () {
+          const ticks = tempFile("ticks")
+          const items = range(1000).map((i) => ({ i, failAt: 37, ms: 20, ticks }))
+          const [elapsed, error] = yield* Effect.timed(Effect.flip(pool.map(T.FailAt, items, { chunkSize: 1 })))
+          expect(error).toBeInstanceOf(T.Boom)
+          expect(error).toMatchObject({ _tag: "Boom", i: 37 })
+          expect(Duration.toMillis(elapsed)).toBeLessThan(((37 * 20) / 4) * 2 + 2000)
+          yield* Effect.sleep(200)
+          expect(T.countTicks(ticks)).toBeLessThanOrEqual(37 + 4 + 4)
+          expect(yield* pool.map(T.Square, range(100))).toEqual(range(100).map((i) => i * i))
+          const settled = yield* pool.mapSettled(
+            T.FailAt,
+            range(1000).map((i) => ({ i, failAt: 37, ms: 0, ticks }))
+          )
+          expect(settled).toHaveLength(1000)
+          expect(settled.filter(Exit.isSuccess)).toHaveLength(999)
+          expect(Exit.isFailure(settled[37]!)).toBe(true)
+          expect(Exit.findErrorOption(settled[37]! as Exit.Exit<number, unknown>)).toMatchObject({ value: { i: 37 } })
+        })
+      ),
+    60_000
+  )
+
+  it.live("a bad payload fails before anything is sent", () =>
+    withPool({ size: 1 }, (pool) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(pool.apply(T.Square, "three" as unknown as number))
+        expect(error._tag).toBe("RequestValidationError")
+        expect(yield* pool.apply(T.Square, 3)).toBe(9)
+      })
+    )
+  )
+})
+
+describe("Pool: crashes", () => {
+  for (const mode of ["exit", "uncaught", "sigkill", "oom"] as const) {
+    it.live(
+      `S15 a worker that dies mid-task (${mode}) fails exactly that task; the others succeed; the pool heals`,
+      () =>
+        withPool(
+          { size: 4, execArgv: mode === "oom" ? ["--max-old-space-size=64"] : undefined, stderr: "pipe" },
+          (pool) =>
+            Effect.gen(function* () {
+              const before = yield* eventually(livePids(pool), (pids) => pids.length === 4)
+              const exits = yield* pool.mapSettled(
+                T.CrashAt,
+                range(40).map((i) => ({ i, crashAt: 13, ms: 200, mode })),
+                { chunkSize: 1 }
+              )
+              const failures = exits.flatMap((exit, i) => (Exit.isFailure(exit) ? [[i, exit] as const] : []))
+              expect(failures.map(([i]) => i)).toEqual([13])
+              const error = Exit.findErrorOption(failures[0]![1] as Exit.Exit<number, unknown>)
+              expect(error).toMatchObject({ value: { _tag: "WorkerCrashed", task: "pool/CrashAt", attempts: 1 } })
+              const crash = (error as { value: { pid: number; exitCode: number | null; signal: string | null } }).value
+              expect(before).toContain(crash.pid)
+              if (mode === "exit") expect(crash).toMatchObject({ exitCode: 3, signal: null })
+              if (mode === "uncaught") expect(crash).toMatchObject({ exitCode: 1, signal: null })
+              if (mode === "sigkill") expect(crash).toMatchObject({ exitCode: null, signal: "SIGKILL" })
+              if (mode === "oom") expect(crash.signal !== null || (crash.exitCode ?? 0) !== 0).toBe(true)
+              const after = yield* eventually(livePids(pool), (pids) => pids.length === 4, 5000)
+              expect(after).toHaveLength(4)
+              expect(after).not.toContain(crash.pid)
+              expect(isRunning(crash.pid)).toBe(false)
+              expect(yield* pool.map(T.Square, range(20))).toEqual(range(20).map((i) => i * i))
+            })
+        ),
+      60_000
+    )
+  }
+
+  it.live(
+    "S16 a crash is retried on a live worker when the task allows it; the attempts are counted",
+    () =>
+      withPool({ size: 2 }, (pool) =>
+        Effect.gen(function* () {
+          const attempts = tempFile("attempts")
+          expect(yield* pool.apply(T.CrashTwice, { attempts, crashes: 2 }, { retries: 2 })).toBe(42)
+          expect(T.countTicks(attempts)).toBe(3)
+          const again = tempFile("again")
+          const error = yield* Effect.flip(pool.apply(T.CrashTwice, { attempts: again, crashes: 2 }, { retries: 1 }))
+          expect(error).toMatchObject({ _tag: "WorkerCrashed", attempts: 2 })
+          const typed = yield* Effect.flip(
+            pool.apply(T.FailAt, { i: 1, failAt: 1, ms: 0, ticks: tempFile("t") }, { retries: 3 })
+          )
+          expect(typed._tag).toBe("Boom")
+        })
+      ),
+    30_000
+  )
+
+  it.live(
+    "S18 several workers crashing at once: every affected task fails with its own typed error",
+    () =>
+      withPool({ size: 4, prefetch: 0 }, (pool) =>
+        Effect.gen(function* () {
+          yield* eventually(livePids(pool), (pids) => pids.length === 4)
+          const exits = yield* pool.mapSettled(
+            T.CrashAt,
+            range(4).map((i) => ({ i, crashAt: i, ms: 100, mode: "sigkill" as const })),
+            { chunkSize: 1 }
+          )
+          const errors = exits.map((exit) => Exit.findErrorOption(exit as Exit.Exit<number, unknown>))
+          expect(errors.every((e) => e._tag === "Some" && (e.value as { _tag: string })._tag === "WorkerCrashed")).toBe(
+            true
+          )
+          expect(new Set(errors.map((e) => (e as { value: unknown }).value)).size).toBe(4)
+          yield* eventually(livePids(pool), (pids) => pids.length === 4, 5000)
+          expect(yield* pool.map(T.Square, range(8))).toEqual(range(8).map((i) => i * i))
+        })
+      ),
+    30_000
+  )
+
+  it.live(
+    "S19 a failing initializer is an InitializerError; restarts count toward the intensity, then the pool gives up",
+    () =>
+      Effect.gen(function* () {
+        const attempts = tempFile("init")
+        const result = yield* withPool(
+          {
+            size: 1,
+            initializer: { task: T.FailingInit, payload: attempts },
+            restartIntensity: { maxRestarts: 3, period: "5 seconds" },
+            backoff: { min: "50 millis", max: "200 millis", randomFactor: 0 }
+          },
+          (pool) =>
+            Effect.gen(function* () {
+              const first = yield* Effect.flip(pool.apply(T.Square, 2))
+              yield* Effect.sleep(3000)
+              const later = yield* Effect.flip(pool.apply(T.Square, 2))
+              return { first, later }
+            })
+        )
+        expect(["InitializerError", "RestartIntensityExceeded"]).toContain(result.first._tag)
+        expect(result.later._tag).toBe("RestartIntensityExceeded")
+        expect(T.countTicks(attempts)).toBeLessThanOrEqual(4)
+        expect(T.countTicks(attempts)).toBeGreaterThanOrEqual(1)
+      }),
+    30_000
+  )
+
+  it.live("the pool gives up past the restart intensity, and every later caller is told", () =>
+    withPool({ size: 2, restartIntensity: { maxRestarts: 1, period: "10 seconds" } }, (pool) =>
+      Effect.gen(function* () {
+        yield* pool.mapSettled(
+          T.CrashAt,
+          range(2).map((i) => ({ i, crashAt: i, ms: 0, mode: "sigkill" as const }))
+        )
+        const error = yield* Effect.flip(pool.apply(T.Square, 2))
+        expect(error).toMatchObject({ _tag: "RestartIntensityExceeded", periodMs: 10_000 })
+      })
+    )
+  )
+})
+
+describe("Pool: timeouts and cancellation", () => {
+  it.live(
+    "S20 a task past its timeout gets TaskTimeout; its stuck worker is replaced; the timeout counts from dispatch",
+    () =>
+      withPool({ size: 2, interruptGrace: "200 millis", killTimeout: "500 millis" }, (pool) =>
+        Effect.gen(function* () {
+          const before = yield* eventually(livePids(pool), (pids) => pids.length === 2)
+          const [elapsed, error] = yield* Effect.timed(
+            Effect.flip(pool.apply(T.BusyLoop, 0, { timeout: "500 millis" }))
+          )
+          expect(error).toMatchObject({ _tag: "TaskTimeout", timeoutMs: 500 })
+          expect(Duration.toMillis(elapsed)).toBeLessThan(750)
+          const after = yield* eventually(
+            livePids(pool),
+            (pids) => pids.length === 2 && pids.some((p) => !before.includes(p)),
+            5000
+          )
+          const replaced = before.filter((pid) => !after.includes(pid))
+          expect(replaced).toHaveLength(1)
+          expect(yield* Effect.promise(() => survivorsAfter(replaced, 2000))).toEqual([])
+          expect(yield* pool.map(T.Square, range(100))).toEqual(range(100).map((i) => i * i))
+          const queued = yield* Effect.all(
+            [
+              pool.apply(T.Delay, { value: 1, ms: 1000 }),
+              pool.apply(T.Delay, { value: 2, ms: 1000 }),
+              pool.apply(T.Delay, { value: 3, ms: 300 }, { timeout: "500 millis" })
+            ],
+            { concurrency: "unbounded" }
+          )
+          expect(queued).toEqual([1, 2, 3])
+        })
+      ),
+    30_000
+  )
+
+  it.live(
+    "S22 interrupting the caller stops the remote work; a queued task never starts",
+    () =>
+      withPool({ size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          const beats = tempFile("beats")
+          const interrupted = tempFile("interrupted")
+          const running = yield* Effect.forkChild(pool.apply(T.Heartbeat, { beats, interrupted }))
+          const queuedTicks = tempFile("queued")
+          const queued = yield* Effect.forkChild(pool.apply(T.Delay, { value: 1, ms: 0, ticks: queuedTicks }))
+          yield* eventually(
+            Effect.sync(() => T.countTicks(beats)),
+            (count) => count > 0
+          )
+          yield* Effect.sleep(300)
+          yield* Fiber.interrupt(queued)
+          const [elapsed] = yield* Effect.timed(Fiber.interrupt(running))
+          expect(Duration.toMillis(elapsed)).toBeLessThan(1000)
+          expect(T.countTicks(interrupted)).toBe(1)
+          const stopped = T.countTicks(beats)
+          expect(stopped).toBeGreaterThan(0)
+          yield* Effect.sleep(300)
+          expect(T.countTicks(beats)).toBe(stopped)
+          expect(T.countTicks(queuedTicks)).toBe(0)
+          expect(yield* pool.apply(T.Square, 4)).toBe(16)
+        })
+      ),
+    30_000
+  )
+
+  it.live(
+    "S23 halting a stream early interrupts the tasks still running",
+    () =>
+      withPool({ size: 4, interruptGrace: "300 millis" }, (pool) =>
+        Effect.gen(function* () {
+          yield* eventually(livePids(pool), (pids) => pids.length === 4)
+          const [elapsed, first] = yield* Effect.timed(
+            pool
+              .imapUnordered(
+                T.Delay,
+                Stream.fromIterable([0, 60_000, 60_000, 60_000].map((ms) => ({ value: ms, ms }))),
+                {
+                  bufferSize: 4
+                }
+              )
+              .pipe(Stream.take(1), Stream.runCollect)
+          )
+          expect(Array.from(first as Iterable<number>)).toEqual([0])
+          expect(Duration.toMillis(elapsed)).toBeLessThan(1000)
+          const stats = yield* eventually(pool.stats, (s) => s.inFlight === 0, 1000)
+          expect(stats.inFlight).toBe(0)
+        })
+      ),
+    30_000
+  )
+})
+
+describe("Pool: backpressure", () => {
+  it.live(
+    "S43 a full queue makes apply wait and offer fail at once with QueueFull; nothing is dropped",
+    () =>
+      withPool({ size: 1, queueSize: 16, prefetch: 0 }, (pool) =>
+        Effect.gen(function* () {
+          let maxQueued = 0
+          const sampler = yield* Effect.forkChild(
+            Effect.forever(
+              pool.stats.pipe(
+                Effect.tap((s) => Effect.sync(() => (maxQueued = Math.max(maxQueued, s.queued)))),
+                Effect.andThen(Effect.sleep(5))
+              )
+            )
+          )
+          const producer = yield* Effect.forkChild(
+            Effect.forEach(range(40), (i) => Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 20 }))).pipe(
+              Effect.flatMap((fibers) => Effect.forEach(fibers, (fiber) => Fiber.await(fiber)))
+            )
+          )
+          yield* Effect.sleep(200)
+          const [offerTime, full] = yield* Effect.timed(Effect.flip(pool.offer(T.Square, 2)))
+          expect(full._tag).toBe("QueueFull")
+          // "At once": far below the ~500 ms the waiting producer needs for its place in the queue.
+          expect(Duration.toMillis(offerTime)).toBeLessThan(50)
+          const exits = yield* Fiber.await(producer)
+          yield* Fiber.interrupt(sampler)
+          expect(maxQueued).toBeLessThanOrEqual(16)
+          expect(Exit.isSuccess(exits)).toBe(true)
+          const values = Exit.isSuccess(exits) ? exits.value.map((e) => (Exit.isSuccess(e) ? e.value : -1)) : []
+          expect(values).toEqual(range(40))
+        })
+      ),
+    30_000
+  )
+})

@@ -1,0 +1,252 @@
+/**
+ * The pool's lifecycle on real forked workers: recycling (S25-S28), the
+ * initializer, balancers, and shutdown (S44, S45), checked with the
+ * operating system where processes are concerned.
+ */
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Balancer, Pool } from "@troupe/core"
+import { NodeProcess } from "@troupe/node"
+import { Duration, Effect, Exit, Fiber, Scope } from "effect"
+import { survivorsAfter } from "./fixtures/os.ts"
+import * as T from "./fixtures/poolTasks.ts"
+
+const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), "troupe-life-")), name)
+
+const withPool = <A, E>(options: Pool.Options, f: (pool: Pool.Service) => Effect.Effect<A, E>) =>
+  Effect.scoped(Effect.flatMap(Pool.make(options), f)).pipe(Effect.provide(NodeProcess.layer))
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i)
+
+const eventually = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean, withinMs = 10_000) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + withinMs
+    for (;;) {
+      const value = yield* effect
+      if (until(value) || Date.now() > deadline) return value
+      yield* Effect.sleep(20)
+    }
+  })
+
+const livePids = (pool: Pool.Service) =>
+  Effect.map(pool.stats, (stats) => stats.workers.filter((w) => w.state === "ready").map((w) => w.pid))
+
+describe("Pool: recycling", () => {
+  it.live(
+    "S25 maxTasksPerWorker retires each worker after its 10th task; all results are right",
+    () =>
+      withPool({ size: 3, maxTasksPerWorker: 10 }, (pool) =>
+        Effect.gen(function* () {
+          const initial = yield* eventually(livePids(pool), (pids) => pids.length === 3)
+          const pids = yield* pool.map(
+            T.Pid,
+            range(100).map(() => 5),
+            { chunkSize: 1 }
+          )
+          const counts = new Map<number, number>()
+          for (const pid of pids) counts.set(pid, (counts.get(pid) ?? 0) + 1)
+          expect(Math.max(...counts.values())).toBeLessThanOrEqual(10)
+          expect(counts.size).toBeGreaterThanOrEqual(10)
+          const final = yield* eventually(livePids(pool), (live) => live.length === 3)
+          expect(final.filter((pid) => initial.includes(pid))).toEqual([])
+          expect(yield* pool.map(T.Square, range(30), { chunkSize: 1 })).toEqual(range(30).map((i) => i * i))
+        })
+      ),
+    60_000
+  )
+
+  it.live(
+    "S26 recycling never strands queued work, even with an immediate shutdown",
+    () =>
+      Effect.gen(function* () {
+        for (const [size, max, tasks] of [
+          [1, 2, 6],
+          [2, 2, 8]
+        ] as const) {
+          const values = yield* withPool({ size, maxTasksPerWorker: max }, (pool) =>
+            pool.map(
+              T.Delay,
+              range(tasks).map((i) => ({ value: i * 2, ms: 10 })),
+              { chunkSize: 1 }
+            )
+          )
+          expect(values).toEqual(range(tasks).map((i) => i * 2))
+        }
+        const early = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const pool = yield* Pool.make({ size: 1, maxTasksPerWorker: 1 })
+            // Started immediately: every task is submitted before the scope closes.
+            return yield* Effect.forEach(range(6), (i) =>
+              Effect.forkChild(pool.apply(T.Delay, { value: i * 2, ms: 10 }), { startImmediately: true })
+            )
+          })
+        ).pipe(Effect.provide(NodeProcess.layer))
+        const values = yield* Effect.forEach(early, (fiber) => Fiber.join(fiber))
+        expect(values).toEqual(range(6).map((i) => i * 2))
+      }),
+    60_000
+  )
+
+  it.live(
+    "S27 a worker whose memory passes the limit retires after its task; every call succeeds",
+    () =>
+      withPool({ size: 1, maxMemoryPerWorkerMb: 200 }, (pool) =>
+        Effect.gen(function* () {
+          const pids: Array<number> = []
+          for (let call = 0; call < 10; call++) pids.push(yield* pool.apply(T.Leak, 50))
+          expect(new Set(pids).size).toBeGreaterThan(1)
+          expect(pids).toHaveLength(10)
+        })
+      ),
+    60_000
+  )
+
+  it.live(
+    "S28 idle workers retire after the idle timeout; the next task starts one again; sequential tasks reuse one",
+    () =>
+      withPool({ size: 2, start: "lazy", idleTimeout: "1 second" }, (pool) =>
+        Effect.gen(function* () {
+          const a = yield* pool.apply(T.Pid, 0)
+          const b = yield* pool.apply(T.Pid, 0)
+          const c = yield* pool.apply(T.Pid, 0)
+          expect(new Set([a, b, c]).size).toBe(1)
+          const shrunk = yield* eventually(pool.stats, (s) => s.workers.every((w) => w.state === "empty"), 3000)
+          expect(shrunk.workers.every((w) => w.state === "empty")).toBe(true)
+          const d = yield* pool.apply(T.Pid, 0)
+          expect(d).not.toBe(a)
+        })
+      ),
+    30_000
+  )
+})
+
+describe("Pool: starting workers", () => {
+  it.live(
+    "the initializer runs once in every worker, replacements included",
+    () =>
+      Effect.gen(function* () {
+        const file = tempFile("init")
+        yield* withPool({ size: 2, initializer: { task: T.RecordInit, payload: file }, maxTasksPerWorker: 2 }, (pool) =>
+          pool.map(T.Square, range(8), { chunkSize: 1 })
+        )
+        const pids = readFileSync(file, "utf8").trim().split("\n")
+        expect(pids.length).toBeGreaterThanOrEqual(4)
+        expect(new Set(pids).size).toBe(pids.length)
+      }),
+    30_000
+  )
+
+  it.live(
+    "key affinity sends every task with the same key to the same worker",
+    () =>
+      withPool({ size: 3, balancer: Balancer.keyAffinity((ms: number) => String(ms % 3)) }, (pool) =>
+        Effect.gen(function* () {
+          yield* eventually(livePids(pool), (pids) => pids.length === 3)
+          const pids = yield* pool.map(T.Pid, range(30), { chunkSize: 1 })
+          for (const residue of [0, 1, 2]) {
+            const forKey = new Set(pids.filter((_, i) => i % 3 === residue))
+            expect(forKey.size).toBe(1)
+          }
+        })
+      ),
+    30_000
+  )
+
+  it.live(
+    "round robin spreads sequential tasks over every worker",
+    () =>
+      withPool({ size: 3, balancer: Balancer.roundRobin() }, (pool) =>
+        Effect.gen(function* () {
+          yield* eventually(livePids(pool), (pids) => pids.length === 3)
+          const pids: Array<number> = []
+          for (let i = 0; i < 6; i++) pids.push(yield* pool.apply(T.Pid, 0))
+          expect(new Set(pids).size).toBe(3)
+        })
+      ),
+    30_000
+  )
+})
+
+describe("Pool: shutdown", () => {
+  it.live(
+    "S44 closing the scope drains submitted work; later submits fail with PoolShuttingDown",
+    () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const pool = yield* Pool.make({ size: 4 }).pipe(Scope.provide(scope), Effect.provide(NodeProcess.layer))
+        yield* eventually(livePids(pool), (pids) => pids.length === 4)
+        const fibers = yield* Effect.forEach(range(40), (i) =>
+          Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 200 }))
+        )
+        yield* Effect.sleep(50)
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        yield* Effect.sleep(20)
+        const refused = yield* Effect.flip(pool.apply(T.Square, 1))
+        expect(refused._tag).toBe("PoolShuttingDown")
+        const [elapsed] = yield* Effect.timed(Fiber.join(closing))
+        const values = yield* Effect.forEach(fibers, (fiber) => Fiber.join(fiber))
+        expect(values).toEqual(range(40))
+        expect(Duration.toMillis(elapsed)).toBeLessThan(2200 + 1000)
+      }),
+    30_000
+  )
+
+  it.live(
+    "S44 with drain 'inFlight', queued tasks fail with ShutdownError and running ones finish",
+    () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const pool = yield* Pool.make({ size: 2, prefetch: 0, shutdown: { drain: "inFlight" } }).pipe(
+          Scope.provide(scope),
+          Effect.provide(NodeProcess.layer)
+        )
+        yield* eventually(livePids(pool), (pids) => pids.length === 2)
+        const fibers = yield* Effect.forEach(range(6), (i) =>
+          Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 300 }))
+        )
+        yield* Effect.sleep(100)
+        yield* Scope.close(scope, Exit.void)
+        const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber))
+        expect(exits.filter(Exit.isSuccess)).toHaveLength(2)
+        const errors = exits.filter(Exit.isFailure).map((exit) => Exit.findErrorOption(exit))
+        expect(errors.map((e) => (e._tag === "Some" ? (e.value as { _tag: string })._tag : "none"))).toEqual(
+          range(4).map(() => "ShutdownError")
+        )
+      }),
+    30_000
+  )
+
+  it.live(
+    "S45 forced shutdown kills workers that ignore SIGTERM and their grandchildren; closing twice is harmless",
+    () =>
+      Effect.gen(function* () {
+        const file = tempFile("stubborn")
+        T.resetFile(file)
+        const scope = yield* Scope.make()
+        const pool = yield* Pool.make({ size: 4, shutdown: { timeout: "200 millis" }, killTimeout: "400 millis" }).pipe(
+          Scope.provide(scope),
+          Effect.provide(NodeProcess.layer)
+        )
+        const fibers = yield* Effect.forEach(range(4), () => Effect.forkChild(pool.apply(T.Stubborn, file)))
+        const lines = yield* eventually(
+          Effect.sync(() => readFileSync(file, "utf8").trim().split("\n").filter(Boolean)),
+          (found) => found.length === 4
+        )
+        const pids = lines.flatMap((line) => line.split(" ").map(Number))
+        expect(pids).toHaveLength(8)
+        const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
+        expect(Duration.toMillis(elapsed)).toBeLessThan(1500 + 1000)
+        const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber))
+        const tags = exits.map((exit) => {
+          const error = Exit.findErrorOption(exit)
+          return error._tag === "Some" ? (error.value as { _tag: string })._tag : "none"
+        })
+        expect(tags).toEqual(range(4).map(() => "ShutdownError"))
+        expect(yield* Effect.promise(() => survivorsAfter(pids, 1000))).toEqual([])
+        yield* Scope.close(scope, Exit.void)
+      }),
+    30_000
+  )
+})
