@@ -8,15 +8,20 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Pool } from "@troupe/core"
-import { NodeProcess } from "@troupe/node"
+import { NodePool } from "@troupe/node"
 import { Duration, Effect, Exit, Fiber, Stream } from "effect"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
 import * as T from "./fixtures/poolTasks.ts"
 
 const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), "troupe-pool-")), name)
 
-const withPool = <A, E>(options: Pool.Options, f: (pool: Pool.Service) => Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(Pool.make(options), f)).pipe(Effect.provide(NodeProcess.layer))
+type Backend = "process" | "thread"
+
+/** Every scenario that applies to both runs on forked processes and on worker threads. */
+const backends: ReadonlyArray<Backend> = ["process", "thread"]
+
+const withPool = <A, E>(backend: Backend, options: Pool.Options, f: (pool: Pool.Service) => Effect.Effect<A, E>) =>
+  Effect.scoped(Effect.flatMap(Pool.make(options), f)).pipe(Effect.provide(NodePool.transport(backend)))
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
@@ -33,11 +38,11 @@ const eventually = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean, withi
     }
   })
 
-describe("Pool: the multiprocessing API", () => {
+describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
   it.live(
     "S05 map keeps input order for chunk sizes 1, 100 and the default; a chunk is one dispatch",
     () =>
-      withPool({ size: 4 }, (pool) =>
+      withPool(backend, { size: 4 }, (pool) =>
         Effect.gen(function* () {
           const items = range(10_000)
           const expected = items.map((i) => i * i)
@@ -58,7 +63,7 @@ describe("Pool: the multiprocessing API", () => {
   )
 
   it.live("S06 starmap over pairs and apply", () =>
-    withPool({ size: 4 }, (pool) =>
+    withPool(backend, { size: 4 }, (pool) =>
       Effect.gen(function* () {
         const pairs = range(100).map((i) => [i, 99 - i] as const)
         expect(yield* pool.starmap(T.Mul, pairs, { chunkSize: 20 })).toEqual(pairs.map(([a, b]) => a * b))
@@ -69,7 +74,7 @@ describe("Pool: the multiprocessing API", () => {
   )
 
   it.live("S07 imap is lazy: it never reads more than the buffer ahead, and stops reading when stopped", () =>
-    withPool({ size: 4 }, (pool) =>
+    withPool(backend, { size: 4 }, (pool) =>
       Effect.gen(function* () {
         let pulled = 0
         let consumed = 0
@@ -110,7 +115,7 @@ describe("Pool: the multiprocessing API", () => {
   it.live(
     "S08 imapUnordered yields in completion order; with a buffer of 1, in input order",
     () =>
-      withPool({ size: 4 }, (pool) =>
+      withPool(backend, { size: 4 }, (pool) =>
         Effect.gen(function* () {
           const delays = [400, 300, 200, 100]
           yield* eventually(livePids(pool), (pids) => pids.length === 4)
@@ -135,7 +140,7 @@ describe("Pool: the multiprocessing API", () => {
   )
 
   it.live("S09 an input stream that fails delivers the results before the failure, then the input's own error", () =>
-    withPool({ size: 4 }, (pool) =>
+    withPool(backend, { size: 4 }, (pool) =>
       Effect.gen(function* () {
         class SayWhen extends Error {}
         const input = Stream.fromIterable(range(7)).pipe(Stream.concat(Stream.fail(new SayWhen("stop"))))
@@ -155,7 +160,7 @@ describe("Pool: the multiprocessing API", () => {
   it.live(
     "S10 map fails fast on the first failure; queued items never start; mapSettled returns every outcome",
     () =>
-      withPool({ size: 4, prefetch: 0 }, (pool) =>
+      withPool(backend, { size: 4, prefetch: 0 }, (pool) =>
         Effect.gen(function* () {
           const ticks = tempFile("ticks")
           const items = range(1000).map((i) => ({ i, failAt: 37, ms: 20, ticks }))
@@ -180,7 +185,7 @@ describe("Pool: the multiprocessing API", () => {
   )
 
   it.live("a bad payload fails before anything is sent", () =>
-    withPool({ size: 1 }, (pool) =>
+    withPool(backend, { size: 1 }, (pool) =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(pool.apply(T.Square, "three" as unknown as number))
         expect(error._tag).toBe("RequestValidationError")
@@ -190,12 +195,15 @@ describe("Pool: the multiprocessing API", () => {
   )
 })
 
-describe("Pool: crashes", () => {
-  for (const mode of ["exit", "uncaught", "sigkill", "oom"] as const) {
+describe.each(backends)("Pool on %s: crashes", (backend) => {
+  for (const mode of backend === "process"
+    ? (["exit", "uncaught", "sigkill", "oom"] as const)
+    : (["exit", "uncaught", "oom"] as const)) {
     it.live(
       `S15 a worker that dies mid-task (${mode}) fails exactly that task; the others succeed; the pool heals`,
       () =>
         withPool(
+          backend,
           { size: 4, execArgv: mode === "oom" ? ["--max-old-space-size=64"] : undefined, stderr: "pipe" },
           (pool) =>
             Effect.gen(function* () {
@@ -218,7 +226,7 @@ describe("Pool: crashes", () => {
               const after = yield* eventually(livePids(pool), (pids) => pids.length === 4, 5000)
               expect(after).toHaveLength(4)
               expect(after).not.toContain(crash.pid)
-              expect(isRunning(crash.pid)).toBe(false)
+              if (backend === "process") expect(isRunning(crash.pid)).toBe(false)
               expect(yield* pool.map(T.Square, range(20))).toEqual(range(20).map((i) => i * i))
             })
         ),
@@ -229,7 +237,7 @@ describe("Pool: crashes", () => {
   it.live(
     "S16 a crash is retried on a live worker when the task allows it; the attempts are counted",
     () =>
-      withPool({ size: 2 }, (pool) =>
+      withPool(backend, { size: 2 }, (pool) =>
         Effect.gen(function* () {
           const attempts = tempFile("attempts")
           expect(yield* pool.apply(T.CrashTwice, { attempts, crashes: 2 }, { retries: 2 })).toBe(42)
@@ -249,12 +257,12 @@ describe("Pool: crashes", () => {
   it.live(
     "S18 several workers crashing at once: every affected task fails with its own typed error",
     () =>
-      withPool({ size: 4, prefetch: 0 }, (pool) =>
+      withPool(backend, { size: 4, prefetch: 0 }, (pool) =>
         Effect.gen(function* () {
           yield* eventually(livePids(pool), (pids) => pids.length === 4)
           const exits = yield* pool.mapSettled(
             T.CrashAt,
-            range(4).map((i) => ({ i, crashAt: i, ms: 100, mode: "sigkill" as const })),
+            range(4).map((i) => ({ i, crashAt: i, ms: 100, mode: "exit" as const })),
             { chunkSize: 1 }
           )
           const errors = exits.map((exit) => Exit.findErrorOption(exit as Exit.Exit<number, unknown>))
@@ -275,6 +283,7 @@ describe("Pool: crashes", () => {
       Effect.gen(function* () {
         const attempts = tempFile("init")
         const result = yield* withPool(
+          backend,
           {
             size: 1,
             initializer: { task: T.FailingInit, payload: attempts },
@@ -298,11 +307,11 @@ describe("Pool: crashes", () => {
   )
 
   it.live("the pool gives up past the restart intensity, and every later caller is told", () =>
-    withPool({ size: 2, restartIntensity: { maxRestarts: 1, period: "10 seconds" } }, (pool) =>
+    withPool(backend, { size: 2, restartIntensity: { maxRestarts: 1, period: "10 seconds" } }, (pool) =>
       Effect.gen(function* () {
         yield* pool.mapSettled(
           T.CrashAt,
-          range(2).map((i) => ({ i, crashAt: i, ms: 0, mode: "sigkill" as const }))
+          range(2).map((i) => ({ i, crashAt: i, ms: 0, mode: "exit" as const }))
         )
         const error = yield* Effect.flip(pool.apply(T.Square, 2))
         expect(error).toMatchObject({ _tag: "RestartIntensityExceeded", periodMs: 10_000 })
@@ -311,11 +320,11 @@ describe("Pool: crashes", () => {
   )
 })
 
-describe("Pool: timeouts and cancellation", () => {
+describe.each(backends)("Pool on %s: timeouts and cancellation", (backend) => {
   it.live(
     "S20 a task past its timeout gets TaskTimeout; its stuck worker is replaced; the timeout counts from dispatch",
     () =>
-      withPool({ size: 2, interruptGrace: "200 millis", killTimeout: "500 millis" }, (pool) =>
+      withPool(backend, { size: 2, interruptGrace: "200 millis", killTimeout: "500 millis" }, (pool) =>
         Effect.gen(function* () {
           const before = yield* eventually(livePids(pool), (pids) => pids.length === 2)
           const [elapsed, error] = yield* Effect.timed(
@@ -330,7 +339,7 @@ describe("Pool: timeouts and cancellation", () => {
           )
           const replaced = before.filter((pid) => !after.includes(pid))
           expect(replaced).toHaveLength(1)
-          expect(yield* Effect.promise(() => survivorsAfter(replaced, 2000))).toEqual([])
+          if (backend === "process") expect(yield* Effect.promise(() => survivorsAfter(replaced, 2000))).toEqual([])
           expect(yield* pool.map(T.Square, range(100))).toEqual(range(100).map((i) => i * i))
           const queued = yield* Effect.all(
             [
@@ -349,7 +358,7 @@ describe("Pool: timeouts and cancellation", () => {
   it.live(
     "S22 interrupting the caller stops the remote work; a queued task never starts",
     () =>
-      withPool({ size: 1 }, (pool) =>
+      withPool(backend, { size: 1 }, (pool) =>
         Effect.gen(function* () {
           const beats = tempFile("beats")
           const interrupted = tempFile("interrupted")
@@ -379,7 +388,7 @@ describe("Pool: timeouts and cancellation", () => {
   it.live(
     "S23 halting a stream early interrupts the tasks still running",
     () =>
-      withPool({ size: 4, interruptGrace: "300 millis" }, (pool) =>
+      withPool(backend, { size: 4, interruptGrace: "300 millis" }, (pool) =>
         Effect.gen(function* () {
           yield* eventually(livePids(pool), (pids) => pids.length === 4)
           const [elapsed, first] = yield* Effect.timed(
@@ -403,11 +412,11 @@ describe("Pool: timeouts and cancellation", () => {
   )
 })
 
-describe("Pool: backpressure", () => {
+describe.each(backends)("Pool on %s: backpressure", (backend) => {
   it.live(
     "S43 a full queue makes apply wait and offer fail at once with QueueFull; nothing is dropped",
     () =>
-      withPool({ size: 1, queueSize: 16, prefetch: 0 }, (pool) =>
+      withPool(backend, { size: 1, queueSize: 16, prefetch: 0 }, (pool) =>
         Effect.gen(function* () {
           let maxQueued = 0
           const sampler = yield* Effect.forkChild(

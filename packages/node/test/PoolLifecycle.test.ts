@@ -8,15 +8,20 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Balancer, Pool } from "@troupe/core"
-import { NodeProcess } from "@troupe/node"
+import { NodePool } from "@troupe/node"
 import { Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { survivorsAfter } from "./fixtures/os.ts"
 import * as T from "./fixtures/poolTasks.ts"
 
 const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), "troupe-life-")), name)
 
-const withPool = <A, E>(options: Pool.Options, f: (pool: Pool.Service) => Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(Pool.make(options), f)).pipe(Effect.provide(NodeProcess.layer))
+type Backend = "process" | "thread"
+
+/** Scenarios that apply to both run on forked processes and on worker threads. */
+const backends: ReadonlyArray<Backend> = ["process", "thread"]
+
+const withPool = <A, E>(backend: Backend, options: Pool.Options, f: (pool: Pool.Service) => Effect.Effect<A, E>) =>
+  Effect.scoped(Effect.flatMap(Pool.make(options), f)).pipe(Effect.provide(NodePool.transport(backend)))
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 
@@ -33,11 +38,11 @@ const eventually = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean, withi
 const livePids = (pool: Pool.Service) =>
   Effect.map(pool.stats, (stats) => stats.workers.filter((w) => w.state === "ready").map((w) => w.pid))
 
-describe("Pool: recycling", () => {
+describe.each(backends)("Pool on %s: recycling", (backend) => {
   it.live(
     "S25 maxTasksPerWorker retires each worker after its 10th task; all results are right",
     () =>
-      withPool({ size: 3, maxTasksPerWorker: 10 }, (pool) =>
+      withPool(backend, { size: 3, maxTasksPerWorker: 10 }, (pool) =>
         Effect.gen(function* () {
           const initial = yield* eventually(livePids(pool), (pids) => pids.length === 3)
           const pids = yield* pool.map(
@@ -65,7 +70,7 @@ describe("Pool: recycling", () => {
           [1, 2, 6],
           [2, 2, 8]
         ] as const) {
-          const values = yield* withPool({ size, maxTasksPerWorker: max }, (pool) =>
+          const values = yield* withPool(backend, { size, maxTasksPerWorker: max }, (pool) =>
             pool.map(
               T.Delay,
               range(tasks).map((i) => ({ value: i * 2, ms: 10 })),
@@ -82,31 +87,33 @@ describe("Pool: recycling", () => {
               Effect.forkChild(pool.apply(T.Delay, { value: i * 2, ms: 10 }), { startImmediately: true })
             )
           })
-        ).pipe(Effect.provide(NodeProcess.layer))
+        ).pipe(Effect.provide(NodePool.transport(backend)))
         const values = yield* Effect.forEach(early, (fiber) => Fiber.join(fiber))
         expect(values).toEqual(range(6).map((i) => i * 2))
       }),
     60_000
   )
 
-  it.live(
-    "S27 a worker whose memory passes the limit retires after its task; every call succeeds",
-    () =>
-      withPool({ size: 1, maxMemoryPerWorkerMb: 200 }, (pool) =>
-        Effect.gen(function* () {
-          const pids: Array<number> = []
-          for (let call = 0; call < 10; call++) pids.push(yield* pool.apply(T.Leak, 50))
-          expect(new Set(pids).size).toBeGreaterThan(1)
-          expect(pids).toHaveLength(10)
-        })
-      ),
-    60_000
-  )
+  // Resident memory and process groups belong to processes: threads share both with the parent.
+  if (backend === "process")
+    it.live(
+      "S27 a worker whose memory passes the limit retires after its task; every call succeeds",
+      () =>
+        withPool(backend, { size: 1, maxMemoryPerWorkerMb: 200 }, (pool) =>
+          Effect.gen(function* () {
+            const pids: Array<number> = []
+            for (let call = 0; call < 10; call++) pids.push(yield* pool.apply(T.Leak, 50))
+            expect(new Set(pids).size).toBeGreaterThan(1)
+            expect(pids).toHaveLength(10)
+          })
+        ),
+      60_000
+    )
 
   it.live(
     "S28 idle workers retire after the idle timeout; the next task starts one again; sequential tasks reuse one",
     () =>
-      withPool({ size: 2, start: "lazy", idleTimeout: "1 second" }, (pool) =>
+      withPool(backend, { size: 2, start: "lazy", idleTimeout: "1 second" }, (pool) =>
         Effect.gen(function* () {
           const a = yield* pool.apply(T.Pid, 0)
           const b = yield* pool.apply(T.Pid, 0)
@@ -122,14 +129,16 @@ describe("Pool: recycling", () => {
   )
 })
 
-describe("Pool: starting workers", () => {
+describe.each(backends)("Pool on %s: starting workers", (backend) => {
   it.live(
     "the initializer runs once in every worker, replacements included",
     () =>
       Effect.gen(function* () {
         const file = tempFile("init")
-        yield* withPool({ size: 2, initializer: { task: T.RecordInit, payload: file }, maxTasksPerWorker: 2 }, (pool) =>
-          pool.map(T.Square, range(8), { chunkSize: 1 })
+        yield* withPool(
+          backend,
+          { size: 2, initializer: { task: T.RecordInit, payload: file }, maxTasksPerWorker: 2 },
+          (pool) => pool.map(T.Square, range(8), { chunkSize: 1 })
         )
         const pids = readFileSync(file, "utf8").trim().split("\n")
         expect(pids.length).toBeGreaterThanOrEqual(4)
@@ -141,7 +150,7 @@ describe("Pool: starting workers", () => {
   it.live(
     "key affinity sends every task with the same key to the same worker",
     () =>
-      withPool({ size: 3, balancer: Balancer.keyAffinity((ms: number) => String(ms % 3)) }, (pool) =>
+      withPool(backend, { size: 3, balancer: Balancer.keyAffinity((ms: number) => String(ms % 3)) }, (pool) =>
         Effect.gen(function* () {
           yield* eventually(livePids(pool), (pids) => pids.length === 3)
           const pids = yield* pool.map(T.Pid, range(30), { chunkSize: 1 })
@@ -157,7 +166,7 @@ describe("Pool: starting workers", () => {
   it.live(
     "round robin spreads sequential tasks over every worker",
     () =>
-      withPool({ size: 3, balancer: Balancer.roundRobin() }, (pool) =>
+      withPool(backend, { size: 3, balancer: Balancer.roundRobin() }, (pool) =>
         Effect.gen(function* () {
           yield* eventually(livePids(pool), (pids) => pids.length === 3)
           const pids: Array<number> = []
@@ -169,13 +178,16 @@ describe("Pool: starting workers", () => {
   )
 })
 
-describe("Pool: shutdown", () => {
+describe.each(backends)("Pool on %s: shutdown", (backend) => {
   it.live(
     "S44 closing the scope drains submitted work; later submits fail with PoolShuttingDown",
     () =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
-        const pool = yield* Pool.make({ size: 4 }).pipe(Scope.provide(scope), Effect.provide(NodeProcess.layer))
+        const pool = yield* Pool.make({ size: 4 }).pipe(
+          Scope.provide(scope),
+          Effect.provide(NodePool.transport(backend))
+        )
         yield* eventually(livePids(pool), (pids) => pids.length === 4)
         const fibers = yield* Effect.forEach(range(40), (i) =>
           Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 200 }))
@@ -200,7 +212,7 @@ describe("Pool: shutdown", () => {
         const scope = yield* Scope.make()
         const pool = yield* Pool.make({ size: 2, prefetch: 0, shutdown: { drain: "inFlight" } }).pipe(
           Scope.provide(scope),
-          Effect.provide(NodeProcess.layer)
+          Effect.provide(NodePool.transport(backend))
         )
         yield* eventually(livePids(pool), (pids) => pids.length === 2)
         const fibers = yield* Effect.forEach(range(6), (i) =>
@@ -218,35 +230,38 @@ describe("Pool: shutdown", () => {
     30_000
   )
 
-  it.live(
-    "S45 forced shutdown kills workers that ignore SIGTERM and their grandchildren; closing twice is harmless",
-    () =>
-      Effect.gen(function* () {
-        const file = tempFile("stubborn")
-        T.resetFile(file)
-        const scope = yield* Scope.make()
-        const pool = yield* Pool.make({ size: 4, shutdown: { timeout: "200 millis" }, killTimeout: "400 millis" }).pipe(
-          Scope.provide(scope),
-          Effect.provide(NodeProcess.layer)
-        )
-        const fibers = yield* Effect.forEach(range(4), () => Effect.forkChild(pool.apply(T.Stubborn, file)))
-        const lines = yield* eventually(
-          Effect.sync(() => readFileSync(file, "utf8").trim().split("\n").filter(Boolean)),
-          (found) => found.length === 4
-        )
-        const pids = lines.flatMap((line) => line.split(" ").map(Number))
-        expect(pids).toHaveLength(8)
-        const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
-        expect(Duration.toMillis(elapsed)).toBeLessThan(1500 + 1000)
-        const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber))
-        const tags = exits.map((exit) => {
-          const error = Exit.findErrorOption(exit)
-          return error._tag === "Some" ? (error.value as { _tag: string })._tag : "none"
-        })
-        expect(tags).toEqual(range(4).map(() => "ShutdownError"))
-        expect(yield* Effect.promise(() => survivorsAfter(pids, 1000))).toEqual([])
-        yield* Scope.close(scope, Exit.void)
-      }),
-    30_000
-  )
+  // Resident memory and process groups belong to processes: threads share both with the parent.
+  if (backend === "process")
+    it.live(
+      "S45 forced shutdown kills workers that ignore SIGTERM and their grandchildren; closing twice is harmless",
+      () =>
+        Effect.gen(function* () {
+          const file = tempFile("stubborn")
+          T.resetFile(file)
+          const scope = yield* Scope.make()
+          const pool = yield* Pool.make({
+            size: 4,
+            shutdown: { timeout: "200 millis" },
+            killTimeout: "400 millis"
+          }).pipe(Scope.provide(scope), Effect.provide(NodePool.transport(backend)))
+          const fibers = yield* Effect.forEach(range(4), () => Effect.forkChild(pool.apply(T.Stubborn, file)))
+          const lines = yield* eventually(
+            Effect.sync(() => readFileSync(file, "utf8").trim().split("\n").filter(Boolean)),
+            (found) => found.length === 4
+          )
+          const pids = lines.flatMap((line) => line.split(" ").map(Number))
+          expect(pids).toHaveLength(8)
+          const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
+          expect(Duration.toMillis(elapsed)).toBeLessThan(1500 + 1000)
+          const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber))
+          const tags = exits.map((exit) => {
+            const error = Exit.findErrorOption(exit)
+            return error._tag === "Some" ? (error.value as { _tag: string })._tag : "none"
+          })
+          expect(tags).toEqual(range(4).map(() => "ShutdownError"))
+          expect(yield* Effect.promise(() => survivorsAfter(pids, 1000))).toEqual([])
+          yield* Scope.close(scope, Exit.void)
+        }),
+      30_000
+    )
 })
