@@ -36,13 +36,18 @@ export interface Options {
   readonly concurrency: number
   /** Attach the child's resident set size to each batch of replies. */
   readonly reportRss: boolean
+  /**
+   * Modules to import before the child reports ready, so that a fresh worker
+   * is warm: its first task does not pay for loading its module.
+   */
+  readonly preload: ReadonlyArray<string>
 }
 
 /**
  * @since 0.1.0
  * @category constructors
  */
-export const defaultOptions: Options = { once: false, concurrency: 1, reportRss: false }
+export const defaultOptions: Options = { once: false, concurrency: 1, reportRss: false, preload: [] }
 
 /**
  * The channel back to the parent, provided by the platform.
@@ -69,6 +74,8 @@ export interface ChildPort {
  */
 export interface ChildRunner {
   readonly onMessage: (message: unknown) => void
+  /** Imports the `preload` modules; the platform reports ready once it settles. A module that fails to load is reported when a task needs it. */
+  readonly warmUp: Promise<void>
 }
 
 const describe = (error: unknown): string =>
@@ -203,7 +210,19 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     else if (current !== undefined && current !== "interrupted") current.interruptUnsafe()
   }
 
+  const warmUp = Promise.all(
+    options.preload.map((module) => {
+      const loading = import(module).then(() => modules.set(module, true))
+      modules.set(module, loading)
+      return loading.catch(() => modules.delete(module))
+    })
+  ).then(() => {
+    for (const task of Task.registered()) Codec.warm(task)
+    Effect.runSync(Effect.void)
+  })
+
   return {
+    warmUp,
     onMessage: (message) => {
       const frame = decodeParentFrame(message)
       if (Exit.isFailure(frame)) {

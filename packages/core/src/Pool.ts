@@ -28,7 +28,7 @@ import { Dispatcher, type Item, type Job, makeJob } from "./internal/dispatcher.
 import { Slot } from "./internal/slot.ts"
 import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
-import { type Stdio, Transport } from "./Transport.ts"
+import { type SpawnOptions, type Stdio, Transport } from "./Transport.ts"
 import {
   type PoolCallError,
   type QueueFull,
@@ -247,6 +247,17 @@ export const make = Effect.fnUntraced(function* (
         }
   const killGraceMs = millis(options.killTimeout) ?? 1000
   const minSize = options.minSize ?? 0
+  // Modules of the tasks this pool has run: a new worker imports them before it reports ready.
+  const knownModules = new Set<string>()
+  if (options.initializer !== undefined) knownModules.add(options.initializer.task.module)
+  const spawnOptions: SpawnOptions = {
+    stdout: options.stdout ?? "inherit",
+    stderr: options.stderr ?? "inherit",
+    runner: { once: false, concurrency, reportRss: options.maxMemoryPerWorkerMb !== undefined, preload: [] },
+    shutdownTimeout: Duration.millis(killGraceMs),
+    env: options.env,
+    execArgv: options.execArgv
+  }
   const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty" && slot.state !== "down").length
   const slots = dispatcher.slots
   for (let index = 0; index < size; index++) {
@@ -254,14 +265,7 @@ export const make = Effect.fnUntraced(function* (
       new Slot(index, {
         dispatcher,
         transport,
-        spawn: {
-          stdout: options.stdout ?? "inherit",
-          stderr: options.stderr ?? "inherit",
-          runner: { once: false, concurrency, reportRss: options.maxMemoryPerWorkerMb !== undefined },
-          shutdownTimeout: Duration.millis(killGraceMs),
-          env: options.env,
-          execArgv: options.execArgv
-        },
+        spawn: () => ({ ...spawnOptions, runner: { ...spawnOptions.runner, preload: [...knownModules] } }),
         initializer,
         maxTasksPerWorker: options.maxTasksPerWorker ?? Number.POSITIVE_INFINITY,
         maxRssBytes: (options.maxMemoryPerWorkerMb ?? Number.POSITIVE_INFINITY) * 1024 * 1024,
@@ -416,6 +420,7 @@ export const make = Effect.fnUntraced(function* (
       if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError>
       if (mode === "offer" && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
       const settings = callSettings(task, call)
+      knownModules.add(task.module)
       return Effect.callback<A, any>((resume) => {
         let finished = false
         const finish = (result: Effect.Effect<A, any>) => {

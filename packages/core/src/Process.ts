@@ -190,7 +190,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     {
       stdout: options?.stdout ?? "inherit",
       stderr: options?.stderr ?? "inherit",
-      runner: { once: true, concurrency: 1, reportRss: false },
+      runner: { once: true, concurrency: 1, reportRss: false, preload: [] },
       shutdownTimeout: options?.shutdownTimeout ?? defaultShutdownTimeout,
       env: options?.env,
       execArgv: options?.execArgv

@@ -116,6 +116,14 @@ const registry: Map<string, Any> = registryHolder[registryKey]
  */
 export const find = (name: string): Any | undefined => registry.get(name)
 
+/**
+ * Every task registered in this process (by the modules loaded so far).
+ *
+ * @since 0.1.0
+ * @category lookup
+ */
+export const registered = (): Iterable<Any> => registry.values()
+
 type PayloadSchema<P> = P extends Schema.Struct.Fields ? Schema.Struct<P> : P
 
 /**

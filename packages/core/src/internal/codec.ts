@@ -56,6 +56,16 @@ const codecsOf = (task: Task.Any): Codecs => {
   return codecs
 }
 
+/**
+ * Builds a task's codecs and runs each once, so that the parsers are compiled
+ * before the first real value arrives (a fresh worker's first task is
+ * otherwise slower than the rest).
+ */
+export const warm = (task: Task.Any): void => {
+  const codecs = codecsOf(task)
+  for (const codec of Object.values(codecs)) codec(undefined)
+}
+
 const issueMessage = <E>(exit: Exit.Exit<unknown, E>): string => {
   if (Exit.isSuccess(exit)) return ""
   const error = Cause.findErrorOption(exit.cause)

@@ -15,7 +15,6 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Balancer from "../Balancer.ts"
-import type * as ChildRunner from "../ChildRunner.ts"
 import { ExitStatus } from "../ExitStatus.ts"
 import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
@@ -34,7 +33,8 @@ export type Ending =
 export interface SlotContext {
   readonly dispatcher: Dispatcher
   readonly transport: Transport.Transport["Service"]
-  readonly spawn: Omit<Transport.SpawnOptions, "runner"> & { readonly runner: ChildRunner.Options }
+  /** The options of the next worker's spawn (its preload list grows as the pool meets new task modules). */
+  readonly spawn: () => Transport.SpawnOptions
   readonly initializer: { readonly task: Task.Any; readonly encoded: unknown } | undefined
   readonly maxTasksPerWorker: number
   readonly maxRssBytes: number
@@ -269,7 +269,7 @@ export class Slot implements Balancer.WorkerView {
 
   private spawnAndServe = Effect.gen({ self: this }, function* () {
     const { initializer, spawn, startTimeout, transport } = this.context
-    const connection = yield* transport.spawn(spawn, this.onFrame)
+    const connection = yield* transport.spawn(spawn(), this.onFrame)
     this.connection = connection
     this.pid = connection.pid
     const started = yield* Deferred.await(this.ready!).pipe(

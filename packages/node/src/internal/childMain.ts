@@ -48,4 +48,4 @@ const options: import("@troupe/core").ChildRunner.Options = {
 }
 const runner = ChildRunner.make(port, options)
 process.on("message", runner.onMessage)
-void port.send({ _tag: "Ready", pid: process.pid })
+void runner.warmUp.then(() => port.send({ _tag: "Ready", pid: process.pid }))
