@@ -26,3 +26,24 @@ it("pool-squares.ts: the squares, exactly", async () => {
   expect(code).toBe(0)
   expect(stdout).toBe("Squared numbers: [1, 4, 9, 16, 25]\n")
 })
+
+const lastLine = (stdout: string) => stdout.trimEnd().split("\n").at(-1) ?? ""
+
+it("crash-recovery.ts: every task succeeds while workers are SIGKILLed", async () => {
+  const { code, stdout } = await runExample("crash-recovery")
+  expect(code).toBe(0)
+  const match = /^tasks=2000 succeeded=2000 failed=0 hung=0 restarts=(\d+)$/.exec(lastLine(stdout))
+  expect(match, lastLine(stdout)).not.toBeNull()
+  expect(Number(match![1])).toBeGreaterThan(0)
+})
+
+it("crash-recovery.ts --retries 0: every task settles, and each failure is a typed crash", async () => {
+  const { code, stdout } = await runExample("crash-recovery", ["--retries", "0"])
+  expect(code).toBe(0)
+  const match = /^tasks=2000 succeeded=(\d+) failed=(\d+) hung=0 restarts=(\d+)$/.exec(lastLine(stdout))
+  expect(match, lastLine(stdout)).not.toBeNull()
+  const [succeeded, failed] = [Number(match![1]), Number(match![2])]
+  expect(succeeded + failed).toBe(2000)
+  expect(failed).toBeGreaterThan(0)
+  expect(stdout).toContain(`failures by type: WorkerCrashed=${failed}\n`)
+})

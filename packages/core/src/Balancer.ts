@@ -69,6 +69,12 @@ export interface WorkerView {
 export interface Balancer<in Payload = unknown> {
   readonly name: string
   readonly pick: (workers: ReadonlyArray<WorkerView>, payload: Payload) => number | undefined
+  /**
+   * The choice depends on the payload: when the oldest waiting task cannot
+   * be placed, a later one (for another worker) still may. The pool then
+   * looks past the head of its queue instead of waiting for it.
+   */
+  readonly keyed?: boolean | undefined
 }
 
 /**
@@ -321,6 +327,7 @@ export const keyAffinity = <P>(
 
   return {
     name: "keyAffinity",
+    keyed: true,
     pick: (workers, payload) => {
       if (workers.length === 0) return undefined
       if (ring === undefined || !sameSlots(workers)) {

@@ -10,9 +10,10 @@
  * a `SpawnFailed` reply, never a task failure.
  *
  * Runs start in the order they arrive, at most `concurrency` at a time; the
- * rest wait in the child. So at any moment the runs a child has started are
- * the oldest ones it was sent, which is what lets the parent tell, after a
- * crash, which tasks may have been running and which never started.
+ * rest wait in the child. Before a run starts, the replies of the runs that
+ * finished are sent. So when a child dies, the runs it had not answered are
+ * the ones it was running, then the ones it never started: which is what
+ * lets the parent fail (or retry) exactly the runs that may have run.
  *
  * @since 0.1.0
  */
@@ -41,13 +42,19 @@ export interface Options {
    * is warm: its first task does not pay for loading its module.
    */
   readonly preload: ReadonlyArray<string>
+  /**
+   * The `preload` modules were bundled with the runner and have already run:
+   * they count as loaded. A platform sets this when it starts the child from
+   * a bundle; such a child can serve only the tasks of those modules.
+   */
+  readonly bundled: boolean
 }
 
 /**
  * @since 0.1.0
  * @category constructors
  */
-export const defaultOptions: Options = { once: false, concurrency: 1, reportRss: false, preload: [] }
+export const defaultOptions: Options = { once: false, concurrency: 1, reportRss: false, preload: [], bundled: false }
 
 /**
  * The channel back to the parent, provided by the platform.
@@ -64,6 +71,8 @@ export interface ChildPort {
   readonly defer: (f: () => void) => void
   /** The resident set size of this child, in bytes. */
   readonly rss: () => number
+  /** Rewrites a stack trace before it is sent (a bundled child maps it back to the original files). */
+  readonly mapStack?: ((stack: string) => string) | undefined
 }
 
 /**
@@ -120,6 +129,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   const flush = () => {
     flushScheduled = false
+    if (replies.length === 0) return
     const batch = replies
     replies = []
     const sent = port.send(
@@ -142,10 +152,15 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     pump()
   }
 
+  const withMappedStack = (reply: Reply): Reply =>
+    port.mapStack !== undefined && (reply._tag === "Failure" || reply._tag === "Defect") && reply.stack !== undefined
+      ? { ...reply, stack: port.mapStack(reply.stack) }
+      : reply
+
   const execute = (run: Run, task: Task.Any) => {
     const fiber = Effect.runFork(Codec.runInChild(task, run.payload))
     running.set(run.id, fiber)
-    fiber.addObserver((exit) => finish(run.id, Exit.isSuccess(exit) ? exit.value : interrupted))
+    fiber.addObserver((exit) => finish(run.id, Exit.isSuccess(exit) ? withMappedStack(exit.value) : interrupted))
   }
 
   const resolve = (run: Run): Task.Any | Reply =>
@@ -156,6 +171,11 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     )
 
   const start = (run: Run) => {
+    // Replies of finished runs go out before the next run starts: if that run kills the child, the parent
+    // must not mistake a finished run for the one that was running (nor the other way round).
+    flush()
+    // Sent before the task runs: if the child dies in the task, the parent knows it had started.
+    if (run.confirm === true) void port.send({ _tag: "Started", id: run.id })
     const loaded = modules.get(run.module)
     if (loaded === true) {
       const task = resolve(run)
@@ -212,6 +232,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   const warmUp = Promise.all(
     options.preload.map((module) => {
+      if (options.bundled) return modules.set(module, true)
       const loading = import(module).then(() => modules.set(module, true))
       modules.set(module, loading)
       return loading.catch(() => modules.delete(module))

@@ -28,9 +28,10 @@ import { Dispatcher, type Item, type Job, makeJob } from "./internal/dispatcher.
 import { Slot } from "./internal/slot.ts"
 import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
-import { type SpawnOptions, type Stdio, Transport } from "./Transport.ts"
+import { type SpawnOptions, Transport } from "./Transport.ts"
 import {
   type PoolCallError,
+  type PoolShuttingDown,
   type QueueFull,
   type RequestValidationError,
   RestartIntensityExceeded,
@@ -54,6 +55,12 @@ export interface Options {
   readonly queueSize?: number | undefined
   /** How a task finds its worker (default `Balancer.leastBusy()`). */
   readonly balancer?: Balancer.Balancer<any> | undefined
+  /**
+   * Tasks the pool will run. Workers load their modules before they report
+   * ready; without this, a pool learns them from the first calls (and, when
+   * workers are started from bundles, restarts idle workers to take them in).
+   */
+  readonly tasks?: ReadonlyArray<Task.Any> | undefined
   /** A task every worker runs once when it starts, before any other; its failure is an `InitializerError`. */
   readonly initializer?: { readonly task: Task.Any; readonly payload: unknown } | undefined
   /** Crash retries for tasks that do not set their own (default 0). */
@@ -82,8 +89,6 @@ export interface Options {
   readonly interruptGrace?: Duration.Input | undefined
   /** How long a worker may take to start (default 30 s). */
   readonly startTimeout?: Duration.Input | undefined
-  readonly stdout?: Stdio | undefined
-  readonly stderr?: Stdio | undefined
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   readonly execArgv?: ReadonlyArray<string> | undefined
 }
@@ -164,7 +169,10 @@ export interface Service {
     task: T,
     items: Iterable<Task.Payload<T>>,
     options?: MapOptions
-  ) => Effect.Effect<Array<Exit.Exit<Task.Success<T>, Task.Error<T> | PoolCallError>>, RequestValidationError>
+  ) => Effect.Effect<
+    Array<Exit.Exit<Task.Success<T>, Task.Error<T> | PoolCallError>>,
+    RequestValidationError | PoolShuttingDown | RestartIntensityExceeded
+  >
   /** `map` for tasks whose payload is a tuple. */
   readonly starmap: <T extends Task.Any>(
     task: T & { readonly payloadSchema: { readonly Type: ReadonlyArray<unknown> } },
@@ -197,6 +205,30 @@ export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") 
 const millis = (input: Duration.Input | undefined): number | undefined =>
   input === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(input))
 
+const positiveInteger = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1)
+const nonNegativeInteger = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 0)
+
+/** The first invalid option, described, or `undefined`. Bad options are defects: they are programming errors. */
+const validate = (options: Options): string | undefined => {
+  if (!positiveInteger(options.size)) return `size must be a positive integer, got ${options.size}`
+  if (!positiveInteger(options.concurrency)) return `concurrency must be a positive integer, got ${options.concurrency}`
+  if (!nonNegativeInteger(options.prefetch)) return `prefetch must be a non-negative integer, got ${options.prefetch}`
+  if (!positiveInteger(options.queueSize)) return `queueSize must be a positive integer, got ${options.queueSize}`
+  if (!nonNegativeInteger(options.retries)) return `retries must be a non-negative integer, got ${options.retries}`
+  if (!positiveInteger(options.maxTasksPerWorker)) {
+    return `maxTasksPerWorker must be a positive integer, got ${options.maxTasksPerWorker}`
+  }
+  if (options.maxMemoryPerWorkerMb !== undefined && !(options.maxMemoryPerWorkerMb > 0)) {
+    return `maxMemoryPerWorkerMb must be positive, got ${options.maxMemoryPerWorkerMb}`
+  }
+  if (!nonNegativeInteger(options.minSize)) return `minSize must be a non-negative integer, got ${options.minSize}`
+  return undefined
+}
+
+/** A deadline a timer can hold: beyond about 24.8 days (or infinite) means none. */
+const timerMillis = (ms: number | undefined): number | undefined =>
+  ms === undefined || !Number.isFinite(ms) || ms > 2_147_483_647 ? undefined : Math.max(0, ms)
+
 const defaultSize = (): number =>
   Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1)
 
@@ -227,8 +259,8 @@ export const make = Effect.fnUntraced(function* (
   options: Options = {}
 ): Effect.fn.Return<Service, RequestValidationError, Transport | Scope.Scope> {
   const size = options.size ?? defaultSize()
-  if (!Number.isInteger(size) || size < 1)
-    return yield* Effect.die(new RangeError(`Pool size must be a positive integer, got ${size}`))
+  const invalid = validate({ ...options, size })
+  if (invalid !== undefined) return yield* Effect.die(new RangeError(`Pool options: ${invalid}`))
   const transport = yield* Transport
   const concurrency = options.concurrency ?? 1
   const dispatcher = new Dispatcher({
@@ -250,13 +282,30 @@ export const make = Effect.fnUntraced(function* (
   // Modules of the tasks this pool has run: a new worker imports them before it reports ready.
   const knownModules = new Set<string>()
   if (options.initializer !== undefined) knownModules.add(options.initializer.task.module)
+  for (const task of options.tasks ?? []) knownModules.add(task.module)
   const spawnOptions: SpawnOptions = {
-    stdout: options.stdout ?? "inherit",
-    stderr: options.stderr ?? "inherit",
-    runner: { once: false, concurrency, reportRss: options.maxMemoryPerWorkerMb !== undefined, preload: [] },
+    // Workers share the parent's output: a pool has no reader for piped streams, and a full pipe would block a worker.
+    stdout: "inherit",
+    stderr: "inherit",
+    runner: {
+      once: false,
+      concurrency,
+      reportRss: options.maxMemoryPerWorkerMb !== undefined,
+      preload: [],
+      bundled: false
+    },
     shutdownTimeout: Duration.millis(killGraceMs),
     env: options.env,
     execArgv: options.execArgv
+  }
+  const isStale = (slot: Slot) => slot.modules !== undefined && [...knownModules].some((m) => !slot.modules!.has(m))
+  /** A task from a module the workers were not started with: idle workers restart with it, busy ones when idle. */
+  const learnModule = (module: string) => {
+    if (knownModules.has(module)) return
+    knownModules.add(module)
+    for (const slot of dispatcher.slots) {
+      if (slot.state === "ready" && slot.held.size === 0 && isStale(slot)) slot.retire("Retired")
+    }
   }
   const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty" && slot.state !== "down").length
   const slots = dispatcher.slots
@@ -273,7 +322,10 @@ export const make = Effect.fnUntraced(function* (
         killGraceMs,
         startTimeout: options.startTimeout ?? Duration.seconds(30),
         mayShrink: () => liveCount() > minSize,
-        onReady: () => {}
+        onReady: (slot) => {
+          if (isStale(slot) && slot.held.size === 0) slot.retire("Retired")
+        },
+        isStale
       })
     )
   }
@@ -388,8 +440,8 @@ export const make = Effect.fnUntraced(function* (
   }
 
   const callSettings = (task: Task.Any, call: CallOptions | undefined) => ({
-    retries: call?.retries ?? (task.retries > 0 ? task.retries : (options.retries ?? 0)),
-    timeoutMs: millis(call?.timeout) ?? millis(task.timeout) ?? millis(options.timeout)
+    retries: call?.retries ?? task.retries ?? options.retries ?? 0,
+    timeoutMs: timerMillis(millis(call?.timeout) ?? millis(task.timeout) ?? millis(options.timeout))
   })
 
   const cancelAll = (jobs: ReadonlyArray<Job>) =>
@@ -420,7 +472,7 @@ export const make = Effect.fnUntraced(function* (
       if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError>
       if (mode === "offer" && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
       const settings = callSettings(task, call)
-      knownModules.add(task.module)
+      learnModule(task.module)
       return Effect.callback<A, any>((resume) => {
         let finished = false
         const finish = (result: Effect.Effect<A, any>) => {
@@ -497,7 +549,15 @@ export const make = Effect.fnUntraced(function* (
         results[index] = exit
         if (--remaining === 0) finish(Effect.succeed(results))
       }
-    ).pipe(Effect.catch((error) => (error._tag === "RequestValidationError" ? Effect.fail(error) : Effect.die(error))))
+    ).pipe(
+      Effect.catch((error) =>
+        error._tag === "RequestValidationError" ||
+        error._tag === "PoolShuttingDown" ||
+        error._tag === "RestartIntensityExceeded"
+          ? Effect.fail(error)
+          : Effect.die(error)
+      )
+    )
   }
 
   const stream =

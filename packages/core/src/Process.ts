@@ -177,6 +177,8 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
       case "Reply":
         Deferred.doneUnsafe(outcome, Codec.decodeReply<A, E>(task, run, frame.value.reply))
         return
+      case "Started":
+        return
       case "Replies":
       case "ProtocolError":
         Deferred.doneUnsafe(
@@ -190,7 +192,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     {
       stdout: options?.stdout ?? "inherit",
       stderr: options?.stderr ?? "inherit",
-      runner: { once: true, concurrency: 1, reportRss: false, preload: [] },
+      runner: { once: true, concurrency: 1, reportRss: false, preload: [run.module], bundled: false },
       shutdownTimeout: options?.shutdownTimeout ?? defaultShutdownTimeout,
       env: options?.env,
       execArgv: options?.execArgv

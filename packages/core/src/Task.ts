@@ -45,8 +45,8 @@ export interface Task<
   readonly successSchema: Success
   readonly errorSchema: Error
   readonly handler: (payload: Payload["Type"]) => Effect.Effect<Success["Type"], Error["Type"]>
-  /** How many times a pool runs the task again after its worker crashed (default 0: at most once). */
-  readonly retries: number
+  /** How many times a pool runs the task again after its worker crashed; `undefined`: the pool's setting. */
+  readonly retries: number | undefined
   /** The default deadline of one run in a pool, from dispatch to a worker. */
   readonly timeout: Duration.Duration | undefined
 }
@@ -65,7 +65,7 @@ export interface Any {
   readonly successSchema: Schema.Top
   readonly errorSchema: Schema.Top
   readonly handler: (payload: any) => Effect.Effect<any, any>
-  readonly retries: number
+  readonly retries: number | undefined
   readonly timeout: Duration.Duration | undefined
 }
 
@@ -202,7 +202,7 @@ export const make = <
     successSchema: options.success ?? Schema.Void,
     errorSchema: options.error ?? Schema.Never,
     handler: options.handler,
-    retries: options.retries ?? 0,
+    retries: options.retries,
     timeout: options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
   }
   registry.set(name, task)

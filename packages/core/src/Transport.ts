@@ -70,6 +70,13 @@ export interface Connection {
   readonly exitStatus: () => ExitStatus | undefined
   /** Sends a signal to the child's process group. A no-op once it has exited. */
   readonly signal: (signal: Signal) => Effect.Effect<void>
+  /**
+   * The task modules this child can serve, when it was started from a bundle
+   * of its `runner.preload` modules; `undefined` when it can import any
+   * module. A pool sends a child only tasks it can serve, and replaces idle
+   * children when it meets a task from a new module.
+   */
+  readonly modules: ReadonlySet<string> | undefined
   /** The child's standard output when spawned with `stdout: "pipe"`; empty otherwise. */
   readonly stdout: Stream.Stream<Uint8Array>
   /** The child's standard error when spawned with `stderr: "pipe"`; empty otherwise. */

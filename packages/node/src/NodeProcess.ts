@@ -26,6 +26,7 @@ import { ExitStatus, Transport, TroupeError } from "@troupe/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { bundleFor, distrust } from "./internal/bundle.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
@@ -50,12 +51,16 @@ interface Spawned {
 
 const spawnChild = (
   options: T.SpawnOptions,
-  onFrame: (frame: unknown) => void
+  onFrame: (frame: unknown) => void,
+  bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
+    const runner = { ...options.runner, bundled: bundle !== undefined }
+    const args = [`--troupe-runner=${JSON.stringify(runner)}`]
+    if (bundle !== undefined) args.push(`--troupe-bundle=${bundle}`)
     let child: ChildProcess
     try {
-      child = fork(childEntry, [`--troupe-runner=${JSON.stringify(options.runner)}`], {
+      child = fork(childEntry, args, {
         detached: true,
         serialization: "json",
         stdio: ["ignore", options.stdout, options.stderr, "ipc"],
@@ -76,7 +81,11 @@ const spawnChild = (
       waiters.clear()
     }
 
-    child.on("message", onFrame)
+    let heard = false
+    child.on("message", (frame) => {
+      heard = true
+      onFrame(frame)
+    })
     const markDrained = () => {
       drained = true
       settle()
@@ -84,6 +93,7 @@ const spawnChild = (
     child.on("disconnect", markDrained)
     child.on("exit", (code, signal) => {
       status = new ExitStatus.ExitStatus({ code, signal })
+      if (bundle !== undefined && !heard && code !== null && code !== 0) distrust(options.runner.preload)
       if (child.connected) setTimeout(markDrained, drainTimeoutMs).unref()
       else markDrained()
     })
@@ -106,6 +116,7 @@ const spawnChild = (
           child,
           connection: {
             pid,
+            modules: bundle === undefined ? undefined : new Set(options.runner.preload),
             sendUnsafe,
             send: (frame) =>
               Effect.try({
@@ -155,7 +166,13 @@ const stop = ({ child, connection }: Spawned, timeout: T.SpawnOptions["shutdownT
   })
 
 const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
-  Effect.acquireRelease(spawnChild(options, onFrame), (spawned) => stop(spawned, options.shutdownTimeout)).pipe(
+  // A child with known task modules starts from a bundle of them; one that must take any module starts unbundled.
+  Effect.promise(() =>
+    options.runner.preload.length > 0 ? bundleFor(options.runner.preload) : Promise.resolve(undefined)
+  ).pipe(
+    Effect.flatMap((bundle) =>
+      Effect.acquireRelease(spawnChild(options, onFrame, bundle), (spawned) => stop(spawned, options.shutdownTimeout))
+    ),
     Effect.map((spawned) => spawned.connection)
   )
 

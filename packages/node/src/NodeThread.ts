@@ -175,6 +175,7 @@ const spawnThread = (
       worker,
       connection: {
         pid,
+        modules: undefined,
         sendUnsafe,
         send: (frame) =>
           Effect.try({

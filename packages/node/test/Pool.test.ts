@@ -3,7 +3,7 @@
  * (S15, S16, S18, S19), timeouts and cancellation (S20, S22, S23),
  * backpressure (S43). Recycling and shutdown live in PoolLifecycle.test.ts.
  */
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -202,37 +202,65 @@ describe.each(backends)("Pool on %s: crashes", (backend) => {
     it.live(
       `S15 a worker that dies mid-task (${mode}) fails exactly that task; the others succeed; the pool heals`,
       () =>
-        withPool(
-          backend,
-          { size: 4, execArgv: mode === "oom" ? ["--max-old-space-size=64"] : undefined, stderr: "pipe" },
-          (pool) =>
-            Effect.gen(function* () {
-              const before = yield* eventually(livePids(pool), (pids) => pids.length === 4)
-              const exits = yield* pool.mapSettled(
-                T.CrashAt,
-                range(40).map((i) => ({ i, crashAt: 13, ms: 200, mode })),
-                { chunkSize: 1 }
-              )
-              const failures = exits.flatMap((exit, i) => (Exit.isFailure(exit) ? [[i, exit] as const] : []))
-              expect(failures.map(([i]) => i)).toEqual([13])
-              const error = Exit.findErrorOption(failures[0]![1] as Exit.Exit<number, unknown>)
-              expect(error).toMatchObject({ value: { _tag: "WorkerCrashed", task: "pool/CrashAt", attempts: 1 } })
-              const crash = (error as { value: { pid: number; exitCode: number | null; signal: string | null } }).value
-              expect(before).toContain(crash.pid)
-              if (mode === "exit") expect(crash).toMatchObject({ exitCode: 3, signal: null })
-              if (mode === "uncaught") expect(crash).toMatchObject({ exitCode: 1, signal: null })
-              if (mode === "sigkill") expect(crash).toMatchObject({ exitCode: null, signal: "SIGKILL" })
-              if (mode === "oom") expect(crash.signal !== null || (crash.exitCode ?? 0) !== 0).toBe(true)
-              const after = yield* eventually(livePids(pool), (pids) => pids.length === 4, 5000)
-              expect(after).toHaveLength(4)
-              expect(after).not.toContain(crash.pid)
-              if (backend === "process") expect(isRunning(crash.pid)).toBe(false)
-              expect(yield* pool.map(T.Square, range(20))).toEqual(range(20).map((i) => i * i))
-            })
+        withPool(backend, { size: 4, execArgv: mode === "oom" ? ["--max-old-space-size=64"] : undefined }, (pool) =>
+          Effect.gen(function* () {
+            const before = yield* eventually(livePids(pool), (pids) => pids.length === 4)
+            const exits = yield* pool.mapSettled(
+              T.CrashAt,
+              range(40).map((i) => ({ i, crashAt: 13, ms: 200, mode })),
+              { chunkSize: 1 }
+            )
+            const failures = exits.flatMap((exit, i) => (Exit.isFailure(exit) ? [[i, exit] as const] : []))
+            expect(failures.map(([i]) => i)).toEqual([13])
+            const error = Exit.findErrorOption(failures[0]![1] as Exit.Exit<number, unknown>)
+            expect(error).toMatchObject({ value: { _tag: "WorkerCrashed", task: "pool/CrashAt", attempts: 1 } })
+            const crash = (error as { value: { pid: number; exitCode: number | null; signal: string | null } }).value
+            expect(before).toContain(crash.pid)
+            if (mode === "exit") expect(crash).toMatchObject({ exitCode: 3, signal: null })
+            if (mode === "uncaught") expect(crash).toMatchObject({ exitCode: 1, signal: null })
+            if (mode === "sigkill") expect(crash).toMatchObject({ exitCode: null, signal: "SIGKILL" })
+            if (mode === "oom") expect(crash.signal !== null || (crash.exitCode ?? 0) !== 0).toBe(true)
+            const after = yield* eventually(livePids(pool), (pids) => pids.length === 4, 5000)
+            expect(after).toHaveLength(4)
+            expect(after).not.toContain(crash.pid)
+            if (backend === "process") expect(isRunning(crash.pid)).toBe(false)
+            expect(yield* pool.map(T.Square, range(20))).toEqual(range(20).map((i) => i * i))
+          })
         ),
       60_000
     )
   }
+
+  it.live(
+    "a task that kills its worker right after others finished: only it fails, and it never runs twice",
+    () =>
+      withPool(backend, { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          const ticks = tempFile("ticks")
+          const exits = yield* pool.mapSettled(
+            T.ExitSync,
+            range(10).map((i) => ({ i, exitAt: 5, ticks })),
+            { chunkSize: 1 }
+          )
+          expect(exits.map((exit) => (Exit.isSuccess(exit) ? exit.value : "crashed"))).toEqual([
+            0,
+            1,
+            2,
+            3,
+            4,
+            "crashed",
+            6,
+            7,
+            8,
+            9
+          ])
+          const runs = readFileSync(ticks, "utf8").trim().split(" ").map(Number)
+          expect(runs.filter((i) => i === 5)).toHaveLength(1)
+          expect(runs.filter((i) => i < 5)).toEqual([0, 1, 2, 3, 4])
+        })
+      ),
+    30_000
+  )
 
   it.live(
     "S16 a crash is retried on a live worker when the task allows it; the attempts are counted",

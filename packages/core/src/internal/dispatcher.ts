@@ -41,7 +41,10 @@ export interface Item {
   readonly payload: unknown
   readonly retries: number
   readonly job: Job
+  /** Runs of this item that a worker crash may have cut short (a requeued, never-started item does not count). */
   attempts: number
+  /** The worker confirmed it started this item (only asked for items that may be retried). */
+  started: boolean
   /** The caller has its outcome (or gave up); later replies only release the worker. */
   settled: boolean
   /** The caller gave up: never retried, never reported. */
@@ -89,11 +92,15 @@ export const makeJob = (
     items[index] = {
       id,
       task,
-      run: { _tag: "Run", id, module, task: task.name, payload: encoded },
+      run:
+        options.retries > 0
+          ? { _tag: "Run", id, module, task: task.name, payload: encoded, confirm: true }
+          : { _tag: "Run", id, module, task: task.name, payload: encoded },
       payload,
       retries: options.retries,
       job,
       attempts: 0,
+      started: false,
       settled: false,
       cancelled: false,
       slot: undefined,
@@ -112,6 +119,8 @@ export class Dispatcher {
   private pumping = false
   /** The job limit a balancer sees for the job being placed. */
   limit = 1
+  /** The module of the job being placed: workers started from a bundle serve only their own modules. */
+  module = ""
   closing = false
   broken: RestartIntensityExceeded | undefined = undefined
   /** Called when queued work finds no live worker, so the pool can start one. */
@@ -172,15 +181,22 @@ export class Dispatcher {
       const { balancer, concurrency, prefetch } = this.options
       let placed = false
       for (;;) {
-        while (this.queue.length > 0) {
-          const job = this.queue[0]!
+        // A keyed balancer may look past jobs waiting for their own busy worker (a bounded distance).
+        const lookAhead = balancer.keyed === true ? 64 : 0
+        let position = 0
+        while (position < this.queue.length && position <= lookAhead) {
+          const job = this.queue[position]!
           // Prefetch only when more jobs wait than every worker can run at once: a batch then saves round
           // trips, while a shallow queue waits here for the first free worker instead of behind a long task.
           const deep = this.queue.length > this.slots.length * concurrency
           this.limit = deep && job.timeoutMs === undefined ? concurrency + prefetch : concurrency
+          this.module = job.items[0]!.run.module
           const index = balancer.pick(this.slots, job.items[0]!.payload)
-          if (index === undefined) break
-          this.queue.shift()
+          if (index === undefined) {
+            position++
+            continue
+          }
+          this.queue.splice(position, 1)
           this.slots[index]!.hold(job)
           placed = true
         }
@@ -242,14 +258,16 @@ export class Dispatcher {
   }
 
   /**
-   * A worker died holding `items` (in the order they were sent). The oldest
-   * `concurrency` of them may have been running: each is retried if it has
-   * retries left, else fails with `WorkerCrashed`. The rest never started and
-   * go back to the front of the queue as they were.
+   * A worker died holding `items` (in the order they were sent). Those that
+   * may have been running (see `mayHaveRun`) are retried if they have retries
+   * left (at the back of the queue), else fail with `WorkerCrashed`. The rest
+   * never started and go back to the front of the queue as they were, without
+   * using up an attempt.
    */
   died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus): void {
     const requeue: Array<Job> = []
     const requeued = new Set<Job>()
+    const retries: Array<Job> = []
     const { concurrency } = this.options
     items.forEach((item, position) => {
       this.release(item)
@@ -258,7 +276,11 @@ export class Dispatcher {
         this.settle(item, Exit.fail(this.broken ?? new ShutdownError({ task: item.task.name, phase: "running" })))
         return
       }
-      const mayHaveRun = position < concurrency
+      // A retriable item says when it starts, so only a run that really began is counted. Any other item
+      // is counted when it was among the oldest `concurrency` the worker held: it may have been running.
+      const mayHaveRun = item.retries > 0 ? item.started : position < concurrency
+      item.started = false
+      if (mayHaveRun) item.attempts++
       if (mayHaveRun && item.attempts > item.retries) {
         this.settle(
           item,
@@ -276,12 +298,17 @@ export class Dispatcher {
         return
       }
       const single = this.requeueable(item)
-      if (!requeued.has(single)) {
+      if (mayHaveRun) {
+        // A retry goes to the back: the front feeds the fresh replacement first, and a task that just lost
+        // a worker should not always be the first task of the next one.
+        retries.push(single)
+      } else if (!requeued.has(single)) {
         requeued.add(single)
         requeue.push(single)
       }
     })
     if (requeue.length > 0) this.queue.unshift(...requeue)
+    if (retries.length > 0) this.queue.push(...retries)
     this.pump()
   }
 

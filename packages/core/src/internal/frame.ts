@@ -19,7 +19,9 @@ export const Run = Schema.Struct({
   id: Schema.Number,
   module: Schema.String,
   task: Schema.String,
-  payload: Schema.Unknown
+  payload: Schema.Unknown,
+  /** Ask the child to send `Started` just before it runs the task (for tasks that may be retried). */
+  confirm: Schema.optional(Schema.Boolean)
 })
 export type Run = typeof Run.Type
 
@@ -63,7 +65,8 @@ export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Ready"), pid: Schema.Number }),
   Schema.Struct({ _tag: Schema.tag("Reply"), id: Schema.Number, reply: Reply }),
   Schema.Struct({ _tag: Schema.tag("Replies"), replies: Schema.Array(Addressed), rss: Schema.optional(Schema.Number) }),
-  Schema.Struct({ _tag: Schema.tag("ProtocolError"), message: Schema.String })
+  Schema.Struct({ _tag: Schema.tag("ProtocolError"), message: Schema.String }),
+  Schema.Struct({ _tag: Schema.tag("Started"), id: Schema.Number })
 ])
 export type ChildFrame = typeof ChildFrame.Type
 

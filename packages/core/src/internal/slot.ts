@@ -45,6 +45,8 @@ export interface SlotContext {
   readonly mayShrink: (slot: Slot) => boolean
   /** Called whenever a worker becomes ready. */
   readonly onReady: (slot: Slot) => void
+  /** Whether the worker cannot serve a task module the pool now knows (it then retires when idle). */
+  readonly isStale: (slot: Slot) => boolean
 }
 
 const initId = -1
@@ -96,8 +98,11 @@ export class Slot implements Balancer.WorkerView {
   }
 
   get available(): boolean {
-    return this.state === "ready"
+    return this.state === "ready" && (this.modules === undefined || this.modules.has(this.context.dispatcher.module))
   }
+
+  /** The task modules this worker can serve, when its transport fixes them at spawn; `undefined`: any. */
+  modules: ReadonlySet<string> | undefined = undefined
 
   get capacity(): number {
     const quota = this.context.maxTasksPerWorker - this.dispatched
@@ -114,7 +119,6 @@ export class Slot implements Balancer.WorkerView {
     job.held += job.items.length
     for (const item of job.items) {
       item.slot = this
-      item.attempts++
       this.held.set(item.id, item)
       this.outbox.push(item.run)
     }
@@ -156,7 +160,10 @@ export class Slot implements Balancer.WorkerView {
       // The channel is gone: the worker's exit releases the item.
     }
     setTimeout(() => {
-      if (item.slot === this) this.kill()
+      if (item.slot !== this) return
+      // Replaced on purpose, not crashed: this does not count toward the restart intensity.
+      this.ending ??= { _tag: "Retired" }
+      this.kill()
     }, graceMs).unref?.()
   }
 
@@ -222,6 +229,11 @@ export class Slot implements Balancer.WorkerView {
         if (value.rss !== undefined && value.rss > this.context.maxRssBytes) this.retire("Retired")
         this.afterReplies()
         break
+      case "Started": {
+        const item = this.held.get(value.id)
+        if (item !== undefined) item.started = true
+        break
+      }
       case "ProtocolError":
         break
     }
@@ -237,16 +249,22 @@ export class Slot implements Balancer.WorkerView {
   }
 
   private afterReplies(): void {
-    const { dispatcher, idleTimeoutMs, maxTasksPerWorker } = this.context
+    const { dispatcher, maxTasksPerWorker } = this.context
     if (this.state === "ready" && this.dispatched >= maxTasksPerWorker) this.retire("Retired")
+    if (this.state === "ready" && this.context.isStale(this)) this.retire("Retired")
     if (this.state === "retiring" && this.held.size === 0) this.stopGracefully()
-    if (this.state === "ready" && this.held.size === 0 && idleTimeoutMs !== undefined) {
-      this.idleTimer ??= setTimeout(() => {
-        this.idleTimer = undefined
-        if (this.held.size === 0 && this.context.mayShrink(this)) this.retire("Idle")
-      }, idleTimeoutMs)
-    }
+    this.armIdleTimer()
     dispatcher.pump()
+  }
+
+  /** An idle worker retires after the idle timeout, if the pool may shrink. */
+  private armIdleTimer(): void {
+    const { idleTimeoutMs } = this.context
+    if (this.state !== "ready" || this.held.size > 0 || idleTimeoutMs === undefined) return
+    this.idleTimer ??= setTimeout(() => {
+      this.idleTimer = undefined
+      if (this.held.size === 0 && this.context.mayShrink(this)) this.retire("Idle")
+    }, idleTimeoutMs)
   }
 
   /**
@@ -270,6 +288,7 @@ export class Slot implements Balancer.WorkerView {
   private spawnAndServe = Effect.gen({ self: this }, function* () {
     const { initializer, spawn, startTimeout, transport } = this.context
     const connection = yield* transport.spawn(spawn(), this.onFrame)
+    this.modules = connection.modules
     this.connection = connection
     this.pid = connection.pid
     const started = yield* Deferred.await(this.ready!).pipe(
@@ -310,6 +329,12 @@ export class Slot implements Balancer.WorkerView {
               })
             )
           )
+        ),
+        Effect.timeoutOption(startTimeout),
+        Effect.map((reply) =>
+          reply._tag === "Some"
+            ? reply.value
+            : ({ _tag: "Defect", name: "Timeout", message: "the initializer did not finish in time" } satisfies Reply)
         )
       )
       if (reply._tag !== "Success") {
@@ -320,6 +345,7 @@ export class Slot implements Balancer.WorkerView {
     const startedAt = Date.now()
     this.state = "ready"
     this.context.onReady(this)
+    this.armIdleTimer()
     this.context.dispatcher.pump()
     const status = yield* connection.exited
     const held = [...this.held.values()]

@@ -8,11 +8,14 @@
  * every parent frame to the core's `ChildRunner` and says it is ready.
  *
  * A child's start-up time is mostly module loading, so the entry turns on
- * Node's compile cache before it loads anything else, and imports narrowly.
+ * Node's compile cache before it loads anything else, and loads the runner
+ * (with the task modules) from a bundle when the parent built one.
  *
  * @internal
  */
 import { enableCompileCache } from "node:module"
+import { pathToFileURL } from "node:url"
+import { stackMapper } from "./stackMapper.ts"
 
 const send = process.send?.bind(process)
 if (send === undefined) {
@@ -28,8 +31,13 @@ process.on("disconnect", () => {
   }
 })
 
+// Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
+const bundleFlag = process.argv.find((arg) => arg.startsWith("--troupe-bundle="))
 enableCompileCache?.()
-const ChildRunner = await import("@troupe/core/ChildRunner")
+const ChildRunner: typeof import("@troupe/core/ChildRunner") =
+  bundleFlag === undefined
+    ? await import("@troupe/core/ChildRunner")
+    : await import(pathToFileURL(bundleFlag.slice("--troupe-bundle=".length)).href)
 
 const port: import("@troupe/core").ChildRunner.ChildPort = {
   send: (frame) =>
@@ -38,7 +46,9 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
     }),
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
-  rss: () => process.memoryUsage.rss()
+  rss: () => process.memoryUsage.rss(),
+  // A bundled child maps the stacks it sends back to the original files; the map is read on first use only.
+  mapStack: bundleFlag === undefined ? undefined : stackMapper(bundleFlag.slice("--troupe-bundle=".length))
 }
 
 const optionsFlag = process.argv.find((arg) => arg.startsWith("--troupe-runner="))
