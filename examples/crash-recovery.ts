@@ -26,14 +26,14 @@ const hangBound = "60 seconds"
 const flag = process.argv.indexOf("--retries")
 const retries = flag >= 0 ? Number(process.argv[flag + 1]) : 3
 
-/** Every 100 ms, SIGKILL one live worker chosen at random. */
+/** Every 100 ms, pick one of the four workers at random and SIGKILL it (unless it is still starting). */
 const chaos = Effect.gen(function* () {
   let kills = 0
   for (;;) {
     yield* Effect.sleep("100 millis")
-    const live = (yield* Pool.Pool.use((pool) => pool.stats)).workers.filter((w) => w.state === "ready")
-    const victim = live[Math.floor(Math.random() * live.length)]
-    if (victim === undefined) continue
+    const { workers } = yield* Pool.Pool.use((pool) => pool.stats)
+    const victim = workers[Math.floor(Math.random() * workers.length)]
+    if (victim === undefined || victim.state !== "ready") continue
     try {
       process.kill(victim.pid, "SIGKILL")
       kills++
