@@ -231,6 +231,66 @@ describe.each(backends)("Pool on %s: crashes", (backend) => {
     )
   }
 
+  it.live("S12 S13 a defect and an unencodable result are typed errors; the worker is not replaced", () =>
+    withPool(backend, { size: 2 }, (pool) =>
+      Effect.gen(function* () {
+        const before = yield* eventually(livePids(pool), (pids) => pids.length === 2)
+        const defect = yield* Effect.flip(pool.apply(T.Defect, 1))
+        expect(defect).toMatchObject({ _tag: "RemoteDefect", name: "Error", message: "boom" })
+        for (let call = 0; call < 20; call++) {
+          const error = yield* Effect.flip(pool.apply(T.BadResult, call))
+          expect(error).toMatchObject({ _tag: "ResultEncodeError", task: "pool/BadResult" })
+        }
+        expect((yield* livePids(pool)).sort()).toEqual([...before].sort())
+      })
+    )
+  )
+
+  it.live("S14 a payload that cannot be sent fails on the caller's side; the other tasks succeed", () =>
+    withPool(backend, { size: 2 }, (pool) =>
+      Effect.gen(function* () {
+        const cyclic: Record<string, unknown> = {}
+        cyclic.self = cyclic
+        const exits = yield* Effect.forEach(
+          range(100),
+          (i) => Effect.exit(pool.apply(T.Anything, i === 50 ? cyclic : { i })),
+          { concurrency: "unbounded" }
+        )
+        expect(exits.filter(Exit.isSuccess)).toHaveLength(99)
+        const error = Exit.findErrorOption(exits[50]! as Exit.Exit<number, unknown>)
+        expect(error._tag === "Some" && (error.value as { _tag: string })._tag).toMatch(
+          /^(RequestValidationError|ArgumentEncodeError)$/
+        )
+      })
+    )
+  )
+
+  it.live(
+    "S17 a worker that crashes holding large payloads fails those tasks promptly; nothing deadlocks",
+    () =>
+      withPool(backend, { size: 2 }, (pool) =>
+        Effect.gen(function* () {
+          const data = "x".repeat(16 * 1024 * 1024)
+          const [elapsed, exits] = yield* Effect.timed(
+            Effect.forEach(range(4), (i) => Effect.exit(pool.apply(T.BigPayload, { data, abort: i === 1 })), {
+              concurrency: "unbounded"
+            })
+          )
+          const crashed = exits.filter((exit) => Exit.isFailure(exit))
+          expect(crashed.length).toBeGreaterThanOrEqual(1)
+          for (const exit of crashed) {
+            expect(Exit.findErrorOption(exit as Exit.Exit<number, unknown>)).toMatchObject({
+              value: { _tag: "WorkerCrashed" }
+            })
+          }
+          expect(exits.filter(Exit.isSuccess).every((exit) => exit.value === data.length)).toBe(true)
+          expect(Duration.toMillis(elapsed)).toBeLessThan(20_000)
+          expect(yield* pool.apply(T.Square, 3)).toBe(9)
+        })
+      ),
+    60_000
+  )
+
   it.live(
     "a task that kills its worker right after others finished: only it fails, and it never runs twice",
     () =>
@@ -437,6 +497,66 @@ describe.each(backends)("Pool on %s: timeouts and cancellation", (backend) => {
         })
       ),
     30_000
+  )
+})
+
+describe.each(backends)("Pool on %s: waiting without cancelling, streams with timeouts", (backend) => {
+  it.live("S24 a wait with a limit does not cancel: the task goes on, and awaiting again returns its result", () =>
+    withPool(backend, { size: 1 }, (pool) =>
+      Effect.gen(function* () {
+        yield* eventually(livePids(pool), (pids) => pids.length === 1)
+        const running = yield* Effect.forkChild(pool.apply(T.Delay, { value: 7, ms: 1500 }))
+        const early = yield* Fiber.await(running).pipe(Effect.timeoutOption("100 millis"))
+        expect(early._tag).toBe("None")
+        expect(yield* Fiber.join(running)).toBe(7)
+      })
+    )
+  )
+
+  it.live(
+    "S21 a timeout in a stream is that item's outcome; the other items keep theirs",
+    () =>
+      withPool(backend, { size: 4, interruptGrace: "200 millis" }, (pool) =>
+        Effect.gen(function* () {
+          yield* eventually(livePids(pool), (pids) => pids.length === 4)
+          const items = [100, 1, 100, 1].map((ms) => ({ value: ms, ms: ms === 100 ? 1000 : 1 }))
+          const settled = (exit: Exit.Exit<number, unknown>) =>
+            Exit.isSuccess(exit)
+              ? `ok ${exit.value}`
+              : (Exit.findErrorOption(exit) as { value: { _tag: string } }).value._tag
+          const ordered = yield* Stream.fromIterable(items).pipe(
+            Stream.mapEffect((item) => Effect.exit(pool.apply(T.Delay, item, { timeout: "300 millis" })), {
+              concurrency: 4
+            }),
+            Stream.runCollect
+          )
+          expect(Array.from(ordered).map(settled)).toEqual(["TaskTimeout", "ok 1", "TaskTimeout", "ok 1"])
+          const unordered = yield* Stream.fromIterable(items).pipe(
+            Stream.mapEffect((item) => Effect.exit(pool.apply(T.Delay, item, { timeout: "300 millis" })), {
+              concurrency: 4,
+              unordered: true
+            }),
+            Stream.runCollect
+          )
+          expect(Array.from(unordered).map(settled)).toEqual(["ok 1", "ok 1", "TaskTimeout", "TaskTimeout"])
+        })
+      ),
+    30_000
+  )
+
+  it.live("concurrency 2 runs two async tasks at once in one worker", () =>
+    withPool(backend, { size: 1, concurrency: 2 }, (pool) =>
+      Effect.gen(function* () {
+        yield* eventually(livePids(pool), (pids) => pids.length === 1)
+        const [elapsed, values] = yield* Effect.timed(
+          Effect.all([pool.apply(T.Delay, { value: 1, ms: 600 }), pool.apply(T.Delay, { value: 2, ms: 600 })], {
+            concurrency: "unbounded"
+          })
+        )
+        expect(values).toEqual([1, 2])
+        expect(Duration.toMillis(elapsed)).toBeLessThan(1100)
+      })
+    )
   )
 })
 
