@@ -512,44 +512,43 @@ export const make = Effect.fnUntraced(function* (
         finish(exit as Exit.Exit<Task.Success<T>, any>)
       )
 
-  const map: Service["map"] = (task, items, call) => {
+  /** Runs `task` on every item; `settle` sees each item's outcome and may finish the call early. */
+  const submitAll = <A>(
+    task: Task.Any,
+    items: Iterable<unknown>,
+    call: MapOptions | undefined,
+    settle: (
+      results: Array<unknown>,
+      index: number,
+      exit: Exit.Exit<unknown, unknown>,
+      cancelRest: Effect.Effect<void>
+    ) => Effect.Effect<A, any> | undefined
+  ): Effect.Effect<A, any> => {
     const payloads = Array.from(items)
-    if (payloads.length === 0) return Effect.succeed([])
-    const results: Array<any> = new Array(payloads.length)
+    const results: Array<unknown> = new Array(payloads.length)
+    if (payloads.length === 0) return Effect.succeed(results as A)
     let remaining = payloads.length
-    return submit<Array<any>>(
-      task,
-      payloads,
-      call?.chunkSize ?? defaultChunk(payloads.length),
-      call,
-      "wait",
-      (index, exit, finish, jobs) => {
-        if (Exit.isSuccess(exit)) {
-          results[index] = exit.value
-          if (--remaining === 0) finish(Effect.succeed(results))
-        } else {
-          finish(cancelAll(jobs).pipe(Effect.andThen(exit as Exit.Exit<never, unknown>)))
-        }
-      }
-    )
+    const chunkSize = call?.chunkSize ?? defaultChunk(payloads.length)
+    return submit<A>(task, payloads, chunkSize, call, "wait", (index, exit, finish, jobs) => {
+      remaining--
+      const early = settle(results, index, exit, cancelAll(jobs))
+      if (early !== undefined) finish(early)
+      else if (remaining === 0) finish(Effect.succeed(results as A))
+    })
   }
 
-  const mapSettled: Service["mapSettled"] = (task, items, call) => {
-    const payloads = Array.from(items)
-    if (payloads.length === 0) return Effect.succeed([])
-    const results: Array<any> = new Array(payloads.length)
-    let remaining = payloads.length
-    return submit<Array<any>>(
-      task,
-      payloads,
-      call?.chunkSize ?? defaultChunk(payloads.length),
-      call,
-      "wait",
-      (index, exit, finish) => {
-        results[index] = exit
-        if (--remaining === 0) finish(Effect.succeed(results))
-      }
-    ).pipe(
+  const map: Service["map"] = (task, items, call) =>
+    submitAll<Array<any>>(task, items, call, (results, index, exit, cancelRest) => {
+      if (Exit.isFailure(exit)) return cancelRest.pipe(Effect.andThen(exit as Exit.Exit<never, unknown>))
+      results[index] = exit.value
+      return undefined
+    })
+
+  const mapSettled: Service["mapSettled"] = (task, items, call) =>
+    submitAll<Array<any>>(task, items, call, (results, index, exit) => {
+      results[index] = exit
+      return undefined
+    }).pipe(
       Effect.catch((error) =>
         error._tag === "RequestValidationError" ||
         error._tag === "PoolShuttingDown" ||
@@ -558,7 +557,6 @@ export const make = Effect.fnUntraced(function* (
           : Effect.die(error)
       )
     )
-  }
 
   const stream =
     (unordered: boolean) =>

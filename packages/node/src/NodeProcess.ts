@@ -28,6 +28,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { signalGroup } from "./internal/processGroup.ts"
+import { toArgument } from "./internal/runnerOptions.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -56,7 +57,7 @@ const spawnChild = (
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
     const runner = { ...options.runner, bundled: bundle !== undefined }
-    const args = [`--troupe-runner=${JSON.stringify(runner)}`]
+    const args = [toArgument(runner)]
     if (bundle !== undefined) args.push(`--troupe-bundle=${bundle}`)
     let child: ChildProcess
     try {

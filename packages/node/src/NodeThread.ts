@@ -62,6 +62,7 @@ import { ExitStatus, Transport, TroupeError } from "@troupe/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { toArgument } from "./internal/runnerOptions.ts"
 
 const threadEntry = fileURLToPath(new URL(`./internal/threadMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -116,7 +117,7 @@ const spawnThread = (
       const env = envFor(options.env)
       worker = new Worker(threadEntry, {
         name: "troupe",
-        argv: [`--troupe-runner=${JSON.stringify(options.runner)}`],
+        argv: [toArgument(options.runner)],
         ...(env === undefined ? {} : { env }),
         ...flagsFor(options.execArgv),
         stdout: options.stdout === "pipe",

@@ -1,42 +1,16 @@
 /**
- * The pool on real forked workers: the multiprocessing API (S05-S10), crashes
- * (S15, S16, S18, S19), timeouts and cancellation (S20, S22, S23),
- * backpressure (S43). Recycling and shutdown live in PoolLifecycle.test.ts.
+ * The pool on real workers, forked processes and worker threads: the
+ * multiprocessing API (S05-S10), errors across the boundary (S12-S14),
+ * crashes (S15-S19), timeouts and cancellation (S20-S24), backpressure (S43).
+ * Recycling and shutdown live in PoolLifecycle.test.ts.
  */
-import { mkdtempSync, readFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Pool } from "@troupe/core"
-import { NodePool } from "@troupe/node"
 import { Duration, Effect, Exit, Fiber, Stream } from "effect"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
+import { backends, eventually, livePids, range, tempFile, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
-
-const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), "troupe-pool-")), name)
-
-type Backend = "process" | "thread"
-
-/** Every scenario that applies to both runs on forked processes and on worker threads. */
-const backends: ReadonlyArray<Backend> = ["process", "thread"]
-
-const withPool = <A, E>(backend: Backend, options: Pool.Options, f: (pool: Pool.Service) => Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(Pool.make(options), f)).pipe(Effect.provide(NodePool.transport(backend)))
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
-
-const livePids = (pool: Pool.Service) =>
-  Effect.map(pool.stats, (stats) => stats.workers.filter((w) => w.state === "ready").map((w) => w.pid))
-
-const eventually = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean, withinMs = 10_000) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + withinMs
-    for (;;) {
-      const value = yield* effect
-      if (until(value) || Date.now() > deadline) return value
-      yield* Effect.sleep(20)
-    }
-  })
 
 describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
   it.live(
@@ -519,6 +493,12 @@ describe.each(backends)("Pool on %s: waiting without cancelling, streams with ti
       withPool(backend, { size: 4, interruptGrace: "200 millis" }, (pool) =>
         Effect.gen(function* () {
           yield* eventually(livePids(pool), (pids) => pids.length === 4)
+          // Every worker loads the task's module first: the deadline counts from dispatch, loading included.
+          yield* pool.map(
+            T.Delay,
+            range(8).map(() => ({ value: 0, ms: 50 })),
+            { chunkSize: 1 }
+          )
           const items = [100, 1, 100, 1].map((ms) => ({ value: ms, ms: ms === 100 ? 1000 : 1 }))
           const settled = (exit: Exit.Exit<number, unknown>) =>
             Exit.isSuccess(exit)

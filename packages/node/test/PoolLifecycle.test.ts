@@ -3,40 +3,14 @@
  * initializer, balancers, and shutdown (S44, S45), checked with the
  * operating system where processes are concerned.
  */
-import { mkdtempSync, readFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import { Balancer, Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import { Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { survivorsAfter } from "./fixtures/os.ts"
+import { backends, eventually, livePids, range, tempFile, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
-
-const tempFile = (name: string) => join(mkdtempSync(join(tmpdir(), "troupe-life-")), name)
-
-type Backend = "process" | "thread"
-
-/** Scenarios that apply to both run on forked processes and on worker threads. */
-const backends: ReadonlyArray<Backend> = ["process", "thread"]
-
-const withPool = <A, E>(backend: Backend, options: Pool.Options, f: (pool: Pool.Service) => Effect.Effect<A, E>) =>
-  Effect.scoped(Effect.flatMap(Pool.make(options), f)).pipe(Effect.provide(NodePool.transport(backend)))
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i)
-
-const eventually = <A>(effect: Effect.Effect<A>, until: (a: A) => boolean, withinMs = 10_000) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + withinMs
-    for (;;) {
-      const value = yield* effect
-      if (until(value) || Date.now() > deadline) return value
-      yield* Effect.sleep(20)
-    }
-  })
-
-const livePids = (pool: Pool.Service) =>
-  Effect.map(pool.stats, (stats) => stats.workers.filter((w) => w.state === "ready").map((w) => w.pid))
 
 describe.each(backends)("Pool on %s: recycling", (backend) => {
   it.live(

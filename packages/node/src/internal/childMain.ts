@@ -15,6 +15,7 @@
  */
 import { enableCompileCache } from "node:module"
 import { pathToFileURL } from "node:url"
+import { fromArguments } from "./runnerOptions.ts"
 import { stackMapper } from "./stackMapper.ts"
 
 const send = process.send?.bind(process)
@@ -51,11 +52,6 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   mapStack: bundleFlag === undefined ? undefined : stackMapper(bundleFlag.slice("--troupe-bundle=".length))
 }
 
-const optionsFlag = process.argv.find((arg) => arg.startsWith("--troupe-runner="))
-const options: import("@troupe/core").ChildRunner.Options = {
-  ...ChildRunner.defaultOptions,
-  ...(optionsFlag === undefined ? {} : JSON.parse(optionsFlag.slice("--troupe-runner=".length)))
-}
-const runner = ChildRunner.make(port, options)
+const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
 process.on("message", runner.onMessage)
 void runner.warmUp.then(() => port.send({ _tag: "Ready", pid: process.pid }))

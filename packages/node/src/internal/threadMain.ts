@@ -20,6 +20,7 @@
  */
 import { enableCompileCache } from "node:module"
 import { parentPort, threadId } from "node:worker_threads"
+import { fromArguments } from "./runnerOptions.ts"
 
 const parent = parentPort
 if (parent === null) {
@@ -41,11 +42,6 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   rss: () => process.memoryUsage.rss()
 }
 
-const optionsFlag = process.argv.find((arg) => arg.startsWith("--troupe-runner="))
-const options: import("@troupe/core").ChildRunner.Options = {
-  ...ChildRunner.defaultOptions,
-  ...(optionsFlag === undefined ? {} : JSON.parse(optionsFlag.slice("--troupe-runner=".length)))
-}
-const runner = ChildRunner.make(port, options)
+const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
 parent.on("message", runner.onMessage)
 void runner.warmUp.then(() => port.send({ _tag: "Ready", pid: threadId }))
