@@ -230,15 +230,21 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     else if (current !== undefined && current !== "interrupted") current.interruptUnsafe()
   }
 
-  const warmUp = Promise.all(
-    options.preload.map((module) => {
-      if (options.bundled) return modules.set(module, true)
-      const loading = import(module).then(() => modules.set(module, true))
-      modules.set(module, loading)
-      return loading.catch(() => modules.delete(module))
+  /** Imports modules ahead of their tasks and compiles their codecs; a failure waits for the task that needs it. */
+  const preload = (list: ReadonlyArray<string>) =>
+    Promise.all(
+      list.map((module) => {
+        if (modules.has(module)) return modules.get(module)
+        const loading = import(module).then(() => modules.set(module, true))
+        modules.set(module, loading)
+        return loading.catch(() => modules.delete(module))
+      })
+    ).then(() => {
+      for (const task of Task.registered()) Codec.warm(task)
     })
-  ).then(() => {
-    for (const task of Task.registered()) Codec.warm(task)
+
+  if (options.bundled) for (const module of options.preload) modules.set(module, true)
+  const warmUp = preload(options.preload).then(() => {
     Effect.runSync(Effect.void)
   })
 
@@ -267,6 +273,9 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         case "Close":
           closing = true
           return exitIfClosed()
+        case "Load":
+          void preload(value.modules)
+          return
       }
       pump()
     }

@@ -305,6 +305,7 @@ export const make = Effect.fnUntraced(function* (
     knownModules.add(module)
     for (const slot of dispatcher.slots) {
       if (slot.state === "ready" && slot.held.size === 0 && isStale(slot)) slot.retire("Retired")
+      else slot.load(module)
     }
   }
   const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty" && slot.state !== "down").length

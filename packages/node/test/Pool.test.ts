@@ -94,7 +94,11 @@ describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
           const delays = [400, 300, 200, 100]
           yield* eventually(livePids(pool), (pids) => pids.length === 4)
           // Every worker loads the task's module first, so that loading does not reorder the delays.
-          yield* pool.map(T.Delay, range(8).map(() => ({ value: 0, ms: 50 })), { chunkSize: 1 })
+          yield* pool.map(
+            T.Delay,
+            range(8).map(() => ({ value: 0, ms: 50 })),
+            { chunkSize: 1 }
+          )
           const [elapsed, fast] = yield* Effect.timed(
             pool
               .imapUnordered(T.Delay, Stream.fromIterable(delays.map((ms) => ({ value: ms, ms }))), { bufferSize: 4 })

@@ -37,7 +37,11 @@ export type Interrupt = typeof Interrupt.Type
 export const Close = Schema.Struct({ _tag: Schema.tag("Close") })
 export type Close = typeof Close.Type
 
-export const ParentFrame = Schema.Union([Run, Batch, Interrupt, Close])
+/** Parent to child: load these task modules now, ahead of their first task. */
+export const Load = Schema.Struct({ _tag: Schema.tag("Load"), modules: Schema.Array(Schema.String) })
+export type Load = typeof Load.Type
+
+export const ParentFrame = Schema.Union([Run, Batch, Interrupt, Close, Load])
 export type ParentFrame = typeof ParentFrame.Type
 
 /** The outcome of one `Run`, encoded in the child. */

@@ -152,6 +152,16 @@ export class Slot implements Balancer.WorkerView {
     }
   }
 
+  /** Asks a worker that can load any module to load `module` now, ahead of its first task from it. */
+  load(module: string): void {
+    if (this.state !== "ready" || this.modules !== undefined) return
+    try {
+      this.connection?.sendUnsafe({ _tag: "Load", modules: [module] })
+    } catch {
+      // The worker is going away; its replacement preloads the module.
+    }
+  }
+
   /** Asks the worker to stop one item; replaces the worker if it has not let go after `graceMs`. */
   interrupt(item: Item, graceMs: number): void {
     try {
