@@ -29,6 +29,7 @@ import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 import { toArgument } from "./internal/runnerOptions.ts"
+import { sendEffect } from "./internal/send.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -119,15 +120,7 @@ const spawnChild = (
             pid,
             modules: bundle === undefined ? undefined : new Set(options.runner.preload),
             sendUnsafe,
-            send: (frame) =>
-              Effect.try({
-                try: () => sendUnsafe(frame),
-                catch: (error) =>
-                  new TroupeError.ArgumentEncodeError({
-                    task: (frame as { task?: string }).task ?? "",
-                    message: `cannot send the frame to child ${pid}: ${String(error)}`
-                  })
-              }),
+            send: sendEffect(sendUnsafe, `child ${pid}`),
             exited,
             exitStatus: () => status,
             signal: (signal) => Effect.sync(() => status === undefined && signalGroup(pid, signal, child)),

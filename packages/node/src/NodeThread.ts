@@ -63,6 +63,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { toArgument } from "./internal/runnerOptions.ts"
+import { sendEffect } from "./internal/send.ts"
 
 const threadEntry = fileURLToPath(new URL(`./internal/threadMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -178,15 +179,7 @@ const spawnThread = (
         pid,
         modules: undefined,
         sendUnsafe,
-        send: (frame) =>
-          Effect.try({
-            try: () => sendUnsafe(frame),
-            catch: (error) =>
-              new TroupeError.ArgumentEncodeError({
-                task: (frame as { task?: string }).task ?? "",
-                message: `cannot send the frame to thread ${pid}: ${String(error)}`
-              })
-          }),
+        send: sendEffect(sendUnsafe, `thread ${pid}`),
         exited,
         exitStatus: () => status,
         signal: () =>
