@@ -108,6 +108,15 @@ export interface CallOptions {
  * @since 0.1.0
  * @category models
  */
+export interface OfferOptions extends CallOptions {
+  /** How long to wait for room in a full queue before failing with `QueueFull` (default: not at all). */
+  readonly wait?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface MapOptions extends CallOptions {
   /** Items per dispatch (one message to one worker). Default for arrays: `ceil(n / (4 * size))`. */
   readonly chunkSize?: number | undefined
@@ -152,11 +161,11 @@ type Result<T> = Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError>
 export interface Service {
   /** Runs one task and waits for its result; waits for room when the queue is full. */
   readonly apply: <T extends Task.Any>(task: T, payload: Task.Payload<T>, options?: CallOptions) => Result<T>
-  /** Like `apply`, but fails at once with `QueueFull` when the queue is full. */
+  /** Like `apply`, but fails with `QueueFull` when the queue is full: at once, or after waiting `wait` for room. */
   readonly offer: <T extends Task.Any>(
     task: T,
     payload: Task.Payload<T>,
-    options?: CallOptions
+    options?: OfferOptions
   ) => Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError | QueueFull>
   /** Runs the task on every item; results in input order. Fails fast: the first failure interrupts the rest. */
   readonly map: <T extends Task.Any>(
@@ -458,7 +467,8 @@ export const make = Effect.fnUntraced(function* (
     payloads: ReadonlyArray<unknown>,
     chunkSize: number,
     call: CallOptions | undefined,
-    mode: "wait" | "offer",
+    /** How long the call may wait for room in the queue; `undefined`: as long as it takes. */
+    admissionMs: number | undefined,
     collect: (
       index: number,
       exit: Exit.Exit<unknown, unknown>,
@@ -471,7 +481,7 @@ export const make = Effect.fnUntraced(function* (
       if (refusal !== undefined) return Effect.fail(refusal)
       const prepared = prepare(task, payloads)
       if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError>
-      if (mode === "offer" && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
+      if (admissionMs === 0 && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
       const settings = callSettings(task, call)
       learnModule(task.module)
       return Effect.callback<A, any>((resume) => {
@@ -497,7 +507,17 @@ export const make = Effect.fnUntraced(function* (
         }
         dispatcher.admit(feed)
         dispatcher.pump()
+        // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
+        const admissionTimer =
+          admissionMs !== undefined && cursor < jobs.length
+            ? setTimeout(() => {
+                if (cursor > 0) return
+                dispatcher.withdraw(feed)
+                finish(Effect.fail(dispatcher.queueFullError()))
+              }, admissionMs)
+            : undefined
         return Effect.suspend(() => {
+          if (admissionTimer !== undefined) clearTimeout(admissionTimer)
           dispatcher.withdraw(feed)
           return cancelAll(jobs)
         })
@@ -508,9 +528,14 @@ export const make = Effect.fnUntraced(function* (
 
   const single =
     <T extends Task.Any>(mode: "wait" | "offer") =>
-    (task: T, payload: Task.Payload<T>, call?: CallOptions) =>
-      submit<Task.Success<T>>(task, [payload], 1, call, mode, (_, exit, finish) =>
-        finish(exit as Exit.Exit<Task.Success<T>, any>)
+    (task: T, payload: Task.Payload<T>, call?: OfferOptions) =>
+      submit<Task.Success<T>>(
+        task,
+        [payload],
+        1,
+        call,
+        mode === "wait" ? undefined : (millis(call?.wait) ?? 0),
+        (_, exit, finish) => finish(exit as Exit.Exit<Task.Success<T>, any>)
       )
 
   /** Runs `task` on every item; `settle` sees each item's outcome and may finish the call early. */
@@ -530,7 +555,7 @@ export const make = Effect.fnUntraced(function* (
     if (payloads.length === 0) return Effect.succeed(results as A)
     let remaining = payloads.length
     const chunkSize = call?.chunkSize ?? defaultChunk(payloads.length)
-    return submit<A>(task, payloads, chunkSize, call, "wait", (index, exit, finish, jobs) => {
+    return submit<A>(task, payloads, chunkSize, call, undefined, (index, exit, finish, jobs) => {
       remaining--
       const early = settle(results, index, exit, cancelAll(jobs))
       if (early !== undefined) finish(early)

@@ -124,9 +124,10 @@ describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
       Effect.gen(function* () {
         class SayWhen extends Error {}
         const input = Stream.fromIterable(range(7)).pipe(Stream.concat(Stream.fail(new SayWhen("stop"))))
-        for (let round = 0; round < 2; round++) {
+        // Chunk sizes 1, 2 and 4, each twice. A partial last chunk is still run and delivered (Python drops it).
+        for (const chunkSize of [1, 1, 2, 2, 4, 4]) {
           const seen: Array<number> = []
-          const exit = yield* pool.imap(T.Square, input).pipe(
+          const exit = yield* pool.imap(T.Square, input, { chunkSize }).pipe(
             Stream.runForEach((n) => Effect.sync(() => seen.push(n))),
             Effect.exit
           )
@@ -571,8 +572,15 @@ describe.each(backends)("Pool on %s: backpressure", (backend) => {
           expect(full._tag).toBe("QueueFull")
           // "At once": far below the ~500 ms the waiting producer needs for its place in the queue.
           expect(Duration.toMillis(offerTime)).toBeLessThan(50)
+          const [waitTime, stillFull] = yield* Effect.timed(
+            Effect.flip(pool.offer(T.Square, 2, { wait: "100 millis" }))
+          )
+          expect(stillFull._tag).toBe("QueueFull")
+          expect(Duration.toMillis(waitTime)).toBeGreaterThanOrEqual(95)
+          expect(Duration.toMillis(waitTime)).toBeLessThan(400)
           const exits = yield* Fiber.await(producer)
           yield* Fiber.interrupt(sampler)
+          expect(yield* pool.offer(T.Square, 3, { wait: "1 second" })).toBe(9)
           expect(maxQueued).toBeLessThanOrEqual(16)
           expect(Exit.isSuccess(exits)).toBe(true)
           const values = Exit.isSuccess(exits) ? exits.value.map((e) => (Exit.isSuccess(e) ? e.value : -1)) : []
