@@ -25,7 +25,9 @@ import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
 import * as Codec from "./internal/codec.ts"
 import { Dispatcher, type Item, type Job, makeJob } from "./internal/dispatcher.ts"
+import { defaultSize, millis, timerMillis, validate } from "./internal/poolOptions.ts"
 import { Slot } from "./internal/slot.ts"
+import { makeSupervision } from "./internal/supervision.ts"
 import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
 import { type SpawnOptions, Transport } from "./Transport.ts"
@@ -34,7 +36,7 @@ import {
   type PoolShuttingDown,
   type QueueFull,
   type RequestValidationError,
-  RestartIntensityExceeded,
+  type RestartIntensityExceeded,
   ShutdownError
 } from "./TroupeError.ts"
 
@@ -211,36 +213,6 @@ export interface Service {
  */
 export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") {}
 
-const millis = (input: Duration.Input | undefined): number | undefined =>
-  input === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(input))
-
-const positiveInteger = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1)
-const nonNegativeInteger = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 0)
-
-/** The first invalid option, described, or `undefined`. Bad options are defects: they are programming errors. */
-const validate = (options: Options): string | undefined => {
-  if (!positiveInteger(options.size)) return `size must be a positive integer, got ${options.size}`
-  if (!positiveInteger(options.concurrency)) return `concurrency must be a positive integer, got ${options.concurrency}`
-  if (!nonNegativeInteger(options.prefetch)) return `prefetch must be a non-negative integer, got ${options.prefetch}`
-  if (!positiveInteger(options.queueSize)) return `queueSize must be a positive integer, got ${options.queueSize}`
-  if (!nonNegativeInteger(options.retries)) return `retries must be a non-negative integer, got ${options.retries}`
-  if (!positiveInteger(options.maxTasksPerWorker)) {
-    return `maxTasksPerWorker must be a positive integer, got ${options.maxTasksPerWorker}`
-  }
-  if (options.maxMemoryPerWorkerMb !== undefined && !(options.maxMemoryPerWorkerMb > 0)) {
-    return `maxMemoryPerWorkerMb must be positive, got ${options.maxMemoryPerWorkerMb}`
-  }
-  if (!nonNegativeInteger(options.minSize)) return `minSize must be a non-negative integer, got ${options.minSize}`
-  return undefined
-}
-
-/** A deadline a timer can hold: beyond about 24.8 days (or infinite) means none. */
-const timerMillis = (ms: number | undefined): number | undefined =>
-  ms === undefined || !Number.isFinite(ms) || ms > 2_147_483_647 ? undefined : Math.max(0, ms)
-
-const defaultSize = (): number =>
-  Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1)
-
 /**
  * Starts a pool in the current scope.
  *
@@ -341,59 +313,16 @@ export const make = Effect.fnUntraced(function* (
   }
 
   // The supervision path: one fiber per occupied slot, restarting its worker per the policy.
-  const intensity = RestartPolicy.intensity(
-    options.restartIntensity?.maxRestarts ?? 2 * size,
-    options.restartIntensity?.period ?? Duration.seconds(10)
-  )
-  const backoff: RestartPolicy.BackoffOptions = options.backoff ?? {
-    min: "5 millis",
-    max: "1 second",
-    randomFactor: 0.2
-  }
-  const resetAfterMs =
-    (Duration.toMillis(Duration.fromInputUnsafe(backoff.min)) +
-      Duration.toMillis(Duration.fromInputUnsafe(backoff.max))) /
-    2
-  let restartHistory: ReadonlyArray<number> = []
-  let restarts = 0
-
-  const giveUp = (error: RestartIntensityExceeded) => {
-    dispatcher.broken = error
-    dispatcher.failQueued(() => error)
-    for (const slot of slots) {
-      for (const item of [...slot.held.values()]) dispatcher.settle(item, Exit.fail(error))
-      slot.kill()
-    }
-  }
-
-  const supervise = (slot: Slot) =>
-    Effect.gen(function* () {
-      let consecutive = 0
-      // While the pool drains at shutdown, a retired worker is still replaced if work is waiting for it.
-      const wanted = () => dispatcher.broken === undefined && (!dispatcher.closing || dispatcher.queue.length > 0)
-      while (wanted()) {
-        const ending = yield* slot.life
-        if (ending._tag === "Retired") {
-          consecutive = 0
-          continue
-        }
-        if (ending._tag !== "Crashed" && ending._tag !== "StartFailed") return
-        if (dispatcher.closing) return
-        const recorded = RestartPolicy.addRestart(restartHistory, Date.now(), intensity)
-        restartHistory = recorded.history
-        restarts++
-        const reason =
-          ending._tag === "Crashed" ? `worker ${ending.pid} ended with ${ending.status}` : ending.error.message
-        if (recorded.exceeded) {
-          return giveUp(
-            new RestartIntensityExceeded({ restarts: recorded.history.length, periodMs: intensity.periodMs, reason })
-          )
-        }
-        if (ending._tag === "StartFailed" && liveCount() === 0) dispatcher.failQueued(() => ending.error)
-        if (ending._tag === "Crashed" && ending.uptimeMs >= resetAfterMs) consecutive = 0
-        yield* Effect.sleep(RestartPolicy.backoffDelay(consecutive++, backoff, Math.random()))
-      }
-    })
+  const supervision = makeSupervision({
+    dispatcher,
+    liveCount,
+    intensity: RestartPolicy.intensity(
+      options.restartIntensity?.maxRestarts ?? 2 * size,
+      options.restartIntensity?.period ?? Duration.seconds(10)
+    ),
+    backoff: options.backoff ?? { min: "5 millis", max: "1 second", randomFactor: 0.2 }
+  })
+  const supervise = supervision.supervise
 
   const run = yield* FiberSet.makeRuntime<never>()
   const occupy = (slot: Slot) => {
@@ -617,7 +546,7 @@ export const make = Effect.fnUntraced(function* (
       workers: slots.map((slot) => ({ slot: slot.slot, pid: slot.pid, state: slot.state, held: slot.held.size })),
       queued: dispatcher.queue.length,
       inFlight: slots.reduce((sum, slot) => sum + slot.held.size, 0),
-      restarts
+      restarts: supervision.restarts()
     }))
   })
 })
