@@ -279,7 +279,8 @@ export const make = Effect.fnUntraced(function* (
     env: options.env,
     execArgv: options.execArgv
   }
-  const isStale = (slot: Slot) => slot.modules !== undefined && [...knownModules].some((m) => !slot.modules!.has(m))
+  // A worker's modules are the pool's known modules at its spawn, and that set only grows: a bigger one means stale.
+  const isStale = (slot: Slot) => slot.modules !== undefined && slot.modules.size < knownModules.size
   /** A task from a module the workers were not started with: idle workers restart with it, busy ones when idle. */
   const learnModule = (module: string) => {
     if (knownModules.has(module)) return
@@ -304,9 +305,6 @@ export const make = Effect.fnUntraced(function* (
         killGraceMs,
         startTimeout: options.startTimeout ?? Duration.seconds(30),
         mayShrink: () => liveCount() > minSize,
-        onReady: (slot) => {
-          if (isStale(slot) && slot.held.size === 0) slot.retire("Retired")
-        },
         isStale
       })
     )

@@ -43,8 +43,6 @@ export interface SlotContext {
   readonly startTimeout: Duration.Input
   /** Whether an idle worker in this slot may retire now (the pool stays above its minimum size). */
   readonly mayShrink: (slot: Slot) => boolean
-  /** Called whenever a worker becomes ready. */
-  readonly onReady: (slot: Slot) => void
   /** Whether the worker cannot serve a task module the pool now knows (it then retires when idle). */
   readonly isStale: (slot: Slot) => boolean
 }
@@ -183,8 +181,17 @@ export class Slot implements Balancer.WorkerView {
     if (connection === undefined || connection.exitStatus() !== undefined) return
     this.state = "stopping"
     Effect.runFork(connection.signal("SIGTERM"))
+    this.escalate(connection, ["SIGKILL"])
+  }
+
+  /** Sends each signal in turn, one kill grace apart, until the worker has exited. */
+  private escalate(connection: Transport.Connection, signals: ReadonlyArray<Transport.Signal>): void {
+    const [signal, ...rest] = signals
+    if (signal === undefined) return
     setTimeout(() => {
-      if (connection.exitStatus() === undefined) Effect.runFork(connection.signal("SIGKILL"))
+      if (connection.exitStatus() !== undefined) return
+      Effect.runFork(connection.signal(signal))
+      this.escalate(connection, rest)
     }, this.context.killGraceMs).unref?.()
   }
 
@@ -206,13 +213,7 @@ export class Slot implements Balancer.WorkerView {
     } catch {
       // The channel is already gone; the signals below still reach the worker.
     }
-    const escalate = (signal: Transport.Signal, next?: Transport.Signal) =>
-      setTimeout(() => {
-        if (connection.exitStatus() !== undefined) return
-        Effect.runFork(connection.signal(signal))
-        if (next !== undefined) escalate(next)
-      }, this.context.killGraceMs).unref?.()
-    escalate("SIGTERM", "SIGKILL")
+    this.escalate(connection, ["SIGTERM", "SIGKILL"])
   }
 
   /** Whether a worker process exists in this slot (spawned, not yet reaped). */
@@ -237,7 +238,7 @@ export class Slot implements Balancer.WorkerView {
       case "Replies":
         for (const { id, reply } of value.replies) this.onReply(id, reply)
         if (value.rss !== undefined && value.rss > this.context.maxRssBytes) this.retire("Retired")
-        this.afterReplies()
+        this.review()
         break
       case "Started": {
         const item = this.held.get(value.id)
@@ -258,7 +259,8 @@ export class Slot implements Balancer.WorkerView {
     if (item !== undefined) this.context.dispatcher.replied(item, reply)
   }
 
-  private afterReplies(): void {
+  /** After a worker becomes ready or replies: retire it if it is due, arm its idle timer, let the pool dispatch. */
+  private review(): void {
     const { dispatcher, maxTasksPerWorker } = this.context
     if (this.state === "ready" && this.dispatched >= maxTasksPerWorker) this.retire("Retired")
     if (this.state === "ready" && this.context.isStale(this)) this.retire("Retired")
@@ -354,9 +356,7 @@ export class Slot implements Balancer.WorkerView {
     }
     const startedAt = Date.now()
     this.state = "ready"
-    this.context.onReady(this)
-    this.armIdleTimer()
-    this.context.dispatcher.pump()
+    this.review()
     const status = yield* connection.exited
     const held = [...this.held.values()]
     this.state = "down"
