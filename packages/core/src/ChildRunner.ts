@@ -20,8 +20,10 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as ActorServer from "./internal/actorServer.ts"
 import * as Codec from "./internal/codec.ts"
 import { type Addressed, type ChildFrame, decodeParentFrame, type Reply, type Run } from "./internal/frame.ts"
+import * as ModuleLoader from "./internal/moduleLoader.ts"
 import * as Task from "./Task.ts"
 
 /**
@@ -73,6 +75,11 @@ export interface ChildPort {
   readonly rss: () => number
   /** Rewrites a stack trace before it is sent (a bundled child maps it back to the original files). */
   readonly mapStack?: ((stack: string) => string) | undefined
+  /**
+   * Installs a graceful-stop handler (Node: on SIGTERM), called once the
+   * child hosts actors: the child exits with code 0 when the promise settles.
+   */
+  readonly onTerminate?: ((stop: () => Promise<void>) => void) | undefined
 }
 
 /**
@@ -116,7 +123,8 @@ type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
  * @category constructors
  */
 export const make = (port: ChildPort, options: Options): ChildRunner => {
-  const modules = new Map<string, Promise<unknown> | true>()
+  const loader = ModuleLoader.make()
+  let actors: ActorServer.ActorServer | undefined
   const queue: Array<Run> = []
   const running = new Map<number, Running>()
   let replies: Array<Addressed> = []
@@ -176,27 +184,20 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     flush()
     // Sent before the task runs: if the child dies in the task, the parent knows it had started.
     if (run.confirm === true) void port.send({ _tag: "Started", id: run.id })
-    const loaded = modules.get(run.module)
+    const loaded = loader.load(run.module)
     if (loaded === true) {
       const task = resolve(run)
       return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
     }
     running.set(run.id, "loading")
-    let loading = loaded
-    if (loading === undefined) {
-      loading = import(run.module).then(() => modules.set(run.module, true))
-      modules.set(run.module, loading)
-    }
-    loading.then(
+    loaded.then(
       () => {
         if (running.get(run.id) === "interrupted") return finish(run.id, interrupted)
         const task = resolve(run)
         return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
       },
-      (error) => {
-        modules.delete(run.module)
+      (error) =>
         finish(run.id, Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${describe(error)}`))
-      }
     )
   }
 
@@ -232,18 +233,11 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   /** Imports modules ahead of their tasks and compiles their codecs; a failure waits for the task that needs it. */
   const preload = (list: ReadonlyArray<string>) =>
-    Promise.all(
-      list.map((module) => {
-        if (modules.has(module)) return modules.get(module)
-        const loading = import(module).then(() => modules.set(module, true))
-        modules.set(module, loading)
-        return loading.catch(() => modules.delete(module))
-      })
-    ).then(() => {
+    loader.preload(list).then(() => {
       for (const task of Task.registered()) Codec.warm(task)
     })
 
-  if (options.bundled) for (const module of options.preload) modules.set(module, true)
+  if (options.bundled) loader.markLoaded(options.preload)
   const warmUp = preload(options.preload).then(() => {
     Effect.runSync(Effect.void)
   })
@@ -275,6 +269,10 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
           return exitIfClosed()
         case "Load":
           void preload(value.modules)
+          return
+        case "Actors":
+          actors ??= ActorServer.make(port, loader)
+          actors.onFrames(value.frames)
           return
       }
       pump()

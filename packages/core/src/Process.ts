@@ -181,6 +181,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         return
       case "Replies":
       case "ProtocolError":
+      case "Stopped":
         Deferred.doneUnsafe(
           outcome,
           Exit.fail(new ReplyValidationError({ task: task.name, message: `unexpected ${frame.value._tag} frame` }))

@@ -21,7 +21,7 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category models
  */
-export const SpawnErrorReason = Schema.Literals(["ForkFailed", "ModuleNotFound", "TaskNotFound"])
+export const SpawnErrorReason = Schema.Literals(["ForkFailed", "ModuleNotFound", "TaskNotFound", "ActorNotFound"])
 
 /**
  * @since 0.1.0
@@ -262,7 +262,7 @@ export class InitializerError extends Schema.TaggedError<InitializerError>()("In
 
 /**
  * Workers failed more often than the restart intensity allows (more than
- * `maxRestarts` within `periodMs`), so the pool gave up: every waiting and
+ * `maxRestarts` within `periodMs`), so the pool or supervisor gave up: every waiting and
  * later caller receives this error. `reason` says what failed last.
  *
  * @since 0.1.0
@@ -277,9 +277,93 @@ export class RestartIntensityExceeded extends Schema.TaggedError<RestartIntensit
   }
 ) {
   override get message(): string {
-    return `more than ${this.restarts - 1} restarts within ${this.periodMs} ms; the pool gave up (last: ${this.reason})`
+    return `more than ${this.restarts - 1} restarts within ${this.periodMs} ms; gave up (last: ${this.reason})`
   }
 }
+
+/**
+ * An actor's mailbox is full: `offer` was used (or the wait ran out), or the
+ * actor is restarting and its stash already holds `capacity` messages. The
+ * message was not delivered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MailboxFull extends Schema.TaggedError<MailboxFull>()("MailboxFull", {
+  actor: Schema.String,
+  key: Schema.String,
+  capacity: Schema.Number
+}) {
+  override get message(): string {
+    return `the mailbox of ${this.actor}(${this.key}) is full (${this.capacity} messages)`
+  }
+}
+
+/**
+ * The actor is gone: its process died while it handled this message (and no
+ * retry was left), or its supervisor stopped it for good (restart type,
+ * intensity exceeded, shutdown). `reason` says which.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ActorDied extends Schema.TaggedError<ActorDied>()("ActorDied", {
+  actor: Schema.String,
+  key: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `actor ${this.actor}(${this.key}) died: ${this.reason}`
+  }
+}
+
+/**
+ * No reply came within the ask's timeout, counted from the call (mailbox wait
+ * included). As with OTP's `gen_server:call`, the actor may still handle the
+ * message; its late reply is dropped.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AskTimeout extends Schema.TaggedError<AskTimeout>()("AskTimeout", {
+  actor: Schema.String,
+  key: Schema.String,
+  tag: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.actor}(${this.key}) did not answer ${this.tag} within ${this.timeoutMs} ms`
+  }
+}
+
+/**
+ * A supervised child could not start: its process did not come up, or its
+ * behaviour failed while building. At a supervisor's own start this fails the
+ * start (the children already started are stopped, as in OTP).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ChildStartFailed extends Schema.TaggedError<ChildStartFailed>()("ChildStartFailed", {
+  child: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * Everything an `ask` can fail with, besides the message's own typed error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AskError =
+  | MailboxFull
+  | ActorDied
+  | AskTimeout
+  | RequestValidationError
+  | ReplyValidationError
+  | ResultEncodeError
+  | RemoteDefect
+  | SpawnError
 
 /**
  * Everything that can go wrong between sending a task and receiving its

@@ -6,17 +6,23 @@
  */
 
 /** @since 0.1.0 */
+export * as Actor from "./Actor.ts"
+/** @since 0.1.0 */
 export * as Balancer from "./Balancer.ts"
 /** @since 0.1.0 */
 export * as ChildRunner from "./ChildRunner.ts"
 /** @since 0.1.0 */
 export * as ExitStatus from "./ExitStatus.ts"
 /** @since 0.1.0 */
+export * as Keyed from "./Keyed.ts"
+/** @since 0.1.0 */
 export * as Pool from "./Pool.ts"
 /** @since 0.1.0 */
 export * as Process from "./Process.ts"
 /** @since 0.1.0 */
 export * as RestartPolicy from "./RestartPolicy.ts"
+/** @since 0.1.0 */
+export * as Supervisor from "./Supervisor.ts"
 /** @since 0.1.0 */
 export * as Task from "./Task.ts"
 /** @since 0.1.0 */

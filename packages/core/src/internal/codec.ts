@@ -33,11 +33,22 @@ interface Codecs {
   readonly decodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
 }
 
-const cache = new WeakMap<Task.Any, Codecs>()
+/**
+ * What the codec needs of a task or an actor message: a name for errors and
+ * the three Schemas. Tasks are codables; an actor's messages are adapted.
+ */
+export interface Codable {
+  readonly name: string
+  readonly payloadSchema: Schema.Top
+  readonly successSchema: Schema.Top
+  readonly errorSchema: Schema.Top
+}
+
+const cache = new WeakMap<Codable, Codecs>()
 
 type SyncCodec = Schema.Codec<unknown, unknown, never, never>
 
-const codecsOf = (task: Task.Any): Codecs => {
+const codecsOf = (task: Codable): Codecs => {
   let codecs = cache.get(task)
   if (codecs === undefined) {
     const payload = Schema.toCodecJson(task.payloadSchema) as unknown as SyncCodec
@@ -61,7 +72,7 @@ const codecsOf = (task: Task.Any): Codecs => {
  * before the first real value arrives (a fresh worker's first task is
  * otherwise slower than the rest).
  */
-export const warm = (task: Task.Any): void => {
+export const warm = (task: Codable): void => {
   const codecs = codecsOf(task)
   for (const codec of Object.values(codecs)) codec(undefined)
 }
@@ -75,7 +86,7 @@ const issueMessage = <E>(exit: Exit.Exit<unknown, E>): string => {
 /**
  * Encodes a payload with the task's Schema, on the caller's side.
  */
-export const encodePayloadExit = (task: Task.Any, payload: unknown): Exit.Exit<unknown, RequestValidationError> => {
+export const encodePayloadExit = (task: Codable, payload: unknown): Exit.Exit<unknown, RequestValidationError> => {
   const exit = codecsOf(task).encodePayload(payload)
   return Exit.isSuccess(exit)
     ? Exit.succeed(exit.value)
@@ -85,7 +96,7 @@ export const encodePayloadExit = (task: Task.Any, payload: unknown): Exit.Exit<u
 /**
  * Encodes a payload with the task's Schema, on the caller's side.
  */
-export const encodePayload: (task: Task.Any, payload: unknown) => Effect.Effect<unknown, RequestValidationError> =
+export const encodePayload: (task: Codable, payload: unknown) => Effect.Effect<unknown, RequestValidationError> =
   encodePayloadExit
 
 const defectReply = (defect: unknown): Reply => {
@@ -103,7 +114,7 @@ const defectReply = (defect: unknown): Reply => {
   return { _tag: "Defect", name: "NonErrorThrown", message }
 }
 
-const replyOfCause = (task: Task.Any, cause: Cause.Cause<unknown>): Reply => {
+const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
   const failure = Cause.findError(cause)
   if (Result.isSuccess(failure)) {
     const error = failure.success
@@ -125,7 +136,11 @@ const replyOfCause = (task: Task.Any, cause: Cause.Cause<unknown>): Reply => {
  * Runs a task in the child: decodes the payload, runs the handler, and
  * encodes the outcome. Never fails; every outcome is a `Reply`.
  */
-export const runInChild = (task: Task.Any, encodedPayload: unknown): Effect.Effect<Reply> => {
+export const runInChild = (
+  task: Codable,
+  encodedPayload: unknown,
+  handler: (payload: any) => Effect.Effect<unknown, unknown, never> = (task as Task.Any).handler
+): Effect.Effect<Reply> => {
   const codecs = codecsOf(task)
   const payload = codecs.decodePayload(encodedPayload)
   if (Exit.isFailure(payload)) {
@@ -135,7 +150,7 @@ export const runInChild = (task: Task.Any, encodedPayload: unknown): Effect.Effe
       message: `the payload did not match the payload Schema in the child: ${issueMessage(payload)}`
     })
   }
-  return Effect.suspend(() => task.handler(payload.value)).pipe(
+  return Effect.suspend(() => handler(payload.value)).pipe(
     Effect.exit,
     Effect.map((exit): Reply => {
       if (Exit.isFailure(exit)) return replyOfCause(task, exit.cause)
@@ -171,7 +186,7 @@ const attachRemoteStack = (error: unknown, stack: string | undefined): unknown =
  * typed error, or one of the boundary errors.
  */
 export const decodeReply = <A, E>(
-  task: Task.Any,
+  task: Codable,
   run: { readonly module: string },
   reply: Reply
 ): Exit.Exit<A, E | TaskCallError> => {

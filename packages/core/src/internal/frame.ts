@@ -41,7 +41,48 @@ export type Close = typeof Close.Type
 export const Load = Schema.Struct({ _tag: Schema.tag("Load"), modules: Schema.Array(Schema.String) })
 export type Load = typeof Load.Type
 
-export const ParentFrame = Schema.Union([Run, Batch, Interrupt, Close, Load])
+/**
+ * Parent to child: start an instance of `actor` (whose behaviour `module`
+ * registers) for `key`, from `snapshot` when there is one. The instance is
+ * addressed as `ref` from then on; the reply to `id` says whether it started.
+ * `exitWithActor`: the child exits when this actor stops (a supervised worker).
+ */
+export const Activate = Schema.Struct({
+  _tag: Schema.tag("Activate"),
+  id: Schema.Number,
+  ref: Schema.Number,
+  module: Schema.String,
+  actor: Schema.String,
+  key: Schema.String,
+  snapshot: Schema.optional(Schema.Unknown),
+  exitWithActor: Schema.optional(Schema.Boolean)
+})
+export type Activate = typeof Activate.Type
+
+/** Parent to child: one message for actor instance `ref`, answered by a reply to `id`. */
+export const Message = Schema.Struct({
+  _tag: Schema.tag("Message"),
+  id: Schema.Number,
+  ref: Schema.Number,
+  tag: Schema.String,
+  payload: Schema.Unknown,
+  /** A `tell`: the reply carries no value. */
+  discard: Schema.optional(Schema.Boolean)
+})
+export type Message = typeof Message.Type
+
+/** Parent to child: stop instance `ref` (its finalizers run), then reply to `id`. */
+export const Passivate = Schema.Struct({ _tag: Schema.tag("Passivate"), id: Schema.Number, ref: Schema.Number })
+export type Passivate = typeof Passivate.Type
+
+export const ActorFrame = Schema.Union([Activate, Message, Passivate])
+export type ActorFrame = typeof ActorFrame.Type
+
+/** Parent to child: actor frames, handled in order. */
+export const ActorFrames = Schema.Struct({ _tag: Schema.tag("Actors"), frames: Schema.Array(ActorFrame) })
+export type ActorFrames = typeof ActorFrames.Type
+
+export const ParentFrame = Schema.Union([Run, Batch, Interrupt, Close, Load, ActorFrames])
 export type ParentFrame = typeof ParentFrame.Type
 
 /** The outcome of one `Run`, encoded in the child. */
@@ -61,7 +102,12 @@ export const Reply = Schema.Union([
 export type Reply = typeof Reply.Type
 
 /** One run's reply, addressed by the run's id. */
-export const Addressed = Schema.Struct({ id: Schema.Number, reply: Reply })
+export const Addressed = Schema.Struct({
+  id: Schema.Number,
+  reply: Reply,
+  /** An actor's persisted state after this message, encoded. */
+  snapshot: Schema.optional(Schema.Unknown)
+})
 export type Addressed = typeof Addressed.Type
 
 /** Child to parent. `rss` is the child's resident set size in bytes, when asked for. */
@@ -70,7 +116,9 @@ export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Reply"), id: Schema.Number, reply: Reply }),
   Schema.Struct({ _tag: Schema.tag("Replies"), replies: Schema.Array(Addressed), rss: Schema.optional(Schema.Number) }),
   Schema.Struct({ _tag: Schema.tag("ProtocolError"), message: Schema.String }),
-  Schema.Struct({ _tag: Schema.tag("Started"), id: Schema.Number })
+  Schema.Struct({ _tag: Schema.tag("Started"), id: Schema.Number }),
+  /** Actor instance `ref` stopped itself with an OTP reason (sent before a worker's child exits). */
+  Schema.Struct({ _tag: Schema.tag("Stopped"), ref: Schema.Number, reason: Schema.Literals(["normal", "shutdown"]) })
 ])
 export type ChildFrame = typeof ChildFrame.Type
 

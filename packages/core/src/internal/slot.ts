@@ -246,6 +246,7 @@ export class Slot implements Balancer.WorkerView {
         break
       }
       case "ProtocolError":
+      case "Stopped":
         break
     }
   }

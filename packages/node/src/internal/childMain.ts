@@ -49,7 +49,14 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
   // A bundled child maps the stacks it sends back to the original files; the map is read on first use only.
-  mapStack: bundleFlag === undefined ? undefined : stackMapper(bundleFlag.slice("--troupe-bundle=".length))
+  mapStack: bundleFlag === undefined ? undefined : stackMapper(bundleFlag.slice("--troupe-bundle=".length)),
+  // A child hosting actors stops them gracefully on SIGTERM (their finalizers run), then exits with code 0.
+  onTerminate: (stop) => {
+    process.once("SIGTERM", () => {
+      process.on("SIGTERM", () => {})
+      void stop().finally(() => process.exit(0))
+    })
+  }
 }
 
 const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))

@@ -1,0 +1,375 @@
+/**
+ * Actors: long-lived, stateful, addressed by name or key, speaking a protocol
+ * of several messages.
+ *
+ * An actor type is a name and a protocol of `Rpc`s (`effect/rpc`): each
+ * message has a payload, success and error Schema. `make` defines it once,
+ * at the top level of a module, shared by parents and children. The same
+ * name and `Rpc`s make an `effect/cluster` `Entity` (`ActorEntity.toEntity`),
+ * and a behaviour's handlers have the shape `Entity.toLayer` expects, so the
+ * definition runs on a cluster unchanged.
+ *
+ * A behaviour is an Effect that builds the actor's state (a `Ref`, a cache, a
+ * connection) and returns one handler per message. It runs inside a child
+ * process, many actors to a child when they are keyed. `behaviour` registers
+ * it under the actor's name, like `Task.make`: a child imports the module
+ * that defined it and finds it by name.
+ *
+ * Clients hold an `ActorRef`: `ask` waits for the decoded reply or typed
+ * error, `tell` returns once the message is in the mailbox, `offer` fails at
+ * once with `MailboxFull` instead of waiting for room. Refs come from a
+ * `Supervisor` (named workers) or a `Keyed` group (one actor per key).
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Ref from "effect/Ref"
+import type * as Rpc from "effect/rpc/Rpc"
+import * as RpcGroup from "effect/rpc/RpcGroup"
+import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Registry from "./internal/actorRegistry.ts"
+import { callerModuleUrl } from "./internal/callsite.ts"
+import type { AskError, MailboxFull } from "./TroupeError.ts"
+
+const TypeId = "~@troupe/core/Actor" as const
+const BehaviourTypeId = "~@troupe/core/Actor/Behaviour" as const
+
+/**
+ * An actor type: a name and a protocol of request/response messages.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Actor<Name extends string, Rpcs extends Rpc.Any> {
+  readonly [TypeId]: typeof TypeId
+  readonly name: Name
+  readonly protocol: RpcGroup.RpcGroup<Rpcs>
+}
+
+/**
+ * Any actor type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Any = Actor<string, any>
+
+/**
+ * The messages of an actor type.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Messages<A> = A extends Actor<infer _N, infer R> ? R : never
+
+/**
+ * Defines an actor type from its messages.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Rpc } from "effect/rpc"
+ * import { Actor } from "@troupe/core"
+ *
+ * export const Counter = Actor.make("Counter", [
+ *   Rpc.make("Increment", { payload: { by: Schema.Int }, success: Schema.Int }),
+ *   Rpc.make("Get", { success: Schema.Int })
+ * ])
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <const Name extends string, const Rpcs extends ReadonlyArray<Rpc.Any>>(
+  name: Name,
+  protocol: Rpcs
+): Actor<Name, Rpcs[number]> => ({
+  [TypeId]: TypeId,
+  name,
+  protocol: RpcGroup.make(...protocol) as unknown as RpcGroup.RpcGroup<Rpcs[number]>
+})
+
+/**
+ * What a handler receives: the decoded payload, the message's tag, and the
+ * actor's address. It is a subset of `effect/cluster`'s `Envelope.Request`,
+ * so the same handlers serve an `Entity`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Request<R extends Rpc.Any> {
+  readonly payload: Rpc.Payload<R>
+  readonly tag: Rpc.Tag<R>
+  readonly address: { readonly entityType: string; readonly entityId: string }
+}
+
+/**
+ * One handler per message: the request in, the message's success or typed
+ * error out.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handlers<Rpcs extends Rpc.Any> = {
+  readonly [R in Rpcs as R["_tag"]]: (request: Request<R>) => Effect.Effect<Rpc.Success<R>, Rpc.Error<R>, ActorContext>
+}
+
+/**
+ * What happens to an actor's state when a handler fails with its typed
+ * error: `"resume"` keeps it (the caller gets the error, the next message
+ * sees the same state); `"restart"` builds the behaviour again (fresh state,
+ * or the last snapshot). A defect (a throw, a `die`) always restarts: an
+ * actor alone in its process exits abnormally, so that its supervisor
+ * decides; a keyed actor is rebuilt in place.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OnFailure = "resume" | "restart"
+
+/**
+ * A behaviour: how to build one instance of an actor, registered under the
+ * actor's name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Behaviour<A extends Any> {
+  readonly [BehaviourTypeId]: typeof BehaviourTypeId
+  readonly actor: A
+  /** The URL of the module a child imports to find this behaviour. */
+  readonly module: string
+  readonly build: Effect.Effect<Handlers<Messages<A>>, unknown, ActorContext | Scope.Scope>
+  readonly onFailure: OnFailure
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isBehaviour = (u: unknown): u is Behaviour<Any> =>
+  typeof u === "object" && u !== null && BehaviourTypeId in u
+
+/**
+ * The behaviour registered for an actor type in this process, if a loaded
+ * module defines one. Used by the child that hosts the actor.
+ *
+ * @since 0.1.0
+ * @category lookup
+ */
+export const find = (name: string): Behaviour<Any> | undefined => Registry.find(name) as Behaviour<Any> | undefined
+
+/**
+ * Defines how an actor behaves, and registers it so that a child can find it.
+ *
+ * **When to use**
+ *
+ * At the top level of a module, as with `Task.make`: the child imports the
+ * module and looks the behaviour up by the actor's name.
+ *
+ * **Details**
+ *
+ * `build` runs in the child each time the actor starts (its first message for
+ * a keyed actor, its start for a supervised one, and after every restart), in
+ * a `Scope` that closes when the actor stops: finalizers are the actor's
+ * `terminate`. State built with `Ref.make` starts fresh after a restart; use
+ * `persistedRef` to carry it across crashes. Handlers run one at a time, in
+ * mailbox order.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Ref, Schema } from "effect"
+ * import { Rpc } from "effect/rpc"
+ * import { Actor } from "@troupe/core"
+ *
+ * export const Counter = Actor.make("Counter", [
+ *   Rpc.make("Increment", { payload: { by: Schema.Int }, success: Schema.Int }),
+ *   Rpc.make("Get", { success: Schema.Int })
+ * ])
+ *
+ * export const CounterBehaviour = Actor.behaviour(Counter, Effect.gen(function*() {
+ *   const count = yield* Ref.make(0)
+ *   return {
+ *     Increment: ({ payload }) => Ref.updateAndGet(count, (n) => n + payload.by),
+ *     Get: () => Ref.get(count)
+ *   }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const behaviour = <A extends Any>(
+  actor: A,
+  build: Effect.Effect<Handlers<Messages<A>>, unknown, ActorContext | Scope.Scope>,
+  options?: {
+    readonly onFailure?: OnFailure | undefined
+    readonly module?: string | undefined
+  }
+): Behaviour<A> => {
+  const module = options?.module ?? callerModuleUrl(behaviour)
+  if (module === undefined) {
+    throw new globalThis.Error(
+      `Actor.behaviour(${actor.name}): cannot tell which module defines it; pass { module: import.meta.url }`
+    )
+  }
+  const value: Behaviour<A> = {
+    [BehaviourTypeId]: BehaviourTypeId,
+    actor,
+    module,
+    build,
+    onFailure: options?.onFailure ?? "resume"
+  }
+  Registry.register(value as unknown as Registry.BehaviourShape)
+  return value
+}
+
+/**
+ * How a stopping actor ended, in OTP's terms: `"normal"` and `"shutdown"`
+ * are deliberate; anything else (a crash, a kill) is abnormal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StopReason = "normal" | "shutdown"
+
+/**
+ * The actor's view of itself, inside its behaviour and handlers: its name,
+ * its key, `exit` and `persistedRef`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const ActorContext = Registry.ActorContext
+
+/**
+ * @since 0.1.0
+ * @category services
+ */
+export type ActorContext = Registry.ActorContext
+
+/**
+ * Stops the actor once the current message is answered, with an OTP exit
+ * reason. An actor alone in its process (a supervised worker) ends its
+ * process, and its supervisor applies the restart type: a `transient` child
+ * is not restarted after `"normal"` or `"shutdown"`. A keyed actor is
+ * passivated; its next message starts it again.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@troupe/core"
+ *
+ * const handleQuit = () => Actor.exit("normal")
+ * ```
+ *
+ * @since 0.1.0
+ * @category child
+ */
+export const exit = (reason: StopReason = "normal"): Effect.Effect<void, never, ActorContext> =>
+  ActorContext.use((context) => context.exit(reason))
+
+/**
+ * A `Ref` whose value survives a crash of the actor's process.
+ *
+ * **Details**
+ *
+ * After each message the child encodes the value with `schema` and sends it
+ * with the reply; the parent keeps the last one. When the actor starts again
+ * after a crash (or after passivation), the `Ref` starts from that snapshot
+ * instead of `initial`. A message whose reply was never sent may therefore
+ * have changed the state or not: with crash retries it can apply twice.
+ * One `persistedRef` per actor.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Ref, Schema } from "effect"
+ * import { Actor } from "@troupe/core"
+ *
+ * const build = Effect.gen(function*() {
+ *   const count = yield* Actor.persistedRef(Schema.Int, 0)
+ *   return { Get: () => Ref.get(count) }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category child
+ */
+export const persistedRef = <S extends Schema.Top>(
+  schema: S,
+  initial: S["Type"]
+): Effect.Effect<Ref.Ref<S["Type"]>, never, ActorContext | S["DecodingServices"] | S["EncodingServices"]> =>
+  ActorContext.use((context) => context.persistedRef(schema, initial))
+
+/**
+ * Mailbox settings of one actor.
+ *
+ * - `capacity` (default 1000): messages waiting or being handled; beyond it
+ *   `ask`/`tell` wait for room and `offer` fails with `MailboxFull`.
+ * - `stashCapacity` (default `capacity`): while the actor is restarting or
+ *   backing off, a message beyond this many fails at once with `MailboxFull`
+ *   instead of waiting (Akka's restart stash).
+ * - `retries` (default 0, at most once): how many times a message is sent
+ *   again when the actor's process died while handling it. Messages behind it
+ *   wait for the retry; answered messages never run again.
+ * - `askTimeout` (default 30 seconds): the bound on one `ask`, from the call,
+ *   mailbox wait and restarts included.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MailboxOptions {
+  readonly capacity?: number | undefined
+  readonly stashCapacity?: number | undefined
+  readonly retries?: number | undefined
+  readonly askTimeout?: Duration.Input | undefined
+}
+
+/**
+ * A client of one actor instance, typed from its protocol.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Actor } from "@troupe/core"
+ *
+ * declare const counter: Actor.ActorRef<any>
+ * const program = Effect.gen(function*() {
+ *   yield* counter.tell("Increment", { by: 1 })
+ *   return yield* counter.ask("Get", undefined)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ActorRef<A extends Any> {
+  readonly actor: A
+  readonly key: string
+  /** Sends a message and waits for its decoded success or typed error. Waits for mailbox room. */
+  readonly ask: <Tag extends Messages<A>["_tag"]>(
+    tag: Tag,
+    payload: Rpc.Payload<Rpc.ExtractTag<Messages<A>, Tag>>
+  ) => Effect.Effect<
+    Rpc.Success<Rpc.ExtractTag<Messages<A>, Tag>>,
+    Rpc.Error<Rpc.ExtractTag<Messages<A>, Tag>> | AskError
+  >
+  /** Puts a message in the mailbox (waiting for room) and returns; the reply is dropped. */
+  readonly tell: <Tag extends Messages<A>["_tag"]>(
+    tag: Tag,
+    payload: Rpc.Payload<Rpc.ExtractTag<Messages<A>, Tag>>
+  ) => Effect.Effect<void, AskError>
+  /**
+   * `tell` that does not wait for room: `MailboxFull` at once, or after
+   * `wait` if given.
+   */
+  readonly offer: <Tag extends Messages<A>["_tag"]>(
+    tag: Tag,
+    payload: Rpc.Payload<Rpc.ExtractTag<Messages<A>, Tag>>,
+    options?: { readonly wait?: Duration.Input | undefined }
+  ) => Effect.Effect<void, AskError | MailboxFull>
+  /** Messages in the mailbox now: waiting, and sent but not answered. */
+  readonly depth: Effect.Effect<number>
+}

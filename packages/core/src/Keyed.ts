@@ -1,0 +1,172 @@
+/**
+ * Keyed actors: one live instance per key, spread over a group of child
+ * processes by consistent hashing.
+ *
+ * `get(key)` returns a client; the instance for `key` is started in its
+ * child on its first message and passivated (stopped, finalizers run) after
+ * `idleTimeout` without messages; its next message starts it again, from its
+ * last snapshot when the behaviour uses `Actor.persistedRef`. The children
+ * are supervised `oneForOne`: when one dies, only the actors it held restart
+ * (lazily, on their next message), each from its snapshot if it has one.
+ *
+ * This is the single-machine shape of an `effect/cluster` entity: the same
+ * actor and behaviour run there with `ActorEntity`.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Actor from "./Actor.ts"
+import { ActorCell, resolveMailbox } from "./internal/actorCell.ts"
+import type * as ActorHost from "./internal/actorHost.ts"
+import type { BehaviourShape } from "./internal/actorRegistry.ts"
+import * as HashRing from "./internal/hashRing.ts"
+import * as Runtime from "./internal/supervisorRuntime.ts"
+import type * as Supervisor from "./Supervisor.ts"
+import type { Transport } from "./Transport.ts"
+import type { ChildStartFailed, RestartIntensityExceeded } from "./TroupeError.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** How many child processes host the instances (default 2). */
+  readonly hosts?: number | undefined
+  /** Passivate an instance after this long without messages (default 60 seconds). */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** Each instance's mailbox. */
+  readonly mailbox?: Actor.MailboxOptions | undefined
+  /** Restart intensity and backoff of the hosts (default: `2 * hosts` restarts within 10 s, as a pool). */
+  readonly supervision?: Supervisor.Options | undefined
+  /** How long a host gets to stop its instances on shutdown before it is killed (default 5000 ms). */
+  readonly shutdown?: Supervisor.Shutdown | undefined
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * A running group of keyed actors.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Keyed<A extends Actor.Any> {
+  /** The client of the instance for `key`. */
+  readonly get: (key: string) => Actor.ActorRef<A>
+  /** Which host (0 to `hosts - 1`) holds `key`. */
+  readonly hostOf: (key: string) => number
+  /** The hosts' pids, by index (`null` while one restarts). */
+  readonly pids: Effect.Effect<ReadonlyArray<number | null>>
+  /** Keys with a live instance or messages in flight. */
+  readonly activeKeys: Effect.Effect<ReadonlyArray<string>>
+  readonly tree: Effect.Effect<Supervisor.TreeNode>
+  readonly events: Stream.Stream<Supervisor.Event>
+  /** Waits until the group stops; fails if its hosts failed past their restart intensity. */
+  readonly join: Effect.Effect<void, RestartIntensityExceeded>
+}
+
+/**
+ * Starts a group of keyed actors in the current `Scope`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Keyed } from "@troupe/core"
+ * import { NodeProcess } from "@troupe/node"
+ * import { Counter, CounterBehaviour } from "./counter.ts"
+ *
+ * const program = Effect.gen(function*() {
+ *   const counters = yield* Keyed.make(CounterBehaviour, { hosts: 2, idleTimeout: "30 seconds" })
+ *   yield* counters.get("user-42").ask("Increment", { by: 1 })
+ * }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A extends Actor.Any>(
+  behaviour: Actor.Behaviour<A>,
+  options: Options = {}
+): Effect.Effect<Keyed<A>, ChildStartFailed, Transport | Scope.Scope> =>
+  Effect.gen(function* () {
+    const count = options.hosts ?? 2
+    if (!Number.isInteger(count) || count < 1)
+      throw new Error(`Keyed.make: hosts must be an integer >= 1, got ${count}`)
+    const idleMs = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout ?? Duration.seconds(60)))
+    const settings = resolveMailbox(options.mailbox)
+    const shape = behaviour as unknown as BehaviourShape
+    const indexes = Array.from({ length: count }, (_, index) => index)
+    const ring = HashRing.make(indexes)
+    const hosts: Array<ActorHost.ActorHost | undefined> = indexes.map(() => undefined)
+    const cells = new Map<string, ActorCell>()
+    const snapshots = new Map<string, unknown>()
+    const root = yield* Runtime.makeRoot
+
+    const locate = (index: number) => () => {
+      const host = hosts[index]
+      return host === undefined || host.isDown() ? undefined : host
+    }
+    const cellOf = (key: string): ActorCell => {
+      let cell = cells.get(key)
+      if (cell === undefined) {
+        cell = new ActorCell({
+          behaviour: shape,
+          key,
+          ref: root.nextRef++,
+          settings,
+          locate: locate(ring.lookup(key)),
+          exitWithActor: false,
+          snapshot: snapshots.get(key)
+        })
+        cells.set(key, cell)
+      }
+      return cell
+    }
+    const specs: ReadonlyArray<Runtime.HostSpec> = indexes.map((index) => ({
+      _tag: "Host",
+      id: `host-${index}`,
+      restart: "permanent",
+      shutdown: options.shutdown ?? 5000,
+      preload: [behaviour.module],
+      env: options.env,
+      execArgv: options.execArgv,
+      onStarted: (host) => {
+        hosts[index] = host
+        for (const [key, cell] of cells) if (ring.lookup(key) === index) cell.deliver()
+      }
+    }))
+    const node = new Runtime.Node(
+      root,
+      "",
+      { intensity: 2 * count, period: Duration.seconds(10), ...options.supervision, parallelStop: true },
+      specs
+    )
+    yield* Effect.acquireRelease(node.start(), () => node.stop)
+
+    // Passivation: idle instances stop; their snapshot waits for their next message.
+    const sweep = Effect.sync(() => {
+      const before = Date.now() - idleMs
+      for (const [key, cell] of cells) {
+        if (!cell.idle || cell.lastActivity > before) continue
+        cell.passivate()
+        if (cell.snapshot !== undefined) snapshots.set(key, cell.snapshot)
+        cells.delete(key)
+      }
+    })
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.andThen(Effect.sleep(Duration.millis(Math.max(10, idleMs / 2))), sweep))
+    )
+
+    return {
+      get: (key) => Runtime.refOf(behaviour.actor, key, () => cellOf(key)),
+      hostOf: (key) => ring.lookup(key),
+      pids: Effect.sync(() => hosts.map((host) => (host === undefined || host.isDown() ? null : host.pid))),
+      activeKeys: Effect.sync(() => [...cells.keys()]),
+      tree: Effect.sync(() => node.tree(behaviour.actor.name)),
+      events: Stream.fromPubSub(root.events),
+      join: Effect.suspend(() => node.join)
+    } satisfies Keyed<A>
+  })

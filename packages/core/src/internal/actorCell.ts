@@ -1,0 +1,389 @@
+/**
+ * One actor instance as the parent sees it: its mailbox, its place in a
+ * hosting child, and its last persisted state.
+ *
+ * The mailbox lives in the parent and outlives the child: messages wait in
+ * `queue`, go to the child in order once the instance is active, and stay in
+ * `inflight` until answered. When the child dies, the first unanswered
+ * message is the one that may have run: it fails with `ActorDied` (or goes
+ * back to the head of the queue while it has retries left); the others never
+ * started and wait for the next instance. Answered messages never run again.
+ *
+ * `capacity` bounds waiting plus unanswered messages: senders beyond it wait
+ * in order (`offer` does not). While the instance has no live host (it is
+ * restarting or backing off), a message beyond `stashCapacity` fails at once
+ * with `MailboxFull`.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "../TroupeError.ts"
+import type { ActorHost, Tenant } from "./actorHost.ts"
+import { type BehaviourShape, messageCodable } from "./actorRegistry.ts"
+import * as Codec from "./codec.ts"
+import type { Reply } from "./frame.ts"
+
+export interface MailboxSettings {
+  readonly capacity: number
+  readonly stashCapacity: number
+  readonly retries: number
+  readonly askTimeout: Duration.Duration
+}
+
+export const resolveMailbox = (options?: {
+  readonly capacity?: number | undefined
+  readonly stashCapacity?: number | undefined
+  readonly retries?: number | undefined
+  readonly askTimeout?: Duration.Input | undefined
+}): MailboxSettings => {
+  const capacity = options?.capacity ?? 1000
+  const stashCapacity = options?.stashCapacity ?? capacity
+  const retries = options?.retries ?? 0
+  for (const [name, value, min] of [
+    ["capacity", capacity, 1],
+    ["stashCapacity", stashCapacity, 0],
+    ["retries", retries, 0]
+  ] as const) {
+    if (!Number.isInteger(value) || value < min) {
+      throw new Error(`mailbox ${name} must be an integer >= ${min}, got ${value}`)
+    }
+  }
+  return {
+    capacity,
+    stashCapacity,
+    retries,
+    askTimeout: Duration.fromInputUnsafe(options?.askTimeout ?? Duration.seconds(30))
+  }
+}
+
+interface Envelope {
+  readonly tag: string
+  readonly payload: unknown
+  readonly discard: boolean
+  readonly done: Deferred.Deferred<unknown, unknown>
+  attempts: number
+  abandoned: boolean
+}
+
+type Activation = "none" | "pending" | "active"
+
+export class ActorCell implements Tenant {
+  readonly name: string
+  host: ActorHost | undefined
+  activation: Activation = "none"
+  dead: ActorDied | undefined
+  snapshot: unknown
+  lastActivity = Date.now()
+  private queue: Array<Envelope> = []
+  private inflight: Array<Envelope> = []
+  private size = 0
+  private readonly waiters: Array<() => void> = []
+
+  readonly behaviour: BehaviourShape
+  readonly key: string
+  readonly ref: number
+  readonly settings: MailboxSettings
+  /** Where the instance lives now; `undefined` while its host restarts. */
+  private readonly locate: () => ActorHost | undefined
+  /** Whether this instance is its host's only actor (a supervised worker). */
+  private readonly exitWithActor: boolean
+
+  constructor(options: {
+    readonly behaviour: BehaviourShape
+    readonly key: string
+    readonly ref: number
+    readonly settings: MailboxSettings
+    readonly locate: () => ActorHost | undefined
+    readonly exitWithActor: boolean
+    readonly snapshot?: unknown
+  }) {
+    this.behaviour = options.behaviour
+    this.key = options.key
+    this.ref = options.ref
+    this.settings = options.settings
+    this.locate = options.locate
+    this.exitWithActor = options.exitWithActor
+    this.name = options.behaviour.actor.name
+    this.snapshot = options.snapshot
+  }
+
+  get depth(): number {
+    return this.size
+  }
+
+  get idle(): boolean {
+    return this.size === 0
+  }
+
+  /** Sends a message; `discard` for `tell` (resolved once the message is in the mailbox). */
+  send(
+    tag: string,
+    payload: unknown,
+    mode: "ask" | "tell" | "offer",
+    wait?: Duration.Input
+  ): Effect.Effect<unknown, unknown> {
+    return Effect.suspend(() => {
+      if (this.dead !== undefined) return Effect.fail(this.dead)
+      const codable = messageCodable(this.behaviour.actor, tag)
+      if (codable === undefined) {
+        return Effect.fail(
+          new RequestValidationError({
+            task: `${this.name}.${tag}`,
+            message: `actor ${this.name} has no message ${tag}`
+          })
+        )
+      }
+      const encoded = Codec.encodePayloadExit(codable, payload)
+      if (Exit.isFailure(encoded)) return encoded
+      if (this.host === undefined && this.activation !== "active" && this.size >= this.settings.stashCapacity) {
+        return Effect.fail(this.mailboxFull(this.settings.stashCapacity))
+      }
+      const envelope: Envelope = {
+        tag,
+        payload: encoded.value,
+        discard: mode !== "ask",
+        done: Deferred.makeUnsafe(),
+        attempts: 0,
+        abandoned: false
+      }
+      const admitted = this.admit(mode, wait).pipe(
+        Effect.andThen(
+          Effect.sync(() => {
+            this.queue.push(envelope)
+            this.deliver()
+          })
+        )
+      )
+      if (mode !== "ask") return admitted
+      const answer = Deferred.await(envelope.done).pipe(
+        Effect.flatMap((reply) => Codec.decodeReply(codable, { module: this.behaviour.module }, reply as Reply)),
+        Effect.onInterrupt(() => Effect.sync(() => this.abandon(envelope)))
+      )
+      return admitted.pipe(
+        Effect.andThen(answer),
+        Effect.timeoutOrElse({
+          duration: this.settings.askTimeout,
+          orElse: () =>
+            Effect.fail(
+              new AskTimeout({
+                actor: this.name,
+                key: this.key,
+                tag,
+                timeoutMs: Duration.toMillis(this.settings.askTimeout)
+              })
+            )
+        })
+      )
+    })
+  }
+
+  private mailboxFull(capacity: number) {
+    return new MailboxFull({ actor: this.name, key: this.key, capacity })
+  }
+
+  /** Takes a place in the mailbox, waiting in line for room unless `offer`ing. */
+  private admit(mode: "ask" | "tell" | "offer", wait?: Duration.Input): Effect.Effect<void, MailboxFull | ActorDied> {
+    return Effect.suspend(() => {
+      if (this.size < this.settings.capacity && this.waiters.length === 0) {
+        this.size++
+        return Effect.void
+      }
+      if (mode === "offer" && wait === undefined) return Effect.fail(this.mailboxFull(this.settings.capacity))
+      const queued = Effect.callback<void, ActorDied>((resume) => {
+        const waiter = () => {
+          if (this.dead !== undefined) return resume(Effect.fail(this.dead))
+          this.size++
+          resume(Effect.void)
+        }
+        this.waiters.push(waiter)
+        return Effect.sync(() => {
+          const index = this.waiters.indexOf(waiter)
+          if (index >= 0) this.waiters.splice(index, 1)
+        })
+      })
+      return mode === "offer"
+        ? queued.pipe(
+            Effect.timeoutOrElse({
+              duration: wait!,
+              orElse: () => Effect.fail(this.mailboxFull(this.settings.capacity))
+            })
+          )
+        : queued
+    })
+  }
+
+  private release() {
+    this.size--
+    this.lastActivity = Date.now()
+    while (this.size < this.settings.capacity && this.waiters.length > 0) this.waiters.shift()!()
+  }
+
+  /** A caller stopped waiting: a message still queued is withdrawn; a sent one is answered into the void. */
+  private abandon(envelope: Envelope) {
+    const index = this.queue.indexOf(envelope)
+    if (index >= 0) {
+      this.queue.splice(index, 1)
+      this.release()
+    } else envelope.abandoned = true
+  }
+
+  private settle(envelope: Envelope, reply: Reply, snapshot: unknown) {
+    const index = this.inflight.indexOf(envelope)
+    if (index < 0) return
+    this.inflight.splice(index, 1)
+    if (snapshot !== undefined) this.snapshot = snapshot
+    // Room first: a caller resumed by the reply may look at the mailbox at once.
+    this.release()
+    if (reply._tag === "Defect" && (reply.name === "ActorStopped" || reply.name === "ActorNotActive")) {
+      Deferred.doneUnsafe(
+        envelope.done,
+        Exit.fail(new ActorDied({ actor: this.name, key: this.key, reason: reply.message }))
+      )
+    } else Deferred.doneUnsafe(envelope.done, Exit.succeed(reply))
+  }
+
+  /** Sends what is queued, activating the instance first if its host does not have it yet. */
+  deliver(): void {
+    if (this.dead !== undefined) return
+    if (this.host === undefined) {
+      const host = this.locate()
+      if (host === undefined || host.isDown()) return
+      this.bind(host)
+    }
+    const host = this.host!
+    if (this.activation === "none") {
+      if (this.queue.length === 0) return
+      this.activate(host, (failure) => {
+        if (failure === undefined) return
+        for (const envelope of this.queue.splice(0)) {
+          this.release()
+          Deferred.doneUnsafe(envelope.done, Exit.succeed(failure))
+        }
+      })
+      return
+    }
+    if (this.activation === "pending") return
+    for (const envelope of this.queue.splice(0)) {
+      this.inflight.push(envelope)
+      host.push(
+        {
+          _tag: "Message",
+          ref: this.ref,
+          tag: envelope.tag,
+          payload: envelope.payload,
+          ...(envelope.discard ? { discard: true } : {})
+        },
+        (reply, snapshot) => this.settle(envelope, reply, snapshot)
+      )
+    }
+  }
+
+  bind(host: ActorHost): void {
+    this.host = host
+    this.activation = "none"
+    host.tenants.add(this)
+  }
+
+  /** Starts the instance in its host; `onDone` receives `undefined` or the failure reply. */
+  activate(host: ActorHost, onDone: (failure: Reply | undefined) => void): void {
+    this.activation = "pending"
+    host.push(
+      {
+        _tag: "Activate",
+        ref: this.ref,
+        module: this.behaviour.module,
+        actor: this.name,
+        key: this.key,
+        ...(this.snapshot === undefined ? {} : { snapshot: this.snapshot }),
+        ...(this.exitWithActor ? { exitWithActor: true } : {})
+      },
+      (reply) => {
+        if (this.host !== host) return
+        if (reply._tag === "Success") {
+          this.activation = "active"
+          onDone(undefined)
+          this.deliver()
+        } else {
+          this.activation = "none"
+          onDone(reply)
+        }
+      }
+    )
+  }
+
+  /** Activates the instance in `host` and waits for it: a supervised worker's start. */
+  start(host: ActorHost): Effect.Effect<void, Reply> {
+    return Effect.callback<void, Reply>((resume) => {
+      this.bind(host)
+      this.activate(host, (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)))
+    })
+  }
+
+  /** The instance's child is gone (crashed, or stopped by its supervisor). */
+  hostDied(host: ActorHost): void {
+    if (this.host !== host) return
+    this.host = undefined
+    this.activation = "none"
+    const [first, ...rest] = this.inflight
+    this.inflight = []
+    const requeue = rest
+    if (first !== undefined) {
+      if (first.attempts < this.settings.retries && !first.abandoned) {
+        first.attempts++
+        requeue.unshift(first)
+      } else {
+        this.release()
+        const status = host.connection.exitStatus()
+        const how =
+          status === undefined
+            ? "it stopped"
+            : status.signal !== null
+              ? `signal ${status.signal}`
+              : `exit code ${status.code}`
+        Deferred.doneUnsafe(
+          first.done,
+          Exit.fail(
+            new ActorDied({
+              actor: this.name,
+              key: this.key,
+              reason: `its process ${host.pid} ended (${how}) while it handled ${first.tag}`
+            })
+          )
+        )
+      }
+    }
+    this.queue = [...requeue, ...this.queue]
+  }
+
+  /** Passivates an idle instance: its host stops it; the next message starts it again. */
+  passivate(): void {
+    const host = this.host
+    if (host === undefined || this.activation !== "active" || !this.idle) return
+    this.activation = "none"
+    this.host = undefined
+    host.tenants.delete(this)
+    host.push({ _tag: "Passivate", ref: this.ref }, () => {})
+  }
+
+  /** The instance is gone for good: every waiting and later message fails with `ActorDied`. */
+  kill(reason: string): void {
+    if (this.dead !== undefined) return
+    this.dead = new ActorDied({ actor: this.name, key: this.key, reason })
+    this.host?.tenants.delete(this)
+    this.host = undefined
+    this.activation = "none"
+    for (const envelope of [...this.inflight, ...this.queue]) Deferred.doneUnsafe(envelope.done, Exit.fail(this.dead))
+    this.inflight = []
+    this.queue = []
+    this.size = 0
+    for (const waiter of this.waiters.splice(0)) waiter()
+  }
+
+  /** The instance may come back (its supervisor restarts it): it takes messages again. */
+  revive(): void {
+    this.dead = undefined
+  }
+}

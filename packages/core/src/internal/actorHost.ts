@@ -1,0 +1,178 @@
+/**
+ * One child process that hosts actors, as the parent sees it.
+ *
+ * The host spawns the child through the `Transport`, waits until it is
+ * ready, sends actor frames (all the frames pushed in one tick go out as one
+ * message) and routes each reply to the callback of the frame it answers.
+ * When the child exits, every actor cell bound to it hears of it
+ * (`hostDied`), after the last frame the child sent was delivered; then
+ * `down` completes with how the child ended, in OTP's terms.
+ *
+ * @internal
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import type { ExitStatus } from "../ExitStatus.ts"
+import type { Connection, Signal } from "../Transport.ts"
+import { Transport } from "../Transport.ts"
+import { SpawnError } from "../TroupeError.ts"
+import { type Activate, type ActorFrame, decodeChildFrame, type Reply } from "./frame.ts"
+
+/** How a hosting child ended: deliberately (`normal`, `shutdown`) or not. */
+export type ExitReason = "normal" | "shutdown" | "abnormal"
+
+/** What the host tells the cells bound to it. */
+export interface Tenant {
+  readonly hostDied: (host: ActorHost) => void
+}
+
+export type ReplyHandler = (reply: Reply, snapshot: unknown) => void
+
+type Outgoing = ActorFrame extends infer F ? (F extends ActorFrame ? Omit<F, "id"> : never) : never
+
+export interface ActorHost {
+  readonly pid: number
+  readonly connection: Connection
+  /** Queues a frame for the child and returns its id; `onReply` receives the child's answer. */
+  readonly push: (frame: Outgoing, onReply: ReplyHandler) => void
+  readonly tenants: Set<Tenant>
+  /** Completes when the child has exited and every bound cell was told. */
+  readonly down: Effect.Effect<{ readonly status: ExitStatus; readonly reason: ExitReason }>
+  readonly isDown: () => boolean
+  /** Stops the child: SIGTERM, then SIGKILL after `timeout` (`"brutalKill"`: at once; `"infinity"`: never). */
+  readonly stop: (shutdown: number | "brutalKill" | "infinity") => Effect.Effect<void>
+}
+
+export interface HostOptions {
+  readonly preload: ReadonlyArray<string>
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+  readonly shutdownTimeout: Duration.Input
+  readonly startTimeout: Duration.Input
+}
+
+export const spawn = Effect.fnUntraced(function* (
+  options: HostOptions
+): Effect.fn.Return<ActorHost, SpawnError, Transport | Scope.Scope> {
+  const transport = yield* Transport
+  const ready = Deferred.makeUnsafe<void>()
+  const handlers = new Map<number, ReplyHandler>()
+  const tenants = new Set<Tenant>()
+  const down = Deferred.makeUnsafe<{ readonly status: ExitStatus; readonly reason: ExitReason }>()
+  let stoppedReason: "normal" | "shutdown" | undefined
+  let nextId = 0
+  let outbox: Array<ActorFrame> = []
+  let connection: Connection | undefined
+
+  const onFrame = (raw: unknown) => {
+    const frame = decodeChildFrame(raw)
+    if (Exit.isFailure(frame)) return
+    const value = frame.value
+    switch (value._tag) {
+      case "Ready":
+        Deferred.doneUnsafe(ready, Exit.void)
+        return
+      case "Replies":
+        for (const addressed of value.replies) {
+          const handler = handlers.get(addressed.id)
+          if (handler === undefined) continue
+          handlers.delete(addressed.id)
+          handler(addressed.reply, addressed.snapshot)
+        }
+        return
+      case "Stopped":
+        stoppedReason = value.reason
+        return
+      default:
+        return
+    }
+  }
+
+  const flush = () => {
+    const frames = outbox
+    outbox = []
+    if (frames.length === 0 || connection === undefined || connection.exitStatus() !== undefined) return
+    try {
+      connection.sendUnsafe({ _tag: "Actors", frames })
+    } catch {
+      // The child is gone or the channel closed; its exit reaches every tenant.
+    }
+  }
+
+  const spawned = yield* transport.spawn(
+    {
+      stdout: "inherit",
+      stderr: "inherit",
+      runner: { once: false, concurrency: 1, reportRss: false, preload: options.preload, bundled: false },
+      shutdownTimeout: options.shutdownTimeout,
+      env: options.env,
+      execArgv: options.execArgv
+    },
+    onFrame
+  )
+  connection = spawned
+  const started = yield* Deferred.await(ready).pipe(
+    Effect.as(true),
+    Effect.raceFirst(spawned.exited.pipe(Effect.as(false))),
+    Effect.timeoutOption(options.startTimeout)
+  )
+  if (started._tag === "None" || !started.value) {
+    const status = spawned.exitStatus()
+    return yield* new SpawnError({
+      reason: "ForkFailed",
+      module: options.preload.join(", "),
+      task: "",
+      message:
+        status === undefined ? "the actor host did not become ready in time" : `the actor host exited while starting`
+    })
+  }
+
+  const host: ActorHost = {
+    pid: spawned.pid,
+    connection: spawned,
+    tenants,
+    push: (frame, onReply) => {
+      const id = nextId++
+      handlers.set(id, onReply)
+      outbox.push({ ...frame, id } as ActorFrame)
+      if (outbox.length === 1) queueMicrotask(flush)
+    },
+    down: Deferred.await(down),
+    isDown: () => Deferred.isDoneUnsafe(down),
+    stop: (shutdown) =>
+      Effect.gen(function* () {
+        if (spawned.exitStatus() !== undefined) return yield* Deferred.await(down)
+        if (shutdown === "brutalKill") {
+          yield* spawned.signal("SIGKILL")
+          return yield* Deferred.await(down)
+        }
+        yield* spawned.signal("SIGTERM" satisfies Signal)
+        if (shutdown === "infinity") return yield* Deferred.await(down)
+        const inTime = yield* Effect.timeoutOption(Deferred.await(down), Duration.millis(shutdown))
+        if (inTime._tag === "None") {
+          yield* spawned.signal("SIGKILL")
+          yield* Deferred.await(down)
+        }
+      }).pipe(Effect.asVoid)
+  }
+
+  yield* spawned.exited.pipe(
+    Effect.flatMap((status) =>
+      Effect.sync(() => {
+        handlers.clear()
+        for (const tenant of [...tenants]) tenant.hostDied(host)
+        tenants.clear()
+        const reason: ExitReason = stoppedReason ?? (status.code === 0 ? "normal" : "abnormal")
+        Deferred.doneUnsafe(down, Exit.succeed({ status, reason }))
+      })
+    ),
+    Effect.forkScoped
+  )
+  return host
+})
+
+/** An `Activate` frame without its id, for `push`. */
+export type ActivateFrame = Omit<Activate, "id">

@@ -1,0 +1,325 @@
+/**
+ * The child's half of actors: builds actor instances and runs their
+ * messages.
+ *
+ * Each instance handles its messages one at a time, in the order they came;
+ * different instances run concurrently. Before an instance starts a message,
+ * the replies of the messages already handled are sent: when the child dies,
+ * the parent knows that at most the first unanswered message of each actor
+ * may have run. A reply carries the actor's persisted state, if it has one,
+ * so the parent can restore it after a crash.
+ *
+ * A handler's typed failure is a reply; under `onFailure: "restart"` the
+ * instance is then rebuilt. A defect is a reply too, and then a crash: an
+ * actor alone in its child (`exitWithActor`) ends the child with code 1 for
+ * its supervisor to see; other instances are rebuilt in place. On SIGTERM
+ * (`terminate`) every instance's scope closes, running its finalizers.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import type { ChildPort } from "../ChildRunner.ts"
+import { ActorContext, type BehaviourShape, find, messageCodable } from "./actorRegistry.ts"
+import * as Codec from "./codec.ts"
+import type { Activate, ActorFrame, Addressed, Message, Reply } from "./frame.ts"
+import type { ModuleLoader } from "./moduleLoader.ts"
+
+type Handlers = Record<string, (request: any) => Effect.Effect<unknown, unknown, ActorContext>>
+
+interface Persisted {
+  readonly ref: Ref.Ref<unknown>
+  readonly encode: (value: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+}
+
+interface Instance {
+  readonly ref: number
+  readonly key: string
+  readonly behaviour: BehaviourShape
+  readonly exitWithActor: boolean
+  readonly mailbox: Array<Message>
+  scope: Scope.Closeable
+  handlers: Handlers | undefined
+  persisted: Persisted | undefined
+  snapshot: unknown
+  busy: boolean
+  stopRequest: "normal" | "shutdown" | undefined
+  context: ActorContext["Service"]
+}
+
+export interface ActorServer {
+  readonly onFrames: (frames: ReadonlyArray<ActorFrame>) => void
+  /** Stops every instance, finalizers included. */
+  readonly terminate: () => Promise<void>
+}
+
+const success: Reply = { _tag: "Success", value: null }
+
+const describe = (error: unknown): string =>
+  error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error)
+
+const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name, message })
+
+/** Whether a `Defect` reply came from the handler (a crash) rather than from the boundary. */
+const isCrash = (reply: Reply): boolean =>
+  reply._tag === "Defect" && reply.name !== "RequestValidationError" && reply.name !== "UnknownMessage"
+
+export const make = (port: ChildPort, loader: ModuleLoader): ActorServer => {
+  const instances = new Map<number, Instance>()
+  let replies: Array<Addressed> = []
+  let flushScheduled = false
+  let terminateInstalled = false
+
+  const flush = (): Promise<void> => {
+    flushScheduled = false
+    if (replies.length === 0) return Promise.resolve()
+    const batch = replies
+    replies = []
+    return port.send({ _tag: "Replies", replies: batch })
+  }
+
+  const reply = (id: number, value: Reply, snapshot?: unknown) => {
+    replies.push(snapshot === undefined ? { id, reply: value } : { id, reply: value, snapshot })
+    if (!flushScheduled) {
+      flushScheduled = true
+      port.defer(() => void flush())
+    }
+  }
+
+  const closeScope = (instance: Instance) => Effect.runPromise(Scope.close(instance.scope, Exit.void))
+
+  const makeContext = (instance: { key: string; behaviour: BehaviourShape }, self: () => Instance) => ({
+    name: instance.behaviour.actor.name,
+    key: instance.key,
+    exit: (reason: "normal" | "shutdown") =>
+      Effect.sync(() => {
+        self().stopRequest = reason
+      }),
+    persistedRef: <S extends Schema.Top>(schema: S, initial: S["Type"]) =>
+      Effect.sync(() => {
+        const current = self()
+        const codec = Schema.toCodecJson(schema) as unknown as Schema.Codec<unknown, unknown, never, never>
+        let value: unknown = initial
+        if (current.snapshot !== undefined) {
+          const decoded = Schema.decodeUnknownExit(codec)(current.snapshot)
+          if (Exit.isSuccess(decoded)) value = decoded.value
+        }
+        const ref = Ref.makeUnsafe(value)
+        current.persisted = { ref, encode: Schema.encodeUnknownExit(codec) }
+        return ref as Ref.Ref<S["Type"]>
+      })
+  })
+
+  /** Builds (or rebuilds) an instance's handlers in a fresh scope. */
+  const build = (instance: Instance): Promise<Reply> => {
+    instance.persisted = undefined
+    instance.handlers = undefined
+    return Effect.runPromise(
+      instance.behaviour.build.pipe(
+        Effect.provideService(ActorContext, instance.context),
+        Scope.provide(instance.scope),
+        Effect.exit
+      )
+    ).then((exit): Reply => {
+      if (Exit.isSuccess(exit)) {
+        instance.handlers = exit.value
+        return success
+      }
+      return defect(
+        "ActorStartFailed",
+        `${instance.behaviour.actor.name}(${instance.key}) failed to start: ${exit.cause}`
+      )
+    })
+  }
+
+  const rebuild = (instance: Instance): Promise<unknown> =>
+    closeScope(instance).then(() =>
+      Effect.runPromise(Scope.make()).then((scope) => {
+        instance.scope = scope
+        return build(instance)
+      })
+    )
+
+  const activate = (frame: Activate) => {
+    if (!terminateInstalled && port.onTerminate !== undefined) {
+      terminateInstalled = true
+      port.onTerminate(terminate)
+    }
+    const started = (behaviour: BehaviourShape) =>
+      Effect.runPromise(Scope.make()).then((scope) => {
+        const instance: Instance = {
+          ref: frame.ref,
+          key: frame.key,
+          behaviour,
+          exitWithActor: frame.exitWithActor === true,
+          mailbox: [],
+          scope,
+          handlers: undefined,
+          persisted: undefined,
+          snapshot: frame.snapshot,
+          busy: true,
+          stopRequest: undefined,
+          context: undefined as unknown as ActorContext["Service"]
+        }
+        instance.context = makeContext(instance, () => instance)
+        instances.set(frame.ref, instance)
+        return build(instance).then((result) => {
+          reply(frame.id, result)
+          if (result._tag !== "Success") {
+            instances.delete(frame.ref)
+            for (const message of instance.mailbox) reply(message.id, result)
+            return closeScope(instance)
+          }
+          instance.busy = false
+          next(instance)
+        })
+      })
+    const resolve = () => {
+      const behaviour = find(frame.actor)
+      if (behaviour === undefined) {
+        return reply(
+          frame.id,
+          Codec.spawnFailedReply(
+            "ActorNotFound",
+            `module ${frame.module} defines no behaviour for actor ${frame.actor}; call Actor.behaviour at the top level`
+          )
+        )
+      }
+      void started(behaviour)
+    }
+    const loading = loader.load(frame.module)
+    if (loading === true) return resolve()
+    loading.then(resolve, (error) =>
+      reply(frame.id, Codec.spawnFailedReply("ModuleNotFound", `cannot import ${frame.module}: ${describe(error)}`))
+    )
+  }
+
+  const next = (instance: Instance) => {
+    if (instance.busy) return
+    const message = instance.mailbox.shift()
+    if (message !== undefined) run(instance, message)
+  }
+
+  const run = (instance: Instance, message: Message) => {
+    // Replies of handled messages go out first: if this one kills the child, the parent must not mistake them for it.
+    void flush()
+    instance.busy = true
+    const codable = messageCodable(instance.behaviour.actor, message.tag)
+    const handler = instance.handlers?.[message.tag]
+    if (codable === undefined || handler === undefined) {
+      void port.send({
+        _tag: "ProtocolError",
+        message: `actor ${instance.behaviour.actor.name} has no message ${message.tag}`
+      })
+      return done(
+        instance,
+        message,
+        defect("UnknownMessage", `actor ${instance.behaviour.actor.name} has no message ${message.tag}`)
+      )
+    }
+    const address = { entityType: instance.behaviour.actor.name, entityId: instance.key }
+    const fiber = Effect.runFork(
+      Codec.runInChild(codable, message.payload, (payload) => {
+        const result = handler({ payload, tag: message.tag, address }) as Effect.Effect<unknown, unknown, ActorContext>
+        const effect = isWrapper(result) ? (result.value as typeof result) : result
+        return Effect.provideService(effect, ActorContext, instance.context)
+      })
+    )
+    fiber.addObserver((exit) =>
+      done(instance, message, Exit.isSuccess(exit) ? exit.value : defect("Interrupted", "the handler was interrupted"))
+    )
+  }
+
+  const done = (instance: Instance, message: Message, result: Reply) => {
+    let value = message.discard === true && result._tag === "Success" ? success : result
+    let snapshot: unknown
+    if (instance.persisted !== undefined) {
+      const encoded = instance.persisted.encode(Ref.getUnsafe(instance.persisted.ref))
+      if (Exit.isSuccess(encoded)) snapshot = instance.snapshot = encoded.value
+      else value = { _tag: "EncodeFailed", message: `the persisted state did not match its Schema: ${encoded.cause}` }
+    }
+    reply(message.id, value, snapshot)
+    const stop = instance.stopRequest
+    if (stop !== undefined) return stopInstance(instance, stop)
+    if (isCrash(value)) {
+      if (instance.exitWithActor) {
+        instances.delete(instance.ref)
+        void flush().then(() => port.done(1))
+        return
+      }
+      return void rebuild(instance).then(() => afterRebuild(instance))
+    }
+    if (value._tag === "Failure" && instance.behaviour.onFailure === "restart") {
+      return void rebuild(instance).then(() => afterRebuild(instance))
+    }
+    instance.busy = false
+    next(instance)
+  }
+
+  const afterRebuild = (instance: Instance) => {
+    instance.busy = false
+    next(instance)
+  }
+
+  const stopInstance = (instance: Instance, reason: "normal" | "shutdown") => {
+    instances.delete(instance.ref)
+    for (const message of instance.mailbox) {
+      reply(message.id, defect("ActorStopped", `actor ${instance.behaviour.actor.name} stopped (${reason})`))
+    }
+    void closeScope(instance)
+      .then(() => flush())
+      .then(() => port.send({ _tag: "Stopped", ref: instance.ref, reason }))
+      .then(() => {
+        if (instance.exitWithActor) port.done(0)
+      })
+  }
+
+  const passivate = (id: number, ref: number) => {
+    const instance = instances.get(ref)
+    if (instance === undefined) return reply(id, success)
+    instances.delete(ref)
+    void closeScope(instance).then(() => reply(id, success))
+  }
+
+  const terminate = (): Promise<void> => {
+    const all = [...instances.values()]
+    instances.clear()
+    return Promise.all(all.map(closeScope))
+      .then(() => flush())
+      .then(() => undefined)
+  }
+
+  return {
+    terminate,
+    onFrames: (frames) => {
+      for (const frame of frames) {
+        switch (frame._tag) {
+          case "Activate":
+            activate(frame)
+            break
+          case "Message": {
+            const instance = instances.get(frame.ref)
+            if (instance === undefined) {
+              reply(frame.id, defect("ActorNotActive", `no actor instance ${frame.ref} in this child`))
+              break
+            }
+            instance.mailbox.push(frame)
+            next(instance)
+            break
+          }
+          case "Passivate":
+            passivate(frame.id, frame.ref)
+            break
+        }
+      }
+    }
+  }
+}
+
+const WrapperTypeId = "~effect/rpc/Rpc/Wrapper"
+
+const isWrapper = (u: unknown): u is { readonly value: unknown } =>
+  typeof u === "object" && u !== null && WrapperTypeId in u && !Effect.isEffect(u)

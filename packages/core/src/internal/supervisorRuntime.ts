@@ -1,0 +1,485 @@
+/**
+ * The running side of `Supervisor`: one `Node` per supervisor in the tree.
+ *
+ * A node starts its children left to right and watches each one. Every end
+ * of a child arrives in the node's inbox and is handled there, one at a
+ * time, by the strategy: restart types, the OTP intensity window, the
+ * backoff, the stop of the affected siblings right to left, the restart left
+ * to right. A restart that fails counts as a restart and is tried again. A
+ * node that gives up stops its children and reports an abnormal end to its
+ * parent node, which handles it like any child's end.
+ *
+ * Worker children are actor hosts (`actorHost.ts`) with one eagerly started
+ * actor; their cells (mailboxes) belong to the root and outlive restarts.
+ * `Host` children are hosts without an actor of their own, for `Keyed`.
+ *
+ * @internal
+ */
+import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Actor from "../Actor.ts"
+import { addRestart, backoffDelay, intensity as makeIntensity } from "../RestartPolicy.ts"
+import type * as Supervisor from "../Supervisor.ts"
+import type { Transport } from "../Transport.ts"
+import { ChildStartFailed, RestartIntensityExceeded } from "../TroupeError.ts"
+import { ActorCell, resolveMailbox } from "./actorCell.ts"
+import * as ActorHost from "./actorHost.ts"
+import type { BehaviourShape } from "./actorRegistry.ts"
+
+/** A host without an actor of its own (a `Keyed` group's child). */
+export interface HostSpec {
+  readonly _tag: "Host"
+  readonly id: string
+  readonly restart: Supervisor.RestartType
+  readonly shutdown: Supervisor.Shutdown
+  readonly preload: ReadonlyArray<string>
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
+  readonly onStarted: (host: ActorHost.ActorHost) => void
+}
+
+export type Spec = Supervisor.ChildSpec | HostSpec
+
+export interface NodeOptions extends Supervisor.Options {
+  /** Stop children all at once rather than right to left (OTP's `simple_one_for_one`). */
+  readonly parallelStop?: boolean | undefined
+}
+
+/** What the whole tree shares. */
+export interface Root {
+  readonly context: Context.Context<Transport>
+  readonly cells: Map<string, ActorCell>
+  readonly events: PubSub.PubSub<Supervisor.Event>
+  nextRef: number
+}
+
+interface Running {
+  readonly pid: number | null
+  readonly host: ActorHost.ActorHost | undefined
+  readonly node: Node | undefined
+  readonly stop: (shutdown: Supervisor.Shutdown) => Effect.Effect<void>
+}
+
+interface Child {
+  readonly spec: Spec
+  readonly path: string
+  generation: number
+  status: "running" | "restarting" | "stopped"
+  restarts: number
+  consecutive: number
+  startedAt: number
+  running: Running | undefined
+}
+
+type Message =
+  | {
+      readonly _tag: "Ended"
+      readonly child: Child
+      readonly generation: number
+      readonly reason: ActorHost.ExitReason
+    }
+  | { readonly _tag: "Restart"; readonly children: ReadonlyArray<Child>; readonly generation: number }
+
+const startTimeout = Duration.seconds(30)
+
+const now = () => Date.now()
+
+export class Node {
+  readonly children: Array<Child>
+  readonly inbox = Effect.runSync(Queue.unbounded<Message>())
+  readonly ended = Deferred.makeUnsafe<void, RestartIntensityExceeded>()
+  status: "running" | "stopped" | "failed" = "running"
+  private history: ReadonlyArray<number> = []
+  private readonly limit: { readonly maxRestarts: number; readonly periodMs: number }
+  private readonly resetAfterMs: number
+  private scope: Scope.Closeable | undefined
+
+  readonly root: Root
+  readonly path: string
+  readonly options: NodeOptions
+
+  constructor(root: Root, path: string, options: NodeOptions, specs: ReadonlyArray<Spec>) {
+    this.root = root
+    this.path = path
+    this.options = options
+    this.limit = makeIntensity(options.intensity ?? 1, options.period ?? Duration.seconds(5))
+    const backoff = options.backoff
+    this.resetAfterMs =
+      backoff === undefined
+        ? 0
+        : backoff.resetAfter === undefined
+          ? (Duration.toMillis(Duration.fromInputUnsafe(backoff.min)) +
+              Duration.toMillis(Duration.fromInputUnsafe(backoff.max))) /
+            2
+          : Duration.toMillis(Duration.fromInputUnsafe(backoff.resetAfter))
+    this.children = specs.map((spec) => ({
+      spec,
+      path: this.path === "" ? spec.id : `${this.path}/${spec.id}`,
+      generation: 0,
+      status: "stopped",
+      restarts: 0,
+      consecutive: 0,
+      startedAt: 0,
+      running: undefined
+    }))
+  }
+
+  private publish(event: Supervisor.Event) {
+    PubSub.publishUnsafe(this.root.events, event)
+  }
+
+  /** Starts every child left to right; on a failure, stops those started and fails. */
+  start(): Effect.Effect<void, ChildStartFailed> {
+    return Effect.gen({ self: this }, function* () {
+      this.scope = yield* Scope.make()
+      yield* Effect.forkIn(this.loop(), this.scope)
+      for (const child of this.children) {
+        const started = yield* Effect.exit(this.startChild(child))
+        if (Exit.isFailure(started)) {
+          yield* this.stop
+          return yield* started
+        }
+      }
+    })
+  }
+
+  private startChild(child: Child): Effect.Effect<void, ChildStartFailed> {
+    return Effect.gen({ self: this }, function* () {
+      const generation = ++child.generation
+      const running = yield* this.launch(child)
+      child.running = running
+      child.status = "running"
+      child.startedAt = now()
+      this.publish({ _tag: "ChildStarted", path: child.path, pid: running.pid, at: now() })
+      const ended = running.host
+        ? Effect.map(running.host.down, (down) => down.reason)
+        : Deferred.await(running.node!.ended).pipe(
+            Effect.as<ActorHost.ExitReason>("shutdown"),
+            Effect.catch(() => Effect.succeed<ActorHost.ExitReason>("abnormal"))
+          )
+      yield* Effect.forkIn(
+        Effect.flatMap(ended, (reason) => Queue.offer(this.inbox, { _tag: "Ended", child, generation, reason })),
+        this.scope!
+      )
+    })
+  }
+
+  /** Starts what a spec describes: a process with its actor, a bare host, or a nested supervisor. */
+  private launch(child: Child): Effect.Effect<Running, ChildStartFailed> {
+    const spec = child.spec
+    const failed = (message: string) => new ChildStartFailed({ child: child.path, message })
+    if (spec._tag === "Supervisor") {
+      const node = new Node(this.root, child.path, spec.options, spec.children)
+      return node.start().pipe(Effect.as<Running>({ pid: null, host: undefined, node, stop: () => node.stop }))
+    }
+    return Effect.gen({ self: this }, function* () {
+      const scope = yield* Scope.make()
+      const host = yield* ActorHost.spawn({
+        preload: spec._tag === "Host" ? spec.preload : [spec.behaviour.module],
+        env: spec.env,
+        execArgv: spec.execArgv,
+        shutdownTimeout: Duration.millis(typeof spec.shutdown === "number" ? spec.shutdown : 0),
+        startTimeout
+      }).pipe(
+        Scope.provide(scope),
+        Effect.provideContext(this.root.context),
+        Effect.onError(() => Scope.close(scope, Exit.void)),
+        Effect.mapError((error) => failed(error.message))
+      )
+      const stop = (shutdown: Supervisor.Shutdown) =>
+        host.stop(shutdown).pipe(Effect.andThen(Scope.close(scope, Exit.void)))
+      if (spec._tag === "Host") {
+        spec.onStarted(host)
+      } else {
+        const cell = this.cellOf(child.path, spec)
+        cell.revive()
+        const activated = yield* Effect.exit(Effect.timeout(cell.start(host), startTimeout))
+        if (Exit.isFailure(activated)) {
+          yield* stop("brutalKill")
+          const error = activated.cause.reasons.find((reason) => reason._tag === "Fail")
+          const reply = error?._tag === "Fail" ? (error.error as { message?: string }) : undefined
+          return yield* failed(reply?.message ?? "the actor did not start in time")
+        }
+      }
+      return { pid: host.pid, host, node: undefined, stop }
+    })
+  }
+
+  private cellOf(path: string, spec: Supervisor.WorkerSpec): ActorCell {
+    let cell = this.root.cells.get(path)
+    if (cell === undefined) {
+      cell = new ActorCell({
+        behaviour: spec.behaviour as unknown as BehaviourShape,
+        key: path,
+        ref: this.root.nextRef++,
+        settings: resolveMailbox(spec.mailbox),
+        locate: () => undefined,
+        exitWithActor: true
+      })
+      this.root.cells.set(path, cell)
+    }
+    return cell
+  }
+
+  private loop(): Effect.Effect<never> {
+    return Effect.forever(
+      Effect.flatMap(Queue.take(this.inbox), (message) =>
+        this.status !== "running"
+          ? Effect.void
+          : message._tag === "Ended"
+            ? this.onEnded(message.child, message.generation, message.reason)
+            : this.restart(message.children, message.generation)
+      )
+    )
+  }
+
+  private onEnded(child: Child, generation: number, reason: ActorHost.ExitReason): Effect.Effect<void> {
+    return Effect.gen({ self: this }, function* () {
+      if (child.generation !== generation || child.status !== "running") return
+      const pid = child.running?.pid ?? null
+      child.running = undefined
+      child.status = "stopped"
+      this.publish({ _tag: "ChildExited", path: child.path, pid, reason, at: now() })
+      const restart = child.spec.restart
+      if (restart === "temporary") return this.remove(child, `temporary child ${child.path} ended (${reason})`)
+      if (restart === "transient" && reason !== "abnormal") {
+        this.killCells(child.path, `${child.path} ended (${reason}) and is transient`)
+        return
+      }
+      const delay = yield* this.countRestart(child, reason)
+      if (delay === undefined) return
+      const targets = this.affected(child)
+      for (const sibling of [...targets].reverse()) {
+        if (sibling === child) continue
+        yield* this.stopChild(sibling)
+        if (sibling.spec.restart === "temporary") this.remove(sibling, `temporary child ${sibling.path} was stopped`)
+      }
+      const restarting = targets.filter((target) => this.children.includes(target))
+      for (const target of restarting) target.status = "restarting"
+      this.publish({ _tag: "ChildRestarting", path: child.path, delayMs: delay, at: now() })
+      yield* this.scheduleRestart(restarting, delay)
+    })
+  }
+
+  /** Records a restart; returns the backoff delay, or `undefined` after giving up. */
+  private countRestart(child: Child, reason: string): Effect.Effect<number | undefined> {
+    return Effect.gen({ self: this }, function* () {
+      const at = now()
+      const step = addRestart(this.history, at, this.limit)
+      this.history = step.history
+      if (step.exceeded) {
+        yield* this.giveUp(
+          new RestartIntensityExceeded({
+            restarts: step.history.length,
+            periodMs: this.limit.periodMs,
+            reason: `${child.path} ended (${reason})`
+          })
+        )
+        return undefined
+      }
+      const backoff = this.options.backoff
+      if (backoff === undefined) return 0
+      if (at - child.startedAt >= this.resetAfterMs) child.consecutive = 0
+      child.consecutive++
+      if (backoff.maxRestarts !== undefined && backoff.maxRestarts > 0 && child.consecutive > backoff.maxRestarts) {
+        yield* this.giveUp(
+          new RestartIntensityExceeded({
+            restarts: child.consecutive,
+            periodMs: this.limit.periodMs,
+            reason: `${child.path} failed ${child.consecutive} times in a row (maxRestarts ${backoff.maxRestarts})`
+          })
+        )
+        return undefined
+      }
+      const random = yield* Random.next
+      return Duration.toMillis(backoffDelay(child.consecutive - 1, backoff, random))
+    })
+  }
+
+  private affected(child: Child): ReadonlyArray<Child> {
+    switch (this.options.strategy ?? "oneForOne") {
+      case "oneForOne":
+        return [child]
+      case "oneForAll":
+        return this.children
+      case "restForOne":
+        return this.children.slice(this.children.indexOf(child))
+    }
+  }
+
+  private scheduleRestart(children: ReadonlyArray<Child>, delayMs: number): Effect.Effect<void> {
+    const generation = children[0]?.generation ?? 0
+    const message: Message = { _tag: "Restart", children, generation }
+    return delayMs <= 0
+      ? this.restart(children, generation)
+      : Effect.asVoid(
+          Effect.forkIn(
+            Effect.andThen(Effect.sleep(Duration.millis(delayMs)), Queue.offer(this.inbox, message)),
+            this.scope!
+          )
+        )
+  }
+
+  /** Restarts `children` left to right; a start that fails counts as a restart and is tried again. */
+  private restart(children: ReadonlyArray<Child>, generation: number): Effect.Effect<void> {
+    return Effect.gen({ self: this }, function* () {
+      if (children[0] !== undefined && children[0].generation !== generation) return
+      for (const [index, child] of children.entries()) {
+        if (this.status !== "running" || !this.children.includes(child)) continue
+        const started = yield* Effect.exit(this.startChild(child))
+        if (Exit.isSuccess(started)) {
+          child.restarts++
+          continue
+        }
+        child.status = "restarting"
+        const message = Exit.isFailure(started) ? String(started.cause) : ""
+        this.publish({ _tag: "ChildStartFailed", path: child.path, message, at: now() })
+        const delay = yield* this.countRestart(child, "its restart failed")
+        if (delay === undefined) return
+        return yield* this.scheduleRestart(children.slice(index), delay)
+      }
+    })
+  }
+
+  private stopChild(child: Child): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      child.generation++
+      const running = child.running
+      child.running = undefined
+      child.status = "stopped"
+      return running === undefined ? Effect.void : running.stop(child.spec.shutdown)
+    })
+  }
+
+  private remove(child: Child, reason: string) {
+    const index = this.children.indexOf(child)
+    if (index >= 0) this.children.splice(index, 1)
+    this.killCells(child.path, reason)
+    this.publish({ _tag: "ChildRemoved", path: child.path, at: now() })
+  }
+
+  private killCells(path: string, reason: string) {
+    for (const [cellPath, cell] of this.root.cells) {
+      if (cellPath === path || cellPath.startsWith(`${path}/`)) cell.kill(reason)
+    }
+  }
+
+  private stopChildren(): Effect.Effect<void> {
+    const children = [...this.children].reverse()
+    return this.options.parallelStop === true
+      ? Effect.asVoid(Effect.forEach(children, (child) => this.stopChild(child), { concurrency: "unbounded" }))
+      : Effect.forEach(children, (child) => this.stopChild(child), { discard: true })
+  }
+
+  private giveUp(error: RestartIntensityExceeded): Effect.Effect<void> {
+    return Effect.gen({ self: this }, function* () {
+      this.status = "failed"
+      yield* this.stopChildren()
+      this.killCells(this.path, `supervisor ${this.path || "(root)"} gave up: ${error.message}`)
+      this.publish({ _tag: "SupervisorGaveUp", path: this.path, reason: error.message, at: now() })
+      Deferred.doneUnsafe(this.ended, Exit.fail(error))
+      if (this.scope !== undefined) yield* Effect.forkDetach(Scope.close(this.scope, Exit.void))
+    })
+  }
+
+  /** Stops every child (right to left, or all at once) and ends the node; harmless twice. */
+  get stop(): Effect.Effect<void> {
+    return Effect.uninterruptible(
+      Effect.suspend(() => {
+        if (this.status !== "running") return Deferred.await(this.ended).pipe(Effect.ignore)
+        this.status = "stopped"
+        return this.stopChildren().pipe(
+          Effect.andThen(
+            Effect.sync(() => {
+              this.killCells(this.path, `supervisor ${this.path || "(root)"} stopped`)
+              Deferred.doneUnsafe(this.ended, Exit.void)
+            })
+          ),
+          Effect.andThen(this.scope === undefined ? Effect.void : Scope.close(this.scope, Exit.void))
+        )
+      })
+    )
+  }
+
+  get join(): Effect.Effect<void, RestartIntensityExceeded> {
+    return Deferred.await(this.ended)
+  }
+
+  tree(id: string, kind: "supervisor" | "worker" = "supervisor"): Supervisor.TreeNode {
+    return {
+      id,
+      kind,
+      status: this.status === "running" ? "running" : this.status,
+      pid: null,
+      restarts: 0,
+      mailbox: null,
+      strategy: this.options.strategy ?? "oneForOne",
+      children: this.children.map((child) => this.childTree(child))
+    }
+  }
+
+  private childTree(child: Child): Supervisor.TreeNode {
+    const node = child.running?.node
+    if (node !== undefined) return { ...node.tree(child.spec.id), restarts: child.restarts }
+    const cell = this.root.cells.get(child.path)
+    return {
+      id: child.spec.id,
+      kind: child.spec._tag === "Supervisor" ? "supervisor" : "worker",
+      status: child.status,
+      pid: child.running?.pid ?? null,
+      restarts: child.restarts,
+      mailbox: cell?.depth ?? null,
+      actor: child.spec._tag === "Worker" ? child.spec.behaviour.actor.name : undefined
+    }
+  }
+}
+
+/** A client of one cell, typed by the caller. */
+export const refOf = <A extends Actor.Any>(actor: A, key: string, cell: () => ActorCell): Actor.ActorRef<A> => ({
+  actor,
+  key,
+  ask: ((tag: string, payload: unknown) => cell().send(tag, payload, "ask")) as Actor.ActorRef<A>["ask"],
+  tell: ((tag: string, payload: unknown) => cell().send(tag, payload, "tell")) as Actor.ActorRef<A>["tell"],
+  offer: ((tag: string, payload: unknown, options?: { readonly wait?: Duration.Input | undefined }) =>
+    cell().send(tag, payload, "offer", options?.wait)) as Actor.ActorRef<A>["offer"],
+  depth: Effect.sync(() => cell().depth)
+})
+
+export const makeRoot = Effect.gen(function* () {
+  const context = yield* Effect.context<Transport>()
+  const events = yield* PubSub.unbounded<Supervisor.Event>()
+  const root: Root = { context, cells: new Map(), events, nextRef: 0 }
+  return root
+})
+
+export const startRoot = (
+  options: Supervisor.Options,
+  specs: ReadonlyArray<Supervisor.ChildSpec>
+): Effect.Effect<Supervisor.Supervisor, ChildStartFailed, Transport | Scope.Scope> =>
+  Effect.gen(function* () {
+    const root = yield* makeRoot
+    const node = new Node(root, "", options, specs)
+    yield* Effect.acquireRelease(node.start(), () => node.stop)
+    return {
+      ref: <A extends Actor.Any>(path: string, actor: A) => {
+        const cell = root.cells.get(path)
+        if (cell === undefined) throw new Error(`Supervisor.ref: no worker at "${path}"`)
+        if (cell.name !== actor.name) {
+          throw new Error(`Supervisor.ref: the worker at "${path}" runs ${cell.name}, not ${actor.name}`)
+        }
+        return refOf(actor, path, () => cell)
+      },
+      tree: Effect.sync(() => node.tree("(root)")),
+      events: Stream.fromPubSub(root.events),
+      join: Deferred.await(node.ended),
+      stop: node.stop
+    } satisfies Supervisor.Supervisor
+  })
