@@ -210,6 +210,8 @@ const checkChildren = (children: ReadonlyArray<ChildSpec>): ReadonlyArray<ChildS
 /**
  * What happened in a tree, for logs and alerts. `path` names the child from
  * the root (`"sup2/c3"`); `at` is `Date.now()` when it happened.
+ * `ChildExited` is an end the supervisor did not ask for; `ChildStopped` is
+ * one it caused (a sibling's restart, a shutdown), with the exit status.
  *
  * @since 0.1.0
  * @category models
@@ -221,6 +223,14 @@ export type Event =
       readonly path: string
       readonly pid: number | null
       readonly reason: "normal" | "shutdown" | "abnormal"
+      readonly at: number
+    }
+  | {
+      readonly _tag: "ChildStopped"
+      readonly path: string
+      readonly pid: number | null
+      readonly code: number | null
+      readonly signal: string | null
       readonly at: number
     }
   | { readonly _tag: "ChildRestarting"; readonly path: string; readonly delayMs: number; readonly at: number }

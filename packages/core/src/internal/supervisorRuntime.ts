@@ -355,7 +355,22 @@ export class Node {
       const running = child.running
       child.running = undefined
       child.status = "stopped"
-      return running === undefined ? Effect.void : running.stop(child.spec.shutdown)
+      if (running === undefined) return Effect.void
+      return running.stop(child.spec.shutdown).pipe(
+        Effect.andThen(
+          Effect.sync(() => {
+            const status = running.host?.connection.exitStatus()
+            this.publish({
+              _tag: "ChildStopped",
+              path: child.path,
+              pid: running.pid,
+              code: status?.code ?? null,
+              signal: status?.signal ?? null,
+              at: now()
+            })
+          })
+        )
+      )
     })
   }
 
@@ -368,7 +383,7 @@ export class Node {
 
   private killCells(path: string, reason: string) {
     for (const [cellPath, cell] of this.root.cells) {
-      if (cellPath === path || cellPath.startsWith(`${path}/`)) cell.kill(reason)
+      if (path === "" || cellPath === path || cellPath.startsWith(`${path}/`)) cell.kill(reason)
     }
   }
 

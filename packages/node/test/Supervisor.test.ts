@@ -1,0 +1,376 @@
+/**
+ * Supervision on real processes: OTP's strategies, restart types, intensity,
+ * escalation through a tree, the shutdown protocol and Akka's backoff
+ * (S29-S36, S38 of shared/semantics.md). Children are killed for real.
+ */
+import { readFileSync } from "node:fs"
+import { it } from "@effect/vitest"
+import { Supervisor } from "@troupe/core"
+import { NodeProcess } from "@troupe/node"
+import { Effect, Exit, Ref, Stream } from "effect"
+import { expect } from "vitest"
+import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
+import { isRunning, survivorsAfter } from "./fixtures/os.ts"
+import { eventually, tempFile } from "./fixtures/pool.ts"
+
+type Sup = Supervisor.Supervisor
+
+const withTree = <A, E>(
+  options: Supervisor.Options,
+  children: ReadonlyArray<Supervisor.ChildSpec>,
+  f: (sup: Sup, events: Ref.Ref<ReadonlyArray<Supervisor.Event>>) => Effect.Effect<A, E>
+) =>
+  Effect.gen(function* () {
+    const sup = yield* Supervisor.start(options, children)
+    const events = yield* Ref.make<ReadonlyArray<Supervisor.Event>>([])
+    yield* Stream.runForEach(sup.events, (event) => Ref.update(events, (all) => [...all, event])).pipe(
+      Effect.forkScoped
+    )
+    yield* Effect.sleep(20)
+    return yield* f(sup, events)
+  }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+
+const worker = (id: string, options?: Parameters<typeof Supervisor.worker>[2]) =>
+  Supervisor.worker(id, CounterBehaviour, options)
+
+/** The pid of every worker, by path, from the tree snapshot. */
+const pids = (sup: Sup) =>
+  Effect.map(sup.tree, (root) => {
+    const out: Record<string, number | null> = {}
+    const walk = (node: Supervisor.TreeNode, prefix: string) => {
+      for (const child of node.children ?? []) {
+        const path = prefix === "" ? child.id : `${prefix}/${child.id}`
+        if (child.kind === "worker") out[path] = child.status === "running" ? child.pid : null
+        else walk(child, path)
+      }
+    }
+    walk(root, "")
+    return out
+  })
+
+/** SIGKILLs the worker at `path` and waits until it runs again with a new pid. */
+const killAndAwaitRestart = (sup: Sup, path: string) =>
+  Effect.gen(function* () {
+    const before = (yield* pids(sup))[path]!
+    process.kill(before, "SIGKILL")
+    const after = yield* eventually(pids(sup), (all) => all[path] != null && all[path] !== before)
+    expect(after[path]).not.toBe(before)
+    expect(after[path]).not.toBeNull()
+    return after
+  })
+
+const restartingEvents = (events: Ref.Ref<ReadonlyArray<Supervisor.Event>>) =>
+  Effect.map(Ref.get(events), (all) => all.filter((event) => event._tag === "ChildRestarting"))
+
+it.live(
+  "S29 oneForOne: only the dead child restarts; the third restart within the period gives up, stopping the rest right to left",
+  () => {
+    const stops = tempFile("stops")
+    return withTree(
+      { strategy: "oneForOne", intensity: 2, period: "1 hour" },
+      [
+        worker("c1", { env: { TROUPE_FIXTURE_STOPS: stops } }),
+        worker("c2", { env: { TROUPE_FIXTURE_STOPS: stops } }),
+        worker("c3", { env: { TROUPE_FIXTURE_STOPS: stops } })
+      ],
+      (sup) =>
+        Effect.gen(function* () {
+          const start = yield* pids(sup)
+          const afterFirst = yield* killAndAwaitRestart(sup, "c1")
+          expect(afterFirst.c2).toBe(start.c2)
+          expect(afterFirst.c3).toBe(start.c3)
+          const afterSecond = yield* killAndAwaitRestart(sup, "c2")
+          expect(afterSecond.c1).toBe(afterFirst.c1)
+          const last = yield* pids(sup)
+          process.kill(last.c1!, "SIGKILL")
+          const exit = yield* Effect.exit(Effect.timeout(sup.join, "10 seconds"))
+          expect(Exit.isFailure(exit)).toBe(true)
+          const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+          expect(
+            error?._tag === "Fail" && error.error._tag === "RestartIntensityExceeded" ? error.error : undefined
+          ).toMatchObject({
+            restarts: 3,
+            periodMs: 3_600_000
+          })
+          expect(
+            yield* Effect.promise(() =>
+              survivorsAfter(
+                Object.values(last).filter((pid) => pid !== null),
+                2000
+              )
+            )
+          ).toEqual([])
+          // c3 then c2 ran their finalizers (c1 was dead already): right to left.
+          expect(readFileSync(stops, "utf8").trim().split("\n")).toEqual(["stop c3", "stop c2"])
+          const ask = yield* Effect.exit(sup.ref("c2", Counter).ask("Get", undefined))
+          expect(Exit.isFailure(ask) && JSON.stringify(ask.cause)).toContain("ActorDied")
+        })
+    )
+  },
+  60_000
+)
+
+it.live(
+  "S30 the intensity window slides: crashes 2.1 s apart never exceed 1 per second; two within 1 s do",
+  () =>
+    withTree({ intensity: 1, period: "1 second" }, [worker("c1")], (sup) =>
+      Effect.gen(function* () {
+        for (let crash = 0; crash < 4; crash++) {
+          yield* killAndAwaitRestart(sup, "c1")
+          if (crash < 3) yield* Effect.sleep(2100)
+        }
+        const tree = yield* sup.tree
+        expect(tree.status).toBe("running")
+        expect(tree.children?.[0]).toMatchObject({ status: "running", restarts: 4 })
+        // Now two crashes within one second.
+        yield* Effect.sleep(2100)
+        yield* killAndAwaitRestart(sup, "c1")
+        process.kill((yield* pids(sup)).c1!, "SIGKILL")
+        const exit = yield* Effect.exit(Effect.timeout(sup.join, "10 seconds"))
+        expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("RestartIntensityExceeded")
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "S31 oneForAll: a crash restarts every child, and the cascade counts as one restart",
+  () =>
+    withTree({ strategy: "oneForAll", intensity: 2, period: "1 hour" }, [worker("c1"), worker("c2")], (sup) =>
+      Effect.gen(function* () {
+        const start = yield* pids(sup)
+        const after = yield* killAndAwaitRestart(sup, "c1")
+        const both = yield* eventually(pids(sup), (all) => all.c2 != null && all.c2 !== start.c2)
+        expect(both.c2).not.toBe(start.c2)
+        expect(isRunning(start.c2!)).toBe(false)
+        expect(after.c1).not.toBe(start.c1)
+        yield* killAndAwaitRestart(sup, "c2")
+        yield* eventually(pids(sup), (all) => all.c1 !== null && all.c2 !== null)
+        const tree = yield* sup.tree
+        expect(tree.status).toBe("running")
+        process.kill((yield* pids(sup)).c1!, "SIGKILL")
+        const exit = yield* Effect.exit(Effect.timeout(sup.join, "10 seconds"))
+        expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain('"restarts":3')
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "S32 restForOne: the dead child and those started after it restart; earlier ones keep their pid",
+  () =>
+    withTree({ strategy: "restForOne", intensity: 3 }, [worker("c1"), worker("c2"), worker("c3")], (sup) =>
+      Effect.gen(function* () {
+        const start = yield* pids(sup)
+        yield* killAndAwaitRestart(sup, "c2")
+        const after = yield* eventually(pids(sup), (all) => all.c3 !== null && all.c3 !== start.c3)
+        expect(after.c1).toBe(start.c1)
+        expect(after.c2).not.toBe(start.c2)
+        expect(after.c3).not.toBe(start.c3)
+        expect(isRunning(start.c3!)).toBe(false)
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "S33 restart types: permanent always restarts, transient only after an abnormal end, temporary never (and is removed)",
+  () =>
+    Effect.gen(function* () {
+      for (const ending of ["normal", "shutdown", "abnormal"] as const) {
+        yield* withTree(
+          { intensity: 10 },
+          [worker("p"), worker("t", { restart: "transient" }), worker("tmp", { restart: "temporary" })],
+          (sup) =>
+            Effect.gen(function* () {
+              const start = yield* pids(sup)
+              for (const id of ["p", "t", "tmp"]) {
+                const ref = sup.ref(id, Counter)
+                yield* Effect.exit(
+                  ending === "abnormal" ? ref.ask("Crash", undefined) : ref.ask("Stop", { reason: ending })
+                )
+              }
+              const after = yield* eventually(pids(sup), (all) => all.p !== null && all.p !== start.p)
+              yield* Effect.sleep(500)
+              const tree = yield* sup.tree
+              const ids = tree.children?.map((child) => child.id)
+              expect(after.p, `permanent after ${ending}`).not.toBe(start.p)
+              const transient = (yield* pids(sup)).t
+              if (ending === "abnormal") expect(transient, "transient after abnormal").not.toBe(start.t)
+              else expect(transient, `transient after ${ending}`).toBeNull()
+              expect(ids, `temporary after ${ending}`).toEqual(["p", "t"])
+              expect(tree.status).toBe("running")
+            })
+        )
+      }
+      // A temporary bystander of a oneForAll restart is not restarted either; the supervisor survives.
+      yield* withTree(
+        { strategy: "oneForAll", intensity: 3 },
+        [worker("tmp", { restart: "temporary" }), worker("p")],
+        (sup) =>
+          Effect.gen(function* () {
+            const start = yield* pids(sup)
+            yield* killAndAwaitRestart(sup, "p")
+            const tree = yield* sup.tree
+            expect(tree.children?.map((child) => child.id)).toEqual(["p"])
+            expect(isRunning(start.tmp!)).toBe(false)
+            expect(tree.status).toBe("running")
+          })
+      )
+    }),
+  120_000
+)
+
+it.live(
+  "S34 escalation: an inner supervisor past its intensity (a failed restart counts) restarts both subtrees under oneForAll",
+  () => {
+    const startCount = tempFile("c3-starts")
+    const c3Env = { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_FAIL_ON_START: "2" }
+    return withTree(
+      { strategy: "oneForAll", intensity: 4, period: "1 hour" },
+      [
+        Supervisor.supervisor("sup1", { strategy: "oneForOne", intensity: 2 }, [worker("c1"), worker("c2")]),
+        Supervisor.supervisor("sup2", { strategy: "oneForOne", intensity: 2, period: "1 hour" }, [
+          worker("c3", { env: c3Env }),
+          worker("c4")
+        ])
+      ],
+      (sup, events) =>
+        Effect.gen(function* () {
+          const start = yield* pids(sup)
+          const afterC4 = yield* killAndAwaitRestart(sup, "sup2/c4")
+          expect(afterC4["sup1/c1"]).toBe(start["sup1/c1"])
+          expect(afterC4["sup1/c2"]).toBe(start["sup1/c2"])
+          expect(afterC4["sup2/c3"]).toBe(start["sup2/c3"])
+          process.kill(afterC4["sup2/c3"]!, "SIGKILL")
+          const after = yield* eventually(
+            pids(sup),
+            (all) =>
+              all["sup1/c1"] != null &&
+              all["sup1/c2"] != null &&
+              all["sup1/c1"] !== start["sup1/c1"] &&
+              all["sup2/c3"] != null &&
+              all["sup2/c4"] != null &&
+              all["sup2/c4"] !== afterC4["sup2/c4"]
+          )
+          expect(after["sup1/c2"]).not.toBe(start["sup1/c2"])
+          const tags = (yield* Ref.get(events)).map((event) => `${event._tag} ${event.path}`)
+          expect(tags).toContain("ChildStartFailed sup2/c3")
+          expect(tags).toContain("SupervisorGaveUp sup2")
+          expect(tags).toContain("ChildExited sup2")
+          const tree = yield* sup.tree
+          expect(tree.status).toBe("running")
+          expect(tree.children?.map((child) => [child.id, child.status, child.restarts])).toEqual([
+            ["sup1", "running", 1],
+            ["sup2", "running", 1]
+          ])
+        })
+    )
+  },
+  60_000
+)
+
+it.live(
+  "S35 shutdown per child: SIGTERM and a clean exit, SIGKILL at the deadline, brutal kill; right to left",
+  () =>
+    Effect.gen(function* () {
+      let events: ReadonlyArray<Supervisor.Event> = []
+      const startedAt = yield* Effect.gen(function* () {
+        const sup = yield* Supervisor.start({}, [
+          worker("a", { shutdown: 1000 }),
+          worker("b", { shutdown: 1000, env: { TROUPE_FIXTURE_STOP_MS: "never" } }),
+          worker("c", { shutdown: "brutalKill" })
+        ])
+        yield* Stream.runForEach(sup.events, (event) =>
+          Effect.sync(() => {
+            events = [...events, event]
+          })
+        ).pipe(Effect.forkScoped)
+        yield* Effect.sleep(20)
+        const before = Date.now()
+        yield* sup.stop
+        return before
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+      const stopped = events.filter((event) => event._tag === "ChildStopped")
+      expect(stopped.map((event) => [event.path, event.code, event.signal])).toEqual([
+        ["c", null, "SIGKILL"],
+        ["b", null, "SIGKILL"],
+        ["a", 0, null]
+      ])
+      const bStop = stopped[1]!.at - stopped[0]!.at
+      expect(bStop).toBeGreaterThanOrEqual(950)
+      expect(stopped[2]!.at - startedAt).toBeLessThan(3000)
+    }),
+  60_000
+)
+
+it.live(
+  "S38 backoff: 100, 200, 400, 800, 1000, 1000 ms between restarts, back to 100 ms after a stable run; maxRestarts gives up",
+  () =>
+    Effect.gen(function* () {
+      yield* withTree(
+        { intensity: 100, period: "1 minute", backoff: { min: 100, max: 1000, randomFactor: 0, resetAfter: 2000 } },
+        [worker("c1")],
+        (sup, events) =>
+          Effect.gen(function* () {
+            for (let crash = 0; crash < 6; crash++) yield* killAndAwaitRestart(sup, "c1")
+            yield* Effect.sleep(2200)
+            yield* killAndAwaitRestart(sup, "c1")
+            const all = yield* Ref.get(events)
+            expect((yield* restartingEvents(events)).map((event) => event.delayMs)).toEqual([
+              100, 200, 400, 800, 1000, 1000, 100
+            ])
+            // The real gap from the exit to the new process is at least the delay.
+            for (const restarting of all.filter((event) => event._tag === "ChildRestarting")) {
+              const started = all.find((event) => event._tag === "ChildStarted" && event.at >= restarting.at)
+              expect(started!.at - restarting.at).toBeGreaterThanOrEqual(restarting.delayMs - 5)
+            }
+          })
+      )
+      yield* withTree(
+        { intensity: 100, period: "1 minute", backoff: { min: 100, max: 1000, randomFactor: 0.2 } },
+        [worker("c1")],
+        (sup, events) =>
+          Effect.gen(function* () {
+            for (let crash = 0; crash < 3; crash++) yield* killAndAwaitRestart(sup, "c1")
+            const delays = (yield* restartingEvents(events)).map((event) => event.delayMs)
+            ;[100, 200, 400].forEach((d, i) => {
+              expect(delays[i]).toBeGreaterThanOrEqual(d)
+              expect(delays[i]).toBeLessThanOrEqual(1.2 * d)
+            })
+          })
+      )
+      yield* withTree(
+        { intensity: 100, period: "1 minute", backoff: { min: 50, max: 100, randomFactor: 0, maxRestarts: 2 } },
+        [worker("c1")],
+        (sup) =>
+          Effect.gen(function* () {
+            yield* killAndAwaitRestart(sup, "c1")
+            yield* killAndAwaitRestart(sup, "c1")
+            process.kill((yield* pids(sup)).c1!, "SIGKILL")
+            const exit = yield* Effect.exit(Effect.timeout(sup.join, "10 seconds"))
+            expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("maxRestarts 2")
+          })
+      )
+    }),
+  90_000
+)
+
+it.live(
+  "a supervisor whose child cannot start fails its start with ChildStartFailed and stops the children it started",
+  () =>
+    Effect.gen(function* () {
+      const startCount = tempFile("starts")
+      const starts = tempFile("started")
+      const exit = yield* Effect.exit(
+        Supervisor.start({}, [
+          worker("ok", { env: { TROUPE_FIXTURE_STARTS: starts } }),
+          worker("bad", { env: { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_FAIL_ON_START: "1" } })
+        ]).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+      )
+      expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("ChildStartFailed")
+      const okPid = Number(readFileSync(starts, "utf8").trim().split(" ")[1])
+      expect(yield* Effect.promise(() => survivorsAfter([okPid], 2000))).toEqual([])
+    }),
+  60_000
+)
