@@ -1,0 +1,128 @@
+/**
+ * Keyed actors on real processes: one instance per key, activation and
+ * passivation, consistent hashing over the hosts, a host's death restarting
+ * only its own actors, and the parallel shutdown of the hosts (S36).
+ */
+import { readFileSync } from "node:fs"
+import { it } from "@effect/vitest"
+import { Keyed } from "@troupe/core"
+import { NodeProcess } from "@troupe/node"
+import { Effect } from "effect"
+import { expect } from "vitest"
+import { CounterBehaviour, PersistentBehaviour } from "./fixtures/actors.ts"
+import { eventually, range, tempFile } from "./fixtures/pool.ts"
+
+const provide = <A, E>(effect: Effect.Effect<A, E, any>) =>
+  effect.pipe(Effect.scoped, Effect.provide(NodeProcess.layer)) as Effect.Effect<A, E>
+
+it.live(
+  "each key reaches one live instance, in the host its hash picks",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 2 })
+        const keys = range(20).map((i) => `user-${i}`)
+        yield* Effect.forEach(
+          keys,
+          (key) => Effect.forEach(range(5), () => counters.get(key).ask("Increment", { by: 1 })),
+          { concurrency: "unbounded" }
+        )
+        const pids = yield* counters.pids
+        for (const key of keys) {
+          expect(yield* counters.get(key).ask("Get", undefined)).toBe(5)
+          expect(yield* counters.get(key).ask("Pid", undefined)).toBe(pids[counters.hostOf(key)])
+        }
+        expect(new Set(keys.map(counters.hostOf)).size).toBe(2)
+        expect([...(yield* counters.activeKeys)].sort()).toEqual([...keys].sort())
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "an idle instance is passivated (its finalizers run) and its next message starts it again, from its snapshot if it has one",
+  () => {
+    const stops = tempFile("stops")
+    return provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, {
+          hosts: 1,
+          idleTimeout: 300,
+          env: { TROUPE_FIXTURE_STOPS: stops }
+        })
+        const persistent = yield* Keyed.make(PersistentBehaviour, { hosts: 1, idleTimeout: 300 })
+        yield* counters.get("a").ask("Increment", { by: 2 })
+        yield* persistent.get("a").ask("Increment", { by: 2 })
+        yield* eventually(counters.activeKeys, (keys) => keys.length === 0, 5000)
+        yield* eventually(persistent.activeKeys, (keys) => keys.length === 0, 5000)
+        expect(yield* counters.activeKeys).toEqual([])
+        yield* eventually(
+          Effect.sync(() => readFileSync(stops, "utf8")),
+          (text) => text.includes("stop a"),
+          5000
+        )
+        expect(yield* counters.get("a").ask("Get", undefined)).toBe(0)
+        expect(yield* persistent.get("a").ask("Get", undefined)).toBe(2)
+      })
+    )
+  },
+  60_000
+)
+
+it.live(
+  "a host's death restarts only the actors it held; with persistedRef they come back with their state",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 2 })
+        const persistent = yield* Keyed.make(PersistentBehaviour, { hosts: 2 })
+        const keys = range(10).map((i) => `k${i}`)
+        for (const key of keys) {
+          yield* counters.get(key).ask("Increment", { by: 3 })
+          yield* persistent.get(key).ask("Increment", { by: 3 })
+        }
+        const before = yield* counters.pids
+        const beforePersistent = yield* persistent.pids
+        process.kill(before[0]!, "SIGKILL")
+        process.kill(beforePersistent[0]!, "SIGKILL")
+        yield* eventually(counters.pids, (pids) => pids[0] != null && pids[0] !== before[0])
+        yield* eventually(persistent.pids, (pids) => pids[0] != null && pids[0] !== beforePersistent[0])
+        expect((yield* counters.pids)[1]).toBe(before[1])
+        for (const key of keys) {
+          const lost = counters.hostOf(key) === 0
+          expect(yield* counters.get(key).ask("Get", undefined), key).toBe(lost ? 0 : 3)
+          expect(yield* persistent.get(key).ask("Get", undefined), key).toBe(3)
+        }
+        const tree = yield* counters.tree
+        expect(tree.children?.map((child) => [child.id, child.restarts])).toEqual([
+          ["host-0", 1],
+          ["host-1", 0]
+        ])
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "S36 the hosts stop in parallel: two needing 1 s and one needing 5 s, with a 2 s limit, stop in 1 to 5 s",
+  () =>
+    Effect.gen(function* () {
+      let closing = 0
+      yield* Effect.gen(function* () {
+        const group = yield* Keyed.make(CounterBehaviour, { hosts: 3, shutdown: 2000 })
+        // Keys named stop-<ms>-... take that long to stop; pick ones that land on hosts 0, 1 and 2.
+        const placed = [0, 1, 2].map((host) => {
+          for (let i = 0; ; i++) {
+            const key = `stop-${host === 2 ? 5000 : 1000}-${i}`
+            if (group.hostOf(key) === host) return key
+          }
+        })
+        yield* Effect.forEach(placed, (key) => group.get(key).ask("Increment", { by: 1 }))
+        closing = Date.now()
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+      const took = Date.now() - closing
+      expect(took).toBeGreaterThanOrEqual(1000)
+      expect(took).toBeLessThan(5000)
+    }),
+  60_000
+)
