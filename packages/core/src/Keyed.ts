@@ -109,6 +109,8 @@ export const make = <A extends Actor.Any>(
       const host = hosts[index]
       return host === undefined || host.isDown() ? undefined : host
     }
+    // Once the group is gone (stopped, or its hosts failed past their intensity), every message fails at once.
+    let gone: string | undefined
     const cellOf = (key: string): ActorCell => {
       let cell = cells.get(key)
       if (cell === undefined) {
@@ -121,7 +123,8 @@ export const make = <A extends Actor.Any>(
           exitWithActor: false,
           snapshot: snapshots.get(key)
         })
-        cells.set(key, cell)
+        if (gone !== undefined) cell.kill(gone)
+        else cells.set(key, cell)
       }
       return cell
     }
@@ -144,7 +147,23 @@ export const make = <A extends Actor.Any>(
       { intensity: 2 * count, period: Duration.seconds(10), ...options.supervision, parallelStop: true },
       specs
     )
-    yield* Effect.acquireRelease(node.start(), () => node.stop)
+    const killAll = (reason: string) =>
+      Effect.sync(() => {
+        gone = reason
+        for (const cell of cells.values()) cell.kill(reason)
+        cells.clear()
+      })
+    yield* Effect.acquireRelease(node.start(), () =>
+      node.stop.pipe(Effect.andThen(killAll(`the ${behaviour.actor.name} group stopped`)))
+    )
+    yield* node.join.pipe(
+      Effect.match({
+        onFailure: (error) => `the ${behaviour.actor.name} group gave up: ${error.message}`,
+        onSuccess: () => `the ${behaviour.actor.name} group stopped`
+      }),
+      Effect.flatMap(killAll),
+      Effect.forkScoped
+    )
 
     // Passivation: idle instances stop; their snapshot waits for their next message.
     const sweep = Effect.sync(() => {

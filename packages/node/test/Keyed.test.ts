@@ -126,3 +126,41 @@ it.live(
     }),
   60_000
 )
+
+it.live(
+  "a keyed actor that stops itself starts again on its next message; a zero stash still reaches every key",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1, mailbox: { stashCapacity: 0 } })
+        const ref = counters.get("a")
+        yield* ref.ask("Increment", { by: 4 })
+        yield* ref.ask("Stop", { reason: "normal" })
+        const after = yield* Effect.all([ref.ask("Get", undefined), ref.ask("Increment", { by: 1 })], {
+          concurrency: "unbounded"
+        })
+        expect(after).toEqual([0, 1])
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "a keyed group past its restart intensity fails every message with ActorDied",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1, supervision: { intensity: 0 } })
+        yield* counters.get("a").ask("Increment", { by: 1 })
+        const [pid] = yield* counters.pids
+        process.kill(pid!, "SIGKILL")
+        const joined = yield* Effect.exit(Effect.timeout(counters.join, "10 seconds"))
+        expect(joined._tag).toBe("Failure")
+        for (const key of ["a", "b"]) {
+          const exit = yield* Effect.exit(counters.get(key).ask("Get", undefined))
+          expect(JSON.stringify(exit), key).toContain("ActorDied")
+        }
+      })
+    ),
+  60_000
+)

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Effect, Exit, Ref, Stream } from "effect"
+import { Cause, Effect, Exit, Ref, Stream } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
@@ -371,6 +371,39 @@ it.live(
       expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("ChildStartFailed")
       const okPid = Number(readFileSync(starts, "utf8").trim().split(" ")[1])
       expect(yield* Effect.promise(() => survivorsAfter([okPid], 2000))).toEqual([])
+    }),
+  60_000
+)
+
+it.live(
+  "restarts that keep failing to start count as consecutive failures: maxRestarts gives up; a bad backoff is refused at start",
+  () =>
+    Effect.gen(function* () {
+      const startCount = tempFile("starts")
+      yield* withTree(
+        { intensity: 100, period: "1 minute", backoff: { min: 20, max: 40, randomFactor: 0, maxRestarts: 3 } },
+        [
+          worker("c1", {
+            env: { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_FAIL_ON_START: "2,3,4,5,6,7,8,9,10" }
+          })
+        ],
+        (sup) =>
+          Effect.gen(function* () {
+            // Up longer than resetAfter (30 ms) before the crash: only the failed restarts after it count.
+            yield* Effect.sleep(300)
+            process.kill((yield* pids(sup)).c1!, "SIGKILL")
+            const exit = yield* Effect.exit(Effect.timeout(sup.join, "20 seconds"))
+            expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("maxRestarts 3")
+            expect(Number(readFileSync(startCount, "utf8"))).toBe(4)
+          })
+      )
+      const bad = yield* Effect.exit(
+        Supervisor.start({ backoff: { min: 100, max: 10, randomFactor: 0 } }, [worker("c1")]).pipe(
+          Effect.scoped,
+          Effect.provide(NodeProcess.layer)
+        )
+      )
+      expect(Exit.isFailure(bad) && Cause.pretty(bad.cause)).toContain("max")
     }),
   60_000
 )

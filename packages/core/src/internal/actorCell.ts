@@ -138,7 +138,7 @@ export class ActorCell implements Tenant {
       }
       const encoded = Codec.encodePayloadExit(codable, payload)
       if (Exit.isFailure(encoded)) return encoded
-      if (this.host === undefined && this.activation !== "active" && this.size >= this.settings.stashCapacity) {
+      if (this.host === undefined && this.locate() === undefined && this.size >= this.settings.stashCapacity) {
         return Effect.fail(this.mailboxFull(this.settings.stashCapacity))
       }
       const envelope: Envelope = {
@@ -233,6 +233,21 @@ export class ActorCell implements Tenant {
   private settle(envelope: Envelope, reply: Reply, snapshot: unknown) {
     const index = this.inflight.indexOf(envelope)
     if (index < 0) return
+    if (
+      !this.exitWithActor &&
+      reply._tag === "Defect" &&
+      (reply.name === "ActorStopped" || reply.name === "ActorNotActive")
+    ) {
+      // A keyed instance stopped itself (`Actor.exit`): the messages sent after that never ran. They go back to
+      // the front of the queue, in order, and the next delivery starts a new instance.
+      const host = this.host
+      this.host = undefined
+      this.activation = "none"
+      host?.tenants.delete(this)
+      this.queue = [...this.inflight, ...this.queue]
+      this.inflight = []
+      return this.deliver()
+    }
     this.inflight.splice(index, 1)
     if (snapshot !== undefined) this.snapshot = snapshot
     // Room first: a caller resumed by the reply may look at the mailbox at once.

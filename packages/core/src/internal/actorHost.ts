@@ -66,6 +66,8 @@ export const spawn = Effect.fnUntraced(function* (
   let nextId = 0
   let outbox: Array<ActorFrame> = []
   let connection: Connection | undefined
+  // Set before the tenants hear of the exit: a caller they resume must not pick this host again.
+  let exited = false
 
   const onFrame = (raw: unknown) => {
     const frame = decodeChildFrame(raw)
@@ -141,7 +143,7 @@ export const spawn = Effect.fnUntraced(function* (
       if (outbox.length === 1) queueMicrotask(flush)
     },
     down: Deferred.await(down),
-    isDown: () => Deferred.isDoneUnsafe(down),
+    isDown: () => exited,
     stop: (shutdown) =>
       Effect.gen(function* () {
         if (spawned.exitStatus() !== undefined) return yield* Deferred.await(down)
@@ -162,6 +164,7 @@ export const spawn = Effect.fnUntraced(function* (
   yield* spawned.exited.pipe(
     Effect.flatMap((status) =>
       Effect.sync(() => {
+        exited = true
         handlers.clear()
         for (const tenant of [...tenants]) tenant.hostDied(host)
         tenants.clear()

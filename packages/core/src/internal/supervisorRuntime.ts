@@ -90,7 +90,10 @@ type Message =
 
 const startTimeout = Duration.seconds(30)
 
+/** Wall-clock time, for events. */
 const now = () => Date.now()
+/** Monotonic time, for the restart window and backoff (OTP uses monotonic time too). */
+const monotonic = () => performance.now()
 
 export class Node {
   readonly children: Array<Child>
@@ -112,6 +115,8 @@ export class Node {
     this.options = options
     this.limit = makeIntensity(options.intensity ?? 1, options.period ?? Duration.seconds(5))
     const backoff = options.backoff
+    // A bad backoff is a programming error: report it at start, not at the first restart.
+    if (backoff !== undefined) backoffDelay(0, backoff, 0)
     this.resetAfterMs =
       backoff === undefined
         ? 0
@@ -157,7 +162,7 @@ export class Node {
       const running = yield* this.launch(child)
       child.running = running
       child.status = "running"
-      child.startedAt = now()
+      child.startedAt = monotonic()
       this.publish({ _tag: "ChildStarted", path: child.path, pid: running.pid, at: now() })
       const ended = running.host
         ? Effect.map(running.host.down, (down) => down.reason)
@@ -269,10 +274,13 @@ export class Node {
     })
   }
 
-  /** Records a restart; returns the backoff delay, or `undefined` after giving up. */
-  private countRestart(child: Child, reason: string): Effect.Effect<number | undefined> {
+  /**
+   * Records a restart; returns the backoff delay, or `undefined` after giving up. `startFailed`: the child
+   * never ran since its last failure, so its run of consecutive failures goes on.
+   */
+  private countRestart(child: Child, reason: string, startFailed = false): Effect.Effect<number | undefined> {
     return Effect.gen({ self: this }, function* () {
-      const at = now()
+      const at = monotonic()
       const step = addRestart(this.history, at, this.limit)
       this.history = step.history
       if (step.exceeded) {
@@ -287,7 +295,7 @@ export class Node {
       }
       const backoff = this.options.backoff
       if (backoff === undefined) return 0
-      if (at - child.startedAt >= this.resetAfterMs) child.consecutive = 0
+      if (!startFailed && at - child.startedAt >= this.resetAfterMs) child.consecutive = 0
       child.consecutive++
       if (backoff.maxRestarts !== undefined && backoff.maxRestarts > 0 && child.consecutive > backoff.maxRestarts) {
         yield* this.giveUp(
@@ -342,7 +350,7 @@ export class Node {
         child.status = "restarting"
         const message = Exit.isFailure(started) ? String(started.cause) : ""
         this.publish({ _tag: "ChildStartFailed", path: child.path, message, at: now() })
-        const delay = yield* this.countRestart(child, "its restart failed")
+        const delay = yield* this.countRestart(child, "its restart failed", true)
         if (delay === undefined) return
         return yield* this.scheduleRestart(children.slice(index), delay)
       }
