@@ -1,0 +1,4 @@
+/** Contender `raw-fork-json`: `fork` with `serialization: "json"`. */
+import { makeRawFork } from "./rawFork.ts"
+
+export const make = () => makeRawFork("json")

@@ -1,0 +1,21 @@
+/** Contender `raw-thread`: `worker_threads` + `postMessage` on the minimal pool in `rawPool.ts`. */
+import { Worker } from "node:worker_threads"
+import { makeRawPool } from "./rawPool.ts"
+import type { Contender } from "./types.ts"
+
+const script = new URL("../workers/rawThread.ts", import.meta.url)
+
+export const make = (): Contender =>
+  makeRawPool("thread", (onMessage, onExit) => {
+    const worker = new Worker(script)
+    worker.on("message", onMessage)
+    worker.on("error", () => {})
+    worker.once("exit", onExit)
+    return {
+      pid: 0,
+      send: (message) => worker.postMessage(message),
+      stop: async () => {
+        await worker.terminate()
+      }
+    }
+  })

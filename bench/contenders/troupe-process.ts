@@ -1,0 +1,4 @@
+/** Contender `troupe-process`: Troupe's pool on forked processes. */
+import { makeTroupe } from "./troupe.ts"
+
+export const make = () => makeTroupe("process")

@@ -1,0 +1,4 @@
+/** Contender `troupe-thread`: Troupe's pool on worker threads. */
+import { makeTroupe } from "./troupe.ts"
+
+export const make = () => makeTroupe("thread")

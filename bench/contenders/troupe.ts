@@ -1,0 +1,46 @@
+/**
+ * Troupe's pool (`NodePool.layer`) as a contender, on either backend. The
+ * layer is built once per measurement process through a `ManagedRuntime`;
+ * many tasks run as one `Effect.forEach` with the given concurrency.
+ */
+import { Pool } from "@troupe/core"
+import { NodePool } from "@troupe/node"
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Tasks from "../workers/troupeTasks.ts"
+import type { Contender } from "./types.ts"
+
+export const makeTroupe = (backend: "process" | "thread"): Contender => {
+  let runtime: ManagedRuntime.ManagedRuntime<Pool.Pool, unknown> | undefined
+  let pool: Pool.Service | undefined
+  const service = (): Pool.Service => pool!
+  const run = <A>(effect: Effect.Effect<A, unknown>): Promise<A> => runtime!.runPromise(effect)
+  return {
+    kind: backend,
+    start: async (size) => {
+      runtime = ManagedRuntime.make(
+        NodePool.layer({
+          backend,
+          size,
+          tasks: Tasks.all,
+          // The crash probe kills 20 workers within seconds; the default intensity (2 × size in 10 s) would give up.
+          restartIntensity: { maxRestarts: 1000, period: "10 seconds" }
+        })
+      )
+      pool = await runtime.runPromise(
+        Effect.gen(function* () {
+          return yield* Pool.Pool
+        })
+      )
+    },
+    run: (n) => run(service().apply(Tasks.Square, n)),
+    runCpu: (iterations) => run(service().apply(Tasks.Spin, iterations)),
+    runCrash: (n) => run(service().apply(Tasks.Crash, n)),
+    runMany: (ns, inFlight) =>
+      run(Effect.forEach(ns, (n) => service().apply(Tasks.Square, n), { concurrency: inFlight })),
+    pids: async () => (backend === "process" ? (await run(service().stats)).workers.map((worker) => worker.pid) : []),
+    close: async () => {
+      await runtime?.dispose()
+    }
+  }
+}

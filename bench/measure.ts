@@ -1,0 +1,288 @@
+/**
+ * One measurement in a fresh Node process: `node measure.ts --contender X
+ * --probe Y --config '{...}'`. Builds the contender's pool, runs the probe,
+ * prints `@@result {"probe", "values"}` or `@@error {"probe", "error"}` (one
+ * JSON line; `@@pids [...]` lines before it let the orchestrator kill the
+ * workers if this process must be killed), closes the pool, kills whatever
+ * worker is left, and exits. `--probe a,b` runs several probes in turn, each
+ * on a pool of its own (quick mode).
+ */
+import { readFileSync } from "node:fs"
+import { performance } from "node:perf_hooks"
+import { parseArgs } from "node:util"
+import type { Contender } from "./contenders/types.ts"
+
+export interface Config {
+  /** Tasks for the two throughput probes. */
+  readonly tasks: number
+  readonly warmup: number
+  /** Sequential tasks for the latency probe. */
+  readonly latencyTasks: number
+  readonly cpuTasks: number
+  readonly cpuIterations: number
+  readonly cpuRounds: number
+  /** Pause between the two warm-ups of the CPU probe, for workers still starting. */
+  readonly cpuSettleMs: number
+  readonly crashTasks: number
+  readonly crashDeadlineMs: number
+  readonly idleWaitMs: number
+  /** Bound for the 10 tasks submitted after the crash phase. */
+  readonly servedAfterMs: number
+  /** How long the restart probe waits for a task to be served after the crash. */
+  readonly restartBoundMs: number
+  readonly closeTimeoutMs: number
+}
+
+export const probes = ["tputAll", "tput64", "latency", "cpu", "start", "restart", "crash"] as const
+export type Probe = (typeof probes)[number]
+
+type Values = Record<string, number>
+
+const expectSquares = (ns: ReadonlyArray<number>, results: ReadonlyArray<number>): void => {
+  for (let i = 0; i < ns.length; i++) {
+    if (results[i] !== ns[i]! * ns[i]!) throw new Error(`wrong result at ${i}: ${results[i]}`)
+  }
+}
+
+const range = (from: number, count: number): Array<number> => Array.from({ length: count }, (_, i) => from + i)
+
+const many = (contender: Contender, ns: ReadonlyArray<number>, inFlight: number): Promise<ReadonlyArray<number>> => {
+  if (contender.runMany !== undefined) return contender.runMany(ns, inFlight)
+  if (inFlight >= ns.length) return Promise.all(ns.map((n) => contender.run(n)))
+  const out = new Array<number>(ns.length)
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < ns.length) {
+      const i = next++
+      out[i] = await contender.run(ns[i]!)
+    }
+  }
+  return Promise.all(Array.from({ length: inFlight }, lane)).then(() => out)
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | "timeout"> =>
+  Promise.race([promise, sleep(ms).then(() => "timeout" as const)])
+
+const reportPids = async (contender: Contender): Promise<ReadonlyArray<number>> => {
+  const pids = await contender.pids()
+  console.log(`@@pids ${JSON.stringify(pids)}`)
+  return pids
+}
+
+const vmRssMb = (pid: number): number => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1])
+  return kb / 1024
+}
+
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
+
+const throughput = async (contender: Contender, config: Config, inFlight: "all" | number): Promise<number> => {
+  await contender.start(2)
+  await reportPids(contender)
+  await many(contender, range(1, config.warmup), 64)
+  const ns = range(1, config.tasks)
+  const t0 = performance.now()
+  const results = await many(contender, ns, inFlight === "all" ? ns.length : inFlight)
+  const seconds = (performance.now() - t0) / 1000
+  expectSquares(ns, results)
+  return config.tasks / seconds
+}
+
+const latency = async (contender: Contender, config: Config): Promise<Values> => {
+  await contender.start(2)
+  await reportPids(contender)
+  for (let i = 0; i < config.warmup; i++) await contender.run(i)
+  const samples: Array<number> = []
+  for (let i = 0; i < config.latencyTasks; i++) {
+    const t0 = performance.now()
+    const result = await contender.run(i)
+    samples.push((performance.now() - t0) * 1000)
+    if (result !== i * i) throw new Error(`wrong result ${result}`)
+  }
+  samples.sort((a, b) => a - b)
+  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!
+  return { latencyP50Us: at(0.5), latencyP99Us: at(0.99) }
+}
+
+const cpuWall = async (contender: Contender, config: Config): Promise<number> => {
+  const t0 = performance.now()
+  await Promise.all(range(0, config.cpuTasks).map(() => contender.runCpu(config.cpuIterations)))
+  return performance.now() - t0
+}
+
+/**
+ * Two pools, of one and of two workers, warmed up until every worker is up
+ * (some pools resolve start() before their workers are ready); then the
+ * same batch alternately on each, `cpuRounds` times; the best wall of each
+ * counts (the machine is shared, and noise only ever adds time).
+ */
+const cpu = async (makeContender: () => Contender, config: Config): Promise<Values> => {
+  const one = makeContender()
+  const two = makeContender()
+  await one.start(1)
+  await two.start(2)
+  await reportPids(two)
+  for (const [pool, size] of [
+    [one, 1],
+    [two, 2]
+  ] as const) {
+    await Promise.all(range(0, 2 * size).map(() => pool.runCpu(config.cpuIterations)))
+    await sleep(config.cpuSettleMs)
+    await Promise.all(range(0, 2 * size).map(() => pool.runCpu(config.cpuIterations)))
+  }
+  let wall1 = Number.POSITIVE_INFINITY
+  let wall2 = Number.POSITIVE_INFINITY
+  for (let round = 0; round < config.cpuRounds; round++) {
+    wall1 = Math.min(wall1, await cpuWall(one, config))
+    wall2 = Math.min(wall2, await cpuWall(two, config))
+  }
+  const pids = [...(await one.pids()), ...(await two.pids())]
+  await Promise.all([withTimeout(one.close(), config.closeTimeoutMs), withTimeout(two.close(), config.closeTimeoutMs)])
+  killAll(pids)
+  return { cpuSpeedup: wall1 / wall2, cpuWall1Ms: wall1, cpuWall2Ms: wall2 }
+}
+
+const killAll = (pids: ReadonlyArray<number>): void => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {}
+  }
+}
+
+const start = async (contender: Contender, config: Config): Promise<Values> => {
+  gc()
+  const rssBefore = process.memoryUsage.rss()
+  const t0 = performance.now()
+  await contender.start(2)
+  const result = await contender.run(3)
+  const startMs = performance.now() - t0
+  if (result !== 9) throw new Error(`wrong result ${result}`)
+  const pids = await reportPids(contender)
+  await sleep(config.idleWaitMs)
+  gc()
+  const idleRssMb =
+    contender.kind === "process"
+      ? pids.reduce((sum, pid) => sum + vmRssMb(pid), 0) / pids.length
+      : (process.memoryUsage.rss() - rssBefore) / 2 / 2 ** 20
+  return { startMs, idleRssMb }
+}
+
+/**
+ * Pool of one: submit a task that exits the worker, then a tiny task every
+ * 10 ms until one is served (some pools strand the task queued at the crash
+ * until another one is submitted, others lose it); restartMs is the time
+ * from the exit task's submission to the first tiny task's result.
+ */
+const restart = async (contender: Contender, config: Config): Promise<Values> => {
+  await contender.start(1)
+  await reportPids(contender)
+  for (let i = 0; i < 20; i++) await contender.run(i)
+  const t0 = performance.now()
+  contender.runCrash(50).catch(() => {})
+  const served = await new Promise<number | undefined>((resolve) => {
+    let done = false
+    const finish = (value: number | undefined) => {
+      if (done) return
+      done = true
+      clearInterval(timer)
+      clearTimeout(deadline)
+      resolve(value)
+    }
+    const attempt = () =>
+      contender.run(7).then(
+        (value) => value === 49 && finish(performance.now() - t0),
+        () => {}
+      )
+    const timer = setInterval(attempt, 10)
+    const deadline = setTimeout(() => finish(undefined), config.restartBoundMs)
+    attempt()
+  })
+  if (served === undefined) throw new Error(`no task served within ${config.restartBoundMs} ms of the crash`)
+  await reportPids(contender)
+  return { restartMs: served }
+}
+
+const crash = async (contender: Contender, config: Config): Promise<Values> => {
+  await contender.start(2)
+  await reportPids(contender)
+  await many(contender, range(1, 100), 64)
+  const state = new Array<"pending" | "resolved" | "rejected" | "wrong">(config.crashTasks + 1).fill("pending")
+  for (let n = 1; n <= config.crashTasks; n++) {
+    contender.runCrash(n).then(
+      (value) => {
+        state[n] = value === n * n ? "resolved" : "wrong"
+      },
+      () => {
+        state[n] = "rejected"
+      }
+    )
+  }
+  const t0 = performance.now()
+  while (performance.now() - t0 < config.crashDeadlineMs && state.slice(1).includes("pending")) await sleep(20)
+  const settled = state.slice(1)
+  const count = (s: string) => settled.filter((x) => x === s).length
+  const innocent = settled.filter((x, i) => x === "rejected" && (i + 1) % 50 !== 0).length
+  await reportPids(contender)
+  const after = range(1, 10).map((n) =>
+    contender.run(n).then(
+      (value) => value === n * n,
+      () => false
+    )
+  )
+  const served = await withTimeout(Promise.all(after), config.servedAfterMs)
+  return {
+    crashResolved: count("resolved"),
+    crashRejected: count("rejected"),
+    crashInnocent: innocent,
+    crashHung: count("pending"),
+    crashServedAfter: served === "timeout" ? 0 : served.filter(Boolean).length,
+    crashWrong: count("wrong")
+  }
+}
+
+const runProbe = async (probe: Probe, makeContender: () => Contender, config: Config): Promise<Values> => {
+  if (probe === "cpu") return cpu(makeContender, config)
+  const contender = makeContender()
+  const values =
+    probe === "tputAll"
+      ? { tasksPerSecAllAtOnce: await throughput(contender, config, "all") }
+      : probe === "tput64"
+        ? { tasksPerSecWindow64: await throughput(contender, config, 64) }
+        : probe === "latency"
+          ? await latency(contender, config)
+          : probe === "start"
+            ? await start(contender, config)
+            : probe === "restart"
+              ? await restart(contender, config)
+              : await crash(contender, config)
+  const pids = await contender.pids().catch(() => [] as ReadonlyArray<number>)
+  const closed = await withTimeout(contender.close(), config.closeTimeoutMs)
+  killAll(pids)
+  return closed === "timeout" ? { ...values, closeTimedOut: 1 } : values
+}
+
+if (import.meta.main) {
+  process.on("unhandledRejection", () => {})
+  const { values: args } = parseArgs({
+    options: { contender: { type: "string" }, probe: { type: "string" }, config: { type: "string" } }
+  })
+  const { make } = (await import(`./contenders/${args.contender}.ts`)) as { make: () => Contender }
+  const config = JSON.parse(args.config!) as Config
+  // Full runs pass one probe; quick runs pass them all, to spare a Node start per probe.
+  for (const probe of args.probe!.split(",") as Array<Probe>) {
+    try {
+      const values = await runProbe(probe, make, config)
+      console.log(`@@result ${JSON.stringify({ probe, values })}`)
+    } catch (error) {
+      const message = String((error as Error)?.stack ?? error)
+        .split("\n")[0]!
+        .slice(0, 300)
+      console.log(`@@error ${JSON.stringify({ probe, error: message })}`)
+    }
+  }
+  process.exit(0)
+}
