@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url"
 import { expect, it } from "@effect/vitest"
 import { runScript } from "../../packages/node/test/fixtures/script.ts"
 
-const runExample = (name: string, args: ReadonlyArray<string> = []) =>
-  runScript(fileURLToPath(new URL(`../${name}.ts`, import.meta.url)), args)
+const runExample = (name: string, args: ReadonlyArray<string> = [], timeoutMs?: number) =>
+  runScript(fileURLToPath(new URL(`../${name}.ts`, import.meta.url)), args, timeoutMs)
 
 it("process.ts: the child's message, then the parent's", async () => {
   const { code, stdout } = await runExample("process")
@@ -46,4 +46,29 @@ it("crash-recovery.ts --retries 0: every task settles, and each failure is a typ
   expect(succeeded + failed).toBe(2000)
   expect(failed).toBeGreaterThan(0)
   expect(stdout).toContain(`failures by type: WorkerCrashed=${failed}\n`)
+})
+
+it("supervised-actors.ts: the counter reaches 100 while its flaky sibling crashes and restarts", async () => {
+  const { code, stdout } = await runExample("supervised-actors")
+  expect(code).toBe(0)
+  const match = /^counter=100 flaky_restarts=(\d+) tree_ok=true$/.exec(lastLine(stdout))
+  expect(match, lastLine(stdout)).not.toBeNull()
+  const restarts = Number(match![1])
+  expect(restarts).toBeGreaterThanOrEqual(1)
+  // One line per exit and per restart of flaky, printed as they happen; the counter never restarts.
+  expect(stdout.match(/^restart: flaky /gm)?.length).toBe(restarts)
+  expect(stdout).not.toMatch(/^(exited|restart): counter /m)
+})
+
+// Chaos kills children for as long as the stream runs, and the run is slower on a busy machine:
+// these bounds only catch a hang.
+it("pipeline.ts: no record is lost while pool workers and actor hosts are SIGKILLed", {
+  timeout: 240_000
+}, async () => {
+  const { code, stdout } = await runExample("pipeline", [], 180_000)
+  expect(code).toBe(0)
+  const match = /^records=10000 processed=10000 lost=0 restarts=(\d+)$/.exec(lastLine(stdout))
+  expect(match, lastLine(stdout)).not.toBeNull()
+  expect(Number(match![1])).toBeGreaterThanOrEqual(1)
+  expect(stdout).not.toContain("failures by type")
 })
