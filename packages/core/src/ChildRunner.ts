@@ -21,8 +21,17 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as ActorServer from "./internal/actorServer.ts"
+import * as ChildTelemetry from "./internal/childTelemetry.ts"
 import * as Codec from "./internal/codec.ts"
-import { type Addressed, type ChildFrame, decodeParentFrame, type Reply, type Run } from "./internal/frame.ts"
+import {
+  type Addressed,
+  type ChildFrame,
+  decodeParentFrame,
+  type LogRecord,
+  type Reply,
+  type Run,
+  type SpanRecord
+} from "./internal/frame.ts"
 import * as ModuleLoader from "./internal/moduleLoader.ts"
 import * as Task from "./Task.ts"
 
@@ -75,6 +84,8 @@ export interface ChildPort {
   readonly rss: () => number
   /** Rewrites a stack trace before it is sent (a bundled child maps it back to the original files). */
   readonly mapStack?: ((stack: string) => string) | undefined
+  /** The child's pid (a worker thread's id), for span attributes. */
+  readonly pid?: number | undefined
   /**
    * Installs a graceful-stop handler (Node: on SIGTERM), called once the
    * child hosts actors: the child exits with code 0 when the promise settles.
@@ -130,29 +141,64 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   let replies: Array<Addressed> = []
   let flushScheduled = false
   let closing = false
+  const spans = new Map<number, Array<SpanRecord>>()
+
+  // Log lines go to the parent's logger, ahead of the replies of the runs that wrote them.
+  let logs: Array<LogRecord> = []
+  let logFlushScheduled = false
+  const flushLogs = () => {
+    logFlushScheduled = false
+    if (logs.length === 0) return
+    const entries = logs
+    logs = []
+    void port.send({ _tag: "Logs", entries })
+  }
+  const logger = ChildTelemetry.forwardingLogger((record) => {
+    logs.push(record)
+    if (!logFlushScheduled) {
+      logFlushScheduled = true
+      port.defer(flushLogs)
+    }
+  })
 
   const exitIfClosed = () => {
     if (closing && running.size === 0 && queue.length === 0 && !flushScheduled) port.done(0)
   }
 
+  // The resident set size goes with every batch of replies when the pool checks a memory limit, else once a second.
+  let rssReportedAt = 0
+  const rss = (): number | undefined => {
+    if (!options.reportRss) {
+      const now = Date.now()
+      if (now - rssReportedAt < 1000) return undefined
+      rssReportedAt = now
+    }
+    return port.rss()
+  }
+
   const flush = () => {
     flushScheduled = false
+    flushLogs()
     if (replies.length === 0) return
     const batch = replies
     replies = []
+    const size = rss()
     const sent = port.send(
-      options.reportRss ? { _tag: "Replies", replies: batch, rss: port.rss() } : { _tag: "Replies", replies: batch }
+      size === undefined ? { _tag: "Replies", replies: batch } : { _tag: "Replies", replies: batch, rss: size }
     )
     if (closing) void sent.then(exitIfClosed)
   }
 
   const finish = (id: number, reply: Reply) => {
     running.delete(id)
+    const recorded = spans.get(id)
+    if (recorded !== undefined) spans.delete(id)
     if (options.once) {
+      flushLogs()
       void port.send({ _tag: "Reply", id, reply }).then(() => port.done(reply._tag === "Success" ? 0 : 1))
       return
     }
-    replies.push({ id, reply })
+    replies.push(recorded === undefined ? { id, reply } : { id, reply, spans: recorded })
     if (!flushScheduled) {
       flushScheduled = true
       port.defer(flush)
@@ -166,7 +212,22 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       : reply
 
   const execute = (run: Run, task: Task.Any) => {
-    const fiber = Effect.runFork(Codec.runInChild(task, run.payload))
+    let effect = ChildTelemetry.withForwardedLogs(
+      Effect.annotateLogs(Codec.runInChild(task, run.payload), "troupe.task", task.name),
+      logger
+    )
+    if (run.trace !== undefined) {
+      const recorded: Array<SpanRecord> = []
+      spans.set(run.id, recorded)
+      effect = ChildTelemetry.traced(
+        effect,
+        `troupe.task ${task.name}`,
+        run.trace,
+        { "troupe.task": task.name, "troupe.pid": port.pid, "troupe.attempt": run.attempt ?? 1 },
+        recorded
+      )
+    }
+    const fiber = Effect.runFork(effect)
     running.set(run.id, fiber)
     fiber.addObserver((exit) => finish(run.id, Exit.isSuccess(exit) ? withMappedStack(exit.value) : interrupted))
   }
@@ -271,7 +332,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
           void preload(value.modules)
           return
         case "Actors":
-          actors ??= ActorServer.make(port, loader)
+          actors ??= ActorServer.make(port, loader, { logger, flushLogs })
           actors.onFrames(value.frames)
           return
       }

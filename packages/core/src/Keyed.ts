@@ -24,6 +24,8 @@ import type * as ActorHost from "./internal/actorHost.ts"
 import type { BehaviourShape } from "./internal/actorRegistry.ts"
 import * as HashRing from "./internal/hashRing.ts"
 import * as Runtime from "./internal/supervisorRuntime.ts"
+import { gaugeState, register } from "./internal/telemetry.ts"
+import * as Metrics from "./Metrics.ts"
 import type * as Supervisor from "./Supervisor.ts"
 import type { Transport } from "./Transport.ts"
 import type { ChildStartFailed, RestartIntensityExceeded } from "./TroupeError.ts"
@@ -103,7 +105,12 @@ export const make = <A extends Actor.Any>(
     const hosts: Array<ActorHost.ActorHost | undefined> = indexes.map(() => undefined)
     const cells = new Map<string, ActorCell>()
     const snapshots = new Map<string, unknown>()
-    const root = yield* Runtime.makeRoot
+    const root = yield* Runtime.makeRoot(options.supervision?.name ?? behaviour.actor.name)
+    register(Metrics.mailboxDepth, { actor: behaviour.actor.name }, root.context, () => {
+      let depth = 0
+      for (const cell of cells.values()) depth += cell.depth
+      return gaugeState(depth)
+    })
 
     const locate = (index: number) => () => {
       const host = hosts[index]

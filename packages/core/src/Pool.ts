@@ -20,14 +20,18 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
 import * as Codec from "./internal/codec.ts"
 import { Dispatcher, type Item, type Job, makeJob } from "./internal/dispatcher.ts"
 import { defaultSize, millis, timerMillis, validate } from "./internal/poolOptions.ts"
+import { PoolTelemetry } from "./internal/poolTelemetry.ts"
 import { Slot } from "./internal/slot.ts"
 import { makeSupervision } from "./internal/supervision.ts"
+import { type Histogram, quantile, traceOf } from "./internal/telemetry.ts"
+import * as Progress from "./Progress.ts"
 import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
 import { type SpawnOptions, Transport } from "./Transport.ts"
@@ -45,6 +49,14 @@ import {
  * @category models
  */
 export interface Options {
+  /** The pool's name in metrics (`pool` tag), events and log annotations (default `"pool"`). */
+  readonly name?: string | undefined
+  /**
+   * Trace tasks called inside a span: the child's work appears as a child
+   * span of the caller's, in the caller's tracer (default `true`). Calls made
+   * outside any span are never traced.
+   */
+  readonly tracing?: boolean | undefined
   /** Number of workers. Default: the platform's parallelism (`os.availableParallelism()` on Node). */
   readonly size?: number | undefined
   /** Start every worker when the pool starts (`"eager"`, default) or on first demand (`"lazy"`). */
@@ -122,6 +134,8 @@ export interface OfferOptions extends CallOptions {
 export interface MapOptions extends CallOptions {
   /** Items per dispatch (one message to one worker). Default for arrays: `ceil(n / (4 * size))`. */
   readonly chunkSize?: number | undefined
+  /** Called as items finish (at most every 100 ms, and once at the end); see `Progress`. */
+  readonly onProgress?: ((progress: Progress.Progress) => void) | undefined
 }
 
 /**
@@ -131,6 +145,8 @@ export interface MapOptions extends CallOptions {
 export interface StreamOptions extends MapOptions {
   /** Items in flight at once; the input is never read further ahead. Default `2 * size`. */
   readonly bufferSize?: number | undefined
+  /** How many items the stream holds, when known: progress reports then have a `total`. */
+  readonly total?: number | undefined
 }
 
 /**
@@ -140,17 +156,83 @@ export interface StreamOptions extends MapOptions {
  * @category models
  */
 export interface Stats {
+  readonly name: string
   readonly size: number
   readonly workers: ReadonlyArray<{
     readonly slot: number
     readonly pid: number
     readonly state: string
     readonly held: number
+    /** Resident memory as last reported by the worker, in bytes. */
+    readonly rssBytes: number | null
   }>
   readonly queued: number
   readonly inFlight: number
   readonly restarts: number
+  readonly submitted: number
+  /** Task runs handed to workers (retries included). */
+  readonly started: number
+  readonly succeeded: number
+  /** Failed tasks by error tag. */
+  readonly failed: Readonly<Record<string, number>>
+  readonly retried: number
+  readonly workerStarts: number
+  /** Worker exits by `code <n>` or `signal <NAME>`. */
+  readonly workerExits: Readonly<Record<string, number>>
+  /** Dispatch to reply, in milliseconds (from the histogram: p50 and p99 are bucket bounds). */
+  readonly runMs: HistogramSummary
+  /** Submission to dispatch, in milliseconds. */
+  readonly waitMs: HistogramSummary
 }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface HistogramSummary {
+  readonly count: number
+  readonly p50: number | null
+  readonly p99: number | null
+  readonly max: number | null
+}
+
+/**
+ * What happened in a pool, for logs and alerts: `at` is `Date.now()`.
+ *
+ * - `WorkerStarted`: a worker is ready to serve.
+ * - `WorkerExited`: it ended: `crashed`, or deliberately (`retired`, `idle`, `stopped`).
+ * - `WorkerRestarting`: a replacement starts after `delayMs`.
+ * - `WorkerStartFailed`: a worker could not start; `PoolDegraded` follows.
+ * - `TaskRetried`: a task runs again after its worker died (`attempt` is the next run).
+ * - `PoolDegraded`: fewer workers serve than the pool's size, after a failure.
+ * - `PoolGaveUp`: the restart intensity was exceeded; the pool takes no more work.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Event =
+  | { readonly _tag: "WorkerStarted"; readonly worker: number; readonly pid: number; readonly at: number }
+  | {
+      readonly _tag: "WorkerExited"
+      readonly worker: number
+      readonly pid: number
+      readonly code: number | null
+      readonly signal: string | null
+      readonly reason: "crashed" | "retired" | "idle" | "stopped"
+      readonly at: number
+    }
+  | { readonly _tag: "WorkerRestarting"; readonly worker: number; readonly delayMs: number; readonly at: number }
+  | { readonly _tag: "WorkerStartFailed"; readonly worker: number; readonly message: string; readonly at: number }
+  | {
+      readonly _tag: "TaskRetried"
+      readonly task: string
+      readonly taskId: number
+      readonly attempt: number
+      readonly pid: number
+      readonly at: number
+    }
+  | { readonly _tag: "PoolDegraded"; readonly live: number; readonly size: number; readonly at: number }
+  | { readonly _tag: "PoolGaveUp"; readonly reason: string; readonly at: number }
 
 type Result<T> = Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError>
 
@@ -203,6 +285,8 @@ export interface Service {
     options?: StreamOptions
   ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | E, R>
   readonly stats: Effect.Effect<Stats>
+  /** Lifecycle events from now on (subscribe before the events you want to see). */
+  readonly events: Stream.Stream<Event>
 }
 
 /**
@@ -243,6 +327,10 @@ export const make = Effect.fnUntraced(function* (
   const invalid = validate({ ...options, size })
   if (invalid !== undefined) return yield* Effect.die(new RangeError(`Pool options: ${invalid}`))
   const transport = yield* Transport
+  const name = options.name ?? "pool"
+  const tracing = options.tracing ?? true
+  // The pool's context carries the logger, tracer and metric registry that its telemetry reports to.
+  const context = yield* Effect.context<never>()
   const concurrency = options.concurrency ?? 1
   const dispatcher = new Dispatcher({
     queueSize: options.queueSize ?? 1000,
@@ -309,6 +397,10 @@ export const make = Effect.fnUntraced(function* (
       })
     )
   }
+
+  const telemetry = new PoolTelemetry(name, context, { queueDepth: () => dispatcher.queue.length, workers: slots })
+  dispatcher.telemetry = telemetry
+  yield* Effect.addFinalizer(() => PubSub.shutdown(telemetry.events))
 
   // The supervision path: one fiber per occupied slot, restarting its worker per the policy.
   const supervision = makeSupervision({
@@ -403,13 +495,15 @@ export const make = Effect.fnUntraced(function* (
       jobs: ReadonlyArray<Job>
     ) => void
   ): Effect.Effect<A, any> =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       const refusal = dispatcher.refusal()
       if (refusal !== undefined) return Effect.fail(refusal)
       const prepared = prepare(task, payloads)
       if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError>
       if (admissionMs === 0 && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
       const settings = callSettings(task, call)
+      const trace = tracing ? traceOf(fiber.context) : undefined
+      telemetry.submitted += payloads.length
       learnModule(task.module)
       return Effect.callback<A, any>((resume) => {
         let finished = false
@@ -422,8 +516,13 @@ export const make = Effect.fnUntraced(function* (
         for (let start = 0; start < prepared.value.length; start += chunkSize) {
           const offset = start
           jobs.push(
-            makeJob(task, task.module, prepared.value.slice(start, start + chunkSize), settings, (index, exit) =>
-              collect(offset + index, exit, finish, jobs)
+            makeJob(
+              task,
+              task.module,
+              prepared.value.slice(start, start + chunkSize),
+              settings,
+              (index, exit) => collect(offset + index, exit, finish, jobs),
+              trace
             )
           )
         }
@@ -479,14 +578,24 @@ export const make = Effect.fnUntraced(function* (
   ): Effect.Effect<A, any> => {
     const payloads = Array.from(items)
     const results: Array<unknown> = new Array(payloads.length)
-    if (payloads.length === 0) return Effect.succeed(results as A)
+    const progress = call?.onProgress === undefined ? undefined : Progress.tracker(payloads.length, call.onProgress)
+    if (payloads.length === 0) {
+      progress?.end()
+      return Effect.succeed(results as A)
+    }
     let remaining = payloads.length
     const chunkSize = call?.chunkSize ?? defaultChunk(payloads.length)
     return submit<A>(task, payloads, chunkSize, call, undefined, (index, exit, finish, jobs) => {
       remaining--
+      progress?.item(Exit.isFailure(exit))
       const early = settle(results, index, exit, cancelAll(jobs))
-      if (early !== undefined) finish(early)
-      else if (remaining === 0) finish(Effect.succeed(results as A))
+      if (early !== undefined) {
+        progress?.end()
+        finish(early)
+      } else if (remaining === 0) {
+        progress?.end()
+        finish(Effect.succeed(results as A))
+      }
     })
   }
 
@@ -516,19 +625,41 @@ export const make = Effect.fnUntraced(function* (
     <T extends Task.Any, E, R>(task: T, items: Stream.Stream<Task.Payload<T>, E, R>, call?: StreamOptions) => {
       const bufferSize = call?.bufferSize ?? 2 * size
       const chunkSize = call?.chunkSize ?? 1
-      return chunkSize === 1
-        ? Stream.mapEffect(items, (payload) => single<T>("wait")(task, payload, call), {
-            concurrency: bufferSize,
-            unordered
-          })
-        : items.pipe(
-            Stream.grouped(chunkSize),
-            Stream.mapEffect((chunk) => map(task, chunk, { ...call, chunkSize }), {
-              concurrency: Math.max(1, Math.ceil(bufferSize / chunkSize)),
-              unordered
-            }),
-            Stream.flattenIterable
-          )
+      const onProgress = call?.onProgress
+      const inner = onProgress === undefined ? call : { ...call, onProgress: undefined }
+      const run = (progress: Progress.Tracker | undefined) => {
+        const one = (payload: Task.Payload<T>) => {
+          const result = single<T>("wait")(task, payload, inner)
+          return progress === undefined
+            ? result
+            : Effect.onExit(result, (exit) => Effect.sync(() => progress.item(Exit.isFailure(exit))))
+        }
+        const chunk = (payloads: ReadonlyArray<Task.Payload<T>>) => {
+          const result = map(task, payloads, { ...inner, chunkSize })
+          return progress === undefined
+            ? result
+            : Effect.onExit(result, (exit) =>
+                Effect.sync(() => {
+                  for (let i = 0; i < payloads.length; i++) progress.item(Exit.isFailure(exit))
+                })
+              )
+        }
+        return chunkSize === 1
+          ? Stream.mapEffect(items, one, { concurrency: bufferSize, unordered })
+          : items.pipe(
+              Stream.grouped(chunkSize),
+              Stream.mapEffect(chunk, { concurrency: Math.max(1, Math.ceil(bufferSize / chunkSize)), unordered }),
+              Stream.flattenIterable
+            )
+      }
+      if (onProgress === undefined) return run(undefined)
+      return Stream.suspend(() => {
+        const progress = Progress.tracker(call?.total, onProgress)
+        return Stream.ensuring(
+          run(progress),
+          Effect.sync(() => progress.end())
+        )
+      })
     }
 
   return Pool.of({
@@ -540,14 +671,41 @@ export const make = Effect.fnUntraced(function* (
     imap: stream(false),
     imapUnordered: stream(true),
     stats: Effect.sync(() => ({
+      name,
       size,
-      workers: slots.map((slot) => ({ slot: slot.slot, pid: slot.pid, state: slot.state, held: slot.held.size })),
+      workers: slots.map((slot) => ({
+        slot: slot.slot,
+        pid: slot.pid,
+        state: slot.state,
+        held: slot.held.size,
+        rssBytes: slot.rss ?? null
+      })),
       queued: dispatcher.queue.length,
       inFlight: slots.reduce((sum, slot) => sum + slot.held.size, 0),
-      restarts: supervision.restarts()
-    }))
+      restarts: supervision.restarts(),
+      submitted: telemetry.submitted,
+      started: telemetry.started,
+      succeeded: telemetry.succeeded,
+      failed: telemetry.failed.toRecord(),
+      retried: telemetry.retried,
+      workerStarts: telemetry.workerStarts,
+      workerExits: telemetry.workerExits.toRecord(),
+      runMs: summarize(telemetry.runMs),
+      waitMs: summarize(telemetry.waitMs)
+    })),
+    events: Stream.fromPubSub(telemetry.events)
   })
 })
+
+const summarize = (histogram: Histogram): HistogramSummary => {
+  const state = histogram.state()
+  return {
+    count: state.count,
+    p50: quantile(state, 0.5) ?? null,
+    p99: quantile(state, 0.99) ?? null,
+    max: state.count === 0 ? null : state.max
+  }
+}
 
 /**
  * The pool as a Layer: the pool starts when the layer is built and shuts

@@ -20,6 +20,7 @@ import type * as Stream from "effect/Stream"
 import type { ExitStatus } from "./ExitStatus.ts"
 import * as Codec from "./internal/codec.ts"
 import { decodeChildFrame, type Run } from "./internal/frame.ts"
+import { emitLogs } from "./internal/telemetry.ts"
 import type * as Task from "./Task.ts"
 import { type Stdio, Transport } from "./Transport.ts"
 import {
@@ -157,6 +158,8 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   type E = Task.Error<T> | TaskCallError | ArgumentEncodeError
   const encoded = yield* Codec.encodePayload(task, payload)
   const transport = yield* Transport
+  const context = yield* Effect.context<never>()
+  let pid = 0
   const run: Run = { _tag: "Run", id: 0, module: options?.module ?? task.module, task: task.name, payload: encoded }
   const ready = Deferred.makeUnsafe<void>()
   const outcome = Deferred.makeUnsafe<A, E>()
@@ -179,6 +182,9 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         return
       case "Started":
         return
+      case "Logs":
+        emitLogs(context, frame.value.entries, { "troupe.pid": pid })
+        return
       case "Replies":
       case "ProtocolError":
       case "Stopped":
@@ -200,6 +206,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     },
     onFrame
   )
+  pid = connection.pid
 
   yield* Deferred.await(ready).pipe(
     Effect.andThen(connection.send(run)),

@@ -76,6 +76,8 @@ export interface Backoff extends BackoffOptions {
  * @category models
  */
 export interface Options {
+  /** The tree's name in metrics (`supervisor` tag); only the root's is used (default `"supervisor"`). */
+  readonly name?: string | undefined
   /** Default `"oneForOne"`. */
   readonly strategy?: Strategy | undefined
   /** At most this many restarts within `period` (default 1, as in OTP). */

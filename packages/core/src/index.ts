@@ -16,9 +16,13 @@ export * as ExitStatus from "./ExitStatus.ts"
 /** @since 0.1.0 */
 export * as Keyed from "./Keyed.ts"
 /** @since 0.1.0 */
+export * as Metrics from "./Metrics.ts"
+/** @since 0.1.0 */
 export * as Pool from "./Pool.ts"
 /** @since 0.1.0 */
 export * as Process from "./Process.ts"
+/** @since 0.1.0 */
+export * as Progress from "./Progress.ts"
 /** @since 0.1.0 */
 export * as RestartPolicy from "./RestartPolicy.ts"
 /** @since 0.1.0 */

@@ -10,4 +10,6 @@ export * as NodePool from "./NodePool.ts"
 /** @since 0.1.0 */
 export * as NodeProcess from "./NodeProcess.ts"
 /** @since 0.1.0 */
+export * as NodeProgress from "./NodeProgress.ts"
+/** @since 0.1.0 */
 export * as NodeThread from "./NodeThread.ts"

@@ -20,6 +20,7 @@ import type { Connection, Signal } from "../Transport.ts"
 import { Transport } from "../Transport.ts"
 import { SpawnError } from "../TroupeError.ts"
 import { type Activate, type ActorFrame, decodeChildFrame, type Reply } from "./frame.ts"
+import { emitLogs } from "./telemetry.ts"
 
 /** How a hosting child ended: deliberately (`normal`, `shutdown`) or not. */
 export type ExitReason = "normal" | "shutdown" | "abnormal"
@@ -58,6 +59,7 @@ export const spawn = Effect.fnUntraced(function* (
   options: HostOptions
 ): Effect.fn.Return<ActorHost, SpawnError, Transport | Scope.Scope> {
   const transport = yield* Transport
+  const context = yield* Effect.context<never>()
   const ready = Deferred.makeUnsafe<void>()
   const handlers = new Map<number, ReplyHandler>()
   const tenants = new Set<Tenant>()
@@ -87,6 +89,9 @@ export const spawn = Effect.fnUntraced(function* (
         return
       case "Stopped":
         stoppedReason = value.reason
+        return
+      case "Logs":
+        emitLogs(context, value.entries, { "troupe.pid": connection?.pid })
         return
       default:
         return

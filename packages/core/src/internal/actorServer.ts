@@ -19,11 +19,13 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { ChildPort } from "../ChildRunner.ts"
 import { ActorContext, type BehaviourShape, find, messageCodable } from "./actorRegistry.ts"
+import { withForwardedLogs } from "./childTelemetry.ts"
 import * as Codec from "./codec.ts"
 import type { Activate, ActorFrame, Addressed, Message, Reply } from "./frame.ts"
 import type { ModuleLoader } from "./moduleLoader.ts"
@@ -67,7 +69,11 @@ const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name
 const isCrash = (reply: Reply): boolean =>
   reply._tag === "Defect" && reply.name !== "RequestValidationError" && reply.name !== "UnknownMessage"
 
-export const make = (port: ChildPort, loader: ModuleLoader): ActorServer => {
+export const make = (
+  port: ChildPort,
+  loader: ModuleLoader,
+  logs: { readonly logger: Logger.Logger<unknown, void>; readonly flushLogs: () => void }
+): ActorServer => {
   const instances = new Map<number, Instance>()
   let replies: Array<Addressed> = []
   let flushScheduled = false
@@ -75,6 +81,7 @@ export const make = (port: ChildPort, loader: ModuleLoader): ActorServer => {
 
   const flush = (): Promise<void> => {
     flushScheduled = false
+    logs.flushLogs()
     if (replies.length === 0) return Promise.resolve()
     const batch = replies
     replies = []
@@ -121,6 +128,8 @@ export const make = (port: ChildPort, loader: ModuleLoader): ActorServer => {
       instance.behaviour.build.pipe(
         Effect.provideService(ActorContext, instance.context),
         Scope.provide(instance.scope),
+        Effect.annotateLogs({ "troupe.actor": instance.behaviour.actor.name, "troupe.key": instance.key }),
+        (effect) => withForwardedLogs(effect, logs.logger),
         Effect.exit
       )
     ).then((exit): Reply => {
@@ -226,7 +235,10 @@ export const make = (port: ChildPort, loader: ModuleLoader): ActorServer => {
         const result = handler({ payload, tag: message.tag, address }) as Effect.Effect<unknown, unknown, ActorContext>
         const effect = isWrapper(result) ? (result.value as typeof result) : result
         return Effect.provideService(effect, ActorContext, instance.context)
-      })
+      }).pipe(
+        Effect.annotateLogs({ "troupe.actor": instance.behaviour.actor.name, "troupe.key": instance.key }),
+        (effect) => withForwardedLogs(effect, logs.logger)
+      )
     )
     fiber.addObserver((exit) =>
       done(instance, message, Exit.isSuccess(exit) ? exit.value : defect("Interrupted", "the handler was interrupted"))
@@ -247,7 +259,9 @@ export const make = (port: ChildPort, loader: ModuleLoader): ActorServer => {
     if (isCrash(value)) {
       if (instance.exitWithActor) {
         instances.delete(instance.ref)
-        void flush().then(() => port.done(1))
+        void closeScope(instance)
+          .then(() => flush())
+          .then(() => port.done(1))
         return
       }
       return void rebuild(instance).then(() => afterRebuild(instance))

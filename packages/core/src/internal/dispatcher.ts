@@ -29,14 +29,17 @@ import {
   WorkerCrashed
 } from "../TroupeError.ts"
 import * as Codec from "./codec.ts"
-import type { Addressed, Run } from "./frame.ts"
+import type { Addressed, Run, SpanRecord } from "./frame.ts"
+import type { PoolTelemetry } from "./poolTelemetry.ts"
 import type { Slot } from "./slot.ts"
+import { replaySpans, type Trace } from "./telemetry.ts"
 
 /** One task inside a job. */
 export interface Item {
   readonly id: number
   readonly task: Task.Any
-  readonly run: Run
+  /** The frame sent to the worker (a traced retry gets a new one with its attempt number). */
+  run: Run
   /** The decoded payload, for balancers that route by key. */
   readonly payload: unknown
   readonly retries: number
@@ -53,12 +56,17 @@ export interface Item {
   readonly onDone: (exit: Exit.Exit<unknown, unknown>) => void
   /** Called when no worker holds the item any more. */
   onRelease: (() => void) | undefined
+  /** `performance.now()` at submission and at the last dispatch to a worker. */
+  readonly submittedAt: number
+  dispatchedAt: number
 }
 
 /** The unit of dispatch. */
 export interface Job {
   readonly items: Array<Item>
   readonly timeoutMs: number | undefined
+  /** The caller's span, when the call is traced. */
+  readonly trace?: Trace | undefined
   /** Items of this job a worker still holds. */
   held: number
   timer: ReturnType<typeof setTimeout> | undefined
@@ -82,20 +90,24 @@ export const makeJob = (
   module: string,
   payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
   options: { readonly retries: number; readonly timeoutMs: number | undefined },
-  onDone: (index: number, exit: Exit.Exit<unknown, unknown>) => void
+  onDone: (index: number, exit: Exit.Exit<unknown, unknown>) => void,
+  trace?: Trace | undefined
 ): Job => {
   const items: Array<Item> = new Array(payloads.length)
-  const job: Job = { items, timeoutMs: options.timeoutMs, held: 0, timer: undefined }
+  const job: Job = { items, timeoutMs: options.timeoutMs, held: 0, timer: undefined, trace }
+  const submittedAt = performance.now()
   for (let index = 0; index < payloads.length; index++) {
     const id = nextId++
     const { encoded, payload } = payloads[index]!
+    let run: Run =
+      options.retries > 0
+        ? { _tag: "Run", id, module, task: task.name, payload: encoded, confirm: true }
+        : { _tag: "Run", id, module, task: task.name, payload: encoded }
+    if (trace !== undefined) run = { ...run, trace: trace.context, attempt: 1 }
     items[index] = {
       id,
       task,
-      run:
-        options.retries > 0
-          ? { _tag: "Run", id, module, task: task.name, payload: encoded, confirm: true }
-          : { _tag: "Run", id, module, task: task.name, payload: encoded },
+      run,
       payload,
       retries: options.retries,
       job,
@@ -105,7 +117,9 @@ export const makeJob = (
       cancelled: false,
       slot: undefined,
       onDone: (exit) => onDone(index, exit),
-      onRelease: undefined
+      onRelease: undefined,
+      submittedAt,
+      dispatchedAt: submittedAt
     }
   }
   return job
@@ -125,6 +139,8 @@ export class Dispatcher {
   broken: RestartIntensityExceeded | undefined = undefined
   /** Called when queued work finds no live worker, so the pool can start one. */
   onDemand: () => void = () => {}
+  /** The pool's figures and events; set by the pool once its slots exist. */
+  telemetry: PoolTelemetry | undefined = undefined
 
   readonly options: DispatcherOptions
 
@@ -229,11 +245,18 @@ export class Dispatcher {
   settle(item: Item, exit: Exit.Exit<unknown, unknown>): void {
     if (item.settled) return
     item.settled = true
-    if (!item.cancelled) item.onDone(exit)
+    if (item.cancelled) return
+    this.telemetry?.settled(exit)
+    item.onDone(exit)
   }
 
   /** A worker replied for an item it held. */
-  replied(item: Item, reply: Addressed["reply"]): void {
+  replied(item: Item, reply: Addressed["reply"], spans: ReadonlyArray<SpanRecord> | undefined): void {
+    const slot = item.slot
+    this.telemetry?.runMs.update(performance.now() - item.dispatchedAt)
+    if (spans !== undefined && item.job.trace !== undefined && slot !== undefined) {
+      replaySpans(item.job.trace, spans, { "troupe.worker": slot.slot })
+    }
     this.release(item)
     this.settle(item, Codec.decodeReply(item.task, item.run, reply))
   }
@@ -299,6 +322,18 @@ export class Dispatcher {
       }
       const single = this.requeueable(item)
       if (mayHaveRun) {
+        if (item.run.trace !== undefined) item.run = { ...item.run, attempt: item.attempts + 1 }
+        if (this.telemetry !== undefined) {
+          this.telemetry.retried++
+          this.telemetry.publish({
+            _tag: "TaskRetried",
+            task: item.task.name,
+            taskId: item.id,
+            attempt: item.attempts + 1,
+            pid,
+            at: Date.now()
+          })
+        }
         // A retry goes to the back: the front feeds the fresh replacement first, and a task that just lost
         // a worker should not always be the first task of the next one.
         retries.push(single)
@@ -316,7 +351,7 @@ export class Dispatcher {
   private requeueable(item: Item): Job {
     const job = item.job
     if (job.items.length === 1) return job
-    const solo: Job = { items: [item], timeoutMs: job.timeoutMs, held: 0, timer: undefined }
+    const solo: Job = { items: [item], timeoutMs: job.timeoutMs, held: 0, timer: undefined, trace: job.trace }
     ;(item as { job: Job }).job = solo
     return solo
   }

@@ -13,6 +13,32 @@
 import * as Schema from "effect/Schema"
 import { SpawnErrorReason } from "../TroupeError.ts"
 
+/** The caller's span, for a run the child should trace under it. */
+export const TraceContext = Schema.Struct({ traceId: Schema.String, spanId: Schema.String, sampled: Schema.Boolean })
+export type TraceContext = typeof TraceContext.Type
+
+/** A span recorded in the child, sent back with the reply so the parent can replay it. */
+export const SpanRecord = Schema.Struct({
+  name: Schema.String,
+  traceId: Schema.String,
+  spanId: Schema.String,
+  parentSpanId: Schema.optional(Schema.String),
+  startMs: Schema.Number,
+  endMs: Schema.Number,
+  attributes: Schema.Record(Schema.String, Schema.Unknown),
+  ok: Schema.Boolean
+})
+export type SpanRecord = typeof SpanRecord.Type
+
+/** A log line written in the child, for the parent's logger. */
+export const LogRecord = Schema.Struct({
+  level: Schema.String,
+  message: Schema.String,
+  annotations: Schema.Record(Schema.String, Schema.Unknown),
+  atMs: Schema.Number
+})
+export type LogRecord = typeof LogRecord.Type
+
 /** Parent to child: run `task` from `module` with an encoded payload. */
 export const Run = Schema.Struct({
   _tag: Schema.tag("Run"),
@@ -21,7 +47,11 @@ export const Run = Schema.Struct({
   task: Schema.String,
   payload: Schema.Unknown,
   /** Ask the child to send `Started` just before it runs the task (for tasks that may be retried). */
-  confirm: Schema.optional(Schema.Boolean)
+  confirm: Schema.optional(Schema.Boolean),
+  /** Trace the run under this span and send the spans back with the reply. */
+  trace: Schema.optional(TraceContext),
+  /** The run's attempt number (1 for the first), for the span's attributes. */
+  attempt: Schema.optional(Schema.Number)
 })
 export type Run = typeof Run.Type
 
@@ -106,7 +136,9 @@ export const Addressed = Schema.Struct({
   id: Schema.Number,
   reply: Reply,
   /** An actor's persisted state after this message, encoded. */
-  snapshot: Schema.optional(Schema.Unknown)
+  snapshot: Schema.optional(Schema.Unknown),
+  /** The spans of a traced run, its own span first. */
+  spans: Schema.optional(Schema.Array(SpanRecord))
 })
 export type Addressed = typeof Addressed.Type
 
@@ -117,6 +149,8 @@ export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Replies"), replies: Schema.Array(Addressed), rss: Schema.optional(Schema.Number) }),
   Schema.Struct({ _tag: Schema.tag("ProtocolError"), message: Schema.String }),
   Schema.Struct({ _tag: Schema.tag("Started"), id: Schema.Number }),
+  /** Log lines written in the child since the last such frame. */
+  Schema.Struct({ _tag: Schema.tag("Logs"), entries: Schema.Array(LogRecord) }),
   /** Actor instance `ref` stopped itself with an OTP reason (sent before a worker's child exits). */
   Schema.Struct({ _tag: Schema.tag("Stopped"), ref: Schema.Number, reason: Schema.Literals(["normal", "shutdown"]) })
 ])

@@ -20,7 +20,9 @@ import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
-import { decodeChildFrame, type Reply, type Run } from "./frame.ts"
+import { decodeChildFrame, type Reply, type Run, type SpanRecord } from "./frame.ts"
+import { exitLabel } from "./poolTelemetry.ts"
+import { emitLogs } from "./telemetry.ts"
 
 /** How a worker's life ended. */
 export type Ending =
@@ -49,6 +51,14 @@ export interface SlotContext {
 
 const initId = -1
 
+const endingReason = {
+  Retired: "retired",
+  Idle: "idle",
+  Stopped: "stopped",
+  Crashed: "crashed",
+  StartFailed: "crashed"
+} as const
+
 const describeReply = (reply: Reply): string => {
   switch (reply._tag) {
     case "Defect":
@@ -75,6 +85,8 @@ export class Slot implements Balancer.WorkerView {
   jobs = 0
   state: State = "empty"
   pid = 0
+  /** The worker's resident set size as it last reported it, in bytes. */
+  rss: number | undefined = undefined
   private outbox: Array<Run> = []
   private connection: Transport.Connection | undefined
   private dispatched = 0
@@ -115,11 +127,16 @@ export class Slot implements Balancer.WorkerView {
     }
     this.jobs++
     job.held += job.items.length
+    const now = performance.now()
+    const telemetry = this.context.dispatcher.telemetry
     for (const item of job.items) {
       item.slot = this
+      item.dispatchedAt = now
       this.held.set(item.id, item)
       this.outbox.push(item.run)
+      telemetry?.waitMs.update(now - item.submittedAt)
     }
+    if (telemetry !== undefined) telemetry.started += job.items.length
     this.dispatched += job.items.length
     this.context.dispatcher.startTimer(job)
   }
@@ -236,10 +253,24 @@ export class Slot implements Balancer.WorkerView {
         this.onReply(value.id, value.reply)
         break
       case "Replies":
-        for (const { id, reply } of value.replies) this.onReply(id, reply)
-        if (value.rss !== undefined && value.rss > this.context.maxRssBytes) this.retire("Retired")
+        for (const { id, reply, spans } of value.replies) this.onReply(id, reply, spans)
+        if (value.rss !== undefined) {
+          this.rss = value.rss
+          if (value.rss > this.context.maxRssBytes) this.retire("Retired")
+        }
         this.review()
         break
+      case "Logs": {
+        const telemetry = this.context.dispatcher.telemetry
+        if (telemetry !== undefined) {
+          emitLogs(telemetry.context, value.entries, {
+            "troupe.pool": telemetry.name,
+            "troupe.worker": this.slot,
+            "troupe.pid": this.pid
+          })
+        }
+        break
+      }
       case "Started": {
         const item = this.held.get(value.id)
         if (item !== undefined) item.started = true
@@ -251,13 +282,13 @@ export class Slot implements Balancer.WorkerView {
     }
   }
 
-  private onReply(id: number, reply: Reply): void {
+  private onReply(id: number, reply: Reply, spans?: ReadonlyArray<SpanRecord>): void {
     if (id === initId) {
       if (this.initialized !== undefined) Deferred.doneUnsafe(this.initialized, Exit.succeed(reply))
       return
     }
     const item = this.held.get(id)
-    if (item !== undefined) this.context.dispatcher.replied(item, reply)
+    if (item !== undefined) this.context.dispatcher.replied(item, reply, spans)
   }
 
   /** After a worker becomes ready or replies: retire it if it is due, arm its idle timer, let the pool dispatch. */
@@ -356,6 +387,11 @@ export class Slot implements Balancer.WorkerView {
       }
     }
     const startedAt = Date.now()
+    const telemetry = this.context.dispatcher.telemetry
+    if (telemetry !== undefined) {
+      telemetry.workerStarts++
+      telemetry.publish({ _tag: "WorkerStarted", worker: this.slot, pid: connection.pid, at: startedAt })
+    }
     this.state = "ready"
     this.review()
     const status = yield* connection.exited
@@ -363,13 +399,27 @@ export class Slot implements Balancer.WorkerView {
     this.state = "down"
     this.context.dispatcher.died(held, connection.pid, status)
     const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
-    return this.ending ?? crashed
+    const ending = this.ending ?? crashed
+    if (telemetry !== undefined) {
+      telemetry.workerExits.add(exitLabel(status))
+      telemetry.publish({
+        _tag: "WorkerExited",
+        worker: this.slot,
+        pid: connection.pid,
+        code: status.code,
+        signal: status.signal,
+        reason: endingReason[ending._tag],
+        at: Date.now()
+      })
+    }
+    return ending
   })
 
   private cleanUp(): void {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
     this.idleTimer = undefined
     this.connection = undefined
+    this.rss = undefined
     this.outbox = []
     this.jobs = 0
     if (this.state !== "down") {

@@ -39,6 +39,7 @@ export const makeSupervision = (options: {
   let restarts = 0
 
   const giveUp = (error: RestartIntensityExceeded) => {
+    dispatcher.telemetry?.publish({ _tag: "PoolGaveUp", reason: error.message, at: Date.now() })
     dispatcher.broken = error
     dispatcher.failQueued(() => error)
     for (const slot of dispatcher.slots) {
@@ -63,6 +64,15 @@ export const makeSupervision = (options: {
         const recorded = RestartPolicy.addRestart(restartHistory, Date.now(), intensity)
         restartHistory = recorded.history
         restarts++
+        const telemetry = dispatcher.telemetry
+        if (telemetry !== undefined) {
+          telemetry.restarts++
+          if (ending._tag === "StartFailed") {
+            const at = Date.now()
+            telemetry.publish({ _tag: "WorkerStartFailed", worker: slot.slot, message: ending.error.message, at })
+            telemetry.publish({ _tag: "PoolDegraded", live: liveCount(), size: dispatcher.slots.length, at })
+          }
+        }
         const reason =
           ending._tag === "Crashed" ? `worker ${ending.pid} ended with ${ending.status}` : ending.error.message
         if (recorded.exceeded) {
@@ -72,7 +82,11 @@ export const makeSupervision = (options: {
         }
         if (ending._tag === "StartFailed" && liveCount() === 0) dispatcher.failQueued(() => ending.error)
         if (ending._tag === "Crashed" && ending.uptimeMs >= resetAfterMs) consecutive = 0
-        yield* Effect.sleep(RestartPolicy.backoffDelay(consecutive++, backoff, Math.random()))
+        const delay = RestartPolicy.backoffDelay(consecutive++, backoff, Math.random())
+        const delayMs = Duration.toMillis(delay)
+        dispatcher.telemetry?.backoffMs.update(delayMs)
+        dispatcher.telemetry?.publish({ _tag: "WorkerRestarting", worker: slot.slot, delayMs, at: Date.now() })
+        yield* Effect.sleep(delay)
       }
     })
 

@@ -26,6 +26,7 @@ import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Actor from "../Actor.ts"
+import * as Metrics from "../Metrics.ts"
 import { addRestart, backoffDelay, intensity as makeIntensity } from "../RestartPolicy.ts"
 import type * as Supervisor from "../Supervisor.ts"
 import type { Transport } from "../Transport.ts"
@@ -33,6 +34,7 @@ import { ChildStartFailed, RestartIntensityExceeded } from "../TroupeError.ts"
 import { ActorCell, resolveMailbox } from "./actorCell.ts"
 import * as ActorHost from "./actorHost.ts"
 import type { BehaviourShape } from "./actorRegistry.ts"
+import { counterState, gaugeState, register } from "./telemetry.ts"
 
 /** A host without an actor of its own (a `Keyed` group's child). */
 export interface HostSpec {
@@ -55,10 +57,14 @@ export interface NodeOptions extends Supervisor.Options {
 
 /** What the whole tree shares. */
 export interface Root {
+  /** The tree's name in metrics (`supervisor` tag). */
+  readonly name: string
   readonly context: Context.Context<Transport>
   readonly cells: Map<string, ActorCell>
   readonly events: PubSub.PubSub<Supervisor.Event>
   nextRef: number
+  restarts: number
+  escalations: number
 }
 
 interface Running {
@@ -230,6 +236,13 @@ export class Node {
         exitWithActor: true
       })
       this.root.cells.set(path, cell)
+      const counted = cell
+      register(
+        Metrics.mailboxDepth,
+        { supervisor: this.root.name, actor: cell.name, key: path },
+        this.root.context,
+        () => gaugeState(counted.depth)
+      )
     }
     return cell
   }
@@ -345,6 +358,7 @@ export class Node {
         const started = yield* Effect.exit(this.startChild(child))
         if (Exit.isSuccess(started)) {
           child.restarts++
+          this.root.restarts++
           continue
         }
         child.status = "restarting"
@@ -405,6 +419,7 @@ export class Node {
   private giveUp(error: RestartIntensityExceeded): Effect.Effect<void> {
     return Effect.gen({ self: this }, function* () {
       this.status = "failed"
+      this.root.escalations++
       yield* this.stopChildren()
       this.killCells(this.path, `supervisor ${this.path || "(root)"} gave up: ${error.message}`)
       this.publish({ _tag: "SupervisorGaveUp", path: this.path, reason: error.message, at: now() })
@@ -476,19 +491,23 @@ export const refOf = <A extends Actor.Any>(actor: A, key: string, cell: () => Ac
   depth: Effect.sync(() => cell().depth)
 })
 
-export const makeRoot = Effect.gen(function* () {
-  const context = yield* Effect.context<Transport>()
-  const events = yield* PubSub.unbounded<Supervisor.Event>()
-  const root: Root = { context, cells: new Map(), events, nextRef: 0 }
-  return root
-})
+export const makeRoot = (name: string) =>
+  Effect.gen(function* () {
+    const context = yield* Effect.context<Transport>()
+    const events = yield* PubSub.unbounded<Supervisor.Event>()
+    const root: Root = { name, context, cells: new Map(), events, nextRef: 0, restarts: 0, escalations: 0 }
+    const tags = { supervisor: name }
+    register(Metrics.supervisorRestarts, tags, context, () => counterState(root.restarts))
+    register(Metrics.supervisorEscalations, tags, context, () => counterState(root.escalations))
+    return root
+  })
 
 export const startRoot = (
   options: Supervisor.Options,
   specs: ReadonlyArray<Supervisor.ChildSpec>
 ): Effect.Effect<Supervisor.Supervisor, ChildStartFailed, Transport | Scope.Scope> =>
   Effect.gen(function* () {
-    const root = yield* makeRoot
+    const root = yield* makeRoot(options.name ?? "supervisor")
     const node = new Node(root, "", options, specs)
     yield* Effect.acquireRelease(node.start(), () => node.stop)
     return {

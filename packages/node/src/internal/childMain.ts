@@ -48,6 +48,7 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
+  pid: process.pid,
   // A bundled child maps the stacks it sends back to the original files; the map is read on first use only.
   mapStack: bundleFlag === undefined ? undefined : stackMapper(bundleFlag.slice("--troupe-bundle=".length)),
   // A child hosting actors stops them gracefully on SIGTERM (their finalizers run), then exits with code 0.

@@ -39,7 +39,8 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
     }),
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
-  rss: () => process.memoryUsage.rss()
+  rss: () => process.memoryUsage.rss(),
+  pid: threadId
 }
 
 const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))

@@ -1,0 +1,94 @@
+/**
+ * What one pool counts and tells: the figures behind its metrics and
+ * `stats`, and its stream of lifecycle events.
+ *
+ * The data path calls in synchronously (a submission, a dispatch, an outcome)
+ * and only bumps numbers; the metric series read them when asked.
+ *
+ * @internal
+ */
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as PubSub from "effect/PubSub"
+import type { ExitStatus } from "../ExitStatus.ts"
+import * as Metrics from "../Metrics.ts"
+import type * as Pool from "../Pool.ts"
+import { counterState, gaugeState, Histogram, register, Tally } from "./telemetry.ts"
+
+export interface WorkerView {
+  readonly slot: number
+  readonly held: { readonly size: number }
+  readonly rss: number | undefined
+}
+
+const errorTag = (exit: Exit.Exit<unknown, unknown>): string => {
+  if (exit._tag === "Success") return "Success"
+  const reason = exit.cause.reasons[0]
+  if (reason === undefined) return "Unknown"
+  if (reason._tag === "Interrupt") return "Interrupted"
+  if (reason._tag === "Die") return "Defect"
+  const error = reason.error
+  return typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? error._tag
+    : "Unknown"
+}
+
+/** How a worker exited, as a metric label. */
+export const exitLabel = (status: ExitStatus): string =>
+  status.signal !== null ? `signal ${status.signal}` : `code ${status.code}`
+
+export class PoolTelemetry {
+  readonly name: string
+  readonly context: Context.Context<never>
+  readonly events: PubSub.PubSub<Pool.Event>
+  submitted = 0
+  started = 0
+  succeeded = 0
+  retried = 0
+  workerStarts = 0
+  restarts = 0
+  readonly failed: Tally
+  readonly workerExits: Tally
+  readonly runMs = new Histogram(Metrics.millisecondBoundaries)
+  readonly waitMs = new Histogram(Metrics.millisecondBoundaries)
+  readonly backoffMs = new Histogram(Metrics.millisecondBoundaries)
+
+  constructor(
+    name: string,
+    context: Context.Context<never>,
+    views: { readonly queueDepth: () => number; readonly workers: ReadonlyArray<WorkerView> }
+  ) {
+    this.name = name
+    this.context = context
+    this.events = Effect.runSync(PubSub.unbounded<Pool.Event>())
+    const pool = { pool: name }
+    this.failed = new Tally(Metrics.tasksFailed, pool, "error", context)
+    this.workerExits = new Tally(Metrics.workerExits, pool, "exit", context)
+    register(Metrics.tasksSubmitted, pool, context, () => counterState(this.submitted))
+    register(Metrics.tasksStarted, pool, context, () => counterState(this.started))
+    register(Metrics.tasksSucceeded, pool, context, () => counterState(this.succeeded))
+    register(Metrics.tasksRetried, pool, context, () => counterState(this.retried))
+    register(Metrics.workerStarts, pool, context, () => counterState(this.workerStarts))
+    register(Metrics.workerRestarts, pool, context, () => counterState(this.restarts))
+    register(Metrics.queueDepth, pool, context, () => gaugeState(views.queueDepth()))
+    register(Metrics.taskRunMs, pool, context, () => this.runMs.state())
+    register(Metrics.taskWaitMs, pool, context, () => this.waitMs.state())
+    register(Metrics.backoffMs, pool, context, () => this.backoffMs.state())
+    for (const worker of views.workers) {
+      const tags = { pool: name, worker: String(worker.slot) }
+      register(Metrics.workerInFlight, tags, context, () => gaugeState(worker.held.size))
+      register(Metrics.workerRssBytes, tags, context, () => gaugeState(worker.rss ?? 0))
+    }
+  }
+
+  /** An item's outcome reached its caller. */
+  settled(exit: Exit.Exit<unknown, unknown>): void {
+    if (exit._tag === "Success") this.succeeded++
+    else this.failed.add(errorTag(exit))
+  }
+
+  publish(event: Pool.Event): void {
+    PubSub.publishUnsafe(this.events, event)
+  }
+}
