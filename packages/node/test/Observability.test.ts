@@ -130,7 +130,7 @@ it.live(
   () => {
     const spans: Array<Recorded> = []
     return Effect.gen(function* () {
-      const pool = yield* Pool.make({ size: 1, tasks: [Traced, Pid] })
+      const pool = yield* Pool.make({ size: 1, tracing: true, tasks: [Traced, Pid] })
       const workerPid = yield* pool.apply(Pid, 0)
       expect(yield* pool.apply(Traced, 21).pipe(Effect.withSpan("caller"))).toBe(42)
       const caller = spans.find((span) => span.name === "caller")!
