@@ -5,7 +5,7 @@
  */
 import { it } from "@effect/vitest"
 import { type Actor, Supervisor, Transport } from "@troupe/core"
-import { NodeProcess } from "@troupe/node"
+import { NodeProcess, NodeThread } from "@troupe/node"
 import { Effect, Exit, Fiber } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour, PersistentBehaviour, RestartingBehaviour } from "./fixtures/actors.ts"
@@ -333,5 +333,22 @@ it.live(
       const { readFileSync } = yield* Effect.promise(() => import("node:fs"))
       expect(readFileSync(stops, "utf8")).toBe("stop a\n")
     }),
+  60_000
+)
+
+it.live(
+  "actors run on worker threads too: state, a crash of the thread, a fresh instance after the restart",
+  () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.start({ intensity: 3 }, [Supervisor.worker("a", CounterBehaviour)])
+      const counter = sup.ref("a", Counter)
+      expect(yield* counter.ask("Increment", { by: 2 })).toBe(2)
+      const before = (yield* sup.tree).children?.[0]?.pid
+      expect(failureTag(yield* Effect.exit(counter.ask("Crash", undefined)))).toBe("ActorDied")
+      expect(yield* counter.ask("Get", undefined)).toBe(0)
+      const after = (yield* sup.tree).children?.[0]
+      expect(after).toMatchObject({ status: "running", restarts: 1 })
+      expect(after?.pid).not.toBe(before)
+    }).pipe(Effect.scoped, Effect.provide(NodeThread.layer)),
   60_000
 )
