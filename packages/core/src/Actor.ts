@@ -279,9 +279,11 @@ export const exit = (reason: StopReason = "normal"): Effect.Effect<void, never, 
  * After each message the child encodes the value with `schema` and sends it
  * with the reply; the parent keeps the last one. When the actor starts again
  * after a crash (or after passivation), the `Ref` starts from that snapshot
- * instead of `initial`. A message whose reply was never sent may therefore
- * have changed the state or not: with crash retries it can apply twice.
- * One `persistedRef` per actor.
+ * instead of `initial`. The snapshot travels with the reply, so the
+ * restored state reflects exactly the answered messages; a message that was
+ * running when the process died is not in it, and with crash retries it runs
+ * again. Its effects outside the persisted state (a file, a network call)
+ * may then happen twice. One `persistedRef` per actor.
  *
  * @example
  * ```ts

@@ -15,6 +15,11 @@
  * the ones it was running, then the ones it never started: which is what
  * lets the parent fail (or retry) exactly the runs that may have run.
  *
+ * The same child can host actors (`Actors` frames, served by the internal
+ * actor server), and it forwards every `Effect.log` line of its runs and
+ * handlers to the parent's logger (`Logs` frames). A run sent with the
+ * caller's trace context records its spans and returns them with its reply.
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
