@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import * as HashRing from "./internal/hashRing.ts"
 
 /**
  * What a balancer sees of one worker.
@@ -222,57 +223,6 @@ export const roundRobin = (): Balancer<unknown> => {
 // -----------------------------------------------------------------------------
 
 /**
- * 32-bit FNV-1a over the UTF-16 code units, followed by MurmurHash3's fmix32
- * finalizer (FNV-1a alone spreads short, similar strings poorly). Stable
- * across processes, platforms and versions: it depends on nothing else.
- */
-const hashString = (input: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < input.length; i++) {
-    h ^= input.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
-
-interface Ring {
-  readonly points: Uint32Array
-  readonly slots: Int32Array
-}
-
-const buildRing = (slots: ReadonlySet<number>, virtualNodes: number): Ring => {
-  const entries: Array<{ readonly point: number; readonly slot: number }> = []
-  for (const slot of slots) {
-    for (let v = 0; v < virtualNodes; v++) entries.push({ point: hashString(`${slot}#${v}`), slot })
-  }
-  entries.sort((a, b) => a.point - b.point || a.slot - b.slot)
-  const ring: Ring = { points: new Uint32Array(entries.length), slots: new Int32Array(entries.length) }
-  for (let i = 0; i < entries.length; i++) {
-    ring.points[i] = entries[i]!.point
-    ring.slots[i] = entries[i]!.slot
-  }
-  return ring
-}
-
-/** The slot owning `hash`: the first ring point at or after it, wrapping. */
-const ringLookup = (ring: Ring, hash: number): number => {
-  const points = ring.points
-  let lo = 0
-  let hi = points.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (points[mid]! < hash) lo = mid + 1
-    else hi = mid
-  }
-  return ring.slots[lo === points.length ? 0 : lo]!
-}
-
-/**
  * Sends tasks with the same key to the same slot, by consistent hashing.
  *
  * **Details**
@@ -315,7 +265,7 @@ export const keyAffinity = <P>(
   }
   let knownSlots: Set<number> = new Set()
   let knownCount = -1
-  let ring: Ring | undefined
+  let ring: HashRing.HashRing | undefined
 
   const sameSlots = (workers: ReadonlyArray<WorkerView>): boolean => {
     if (workers.length !== knownCount) return false
@@ -334,9 +284,9 @@ export const keyAffinity = <P>(
         knownSlots = new Set()
         for (let i = 0; i < workers.length; i++) knownSlots.add(workers[i]!.slot)
         knownCount = workers.length
-        ring = buildRing(knownSlots, virtualNodes)
+        ring = HashRing.make(knownSlots, virtualNodes)
       }
-      const slot = ringLookup(ring, hashString(key(payload)))
+      const slot = ring.lookup(key(payload))
       for (let i = 0; i < workers.length; i++) {
         const worker = workers[i]!
         if (worker.slot === slot) return hasRoom(worker) ? i : undefined
