@@ -122,22 +122,30 @@ it.live(
 it.live(
   "S30 the intensity window slides: crashes 2.1 s apart never exceed 1 per second; two within 1 s do",
   () =>
-    withTree({ intensity: 1, period: "1 second" }, [worker("c1")], (sup) =>
-      Effect.gen(function* () {
-        for (let crash = 0; crash < 4; crash++) {
-          yield* killAndAwaitRestart(sup, "c1")
-          if (crash < 3) yield* Effect.sleep(2100)
-        }
-        const tree = yield* sup.tree
-        expect(tree.status).toBe("running")
-        expect(tree.children?.[0]).toMatchObject({ status: "running", restarts: 4 })
-        // Now two crashes within one second.
-        yield* Effect.sleep(2100)
-        yield* killAndAwaitRestart(sup, "c1")
-        expect(yield* killAndAwaitGiveUp(sup, "c1")).toContain("RestartIntensityExceeded")
-      })
-    ),
-  60_000
+    Effect.gen(function* () {
+      yield* withTree({ intensity: 1, period: "1 second" }, [worker("c1")], (sup) =>
+        Effect.gen(function* () {
+          for (let crash = 0; crash < 4; crash++) {
+            yield* killAndAwaitRestart(sup, "c1")
+            if (crash < 3) yield* Effect.sleep(2100)
+          }
+          const tree = yield* sup.tree
+          expect(tree.status).toBe("running")
+          expect(tree.children?.[0]).toMatchObject({ status: "running", restarts: 4 })
+        })
+      )
+      // Two crashes within one second (two children killed together, so a slow restart cannot spread them out).
+      yield* withTree({ intensity: 1, period: "1 second" }, [worker("c1"), worker("c2")], (sup) =>
+        Effect.gen(function* () {
+          const both = yield* pids(sup)
+          process.kill(both.c1!, "SIGKILL")
+          process.kill(both.c2!, "SIGKILL")
+          const exit = yield* Effect.exit(Effect.timeout(sup.join, "10 seconds"))
+          expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("RestartIntensityExceeded")
+        })
+      )
+    }),
+  90_000
 )
 
 it.live(
@@ -304,7 +312,8 @@ it.live(
       ])
       const bStop = stopped[1]!.at - stopped[0]!.at
       expect(bStop).toBeGreaterThanOrEqual(950)
-      expect(stopped[2]!.at - startedAt).toBeLessThan(3000)
+      // A bound for hangs, not a speed claim: B alone takes its 1000 ms deadline.
+      expect(stopped[2]!.at - startedAt).toBeLessThan(4000)
     }),
   60_000
 )
