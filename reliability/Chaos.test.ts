@@ -1,0 +1,125 @@
+/**
+ * Chaos: 10,000 tasks on a pool of 4 while a worker is SIGKILLed every
+ * 50-200 ms. With retries every task succeeds; without, every task settles
+ * and each failure is a typed crash. In both, no call waits longer than its
+ * bound and the parent's heap comes back to within 20 MB.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Pool } from "@troupe/core"
+import { NodePool } from "@troupe/node"
+import { Effect } from "effect"
+import { call, chaosPoolOptions, emptyTally, mb, percentile, settledHeap, startChaos } from "./chaos.ts"
+import { report } from "./report.ts"
+
+const tasks = 10_000
+/** Callers in flight at once: enough to keep every worker busy, few enough that queueing stays short. */
+const callers = 64
+const timeoutMs = 2000
+/** Waiting in the queue while workers restart: a generous allowance on a shared 2-core machine. */
+const queueAllowanceMs = 3000
+const heapBoundBytes = 20 * 1024 * 1024
+
+const runChaos = (retries: number) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const pool = yield* Pool.make(chaosPoolOptions)
+      const options = { retries, timeout: timeoutMs, taskMs: 1, keepDurations: true }
+      // Warm up without chaos: workers loaded, codecs compiled, the parent's code paths optimized.
+      const warm = emptyTally()
+      yield* Effect.forEach(
+        Array.from({ length: 1000 }, (_, i) => i),
+        (i) => call(pool, i, warm, options),
+        { concurrency: callers, discard: true }
+      )
+      expect(warm.succeeded).toBe(1000)
+      const heapBefore = yield* settledHeap
+      const restartsBefore = (yield* pool.stats).restarts
+
+      const tally = emptyTally()
+      const chaos = yield* startChaos(pool)
+      const started = performance.now()
+      yield* Effect.forEach(
+        Array.from({ length: tasks }, (_, i) => i),
+        (i) => call(pool, i, tally, options),
+        { concurrency: callers, discard: true }
+      )
+      const elapsedMs = performance.now() - started
+      yield* chaos.stop
+      const restarts = (yield* pool.stats).restarts - restartsBefore
+      const heapAfter = yield* settledHeap
+      return { tally, durations: tally.durations, elapsedMs, kills: chaos.kills(), restarts, heapBefore, heapAfter }
+    })
+  ).pipe(Effect.provide(NodePool.transport("process")))
+
+describe("chaos: a worker SIGKILLed every 50-200 ms under 10,000 tasks", () => {
+  it.live(
+    "with retries: 5, every task succeeds, no call waits past its bound, the heap comes back",
+    () =>
+      Effect.gen(function* () {
+        const retries = 5
+        const run = yield* runChaos(retries)
+        const { tally } = run
+        const bound = (retries + 1) * timeoutMs + queueAllowanceMs
+        const max = Math.max(...run.durations)
+        report("chaos, retries 5", {
+          tasks,
+          succeeded: tally.succeeded,
+          failed: tally.failed,
+          kills: run.kills,
+          restarts: run.restarts,
+          seconds: Math.round(run.elapsedMs / 100) / 10,
+          p50Ms: Math.round(percentile(run.durations, 50)),
+          p99Ms: Math.round(percentile(run.durations, 99)),
+          maxMs: Math.round(max),
+          boundMs: bound,
+          heapBeforeMb: mb(run.heapBefore),
+          heapAfterMb: mb(run.heapAfter)
+        })
+        expect(tally.settled).toBe(tasks)
+        expect(Object.fromEntries(tally.byTag)).toEqual({})
+        expect(tally.succeeded).toBe(tasks)
+        expect(tally.wrong).toBe(0)
+        expect(run.kills).toBeGreaterThan(10)
+        expect(run.restarts).toBeGreaterThanOrEqual(run.kills)
+        expect(max).toBeLessThanOrEqual(bound)
+        expect(run.heapAfter - run.heapBefore).toBeLessThan(heapBoundBytes)
+      }),
+    120_000
+  )
+
+  it.live(
+    "with no retries, every task settles, each failure a WorkerCrashed; no call waits past its bound",
+    () =>
+      Effect.gen(function* () {
+        const run = yield* runChaos(0)
+        const { tally } = run
+        const bound = timeoutMs + queueAllowanceMs
+        const max = Math.max(...run.durations)
+        report("chaos, retries 0", {
+          tasks,
+          succeeded: tally.succeeded,
+          failed: tally.failed,
+          byTag: Object.fromEntries(tally.byTag),
+          kills: run.kills,
+          restarts: run.restarts,
+          seconds: Math.round(run.elapsedMs / 100) / 10,
+          p50Ms: Math.round(percentile(run.durations, 50)),
+          p99Ms: Math.round(percentile(run.durations, 99)),
+          maxMs: Math.round(max),
+          boundMs: bound,
+          heapBeforeMb: mb(run.heapBefore),
+          heapAfterMb: mb(run.heapAfter)
+        })
+        expect(tally.settled).toBe(tasks)
+        expect(tally.succeeded + tally.failed).toBe(tasks)
+        expect(tally.failed).toBeGreaterThan(0)
+        expect([...tally.byTag.keys()]).toEqual(["WorkerCrashed"])
+        // At most once: a kill fails at most the tasks its worker was running (8 at a time).
+        expect(tally.failed).toBeLessThanOrEqual(8 * run.kills)
+        expect(tally.wrong).toBe(0)
+        expect(max).toBeLessThanOrEqual(bound)
+        expect(run.heapAfter - run.heapBefore).toBeLessThan(heapBoundBytes)
+      }),
+    120_000
+  )
+})
