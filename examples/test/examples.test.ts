@@ -72,3 +72,21 @@ it("pipeline.ts: no record is lost while pool workers and actor hosts are SIGKIL
   expect(Number(match![1])).toBeGreaterThanOrEqual(1)
   expect(stdout).not.toContain("failures by type")
 })
+
+it("observability.ts: every section of the report has data; the trace nests the task spans under the request", async () => {
+  const { code, stdout } = await runExample("observability")
+  expect(code).toBe(0)
+  expect(lastLine(stdout)).toBe("report_ok=true")
+  const trace = stdout.slice(stdout.indexOf("trace of the request:\n"))
+  const request = /^( *)request [\d.]+ ms$/m.exec(trace)
+  expect(request, trace).not.toBeNull()
+  // Each child-process span sits one level below the request, and the handler's own spans one level below it.
+  const depth = request![1]!.length
+  const task = new RegExp(
+    `^ {${depth + 2}}troupe\\.task Thumbnail [\\d.]+ ms troupe\\.worker=\\d troupe\\.pid=\\d+`,
+    "gm"
+  )
+  expect(trace.match(task)?.length, trace).toBe(2)
+  expect(trace.match(new RegExp(`^ {${depth + 4}}thumbnail\\.(decode|encode) `, "gm"))?.length, trace).toBe(4)
+  expect(trace.indexOf("troupe.task Thumbnail")).toBeGreaterThan(trace.indexOf("request "))
+})
