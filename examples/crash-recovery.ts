@@ -3,14 +3,16 @@
  * 10 ms while a chaos fiber SIGKILLs a random worker every 100 ms. Each task
  * may be retried 3 times after a crash, so every one succeeds; with
  * `--retries 0` every task still settles, and each failure is a typed
- * `WorkerCrashed` naming the worker and the signal.
+ * `WorkerCrashed` naming the worker and the signal. A progress line counts the
+ * settled tasks: rewritten in place on a terminal, a plain line a second
+ * otherwise.
  *
  *     node examples/crash-recovery.ts
  *     node examples/crash-recovery.ts --retries 0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Pool, Task } from "@troupe/core"
-import { NodePool } from "@troupe/node"
+import { Pool, type Progress, Task } from "@troupe/core"
+import { NodePool, NodeProgress } from "@troupe/node"
 import { Console, Effect, Exit, Fiber, Option, Schema } from "effect"
 
 export const Work = Task.make("Work", {
@@ -26,6 +28,34 @@ const hangBound = "60 seconds"
 const flag = process.argv.indexOf("--retries")
 const retries = flag >= 0 ? Number(process.argv[flag + 1]) : 3
 
+/**
+ * Feeds `onProgress` as tasks settle, at most every 100 ms and once at the end: `map` and `imap` do this
+ * for you (their `onProgress` option); these tasks are separate `apply` calls, so the example counts them.
+ */
+const progress = (total: number, onProgress: (progress: Progress.Progress) => void) => {
+  const startedAt = performance.now()
+  let done = 0
+  let failed = 0
+  let reportedAt = startedAt
+  const report = (finished: boolean) => {
+    const now = performance.now()
+    reportedAt = now
+    const elapsedMs = now - startedAt
+    onProgress({ done, failed, total, elapsedMs, ratePerSec: (done * 1000) / Math.max(1, elapsedMs), finished })
+  }
+  return {
+    item: (itemFailed: boolean) => {
+      done++
+      if (itemFailed) failed++
+      if (performance.now() - reportedAt >= 100) report(false)
+    },
+    end: Effect.sync(() => report(true))
+  }
+}
+
+/** A line of its own, also on a terminal where the progress line is being rewritten in place. */
+const say = (text: string) => Console.log(process.stdout.isTTY ? `\r\x1b[2K${text}` : text)
+
 /** Every 100 ms, pick one of the four workers at random and SIGKILL it (unless it is still starting). */
 const chaos = Effect.gen(function* () {
   let kills = 0
@@ -40,20 +70,29 @@ const chaos = Effect.gen(function* () {
     } catch {
       // It died on its own first.
     }
-    if (kills % 10 === 0) yield* Console.log(`chaos: ${kills} workers killed so far`)
+    if (kills % 10 === 0) yield* say(`chaos: ${kills} workers killed so far`)
   }
 })
 
 if (import.meta.main) {
   const main = Effect.gen(function* () {
     yield* Console.log(`running ${tasks} tasks on 4 workers, retries=${retries}, a worker SIGKILLed every 100 ms`)
+    const tracker = progress(tasks, NodeProgress.terminal("tasks"))
     const chaosFiber = yield* Effect.forkChild(chaos)
     const outcomes = yield* Effect.forEach(
       Array.from({ length: tasks }, (_, i) => i),
-      (i) => Pool.apply(Work, i, { retries }).pipe(Effect.exit, Effect.timeoutOption(hangBound)),
+      (i) =>
+        Pool.apply(Work, i, { retries }).pipe(
+          Effect.exit,
+          Effect.timeoutOption(hangBound),
+          Effect.tap((outcome) =>
+            Effect.sync(() => tracker.item(Option.isNone(outcome) || Exit.isFailure(outcome.value)))
+          )
+        ),
       { concurrency: "unbounded" }
     )
     yield* Fiber.interrupt(chaosFiber)
+    yield* tracker.end
     const settled = outcomes.flatMap((outcome) => (Option.isSome(outcome) ? [outcome.value] : []))
     const succeeded = settled.filter(Exit.isSuccess).length
     const failures = settled.filter(Exit.isFailure).map((exit) => {

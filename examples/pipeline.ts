@@ -10,13 +10,15 @@
  * Nothing is lost: a parse whose worker dies runs again on another worker
  * (the task's `retries`); a message whose host dies is sent again to the
  * restarted instance (the mailbox's `retries`), which starts from the
- * account's last persisted snapshot (`Actor.persistedRef`).
+ * account's last persisted snapshot (`Actor.persistedRef`). A progress line
+ * counts the records through the whole pipeline: rewritten in place on a
+ * terminal, a plain line a second otherwise.
  *
  *     node examples/pipeline.ts
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Actor, Keyed, Pool, Task } from "@troupe/core"
-import { NodePool, NodeProcess } from "@troupe/node"
+import { Actor, Keyed, Pool, type Progress, Task } from "@troupe/core"
+import { NodePool, NodeProcess, NodeProgress } from "@troupe/node"
 import { Console, Effect, Exit, Fiber, Option, Ref, Result, Schema, Stream } from "effect"
 import { Rpc } from "effect/rpc"
 
@@ -57,6 +59,31 @@ export const AccountBehaviour = Actor.behaviour(
 const records = 10_000
 const users = 50
 const line = (i: number) => `user-${i % users},${(i * 7919) % 1000}`
+
+/**
+ * Feeds `onProgress` as records come out of the pipeline (or are dropped), at most every 100 ms and once
+ * at the end. `imap` does this for one stage (its `onProgress` option); this counts the whole pipeline.
+ */
+const progress = (total: number, onProgress: (progress: Progress.Progress) => void) => {
+  const startedAt = performance.now()
+  let done = 0
+  let failed = 0
+  let reportedAt = startedAt
+  const report = (finished: boolean) => {
+    const now = performance.now()
+    reportedAt = now
+    const elapsedMs = now - startedAt
+    onProgress({ done, failed, total, elapsedMs, ratePerSec: (done * 1000) / Math.max(1, elapsedMs), finished })
+  }
+  return {
+    item: (itemFailed: boolean) => {
+      done++
+      if (itemFailed) failed++
+      if (performance.now() - reportedAt >= 100) report(false)
+    },
+    end: Effect.sync(() => report(true))
+  }
+}
 
 if (import.meta.main) {
   const main = Effect.gen(function* () {
@@ -99,6 +126,7 @@ if (import.meta.main) {
       }
     })
 
+    const tracker = progress(records, NodeProgress.terminal("records"))
     const failures = new Map<string, number>()
     /** A record that failed for good is counted by error and dropped, so that `lost` tells the truth. */
     const keep = <A>(exit: Exit.Exit<A, { readonly _tag: string }>): Result.Result<A, string> => {
@@ -106,6 +134,7 @@ if (import.meta.main) {
       const error = Exit.findErrorOption(exit)
       const tag = Option.isSome(error) ? error.value._tag : "defect"
       failures.set(tag, (failures.get(tag) ?? 0) + 1)
+      tracker.item(true)
       return Result.fail(tag)
     }
 
@@ -123,9 +152,11 @@ if (import.meta.main) {
         unordered: true
       }),
       Stream.filterMap(keep),
+      Stream.tap(() => Effect.sync(() => tracker.item(false))),
       Stream.runCount
     )
     yield* Fiber.interrupt(chaosFiber)
+    yield* tracker.end
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
 
     // What the accounts hold. A message that ran in a process killed before its reply left is undone with
