@@ -150,20 +150,16 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   // Log lines go to the parent's logger, ahead of the replies of the runs that wrote them.
   let logs: Array<LogRecord> = []
-  let logFlushScheduled = false
   const flushLogs = () => {
-    logFlushScheduled = false
     if (logs.length === 0) return
     const entries = logs
     logs = []
     void port.send({ _tag: "Logs", entries })
   }
+  // Sent at once rather than batched: a task that logs and then exits the process must not lose its last words.
   const logger = ChildTelemetry.forwardingLogger((record) => {
     logs.push(record)
-    if (!logFlushScheduled) {
-      logFlushScheduled = true
-      port.defer(flushLogs)
-    }
+    flushLogs()
   })
 
   const exitIfClosed = () => {

@@ -106,11 +106,17 @@ export const make = <A extends Actor.Any>(
     const cells = new Map<string, ActorCell>()
     const snapshots = new Map<string, unknown>()
     const root = yield* Runtime.makeRoot(options.supervision?.name ?? behaviour.actor.name)
-    register(Metrics.mailboxDepth, { actor: behaviour.actor.name }, root.context, () => {
-      let depth = 0
-      for (const cell of cells.values()) depth += cell.depth
-      return gaugeState(depth)
-    })
+    register(
+      Metrics.mailboxDepth,
+      { supervisor: root.name, actor: behaviour.actor.name },
+      root.context,
+      () => {
+        let depth = 0
+        for (const cell of cells.values()) depth += cell.depth
+        return gaugeState(depth)
+      },
+      root.registrations
+    )
 
     const locate = (index: number) => () => {
       const host = hosts[index]

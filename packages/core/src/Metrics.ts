@@ -10,7 +10,8 @@
  * same way, or list them all with `Metric.snapshot`.
  *
  * A new pool (or supervisor) with the same name replaces the series of the
- * previous one; give concurrent pools distinct names.
+ * previous one; give concurrent pools distinct names. A pool's (or tree's)
+ * series leave the registry when it shuts down.
  *
  * @since 0.1.0
  */
@@ -186,7 +187,8 @@ export const supervisorEscalations = incremental(
 
 /**
  * Messages waiting or being handled in an actor's mailbox. Tags: `supervisor`,
- * `actor`, `key` for a supervised worker; `actor` (summed over keys) for a keyed group.
+ * `actor`, `key` for a supervised worker; `supervisor` (the group's name) and
+ * `actor`, summed over keys, for a keyed group.
  *
  * @since 0.1.0
  * @category actors

@@ -205,7 +205,7 @@ export interface HistogramSummary {
  * - `WorkerRestarting`: a replacement starts after `delayMs`.
  * - `WorkerStartFailed`: a worker could not start; `PoolDegraded` follows.
  * - `TaskRetried`: a task runs again after its worker died (`attempt` is the next run).
- * - `PoolDegraded`: fewer workers serve than the pool's size, after a failure.
+ * - `PoolDegraded`: fewer workers serve than the pool's size, after a crash or a failed start.
  * - `PoolGaveUp`: the restart intensity was exceeded; the pool takes no more work.
  *
  * @since 0.1.0
@@ -401,7 +401,10 @@ export const make = Effect.fnUntraced(function* (
 
   const telemetry = new PoolTelemetry(name, context, { queueDepth: () => dispatcher.queue.length, workers: slots })
   dispatcher.telemetry = telemetry
-  yield* Effect.addFinalizer(() => PubSub.shutdown(telemetry.events))
+  // Runs after the shutdown below (finalizers run in reverse): the pool's metric series leave with it.
+  yield* Effect.addFinalizer(() =>
+    PubSub.shutdown(telemetry.events).pipe(Effect.andThen(Effect.sync(() => telemetry.close())))
+  )
 
   // The supervision path: one fiber per occupied slot, restarting its worker per the policy.
   const supervision = makeSupervision({

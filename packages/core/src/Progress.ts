@@ -66,7 +66,8 @@ export const tracker = (
     item: (itemFailed) => {
       done++
       if (itemFailed) failed++
-      if (performance.now() - reportedAt >= intervalMs) report(false)
+      // The last item is left to `end`, which reports it once, as finished.
+      if (done !== total && performance.now() - reportedAt >= intervalMs) report(false)
     },
     end: () => {
       if (ended) return

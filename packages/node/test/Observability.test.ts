@@ -11,7 +11,7 @@ import { Effect, Fiber, Logger, Metric, Option, References, Stream, Tracer } fro
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import { eventually, range, tempFile } from "./fixtures/pool.ts"
-import { Chatty, Delay, FailAt, Pid, Square, Traced } from "./fixtures/poolTasks.ts"
+import { Chatty, Delay, FailAt, LastWords, Pid, Square, Traced } from "./fixtures/poolTasks.ts"
 
 const value = <S>(metric: Metric.Metric<any, S>, attributes: Record<string, string>) =>
   Metric.value(Metric.withAttributes(metric, attributes))
@@ -58,7 +58,7 @@ it.live(
 )
 
 it.live(
-  "a crash shows as events in order (exited, restarting, started) and in the metrics; a retry as TaskRetried",
+  "a crash shows as events in order (exited, degraded, restarting, started) and in the metrics; a retry as TaskRetried",
   () =>
     Effect.gen(function* () {
       const pool = yield* Pool.make({ name: "events-test", size: 1, tasks: [Pid, Square, Delay] })
@@ -70,11 +70,13 @@ it.live(
       yield* eventually(pool.stats, (stats) => stats.workers[0]!.state === "ready" && stats.workers[0]!.pid !== pid)
       expect(yield* pool.apply(Square, 3)).toBe(9)
       const exited = events.findIndex((event) => event._tag === "WorkerExited")
-      expect(events.slice(exited, exited + 3).map((event) => event._tag)).toEqual([
+      expect(events.slice(exited, exited + 4).map((event) => event._tag)).toEqual([
         "WorkerExited",
+        "PoolDegraded",
         "WorkerRestarting",
         "WorkerStarted"
       ])
+      expect(events[exited + 1]).toMatchObject({ live: 0, size: 1 })
       expect(events[exited]).toMatchObject({ _tag: "WorkerExited", pid, signal: "SIGKILL", reason: "crashed" })
       const tags = { pool: "events-test" }
       expect((yield* value(Metrics.workerRestarts, tags)).count).toBe(1)
@@ -233,5 +235,26 @@ it.live(
       yield* Effect.exit(sup.join)
       expect((yield* value(Metrics.supervisorEscalations, { supervisor: "metrics-tree" })).count).toBe(1)
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+it.live(
+  "a closed pool's metric series leave the registry; a child's last log line before process.exit arrives",
+  () => {
+    const lines: Array<unknown> = []
+    const capture = Logger.make(({ message }) => {
+      lines.push(message)
+    })
+    return Effect.gen(function* () {
+      yield* Effect.gen(function* () {
+        const pool = yield* Pool.make({ name: "short-lived", size: 1, tasks: [LastWords] })
+        expect((yield* Metric.snapshot).some((snapshot) => snapshot.attributes?.pool === "short-lived")).toBe(true)
+        const exit = yield* Effect.exit(pool.apply(LastWords, 3))
+        expect(JSON.stringify(exit)).toContain("WorkerCrashed")
+      }).pipe(Effect.scoped)
+      expect((yield* Metric.snapshot).some((snapshot) => snapshot.attributes?.pool === "short-lived")).toBe(false)
+      expect(JSON.stringify(lines)).toContain("last words 3")
+    }).pipe(Effect.provide(NodeProcess.layer), Effect.provide(Logger.layer([capture])))
+  },
   60_000
 )

@@ -10,11 +10,12 @@
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import type * as Metric from "effect/Metric"
 import * as PubSub from "effect/PubSub"
 import type { ExitStatus } from "../ExitStatus.ts"
 import * as Metrics from "../Metrics.ts"
 import type * as Pool from "../Pool.ts"
-import { counterState, gaugeState, Histogram, register, Tally } from "./telemetry.ts"
+import { counterState, gaugeState, Histogram, register, Tally, unregister } from "./telemetry.ts"
 
 export interface WorkerView {
   readonly slot: number
@@ -53,6 +54,7 @@ export class PoolTelemetry {
   readonly runMs = new Histogram(Metrics.millisecondBoundaries)
   readonly waitMs = new Histogram(Metrics.millisecondBoundaries)
   readonly backoffMs = new Histogram(Metrics.millisecondBoundaries)
+  private readonly registrations: Array<Metric.Registration> = []
 
   constructor(
     name: string,
@@ -63,22 +65,23 @@ export class PoolTelemetry {
     this.context = context
     this.events = Effect.runSync(PubSub.unbounded<Pool.Event>())
     const pool = { pool: name }
-    this.failed = new Tally(Metrics.tasksFailed, pool, "error", context)
-    this.workerExits = new Tally(Metrics.workerExits, pool, "exit", context)
-    register(Metrics.tasksSubmitted, pool, context, () => counterState(this.submitted))
-    register(Metrics.tasksStarted, pool, context, () => counterState(this.started))
-    register(Metrics.tasksSucceeded, pool, context, () => counterState(this.succeeded))
-    register(Metrics.tasksRetried, pool, context, () => counterState(this.retried))
-    register(Metrics.workerStarts, pool, context, () => counterState(this.workerStarts))
-    register(Metrics.workerRestarts, pool, context, () => counterState(this.restarts))
-    register(Metrics.queueDepth, pool, context, () => gaugeState(views.queueDepth()))
-    register(Metrics.taskRunMs, pool, context, () => this.runMs.state())
-    register(Metrics.taskWaitMs, pool, context, () => this.waitMs.state())
-    register(Metrics.backoffMs, pool, context, () => this.backoffMs.state())
+    const registrations = this.registrations
+    this.failed = new Tally(Metrics.tasksFailed, pool, "error", context, registrations)
+    this.workerExits = new Tally(Metrics.workerExits, pool, "exit", context, registrations)
+    register(Metrics.tasksSubmitted, pool, context, () => counterState(this.submitted), registrations)
+    register(Metrics.tasksStarted, pool, context, () => counterState(this.started), registrations)
+    register(Metrics.tasksSucceeded, pool, context, () => counterState(this.succeeded), registrations)
+    register(Metrics.tasksRetried, pool, context, () => counterState(this.retried), registrations)
+    register(Metrics.workerStarts, pool, context, () => counterState(this.workerStarts), registrations)
+    register(Metrics.workerRestarts, pool, context, () => counterState(this.restarts), registrations)
+    register(Metrics.queueDepth, pool, context, () => gaugeState(views.queueDepth()), registrations)
+    register(Metrics.taskRunMs, pool, context, () => this.runMs.state(), registrations)
+    register(Metrics.taskWaitMs, pool, context, () => this.waitMs.state(), registrations)
+    register(Metrics.backoffMs, pool, context, () => this.backoffMs.state(), registrations)
     for (const worker of views.workers) {
       const tags = { pool: name, worker: String(worker.slot) }
-      register(Metrics.workerInFlight, tags, context, () => gaugeState(worker.held.size))
-      register(Metrics.workerRssBytes, tags, context, () => gaugeState(worker.rss ?? 0))
+      register(Metrics.workerInFlight, tags, context, () => gaugeState(worker.held.size), registrations)
+      register(Metrics.workerRssBytes, tags, context, () => gaugeState(worker.rss ?? 0), registrations)
     }
   }
 
@@ -90,5 +93,10 @@ export class PoolTelemetry {
 
   publish(event: Pool.Event): void {
     PubSub.publishUnsafe(this.events, event)
+  }
+
+  /** The pool closed: its series leave the registry. */
+  close(): void {
+    unregister(this.registrations)
   }
 }

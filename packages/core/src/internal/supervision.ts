@@ -67,11 +67,11 @@ export const makeSupervision = (options: {
         const telemetry = dispatcher.telemetry
         if (telemetry !== undefined) {
           telemetry.restarts++
+          const at = Date.now()
           if (ending._tag === "StartFailed") {
-            const at = Date.now()
             telemetry.publish({ _tag: "WorkerStartFailed", worker: slot.slot, message: ending.error.message, at })
-            telemetry.publish({ _tag: "PoolDegraded", live: liveCount(), size: dispatcher.slots.length, at })
           }
+          telemetry.publish({ _tag: "PoolDegraded", live: liveCount(), size: dispatcher.slots.length, at })
         }
         const reason =
           ending._tag === "Crashed" ? `worker ${ending.pid} ended with ${ending.status}` : ending.error.message

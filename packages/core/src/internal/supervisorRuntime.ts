@@ -20,6 +20,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Metric from "effect/Metric"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
@@ -34,7 +35,7 @@ import { ChildStartFailed, RestartIntensityExceeded } from "../TroupeError.ts"
 import { ActorCell, resolveMailbox } from "./actorCell.ts"
 import * as ActorHost from "./actorHost.ts"
 import type { BehaviourShape } from "./actorRegistry.ts"
-import { counterState, gaugeState, register } from "./telemetry.ts"
+import { counterState, gaugeState, register, unregister } from "./telemetry.ts"
 
 /** A host without an actor of its own (a `Keyed` group's child). */
 export interface HostSpec {
@@ -65,6 +66,8 @@ export interface Root {
   nextRef: number
   restarts: number
   escalations: number
+  /** The tree's metric series, removed when it stops. */
+  readonly registrations: Array<Metric.Registration>
 }
 
 interface Running {
@@ -241,7 +244,8 @@ export class Node {
         Metrics.mailboxDepth,
         { supervisor: this.root.name, actor: cell.name, key: path },
         this.root.context,
-        () => gaugeState(counted.depth)
+        () => gaugeState(counted.depth),
+        this.root.registrations
       )
     }
     return cell
@@ -495,10 +499,20 @@ export const makeRoot = (name: string) =>
   Effect.gen(function* () {
     const context = yield* Effect.context<Transport>()
     const events = yield* PubSub.unbounded<Supervisor.Event>()
-    const root: Root = { name, context, cells: new Map(), events, nextRef: 0, restarts: 0, escalations: 0 }
+    const root: Root = {
+      name,
+      context,
+      cells: new Map(),
+      events,
+      nextRef: 0,
+      restarts: 0,
+      escalations: 0,
+      registrations: []
+    }
     const tags = { supervisor: name }
-    register(Metrics.supervisorRestarts, tags, context, () => counterState(root.restarts))
-    register(Metrics.supervisorEscalations, tags, context, () => counterState(root.escalations))
+    register(Metrics.supervisorRestarts, tags, context, () => counterState(root.restarts), root.registrations)
+    register(Metrics.supervisorEscalations, tags, context, () => counterState(root.escalations), root.registrations)
+    yield* Effect.addFinalizer(() => Effect.sync(() => unregister(root.registrations)))
     return root
   })
 

@@ -73,9 +73,22 @@ export const register = <State>(
   metric: Metric.Metric<any, State>,
   attributes: Record<string, string>,
   context: Context.Context<never>,
-  get: () => State
-): Metric.Registration =>
-  Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, { get, update: ignore, modify: ignore })
+  get: () => State,
+  registrations?: Array<Metric.Registration>
+): Metric.Registration => {
+  const registration = Metric.registerUnsafe(Metric.withAttributes(metric, attributes), context, {
+    get,
+    update: ignore,
+    modify: ignore
+  })
+  registrations?.push(registration)
+  return registration
+}
+
+/** Removes the series of something that stopped (a pool, a tree), so the registry does not keep it. */
+export const unregister = (registrations: Array<Metric.Registration>): void => {
+  for (const registration of registrations.splice(0)) registration.remove()
+}
 
 export const counterState = (count: number): Metric.CounterState<number> => ({ count, incremental: true })
 export const gaugeState = (value: number): Metric.GaugeState<number> => ({ value })
@@ -87,25 +100,32 @@ export class Tally {
   private readonly attributes: Record<string, string>
   private readonly label: string
   private readonly context: Context.Context<never>
+  private readonly registrations: Array<Metric.Registration>
 
   constructor(
     metric: Metric.Metric<any, Metric.CounterState<number>>,
     attributes: Record<string, string>,
     label: string,
-    context: Context.Context<never>
+    context: Context.Context<never>,
+    registrations: Array<Metric.Registration>
   ) {
     this.metric = metric
     this.attributes = attributes
     this.label = label
     this.context = context
+    this.registrations = registrations
   }
 
   add(value: string): void {
     const count = this.counts.get(value)
     if (count === undefined) {
       this.counts.set(value, 1)
-      register(this.metric, { ...this.attributes, [this.label]: value }, this.context, () =>
-        counterState(this.counts.get(value) ?? 0)
+      register(
+        this.metric,
+        { ...this.attributes, [this.label]: value },
+        this.context,
+        () => counterState(this.counts.get(value) ?? 0),
+        this.registrations
       )
     } else this.counts.set(value, count + 1)
   }
