@@ -3,8 +3,10 @@
  * at the boundary, and the pool is healthy afterwards (the same workers, or
  * replacements, serving every later call). Large payloads (S47) cross intact.
  */
+import { spawnSync } from "node:child_process"
 import { createHash, randomBytes } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
@@ -286,5 +288,46 @@ describe("bad input at the boundary, under load", () => {
         { size: 1, tasks: [T.EchoBytes, T.EchoString] }
       ),
     120_000
+  )
+  for (const kind of ["raw", "truncated"] as const) {
+    it(`a ${kind} non-JSON frame written on a child's IPC channel fails its task typed; the parent survives; the pool heals`, () => {
+      const file = fileURLToPath(new URL("./fixtures/frameParent.ts", import.meta.url))
+      const run = spawnSync(process.execPath, [file, kind], { encoding: "utf8", timeout: 60_000 })
+      expect(run.stderr).not.toContain("SyntaxError")
+      expect(run.status).toBe(0)
+      const outcome = JSON.parse(run.stdout.trim().split("\n").at(-1)!)
+      expect(outcome.tag).toBe("WorkerCrashed")
+      expect(outcome.after).toBe(20)
+      report(`${kind} IPC bytes from a child`, outcome)
+    }, 90_000)
+  }
+
+  it.live(
+    "a payload over maxPayloadBytes is refused in the caller with PayloadTooLarge; a reply over it too, in the child; the pool stays healthy",
+    () =>
+      withPool(
+        (pool) =>
+          Effect.gen(function* () {
+            const big = yield* Effect.exit(pool.apply(T.EchoString, "x".repeat(2 * 1024 * 1024)))
+            expect(Exit.findErrorOption(big)).toMatchObject({
+              value: {
+                _tag: "PayloadTooLarge",
+                task: "reliability/EchoString",
+                direction: "payload",
+                limit: 1024 * 1024
+              }
+            })
+            // A few bytes in, 2 MB out: the reply is over the limit, and the child replaces it.
+            const reply = yield* Effect.exit(pool.apply(T.Inflate, 2 * 1024 * 1024))
+            expect(Exit.findErrorOption(reply)).toMatchObject({
+              value: { _tag: "PayloadTooLarge", task: "reliability/Inflate", direction: "reply", limit: 1024 * 1024 }
+            })
+            expect((yield* pool.apply(T.EchoString, "small")).data).toBe("small")
+            expect((yield* pool.stats).restarts).toBe(0)
+            yield* healthy(pool)
+          }),
+        { size: 2, tasks: [T.EchoString, T.Inflate, T.Work], maxPayloadBytes: 1024 * 1024 }
+      ),
+    60_000
   )
 })

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
-import { Effect, Fiber, Stream } from "effect"
+import { Duration, Effect, Fiber, Stream } from "effect"
 import { collectGarbage, mb, settledHeap } from "./chaos.ts"
 import { openFds, survivorsAfter, troupeDescendants } from "./fixtures/os.ts"
 import { Anything, Increment, Work } from "./fixtures/tasks.ts"
@@ -144,6 +144,33 @@ describe("scale", () => {
         expect(listeners()).toEqual(baseline.listeners)
         expect(heap - baseline.heap).toBeLessThan(10 * 1024 * 1024)
       }).pipe(Effect.provide(NodePool.transport("process"))),
+    150_000
+  )
+  it.live(
+    "S48 map over 100,000 items with automatic chunks takes under a quarter of imap's time",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const n = 100_000
+          const pool = yield* Pool.make({ size: 8, tasks: [Increment] })
+          yield* pool.map(Increment, [1, 2, 3])
+          const [streamed] = yield* Effect.timed(
+            Stream.runDrain(pool.imap(Increment, Stream.range(0, n - 1), { bufferSize: 256 }))
+          )
+          const [mapped, values] = yield* Effect.timed(
+            pool.map(
+              Increment,
+              Array.from({ length: n }, (_, i) => i)
+            )
+          )
+          expect(values.reduce((a, b) => a + b, 0)).toBe((n * (n + 1)) / 2)
+          report("map vs imap, 100,000 items (S48)", {
+            imapMs: Math.round(Duration.toMillis(streamed)),
+            mapMs: Math.round(Duration.toMillis(mapped))
+          })
+          expect(Duration.toMillis(mapped)).toBeLessThan(Duration.toMillis(streamed) / 4)
+        })
+      ).pipe(Effect.provide(NodePool.transport("process"))),
     150_000
   )
 })

@@ -64,6 +64,8 @@ export interface Options {
    * a bundle; such a child can serve only the tasks of those modules.
    */
   readonly bundled: boolean
+  /** Replace a reply whose encoded value is over this many UTF-8 bytes by a `TooLarge` reply. */
+  readonly maxPayloadBytes?: number | undefined
 }
 
 /**
@@ -190,7 +192,15 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     if (closing) void sent.then(exitIfClosed)
   }
 
-  const finish = (id: number, reply: Reply) => {
+  const limit = options.maxPayloadBytes
+  const withinLimit = (reply: Reply): Reply => {
+    if (limit === undefined || (reply._tag !== "Success" && reply._tag !== "Failure")) return reply
+    const size = Codec.encodedSize(reply._tag === "Success" ? reply.value : reply.error)
+    return size > limit ? { _tag: "TooLarge", size, limit } : reply
+  }
+
+  const finish = (id: number, result: Reply) => {
+    const reply = withinLimit(result)
     running.delete(id)
     const recorded = spans.get(id)
     if (recorded !== undefined) spans.delete(id)

@@ -36,6 +36,7 @@ import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
 import { type SpawnOptions, Transport } from "./Transport.ts"
 import {
+  type PayloadTooLarge,
   type PoolCallError,
   type PoolShuttingDown,
   type QueueFull,
@@ -102,6 +103,13 @@ export interface Options {
   readonly killTimeout?: Duration.Input | undefined
   /** How long an interrupted or timed-out task may take to let go before its worker is replaced (default 500 ms). */
   readonly interruptGrace?: Duration.Input | undefined
+  /**
+   * The largest payload or reply, in UTF-8 bytes of its encoded JSON (default:
+   * no limit). A bigger payload fails in the caller with `PayloadTooLarge`
+   * before it is queued; a bigger reply is replaced in the worker by the same
+   * error, and the worker stays.
+   */
+  readonly maxPayloadBytes?: number | undefined
   /** How long a worker may take to start (default 30 s). */
   readonly startTimeout?: Duration.Input | undefined
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
@@ -362,7 +370,8 @@ export const make = Effect.fnUntraced(function* (
       concurrency,
       reportRss: options.maxMemoryPerWorkerMb !== undefined,
       preload: [],
-      bundled: false
+      bundled: false,
+      ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes })
     },
     shutdownTimeout: Duration.millis(killGraceMs),
     env: options.env,
@@ -462,11 +471,16 @@ export const make = Effect.fnUntraced(function* (
   )
 
   // The data path.
-  const prepare = (task: Task.Any, payloads: ReadonlyArray<unknown>) => {
+  const prepare = (
+    task: Task.Any,
+    payloads: ReadonlyArray<unknown>
+  ): Exit.Exit<Array<{ payload: unknown; encoded: unknown }>, RequestValidationError | PayloadTooLarge> => {
     const encoded: Array<{ payload: unknown; encoded: unknown }> = new Array(payloads.length)
     for (let index = 0; index < payloads.length; index++) {
       const exit = Codec.encodePayloadExit(task, payloads[index])
-      if (Exit.isFailure(exit)) return exit
+      if (Exit.isFailure(exit)) return exit as Exit.Exit<never, RequestValidationError>
+      const tooLarge = Codec.checkPayloadSize(task, exit.value, options.maxPayloadBytes)
+      if (tooLarge !== undefined) return Exit.fail(tooLarge)
       encoded[index] = { payload: payloads[index], encoded: exit.value }
     }
     return Exit.succeed(encoded)
@@ -477,11 +491,14 @@ export const make = Effect.fnUntraced(function* (
     timeoutMs: timerMillis(millis(call?.timeout) ?? millis(task.timeout) ?? millis(options.timeout))
   })
 
+  // Lazy: `submitAll` builds it for every settled item, and only the call's end (or its failure) runs it.
   const cancelAll = (jobs: ReadonlyArray<Job>) =>
-    Effect.forEach(
-      jobs.flatMap((job) => job.items).filter((item: Item) => !item.settled),
-      (item) => dispatcher.cancel(item),
-      { concurrency: "unbounded", discard: true }
+    Effect.suspend(() =>
+      Effect.forEach(
+        jobs.flatMap((job) => job.items).filter((item: Item) => !item.settled),
+        (item) => dispatcher.cancel(item),
+        { concurrency: "unbounded", discard: true }
+      )
     )
 
   /** Submits payloads in chunks; `collect` decides, per item outcome, when the call is done. */
@@ -503,7 +520,7 @@ export const make = Effect.fnUntraced(function* (
       const refusal = dispatcher.refusal()
       if (refusal !== undefined) return Effect.fail(refusal)
       const prepared = prepare(task, payloads)
-      if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError>
+      if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError | PayloadTooLarge>
       if (admissionMs === 0 && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
       const settings = callSettings(task, call)
       const trace = tracing ? traceOf(fiber.context) : undefined

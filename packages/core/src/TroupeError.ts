@@ -350,6 +350,26 @@ export class ChildStartFailed extends Schema.TaggedError<ChildStartFailed>()("Ch
 }) {}
 
 /**
+ * A payload or a reply is larger than the pool's `maxPayloadBytes` (counted
+ * as UTF-8 bytes of its encoded JSON). A payload is refused in the caller
+ * before anything is queued; a reply is replaced in the child, and the
+ * worker stays.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  task: Schema.String,
+  direction: Schema.Literals(["payload", "reply"]),
+  size: Schema.Number,
+  limit: Schema.Number
+}) {
+  override get message(): string {
+    return `the ${this.direction} of task ${this.task} is ${this.size} bytes, over the limit of ${this.limit}`
+  }
+}
+
+/**
  * Everything an `ask` can fail with, besides the message's own typed error.
  *
  * @since 0.1.0
@@ -372,7 +392,13 @@ export type AskError =
  * @since 0.1.0
  * @category models
  */
-export type TaskCallError = SpawnError | RemoteDefect | ProcessCrashed | ResultEncodeError | ReplyValidationError
+export type TaskCallError =
+  | SpawnError
+  | RemoteDefect
+  | ProcessCrashed
+  | ResultEncodeError
+  | ReplyValidationError
+  | PayloadTooLarge
 
 /**
  * Everything a pool call can fail with, besides the task's own typed error.
@@ -381,6 +407,7 @@ export type TaskCallError = SpawnError | RemoteDefect | ProcessCrashed | ResultE
  * @category models
  */
 export type PoolCallError =
+  | PayloadTooLarge
   | SpawnError
   | RemoteDefect
   | ResultEncodeError

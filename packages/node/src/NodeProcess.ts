@@ -33,6 +33,31 @@ import { sendEffect } from "./internal/send.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
 
+/**
+ * Node's IPC parser throws, outside any handler, when a child writes bytes
+ * that are not a JSON message on its channel (a truncated frame, raw
+ * garbage): that would kill the parent. The guard catches it and reports a
+ * frame that fails to decode, so the core treats the child as broken (its
+ * tasks fail typed, it is replaced). It relies on Node's internal channel
+ * handle; when a Node version lacks it, the parent is as exposed as before.
+ */
+const guardChannel = (child: ChildProcess, onViolation: (error: unknown) => void): void => {
+  const key = Object.getOwnPropertySymbols(child).find((symbol) => symbol.description === "kChannelHandle")
+  const handle = key === undefined ? undefined : (child as unknown as Record<symbol, { onread?: unknown }>)[key]
+  if (handle === undefined || typeof handle.onread !== "function") return
+  const onread = handle.onread as (...args: Array<unknown>) => unknown
+  let broken = false
+  handle.onread = function (this: unknown, ...args: Array<unknown>) {
+    if (broken) return
+    try {
+      return onread.apply(this, args)
+    } catch (error) {
+      broken = true
+      onViolation(error)
+    }
+  }
+}
+
 /** How long to wait for the IPC channel to drain after the child exited. */
 const drainTimeoutMs = 1000
 
@@ -88,6 +113,7 @@ const spawnChild = (
       heard = true
       onFrame(frame)
     })
+    guardChannel(child, (error) => onFrame({ _tag: "MalformedFrame", message: String(error) }))
     const markDrained = () => {
       drained = true
       settle()

@@ -73,7 +73,11 @@ export const spawn = Effect.fnUntraced(function* (
 
   const onFrame = (raw: unknown) => {
     const frame = decodeChildFrame(raw)
-    if (Exit.isFailure(frame)) return
+    // A child that breaks the protocol cannot be trusted with its actors: it is stopped, and its tenants hear of it.
+    if (Exit.isFailure(frame)) {
+      if (connection !== undefined) Effect.runFork(connection.signal("SIGKILL"))
+      return
+    }
     const value = frame.value
     switch (value._tag) {
       case "Ready":

@@ -15,6 +15,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Task from "../Task.ts"
 import {
+  PayloadTooLarge,
   RemoteDefect,
   ReplyValidationError,
   RequestValidationError,
@@ -224,5 +225,39 @@ export const decodeReply = <A, E>(
       return Exit.fail(new ResultEncodeError({ task: task.name, message: reply.message }))
     case "Interrupted":
       return Exit.interrupt()
+    case "TooLarge":
+      return Exit.fail(
+        new PayloadTooLarge({ task: task.name, direction: "reply", size: reply.size, limit: reply.limit })
+      )
   }
+}
+
+/** UTF-8 bytes of a string, without encoding it. */
+export const utf8Length = (text: string): number => {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) continue
+    if (code < 0x800) bytes += 1
+    else if (code >= 0xd800 && code <= 0xdbff) {
+      // A surrogate pair: 4 bytes for 2 code units.
+      bytes += 1
+      i++
+    } else bytes += 2
+  }
+  return bytes
+}
+
+/** The size of an encoded value on the wire (its JSON), in UTF-8 bytes. */
+export const encodedSize = (encoded: unknown): number => utf8Length(JSON.stringify(encoded) ?? "")
+
+/** Refuses a payload over `limit` bytes, in the caller. */
+export const checkPayloadSize = (
+  task: Codable,
+  encoded: unknown,
+  limit: number | undefined
+): PayloadTooLarge | undefined => {
+  if (limit === undefined) return undefined
+  const size = encodedSize(encoded)
+  return size > limit ? new PayloadTooLarge({ task: task.name, direction: "payload", size, limit }) : undefined
 }

@@ -127,7 +127,9 @@ export const Reply = Schema.Union([
   }),
   Schema.Struct({ _tag: Schema.tag("SpawnFailed"), reason: SpawnErrorReason, message: Schema.String }),
   Schema.Struct({ _tag: Schema.tag("EncodeFailed"), message: Schema.String }),
-  Schema.Struct({ _tag: Schema.tag("Interrupted") })
+  Schema.Struct({ _tag: Schema.tag("Interrupted") }),
+  /** The encoded value was over the runner's `maxPayloadBytes`. */
+  Schema.Struct({ _tag: Schema.tag("TooLarge"), size: Schema.Number, limit: Schema.Number })
 ])
 export type Reply = typeof Reply.Type
 

@@ -27,6 +27,9 @@ export const validate = (options: Options): string | undefined => {
     return `maxMemoryPerWorkerMb must be positive, got ${options.maxMemoryPerWorkerMb}`
   }
   if (!nonNegativeInteger(options.minSize)) return `minSize must be a non-negative integer, got ${options.minSize}`
+  if (!positiveInteger(options.maxPayloadBytes)) {
+    return `maxPayloadBytes must be a positive integer, got ${options.maxPayloadBytes}`
+  }
   return undefined
 }
 

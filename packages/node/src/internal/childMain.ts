@@ -62,4 +62,5 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
 
 const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
 process.on("message", runner.onMessage)
-void runner.warmUp.then(() => port.send({ _tag: "Ready", pid: process.pid }))
+// A parent that is already gone cannot hear it (EPIPE); the disconnect guard above ends this child.
+runner.warmUp.then(() => port.send({ _tag: "Ready", pid: process.pid })).catch(() => {})
