@@ -220,11 +220,29 @@ export class Dispatcher {
         this.admitWaiting()
         if (queued > 0 || this.queue.length === queued) break
       }
-      if (placed) for (const slot of this.slots) slot.flush()
+      if (placed) this.scheduleFlush()
       if (this.queue.length > 0) this.onDemand()
     } finally {
       this.pumping = false
     }
+  }
+
+  private flushScheduled = false
+
+  /**
+   * Sends what the pumps of this tick placed at the end of the tick (a
+   * microtask): callers that submit one by one in the same tick (many fibers
+   * resumed together) share one message per worker instead of one each.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    queueMicrotask(this.flushAll)
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false
+    for (const slot of this.slots) slot.flush()
   }
 
   /** Starts a job's deadline, when it has one. */

@@ -143,7 +143,7 @@ export class Slot implements Balancer.WorkerView {
 
   /** Sends the runs taken since the last flush, as one message. */
   flush(): void {
-    if (this.outbox.length === 0) return
+    if (this.outbox.length === 0 || this.connection === undefined) return
     const runs = this.outbox
     this.outbox = []
     try {
@@ -179,6 +179,8 @@ export class Slot implements Balancer.WorkerView {
 
   /** Asks the worker to stop one item; replaces the worker if it has not let go after `graceMs`. */
   interrupt(item: Item, graceMs: number): void {
+    // The item's run may still wait in the outbox: it must reach the worker before its interrupt.
+    this.flush()
     try {
       this.connection?.sendUnsafe({ _tag: "Interrupt", id: item.id })
     } catch {
