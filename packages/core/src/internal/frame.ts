@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { SpawnErrorReason } from "../TroupeError.ts"
 
@@ -158,5 +159,63 @@ export const ChildFrame = Schema.Union([
 ])
 export type ChildFrame = typeof ChildFrame.Type
 
-export const decodeChildFrame = Schema.decodeUnknownExit(ChildFrame)
-export const decodeParentFrame = Schema.decodeUnknownExit(ParentFrame)
+const decodeChildFrameSchema = Schema.decodeUnknownExit(ChildFrame)
+const decodeParentFrameSchema = Schema.decodeUnknownExit(ParentFrame)
+
+// The hot frames (a `Run` or `Batch` of plain runs, `Replies` of successes and typed failures) are checked by
+// hand: a frame passes here only if it has exactly the shape its Schema accepts, and passes through unchanged
+// (frames arrive freshly deserialized, so nothing else holds them). Anything else, malformed frames included,
+// goes to the Schema, which decodes it or rejects it with its usual issue.
+const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const isPlainRun = (u: unknown): boolean => {
+  if (!isObject(u)) return false
+  return (
+    u._tag === "Run" &&
+    typeof u.id === "number" &&
+    typeof u.module === "string" &&
+    typeof u.task === "string" &&
+    "payload" in u &&
+    (u.confirm === undefined || typeof u.confirm === "boolean") &&
+    u.trace === undefined &&
+    (u.attempt === undefined || typeof u.attempt === "number")
+  )
+}
+
+const isPlainBatch = (u: Record<string, unknown>): boolean => {
+  const runs = u.runs
+  if (!Array.isArray(runs)) return false
+  for (let i = 0; i < runs.length; i++) if (!isPlainRun(runs[i])) return false
+  return true
+}
+
+const isPlainAddressed = (u: unknown): boolean => {
+  if (!isObject(u) || typeof u.id !== "number" || u.spans !== undefined) return false
+  const reply = u.reply
+  if (!isObject(reply)) return false
+  switch (reply._tag) {
+    case "Success":
+      return "value" in reply
+    case "Failure":
+      return "error" in reply && (reply.stack === undefined || typeof reply.stack === "string")
+    default:
+      return false
+  }
+}
+
+const isPlainReplies = (u: Record<string, unknown>): boolean => {
+  const replies = u.replies
+  if (!Array.isArray(replies) || (u.rss !== undefined && typeof u.rss !== "number")) return false
+  for (let i = 0; i < replies.length; i++) if (!isPlainAddressed(replies[i])) return false
+  return true
+}
+
+export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> =>
+  isObject(u) && u._tag === "Replies" && isPlainReplies(u)
+    ? Exit.succeed(u as unknown as ChildFrame)
+    : decodeChildFrameSchema(u)
+
+export const decodeParentFrame = (u: unknown): Exit.Exit<ParentFrame, Schema.SchemaError> =>
+  isObject(u) && ((u._tag === "Run" && isPlainRun(u)) || (u._tag === "Batch" && isPlainBatch(u)))
+    ? Exit.succeed(u as unknown as ParentFrame)
+    : decodeParentFrameSchema(u)
