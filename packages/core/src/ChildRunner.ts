@@ -22,9 +22,12 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import * as ActorServer from "./internal/actorServer.ts"
 import * as ChildTelemetry from "./internal/childTelemetry.ts"
 import * as Codec from "./internal/codec.ts"
@@ -222,11 +225,25 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       ? { ...reply, stack: port.mapStack(reply.stack) }
       : reply
 
+  // Every run of a task starts in the same context (the forwarding logger, the task's name on its log
+  // lines), built once per task rather than provided and annotated per run.
+  const loggers = new Set([logger])
+  const runners = new Map<string, ReturnType<typeof Effect.runForkWith<never>>>()
+  const runnerOf = (task: Task.Any) => {
+    let runner = runners.get(task.name)
+    if (runner === undefined) {
+      runner = Effect.runForkWith(
+        Context.make(Logger.CurrentLoggers, loggers).pipe(
+          Context.add(References.CurrentLogAnnotations, { "troupe.task": task.name })
+        )
+      )
+      runners.set(task.name, runner)
+    }
+    return runner
+  }
+
   const execute = (run: Run, task: Task.Any) => {
-    let effect = ChildTelemetry.withForwardedLogs(
-      Effect.annotateLogs(Codec.runInChild(task, run.payload), "troupe.task", task.name),
-      logger
-    )
+    let effect = Codec.runInChild(task, run.payload)
     if (run.trace !== undefined) {
       const recorded: Array<SpanRecord> = []
       spans.set(run.id, recorded)
@@ -238,7 +255,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         recorded
       )
     }
-    const fiber = Effect.runFork(effect)
+    const fiber = runnerOf(task)(effect)
     running.set(run.id, fiber)
     fiber.addObserver((exit) => finish(run.id, Exit.isSuccess(exit) ? withMappedStack(exit.value) : interrupted))
   }
