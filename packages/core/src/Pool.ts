@@ -65,7 +65,7 @@ export interface Options {
   readonly start?: "eager" | "lazy" | undefined
   /** Tasks one worker runs at once, for async handlers (default 1). */
   readonly concurrency?: number | undefined
-  /** Extra tasks a busy worker may hold queued in its own process when many are waiting (default 8). */
+  /** Extra tasks a busy worker may hold queued in its own process when many are waiting (default 32). */
   readonly prefetch?: number | undefined
   /** Tasks the pool's queue holds before `apply` waits and `offer` fails (default 1000). */
   readonly queueSize?: number | undefined
@@ -344,7 +344,7 @@ export const make = Effect.fnUntraced(function* (
   const dispatcher = new Dispatcher({
     queueSize: options.queueSize ?? 1000,
     concurrency,
-    prefetch: options.prefetch ?? 8,
+    prefetch: options.prefetch ?? 32,
     balancer: options.balancer ?? Balancer.leastBusy(),
     interruptGraceMs: millis(options.interruptGrace) ?? 500
   })
