@@ -75,6 +75,7 @@ export const renderChart = (report: Report): string => {
   )
   const subtitle = `Node ${report.node}, ${report.date.slice(0, 10)}, ${report.mode} run, median of ${report.repetitions}; whiskers: min to max. Orange: Troupe, grey: raw baselines, blue: other pools.`
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">
+<title>Troupe benchmark: ${escapeXml(subtitle)}</title>
 <rect width="100%" height="100%" fill="#ffffff"/>
 <text x="20" y="24" font-size="15" font-weight="bold">Troupe benchmark: pools of 2 workers</text>
 <text x="20" y="40" fill="#495057">${escapeXml(subtitle)}</text>

@@ -5,12 +5,13 @@
  * then sums self time by function and file in the parent and in the
  * children, and writes the tables into bench/PROFILE.md between the
  * `<!-- profile:start -->` and `<!-- profile:end -->` markers.
- * `node profile.ts [--contender troupe-process] [--tasks 20000]`
+ * `node profile.ts [--contender troupe-process] [--tasks 20000] [--doc PROFILE.md]`
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { table } from "./markdown.ts"
 import type { Config } from "./measure.ts"
 
 interface CallFrame {
@@ -25,7 +26,11 @@ interface Profile {
 }
 
 const { values: args } = parseArgs({
-  options: { contender: { type: "string", default: "troupe-process" }, tasks: { type: "string", default: "20000" } }
+  options: {
+    contender: { type: "string", default: "troupe-process" },
+    tasks: { type: "string", default: "20000" },
+    doc: { type: "string" }
+  }
 })
 
 const shortUrl = (url: string): string =>
@@ -63,6 +68,30 @@ const selfTimes = (profiles: ReadonlyArray<Profile>): Map<string, number> => {
   return totals
 }
 
+/** The same self times summed by where the code lives: a package, a source file of this repo, or the runtime. */
+const byPlace = (totals: Map<string, number>): Map<string, number> => {
+  const places = new Map<string, number>()
+  for (const [name, ms] of totals) {
+    if (name === "(idle)") continue
+    const location = name.split(" ").at(-1) ?? ""
+    const place = !location.includes(":")
+      ? "native, GC and runtime (no JS location)"
+      : location.startsWith("node:")
+        ? "Node internals (node:*)"
+        : location.startsWith("bundle:")
+          ? "the child's bundle (effect + Troupe runner + tasks)"
+          : location.startsWith("packages/")
+            ? location.split(":")[0]!.replace(/^(packages\/[^/]+\/src\/).*$/, "$1")
+            : location.startsWith("@") || !location.includes("/")
+              ? location.split("/").slice(0, 2).join("/")
+              : /^(bench|packages)\//.test(location)
+                ? location.split(":")[0]!
+                : location.split("/")[0]!
+    places.set(place, (places.get(place) ?? 0) + ms)
+  }
+  return places
+}
+
 const top = (totals: Map<string, number>, count: number): string => {
   const all = [...totals.values()].reduce((a, b) => a + b, 0)
   const busy = [...totals].filter(([name]) => name !== "(idle)").reduce((a, [, ms]) => a + ms, 0)
@@ -70,17 +99,22 @@ const top = (totals: Map<string, number>, count: number): string => {
     .filter(([name]) => name !== "(idle)")
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(
-      ([name, ms], i) =>
-        `| ${i + 1} | \`${name.replaceAll("|", "\\|")}\` | ${ms.toFixed(1)} | ${((100 * ms) / busy).toFixed(1)}% |`
-    )
+    .map(([name, ms]) => [`\`${name.replaceAll("|", "\\|")}\``, ms.toFixed(1), `${((100 * ms) / busy).toFixed(1)}%`])
   return [
     `Sampled ${all.toFixed(0)} ms, of which ${busy.toFixed(0)} ms not idle.`,
     "",
-    "| # | function and location | self ms | % of non-idle |",
-    "| ---: | --- | ---: | ---: |",
-    ...rows
+    table(["function and location (by self time)", "self ms", "% of non-idle"], rows)
   ].join("\n")
+}
+
+const places = (totals: Map<string, number>): string => {
+  const grouped = byPlace(totals)
+  const busy = [...grouped.values()].reduce((a, b) => a + b, 0)
+  const rows = [...grouped]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([place, ms]) => [place, ms.toFixed(1), `${((100 * ms) / busy).toFixed(1)}%`])
+  return table(["place", "self ms", "% of non-idle"], rows)
 }
 
 const dir = new URL(`./profiles/${new Date().toISOString().replaceAll(":", "-")}/`, import.meta.url).pathname
@@ -139,13 +173,21 @@ const section = [
   "",
   parent.length > 0 ? top(selfTimes(parent.map(load)), 15) : "No parent profile was written.",
   "",
+  "By place:",
+  "",
+  parent.length > 0 ? places(selfTimes(parent.map(load))) : "",
+  "",
   "### Children: top self time (all workers together)",
   "",
   children.length > 0 ? top(selfTimes(children.map(load)), 15) : "No child profile was written.",
   "",
+  "By place:",
+  "",
+  children.length > 0 ? places(selfTimes(children.map(load))) : "",
+  "",
   "<!-- profile:end -->"
 ].join("\n")
-const doc = new URL("./PROFILE.md", import.meta.url).pathname
+const doc = args.doc ?? new URL("./PROFILE.md", import.meta.url).pathname
 const text = existsSync(doc) ? readFileSync(doc, "utf8") : "# Profile\n\n<!-- profile:start -->\n<!-- profile:end -->\n"
 const from = text.indexOf("<!-- profile:start -->")
 const to = text.indexOf("<!-- profile:end -->")

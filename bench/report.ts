@@ -6,6 +6,7 @@
  * `node report.ts [results.json] [benchmarks.md]` rewrites it without a run.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { table } from "./markdown.ts"
 import type { Results, Summary, Target } from "./stats.ts"
 
 interface Report {
@@ -45,13 +46,6 @@ const perf = [
 ] as const
 
 const crash = ["crashResolved", "crashRejected", "crashInnocent", "crashHung", "crashServedAfter"] as const
-
-const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
-  [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
-    ...rows.map((row) => `| ${row.join(" | ")} |`)
-  ].join("\n")
 
 const range = (s: Summary | undefined): string => (s === undefined ? "–" : `${num(s.min)}–${num(s.max)}`)
 
@@ -146,7 +140,7 @@ export const renderReport = (report: Report): string => {
     "",
     report.notes.length === 0
       ? "Every measurement of every repetition completed."
-      : report.notes.map((n) => `- ${n}`).join("\n"),
+      : report.notes.map((n) => `- ${n.replace(/\s+/g, " ")}`).join("\n"),
     "",
     end
   ].join("\n")
