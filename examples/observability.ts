@@ -188,7 +188,7 @@ if (import.meta.main) {
     const p99 = quantile(runMs, 0.99)
 
     const exited = events.findIndex((event) => event._tag === "WorkerExited")
-    const crash = exited < 0 ? [] : events.slice(exited, exited + 3)
+    const crash = exited < 0 ? [] : events.slice(exited, exited + 4)
     const describe = (event: Pool.Event) => {
       switch (event._tag) {
         case "WorkerExited":
@@ -197,12 +197,14 @@ if (import.meta.main) {
           return `WorkerRestarting worker=${event.worker} delayMs=${Math.round(event.delayMs)}`
         case "WorkerStarted":
           return `WorkerStarted worker=${event.worker}`
+        case "PoolDegraded":
+          return `PoolDegraded live=${event.live} size=${event.size}`
         default:
           return event._tag
       }
     }
 
-    // A worker's log lines reach this process's logger in batches: wait for the thumbnail's.
+    // A worker's log line reaches this process's logger on its own message: wait for the thumbnail's.
     const line = yield* eventually(
       Effect.sync(() => logs.find((entry) => entry.message.startsWith("making a thumbnail"))),
       (found) => found !== undefined,
@@ -238,7 +240,7 @@ if (import.meta.main) {
       p50 !== undefined &&
       p99 !== undefined &&
       restarts >= 1 &&
-      crash.map((event) => event._tag).join() === "WorkerExited,WorkerRestarting,WorkerStarted" &&
+      crash.map((event) => event._tag).join() === "WorkerExited,PoolDegraded,WorkerRestarting,WorkerStarted" &&
       line !== undefined &&
       annotations.every((key) => line.annotations[key] !== undefined) &&
       taskSpans.length === 2 &&
