@@ -11,7 +11,7 @@
  *     node examples/crash-recovery.ts --retries 0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Pool, type Progress, Task } from "@troupe/core"
+import { Pool, Progress, Task } from "@troupe/core"
 import { NodePool, NodeProgress } from "@troupe/node"
 import { Console, Effect, Exit, Fiber, Option, Schema } from "effect"
 
@@ -27,31 +27,6 @@ const hangBound = "60 seconds"
 
 const flag = process.argv.indexOf("--retries")
 const retries = flag >= 0 ? Number(process.argv[flag + 1]) : 3
-
-/**
- * Feeds `onProgress` as tasks settle, at most every 100 ms and once at the end: `map` and `imap` do this
- * for you (their `onProgress` option); these tasks are separate `apply` calls, so the example counts them.
- */
-const progress = (total: number, onProgress: (progress: Progress.Progress) => void) => {
-  const startedAt = performance.now()
-  let done = 0
-  let failed = 0
-  let reportedAt = startedAt
-  const report = (finished: boolean) => {
-    const now = performance.now()
-    reportedAt = now
-    const elapsedMs = now - startedAt
-    onProgress({ done, failed, total, elapsedMs, ratePerSec: (done * 1000) / Math.max(1, elapsedMs), finished })
-  }
-  return {
-    item: (itemFailed: boolean) => {
-      done++
-      if (itemFailed) failed++
-      if (performance.now() - reportedAt >= 100) report(false)
-    },
-    end: Effect.sync(() => report(true))
-  }
-}
 
 /** A line of its own, also on a terminal where the progress line is being rewritten in place. */
 const say = (text: string) => Console.log(process.stdout.isTTY ? `\r\x1b[2K${text}` : text)
@@ -77,7 +52,7 @@ const chaos = Effect.gen(function* () {
 if (import.meta.main) {
   const main = Effect.gen(function* () {
     yield* Console.log(`running ${tasks} tasks on 4 workers, retries=${retries}, a worker SIGKILLed every 100 ms`)
-    const tracker = progress(tasks, NodeProgress.terminal("tasks"))
+    const tracker = Progress.tracker(tasks, NodeProgress.terminal("tasks"))
     const chaosFiber = yield* Effect.forkChild(chaos)
     const outcomes = yield* Effect.forEach(
       Array.from({ length: tasks }, (_, i) => i),
@@ -92,7 +67,7 @@ if (import.meta.main) {
       { concurrency: "unbounded" }
     )
     yield* Fiber.interrupt(chaosFiber)
-    yield* tracker.end
+    tracker.end()
     const settled = outcomes.flatMap((outcome) => (Option.isSome(outcome) ? [outcome.value] : []))
     const succeeded = settled.filter(Exit.isSuccess).length
     const failures = settled.filter(Exit.isFailure).map((exit) => {

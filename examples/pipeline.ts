@@ -17,7 +17,7 @@
  *     node examples/pipeline.ts
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Actor, Keyed, Pool, type Progress, Task } from "@troupe/core"
+import { Actor, Keyed, Pool, Progress, Task } from "@troupe/core"
 import { NodePool, NodeProcess, NodeProgress } from "@troupe/node"
 import { Console, Effect, Exit, Fiber, Option, Ref, Result, Schema, Stream } from "effect"
 import { Rpc } from "effect/rpc"
@@ -60,31 +60,6 @@ const records = 10_000
 const users = 50
 const line = (i: number) => `user-${i % users},${(i * 7919) % 1000}`
 
-/**
- * Feeds `onProgress` as records come out of the pipeline (or are dropped), at most every 100 ms and once
- * at the end. `imap` does this for one stage (its `onProgress` option); this counts the whole pipeline.
- */
-const progress = (total: number, onProgress: (progress: Progress.Progress) => void) => {
-  const startedAt = performance.now()
-  let done = 0
-  let failed = 0
-  let reportedAt = startedAt
-  const report = (finished: boolean) => {
-    const now = performance.now()
-    reportedAt = now
-    const elapsedMs = now - startedAt
-    onProgress({ done, failed, total, elapsedMs, ratePerSec: (done * 1000) / Math.max(1, elapsedMs), finished })
-  }
-  return {
-    item: (itemFailed: boolean) => {
-      done++
-      if (itemFailed) failed++
-      if (performance.now() - reportedAt >= 100) report(false)
-    },
-    end: Effect.sync(() => report(true))
-  }
-}
-
 if (import.meta.main) {
   const main = Effect.gen(function* () {
     const pool = yield* Pool.Pool
@@ -126,7 +101,7 @@ if (import.meta.main) {
       }
     })
 
-    const tracker = progress(records, NodeProgress.terminal("records"))
+    const tracker = Progress.tracker(records, NodeProgress.terminal("records"))
     const failures = new Map<string, number>()
     /** A record that failed for good is counted by error and dropped, so that `lost` tells the truth. */
     const keep = <A>(exit: Exit.Exit<A, { readonly _tag: string }>): Result.Result<A, string> => {
@@ -156,7 +131,7 @@ if (import.meta.main) {
       Stream.runCount
     )
     yield* Fiber.interrupt(chaosFiber)
-    yield* tracker.end
+    tracker.end()
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
 
     // What the accounts hold. A message that ran in a process killed before its reply left is undone with

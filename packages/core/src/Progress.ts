@@ -29,15 +29,34 @@ export interface Progress {
 /**
  * Counts finished items and calls `onProgress`, throttled.
  *
- * @internal
+ * @since 0.1.0
+ * @category models
  */
 export interface Tracker {
+  /** One more item finished (`failed`: it failed). */
   readonly item: (failed: boolean) => void
+  /** The work is over: reports once more, with `finished: true` (later calls do nothing). */
   readonly end: () => void
 }
 
 /**
- * @internal
+ * Progress for work that is not one `map` or `imap` (separate `apply` calls,
+ * a whole pipeline): count each item as it finishes and `onProgress` is
+ * called at most every `intervalMs` (default 100) and once at the end.
+ *
+ * @example
+ * ```ts
+ * import { Progress } from "@troupe/core"
+ *
+ * const tracker = Progress.tracker(3, (progress) => console.log(Progress.format("items", progress)))
+ * tracker.item(false)
+ * tracker.item(true)
+ * tracker.item(false)
+ * tracker.end() // "items 3/3 (100.0%) 1 failed, ... in 0.0 s"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const tracker = (
   total: number | undefined,
