@@ -33,10 +33,15 @@ interface KeyRun {
   readonly journal: ReadonlyArray<number>
 }
 
+/**
+ * Each key sends at least `messagesPerKey` messages, a few ms apart, and goes on until the chaos has killed
+ * `minKills` hosts (at most 2,000 messages a key): a faster pool must not finish before the chaos bites.
+ */
 const runKeyed = <A extends typeof Journal | typeof Volatile>(
   behaviour: Actor.Behaviour<A>,
   keys: ReadonlyArray<string>,
-  messagesPerKey: number
+  messagesPerKey: number,
+  minKills: number
 ) =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -75,7 +80,8 @@ const runKeyed = <A extends typeof Journal | typeof Volatile>(
             const ref = group.get(key) as unknown as Actor.ActorRef<typeof Journal>
             const acknowledged: Array<number> = []
             let acknowledgedBeforeCrash: Array<number> = []
-            for (let seq = 0; seq < messagesPerKey; seq++) {
+            for (let seq = 0; seq < 2000 && (seq < messagesPerKey || kills < minKills); seq++) {
+              yield* Effect.sleep(5)
               const started = performance.now()
               const exit = yield* Effect.exit(ref.ask("Record", { seq }))
               durations.push(performance.now() - started)
@@ -105,13 +111,13 @@ describe("keyed actors under chaos: a host SIGKILLed every 50-200 ms", () => {
       Effect.gen(function* () {
         const keys = keysOf(40)
         const messagesPerKey = 60
-        const run = yield* runKeyed(JournalBehaviour, keys, messagesPerKey)
+        const run = yield* runKeyed(JournalBehaviour, keys, messagesPerKey, 12)
         const max = Math.max(...run.durations)
         const failures = [...run.byTag].filter(([tag]) => tag !== "ok")
         const restoredKeys = run.results.filter((r) => r.acknowledgedBeforeCrash.length > 0).length
         report("keyed chaos, persistedRef", {
           keys: keys.length,
-          messages: keys.length * messagesPerKey,
+          messages: [...run.byTag.values()].reduce((sum, count) => sum + count, 0),
           acknowledged: run.byTag.get("ok") ?? 0,
           byTag: Object.fromEntries(failures),
           kills: run.kills,
@@ -142,7 +148,7 @@ describe("keyed actors under chaos: a host SIGKILLed every 50-200 ms", () => {
     "the control: the same run with a plain Ref loses acknowledged messages",
     () =>
       Effect.gen(function* () {
-        const run = yield* runKeyed(VolatileBehaviour, keysOf(20), 30)
+        const run = yield* runKeyed(VolatileBehaviour, keysOf(20), 30, 4)
         const lost = run.results.reduce(
           (sum, { acknowledged, journal }) => sum + acknowledged.filter((seq) => !journal.includes(seq)).length,
           0
