@@ -35,7 +35,6 @@ import {
   type Addressed,
   type ChildFrame,
   decodeParentFrame,
-  type LogRecord,
   type Reply,
   type Run,
   type SpanRecord
@@ -153,19 +152,9 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   let closing = false
   const spans = new Map<number, Array<SpanRecord>>()
 
-  // Log lines go to the parent's logger, ahead of the replies of the runs that wrote them.
-  let logs: Array<LogRecord> = []
-  const flushLogs = () => {
-    if (logs.length === 0) return
-    const entries = logs
-    logs = []
-    void port.send({ _tag: "Logs", entries })
-  }
-  // Sent at once rather than batched: a task that logs and then exits the process must not lose its last words.
-  const logger = ChildTelemetry.forwardingLogger((record) => {
-    logs.push(record)
-    flushLogs()
-  })
+  // Log lines go to the parent's logger as they are written, so they precede the replies of the runs that wrote
+  // them, and a task that logs and then exits the process does not lose its last words.
+  const logger = ChildTelemetry.forwardingLogger((record) => void port.send({ _tag: "Logs", entries: [record] }))
 
   const exitIfClosed = () => {
     if (closing && running.size === 0 && queue.length === 0 && !flushScheduled) port.done(0)
@@ -184,7 +173,6 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   const flush = () => {
     flushScheduled = false
-    flushLogs()
     if (replies.length === 0) return
     const batch = replies
     replies = []
@@ -208,7 +196,6 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     const recorded = spans.get(id)
     if (recorded !== undefined) spans.delete(id)
     if (options.once) {
-      flushLogs()
       void port.send({ _tag: "Reply", id, reply }).then(() => port.done(reply._tag === "Success" ? 0 : 1))
       return
     }
@@ -360,7 +347,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
           void preload(value.modules)
           return
         case "Actors":
-          actors ??= ActorServer.make(port, loader, { logger, flushLogs })
+          actors ??= ActorServer.make(port, loader, logger)
           actors.onFrames(value.frames)
           return
       }

@@ -19,7 +19,7 @@ import type { ExitStatus } from "../ExitStatus.ts"
 import type { Connection, Signal } from "../Transport.ts"
 import { Transport } from "../Transport.ts"
 import { SpawnError } from "../TroupeError.ts"
-import { type Activate, type ActorFrame, decodeChildFrame, type Reply } from "./frame.ts"
+import { type ActorFrame, decodeChildFrame, type Reply } from "./frame.ts"
 import { emitLogs } from "./telemetry.ts"
 
 /** How a hosting child ended: deliberately (`normal`, `shutdown`) or not. */
@@ -185,6 +185,3 @@ export const spawn = Effect.fnUntraced(function* (
   )
   return host
 })
-
-/** An `Activate` frame without its id, for `push`. */
-export type ActivateFrame = Omit<Activate, "id">

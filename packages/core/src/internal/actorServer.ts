@@ -69,11 +69,7 @@ const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name
 const isCrash = (reply: Reply): boolean =>
   reply._tag === "Defect" && reply.name !== "RequestValidationError" && reply.name !== "UnknownMessage"
 
-export const make = (
-  port: ChildPort,
-  loader: ModuleLoader,
-  logs: { readonly logger: Logger.Logger<unknown, void>; readonly flushLogs: () => void }
-): ActorServer => {
+export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logger<unknown, void>): ActorServer => {
   const instances = new Map<number, Instance>()
   let replies: Array<Addressed> = []
   let flushScheduled = false
@@ -81,7 +77,6 @@ export const make = (
 
   const flush = (): Promise<void> => {
     flushScheduled = false
-    logs.flushLogs()
     if (replies.length === 0) return Promise.resolve()
     const batch = replies
     replies = []
@@ -129,7 +124,7 @@ export const make = (
         Effect.provideService(ActorContext, instance.context),
         Scope.provide(instance.scope),
         Effect.annotateLogs({ "troupe.actor": instance.behaviour.actor.name, "troupe.key": instance.key }),
-        (effect) => withForwardedLogs(effect, logs.logger),
+        (effect) => withForwardedLogs(effect, logger),
         Effect.exit
       )
     ).then((exit): Reply => {
@@ -237,7 +232,7 @@ export const make = (
         return Effect.provideService(effect, ActorContext, instance.context)
       }).pipe(
         Effect.annotateLogs({ "troupe.actor": instance.behaviour.actor.name, "troupe.key": instance.key }),
-        (effect) => withForwardedLogs(effect, logs.logger)
+        (effect) => withForwardedLogs(effect, logger)
       )
     )
     fiber.addObserver((exit) =>

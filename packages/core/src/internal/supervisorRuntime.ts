@@ -455,10 +455,10 @@ export class Node {
     return Deferred.await(this.ended)
   }
 
-  tree(id: string, kind: "supervisor" | "worker" = "supervisor"): Supervisor.TreeNode {
+  tree(id: string): Supervisor.TreeNode {
     return {
       id,
-      kind,
+      kind: "supervisor",
       status: this.status === "running" ? "running" : this.status,
       pid: null,
       restarts: 0,
