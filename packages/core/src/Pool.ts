@@ -341,7 +341,9 @@ export const make = Effect.fnUntraced(function* (
   // The pool's context carries the logger, tracer and metric registry that its telemetry reports to.
   const context = yield* Effect.context<never>()
   const concurrency = options.concurrency ?? 1
-  const dispatcher = new Dispatcher({
+  const telemetry: PoolTelemetry = new PoolTelemetry(name, context, (): number => dispatcher.queue.length)
+  const dispatcher: Dispatcher = new Dispatcher({
+    telemetry,
     queueSize: options.queueSize ?? 1000,
     concurrency,
     prefetch: options.prefetch ?? 32,
@@ -408,8 +410,7 @@ export const make = Effect.fnUntraced(function* (
     )
   }
 
-  const telemetry = new PoolTelemetry(name, context, { queueDepth: () => dispatcher.queue.length, workers: slots })
-  dispatcher.telemetry = telemetry
+  for (const slot of slots) telemetry.addWorker(slot)
   // Runs after the shutdown below (finalizers run in reverse): the pool's metric series leave with it.
   yield* Effect.addFinalizer(() =>
     PubSub.shutdown(telemetry.events).pipe(Effect.andThen(Effect.sync(() => telemetry.close())))

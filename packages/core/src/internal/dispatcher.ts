@@ -73,6 +73,8 @@ export interface Job {
 }
 
 export interface DispatcherOptions {
+  /** The pool's figures and events. */
+  readonly telemetry: PoolTelemetry
   readonly queueSize: number
   /** Jobs a worker may hold: running plus prefetched. Jobs with a timeout only go to a free running slot. */
   readonly concurrency: number
@@ -139,13 +141,13 @@ export class Dispatcher {
   broken: RestartIntensityExceeded | undefined = undefined
   /** Called when queued work finds no live worker, so the pool can start one. */
   onDemand: () => void = () => {}
-  /** The pool's figures and events; set by the pool once its slots exist. */
-  telemetry: PoolTelemetry | undefined = undefined
 
   readonly options: DispatcherOptions
+  readonly telemetry: PoolTelemetry
 
   constructor(options: DispatcherOptions) {
     this.options = options
+    this.telemetry = options.telemetry
   }
 
   /** Fails fast when the pool takes no work. */
@@ -264,14 +266,14 @@ export class Dispatcher {
     if (item.settled) return
     item.settled = true
     if (item.cancelled) return
-    this.telemetry?.settled(exit)
+    this.telemetry.settled(exit)
     item.onDone(exit)
   }
 
   /** A worker replied for an item it held. */
   replied(item: Item, reply: Addressed["reply"], spans: ReadonlyArray<SpanRecord> | undefined): void {
     const slot = item.slot
-    this.telemetry?.runMs.update(performance.now() - item.dispatchedAt)
+    this.telemetry.runMs.update(performance.now() - item.dispatchedAt)
     if (spans !== undefined && item.job.trace !== undefined && slot !== undefined) {
       replaySpans(item.job.trace, spans, { "troupe.worker": slot.slot })
     }
@@ -341,17 +343,15 @@ export class Dispatcher {
       const single = this.requeueable(item)
       if (mayHaveRun) {
         if (item.run.trace !== undefined) item.run = { ...item.run, attempt: item.attempts + 1 }
-        if (this.telemetry !== undefined) {
-          this.telemetry.retried++
-          this.telemetry.publish({
-            _tag: "TaskRetried",
-            task: item.task.name,
-            taskId: item.id,
-            attempt: item.attempts + 1,
-            pid,
-            at: Date.now()
-          })
-        }
+        this.telemetry.retried++
+        this.telemetry.publish({
+          _tag: "TaskRetried",
+          task: item.task.name,
+          taskId: item.id,
+          attempt: item.attempts + 1,
+          pid,
+          at: Date.now()
+        })
         // A retry goes to the back: the front feeds the fresh replacement first, and a task that just lost
         // a worker should not always be the first task of the next one.
         retries.push(single)

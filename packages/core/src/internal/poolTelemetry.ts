@@ -56,11 +56,7 @@ export class PoolTelemetry {
   readonly backoffMs = new Histogram(Metrics.millisecondBoundaries)
   private readonly registrations: Array<Metric.Registration> = []
 
-  constructor(
-    name: string,
-    context: Context.Context<never>,
-    views: { readonly queueDepth: () => number; readonly workers: ReadonlyArray<WorkerView> }
-  ) {
+  constructor(name: string, context: Context.Context<never>, queueDepth: () => number) {
     this.name = name
     this.context = context
     this.events = Effect.runSync(PubSub.unbounded<Pool.Event>())
@@ -74,15 +70,17 @@ export class PoolTelemetry {
     register(Metrics.tasksRetried, pool, context, () => counterState(this.retried), registrations)
     register(Metrics.workerStarts, pool, context, () => counterState(this.workerStarts), registrations)
     register(Metrics.workerRestarts, pool, context, () => counterState(this.restarts), registrations)
-    register(Metrics.queueDepth, pool, context, () => gaugeState(views.queueDepth()), registrations)
+    register(Metrics.queueDepth, pool, context, () => gaugeState(queueDepth()), registrations)
     register(Metrics.taskRunMs, pool, context, () => this.runMs.state(), registrations)
     register(Metrics.taskWaitMs, pool, context, () => this.waitMs.state(), registrations)
     register(Metrics.backoffMs, pool, context, () => this.backoffMs.state(), registrations)
-    for (const worker of views.workers) {
-      const tags = { pool: name, worker: String(worker.slot) }
-      register(Metrics.workerInFlight, tags, context, () => gaugeState(worker.held.size), registrations)
-      register(Metrics.workerRssBytes, tags, context, () => gaugeState(worker.rss ?? 0), registrations)
-    }
+  }
+
+  /** Registers the per-worker series of one slot. */
+  addWorker(worker: WorkerView): void {
+    const tags = { pool: this.name, worker: String(worker.slot) }
+    register(Metrics.workerInFlight, tags, this.context, () => gaugeState(worker.held.size), this.registrations)
+    register(Metrics.workerRssBytes, tags, this.context, () => gaugeState(worker.rss ?? 0), this.registrations)
   }
 
   /** An item's outcome reached its caller. */

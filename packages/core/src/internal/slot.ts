@@ -134,9 +134,9 @@ export class Slot implements Balancer.WorkerView {
       item.dispatchedAt = now
       this.held.set(item.id, item)
       this.outbox.push(item.run)
-      telemetry?.waitMs.update(now - item.submittedAt)
+      telemetry.waitMs.update(now - item.submittedAt)
     }
-    if (telemetry !== undefined) telemetry.started += job.items.length
+    telemetry.started += job.items.length
     this.dispatched += job.items.length
     this.context.dispatcher.startTimer(job)
   }
@@ -264,13 +264,11 @@ export class Slot implements Balancer.WorkerView {
         break
       case "Logs": {
         const telemetry = this.context.dispatcher.telemetry
-        if (telemetry !== undefined) {
-          emitLogs(telemetry.context, value.entries, {
-            "troupe.pool": telemetry.name,
-            "troupe.worker": this.slot,
-            "troupe.pid": this.pid
-          })
-        }
+        emitLogs(telemetry.context, value.entries, {
+          "troupe.pool": telemetry.name,
+          "troupe.worker": this.slot,
+          "troupe.pid": this.pid
+        })
         break
       }
       case "Started": {
@@ -390,10 +388,8 @@ export class Slot implements Balancer.WorkerView {
     }
     const startedAt = Date.now()
     const telemetry = this.context.dispatcher.telemetry
-    if (telemetry !== undefined) {
-      telemetry.workerStarts++
-      telemetry.publish({ _tag: "WorkerStarted", worker: this.slot, pid: connection.pid, at: startedAt })
-    }
+    telemetry.workerStarts++
+    telemetry.publish({ _tag: "WorkerStarted", worker: this.slot, pid: connection.pid, at: startedAt })
     this.state = "ready"
     this.review()
     const status = yield* connection.exited
@@ -402,18 +398,16 @@ export class Slot implements Balancer.WorkerView {
     this.context.dispatcher.died(held, connection.pid, status)
     const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
     const ending = this.ending ?? crashed
-    if (telemetry !== undefined) {
-      telemetry.workerExits.add(exitLabel(status))
-      telemetry.publish({
-        _tag: "WorkerExited",
-        worker: this.slot,
-        pid: connection.pid,
-        code: status.code,
-        signal: status.signal,
-        reason: endingReason[ending._tag],
-        at: Date.now()
-      })
-    }
+    telemetry.workerExits.add(exitLabel(status))
+    telemetry.publish({
+      _tag: "WorkerExited",
+      worker: this.slot,
+      pid: connection.pid,
+      code: status.code,
+      signal: status.signal,
+      reason: endingReason[ending._tag],
+      at: Date.now()
+    })
     return ending
   })
 

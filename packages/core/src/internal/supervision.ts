@@ -39,7 +39,7 @@ export const makeSupervision = (options: {
   let restarts = 0
 
   const giveUp = (error: RestartIntensityExceeded) => {
-    dispatcher.telemetry?.publish({ _tag: "PoolGaveUp", reason: error.message, at: Date.now() })
+    dispatcher.telemetry.publish({ _tag: "PoolGaveUp", reason: error.message, at: Date.now() })
     dispatcher.broken = error
     dispatcher.failQueued(() => error)
     for (const slot of dispatcher.slots) {
@@ -65,14 +65,12 @@ export const makeSupervision = (options: {
         restartHistory = recorded.history
         restarts++
         const telemetry = dispatcher.telemetry
-        if (telemetry !== undefined) {
-          telemetry.restarts++
-          const at = Date.now()
-          if (ending._tag === "StartFailed") {
-            telemetry.publish({ _tag: "WorkerStartFailed", worker: slot.slot, message: ending.error.message, at })
-          }
-          telemetry.publish({ _tag: "PoolDegraded", live: liveCount(), size: dispatcher.slots.length, at })
+        telemetry.restarts++
+        const at = Date.now()
+        if (ending._tag === "StartFailed") {
+          telemetry.publish({ _tag: "WorkerStartFailed", worker: slot.slot, message: ending.error.message, at })
         }
+        telemetry.publish({ _tag: "PoolDegraded", live: liveCount(), size: dispatcher.slots.length, at })
         const reason =
           ending._tag === "Crashed" ? `worker ${ending.pid} ended with ${ending.status}` : ending.error.message
         if (recorded.exceeded) {
@@ -84,8 +82,8 @@ export const makeSupervision = (options: {
         if (ending._tag === "Crashed" && ending.uptimeMs >= resetAfterMs) consecutive = 0
         const delay = RestartPolicy.backoffDelay(consecutive++, backoff, Math.random())
         const delayMs = Duration.toMillis(delay)
-        dispatcher.telemetry?.backoffMs.update(delayMs)
-        dispatcher.telemetry?.publish({ _tag: "WorkerRestarting", worker: slot.slot, delayMs, at: Date.now() })
+        dispatcher.telemetry.backoffMs.update(delayMs)
+        dispatcher.telemetry.publish({ _tag: "WorkerRestarting", worker: slot.slot, delayMs, at: Date.now() })
         yield* Effect.sleep(delay)
       }
     })
