@@ -5,7 +5,7 @@
  * reaches its total.
  */
 import { it } from "@effect/vitest"
-import { Metrics, Pool, type Progress, Supervisor } from "@troupe/core"
+import { Keyed, Metrics, Pool, type Progress, Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Effect, Fiber, Logger, Metric, Option, References, Stream, Tracer } from "effect"
 import { expect } from "vitest"
@@ -255,6 +255,29 @@ it.live(
       expect((yield* Metric.snapshot).some((snapshot) => snapshot.attributes?.pool === "short-lived")).toBe(false)
       expect(JSON.stringify(lines)).toContain("last words 3")
     }).pipe(Effect.provide(NodeProcess.layer), Effect.provide(Logger.layer([capture])))
+  },
+  60_000
+)
+
+it.live(
+  "an actor's log line reaches the parent's logger with the actor, its key and the host's pid",
+  () => {
+    const lines: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
+    const capture = Logger.make(({ fiber, message }) => {
+      lines.push({ message, annotations: { ...fiber.getRef(References.CurrentLogAnnotations) } })
+    })
+    return Effect.gen(function* () {
+      const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1 })
+      yield* counters.get("k1").ask("Say", { text: "hello from k1" })
+      const [pid] = yield* counters.pids
+      yield* eventually(
+        Effect.sync(() => lines.length),
+        (count) => count > 0,
+        5000
+      )
+      const line = lines.find((entry) => JSON.stringify(entry.message).includes("hello from k1"))
+      expect(line?.annotations).toMatchObject({ "troupe.actor": "Counter", "troupe.key": "k1", "troupe.pid": pid })
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer), Effect.provide(Logger.layer([capture])))
   },
   60_000
 )

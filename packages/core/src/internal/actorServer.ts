@@ -17,15 +17,16 @@
  *
  * @internal
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Logger from "effect/Logger"
+import * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
+import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { ChildPort } from "../ChildRunner.ts"
 import { ActorContext, type BehaviourShape, find, messageCodable } from "./actorRegistry.ts"
-import { withForwardedLogs } from "./childTelemetry.ts"
 import * as Codec from "./codec.ts"
 import type { Activate, ActorFrame, Addressed, Message, Reply } from "./frame.ts"
 import type { ModuleLoader } from "./moduleLoader.ts"
@@ -49,7 +50,8 @@ interface Instance {
   snapshot: unknown
   busy: boolean
   stopRequest: "normal" | "shutdown" | undefined
-  context: ActorContext["Service"]
+  /** What its build and handlers run with: `ActorContext`, the forwarding logger, its log annotations. */
+  services: Context.Context<ActorContext>
 }
 
 export interface ActorServer {
@@ -71,6 +73,7 @@ const isCrash = (reply: Reply): boolean =>
 
 export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logger<unknown, void>): ActorServer => {
   const instances = new Map<number, Instance>()
+  const loggers = new Set([logger])
   let replies: Array<Addressed> = []
   let flushScheduled = false
   let terminateInstalled = false
@@ -121,10 +124,8 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     instance.handlers = undefined
     return Effect.runPromise(
       instance.behaviour.build.pipe(
-        Effect.provideService(ActorContext, instance.context),
         Scope.provide(instance.scope),
-        Effect.annotateLogs({ "troupe.actor": instance.behaviour.actor.name, "troupe.key": instance.key }),
-        (effect) => withForwardedLogs(effect, logger),
+        Effect.provideContext(instance.services),
         Effect.exit
       )
     ).then((exit): Reply => {
@@ -166,9 +167,18 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
           snapshot: frame.snapshot,
           busy: true,
           stopRequest: undefined,
-          context: undefined as unknown as ActorContext["Service"]
+          services: Context.empty() as Context.Context<ActorContext>
         }
-        instance.context = makeContext(instance, () => instance)
+        instance.services = Context.make(
+          ActorContext,
+          makeContext(instance, () => instance)
+        ).pipe(
+          Context.add(Logger.CurrentLoggers, loggers),
+          Context.add(References.CurrentLogAnnotations, {
+            "troupe.actor": behaviour.actor.name,
+            "troupe.key": frame.key
+          })
+        )
         instances.set(frame.ref, instance)
         return build(instance).then((result) => {
           reply(frame.id, result)
@@ -225,15 +235,11 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
       )
     }
     const address = { entityType: instance.behaviour.actor.name, entityId: instance.key }
-    const fiber = Effect.runFork(
+    const fiber = Effect.runForkWith(instance.services)(
       Codec.runInChild(codable, message.payload, (payload) => {
         const result = handler({ payload, tag: message.tag, address }) as Effect.Effect<unknown, unknown, ActorContext>
-        const effect = isWrapper(result) ? (result.value as typeof result) : result
-        return Effect.provideService(effect, ActorContext, instance.context)
-      }).pipe(
-        Effect.annotateLogs({ "troupe.actor": instance.behaviour.actor.name, "troupe.key": instance.key }),
-        (effect) => withForwardedLogs(effect, logger)
-      )
+        return (isWrapper(result) ? result.value : result) as Effect.Effect<unknown, unknown, never>
+      })
     )
     fiber.addObserver((exit) =>
       done(instance, message, Exit.isSuccess(exit) ? exit.value : defect("Interrupted", "the handler was interrupted"))

@@ -49,12 +49,6 @@ export const forwardingLogger = (emit: (record: LogRecord) => void): Logger.Logg
     })
   })
 
-/** Runs `effect` with its log lines forwarded to `emit`. */
-export const withForwardedLogs = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  logger: Logger.Logger<unknown, void>
-): Effect.Effect<A, E, R> => Effect.provideService(effect, Logger.CurrentLoggers, new Set([logger]))
-
 const millis = (nanos: bigint): number => Number(nanos) / 1_000_000
 
 class RecordingSpan extends Tracer.NativeSpan {
