@@ -10,10 +10,18 @@
  * a `SpawnFailed` reply, never a task failure.
  *
  * Runs start in the order they arrive, at most `concurrency` at a time; the
- * rest wait in the child. Before a run starts, the replies of the runs that
- * finished are sent. So when a child dies, the runs it had not answered are
- * the ones it was running, then the ones it never started: which is what
- * lets the parent fail (or retry) exactly the runs that may have run.
+ * rest wait in the child. Replies go out in batches, under rules that let
+ * the parent tell, when the child dies, which runs may have run:
+ * - before the first run of a newer message starts, every reply is sent; so
+ *   the runs a dead child had not answered that may have run all belong to
+ *   the oldest message it had not fully answered;
+ * - a child serving one run at a time holds replies back only while the next
+ *   run is of a task whose last run was short, for at most 1 ms and 64
+ *   replies, and tells its parent when it starts and stops doing so
+ *   (`Holding`); a child serving several at once sends them before every run;
+ * - a child that exits (`process.exit`, an uncaught error, a graceful stop)
+ *   sends what it holds and an `Exiting` frame as its last words, so its
+ *   parent knows that only the runs it was running may have run.
  *
  * The same child can host actors (`Actors` frames, served by the internal
  * actor server), and it forwards every `Effect.log` line of its runs and
@@ -112,7 +120,21 @@ export interface ChildRunner {
   readonly onMessage: (message: unknown) => void
   /** Imports the `preload` modules; the platform reports ready once it settles. A module that fails to load is reported when a task needs it. */
   readonly warmUp: Promise<void>
+  /**
+   * Sends the replies held back, then an `Exiting` frame. The platform calls
+   * it as the child exits (Node: the `exit` event), and must write
+   * synchronously there.
+   */
+  readonly lastWords: () => void
 }
+
+/** A run shorter than this lets the replies before the next run of its task be held back. */
+const shortRunMs = 0.1
+/** How long, and how many, replies may be held back. */
+const maxHoldMs = 1
+const maxHeldReplies = 64
+
+const messageStart = "message" as const
 
 const describe = (error: unknown): string =>
   error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error)
@@ -145,7 +167,8 @@ type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
 export const make = (port: ChildPort, options: Options): ChildRunner => {
   const loader = ModuleLoader.make()
   let actors: ActorServer.ActorServer | undefined
-  const queue: Array<Run> = []
+  // Each message's runs are preceded by a marker: the replies held back are sent before a newer message's runs start.
+  const queue: Array<Run | typeof messageStart> = []
   const running = new Map<number, Running>()
   let replies: Array<Addressed> = []
   let flushScheduled = false
@@ -190,9 +213,26 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     return size > limit ? { _tag: "TooLarge", size, limit } : reply
   }
 
+  // Holding replies back (one run at a time only): the tasks whose last run was short, and when the oldest reply held
+  // back was written, with the task and start of the run in progress.
+  const mayHold = options.concurrency === 1 && !options.once
+  const shortTasks = new Set<string>()
+  /** What the parent was last told: replies may be held back while a run executes. */
+  let holding = false
+  let heldSince = 0
+  let current: Run | undefined
+  let currentStartedAt = 0
+
   const finish = (id: number, result: Reply) => {
     const reply = withinLimit(result)
     running.delete(id)
+    if (current !== undefined && current.id === id) {
+      const now = performance.now()
+      if (now - currentStartedAt < shortRunMs) shortTasks.add(current.task)
+      else shortTasks.delete(current.task)
+      current = undefined
+      if (replies.length === 0) heldSince = now
+    }
     const recorded = spans.get(id)
     if (recorded !== undefined) spans.delete(id)
     if (options.once) {
@@ -255,9 +295,24 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     )
 
   const start = (run: Run) => {
-    // Replies of finished runs go out before the next run starts: if that run kills the child, the parent
-    // must not mistake a finished run for the one that was running (nor the other way round).
-    flush()
+    if (mayHold) {
+      // A reply held back while this run kills the child is lost with it. So only short runs hold replies back, not
+      // for long, and the parent is told (`Holding`) whether they may: if so, when the child dies without last words,
+      // it counts every unanswered run of the oldest unanswered message as possibly run; if not, only the oldest.
+      const now = performance.now()
+      const short = shortTasks.has(run.task)
+      if (replies.length > 0 && (!short || replies.length >= maxHeldReplies || now - heldSince > maxHoldMs)) flush()
+      if (short !== holding && (replies.length > 0 || !short)) {
+        holding = short
+        void port.send({ _tag: "Holding", holding })
+      }
+      current = run
+      currentStartedAt = now
+    } else {
+      // Replies of finished runs go out before the next run starts: if that run kills the child, the parent
+      // must not mistake a finished run for the one that was running (nor the other way round).
+      flush()
+    }
     // Sent before the task runs: if the child dies in the task, the parent knows it had started.
     if (run.confirm === true) void port.send({ _tag: "Started", id: run.id })
     const loaded = loader.load(run.module)
@@ -289,7 +344,11 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     try {
       do {
         pumpAgain = false
-        while (running.size < options.concurrency && queue.length > 0) start(queue.shift()!)
+        while (running.size < options.concurrency && queue.length > 0) {
+          const next = queue.shift()!
+          if (next === messageStart) flush()
+          else start(next)
+        }
       } while (pumpAgain)
     } finally {
       pumping = false
@@ -297,7 +356,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   }
 
   const interrupt = (id: number) => {
-    const queued = queue.findIndex((run) => run.id === id)
+    const queued = queue.findIndex((run) => run !== messageStart && run.id === id)
     if (queued >= 0) {
       queue.splice(queued, 1)
       return finish(id, interrupted)
@@ -320,6 +379,10 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   return {
     warmUp,
+    lastWords: () => {
+      flush()
+      void port.send({ _tag: "Exiting" }).catch(() => {})
+    },
     onMessage: (message) => {
       const frame = decodeParentFrame(message)
       if (Exit.isFailure(frame)) {
@@ -332,10 +395,10 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       const value = frame.value
       switch (value._tag) {
         case "Run":
-          queue.push(value)
+          queue.push(messageStart, value)
           break
         case "Batch":
-          queue.push(...value.runs)
+          queue.push(messageStart, ...value.runs)
           break
         case "Interrupt":
           interrupt(value.id)

@@ -49,17 +49,49 @@ const cache = new WeakMap<Codable, Codecs>()
 
 type SyncCodec = Schema.Codec<unknown, unknown, never, never>
 
+const isFiniteNumber = (u: unknown): boolean => typeof u === "number" && Number.isFinite(u)
+const isString = (u: unknown): boolean => typeof u === "string"
+const isBoolean = (u: unknown): boolean => typeof u === "boolean"
+
+/**
+ * The values a Schema's JSON codec leaves as they are, both ways, when the
+ * Schema is a bare `String`, `Boolean` or `Number` (finite numbers only):
+ * those skip the parser, which is most of the codec's cost for tiny tasks.
+ */
+const unchangedBy = (schema: Schema.Top): ((u: unknown) => boolean) | undefined => {
+  const ast = schema.ast
+  if (ast.checks !== undefined || ast.encoding !== undefined || ast.context !== undefined) return undefined
+  switch (ast._tag) {
+    case "Number":
+      return isFiniteNumber
+    case "String":
+      return isString
+    case "Boolean":
+      return isBoolean
+    default:
+      return undefined
+  }
+}
+
+const withShortcut = (
+  unchanged: ((u: unknown) => boolean) | undefined,
+  codec: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+): ((u: unknown) => Exit.Exit<unknown, Schema.SchemaError>) =>
+  unchanged === undefined ? codec : (u) => (unchanged(u) ? Exit.succeed(u) : codec(u))
+
 const codecsOf = (task: Codable): Codecs => {
   let codecs = cache.get(task)
   if (codecs === undefined) {
     const payload = Schema.toCodecJson(task.payloadSchema) as unknown as SyncCodec
     const success = Schema.toCodecJson(task.successSchema) as unknown as SyncCodec
     const error = Schema.toCodecJson(task.errorSchema) as unknown as SyncCodec
+    const payloadUnchanged = unchangedBy(task.payloadSchema)
+    const successUnchanged = unchangedBy(task.successSchema)
     codecs = {
-      encodePayload: Schema.encodeUnknownExit(payload),
-      decodePayload: Schema.decodeUnknownExit(payload),
-      encodeSuccess: Schema.encodeUnknownExit(success),
-      decodeSuccess: Schema.decodeUnknownExit(success),
+      encodePayload: withShortcut(payloadUnchanged, Schema.encodeUnknownExit(payload)),
+      decodePayload: withShortcut(payloadUnchanged, Schema.decodeUnknownExit(payload)),
+      encodeSuccess: withShortcut(successUnchanged, Schema.encodeUnknownExit(success)),
+      decodeSuccess: withShortcut(successUnchanged, Schema.decodeUnknownExit(success)),
       encodeError: Schema.encodeUnknownExit(error),
       decodeError: Schema.decodeUnknownExit(error)
     }
@@ -90,7 +122,7 @@ const issueMessage = <E>(exit: Exit.Exit<unknown, E>): string => {
 export const encodePayloadExit = (task: Codable, payload: unknown): Exit.Exit<unknown, RequestValidationError> => {
   const exit = codecsOf(task).encodePayload(payload)
   return Exit.isSuccess(exit)
-    ? Exit.succeed(exit.value)
+    ? (exit as Exit.Exit<unknown>)
     : Exit.fail(new RequestValidationError({ task: task.name, message: issueMessage(exit) }))
 }
 
@@ -151,15 +183,17 @@ export const runInChild = (
       message: `the payload did not match the payload Schema in the child: ${issueMessage(payload)}`
     })
   }
-  return Effect.suspend(() => handler(payload.value)).pipe(
-    Effect.exit,
-    Effect.map((exit): Reply => {
-      if (Exit.isFailure(exit)) return replyOfCause(task, exit.cause)
-      const encoded = codecs.encodeSuccess(exit.value)
-      return Exit.isSuccess(encoded)
-        ? { _tag: "Success", value: encoded.value }
-        : { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
-    })
+  return Effect.matchCause(
+    Effect.suspend(() => handler(payload.value)),
+    {
+      onFailure: (cause): Reply => replyOfCause(task, cause),
+      onSuccess: (value): Reply => {
+        const encoded = codecs.encodeSuccess(value)
+        return Exit.isSuccess(encoded)
+          ? { _tag: "Success", value: encoded.value }
+          : { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
+      }
+    }
   )
 }
 
@@ -196,7 +230,7 @@ export const decodeReply = <A, E>(
     case "Success": {
       const value = codecs.decodeSuccess(reply.value)
       return Exit.isSuccess(value)
-        ? Exit.succeed(value.value as A)
+        ? (value as Exit.Exit<A>)
         : Exit.fail(
             new ReplyValidationError({ task: task.name, message: `invalid success value: ${issueMessage(value)}` })
           )

@@ -48,6 +48,8 @@ export interface Item {
   attempts: number
   /** The worker confirmed it started this item (only asked for items that may be retried). */
   started: boolean
+  /** Which message to its worker carried the item (a per-worker sequence number; 0 until sent). */
+  message: number
   /** The caller has its outcome (or gave up); later replies only release the worker. */
   settled: boolean
   /** The caller gave up: never retried, never reported. */
@@ -86,6 +88,8 @@ export interface DispatcherOptions {
 
 let nextId = 1
 
+const resolved = Promise.resolve()
+
 /** Creates the items of one job; `onDone` receives each item's outcome. */
 export const makeJob = (
   task: Task.Any,
@@ -115,6 +119,7 @@ export const makeJob = (
       job,
       attempts: 0,
       started: false,
+      message: 0,
       settled: false,
       cancelled: false,
       slot: undefined,
@@ -131,7 +136,9 @@ export class Dispatcher {
   readonly queue: Array<Job> = []
   readonly slots: Array<Slot> = []
   /** Callers waiting for room in the queue, oldest first; each returns `true` once it has nothing left to enqueue. */
-  private readonly admissions: Array<() => boolean> = []
+  private admissions: Array<() => boolean> = []
+  /** Where the waiting admissions start: taken ones are cleared, not shifted out (thousands may wait). */
+  private admissionsHead = 0
   private pumping = false
   /** The job limit a balancer sees for the job being placed. */
   limit = 1
@@ -169,20 +176,28 @@ export class Dispatcher {
 
   /** Enqueues jobs as room appears, in order, after every caller that waited before. */
   admit(feed: () => boolean): void {
-    if (this.admissions.length === 0 && feed()) return
+    if (this.admissionsHead === this.admissions.length && feed()) return
     this.admissions.push(feed)
   }
 
   /** Forgets an admission that has not finished (its caller was interrupted). */
   withdraw(feed: () => boolean): void {
-    const index = this.admissions.indexOf(feed)
+    const index = this.admissions.indexOf(feed, this.admissionsHead)
     if (index >= 0) this.admissions.splice(index, 1)
   }
 
   private admitWaiting(): void {
-    while (this.admissions.length > 0 && !this.queueFull) {
-      if (!this.admissions[0]!()) return
-      this.admissions.shift()
+    const admissions = this.admissions
+    while (this.admissionsHead < admissions.length && !this.queueFull) {
+      if (!admissions[this.admissionsHead]!()) return
+      admissions[this.admissionsHead++] = undefined!
+    }
+    if (this.admissionsHead === admissions.length) {
+      admissions.length = 0
+      this.admissionsHead = 0
+    } else if (this.admissionsHead > 1024 && this.admissionsHead * 2 > admissions.length) {
+      this.admissions = admissions.slice(this.admissionsHead)
+      this.admissionsHead = 0
     }
   }
 
@@ -239,7 +254,8 @@ export class Dispatcher {
   private scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    queueMicrotask(this.flushAll)
+    // A resolved promise's `then` rather than `queueMicrotask`, which Node wraps in an async resource per call.
+    resolved.then(this.flushAll)
   }
 
   private readonly flushAll = (): void => {
@@ -305,13 +321,16 @@ export class Dispatcher {
    * may have been running (see `mayHaveRun`) are retried if they have retries
    * left (at the back of the queue), else fail with `WorkerCrashed`. The rest
    * never started and go back to the front of the queue as they were, without
-   * using up an attempt.
+   * using up an attempt. `heldBack`: the worker may have died holding
+   * replies back (it was holding them, and sent no last words).
    */
-  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus): void {
+  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus, heldBack = false): void {
     const requeue: Array<Job> = []
     const requeued = new Set<Job>()
     const retries: Array<Job> = []
     const { concurrency } = this.options
+    // Items still waiting to be sent have message 0.
+    const oldestMessage = items.find((item) => item.message > 0)?.message
     items.forEach((item, position) => {
       this.release(item)
       if (item.settled || item.cancelled) return
@@ -319,9 +338,12 @@ export class Dispatcher {
         this.settle(item, Exit.fail(this.broken ?? new ShutdownError({ task: item.task.name, phase: "running" })))
         return
       }
-      // A retriable item says when it starts, so only a run that really began is counted. Any other item
-      // is counted when it was among the oldest `concurrency` the worker held: it may have been running.
-      const mayHaveRun = item.retries > 0 ? item.started : position < concurrency
+      // A retriable item says when it starts, so only a run that really began is counted. Any other item is
+      // counted when it was among the oldest `concurrency` the worker held: it may have been running. But a worker
+      // that died holding replies back may have finished some of those: then every item of the oldest message it
+      // had not answered may have run (it sends every reply before it starts a newer message's runs).
+      const mayHaveRun =
+        item.retries > 0 ? item.started : heldBack ? item.message === oldestMessage : position < concurrency
       item.started = false
       if (mayHaveRun) item.attempts++
       if (mayHaveRun && item.attempts > item.retries) {

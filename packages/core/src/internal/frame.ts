@@ -152,6 +152,10 @@ export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Replies"), replies: Schema.Array(Addressed), rss: Schema.optional(Schema.Number) }),
   Schema.Struct({ _tag: Schema.tag("ProtocolError"), message: Schema.String }),
   Schema.Struct({ _tag: Schema.tag("Started"), id: Schema.Number }),
+  /** From now on the child may (or may not) hold replies back while it runs the next run of a message. */
+  Schema.Struct({ _tag: Schema.tag("Holding"), holding: Schema.Boolean }),
+  /** The child's last words as it exits: every reply it held back was sent before this frame. */
+  Schema.Struct({ _tag: Schema.tag("Exiting") }),
   /** Log lines written in the child since the last such frame. */
   Schema.Struct({ _tag: Schema.tag("Logs"), entries: Schema.Array(LogRecord) }),
   /** Actor instance `ref` stopped itself with an OTP reason (sent before a worker's child exits). */

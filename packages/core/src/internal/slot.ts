@@ -87,7 +87,13 @@ export class Slot implements Balancer.WorkerView {
   pid = 0
   /** The worker's resident set size as it last reported it, in bytes. */
   rss: number | undefined = undefined
-  private outbox: Array<Run> = []
+  private outbox: Array<Item> = []
+  /** Messages sent to the current worker (what `Item.message` counts). */
+  private messages = 0
+  /** The current worker may hold replies back while it runs (it says so with `Holding` frames). */
+  private holding = false
+  /** The current worker sent its last words before exiting. */
+  private announced = false
   private connection: Transport.Connection | undefined
   private dispatched = 0
   private ready: Deferred.Deferred<void> | undefined
@@ -132,8 +138,9 @@ export class Slot implements Balancer.WorkerView {
     for (const item of job.items) {
       item.slot = this
       item.dispatchedAt = now
+      item.message = 0
       this.held.set(item.id, item)
-      this.outbox.push(item.run)
+      this.outbox.push(item)
       telemetry.waitMs.update(now - item.submittedAt)
     }
     telemetry.started += job.items.length
@@ -144,21 +151,28 @@ export class Slot implements Balancer.WorkerView {
   /** Sends the runs taken since the last flush, as one message. */
   flush(): void {
     if (this.outbox.length === 0 || this.connection === undefined) return
-    const runs = this.outbox
+    const items = this.outbox
     this.outbox = []
+    const message = ++this.messages
+    const runs: Array<Run> = new Array(items.length)
+    for (let i = 0; i < items.length; i++) {
+      items[i]!.message = message
+      runs[i] = items[i]!.run
+    }
     try {
       this.connection!.sendUnsafe(runs.length === 1 ? runs[0] : { _tag: "Batch", runs })
     } catch {
-      for (const run of runs) this.sendAlone(run)
+      for (const item of items) this.sendAlone(item)
     }
   }
 
-  private sendAlone(run: Run): void {
+  private sendAlone(item: Item): void {
+    const run = item.run
+    item.message = ++this.messages
     try {
       this.connection!.sendUnsafe(run)
     } catch (error) {
-      const item = this.held.get(run.id)
-      if (item === undefined) return
+      if (item.slot !== this) return
       this.context.dispatcher.release(item)
       this.context.dispatcher.settle(
         item,
@@ -276,6 +290,12 @@ export class Slot implements Balancer.WorkerView {
         if (item !== undefined) item.started = true
         break
       }
+      case "Holding":
+        this.holding = value.holding
+        break
+      case "Exiting":
+        this.announced = true
+        break
       case "ProtocolError":
       case "Stopped":
         break
@@ -320,6 +340,9 @@ export class Slot implements Balancer.WorkerView {
     this.state = "starting"
     this.ending = undefined
     this.dispatched = 0
+    this.messages = 0
+    this.announced = false
+    this.holding = false
     this.ready = Deferred.makeUnsafe<void>()
     this.initialized = undefined
     return this.spawnAndServe.pipe(
@@ -395,7 +418,7 @@ export class Slot implements Balancer.WorkerView {
     const status = yield* connection.exited
     const held = [...this.held.values()]
     this.state = "down"
-    this.context.dispatcher.died(held, connection.pid, status)
+    this.context.dispatcher.died(held, connection.pid, status, this.holding && !this.announced)
     const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
     const ending = this.ending ?? crashed
     telemetry.workerExits.add(exitLabel(status))

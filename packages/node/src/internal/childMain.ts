@@ -62,5 +62,7 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
 
 const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
 process.on("message", runner.onMessage)
+// An exiting child's IPC writes still go out: Node writes to the channel synchronously when nothing is queued.
+process.on("exit", runner.lastWords)
 // A parent that is already gone cannot hear it (EPIPE); the disconnect guard above ends this child.
 runner.warmUp.then(() => port.send({ _tag: "Ready", pid: process.pid })).catch(() => {})

@@ -45,4 +45,6 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
 
 const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
 parent.on("message", runner.onMessage)
+// Node delivers what a thread posted before it reports the thread's exit.
+process.on("exit", runner.lastWords)
 void runner.warmUp.then(() => port.send({ _tag: "Ready", pid: threadId }))
