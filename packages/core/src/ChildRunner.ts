@@ -240,6 +240,8 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       return
     }
     replies.push(recorded === undefined ? { id, reply } : { id, reply, spans: recorded })
+    // Nothing left to run: no reply can join this one, so it goes out now rather than after the event loop turns.
+    if (queue.length === 0 && running.size === 0) return flush()
     if (!flushScheduled) {
       flushScheduled = true
       port.defer(flush)

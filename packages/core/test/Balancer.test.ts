@@ -54,18 +54,22 @@ describe("Balancer.leastBusy", () => {
     expect(balancer.pick([], undefined)).toBeUndefined()
   })
 
-  it("rotates among equally loaded workers", () => {
+  it("keeps the warm worker among equally loaded ones", () => {
     const balancer = Balancer.leastBusy()
     const workers = idle([0, 1, 2])
-    const picks = Array.from({ length: 7 }, () => balancer.pick(workers, undefined))
-    expect(picks).toEqual([0, 1, 2, 0, 1, 2, 0])
+    const picks = Array.from({ length: 4 }, () => balancer.pick(workers, undefined))
+    expect(picks).toEqual([0, 0, 0, 0])
   })
 
-  it("rotates by slot, whatever the order of the array, and only among the least loaded", () => {
+  it("moves on by slot, whatever the order of the array, only among the least loaded", () => {
     const balancer = Balancer.leastBusy()
-    const workers = [worker(2), worker(0), worker(3, 1), worker(1)]
-    const slots = Array.from({ length: 6 }, () => workers[balancer.pick(workers, undefined)!]!.slot)
-    expect(slots).toEqual([0, 1, 2, 0, 1, 2])
+    const slotOf = (workers: ReadonlyArray<Balancer.WorkerView>) => workers[balancer.pick(workers, undefined)!]!.slot
+    // Slot 0 picked, then busy: the next least loaded slot after it, by slot number, not array position.
+    expect(slotOf([worker(2), worker(0), worker(3, 1), worker(1)])).toBe(0)
+    expect(slotOf([worker(2), worker(0, 1), worker(3, 1), worker(1)])).toBe(1)
+    expect(slotOf([worker(2), worker(0), worker(3, 1), worker(1, 1)])).toBe(2)
+    // Past the last slot it wraps around.
+    expect(slotOf([worker(2, 1), worker(0), worker(3, 1), worker(1)])).toBe(0)
   })
 
   it("spreads load when the pool counts what it dispatched", () => {
