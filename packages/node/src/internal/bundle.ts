@@ -7,7 +7,21 @@
  * CPU. Bundled with esbuild and tree-shaken, the same code loads in about
  * 20-30 ms, so workers start, and crashed workers come back, several times
  * faster. The parent builds one bundle per set of task modules (memoized),
- * writes it under the temporary directory, and the child imports it.
+ * writes it under `TROUPE_BUNDLE_DIR` (default `<tmpdir>/troupe-bundles`),
+ * and the child imports it.
+ *
+ * Bundles outlive the parent: building one costs about 400 ms (esbuild's
+ * import and the build), more than the rest of a pool's start. Next to each
+ * bundle, `manifest-<key>.json` names it and lists every file the build read
+ * (and every external package file it points to) with its mtime and size;
+ * the key is a hash of the sorted task modules, the runner module's path,
+ * Node's version, esbuild's version, and this file's path, mtime and size.
+ * A later process with the same key takes the bundle, without loading
+ * esbuild, while the bundle, its source map and every listed file are as
+ * they were; any difference, or any error, rebuilds. Not watched: files that
+ * only steer the build (`package.json`, `tsconfig.json`); after editing
+ * those, delete the directory. esbuild's service process is stopped once
+ * no build is running.
  *
  * What the bundle keeps exactly as Node would run it:
  * - `effect`, `@effect/*` and `@troupe/*` are bundled (one instance of each
@@ -23,9 +37,10 @@
  * @internal
  */
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const bundledPackages = /^(effect(\/|$)|@effect\/|@troupe\/)/
@@ -34,10 +49,14 @@ const memo = new Map<string, Promise<string | undefined>>()
 
 /**
  * Gives up on a bundle a child could not load (it died before it said a
- * word): later children with the same modules start unbundled.
+ * word): later children with the same modules start unbundled, and later
+ * processes build the bundle again.
  */
 export const distrust = (modules: ReadonlyArray<string>): void => {
   memo.set([...modules].sort().join("\n"), Promise.resolve(undefined))
+  try {
+    rmSync(manifestFor(modules), { force: true })
+  } catch {}
 }
 
 /**
@@ -48,10 +67,67 @@ export const bundleFor = (modules: ReadonlyArray<string>): Promise<string | unde
   const key = [...modules].sort().join("\n")
   let bundle = memo.get(key)
   if (bundle === undefined) {
-    bundle = build(modules).catch(() => undefined)
+    bundle = load(modules).catch(() => undefined)
     memo.set(key, bundle)
   }
   return bundle
+}
+
+let builds = 0
+
+/**
+ * How many builds this process has started (bundles taken from disk do not count).
+ *
+ * @internal For tests.
+ */
+export const buildsStarted = (): number => builds
+
+const load = async (modules: ReadonlyArray<string>): Promise<string> => {
+  const manifest = manifestFor(modules)
+  return reuse(manifest) ?? build(modules, manifest)
+}
+
+const directory = () => process.env.TROUPE_BUNDLE_DIR || join(tmpdir(), "troupe-bundles")
+
+const runnerModule = () => fileURLToPath(import.meta.resolve("@troupe/core/ChildRunner"))
+
+interface Manifest {
+  readonly bundle: string
+  readonly inputs: ReadonlyArray<{ readonly file: string; readonly mtimeMs: number; readonly size: number }>
+}
+
+/** The manifest's path: its key covers what shapes the bundle besides the input files. */
+const manifestFor = (modules: ReadonlyArray<string>): string => {
+  const self = fileURLToPath(import.meta.url)
+  const { mtimeMs, size } = statSync(self)
+  // esbuild's version from its package.json: importing esbuild is the cost a reused bundle saves.
+  const esbuild = JSON.parse(readFileSync(createRequire(self).resolve("esbuild/package.json"), "utf8")).version
+  const key = JSON.stringify([[...modules].sort(), runnerModule(), process.version, esbuild, self, mtimeMs, size])
+  return join(directory(), `manifest-${createHash("sha256").update(key).digest("hex").slice(0, 20)}.json`)
+}
+
+/** The bundle the manifest names, if it and every file it was built from are unchanged. */
+const reuse = (manifest: string): string | undefined => {
+  try {
+    const { bundle, inputs } = JSON.parse(readFileSync(manifest, "utf8")) as Manifest
+    statSync(bundle)
+    statSync(`${bundle}.map`)
+    return inputs.every((input) => {
+      const stats = statSync(input.file)
+      return stats.mtimeMs === input.mtimeMs && stats.size === input.size
+    })
+      ? bundle
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Writes under a unique name, then renames: no reader sees a half-written file. */
+const writeAtomically = (file: string, contents: string): void => {
+  const partial = `${file}.${process.pid}.tmp`
+  writeFileSync(partial, contents)
+  renameSync(partial, file)
 }
 
 /** Resolves a specifier from the original module's location (the bundle lives elsewhere). */
@@ -74,68 +150,94 @@ const rewriteImportMeta = (source: string, file: string): string =>
     .replaceAll("import.meta.dirname", JSON.stringify(dirname(file)))
     .replaceAll("import.meta.main", "false")
 
-const build = async (modules: ReadonlyArray<string>): Promise<string> => {
+/** Builds in flight: esbuild's service stops when the last one ends. */
+let building = 0
+
+const build = async (modules: ReadonlyArray<string>, manifest: string): Promise<string> => {
+  builds++
   const esbuild = await import("esbuild")
-  const directory = join(tmpdir(), "troupe-bundles")
+  const directory = dirname(manifest)
   mkdirSync(directory, { recursive: true })
-  const runnerModule = fileURLToPath(import.meta.resolve("@troupe/core/ChildRunner"))
+  const runner = runnerModule()
   // Troupe's own sources need no rewriting (and must not get it: they spell these names in strings).
-  const ownRoots = [dirname(dirname(runnerModule)), dirname(dirname(dirname(fileURLToPath(import.meta.url))))]
+  const ownRoots = [dirname(dirname(runner)), dirname(dirname(dirname(fileURLToPath(import.meta.url))))]
   const isOwn = (file: string) => ownRoots.some((root) => file.startsWith(`${root}/`))
+  const externals = new Set<string>()
   const entry = [
-    `export * from ${JSON.stringify(runnerModule)}`,
+    `export * from ${JSON.stringify(runner)}`,
     ...modules.map((module) => `import ${JSON.stringify(fileURLToPath(module))}`)
   ].join("\n")
-  const result = await esbuild.build({
-    stdin: { contents: entry, resolveDir: process.cwd(), loader: "js", sourcefile: "troupe-child.js" },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node22",
-    write: false,
-    // Stack traces from a child name the original files and lines (the child enables source maps).
-    sourcemap: "linked",
-    sourcesContent: false,
-    outdir: directory,
-    logLevel: "silent",
-    banner: { js: resolveHelper },
-    plugins: [
-      {
-        name: "troupe-child",
-        setup(build) {
-          build.onResolve({ filter: /^[^./]/ }, async (args) => {
-            if (args.pluginData === "resolving" || args.path.startsWith("node:") || bundledPackages.test(args.path)) {
-              return undefined
-            }
-            const resolved = await build.resolve(args.path, {
-              kind: args.kind,
-              resolveDir: args.resolveDir,
-              importer: args.importer,
-              pluginData: "resolving"
+  const workingDirectory = process.cwd()
+  const started = Date.now()
+  building++
+  const result = await esbuild
+    .build({
+      stdin: { contents: entry, resolveDir: workingDirectory, loader: "js", sourcefile: "troupe-child.js" },
+      absWorkingDir: workingDirectory,
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "node22",
+      write: false,
+      metafile: true,
+      // Stack traces from a child name the original files and lines (the child enables source maps).
+      sourcemap: "linked",
+      sourcesContent: false,
+      outdir: directory,
+      logLevel: "silent",
+      banner: { js: resolveHelper },
+      plugins: [
+        {
+          name: "troupe-child",
+          setup(build) {
+            build.onResolve({ filter: /^[^./]/ }, async (args) => {
+              if (args.pluginData === "resolving" || args.path.startsWith("node:") || bundledPackages.test(args.path)) {
+                return undefined
+              }
+              const resolved = await build.resolve(args.path, {
+                kind: args.kind,
+                resolveDir: args.resolveDir,
+                importer: args.importer,
+                pluginData: "resolving"
+              })
+              if (resolved.errors.length > 0 || resolved.external) return { path: args.path, external: true }
+              externals.add(resolved.path)
+              return { path: pathToFileURL(resolved.path).href, external: true }
             })
-            if (resolved.errors.length > 0 || resolved.external) return { path: args.path, external: true }
-            return { path: pathToFileURL(resolved.path).href, external: true }
-          })
-          build.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) => {
-            if (args.path.includes("/node_modules/") || isOwn(args.path)) return undefined
-            const loader = /\.[cm]?ts$/.test(args.path) ? "ts" : "js"
-            return { contents: rewriteImportMeta(readFileSync(args.path, "utf8"), args.path), loader }
-          })
+            build.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) => {
+              if (args.path.includes("/node_modules/") || isOwn(args.path)) return undefined
+              const loader = /\.[cm]?ts$/.test(args.path) ? "ts" : "js"
+              return { contents: rewriteImportMeta(readFileSync(args.path, "utf8"), args.path), loader }
+            })
+          }
         }
-      }
-    ]
-  })
+      ]
+    })
+    .finally(() => {
+      // An idle pool keeps no esbuild process; the next build starts one again.
+      if (--building === 0) void esbuild.stop()
+    })
   const code = result.outputFiles.find((output) => output.path.endsWith(".js"))!.text
   const map = result.outputFiles.find((output) => output.path.endsWith(".js.map"))!.text
   const name = `child-${createHash("sha256").update(code).update(map).digest("hex").slice(0, 20)}`
   const file = join(directory, `${name}.mjs`)
-  if (!existsSync(file)) {
-    // Written under unique names, then renamed: a child never reads a half-written bundle.
-    const partial = `${file}.${process.pid}.tmp`
-    writeFileSync(`${join(directory, name)}.mjs.map`, map)
+  if (!existsSync(file) || !existsSync(`${file}.map`)) {
+    // The map first: a bundle on disk always has its map.
+    writeAtomically(`${file}.map`, map)
     const comment = code.lastIndexOf("//# sourceMappingURL=")
-    writeFileSync(partial, `${code.slice(0, comment)}//# sourceMappingURL=${name}.mjs.map\n`)
-    renameSync(partial, file)
+    writeAtomically(file, `${code.slice(0, comment)}//# sourceMappingURL=${name}.mjs.map\n`)
   }
+  const inputs: Array<Manifest["inputs"][number]> = []
+  for (const input of [...Object.keys(result.metafile.inputs), ...externals]) {
+    if (input === "<stdin>") continue
+    try {
+      const path = resolve(workingDirectory, input)
+      const stats = statSync(path)
+      if (stats.isFile()) inputs.push({ file: path, mtimeMs: stats.mtimeMs, size: stats.size })
+    } catch {}
+  }
+  // A file edited during the build may not be in the bundle: the next process builds again.
+  if (inputs.some((input) => input.mtimeMs >= started)) return file
+  writeAtomically(manifest, JSON.stringify({ bundle: file, inputs } satisfies Manifest))
   return file
 }
