@@ -487,10 +487,21 @@ export const make = Effect.fnUntraced(function* (
     return Exit.succeed(encoded)
   }
 
-  const callSettings = (task: Task.Any, call: CallOptions | undefined) => ({
+  const settingsOf = (task: Task.Any, call: CallOptions | undefined) => ({
     retries: call?.retries ?? task.retries ?? options.retries ?? 0,
     timeoutMs: timerMillis(millis(call?.timeout) ?? millis(task.timeout) ?? millis(options.timeout))
   })
+  // A call without options gets its task's settings, worked out once per task.
+  const taskSettings = new WeakMap<Task.Any, ReturnType<typeof settingsOf>>()
+  const callSettings = (task: Task.Any, call: CallOptions | undefined) => {
+    if (call !== undefined && (call.retries !== undefined || call.timeout !== undefined)) return settingsOf(task, call)
+    let settings = taskSettings.get(task)
+    if (settings === undefined) {
+      settings = settingsOf(task, undefined)
+      taskSettings.set(task, settings)
+    }
+    return settings
+  }
 
   // Lazy: `submitAll` builds it for every settled item, and only the call's end (or its failure) runs it.
   const cancelAll = (jobs: ReadonlyArray<Job>) =>
@@ -574,17 +585,65 @@ export const make = Effect.fnUntraced(function* (
 
   const defaultChunk = (n: number) => Math.max(1, Math.ceil(n / (4 * size)))
 
+  /** `submit` for one payload, without the arrays and closures a call of many needs: the hot path of `apply`. */
+  const submitOne = <A>(
+    task: Task.Any,
+    payload: unknown,
+    call: CallOptions | undefined,
+    admissionMs: number | undefined
+  ): Effect.Effect<A, any> =>
+    Effect.withFiber((fiber) => {
+      const refusal = dispatcher.refusal()
+      if (refusal !== undefined) return Effect.fail(refusal)
+      const encoded = Codec.encodePayloadExit(task, payload)
+      if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, RequestValidationError>
+      const tooLarge = Codec.checkPayloadSize(task, encoded.value, options.maxPayloadBytes)
+      if (tooLarge !== undefined) return Effect.fail(tooLarge)
+      if (admissionMs === 0 && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
+      const settings = callSettings(task, call)
+      const trace = tracing ? traceOf(fiber.context) : undefined
+      telemetry.submitted++
+      learnModule(task.module)
+      return Effect.callback<A, any>((resume) => {
+        const job = makeJob(
+          task,
+          task.module,
+          [{ payload, encoded: encoded.value }],
+          settings,
+          (_, exit) => resume(exit as Exit.Exit<A, any>),
+          trace
+        )
+        let queued = false
+        const feed = () => {
+          if (dispatcher.queueFull) return false
+          dispatcher.enqueue(job)
+          queued = true
+          return true
+        }
+        dispatcher.admit(feed)
+        dispatcher.pump()
+        // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
+        const admissionTimer =
+          admissionMs !== undefined && !queued
+            ? setTimeout(() => {
+                if (queued) return
+                dispatcher.withdraw(feed)
+                resume(Effect.fail(dispatcher.queueFullError()))
+              }, admissionMs)
+            : undefined
+        return Effect.suspend(() => {
+          if (admissionTimer !== undefined) clearTimeout(admissionTimer)
+          dispatcher.withdraw(feed)
+          const item = job.items[0]!
+          return item.settled ? Effect.void : dispatcher.cancel(item)
+        })
+      })
+    })
+
   const single =
     <T extends Task.Any>(mode: "wait" | "offer") =>
     (task: T, payload: Task.Payload<T>, call?: OfferOptions) =>
-      submit<Task.Success<T>>(
-        task,
-        [payload],
-        1,
-        call,
-        mode === "wait" ? undefined : (millis(call?.wait) ?? 0),
-        (_, exit, finish) => finish(exit as Exit.Exit<Task.Success<T>, any>)
-      )
+      submitOne<Task.Success<T>>(task, payload, call, mode === "wait" ? undefined : (millis(call?.wait) ?? 0))
 
   /** Runs `task` on every item; `settle` sees each item's outcome and may finish the call early. */
   const submitAll = <A>(
