@@ -26,7 +26,7 @@ const baseline = contenders.includes("raw-fork-json") ? "raw-fork-json" : conten
 const reps = Number(args.reps)
 const config: Config = {
   tasks: Number(args.tasks),
-  warmup: 500,
+  warmup: 20_000,
   latencyTasks: 1000,
   cpuTasks: 8,
   cpuIterations: 1_000_000,

@@ -1,7 +1,8 @@
 /**
  * Troupe's pool (`NodePool.layer`) as a contender, on either backend. The
  * layer is built once per measurement process through a `ManagedRuntime`;
- * many tasks run as one `Effect.forEach` with the given concurrency.
+ * many tasks at once go through `map` (chunks of one), a window of them
+ * through one `Effect.forEach` of `apply` with the given concurrency.
  */
 import { Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
@@ -36,8 +37,14 @@ export const makeTroupe = (backend: "process" | "thread"): Contender => {
     run: (n) => run(service().apply(Tasks.Square, n)),
     runCpu: (iterations) => run(service().apply(Tasks.Spin, iterations)),
     runCrash: (n) => run(service().apply(Tasks.Crash, n)),
+    // All at once: `map` with chunks of one, Troupe's API for many tasks at once (each item is still its own task,
+    // dispatched, run and answered alone). A window: one `apply` per task, at most `inFlight` at a time.
     runMany: (ns, inFlight) =>
-      run(Effect.forEach(ns, (n) => service().apply(Tasks.Square, n), { concurrency: inFlight })),
+      run(
+        inFlight >= ns.length
+          ? service().map(Tasks.Square, ns, { chunkSize: 1 })
+          : Effect.forEach(ns, (n) => service().apply(Tasks.Square, n), { concurrency: inFlight })
+      ),
     pids: async () => (backend === "process" ? (await run(service().stats)).workers.map((worker) => worker.pid) : []),
     close: async () => {
       await runtime?.dispose()
