@@ -43,6 +43,10 @@
  *   thread blocked in native code stops when it returns to JavaScript), after
  *   which the transport stops waiting and no longer keeps the event loop alive.
  *
+ * - A thread whose task modules are known (a pool's) starts from the same
+ *   bundle as a child process: the runner and the task modules in one
+ *   tree-shaken file, which loads several times faster than the modules do.
+ *
  * What a thread cannot isolate: a native crash, `process.kill(process.pid)` or
  * `process.abort()` in a thread ends the whole process; programs a thread
  * spawns are not in a process group of their own and are not reaped when the
@@ -62,6 +66,7 @@ import { ExitStatus, Transport, TroupeError } from "@troupe/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { bundleFor, distrust } from "./internal/bundle.ts"
 import { toArgument } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
 
@@ -110,15 +115,18 @@ interface Spawned {
 
 const spawnThread = (
   options: T.SpawnOptions,
-  onFrame: (frame: unknown) => void
+  onFrame: (frame: unknown) => void,
+  bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.suspend(() => {
     let worker: Worker
     try {
       const env = envFor(options.env)
+      const argv = [toArgument({ ...options.runner, bundled: bundle !== undefined })]
+      if (bundle !== undefined) argv.push(`--troupe-bundle=${bundle}`)
       worker = new Worker(threadEntry, {
         name: "troupe",
-        argv: [toArgument(options.runner)],
+        argv,
         ...(env === undefined ? {} : { env }),
         ...flagsFor(options.execArgv),
         stdout: options.stdout === "pipe",
@@ -133,10 +141,14 @@ const spawnThread = (
     let status: ExitStatus.ExitStatus | undefined
     let terminated = false
     let uncaught: string | undefined
+    let heard = false
     const waiters = new Set<() => void>()
 
     // Node delivers every frame the thread posted before it emits `exit`.
-    worker.on("message", onFrame)
+    worker.on("message", (frame) => {
+      heard = true
+      onFrame(frame)
+    })
     // A frame the parent cannot deserialize: hand on something no frame Schema
     // accepts, so the core reports a malformed frame instead of waiting.
     worker.on("messageerror", onFrame)
@@ -147,6 +159,8 @@ const spawnThread = (
     worker.on("exit", (code) => {
       // Node reports 0 for a thread terminated while it was still loading its entry.
       status = new ExitStatus.ExitStatus({ code: terminated && code === 0 ? 1 : code, signal: null })
+      // A bundle the thread could not even load is not used again: later threads start unbundled.
+      if (bundle !== undefined && !heard && !terminated && code !== 0) distrust(options.runner.preload)
       for (const wake of waiters) wake()
       waiters.clear()
     })
@@ -177,7 +191,7 @@ const spawnThread = (
       worker,
       connection: {
         pid,
-        modules: undefined,
+        modules: bundle === undefined ? undefined : new Set(options.runner.preload),
         sendUnsafe,
         send: sendEffect(sendUnsafe, `thread ${pid}`),
         exited,
@@ -218,7 +232,13 @@ const stop = ({ connection, worker }: Spawned, timeout: T.SpawnOptions["shutdown
   })
 
 const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
-  Effect.acquireRelease(spawnThread(options, onFrame), (spawned) => stop(spawned, options.shutdownTimeout)).pipe(
+  // A thread with known task modules starts from a bundle of them (the one processes use), as a child process does.
+  Effect.promise(() =>
+    options.runner.preload.length > 0 ? bundleFor(options.runner.preload) : Promise.resolve(undefined)
+  ).pipe(
+    Effect.flatMap((bundle) =>
+      Effect.acquireRelease(spawnThread(options, onFrame, bundle), (spawned) => stop(spawned, options.shutdownTimeout))
+    ),
     Effect.map((spawned) => spawned.connection)
   )
 

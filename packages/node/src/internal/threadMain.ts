@@ -14,13 +14,16 @@
  * the resident set size of the whole process, shared by every thread in it.
  *
  * A thread's start-up time is mostly module loading, so the entry turns on
- * Node's compile cache before it loads anything else, and imports narrowly.
+ * Node's compile cache before it loads anything else, and loads the runner
+ * (with the task modules) from a bundle when the parent built one.
  *
  * @internal
  */
 import { enableCompileCache } from "node:module"
+import { pathToFileURL } from "node:url"
 import { parentPort, threadId } from "node:worker_threads"
 import { fromArguments } from "./runnerOptions.ts"
+import { stackMapper } from "./stackMapper.ts"
 
 const parent = parentPort
 if (parent === null) {
@@ -28,8 +31,13 @@ if (parent === null) {
   process.exit(2)
 }
 
+// Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
+const bundleFlag = process.argv.find((arg) => arg.startsWith("--troupe-bundle="))
 enableCompileCache?.()
-const ChildRunner = await import("@troupe/core/ChildRunner")
+const ChildRunner: typeof import("@troupe/core/ChildRunner") =
+  bundleFlag === undefined
+    ? await import("@troupe/core/ChildRunner")
+    : await import(pathToFileURL(bundleFlag.slice("--troupe-bundle=".length)).href)
 
 const port: import("@troupe/core").ChildRunner.ChildPort = {
   send: (frame) =>
@@ -40,7 +48,9 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
-  pid: threadId
+  pid: threadId,
+  // A bundled thread maps the stacks it sends back to the original files; the map is read on first use only.
+  mapStack: bundleFlag === undefined ? undefined : stackMapper(bundleFlag.slice("--troupe-bundle=".length))
 }
 
 const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
