@@ -45,6 +45,7 @@ import {
   decodeParentFrame,
   type Reply,
   type Run,
+  type RunFrame,
   type SpanRecord
 } from "./internal/frame.ts"
 import * as ModuleLoader from "./internal/moduleLoader.ts"
@@ -170,7 +171,13 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   // Each message's runs are preceded by a marker: the replies held back are sent before a newer message's runs start.
   const queue: Array<Run | typeof messageStart> = []
   const running = new Map<number, Running>()
+  // Replies held back: plain successes as two parallel arrays (sent as one compact `Done` frame), the rest addressed.
   let replies: Array<Addressed> = []
+  let doneIds: Array<number> = []
+  let doneValues: Array<unknown> = []
+  const heldReplies = () => replies.length + doneIds.length
+  // The module of each task, from the first run of the task that named it (later runs leave it out).
+  const moduleOfTask = new Map<string, string>()
   let flushScheduled = false
   let closing = false
   const spans = new Map<number, Array<SpanRecord>>()
@@ -196,14 +203,28 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   const flush = () => {
     flushScheduled = false
-    if (replies.length === 0) return
-    const batch = replies
-    replies = []
+    if (heldReplies() === 0) return
     const size = rss()
-    const sent = port.send(
-      size === undefined ? { _tag: "Replies", replies: batch } : { _tag: "Replies", replies: batch, rss: size }
-    )
-    if (closing) void sent.then(exitIfClosed)
+    let sent: Promise<void> | undefined
+    if (doneIds.length > 0) {
+      const ids = doneIds
+      const values = doneValues
+      doneIds = []
+      doneValues = []
+      sent = port.send(
+        size === undefined || replies.length > 0
+          ? { _tag: "Done", ids, values }
+          : { _tag: "Done", ids, values, rss: size }
+      )
+    }
+    if (replies.length > 0) {
+      const batch = replies
+      replies = []
+      sent = port.send(
+        size === undefined ? { _tag: "Replies", replies: batch } : { _tag: "Replies", replies: batch, rss: size }
+      )
+    }
+    if (closing) void sent!.then(exitIfClosed)
   }
 
   const limit = options.maxPayloadBytes
@@ -231,7 +252,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       if (now - currentStartedAt < shortRunMs) shortTasks.add(current.task)
       else shortTasks.delete(current.task)
       current = undefined
-      if (replies.length === 0) heldSince = now
+      if (heldReplies() === 0) heldSince = now
     }
     const recorded = spans.get(id)
     if (recorded !== undefined) spans.delete(id)
@@ -239,7 +260,12 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       void port.send({ _tag: "Reply", id, reply }).then(() => port.done(reply._tag === "Success" ? 0 : 1))
       return
     }
-    replies.push(recorded === undefined ? { id, reply } : { id, reply, spans: recorded })
+    if (reply._tag === "Success" && recorded === undefined) {
+      doneIds.push(id)
+      doneValues.push(reply.value)
+    } else {
+      replies.push(recorded === undefined ? { id, reply } : { id, reply, spans: recorded })
+    }
     // Nothing left to run: no reply can join this one, so it goes out now rather than after the event loop turns.
     if (queue.length === 0 && running.size === 0) return flush()
     if (!flushScheduled) {
@@ -296,15 +322,29 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       `module ${run.module} defines no task named ${run.task}; define it at the top level, outside the main guard`
     )
 
+  /** Gives a run the module of its task when the parent left it out (it named it in an earlier run of the task). */
+  const withModule = (run: RunFrame): Run => {
+    if (run.module !== undefined) {
+      moduleOfTask.set(run.task, run.module)
+      return run as Run
+    }
+    ;(run as { module?: string | undefined }).module = moduleOfTask.get(run.task)
+    return run as Run
+  }
+
   const start = (run: Run) => {
+    if (run.module === undefined) {
+      return finish(run.id, Codec.spawnFailedReply("ModuleNotFound", `the parent named no module for task ${run.task}`))
+    }
     if (mayHold) {
       // A reply held back while this run kills the child is lost with it. So only short runs hold replies back, not
       // for long, and the parent is told (`Holding`) whether they may: if so, when the child dies without last words,
       // it counts every unanswered run of the oldest unanswered message as possibly run; if not, only the oldest.
       const now = performance.now()
       const short = shortTasks.has(run.task)
-      if (replies.length > 0 && (!short || replies.length >= maxHeldReplies || now - heldSince > maxHoldMs)) flush()
-      if (short !== holding && (replies.length > 0 || !short)) {
+      const held = heldReplies()
+      if (held > 0 && (!short || held >= maxHeldReplies || now - heldSince > maxHoldMs)) flush()
+      if (short !== holding && (heldReplies() > 0 || !short)) {
         holding = short
         void port.send({ _tag: "Holding", holding })
       }
@@ -397,10 +437,11 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       const value = frame.value
       switch (value._tag) {
         case "Run":
-          queue.push(messageStart, value)
+          queue.push(messageStart, withModule(value))
           break
         case "Batch":
-          queue.push(messageStart, ...value.runs)
+          queue.push(messageStart)
+          for (const run of value.runs) queue.push(withModule(run))
           break
         case "Interrupt":
           interrupt(value.id)

@@ -188,6 +188,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         emitLogs(context, frame.value.entries, { "troupe.pid": pid })
         return
       case "Replies":
+      case "Done":
       case "ProtocolError":
       case "Stopped":
         Deferred.doneUnsafe(

@@ -21,6 +21,8 @@ describe("frames", () => {
     const frames: Array<unknown> = [
       run,
       { ...run, confirm: true, attempt: 2 },
+      { _tag: "Run", id: 1, task: "T", payload: 3 },
+      { _tag: "Batch", runs: [run, { _tag: "Run", id: 2, task: "T", payload: 4 }] },
       { ...run, payload: undefined },
       { ...run, trace: { traceId: "t", spanId: "s", sampled: true } },
       { _tag: "Batch", runs: [run, { ...run, id: 2 }] },
@@ -41,7 +43,7 @@ describe("frames", () => {
     expect(Exit.isFailure(decodeParentFrame({ ...run, id: "1" }))).toBe(true)
   })
 
-  it("child frames: well-formed and malformed Replies decode as the Schema says", () => {
+  it("child frames: well-formed and malformed Replies and Done frames decode as the Schema says", () => {
     const ok = { id: 1, reply: { _tag: "Success", value: 4 } }
     const failed = { id: 2, reply: { _tag: "Failure", error: { _tag: "E" }, stack: "at x" } }
     const frames: Array<unknown> = [
@@ -56,6 +58,12 @@ describe("frames", () => {
       { _tag: "Replies", replies: [{ id: 1, reply: { _tag: "Bogus" } }] },
       { _tag: "Replies", replies: [{ ...ok, spans: "no" }] },
       { _tag: "Replies" },
+      { _tag: "Done", ids: [1, 2], values: [4, { a: 1 }] },
+      { _tag: "Done", ids: [], values: [], rss: 5 },
+      { _tag: "Done", ids: ["1"], values: [4] },
+      { _tag: "Done", ids: [1], values: "4" },
+      { _tag: "Done", ids: [1], values: [4], rss: "big" },
+      { _tag: "Done", ids: [1] },
       { _tag: "Ready", pid: 1 },
       null
     ]

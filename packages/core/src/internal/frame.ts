@@ -4,7 +4,8 @@
  * Frames are plain JSON-safe objects. The parent sends `Run` (or a `Batch` of
  * them when many tasks go to one child at once) and `Interrupt`; the child
  * sends `Ready` once it listens, then one reply per `Run`, several at a time
- * in a `Replies` frame when several finish together. Each side decodes what
+ * when several finish together: plain successes in a compact `Done` frame,
+ * the others in a `Replies` frame. Each side decodes what
  * it receives with these Schemas, so a malformed frame is a typed error at the
  * boundary, never a crash.
  *
@@ -40,11 +41,15 @@ export const LogRecord = Schema.Struct({
 })
 export type LogRecord = typeof LogRecord.Type
 
-/** Parent to child: run `task` from `module` with an encoded payload. */
+/**
+ * Parent to child: run `task` from `module` with an encoded payload. The
+ * parent names the module in the first run of a task it sends to a child, and
+ * leaves it out of the later ones (the child remembers it).
+ */
 export const Run = Schema.Struct({
   _tag: Schema.tag("Run"),
   id: Schema.Number,
-  module: Schema.String,
+  module: Schema.optional(Schema.String),
   task: Schema.String,
   payload: Schema.Unknown,
   /** Ask the child to send `Started` just before it runs the task (for tasks that may be retried). */
@@ -54,7 +59,10 @@ export const Run = Schema.Struct({
   /** The run's attempt number (1 for the first), for the span's attributes. */
   attempt: Schema.optional(Schema.Number)
 })
-export type Run = typeof Run.Type
+/** A run as sent. */
+export type RunFrame = typeof Run.Type
+/** A run with its module: as the parent builds it, and as the child resolves it. */
+export type Run = RunFrame & { readonly module: string }
 
 /** Parent to child: several runs in one message, started in order. */
 export const Batch = Schema.Struct({ _tag: Schema.tag("Batch"), runs: Schema.Array(Run) })
@@ -150,6 +158,13 @@ export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Ready"), pid: Schema.Number }),
   Schema.Struct({ _tag: Schema.tag("Reply"), id: Schema.Number, reply: Reply }),
   Schema.Struct({ _tag: Schema.tag("Replies"), replies: Schema.Array(Addressed), rss: Schema.optional(Schema.Number) }),
+  /** Plain successes, compactly: run `ids[i]` succeeded with the encoded value `values[i]`. */
+  Schema.Struct({
+    _tag: Schema.tag("Done"),
+    ids: Schema.Array(Schema.Number),
+    values: Schema.Array(Schema.Unknown),
+    rss: Schema.optional(Schema.Number)
+  }),
   Schema.Struct({ _tag: Schema.tag("ProtocolError"), message: Schema.String }),
   Schema.Struct({ _tag: Schema.tag("Started"), id: Schema.Number }),
   /** From now on the child may (or may not) hold replies back while it runs the next run of a message. */
@@ -177,7 +192,7 @@ const isPlainRun = (u: unknown): boolean => {
   return (
     u._tag === "Run" &&
     typeof u.id === "number" &&
-    typeof u.module === "string" &&
+    (u.module === undefined || typeof u.module === "string") &&
     typeof u.task === "string" &&
     "payload" in u &&
     (u.confirm === undefined || typeof u.confirm === "boolean") &&
@@ -214,8 +229,16 @@ const isPlainReplies = (u: Record<string, unknown>): boolean => {
   return true
 }
 
+const isPlainDone = (u: Record<string, unknown>): boolean => {
+  const ids = u.ids
+  if (!Array.isArray(ids) || !Array.isArray(u.values) || (u.rss !== undefined && typeof u.rss !== "number"))
+    return false
+  for (let i = 0; i < ids.length; i++) if (typeof ids[i] !== "number") return false
+  return true
+}
+
 export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> =>
-  isObject(u) && u._tag === "Replies" && isPlainReplies(u)
+  isObject(u) && ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)))
     ? Exit.succeed(u as unknown as ChildFrame)
     : decodeChildFrameSchema(u)
 

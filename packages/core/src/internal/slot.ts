@@ -20,7 +20,7 @@ import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
-import { decodeChildFrame, type Reply, type Run, type SpanRecord } from "./frame.ts"
+import { decodeChildFrame, type Reply, type Run, type RunFrame, type SpanRecord } from "./frame.ts"
 import { exitLabel } from "./poolTelemetry.ts"
 import { emitLogs } from "./telemetry.ts"
 
@@ -73,6 +73,12 @@ const describeReply = (reply: Reply): string => {
   }
 }
 
+/** A run without its module, for a worker that already has it. */
+const withoutModule = (run: Run): RunFrame =>
+  run.confirm === undefined && run.trace === undefined && run.attempt === undefined
+    ? { _tag: "Run", id: run.id, task: run.task, payload: run.payload }
+    : { ...run, module: undefined }
+
 /**
  * `empty`: no supervising fiber owns the slot. `down`: between two workers (the fiber waits out a backoff).
  */
@@ -88,6 +94,8 @@ export class Slot implements Balancer.WorkerView {
   /** The worker's resident set size as it last reported it, in bytes. */
   rss: number | undefined = undefined
   private outbox: Array<Item> = []
+  /** The tasks whose module the current worker has been told (their later runs leave it out). */
+  private readonly named = new Set<string>()
   /** Messages sent to the current worker (what `Item.message` counts). */
   private messages = 0
   /** The current worker may hold replies back while it runs (it says so with `Holding` frames). */
@@ -154,13 +162,23 @@ export class Slot implements Balancer.WorkerView {
     const items = this.outbox
     this.outbox = []
     const message = ++this.messages
-    const runs: Array<Run> = new Array(items.length)
+    const runs: Array<RunFrame> = new Array(items.length)
+    let named: Array<string> | undefined
     for (let i = 0; i < items.length; i++) {
-      items[i]!.message = message
-      runs[i] = items[i]!.run
+      const item = items[i]!
+      item.message = message
+      const run = item.run
+      if (this.named.has(run.task)) {
+        runs[i] = withoutModule(run)
+      } else {
+        runs[i] = run
+        named ??= []
+        named.push(run.task)
+      }
     }
     try {
       this.connection!.sendUnsafe(runs.length === 1 ? runs[0] : { _tag: "Batch", runs })
+      if (named !== undefined) for (const task of named) this.named.add(task)
     } catch {
       for (const item of items) this.sendAlone(item)
     }
@@ -171,6 +189,7 @@ export class Slot implements Balancer.WorkerView {
     item.message = ++this.messages
     try {
       this.connection!.sendUnsafe(run)
+      this.named.add(run.task)
     } catch (error) {
       if (item.slot !== this) return
       this.context.dispatcher.release(item)
@@ -268,13 +287,15 @@ export class Slot implements Balancer.WorkerView {
       case "Reply":
         this.onReply(value.id, value.reply)
         break
+      case "Done": {
+        const { ids, values } = value
+        for (let i = 0; i < ids.length; i++) this.onReply(ids[i]!, { _tag: "Success", value: values[i] })
+        this.afterReplies(value.rss)
+        break
+      }
       case "Replies":
         for (const { id, reply, spans } of value.replies) this.onReply(id, reply, spans)
-        if (value.rss !== undefined) {
-          this.rss = value.rss
-          if (value.rss > this.context.maxRssBytes) this.retire("Retired")
-        }
-        this.review()
+        this.afterReplies(value.rss)
         break
       case "Logs": {
         const telemetry = this.context.dispatcher.telemetry
@@ -311,6 +332,14 @@ export class Slot implements Balancer.WorkerView {
     if (item !== undefined) this.context.dispatcher.replied(item, reply, spans)
   }
 
+  private afterReplies(rss: number | undefined): void {
+    if (rss !== undefined) {
+      this.rss = rss
+      if (rss > this.context.maxRssBytes) this.retire("Retired")
+    }
+    this.review()
+  }
+
   /** After a worker becomes ready or replies: retire it if it is due, arm its idle timer, let the pool dispatch. */
   private review(): void {
     const { dispatcher, maxTasksPerWorker } = this.context
@@ -341,6 +370,7 @@ export class Slot implements Balancer.WorkerView {
     this.ending = undefined
     this.dispatched = 0
     this.messages = 0
+    this.named.clear()
     this.announced = false
     this.holding = false
     this.ready = Deferred.makeUnsafe<void>()
