@@ -10,18 +10,11 @@
  * a `SpawnFailed` reply, never a task failure.
  *
  * Runs start in the order they arrive, at most `concurrency` at a time; the
- * rest wait in the child. Replies go out in batches, under rules that let
- * the parent tell, when the child dies, which runs may have run:
- * - before the first run of a newer message starts, every reply is sent; so
- *   the runs a dead child had not answered that may have run all belong to
- *   the oldest message it had not fully answered;
- * - a child serving one run at a time holds replies back only while the next
- *   run is of a task whose last run was short, for at most 1 ms and 64
- *   replies, and tells its parent when it starts and stops doing so
- *   (`Holding`); a child serving several at once sends them before every run;
- * - a child that exits (`process.exit`, an uncaught error, a graceful stop)
- *   sends what it holds and an `Exiting` frame as its last words, so its
- *   parent knows that only the runs it was running may have run.
+ * rest wait in the child. Replies go out in batches (`internal/replyBatcher`),
+ * under rules that let the parent tell, when the child dies, which runs may
+ * have run. A child that exits (`process.exit`, an uncaught error, a graceful
+ * stop) sends what it holds and an `Exiting` frame as its last words, so its
+ * parent knows that only the runs it was running may have run.
  *
  * The same child can host actors (`Actors` frames, served by the internal
  * actor server), and it forwards every `Effect.log` line of its runs and
@@ -40,7 +33,6 @@ import * as ActorServer from "./internal/actorServer.ts"
 import * as ChildTelemetry from "./internal/childTelemetry.ts"
 import * as Codec from "./internal/codec.ts"
 import {
-  type Addressed,
   type ChildFrame,
   decodeParentFrame,
   type Reply,
@@ -49,6 +41,7 @@ import {
   type SpanRecord
 } from "./internal/frame.ts"
 import * as ModuleLoader from "./internal/moduleLoader.ts"
+import * as ReplyBatcher from "./internal/replyBatcher.ts"
 import * as Task from "./Task.ts"
 
 /**
@@ -129,12 +122,6 @@ export interface ChildRunner {
   readonly lastWords: () => void
 }
 
-/** A run shorter than this lets the replies before the next run of its task be held back. */
-const shortRunMs = 0.1
-/** How long, and how many, replies may be held back. */
-const maxHoldMs = 1
-const maxHeldReplies = 64
-
 const messageStart = "message" as const
 
 const describe = (error: unknown): string =>
@@ -171,11 +158,6 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   // Each message's runs are preceded by a marker: the replies held back are sent before a newer message's runs start.
   const queue: Array<Run | typeof messageStart> = []
   const running = new Map<number, Running>()
-  // Replies held back: plain successes as two parallel arrays (sent as one compact `Done` frame), the rest addressed.
-  let replies: Array<Addressed> = []
-  let doneIds: Array<number> = []
-  let doneValues: Array<unknown> = []
-  const heldReplies = () => replies.length + doneIds.length
   // The module of each task, from the first run of the task that named it (later runs leave it out).
   const moduleOfTask = new Map<string, string>()
   let flushScheduled = false
@@ -201,30 +183,12 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     return port.rss()
   }
 
+  const replies = ReplyBatcher.make({ send: port.send, rss, hold: options.concurrency === 1 && !options.once })
+
   const flush = () => {
     flushScheduled = false
-    if (heldReplies() === 0) return
-    const size = rss()
-    let sent: Promise<void> | undefined
-    if (doneIds.length > 0) {
-      const ids = doneIds
-      const values = doneValues
-      doneIds = []
-      doneValues = []
-      sent = port.send(
-        size === undefined || replies.length > 0
-          ? { _tag: "Done", ids, values }
-          : { _tag: "Done", ids, values, rss: size }
-      )
-    }
-    if (replies.length > 0) {
-      const batch = replies
-      replies = []
-      sent = port.send(
-        size === undefined ? { _tag: "Replies", replies: batch } : { _tag: "Replies", replies: batch, rss: size }
-      )
-    }
-    if (closing) void sent!.then(exitIfClosed)
+    const sent = replies.flush()
+    if (closing && sent !== undefined) void sent.then(exitIfClosed)
   }
 
   const limit = options.maxPayloadBytes
@@ -234,38 +198,17 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     return size > limit ? { _tag: "TooLarge", size, limit } : reply
   }
 
-  // Holding replies back (one run at a time only): the tasks whose last run was short, and when the oldest reply held
-  // back was written, with the task and start of the run in progress.
-  const mayHold = options.concurrency === 1 && !options.once
-  const shortTasks = new Set<string>()
-  /** What the parent was last told: replies may be held back while a run executes. */
-  let holding = false
-  let heldSince = 0
-  let current: Run | undefined
-  let currentStartedAt = 0
-
   const finish = (id: number, result: Reply) => {
     const reply = withinLimit(result)
     running.delete(id)
-    if (current !== undefined && current.id === id) {
-      const now = performance.now()
-      if (now - currentStartedAt < shortRunMs) shortTasks.add(current.task)
-      else shortTasks.delete(current.task)
-      current = undefined
-      if (heldReplies() === 0) heldSince = now
-    }
+    replies.afterRun(id)
     const recorded = spans.get(id)
     if (recorded !== undefined) spans.delete(id)
     if (options.once) {
       void port.send({ _tag: "Reply", id, reply }).then(() => port.done(reply._tag === "Success" ? 0 : 1))
       return
     }
-    if (reply._tag === "Success" && recorded === undefined) {
-      doneIds.push(id)
-      doneValues.push(reply.value)
-    } else {
-      replies.push(recorded === undefined ? { id, reply } : { id, reply, spans: recorded })
-    }
+    replies.add(id, reply, recorded)
     // Nothing left to run: no reply can join this one, so it goes out now rather than after the event loop turns.
     if (queue.length === 0 && running.size === 0) return flush()
     if (!flushScheduled) {
@@ -336,25 +279,8 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     if (run.module === undefined) {
       return finish(run.id, Codec.spawnFailedReply("ModuleNotFound", `the parent named no module for task ${run.task}`))
     }
-    if (mayHold) {
-      // A reply held back while this run kills the child is lost with it. So only short runs hold replies back, not
-      // for long, and the parent is told (`Holding`) whether they may: if so, when the child dies without last words,
-      // it counts every unanswered run of the oldest unanswered message as possibly run; if not, only the oldest.
-      const now = performance.now()
-      const short = shortTasks.has(run.task)
-      const held = heldReplies()
-      if (held > 0 && (!short || held >= maxHeldReplies || now - heldSince > maxHoldMs)) flush()
-      if (short !== holding && (heldReplies() > 0 || !short)) {
-        holding = short
-        void port.send({ _tag: "Holding", holding })
-      }
-      current = run
-      currentStartedAt = now
-    } else {
-      // Replies of finished runs go out before the next run starts: if that run kills the child, the parent
-      // must not mistake a finished run for the one that was running (nor the other way round).
-      flush()
-    }
+    // If this run kills the child, the parent must not mistake a finished run for it (nor the other way round).
+    replies.beforeRun(run.id, run.task)
     // Sent before the task runs: if the child dies in the task, the parent knows it had started.
     if (run.confirm === true) void port.send({ _tag: "Started", id: run.id })
     const loaded = loader.load(run.module)
