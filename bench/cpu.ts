@@ -1,7 +1,7 @@
 /**
  * CPU cost per task of a contender, parent and workers apart (user + system
  * time from /proc, so preemption on a loaded machine does not count):
- * `node cpu.ts [--contender troupe-process] [--tasks 20000] [--inFlight 64]`.
+ * `node cpu.ts [--contender troupe-process] [--tasks 20000] [--inFlight 64] [--warmup 20000]`.
  */
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
@@ -11,7 +11,8 @@ const { values: args } = parseArgs({
   options: {
     contender: { type: "string", default: "troupe-process" },
     tasks: { type: "string", default: "20000" },
-    inFlight: { type: "string", default: "64" }
+    inFlight: { type: "string", default: "64" },
+    warmup: { type: "string", default: "20000" }
   }
 })
 const ticks = (pid: number): number => {
@@ -52,7 +53,7 @@ const many = async (count: number) => {
   }
   await Promise.all(Array.from({ length: Math.min(inFlight, count) }, lane))
 }
-await many(1000)
+await many(Number(args.warmup))
 const pids = await contender.pids()
 const c0 = pids.map(ticks)
 const tp0 = threads(process.pid)
