@@ -121,7 +121,7 @@ const dir = new URL(`./profiles/${new Date().toISOString().replaceAll(":", "-")}
 mkdirSync(dir, { recursive: true })
 const config: Config = {
   tasks: Number(args.tasks),
-  warmup: 1000,
+  warmup: 20_000,
   latencyTasks: 0,
   cpuTasks: 0,
   cpuIterations: 0,
