@@ -513,14 +513,15 @@ export const make = Effect.fnUntraced(function* (
       )
     )
 
-  /** Submits payloads in chunks; `collect` decides, per item outcome, when the call is done. */
+  /**
+   * Submits payloads in chunks, waiting for room in the queue as long as it
+   * takes; `collect` decides, per item outcome, when the call is done.
+   */
   const submit = <A>(
     task: Task.Any,
     payloads: ReadonlyArray<unknown>,
     chunkSize: number,
     call: CallOptions | undefined,
-    /** How long the call may wait for room in the queue; `undefined`: as long as it takes. */
-    admissionMs: number | undefined,
     collect: (
       index: number,
       exit: Exit.Exit<unknown, unknown>,
@@ -533,7 +534,6 @@ export const make = Effect.fnUntraced(function* (
       if (refusal !== undefined) return Effect.fail(refusal)
       const prepared = prepare(task, payloads)
       if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError | PayloadTooLarge>
-      if (admissionMs === 0 && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
       const settings = callSettings(task, call)
       const trace = tracing ? traceOf(fiber.context) : undefined
       telemetry.submitted += payloads.length
@@ -566,17 +566,7 @@ export const make = Effect.fnUntraced(function* (
         }
         dispatcher.admit(feed)
         dispatcher.pump()
-        // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
-        const admissionTimer =
-          admissionMs !== undefined && cursor < jobs.length
-            ? setTimeout(() => {
-                if (cursor > 0) return
-                dispatcher.withdraw(feed)
-                finish(Effect.fail(dispatcher.queueFullError()))
-              }, admissionMs)
-            : undefined
         return Effect.suspend(() => {
-          if (admissionTimer !== undefined) clearTimeout(admissionTimer)
           dispatcher.withdraw(feed)
           return cancelAll(jobs)
         })
@@ -585,7 +575,11 @@ export const make = Effect.fnUntraced(function* (
 
   const defaultChunk = (n: number) => Math.max(1, Math.ceil(n / (4 * size)))
 
-  /** `submit` for one payload, without the arrays and closures a call of many needs: the hot path of `apply`. */
+  /**
+   * One payload (`apply`, `offer`): `submit` without the arrays and closures a
+   * call of many needs. `admissionMs`: how long the call may wait for room in
+   * the queue; `undefined`, as long as it takes.
+   */
   const submitOne = <A>(
     task: Task.Any,
     payload: unknown,
@@ -666,7 +660,7 @@ export const make = Effect.fnUntraced(function* (
     }
     let remaining = payloads.length
     const chunkSize = call?.chunkSize ?? defaultChunk(payloads.length)
-    return submit<A>(task, payloads, chunkSize, call, undefined, (index, exit, finish, jobs) => {
+    return submit<A>(task, payloads, chunkSize, call, (index, exit, finish, jobs) => {
       remaining--
       progress?.item(Exit.isFailure(exit))
       const early = settle(results, index, exit, cancelAll(jobs))
