@@ -36,6 +36,14 @@ describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
     60_000
   )
 
+  it.live("a pool that knows its task modules starts its workers from a bundle of them", () =>
+    withPool(backend, { size: 1, tasks: [T.StartedFromBundle] }, (pool) =>
+      Effect.gen(function* () {
+        expect(yield* pool.apply(T.StartedFromBundle, undefined)).toBe(true)
+      })
+    )
+  )
+
   it.live("S06 starmap over pairs and apply", () =>
     withPool(backend, { size: 4 }, (pool) =>
       Effect.gen(function* () {
