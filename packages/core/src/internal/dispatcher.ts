@@ -136,7 +136,7 @@ export class Dispatcher {
   readonly queue: Array<Job> = []
   readonly slots: Array<Slot> = []
   /** Callers waiting for room in the queue, oldest first; each returns `true` once it has nothing left to enqueue. */
-  private admissions: Array<() => boolean> = []
+  private admissions: Array<(() => boolean) | undefined> = []
   /** Where the waiting admissions start: taken ones are cleared, not shifted out (thousands may wait). */
   private admissionsHead = 0
   private pumping = false
@@ -190,7 +190,7 @@ export class Dispatcher {
     const admissions = this.admissions
     while (this.admissionsHead < admissions.length && !this.queueFull) {
       if (!admissions[this.admissionsHead]!()) return
-      admissions[this.admissionsHead++] = undefined!
+      admissions[this.admissionsHead++] = undefined
     }
     if (this.admissionsHead === admissions.length) {
       admissions.length = 0
