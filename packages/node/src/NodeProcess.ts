@@ -28,7 +28,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { signalGroup } from "./internal/processGroup.ts"
-import { toArgument } from "./internal/runnerOptions.ts"
+import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
@@ -82,9 +82,7 @@ const spawnChild = (
   bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
-    const runner = { ...options.runner, bundled: bundle !== undefined }
-    const args = [toArgument(runner)]
-    if (bundle !== undefined) args.push(`--troupe-bundle=${bundle}`)
+    const args = childArguments(options.runner, bundle)
     let child: ChildProcess
     try {
       child = fork(childEntry, args, {

@@ -67,7 +67,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
-import { toArgument } from "./internal/runnerOptions.ts"
+import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
 
 const threadEntry = fileURLToPath(new URL(`./internal/threadMain${extname(import.meta.url)}`, import.meta.url))
@@ -122,8 +122,7 @@ const spawnThread = (
     let worker: Worker
     try {
       const env = envFor(options.env)
-      const argv = [toArgument({ ...options.runner, bundled: bundle !== undefined })]
-      if (bundle !== undefined) argv.push(`--troupe-bundle=${bundle}`)
+      const argv = childArguments(options.runner, bundle)
       worker = new Worker(threadEntry, {
         name: "troupe",
         argv,

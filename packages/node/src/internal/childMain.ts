@@ -14,9 +14,8 @@
  * @internal
  */
 import { enableCompileCache } from "node:module"
-import { pathToFileURL } from "node:url"
+import { loadRunner } from "./loadRunner.ts"
 import { fromArguments } from "./runnerOptions.ts"
-import { stackMapper } from "./stackMapper.ts"
 
 const send = process.send?.bind(process)
 if (send === undefined) {
@@ -32,13 +31,9 @@ process.on("disconnect", () => {
   }
 })
 
-// Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
-const bundleFlag = process.argv.find((arg) => arg.startsWith("--troupe-bundle="))
 enableCompileCache?.()
-const ChildRunner: typeof import("@troupe/core/ChildRunner") =
-  bundleFlag === undefined
-    ? await import("@troupe/core/ChildRunner")
-    : await import(pathToFileURL(bundleFlag.slice("--troupe-bundle=".length)).href)
+// Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
+const { ChildRunner, mapStack } = await loadRunner(process.argv)
 
 const port: import("@troupe/core").ChildRunner.ChildPort = {
   send: (frame) =>
@@ -49,8 +44,8 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
   pid: process.pid,
-  // A bundled child maps the stacks it sends back to the original files; the map is read on first use only.
-  mapStack: bundleFlag === undefined ? undefined : stackMapper(bundleFlag.slice("--troupe-bundle=".length)),
+  // A bundled child maps the stacks it sends back to the original files.
+  mapStack,
   // A child hosting actors stops them gracefully on SIGTERM (their finalizers run), then exits with code 0.
   onTerminate: (stop) => {
     process.once("SIGTERM", () => {

@@ -20,10 +20,9 @@
  * @internal
  */
 import { enableCompileCache } from "node:module"
-import { pathToFileURL } from "node:url"
 import { parentPort, threadId } from "node:worker_threads"
+import { loadRunner } from "./loadRunner.ts"
 import { fromArguments } from "./runnerOptions.ts"
-import { stackMapper } from "./stackMapper.ts"
 
 const parent = parentPort
 if (parent === null) {
@@ -31,13 +30,9 @@ if (parent === null) {
   process.exit(2)
 }
 
-// Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
-const bundleFlag = process.argv.find((arg) => arg.startsWith("--troupe-bundle="))
 enableCompileCache?.()
-const ChildRunner: typeof import("@troupe/core/ChildRunner") =
-  bundleFlag === undefined
-    ? await import("@troupe/core/ChildRunner")
-    : await import(pathToFileURL(bundleFlag.slice("--troupe-bundle=".length)).href)
+// Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
+const { ChildRunner, mapStack } = await loadRunner(process.argv)
 
 const port: import("@troupe/core").ChildRunner.ChildPort = {
   send: (frame) =>
@@ -49,8 +44,8 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
   pid: threadId,
-  // A bundled thread maps the stacks it sends back to the original files; the map is read on first use only.
-  mapStack: bundleFlag === undefined ? undefined : stackMapper(bundleFlag.slice("--troupe-bundle=".length))
+  // A bundled thread maps the stacks it sends back to the original files.
+  mapStack
 }
 
 const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
