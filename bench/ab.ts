@@ -10,7 +10,7 @@
  */
 import { spawnSync } from "node:child_process"
 import { parseArgs } from "node:util"
-import type { Config } from "./measure.ts"
+import { type Config, measureArguments } from "./measure.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -54,20 +54,10 @@ for (let rep = 0; rep < reps; rep++) {
   const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length]!)
   const run: Record<string, Values> = {}
   for (const contender of order) {
-    const out = spawnSync(
-      process.execPath,
-      [
-        "--expose-gc",
-        new URL("./measure.ts", import.meta.url).pathname,
-        "--contender",
-        contender,
-        "--probe",
-        args.probes,
-        "--config",
-        JSON.stringify(config)
-      ],
-      { encoding: "utf8", timeout: 120_000 }
-    )
+    const out = spawnSync(process.execPath, measureArguments(contender, args.probes, config), {
+      encoding: "utf8",
+      timeout: 120_000
+    })
     const values: Values = {}
     for (const line of out.stdout.split("\n")) {
       if (line.startsWith("@@result ")) Object.assign(values, JSON.parse(line.slice(9)).values)

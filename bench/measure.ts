@@ -265,6 +265,18 @@ const runProbe = async (probe: Probe, makeContender: () => Contender, config: Co
   return closed === "timeout" ? { ...values, closeTimedOut: 1 } : values
 }
 
+/** The Node arguments that run `probes` (comma-separated) for one contender in a fresh process: what run.ts and ab.ts spawn. */
+export const measureArguments = (contender: string, probes: string, config: Config): Array<string> => [
+  "--expose-gc",
+  new URL("./measure.ts", import.meta.url).pathname,
+  "--contender",
+  contender,
+  "--probe",
+  probes,
+  "--config",
+  JSON.stringify(config)
+]
+
 if (import.meta.main) {
   process.on("unhandledRejection", () => {})
   const { values: args } = parseArgs({

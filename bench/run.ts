@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { writeChart } from "./chart.ts"
-import { type Config, type Probe, probes } from "./measure.ts"
+import { type Config, measureArguments, type Probe, probes } from "./measure.ts"
 import { writeReport } from "./report.ts"
 import { type Results, ratiosVsBaselines, summarize, targets } from "./stats.ts"
 import { spin } from "./workers/work.ts"
@@ -142,20 +142,10 @@ process.on("SIGINT", () => {
 /** Runs `measure.ts` for one contender and one or more probes in a fresh Node process, under a hard timeout. */
 const measureOnce = (contender: string, probeSet: ReadonlyArray<Probe>): Promise<Outcome> =>
   new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [
-        "--expose-gc",
-        new URL("./measure.ts", import.meta.url).pathname,
-        "--contender",
-        contender,
-        "--probe",
-        probeSet.join(","),
-        "--config",
-        JSON.stringify(config)
-      ],
-      { detached: true, stdio: ["ignore", "pipe", "pipe"] }
-    )
+    const child = spawn(process.execPath, measureArguments(contender, probeSet.join(","), config), {
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     const pids = new Set<number>()
     current = { pid: child.pid!, pids }
     const outcome: Outcome = { results: [], errors: [] }
