@@ -69,6 +69,30 @@ const runChaos = (retries: number) =>
     })
   ).pipe(Effect.provide(NodePool.transport("process")))
 
+type ChaosRun = Effect.Success<ReturnType<typeof runChaos>>
+
+/** Prints a run's figures; returns its longest call, in ms. */
+const reportRun = (name: string, run: ChaosRun, bound: number): number => {
+  const { tally } = run
+  const max = Math.max(...run.durations)
+  report(name, {
+    tasks: run.submitted,
+    succeeded: tally.succeeded,
+    failed: tally.failed,
+    byTag: Object.fromEntries(tally.byTag),
+    kills: run.kills,
+    restarts: run.restarts,
+    seconds: Math.round(run.elapsedMs / 100) / 10,
+    p50Ms: Math.round(percentile(run.durations, 50)),
+    p99Ms: Math.round(percentile(run.durations, 99)),
+    maxMs: Math.round(max),
+    boundMs: bound,
+    heapBeforeMb: mb(run.heapBefore),
+    heapAfterMb: mb(run.heapAfter)
+  })
+  return max
+}
+
 describe("chaos: a worker SIGKILLed every 50-200 ms under 10,000 tasks", () => {
   it.live(
     "with retries: 5, every task succeeds, no call waits past its bound, the heap comes back",
@@ -78,21 +102,7 @@ describe("chaos: a worker SIGKILLed every 50-200 ms under 10,000 tasks", () => {
         const run = yield* runChaos(retries)
         const { tally } = run
         const bound = (retries + 1) * timeoutMs + queueAllowanceMs
-        const max = Math.max(...run.durations)
-        report("chaos, retries 5", {
-          tasks: run.submitted,
-          succeeded: tally.succeeded,
-          failed: tally.failed,
-          kills: run.kills,
-          restarts: run.restarts,
-          seconds: Math.round(run.elapsedMs / 100) / 10,
-          p50Ms: Math.round(percentile(run.durations, 50)),
-          p99Ms: Math.round(percentile(run.durations, 99)),
-          maxMs: Math.round(max),
-          boundMs: bound,
-          heapBeforeMb: mb(run.heapBefore),
-          heapAfterMb: mb(run.heapAfter)
-        })
+        const max = reportRun("chaos, retries 5", run, bound)
         expect(tally.settled).toBe(run.submitted)
         expect(Object.fromEntries(tally.byTag)).toEqual({})
         expect(tally.succeeded).toBe(run.submitted)
@@ -112,22 +122,7 @@ describe("chaos: a worker SIGKILLed every 50-200 ms under 10,000 tasks", () => {
         const run = yield* runChaos(0)
         const { tally } = run
         const bound = timeoutMs + queueAllowanceMs
-        const max = Math.max(...run.durations)
-        report("chaos, retries 0", {
-          tasks: run.submitted,
-          succeeded: tally.succeeded,
-          failed: tally.failed,
-          byTag: Object.fromEntries(tally.byTag),
-          kills: run.kills,
-          restarts: run.restarts,
-          seconds: Math.round(run.elapsedMs / 100) / 10,
-          p50Ms: Math.round(percentile(run.durations, 50)),
-          p99Ms: Math.round(percentile(run.durations, 99)),
-          maxMs: Math.round(max),
-          boundMs: bound,
-          heapBeforeMb: mb(run.heapBefore),
-          heapAfterMb: mb(run.heapAfter)
-        })
+        const max = reportRun("chaos, retries 0", run, bound)
         expect(tally.settled).toBe(run.submitted)
         expect(tally.succeeded + tally.failed).toBe(run.submitted)
         expect(tally.failed).toBeGreaterThan(0)
