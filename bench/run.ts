@@ -17,7 +17,7 @@ import { parseArgs } from "node:util"
 import { writeChart } from "./chart.ts"
 import { type Config, measureArguments, type Probe, probes } from "./measure.ts"
 import { writeReport } from "./report.ts"
-import { type Results, ratiosVsBaselines, summarize, targets } from "./stats.ts"
+import { measurements, type Results, ratiosVsBaselines, summarize, targets } from "./stats.ts"
 import { spin } from "./workers/work.ts"
 
 export const contenders = [
@@ -33,23 +33,6 @@ export const contenders = [
   "workerpool-thread",
   "poolifier-cluster",
   "poolifier-thread"
-] as const
-
-/** The measurements of latest.json; anything else a probe prints goes to `extras`. */
-export const measurements = [
-  "tasksPerSecAllAtOnce",
-  "tasksPerSecWindow64",
-  "latencyP50Us",
-  "latencyP99Us",
-  "cpuSpeedup",
-  "startMs",
-  "restartMs",
-  "idleRssMb",
-  "crashResolved",
-  "crashRejected",
-  "crashInnocent",
-  "crashHung",
-  "crashServedAfter"
 ] as const
 
 const { values: args } = parseArgs({

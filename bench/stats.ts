@@ -22,8 +22,8 @@ export const summarize = (samples: ReadonlyArray<number>): Summary => {
 
 export const baselines = ["raw-fork-json", "raw-fork-advanced", "raw-thread"] as const
 
-/** Measurements whose ratio against a baseline means something (not the crash counts). */
-export const ratioMeasurements = [
+/** The measurements of latest.json; anything else a probe prints goes to `extras`. */
+export const measurements = [
   "tasksPerSecAllAtOnce",
   "tasksPerSecWindow64",
   "latencyP50Us",
@@ -31,8 +31,16 @@ export const ratioMeasurements = [
   "cpuSpeedup",
   "startMs",
   "restartMs",
-  "idleRssMb"
+  "idleRssMb",
+  "crashResolved",
+  "crashRejected",
+  "crashInnocent",
+  "crashHung",
+  "crashServedAfter"
 ] as const
+
+/** Measurements whose ratio against a baseline means something (not the crash counts). */
+export const ratioMeasurements = measurements.filter((measurement) => !measurement.startsWith("crash"))
 
 const med = (results: Results, contender: string, measurement: string): number | undefined =>
   results[contender]?.[measurement]?.median
