@@ -1,11 +1,12 @@
 /**
- * Profiles Troupe once: runs the 64-in-flight throughput probe for
- * `troupe-process` with `node --cpu-prof` in the parent (the pool's workers
+ * Profiles Troupe once: runs a probe (the 64-in-flight throughput probe
+ * unless `--probe latency`) for `troupe-process` with `node --cpu-prof` in the parent (the pool's workers
  * inherit the flag, so each child writes its own profile when it exits),
  * then sums self time by function and file in the parent and in the
  * children, and writes the tables into bench/PROFILE.md between the
  * `<!-- profile:start -->` and `<!-- profile:end -->` markers.
- * `node profile.ts [--contender troupe-process] [--tasks 20000] [--doc PROFILE.md]`
+ * `node profile.ts [--contender troupe-process] [--probe tput64|latency] [--tasks 20000] [--interval 1000] [--doc PROFILE.md]`
+ * (`--interval`: the sampling interval in microseconds, Node's default 1000).
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -28,7 +29,9 @@ interface Profile {
 const { values: args } = parseArgs({
   options: {
     contender: { type: "string", default: "troupe-process" },
+    probe: { type: "string", default: "tput64" },
     tasks: { type: "string", default: "20000" },
+    interval: { type: "string", default: "1000" },
     doc: { type: "string" }
   }
 })
@@ -122,7 +125,7 @@ mkdirSync(dir, { recursive: true })
 const config: Config = {
   tasks: Number(args.tasks),
   warmup: 20_000,
-  latencyTasks: 0,
+  latencyTasks: args.probe === "latency" ? Number(args.tasks) : 0,
   cpuTasks: 0,
   cpuIterations: 0,
   cpuRounds: 0,
@@ -139,11 +142,12 @@ const run = spawnSync(
   [
     "--cpu-prof",
     `--cpu-prof-dir=${dir}`,
+    `--cpu-prof-interval=${args.interval}`,
     new URL("./measure.ts", import.meta.url).pathname,
     "--contender",
     args.contender!,
     "--probe",
-    "tput64",
+    args.probe,
     "--config",
     JSON.stringify(config)
   ],
@@ -164,9 +168,10 @@ const result = JSON.parse(
 const section = [
   "<!-- profile:start -->",
   "",
-  `Run: \`node --cpu-prof measure.ts --contender ${args.contender} --probe tput64\`, ${config.tasks.toLocaleString("en-US")} tasks at 64 in flight ` +
+  `Run: \`node --cpu-prof measure.ts --contender ${args.contender} --probe ${args.probe}\`, ${config.tasks.toLocaleString("en-US")} tasks ` +
+    `${args.probe === "latency" ? "one at a time" : "at 64 in flight"} ` +
     `after ${config.warmup.toLocaleString("en-US")} warm-up tasks; ${new Date().toISOString()}, Node ${process.version}; ` +
-    `throughput under the profiler: ${Math.round(result.values?.tasksPerSecWindow64 ?? 0).toLocaleString("en-US")} tasks/s. ` +
+    `under the profiler: ${JSON.stringify(result.values ?? {})}. ` +
     `Profiles: ${parent.length} parent, ${children.length} child (summed). The whole run is sampled, start-up and shutdown included.`,
   "",
   "### Parent: top self time",

@@ -241,21 +241,28 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   }
 
   const execute = (run: Run, task: Task.Any) => {
-    let effect = Codec.runInChild(task, run.payload)
-    if (run.trace !== undefined) {
-      const recorded: Array<SpanRecord> = []
-      spans.set(run.id, recorded)
-      effect = ChildTelemetry.traced(
-        effect,
-        `troupe.task ${task.name}`,
-        run.trace,
-        { "troupe.task": task.name, "troupe.pid": port.pid, "troupe.attempt": run.attempt ?? 1 },
-        recorded
-      )
+    const trace = run.trace
+    if (trace === undefined) {
+      // A handler that answers at once (`Effect.succeed`, `Effect.fail`) needs no fiber.
+      const reply = Codec.replyInChild(task, run.payload)
+      return Effect.isEffect(reply) ? fork(run.id, task, reply) : finish(run.id, withMappedStack(reply))
     }
+    const recorded: Array<SpanRecord> = []
+    spans.set(run.id, recorded)
+    const traced = ChildTelemetry.traced(
+      Codec.runInChild(task, run.payload),
+      `troupe.task ${task.name}`,
+      trace,
+      { "troupe.task": task.name, "troupe.pid": port.pid, "troupe.attempt": run.attempt ?? 1 },
+      recorded
+    )
+    fork(run.id, task, traced)
+  }
+
+  const fork = (id: number, task: Task.Any, effect: Effect.Effect<Reply>) => {
     const fiber = runnerOf(task)(effect)
-    running.set(run.id, fiber)
-    fiber.addObserver((exit) => finish(run.id, Exit.isSuccess(exit) ? withMappedStack(exit.value) : interrupted))
+    running.set(id, fiber)
+    fiber.addObserver((exit) => finish(id, Exit.isSuccess(exit) ? withMappedStack(exit.value) : interrupted))
   }
 
   const resolve = (run: Run): Task.Any | Reply =>

@@ -165,6 +165,19 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
   return { _tag: "Defect", name: "Interrupted", message: `task ${task.name} was interrupted in the child` }
 }
 
+const successReply = (task: Codable, value: unknown): Reply => {
+  const encoded = codecsOf(task).encodeSuccess(value)
+  return Exit.isSuccess(encoded)
+    ? { _tag: "Success", value: encoded.value }
+    : { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
+}
+
+const payloadRejected = (payload: Exit.Exit<unknown, unknown>): Reply => ({
+  _tag: "Defect",
+  name: "RequestValidationError",
+  message: `the payload did not match the payload Schema in the child: ${issueMessage(payload)}`
+})
+
 /**
  * Runs a task in the child: decodes the payload, runs the handler, and
  * encodes the outcome. Never fails; every outcome is a `Reply`.
@@ -174,27 +187,42 @@ export const runInChild = (
   encodedPayload: unknown,
   handler: (payload: any) => Effect.Effect<unknown, unknown, never> = (task as Task.Any).handler
 ): Effect.Effect<Reply> => {
-  const codecs = codecsOf(task)
-  const payload = codecs.decodePayload(encodedPayload)
-  if (Exit.isFailure(payload)) {
-    return Effect.succeed({
-      _tag: "Defect",
-      name: "RequestValidationError",
-      message: `the payload did not match the payload Schema in the child: ${issueMessage(payload)}`
-    })
-  }
+  const payload = codecsOf(task).decodePayload(encodedPayload)
+  if (Exit.isFailure(payload)) return Effect.succeed(payloadRejected(payload))
   return Effect.matchCause(
     Effect.suspend(() => handler(payload.value)),
     {
       onFailure: (cause): Reply => replyOfCause(task, cause),
-      onSuccess: (value): Reply => {
-        const encoded = codecs.encodeSuccess(value)
-        return Exit.isSuccess(encoded)
-          ? { _tag: "Success", value: encoded.value }
-          : { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
-      }
+      onSuccess: (value): Reply => successReply(task, value)
     }
   )
+}
+
+/**
+ * `runInChild` without a fiber when it can: calls the handler at once, and
+ * when the effect it returns is already complete (an `Exit`, as
+ * `Effect.succeed` and `Effect.fail` build), returns the reply itself. Else
+ * it returns the effect to run, which finishes the handler's effect. The
+ * reply is the same either way: a throwing handler is a defect, as under
+ * `Effect.suspend`. A handler's synchronous body reads no fiber state, so
+ * running it outside a fiber changes nothing it can see.
+ */
+export const replyInChild = (task: Task.Any, encodedPayload: unknown): Reply | Effect.Effect<Reply> => {
+  const payload = codecsOf(task).decodePayload(encodedPayload)
+  if (Exit.isFailure(payload)) return payloadRejected(payload)
+  let effect: Effect.Effect<unknown, unknown>
+  try {
+    effect = task.handler(payload.value)
+  } catch (defect) {
+    return defectReply(defect)
+  }
+  if (Exit.isExit(effect)) {
+    return Exit.isSuccess(effect) ? successReply(task, effect.value) : replyOfCause(task, effect.cause)
+  }
+  return Effect.matchCause(effect, {
+    onFailure: (cause): Reply => replyOfCause(task, cause),
+    onSuccess: (value): Reply => successReply(task, value)
+  })
 }
 
 /**
