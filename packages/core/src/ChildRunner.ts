@@ -33,7 +33,7 @@ import * as ActorServer from "./internal/actorServer.ts"
 import * as ChildTelemetry from "./internal/childTelemetry.ts"
 import * as Codec from "./internal/codec.ts"
 import {
-  type ChildFrame,
+  type ChildMessage,
   decodeParentFrame,
   type Reply,
   type Run,
@@ -86,7 +86,7 @@ export const defaultOptions: Options = { once: false, concurrency: 1, reportRss:
  */
 export interface ChildPort {
   /** Sends a frame; the promise settles once the platform has written it. */
-  readonly send: (frame: ChildFrame) => Promise<void>
+  readonly send: (frame: ChildMessage) => Promise<void>
   /** Called once a `once` runner has replied, with the exit code to use. */
   readonly done: (exitCode: number) => void
   /** Runs `f` after the events already queued (Node's `setImmediate`), to batch replies. */

@@ -5,7 +5,17 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Exit, Schema } from "effect"
-import { ChildFrame, decodeChildFrame, decodeParentFrame, ParentFrame } from "../src/internal/frame.ts"
+import {
+  ChildFrame,
+  decodeChildFrame,
+  decodeParentFrame,
+  ParentFrame,
+  type Run,
+  runsMessage,
+  WireDone,
+  WireRun,
+  wireDone
+} from "../src/internal/frame.ts"
 
 const run = { _tag: "Run", id: 1, module: "file:///m.ts", task: "T", payload: { n: 1 } }
 
@@ -68,5 +78,91 @@ describe("frames", () => {
       null
     ]
     for (const frame of frames) agrees(decodeChildFrame, ChildFrame, frame)
+  })
+
+  it("wire runs: a run goes as a tuple when it can, and comes back as the Run it was, through JSON", () => {
+    const named = (task: string) => task === "Known"
+    const runs: Array<Run> = [
+      { _tag: "Run", id: 1, module: "file:///m.ts", task: "New", payload: 2 },
+      { _tag: "Run", id: 2, module: "file:///m.ts", task: "Known", payload: { n: [1, 2] } },
+      { _tag: "Run", id: 3, module: "file:///m.ts", task: "Known", payload: null, confirm: true },
+      { _tag: "Run", id: 4, module: "file:///m.ts", task: "New", payload: "x", confirm: true, attempt: 2 }
+    ]
+    const message = JSON.parse(JSON.stringify(runsMessage(runs, named)))
+    expect(message).toEqual([
+      [1, "New", 2, "file:///m.ts"],
+      [2, "Known", { n: [1, 2] }],
+      [3, "Known", null, null, true],
+      [4, "New", "x", "file:///m.ts", true, 2]
+    ])
+    const decoded = decodeParentFrame(message)
+    expect(Exit.isSuccess(decoded) && decoded.value._tag === "Batch").toBe(true)
+    if (Exit.isSuccess(decoded) && decoded.value._tag === "Batch") {
+      const known = (run: Run) => ({ ...run, module: named(run.task) ? undefined : run.module })
+      expect(decoded.value.runs.map((run) => ({ ...run }))).toEqual(
+        runs.map((run) => ({ confirm: undefined, attempt: undefined, ...known(run) }))
+      )
+    }
+    // A traced run, or one without a payload (JSON would make it null), goes as the object it is.
+    const traced: Run = { ...runs[0]!, trace: { traceId: "t", spanId: "s", sampled: true } }
+    expect(runsMessage([traced], named)).toEqual(traced)
+    expect(runsMessage([runs[1]!, { ...runs[0]!, payload: undefined }], named)).toEqual({
+      _tag: "Batch",
+      runs: [
+        { _tag: "Run", id: 2, task: "Known", payload: { n: [1, 2] } },
+        { ...runs[0]!, payload: undefined }
+      ]
+    })
+  })
+
+  it("wire frames: the hand checks of WireRun lists and WireDone agree with their Schemas", () => {
+    const runLists: Array<unknown> = [
+      [[1, "T", 2]],
+      [
+        [1, "T", 2, "m"],
+        [2, "T", { a: 1 }]
+      ],
+      [[1, "T", null, null, true, 3]],
+      [[1, "T", 2, null, null, 3]],
+      [],
+      [["1", "T", 2]],
+      [[1, 2, 2]],
+      [[1, "T"]],
+      [[1, "T", 2, 5]],
+      [[1, "T", 2, "m", "yes"]],
+      [[1, "T", 2, "m", true, "2"]],
+      [[1, "T", 2, "m", true, 2, 7]],
+      [{ _tag: "Run", id: 1, task: "T", payload: 2 }],
+      [null]
+    ]
+    const listSchema = Schema.Array(WireRun)
+    for (const list of runLists) {
+      const decoded = decodeParentFrame(list)
+      const schema = Schema.decodeUnknownExit(listSchema)(list)
+      expect(Exit.isSuccess(decoded)).toBe(Exit.isSuccess(schema))
+    }
+    expect(Exit.isFailure(decodeParentFrame([[1, "T"]]))).toBe(true)
+
+    const doneFrames: Array<unknown> = [
+      wireDone([1, 2], [4, { a: 1 }], undefined),
+      wireDone([], [], 5),
+      [[1], [4], "big"],
+      [["1"], [4]],
+      [[1], "4"],
+      [[1]],
+      [[1], [4], 5, 6],
+      []
+    ]
+    for (const frame of doneFrames) {
+      const decoded = decodeChildFrame(frame)
+      const schema = Schema.decodeUnknownExit(WireDone)(frame)
+      expect(Exit.isSuccess(decoded)).toBe(Exit.isSuccess(schema))
+    }
+    expect(decodeChildFrame(wireDone([1, 2], [4, 9], 77))).toEqual(
+      Exit.succeed({ _tag: "Done", ids: [1, 2], values: [4, 9], rss: 77 })
+    )
+    expect(decodeChildFrame(wireDone([3], ["x"], undefined))).toEqual(
+      Exit.succeed({ _tag: "Done", ids: [3], values: ["x"] })
+    )
   })
 })

@@ -5,9 +5,10 @@
  * them when many tasks go to one child at once) and `Interrupt`; the child
  * sends `Ready` once it listens, then one reply per `Run`, several at a time
  * when several finish together: plain successes in a compact `Done` frame,
- * the others in a `Replies` frame. Each side decodes what
- * it receives with these Schemas, so a malformed frame is a typed error at the
- * boundary, never a crash.
+ * the others in a `Replies` frame. On the hot path, runs and `Done` travel as
+ * arrays (`WireRun`, `WireDone`), which JSON reads faster. Each side decodes
+ * what it receives with these Schemas, so a malformed frame is a typed error
+ * at the boundary, never a crash.
  *
  * @internal
  */
@@ -67,6 +68,23 @@ export type Run = RunFrame & { readonly module: string }
 /** Parent to child: several runs in one message, started in order. */
 export const Batch = Schema.Struct({ _tag: Schema.tag("Batch"), runs: Schema.Array(Run) })
 export type Batch = typeof Batch.Type
+
+/**
+ * A run on the wire, compactly: `[id, task, payload]`, then the module,
+ * `confirm` and `attempt` up to the last one that is set (`null` for an unset
+ * one before it). A parent message that is an array is a list of these, read
+ * as a `Batch`. JSON reads an array without the property names an object
+ * carries, and that is most of the cost of a tiny task's frame.
+ */
+export const WireRun = Schema.Tuple([
+  Schema.Number,
+  Schema.String,
+  Schema.Unknown,
+  Schema.optionalKey(Schema.NullOr(Schema.String)),
+  Schema.optionalKey(Schema.NullOr(Schema.Boolean)),
+  Schema.optionalKey(Schema.Number)
+])
+export type WireRun = typeof WireRun.Type
 
 /** Parent to child: stop run `id`, whether it is queued in the child or running. */
 export const Interrupt = Schema.Struct({ _tag: Schema.tag("Interrupt"), id: Schema.Number })
@@ -153,6 +171,18 @@ export const Addressed = Schema.Struct({
 })
 export type Addressed = typeof Addressed.Type
 
+/**
+ * Plain successes on the wire, compactly: `[ids, values]`, then `rss` when
+ * it is sent. A child message that is an array is one of these, read as a
+ * `Done` frame.
+ */
+export const WireDone = Schema.Tuple([
+  Schema.Array(Schema.Number),
+  Schema.Array(Schema.Unknown),
+  Schema.optionalKey(Schema.Number)
+])
+export type WireDone = typeof WireDone.Type
+
 /** Child to parent. `rss` is the child's resident set size in bytes, when asked for. */
 export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Ready"), pid: Schema.Number }),
@@ -178,14 +208,98 @@ export const ChildFrame = Schema.Union([
 ])
 export type ChildFrame = typeof ChildFrame.Type
 
+/** What a child sends: a frame, or plain successes as a `WireDone`. */
+export type ChildMessage = ChildFrame | WireDone
+
 const decodeChildFrameSchema = Schema.decodeUnknownExit(ChildFrame)
 const decodeParentFrameSchema = Schema.decodeUnknownExit(ParentFrame)
+const decodeWireRunsSchema = Schema.decodeUnknownExit(Schema.Array(WireRun))
+const decodeWireDoneSchema = Schema.decodeUnknownExit(WireDone)
+
+/** `run` as a `WireRun` (naming its module when `withModule`), or `undefined` when only a `Run` object carries it (a traced run, or one without a payload, which JSON would turn into `null`). */
+const toWireRun = (run: Run, withModule: boolean): WireRun | undefined => {
+  if (run.trace !== undefined || run.payload === undefined) return undefined
+  const module = withModule ? run.module : null
+  if (run.attempt !== undefined) return [run.id, run.task, run.payload, module, run.confirm ?? null, run.attempt]
+  if (run.confirm !== undefined) return [run.id, run.task, run.payload, module, run.confirm]
+  return withModule ? [run.id, run.task, run.payload, run.module] : [run.id, run.task, run.payload]
+}
+
+/** A run without its module, for a worker that already has it. */
+const withoutModule = (run: Run): RunFrame =>
+  run.confirm === undefined && run.trace === undefined && run.attempt === undefined
+    ? { _tag: "Run", id: run.id, task: run.task, payload: run.payload }
+    : { ...run, module: undefined }
+
+/**
+ * The message that carries `runs` to a child: a list of `WireRun`s when every
+ * run has one, else a `Run` or a `Batch`. `named(task)`: the child already
+ * knows the module of `task`, so the run leaves it out.
+ */
+export const runsMessage = (runs: ReadonlyArray<Run>, named: (task: string) => boolean): unknown => {
+  const wire: Array<WireRun> = new Array(runs.length)
+  for (let i = 0; i < runs.length; i++) {
+    const run = runs[i]!
+    const compact = toWireRun(run, !named(run.task))
+    if (compact === undefined) {
+      const frames = runs.map((run) => (named(run.task) ? withoutModule(run) : run))
+      return frames.length === 1 ? frames[0] : { _tag: "Batch", runs: frames }
+    }
+    wire[i] = compact
+  }
+  return wire
+}
+
+const fromWireRun = (wire: WireRun): RunFrame => ({
+  _tag: "Run",
+  id: wire[0],
+  module: wire[3] ?? undefined,
+  task: wire[1],
+  payload: wire[2],
+  confirm: wire[4] ?? undefined,
+  attempt: wire[5]
+})
+
+const fromWireRuns = (wire: ReadonlyArray<WireRun>): Batch => ({ _tag: "Batch", runs: wire.map(fromWireRun) })
+
+/** Plain successes as a `WireDone`. */
+export const wireDone = (ids: Array<number>, values: Array<unknown>, rss: number | undefined): WireDone =>
+  rss === undefined ? [ids, values] : [ids, values, rss]
+
+const fromWireDone = (wire: WireDone): ChildFrame =>
+  wire.length === 3
+    ? { _tag: "Done", ids: wire[0], values: wire[1], rss: wire[2] }
+    : { _tag: "Done", ids: wire[0], values: wire[1] }
 
 // The hot frames (a `Run` or `Batch` of plain runs, `Replies` of successes and typed failures) are checked by
 // hand: a frame passes here only if it has exactly the shape its Schema accepts, and passes through unchanged
 // (frames arrive freshly deserialized, so nothing else holds them). Anything else, malformed frames included,
 // goes to the Schema, which decodes it or rejects it with its usual issue.
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const isNumbers = (u: unknown): boolean => {
+  if (!Array.isArray(u)) return false
+  for (let i = 0; i < u.length; i++) if (typeof u[i] !== "number") return false
+  return true
+}
+
+const isWireRun = (u: unknown): boolean =>
+  Array.isArray(u) &&
+  u.length >= 3 &&
+  u.length <= 6 &&
+  typeof u[0] === "number" &&
+  typeof u[1] === "string" &&
+  (u.length < 4 || u[3] === null || typeof u[3] === "string") &&
+  (u.length < 5 || u[4] === null || typeof u[4] === "boolean") &&
+  (u.length < 6 || typeof u[5] === "number")
+
+const isWireRuns = (u: ReadonlyArray<unknown>): boolean => {
+  for (let i = 0; i < u.length; i++) if (!isWireRun(u[i])) return false
+  return true
+}
+
+const isWireDone = (u: ReadonlyArray<unknown>): boolean =>
+  (u.length === 2 || (u.length === 3 && typeof u[2] === "number")) && isNumbers(u[0]) && Array.isArray(u[1])
 
 const isPlainRun = (u: unknown): boolean => {
   if (!isObject(u)) return false
@@ -229,20 +343,27 @@ const isPlainReplies = (u: Record<string, unknown>): boolean => {
   return true
 }
 
-const isPlainDone = (u: Record<string, unknown>): boolean => {
-  const ids = u.ids
-  if (!Array.isArray(ids) || !Array.isArray(u.values) || (u.rss !== undefined && typeof u.rss !== "number"))
-    return false
-  for (let i = 0; i < ids.length; i++) if (typeof ids[i] !== "number") return false
-  return true
-}
+const isPlainDone = (u: Record<string, unknown>): boolean =>
+  isNumbers(u.ids) && Array.isArray(u.values) && (u.rss === undefined || typeof u.rss === "number")
 
-export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> =>
-  isObject(u) && ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)))
+export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> => {
+  if (Array.isArray(u)) {
+    return isWireDone(u)
+      ? Exit.succeed(fromWireDone(u as unknown as WireDone))
+      : Exit.map(decodeWireDoneSchema(u), fromWireDone)
+  }
+  return isObject(u) && ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)))
     ? Exit.succeed(u as unknown as ChildFrame)
     : decodeChildFrameSchema(u)
+}
 
-export const decodeParentFrame = (u: unknown): Exit.Exit<ParentFrame, Schema.SchemaError> =>
-  isObject(u) && ((u._tag === "Run" && isPlainRun(u)) || (u._tag === "Batch" && isPlainBatch(u)))
+export const decodeParentFrame = (u: unknown): Exit.Exit<ParentFrame, Schema.SchemaError> => {
+  if (Array.isArray(u)) {
+    return isWireRuns(u)
+      ? Exit.succeed(fromWireRuns(u as ReadonlyArray<WireRun>))
+      : Exit.map(decodeWireRunsSchema(u), fromWireRuns)
+  }
+  return isObject(u) && ((u._tag === "Run" && isPlainRun(u)) || (u._tag === "Batch" && isPlainBatch(u)))
     ? Exit.succeed(u as unknown as ParentFrame)
     : decodeParentFrameSchema(u)
+}

@@ -15,12 +15,12 @@
  *   holding replies back: a child that was not holding when it died had sent
  *   every reply but the running one's.
  *
- * Plain successes go out as one compact `Done` frame (ids and values), the
+ * Plain successes go out as one compact `WireDone` (ids and values), the
  * other replies as `Replies`.
  *
  * @internal
  */
-import type { Addressed, ChildFrame, Reply, SpanRecord } from "./frame.ts"
+import { type Addressed, type ChildMessage, type Reply, type SpanRecord, wireDone } from "./frame.ts"
 
 /** A run shorter than this lets the replies before the next run of its task be held back. */
 const shortRunMs = 0.1
@@ -51,7 +51,7 @@ export interface ReplyBatcher {
  * resident set size to attach to a batch, when one is due.
  */
 export const make = (options: {
-  readonly send: (frame: ChildFrame) => Promise<void>
+  readonly send: (frame: ChildMessage) => Promise<void>
   readonly rss: () => number | undefined
   readonly hold: boolean
 }): ReplyBatcher => {
@@ -78,11 +78,7 @@ export const make = (options: {
       const values = doneValues
       doneIds = []
       doneValues = []
-      sent = send(
-        bytes === undefined || replies.length > 0
-          ? { _tag: "Done", ids, values }
-          : { _tag: "Done", ids, values, rss: bytes }
-      )
+      sent = send(wireDone(ids, values, replies.length > 0 ? undefined : bytes))
     }
     if (replies.length > 0) {
       const batch = replies

@@ -20,7 +20,7 @@ import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
-import { decodeChildFrame, type Reply, type Run, type RunFrame, type SpanRecord } from "./frame.ts"
+import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
 import { exitLabel } from "./poolTelemetry.ts"
 import { emitLogs } from "./telemetry.ts"
 
@@ -73,12 +73,6 @@ const describeReply = (reply: Reply): string => {
   }
 }
 
-/** A run without its module, for a worker that already has it. */
-const withoutModule = (run: Run): RunFrame =>
-  run.confirm === undefined && run.trace === undefined && run.attempt === undefined
-    ? { _tag: "Run", id: run.id, task: run.task, payload: run.payload }
-    : { ...run, module: undefined }
-
 /**
  * `empty`: no supervising fiber owns the slot. `down`: between two workers (the fiber waits out a backoff).
  */
@@ -96,6 +90,7 @@ export class Slot implements Balancer.WorkerView {
   private outbox: Array<Item> = []
   /** The tasks whose module the current worker has been told (their later runs leave it out). */
   private readonly named = new Set<string>()
+  private readonly isNamed = (task: string): boolean => this.named.has(task)
   /** Messages sent to the current worker (what `Item.message` counts). */
   private messages = 0
   /** The current worker may hold replies back while it runs (it says so with `Holding` frames). */
@@ -162,23 +157,15 @@ export class Slot implements Balancer.WorkerView {
     const items = this.outbox
     this.outbox = []
     const message = ++this.messages
-    const runs: Array<RunFrame> = new Array(items.length)
-    let named: Array<string> | undefined
+    const runs: Array<Run> = new Array(items.length)
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!
       item.message = message
-      const run = item.run
-      if (this.named.has(run.task)) {
-        runs[i] = withoutModule(run)
-      } else {
-        runs[i] = run
-        named ??= []
-        named.push(run.task)
-      }
+      runs[i] = item.run
     }
     try {
-      this.connection!.sendUnsafe(runs.length === 1 ? runs[0] : { _tag: "Batch", runs })
-      if (named !== undefined) for (const task of named) this.named.add(task)
+      this.connection!.sendUnsafe(runsMessage(runs, this.isNamed))
+      for (const run of runs) this.named.add(run.task)
     } catch {
       for (const item of items) this.sendAlone(item)
     }
