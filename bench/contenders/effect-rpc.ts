@@ -5,13 +5,14 @@
  */
 import { fork } from "node:child_process"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { RpcClient, type RpcClientError } from "effect/rpc"
 import * as Scope from "effect/Scope"
 import { Ops } from "../workers/effectRpcProtocol.ts"
+import { lanes } from "./effectLanes.ts"
 import type { Contender } from "./types.ts"
 
 const childScript = new URL("../workers/effectRpcChild.ts", import.meta.url)
@@ -39,7 +40,7 @@ export const make = (): Contender => {
     run: (n) => run(client!.Square({ n })),
     runCpu: (iterations) => run(client!.Spin({ iterations })),
     runCrash: (n) => run(client!.Crash({ n })),
-    runMany: (ns, inFlight) => run(Effect.forEach(ns, (n) => client!.Square({ n }), { concurrency: inFlight })),
+    runMany: (ns, inFlight) => run(lanes(ns, inFlight, (n) => client!.Square({ n }))),
     pids: async () => [...pids.values()],
     close: async () => {
       if (scope !== undefined) await runtime?.runPromise(Scope.close(scope, Exit.void))

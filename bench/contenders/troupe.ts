@@ -2,13 +2,14 @@
  * Troupe's pool (`NodePool.layer`) as a contender, on either backend. The
  * layer is built once per measurement process through a `ManagedRuntime`;
  * many tasks at once go through `map` (chunks of one), a window of them
- * through one `Effect.forEach` of `apply` with the given concurrency.
+ * through `apply` in `inFlight` lanes (`effectLanes.ts`).
  */
 import { Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Tasks from "../workers/troupeTasks.ts"
+import { lanes } from "./effectLanes.ts"
 import type { Contender } from "./types.ts"
 
 export const makeTroupe = (backend: "process" | "thread"): Contender => {
@@ -38,12 +39,12 @@ export const makeTroupe = (backend: "process" | "thread"): Contender => {
     runCpu: (iterations) => run(service().apply(Tasks.Spin, iterations)),
     runCrash: (n) => run(service().apply(Tasks.Crash, n)),
     // All at once: `map` with chunks of one, Troupe's API for many tasks at once (each item is still its own task,
-    // dispatched, run and answered alone). A window: one `apply` per task, at most `inFlight` at a time.
+    // dispatched, run and answered alone). A window: `inFlight` fibers, each calling `apply` for the next task.
     runMany: (ns, inFlight) =>
       run(
         inFlight >= ns.length
           ? service().map(Tasks.Square, ns, { chunkSize: 1 })
-          : Effect.forEach(ns, (n) => service().apply(Tasks.Square, n), { concurrency: inFlight })
+          : lanes(ns, inFlight, (n) => service().apply(Tasks.Square, n))
       ),
     pids: async () => (backend === "process" ? (await run(service().stats)).workers.map((worker) => worker.pid) : []),
     close: async () => {
