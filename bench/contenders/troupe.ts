@@ -1,6 +1,7 @@
 /**
  * Troupe's pool (`NodePool.layer`) as a contender, on either backend. The
- * layer is built once per measurement process through a `ManagedRuntime`;
+ * layer is built once per measurement process through a `ManagedRuntime`,
+ * and calls run in its context (`Effect.runPromiseWith`);
  * many tasks at once go through `map` (chunks of one), a window of them
  * through `apply` in `inFlight` lanes (`effectLanes.ts`).
  */
@@ -15,8 +16,9 @@ import type { Contender } from "./types.ts"
 export const makeTroupe = (backend: "process" | "thread"): Contender => {
   let runtime: ManagedRuntime.ManagedRuntime<Pool.Pool, unknown> | undefined
   let pool: Pool.Service | undefined
+  let runPromise: (<A>(effect: Effect.Effect<A, unknown, Pool.Pool>) => Promise<A>) | undefined
   const service = (): Pool.Service => pool!
-  const run = <A>(effect: Effect.Effect<A, unknown>): Promise<A> => runtime!.runPromise(effect)
+  const run = <A>(effect: Effect.Effect<A, unknown, Pool.Pool>): Promise<A> => runPromise!(effect)
   return {
     kind: backend,
     start: async (size) => {
@@ -34,6 +36,10 @@ export const makeTroupe = (backend: "process" | "thread"): Contender => {
           return yield* Pool.Pool
         })
       )
+      // Each call runs in the runtime's context, without the fiber bookkeeping of `runtime.runPromise` (a WeakSet
+      // entry and a scope finalizer per fiber, so that `dispose` can interrupt it): `perf` showed it in the
+      // latency probe's parent, and the raw pools' harness pays nothing like it.
+      runPromise = Effect.runPromiseWith(await runtime.context())
     },
     run: (n) => run(service().apply(Tasks.Square, n)),
     runCpu: (iterations) => run(service().apply(Tasks.Spin, iterations)),
