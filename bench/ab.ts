@@ -17,7 +17,8 @@ const { values: args } = parseArgs({
     only: { type: "string", default: "troupe-process,raw-fork-json" },
     probes: { type: "string", default: "tput64,tputAll,latency" },
     reps: { type: "string", default: "5" },
-    tasks: { type: "string", default: "5000" }
+    tasks: { type: "string", default: "5000" },
+    warmup: { type: "string", default: "20000" }
   }
 })
 
@@ -26,7 +27,7 @@ const baseline = contenders.includes("raw-fork-json") ? "raw-fork-json" : conten
 const reps = Number(args.reps)
 const config: Config = {
   tasks: Number(args.tasks),
-  warmup: 20_000,
+  warmup: Number(args.warmup),
   latencyTasks: 1000,
   cpuTasks: 8,
   cpuIterations: 1_000_000,
