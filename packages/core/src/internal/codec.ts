@@ -189,14 +189,15 @@ export const runInChild = (
 ): Effect.Effect<Reply> => {
   const payload = codecsOf(task).decodePayload(encodedPayload)
   if (Exit.isFailure(payload)) return Effect.succeed(payloadRejected(payload))
-  return Effect.matchCause(
-    Effect.suspend(() => handler(payload.value)),
-    {
-      onFailure: (cause): Reply => replyOfCause(task, cause),
-      onSuccess: (value): Reply => successReply(task, value)
-    }
-  )
+  return replyOf(task, Effect.suspend(() => handler(payload.value)))
 }
+
+/** The reply to a handler's effect, once it has run. */
+const replyOf = (task: Codable, effect: Effect.Effect<unknown, unknown>): Effect.Effect<Reply> =>
+  Effect.matchCause(effect, {
+    onFailure: (cause): Reply => replyOfCause(task, cause),
+    onSuccess: (value): Reply => successReply(task, value)
+  })
 
 /**
  * `runInChild` without a fiber when it can: calls the handler at once, and
@@ -204,8 +205,8 @@ export const runInChild = (
  * `Effect.succeed` and `Effect.fail` build), returns the reply itself. Else
  * it returns the effect to run, which finishes the handler's effect. The
  * reply is the same either way: a throwing handler is a defect, as under
- * `Effect.suspend`. A handler's synchronous body reads no fiber state, so
- * running it outside a fiber changes nothing it can see.
+ * `Effect.suspend`. Only the handler's own synchronous body runs outside a
+ * fiber; an effect it returns that still has work to do runs in one.
  */
 export const replyInChild = (task: Task.Any, encodedPayload: unknown): Reply | Effect.Effect<Reply> => {
   const payload = codecsOf(task).decodePayload(encodedPayload)
@@ -216,13 +217,8 @@ export const replyInChild = (task: Task.Any, encodedPayload: unknown): Reply | E
   } catch (defect) {
     return defectReply(defect)
   }
-  if (Exit.isExit(effect)) {
-    return Exit.isSuccess(effect) ? successReply(task, effect.value) : replyOfCause(task, effect.cause)
-  }
-  return Effect.matchCause(effect, {
-    onFailure: (cause): Reply => replyOfCause(task, cause),
-    onSuccess: (value): Reply => successReply(task, value)
-  })
+  if (!Exit.isExit(effect)) return replyOf(task, effect)
+  return Exit.isSuccess(effect) ? successReply(task, effect.value) : replyOfCause(task, effect.cause)
 }
 
 /**
