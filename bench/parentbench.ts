@@ -21,7 +21,14 @@ const transport = Transport.Transport.of({
         reply: { _tag: "Success", value: run.payload * run.payload }
       })
       const sendUnsafe = (frame: any) => {
-        const runs = frame._tag === "Run" ? [frame] : frame._tag === "Batch" ? frame.runs : []
+        // Plain runs come as `[id, task, payload, ...]` arrays (see frame.ts), the others as `Run` or `Batch` objects.
+        const runs = Array.isArray(frame)
+          ? frame.map(([id, , payload]) => ({ id, payload }))
+          : frame._tag === "Run"
+            ? [frame]
+            : frame._tag === "Batch"
+              ? frame.runs
+              : []
         // A real child sends one Replies frame per run (it flushes before starting the next run).
         if (runs.length > 0)
           setImmediate(() => {
