@@ -189,7 +189,10 @@ export const runInChild = (
 ): Effect.Effect<Reply> => {
   const payload = codecsOf(task).decodePayload(encodedPayload)
   if (Exit.isFailure(payload)) return Effect.succeed(payloadRejected(payload))
-  return replyOf(task, Effect.suspend(() => handler(payload.value)))
+  return replyOf(
+    task,
+    Effect.suspend(() => handler(payload.value))
+  )
 }
 
 /** The reply to a handler's effect, once it has run. */
