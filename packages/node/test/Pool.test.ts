@@ -220,19 +220,23 @@ describe.each(backends)("Pool on %s: crashes", (backend) => {
     )
   }
 
-  it.live("S12 S13 a defect and an unencodable result are typed errors; the worker is not replaced", () =>
-    withPool(backend, { size: 2 }, (pool) =>
-      Effect.gen(function* () {
-        const before = yield* eventually(livePids(pool), (pids) => pids.length === 2)
-        const defect = yield* Effect.flip(pool.apply(T.Defect, 1))
-        expect(defect).toMatchObject({ _tag: "RemoteDefect", name: "Error", message: "boom" })
-        for (let call = 0; call < 20; call++) {
-          const error = yield* Effect.flip(pool.apply(T.BadResult, call))
-          expect(error).toMatchObject({ _tag: "ResultEncodeError", task: "pool/BadResult" })
-        }
-        expect((yield* livePids(pool)).sort()).toEqual([...before].sort())
-      })
-    )
+  it.live(
+    "S12 S13 a defect (thrown in or before the task's Effect) and an unencodable result are typed errors; the worker is not replaced",
+    () =>
+      withPool(backend, { size: 2 }, (pool) =>
+        Effect.gen(function* () {
+          const before = yield* eventually(livePids(pool), (pids) => pids.length === 2)
+          const defect = yield* Effect.flip(pool.apply(T.Defect, 1))
+          expect(defect).toMatchObject({ _tag: "RemoteDefect", name: "Error", message: "boom" })
+          const early = yield* Effect.flip(pool.apply(T.DefectBeforeEffect, 1))
+          expect(early).toMatchObject({ _tag: "RemoteDefect", name: "TypeError", message: "thrown before any Effect" })
+          for (let call = 0; call < 20; call++) {
+            const error = yield* Effect.flip(pool.apply(T.BadResult, call))
+            expect(error).toMatchObject({ _tag: "ResultEncodeError", task: "pool/BadResult" })
+          }
+          expect((yield* livePids(pool)).sort()).toEqual([...before].sort())
+        })
+      )
   )
 
   it.live("S14 a payload that cannot be sent fails on the caller's side; the other tasks succeed", () =>
