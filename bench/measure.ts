@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import type { Contender } from "./contenders/types.ts"
+import { quantile } from "./stats.ts"
 
 export interface Config {
   /** Tasks for the two throughput probes. */
@@ -102,9 +103,7 @@ const latency = async (contender: Contender, config: Config): Promise<Values> =>
     samples.push((performance.now() - t0) * 1000)
     if (result !== i * i) throw new Error(`wrong result ${result}`)
   }
-  samples.sort((a, b) => a - b)
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]!
-  return { latencyP50Us: at(0.5), latencyP99Us: at(0.99) }
+  return { latencyP50Us: quantile(samples, 0.5), latencyP99Us: quantile(samples, 0.99) }
 }
 
 const cpuWall = async (contender: Contender, config: Config): Promise<number> => {

@@ -11,6 +11,7 @@
  */
 import { parseArgs } from "node:util"
 import type { Contender } from "./contenders/types.ts"
+import { quantile } from "./stats.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -24,11 +25,6 @@ const { values: args } = parseArgs({
 
 const load = async (name: string): Promise<Contender> =>
   ((await import(`./contenders/${name}.ts`)) as { make: () => Contender }).make()
-
-const quantile = (xs: ReadonlyArray<number>, q: number): number => {
-  const sorted = [...xs].sort((x, y) => x - y)
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-}
 
 const timeBlock = async (contender: Contender, count: number, into: Array<number>): Promise<number> => {
   const block: Array<number> = []

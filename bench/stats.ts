@@ -13,6 +13,12 @@ export interface Summary {
 
 export type Results = Record<string, Record<string, Summary>>
 
+/** The `q` quantile of latency samples (the sample at rank `floor(q * n)`), as the latency probe reports p50 and p99. */
+export const quantile = (samples: ReadonlyArray<number>, q: number): number => {
+  const sorted = [...samples].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+}
+
 export const summarize = (samples: ReadonlyArray<number>): Summary => {
   const sorted = [...samples].sort((a, b) => a - b)
   const mid = sorted.length >> 1
