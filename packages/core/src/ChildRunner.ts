@@ -10,11 +10,11 @@
  * a `SpawnFailed` reply, never a task failure.
  *
  * Runs start in the order they arrive, at most `concurrency` at a time; the
- * rest wait in the child. Replies go out in batches (`internal/replyBatcher`),
- * under rules that let the parent tell, when the child dies, which runs may
- * have run. A child that exits (`process.exit`, an uncaught error, a graceful
- * stop) sends what it holds and an `Exiting` frame as its last words, so its
- * parent knows that only the runs it was running may have run.
+ * rest wait in the child. Every reply is sent before the next run starts, and
+ * the next run waits until the channel has taken it (`internal/replyBatcher`):
+ * whatever kills the child, even `SIGKILL`, only the runs that were running
+ * may have run. A reply the channel cannot take fails only its own run
+ * (`EncodeFailed`), and no send failure stops the child.
  *
  * The same child can host actors (`Actors` frames, served by the internal
  * actor server), and it forwards every `Effect.log` line of its runs and
@@ -32,6 +32,7 @@ import * as References from "effect/References"
 import * as ActorServer from "./internal/actorServer.ts"
 import * as ChildTelemetry from "./internal/childTelemetry.ts"
 import * as Codec from "./internal/codec.ts"
+import { Fifo } from "./internal/fifo.ts"
 import {
   type ChildMessage,
   decodeParentFrame,
@@ -42,6 +43,7 @@ import {
 } from "./internal/frame.ts"
 import * as ModuleLoader from "./internal/moduleLoader.ts"
 import * as ReplyBatcher from "./internal/replyBatcher.ts"
+import { sendSafely } from "./internal/replyBatcher.ts"
 import * as Task from "./Task.ts"
 
 /**
@@ -115,17 +117,12 @@ export interface ChildRunner {
   /** Imports the `preload` modules; the platform reports ready once it settles. A module that fails to load is reported when a task needs it. */
   readonly warmUp: Promise<void>
   /**
-   * Sends the replies held back, then an `Exiting` frame. The platform calls
-   * it as the child exits (Node: the `exit` event), and must write
-   * synchronously there.
+   * Sends the replies not sent yet (those of concurrent runs that finished in
+   * this turn of the event loop). The platform calls it as the child exits
+   * (Node: the `exit` event), and must write synchronously there.
    */
   readonly lastWords: () => void
 }
-
-const messageStart = "message" as const
-
-const describe = (error: unknown): string =>
-  error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error)
 
 const interrupted: Reply = { _tag: "Interrupted" }
 
@@ -155,21 +152,27 @@ type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
 export const make = (port: ChildPort, options: Options): ChildRunner => {
   const loader = ModuleLoader.make()
   let actors: ActorServer.ActorServer | undefined
-  // Each message's runs are preceded by a marker: the replies held back are sent before a newer message's runs start.
-  const queue: Array<Run | typeof messageStart> = []
+  const queue = new Fifo<Run>()
   const running = new Map<number, Running>()
   // The module of each task, from the first run of the task that named it (later runs leave it out).
   const moduleOfTask = new Map<string, string>()
   let flushScheduled = false
+  /** Replies handed to the channel and not yet taken: no run starts until they are. */
+  let sending: Promise<void> | undefined
   let closing = false
   const spans = new Map<number, Array<SpanRecord>>()
 
   // Log lines go to the parent's logger as they are written, so they precede the replies of the runs that wrote
   // them, and a task that logs and then exits the process does not lose its last words.
-  const logger = ChildTelemetry.forwardingLogger((record) => void port.send({ _tag: "Logs", entries: [record] }))
+  // A line the channel cannot take (an annotation that cannot be serialized) goes again without its annotations.
+  const logger = ChildTelemetry.forwardingLogger((record) => {
+    void sendSafely(port.send, { _tag: "Logs", entries: [record] }).then((why) =>
+      why === undefined ? undefined : sendSafely(port.send, { _tag: "Logs", entries: [{ ...record, annotations: {} }] })
+    )
+  })
 
   const exitIfClosed = () => {
-    if (closing && running.size === 0 && queue.length === 0 && !flushScheduled) port.done(0)
+    if (closing && running.size === 0 && queue.length === 0 && !flushScheduled && sending === undefined) port.done(0)
   }
 
   // The resident set size goes with every batch of replies when the pool checks a memory limit, else once a second.
@@ -183,12 +186,19 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     return port.rss()
   }
 
-  const replies = ReplyBatcher.make({ send: port.send, rss, hold: options.concurrency === 1 && !options.once })
+  const replies = ReplyBatcher.make({ send: port.send, rss })
 
   const flush = () => {
     flushScheduled = false
     const sent = replies.flush()
-    if (closing && sent !== undefined) void sent.then(exitIfClosed)
+    if (sent === undefined) return
+    sending = sent
+    void sent.then(() => {
+      if (sending !== sent) return
+      sending = undefined
+      pump()
+      exitIfClosed()
+    })
   }
 
   const limit = options.maxPayloadBytes
@@ -201,11 +211,20 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   const finish = (id: number, result: Reply) => {
     const reply = withinLimit(result)
     running.delete(id)
-    replies.afterRun(id)
     const recorded = spans.get(id)
     if (recorded !== undefined) spans.delete(id)
     if (options.once) {
-      void port.send({ _tag: "Reply", id, reply }).then(() => port.done(reply._tag === "Success" ? 0 : 1))
+      void sendSafely(port.send, { _tag: "Reply", id, reply })
+        .then((why) =>
+          why === undefined
+            ? reply
+            : sendSafely(port.send, {
+                _tag: "Reply",
+                id,
+                reply: { _tag: "EncodeFailed", message: `the reply could not be sent to the parent: ${why}` }
+              }).then(() => undefined)
+        )
+        .then((sent) => port.done(sent?._tag === "Success" ? 0 : 1))
       return
     }
     replies.add(id, reply, recorded)
@@ -262,7 +281,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   const fork = (id: number, task: Task.Any, effect: Effect.Effect<Reply>) => {
     const fiber = runnerOf(task)(effect)
     running.set(id, fiber)
-    fiber.addObserver((exit) => finish(id, Exit.isSuccess(exit) ? withMappedStack(exit.value) : interrupted))
+    fiber.addObserver((exit) => finish(id, withMappedStack(Codec.replyOfExit(exit))))
   }
 
   const resolve = (run: Run): Task.Any | Reply =>
@@ -286,10 +305,8 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     if (run.module === undefined) {
       return finish(run.id, Codec.spawnFailedReply("ModuleNotFound", `the parent named no module for task ${run.task}`))
     }
-    // If this run kills the child, the parent must not mistake a finished run for it (nor the other way round).
-    replies.beforeRun(run.id, run.task)
     // Sent before the task runs: if the child dies in the task, the parent knows it had started.
-    if (run.confirm === true) void port.send({ _tag: "Started", id: run.id })
+    if (run.confirm === true) void sendSafely(port.send, { _tag: "Started", id: run.id })
     const loaded = loader.load(run.module)
     if (loaded === true) {
       const task = resolve(run)
@@ -303,7 +320,10 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
       },
       (error) =>
-        finish(run.id, Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${describe(error)}`))
+        finish(
+          run.id,
+          Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${Codec.defectText(error)}`)
+        )
     )
   }
 
@@ -320,9 +340,12 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       do {
         pumpAgain = false
         while (running.size < options.concurrency && queue.length > 0) {
-          const next = queue.shift()!
-          if (next === messageStart) flush()
-          else start(next)
+          // Every reply reaches the channel before the next run starts: if that run kills the child, the
+          // parent must not mistake a finished run for it. The write is synchronous unless the channel is
+          // backed up; then the run waits for it.
+          if (replies.size() > 0) flush()
+          if (sending !== undefined) return
+          start(queue.shift()!)
         }
       } while (pumpAgain)
     } finally {
@@ -331,11 +354,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   }
 
   const interrupt = (id: number) => {
-    const queued = queue.findIndex((run) => run !== messageStart && run.id === id)
-    if (queued >= 0) {
-      queue.splice(queued, 1)
-      return finish(id, interrupted)
-    }
+    if (queue.remove((run) => run.id === id) !== undefined) return finish(id, interrupted)
     const current = running.get(id)
     if (current === "loading") running.set(id, "interrupted")
     else if (current !== undefined && current !== "interrupted") current.interruptUnsafe()
@@ -354,14 +373,11 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   return {
     warmUp,
-    lastWords: () => {
-      flush()
-      void port.send({ _tag: "Exiting" }).catch(() => {})
-    },
+    lastWords: flush,
     onMessage: (message) => {
       const frame = decodeParentFrame(message)
       if (Exit.isFailure(frame)) {
-        void port.send({
+        void sendSafely(port.send, {
           _tag: "ProtocolError",
           message: `the child received a malformed frame: ${String(frame.cause)}`
         })
@@ -370,10 +386,9 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       const value = frame.value
       switch (value._tag) {
         case "Run":
-          queue.push(messageStart, withModule(value))
+          queue.push(withModule(value))
           break
         case "Batch":
-          queue.push(messageStart)
           for (const run of value.runs) queue.push(withModule(run))
           break
         case "Interrupt":

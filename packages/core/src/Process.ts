@@ -181,8 +181,6 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         Deferred.doneUnsafe(outcome, Codec.decodeReply<A, E>(task, run, frame.value.reply))
         return
       case "Started":
-      case "Holding":
-      case "Exiting":
         return
       case "Logs":
         emitLogs(context, frame.value.entries, { "troupe.pid": pid })

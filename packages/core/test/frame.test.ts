@@ -63,10 +63,6 @@ describe("frames", () => {
       { _tag: "Replies", replies: [{ id: 3, reply: { _tag: "Interrupted" } }] },
       { _tag: "Replies", replies: [ok], rss: "big" },
       { _tag: "Replies", replies: [{ id: "1", reply: { _tag: "Success", value: 4 } }] },
-      { _tag: "Replies", replies: [{ id: 1, reply: { _tag: "Success" } }] },
-      { _tag: "Replies", replies: [{ id: 1, reply: { _tag: "Failure", error: 1, stack: 5 } }] },
-      { _tag: "Replies", replies: [{ id: 1, reply: { _tag: "Bogus" } }] },
-      { _tag: "Replies", replies: [{ ...ok, spans: "no" }] },
       { _tag: "Replies" },
       { _tag: "Done", ids: [1, 2], values: [4, { a: 1 }] },
       { _tag: "Done", ids: [], values: [], rss: 5 },
@@ -78,6 +74,40 @@ describe("frames", () => {
       null
     ]
     for (const frame of frames) agrees(decodeChildFrame, ChildFrame, frame)
+  })
+
+  it("a Replies or Reply frame with one malformed reply that names its run: that reply alone becomes a MalformedReply defect", () => {
+    const ok = { id: 1, reply: { _tag: "Success", value: 4 } }
+    const malformed = [
+      { id: 2, reply: { _tag: "Success" } },
+      { id: 2, reply: { _tag: "Failure", error: 1, stack: 5 } },
+      { id: 2, reply: { _tag: "Defect", name: "Error", message: 42 } },
+      { id: 2, reply: { _tag: "Bogus" } },
+      { id: 2, reply: { _tag: "Success", value: 1 }, spans: "no" }
+    ]
+    for (const bad of malformed) {
+      const decoded = decodeChildFrame({ _tag: "Replies", replies: [ok, bad, { ...ok, id: 3 }], rss: 7 })
+      expect(Exit.isSuccess(decoded)).toBe(true)
+      const frame = (decoded as Exit.Success<ChildFrame>).value
+      expect(frame).toMatchObject({ _tag: "Replies", rss: 7 })
+      const replies = (frame as Extract<ChildFrame, { _tag: "Replies" }>).replies
+      expect(replies.map((addressed) => addressed.id)).toEqual([1, 2, 3])
+      expect(replies[0]).toEqual(ok)
+      expect(replies[1]!.reply).toMatchObject({ _tag: "Defect", name: "MalformedReply" })
+      expect(replies[2]).toEqual({ ...ok, id: 3 })
+      if ("spans" in bad) continue
+      const single = decodeChildFrame({ _tag: "Reply", id: 2, reply: bad.reply })
+      expect(single).toEqual(
+        Exit.succeed({ _tag: "Reply", id: 2, reply: expect.objectContaining({ name: "MalformedReply" }) })
+      )
+    }
+    // A reply that does not say which run it answers cannot be attributed: the frame is refused.
+    expect(Exit.isFailure(decodeChildFrame({ _tag: "Replies", replies: [ok, { reply: { _tag: "Bogus" } }] }))).toBe(
+      true
+    )
+    expect(Exit.isFailure(decodeChildFrame({ _tag: "Replies", replies: [ok, { id: "2", reply: ok.reply }] }))).toBe(
+      true
+    )
   })
 
   it("wire runs: a run goes as a tuple when it can, and comes back as the Run it was, through JSON", () => {

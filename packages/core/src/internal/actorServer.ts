@@ -30,6 +30,7 @@ import { ActorContext, type BehaviourShape, find, messageCodable } from "./actor
 import * as Codec from "./codec.ts"
 import type { Activate, ActorFrame, Addressed, Message, Reply } from "./frame.ts"
 import type { ModuleLoader } from "./moduleLoader.ts"
+import { sendReplies, sendSafely } from "./replyBatcher.ts"
 
 type Handlers = Record<string, (request: any) => Effect.Effect<unknown, unknown, ActorContext>>
 
@@ -62,9 +63,6 @@ export interface ActorServer {
 
 const success: Reply = { _tag: "Success", value: null }
 
-const describe = (error: unknown): string =>
-  error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error)
-
 const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name, message })
 
 /** Whether a `Defect` reply came from the handler (a crash) rather than from the boundary. */
@@ -83,7 +81,8 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     if (replies.length === 0) return Promise.resolve()
     const batch = replies
     replies = []
-    return port.send({ _tag: "Replies", replies: batch })
+    // A reply the channel refuses fails alone (`EncodeFailed`); the rest of the batch goes out.
+    return sendReplies(port.send, { _tag: "Replies", replies: batch }, batch)
   }
 
   const reply = (id: number, value: Reply, snapshot?: unknown) => {
@@ -207,7 +206,10 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     const loading = loader.load(frame.module)
     if (loading === true) return resolve()
     loading.then(resolve, (error) =>
-      reply(frame.id, Codec.spawnFailedReply("ModuleNotFound", `cannot import ${frame.module}: ${describe(error)}`))
+      reply(
+        frame.id,
+        Codec.spawnFailedReply("ModuleNotFound", `cannot import ${frame.module}: ${Codec.defectText(error)}`)
+      )
     )
   }
 
@@ -224,7 +226,7 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     const codable = messageCodable(instance.behaviour.actor, message.tag)
     const handler = instance.handlers?.[message.tag]
     if (codable === undefined || handler === undefined) {
-      void port.send({
+      void sendSafely(port.send, {
         _tag: "ProtocolError",
         message: `actor ${instance.behaviour.actor.name} has no message ${message.tag}`
       })
@@ -241,9 +243,7 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
         return (isWrapper(result) ? result.value : result) as Effect.Effect<unknown, unknown, never>
       })
     )
-    fiber.addObserver((exit) =>
-      done(instance, message, Exit.isSuccess(exit) ? exit.value : defect("Interrupted", "the handler was interrupted"))
-    )
+    fiber.addObserver((exit) => done(instance, message, Codec.replyOfExit(exit)))
   }
 
   const done = (instance: Instance, message: Message, result: Reply) => {
@@ -286,7 +286,7 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     }
     void closeScope(instance)
       .then(() => flush())
-      .then(() => port.send({ _tag: "Stopped", ref: instance.ref, reason }))
+      .then(() => sendSafely(port.send, { _tag: "Stopped", ref: instance.ref, reason }))
       .then(() => {
         if (instance.exitWithActor) port.done(0)
       })

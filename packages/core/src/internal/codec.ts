@@ -132,20 +132,79 @@ export const encodePayloadExit = (task: Codable, payload: unknown): Exit.Exit<un
 export const encodePayload: (task: Codable, payload: unknown) => Effect.Effect<unknown, RequestValidationError> =
   encodePayloadExit
 
-const defectReply = (defect: unknown): Reply => {
-  if (defect instanceof Error) {
-    return defect.stack === undefined
-      ? { _tag: "Defect", name: defect.name, message: defect.message }
-      : { _tag: "Defect", name: defect.name, message: defect.message, stack: defect.stack }
-  }
-  let message: string
+/** Runs `read`, or gives `fallback` when it throws: a thrown value may throw again when it is read. */
+const safely = <A>(read: () => A, fallback: A): A => {
   try {
-    message = typeof defect === "string" ? defect : (JSON.stringify(defect) ?? String(defect))
+    return read()
   } catch {
-    message = String(defect)
+    return fallback
   }
-  return { _tag: "Defect", name: "NonErrorThrown", message }
 }
+
+/**
+ * A value as text, whatever it is: a string as it is, a primitive as
+ * `String` writes it, an object as its JSON (else a word for what it is).
+ * Never throws, never calls a user's `toString`.
+ */
+export const textOf = (value: unknown): string => {
+  switch (typeof value) {
+    case "string":
+      return value
+    case "symbol":
+      return safely(() => Symbol.prototype.toString.call(value), "Symbol()")
+    case "object":
+    case "function": {
+      if (value === null) return "null"
+      const json = safely(() => JSON.stringify(value) as string | undefined, undefined)
+      return typeof json === "string" ? json : `[unreadable ${typeof value}]`
+    }
+    default:
+      return String(value)
+  }
+}
+
+/** A property of a value, as text when it is set, without letting a getter or a proxy throw out. */
+const fieldText = (value: object, key: string): string | undefined =>
+  safely(() => {
+    const field = (value as Record<string, unknown>)[key]
+    return field === undefined ? undefined : textOf(field)
+  }, undefined)
+
+/** What can be read safely of a thrown value: a name, a message and a stack, all strings. */
+export interface DefectDescription {
+  readonly name: string
+  readonly message: string
+  readonly stack?: string
+}
+
+/**
+ * Describes a defect (anything a handler threw or died with) without trusting
+ * it: an `Error` (or a look-alike) gives its name, message and stack as text;
+ * anything else is `NonErrorThrown` with the value as text. Throwing getters,
+ * throwing or revoked proxies, null-prototype objects and symbols give what
+ * could be read, and this function never throws.
+ */
+export const describeDefect = (defect: unknown): DefectDescription => {
+  if (typeof defect !== "object" && typeof defect !== "function") {
+    return { name: "NonErrorThrown", message: textOf(defect) }
+  }
+  if (defect === null) return { name: "NonErrorThrown", message: "null" }
+  if (!safely(() => defect instanceof Error, false)) {
+    return { name: "NonErrorThrown", message: textOf(defect) }
+  }
+  const name = fieldText(defect, "name") ?? "Error"
+  const message = fieldText(defect, "message") ?? ""
+  const stack = fieldText(defect, "stack")
+  return stack === undefined ? { name, message } : { name, message, stack }
+}
+
+/** A defect as one line of text (its stack when it has one), for messages. */
+export const defectText = (defect: unknown): string => {
+  const { message, name, stack } = describeDefect(defect)
+  return stack ?? `${name}: ${message}`
+}
+
+const defectReply = (defect: unknown): Reply => ({ _tag: "Defect", ...describeDefect(defect) })
 
 const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
   const failure = Cause.findError(cause)
@@ -155,7 +214,7 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
     if (Exit.isFailure(encoded)) {
       return { _tag: "EncodeFailed", message: `the error did not match the error Schema: ${issueMessage(encoded)}` }
     }
-    const stack = error instanceof Error ? error.stack : undefined
+    const stack = safely(() => (error instanceof Error ? fieldText(error, "stack") : undefined), undefined)
     return stack === undefined
       ? { _tag: "Failure", error: encoded.value }
       : { _tag: "Failure", error: encoded.value, stack }
@@ -195,12 +254,34 @@ export const runInChild = (
   )
 }
 
+/**
+ * Encodes an outcome; a value whose encoding throws (a getter or a proxy
+ * that throws as the Schema reads it) is an `EncodeFailed` reply.
+ */
+const encoded = (encode: () => Reply): Reply => {
+  try {
+    return encode()
+  } catch (error) {
+    return { _tag: "EncodeFailed", message: `the outcome could not be encoded: ${defectText(error)}` }
+  }
+}
+
 /** The reply to a handler's effect, once it has run. */
 const replyOf = (task: Codable, effect: Effect.Effect<unknown, unknown>): Effect.Effect<Reply> =>
   Effect.matchCause(effect, {
-    onFailure: (cause): Reply => replyOfCause(task, cause),
-    onSuccess: (value): Reply => successReply(task, value)
+    onFailure: (cause): Reply => encoded(() => replyOfCause(task, cause)),
+    onSuccess: (value): Reply => encoded(() => successReply(task, value))
   })
+
+/**
+ * The reply of a fiber that ran `runInChild`: its reply, or, when the fiber
+ * itself failed, `Interrupted` for an interruption and a `Defect` otherwise.
+ */
+export const replyOfExit = (exit: Exit.Exit<Reply>): Reply => {
+  if (Exit.isSuccess(exit)) return exit.value
+  const defect = Cause.findDefect(exit.cause)
+  return Result.isSuccess(defect) ? defectReply(defect.success) : { _tag: "Interrupted" }
+}
 
 /**
  * `runInChild` without a fiber when it can: calls the handler at once, and
@@ -221,7 +302,8 @@ export const replyInChild = (task: Task.Any, encodedPayload: unknown): Reply | E
     return defectReply(defect)
   }
   if (!Exit.isExit(effect)) return replyOf(task, effect)
-  return Exit.isSuccess(effect) ? successReply(task, effect.value) : replyOfCause(task, effect.cause)
+  const exit = effect
+  return encoded(() => (Exit.isSuccess(exit) ? successReply(task, exit.value) : replyOfCause(task, exit.cause)))
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   WorkerCrashed
 } from "../TroupeError.ts"
 import * as Codec from "./codec.ts"
+import { Fifo } from "./fifo.ts"
 import type { Addressed, Run, SpanRecord } from "./frame.ts"
 import type { PoolTelemetry } from "./poolTelemetry.ts"
 import type { Slot } from "./slot.ts"
@@ -48,8 +49,6 @@ export interface Item {
   attempts: number
   /** The worker confirmed it started this item (only asked for items that may be retried). */
   started: boolean
-  /** Which message to its worker carried the item (a per-worker sequence number; 0 until sent). */
-  message: number
   /** The caller has its outcome (or gave up); later replies only release the worker. */
   settled: boolean
   /** The caller gave up: never retried, never reported. */
@@ -119,7 +118,6 @@ export const makeJob = (
       job,
       attempts: 0,
       started: false,
-      message: 0,
       settled: false,
       cancelled: false,
       slot: undefined,
@@ -136,9 +134,7 @@ export class Dispatcher {
   readonly queue: Array<Job> = []
   readonly slots: Array<Slot> = []
   /** Callers waiting for room in the queue, oldest first; each returns `true` once it has nothing left to enqueue. */
-  private admissions: Array<(() => boolean) | undefined> = []
-  /** Where the waiting admissions start: taken ones are cleared, not shifted out (thousands may wait). */
-  private admissionsHead = 0
+  private readonly admissions = new Fifo<() => boolean>()
   private pumping = false
   /** The job limit a balancer sees for the job being placed. */
   limit = 1
@@ -176,28 +172,20 @@ export class Dispatcher {
 
   /** Enqueues jobs as room appears, in order, after every caller that waited before. */
   admit(feed: () => boolean): void {
-    if (this.admissionsHead === this.admissions.length && feed()) return
+    if (this.admissions.length === 0 && feed()) return
     this.admissions.push(feed)
   }
 
   /** Forgets an admission that has not finished (its caller was interrupted). */
   withdraw(feed: () => boolean): void {
-    const index = this.admissions.indexOf(feed, this.admissionsHead)
-    if (index >= 0) this.admissions.splice(index, 1)
+    this.admissions.remove((waiting) => waiting === feed)
   }
 
   private admitWaiting(): void {
     const admissions = this.admissions
-    while (this.admissionsHead < admissions.length && !this.queueFull) {
-      if (!admissions[this.admissionsHead]!()) return
-      admissions[this.admissionsHead++] = undefined
-    }
-    if (this.admissionsHead === admissions.length) {
-      admissions.length = 0
-      this.admissionsHead = 0
-    } else if (this.admissionsHead > 1024 && this.admissionsHead * 2 > admissions.length) {
-      this.admissions = admissions.slice(this.admissionsHead)
-      this.admissionsHead = 0
+    while (admissions.length > 0 && !this.queueFull) {
+      if (!admissions.peek()!()) return
+      admissions.shift()
     }
   }
 
@@ -321,16 +309,13 @@ export class Dispatcher {
    * may have been running (see `mayHaveRun`) are retried if they have retries
    * left (at the back of the queue), else fail with `WorkerCrashed`. The rest
    * never started and go back to the front of the queue as they were, without
-   * using up an attempt. `heldBack`: the worker may have died holding
-   * replies back (it was holding them, and sent no last words).
+   * using up an attempt.
    */
-  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus, heldBack = false): void {
+  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus): void {
     const requeue: Array<Job> = []
     const requeued = new Set<Job>()
     const retries: Array<Job> = []
     const { concurrency } = this.options
-    // Items still waiting to be sent have message 0.
-    const oldestMessage = items.find((item) => item.message > 0)?.message
     items.forEach((item, position) => {
       this.release(item)
       if (item.settled || item.cancelled) return
@@ -339,11 +324,9 @@ export class Dispatcher {
         return
       }
       // A retriable item says when it starts, so only a run that really began is counted. Any other item is
-      // counted when it was among the oldest `concurrency` the worker held: it may have been running. But a worker
-      // that died holding replies back may have finished some of those: then every item of the oldest message it
-      // had not answered may have run (it sends every reply before it starts a newer message's runs).
-      const mayHaveRun =
-        item.retries > 0 ? item.started : heldBack ? item.message === oldestMessage : position < concurrency
+      // counted when it was among the oldest `concurrency` the worker held: it may have been running (a worker
+      // writes every reply to its channel before it starts another run, so no older item was waiting on it).
+      const mayHaveRun = item.retries > 0 ? item.started : position < concurrency
       item.started = false
       if (mayHaveRun) item.attempts++
       if (mayHaveRun && item.attempts > item.retries) {

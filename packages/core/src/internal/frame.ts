@@ -12,6 +12,7 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { SpawnErrorReason } from "../TroupeError.ts"
@@ -197,10 +198,6 @@ export const ChildFrame = Schema.Union([
   }),
   Schema.Struct({ _tag: Schema.tag("ProtocolError"), message: Schema.String }),
   Schema.Struct({ _tag: Schema.tag("Started"), id: Schema.Number }),
-  /** From now on the child may (or may not) hold replies back while it runs the next run of a message. */
-  Schema.Struct({ _tag: Schema.tag("Holding"), holding: Schema.Boolean }),
-  /** The child's last words as it exits: every reply it held back was sent before this frame. */
-  Schema.Struct({ _tag: Schema.tag("Exiting") }),
   /** Log lines written in the child since the last such frame. */
   Schema.Struct({ _tag: Schema.tag("Logs"), entries: Schema.Array(LogRecord) }),
   /** Actor instance `ref` stopped itself with an OTP reason (sent before a worker's child exits). */
@@ -346,15 +343,62 @@ const isPlainReplies = (u: Record<string, unknown>): boolean => {
 const isPlainDone = (u: Record<string, unknown>): boolean =>
   isNumbers(u.ids) && Array.isArray(u.values) && (u.rss === undefined || typeof u.rss === "number")
 
+const decodeAddressedSchema = Schema.decodeUnknownExit(Addressed)
+const decodeReplySchema = Schema.decodeUnknownExit(Reply)
+
+/** The reply that stands for one the parent could not decode: its caller gets a `RemoteDefect`. */
+export const malformedReply = (error: Schema.SchemaError): Reply => ({
+  _tag: "Defect",
+  name: "MalformedReply",
+  message: `the child sent a reply that does not match the wire protocol: ${error.message}`
+})
+
+/** One reply of a batch; a malformed one that still names its run stands as `malformedReply`. */
+const decodeAddressed = (u: unknown): Addressed | undefined => {
+  const decoded = decodeAddressedSchema(u)
+  if (Exit.isSuccess(decoded)) return decoded.value
+  if (!isObject(u) || typeof u.id !== "number") return undefined
+  const error = Cause.findErrorOption(decoded.cause)
+  return error._tag === "Some" ? { id: u.id, reply: malformedReply(error.value) } : undefined
+}
+
+/**
+ * A `Replies` or `Reply` frame in which some reply does not decode: each
+ * reply is decoded on its own, so one bad reply fails only its own run. The
+ * frame is refused only when a reply does not say which run it answers.
+ */
+const decodeEachReply = (u: Record<string, unknown>): ChildFrame | undefined => {
+  if (u.rss !== undefined && typeof u.rss !== "number") return undefined
+  if (u._tag === "Reply") {
+    if (typeof u.id !== "number") return undefined
+    const reply = decodeReplySchema(u.reply)
+    if (Exit.isSuccess(reply)) return { _tag: "Reply", id: u.id, reply: reply.value }
+    const error = Cause.findErrorOption(reply.cause)
+    return error._tag === "Some" ? { _tag: "Reply", id: u.id, reply: malformedReply(error.value) } : undefined
+  }
+  if (u._tag !== "Replies" || !Array.isArray(u.replies)) return undefined
+  const replies: Array<Addressed> = []
+  for (const each of u.replies) {
+    const addressed = decodeAddressed(each)
+    if (addressed === undefined) return undefined
+    replies.push(addressed)
+  }
+  return u.rss === undefined ? { _tag: "Replies", replies } : { _tag: "Replies", replies, rss: u.rss }
+}
+
 export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> => {
   if (Array.isArray(u)) {
     return isWireDone(u)
       ? Exit.succeed(fromWireDone(u as unknown as WireDone))
       : Exit.map(decodeWireDoneSchema(u), fromWireDone)
   }
-  return isObject(u) && ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)))
-    ? Exit.succeed(u as unknown as ChildFrame)
-    : decodeChildFrameSchema(u)
+  if (isObject(u) && ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)))) {
+    return Exit.succeed(u as unknown as ChildFrame)
+  }
+  const decoded = decodeChildFrameSchema(u)
+  if (Exit.isSuccess(decoded) || !isObject(u)) return decoded
+  const each = decodeEachReply(u)
+  return each === undefined ? decoded : Exit.succeed(each)
 }
 
 export const decodeParentFrame = (u: unknown): Exit.Exit<ParentFrame, Schema.SchemaError> => {

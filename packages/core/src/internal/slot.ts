@@ -91,12 +91,6 @@ export class Slot implements Balancer.WorkerView {
   /** The tasks whose module the current worker has been told (their later runs leave it out). */
   private readonly named = new Set<string>()
   private readonly isNamed = (task: string): boolean => this.named.has(task)
-  /** Messages sent to the current worker (what `Item.message` counts). */
-  private messages = 0
-  /** The current worker may hold replies back while it runs (it says so with `Holding` frames). */
-  private holding = false
-  /** The current worker sent its last words before exiting. */
-  private announced = false
   private connection: Transport.Connection | undefined
   private dispatched = 0
   private ready: Deferred.Deferred<void> | undefined
@@ -141,7 +135,6 @@ export class Slot implements Balancer.WorkerView {
     for (const item of job.items) {
       item.slot = this
       item.dispatchedAt = now
-      item.message = 0
       this.held.set(item.id, item)
       this.outbox.push(item)
       telemetry.waitMs.update(now - item.submittedAt)
@@ -156,13 +149,8 @@ export class Slot implements Balancer.WorkerView {
     if (this.outbox.length === 0 || this.connection === undefined) return
     const items = this.outbox
     this.outbox = []
-    const message = ++this.messages
     const runs: Array<Run> = new Array(items.length)
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!
-      item.message = message
-      runs[i] = item.run
-    }
+    for (let i = 0; i < items.length; i++) runs[i] = items[i]!.run
     try {
       this.connection!.sendUnsafe(runsMessage(runs, this.isNamed))
       for (const run of runs) this.named.add(run.task)
@@ -173,7 +161,6 @@ export class Slot implements Balancer.WorkerView {
 
   private sendAlone(item: Item): void {
     const run = item.run
-    item.message = ++this.messages
     try {
       this.connection!.sendUnsafe(run)
       this.named.add(run.task)
@@ -298,12 +285,6 @@ export class Slot implements Balancer.WorkerView {
         if (item !== undefined) item.started = true
         break
       }
-      case "Holding":
-        this.holding = value.holding
-        break
-      case "Exiting":
-        this.announced = true
-        break
       case "ProtocolError":
       case "Stopped":
         break
@@ -356,10 +337,7 @@ export class Slot implements Balancer.WorkerView {
     this.state = "starting"
     this.ending = undefined
     this.dispatched = 0
-    this.messages = 0
     this.named.clear()
-    this.announced = false
-    this.holding = false
     this.ready = Deferred.makeUnsafe<void>()
     this.initialized = undefined
     return this.spawnAndServe.pipe(
@@ -435,7 +413,7 @@ export class Slot implements Balancer.WorkerView {
     const status = yield* connection.exited
     const held = [...this.held.values()]
     this.state = "down"
-    this.context.dispatcher.died(held, connection.pid, status, this.holding && !this.announced)
+    this.context.dispatcher.died(held, connection.pid, status)
     const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
     const ending = this.ending ?? crashed
     telemetry.workerExits.add(exitLabel(status))
