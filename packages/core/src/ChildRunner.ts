@@ -70,6 +70,13 @@ export interface Options {
   readonly bundled: boolean
   /** Replace a reply whose encoded value is over this many UTF-8 bytes by a `TooLarge` reply. */
   readonly maxPayloadBytes?: number | undefined
+  /**
+   * How long importing one module may take (a top-level `await` that never
+   * settles); past it, the module's runs fail with a `SpawnFailed` reply of
+   * reason `ModuleLoadTimeout`, and preloading stops waiting for it.
+   * `undefined`: no bound.
+   */
+  readonly moduleLoadTimeoutMs?: number | undefined
 }
 
 /**
@@ -153,7 +160,7 @@ type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
  * @category constructors
  */
 export const make = (port: ChildPort, options: Options): ChildRunner => {
-  const loader = ModuleLoader.make()
+  const loader = ModuleLoader.make({ timeoutMs: options.moduleLoadTimeoutMs })
   let actors: ActorServer.ActorServer | undefined
   // Each message's runs are preceded by a marker: the replies held back are sent before a newer message's runs start.
   const queue: Array<Run | typeof messageStart> = []
@@ -303,7 +310,12 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
       },
       (error) =>
-        finish(run.id, Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${describe(error)}`))
+        finish(
+          run.id,
+          error instanceof ModuleLoader.ModuleLoadTimedOut
+            ? Codec.spawnFailedReply("ModuleLoadTimeout", error.message)
+            : Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${describe(error)}`)
+        )
     )
   }
 

@@ -17,11 +17,22 @@ import * as Schema from "effect/Schema"
  * - `ForkFailed`: the operating system refused to create the process.
  * - `ModuleNotFound`: the module that defines the task could not be imported.
  * - `TaskNotFound`: the module loaded, but defines no task of that name.
+ * - `ActorNotFound`: the module loaded, but defines no actor behaviour of that name.
+ * - `ModuleLoadTimeout`: importing the module did not finish within the
+ *   pool's `moduleLoadTimeout` (a top-level `await` that never settles). The
+ *   worker stuck in that import is replaced, and the pool does not load the
+ *   module again: later calls of its tasks fail with this error at once.
  *
  * @since 0.1.0
  * @category models
  */
-export const SpawnErrorReason = Schema.Literals(["ForkFailed", "ModuleNotFound", "TaskNotFound", "ActorNotFound"])
+export const SpawnErrorReason = Schema.Literals([
+  "ForkFailed",
+  "ModuleNotFound",
+  "TaskNotFound",
+  "ActorNotFound",
+  "ModuleLoadTimeout"
+])
 
 /**
  * @since 0.1.0
