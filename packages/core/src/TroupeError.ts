@@ -381,6 +381,30 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
 }
 
 /**
+ * Two modules define a task of the same name. A child finds a handler by its
+ * task's name, so such a pair could run one module's handler for the
+ * other's call: `Task.make` refuses the second definition instead, at the
+ * second module's import (in the parent, or in a child, where it fails the
+ * call with a `SpawnError` whose message carries this one). Give tasks
+ * names unique in the program, for example prefixed with their module's
+ * purpose (`"images/Resize"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateTaskName extends Schema.TaggedError<DuplicateTaskName>()("DuplicateTaskName", {
+  task: Schema.String,
+  /** The module that defined the task first. */
+  module: Schema.String,
+  /** The module whose definition was refused. */
+  duplicate: Schema.String
+}) {
+  override get message(): string {
+    return `task name ${this.task} is defined by two modules: ${this.module} and ${this.duplicate}; task names must be unique in a program`
+  }
+}
+
+/**
  * Everything an `ask` can fail with, besides the message's own typed error.
  *
  * @since 0.1.0

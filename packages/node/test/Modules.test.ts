@@ -5,12 +5,18 @@
  * a task of the same name are refused rather than run the wrong handler
  * (item 6).
  */
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import type { Pool } from "@troupe/core"
-import { Effect, Stream } from "effect"
+import { type Pool, Task } from "@troupe/core"
+import { Effect, Schema, Stream } from "effect"
 import { backends, eventually, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
+import { Same as SameA } from "./fixtures/sameA.ts"
+import { runScript } from "./fixtures/script.ts"
 import { Stuck } from "./fixtures/stuckModule.ts"
+
+const sameA = new URL("./fixtures/sameA.ts", import.meta.url).href
+const sameB = new URL("./fixtures/sameB.ts", import.meta.url).href
 
 const stuckEnv = { ...process.env, TROUPE_FIXTURE_STUCK: "1" }
 
@@ -54,5 +60,34 @@ describe.each(backends)("module loading on %s", (backend) => {
         ),
       60_000
     )
+  })
+})
+
+describe("two modules that define a task of the same name", () => {
+  it("the second definition is refused with DuplicateTaskName, naming both modules", async () => {
+    const error = await import("./fixtures/sameB.ts").then(
+      () => undefined,
+      (error: unknown) => error
+    )
+    expect(error).toMatchObject({ _tag: "DuplicateTaskName", task: "modules/Same", module: sameA, duplicate: sameB })
+    expect(String((error as Error).message)).toContain(sameB)
+    expect(() => Task.make("modules/Same", { success: Schema.String, handler: () => Effect.succeed("C") })).toThrow(
+      /modules\/Same is defined by two modules/
+    )
+    // The first definition stays.
+    expect(Task.find("modules/Same")).toBe(SameA)
+  })
+
+  describe.each(backends)("on %s", (backend) => {
+    it("a program that imports both is refused at the second import: no call runs the wrong handler", async () => {
+      const { stdout, code } = await runScript(
+        fileURLToPath(new URL("./fixtures/sameNameParent.ts", import.meta.url)),
+        [backend]
+      )
+      expect(code).toBe(0)
+      expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toMatchObject({
+        refused: { _tag: "DuplicateTaskName", task: "modules/Same", module: sameA, duplicate: sameB }
+      })
+    })
   })
 })

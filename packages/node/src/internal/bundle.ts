@@ -130,8 +130,12 @@ const writeAtomically = (file: string, contents: string): void => {
   renameSync(partial, file)
 }
 
-/** Resolves a specifier from the original module's location (the bundle lives elsewhere). */
-const resolveHelper = `import { createRequire as __troupeCreateRequire } from "node:module"
+/**
+ * Runs before any bundled code: tells `Task.make` the bundle's URL (its tasks are registered under it; see
+ * Task.ts), and resolves a specifier from the original module's location (the bundle lives elsewhere).
+ */
+const resolveHelper = `globalThis[Symbol.for("@troupe/core/Task/bundle")] = import.meta.url
+import { createRequire as __troupeCreateRequire } from "node:module"
 const __troupeResolve = (parent, specifier) => {
   try {
     return new URL(specifier, parent).protocol === "file:" && /^\\.{0,2}\\//.test(specifier)
