@@ -94,11 +94,21 @@ const cacheDirectory = (): string | undefined => {
   )
 }
 
+/** Per bundle file: the stat stamp and hash of its contents when this process last hashed them. */
+const hashedStamps = new Map<string, string>()
+
 /** The bundle, if its directory is still private and its contents still hash to what was built. */
 const verified = (built: Built | undefined): Built | undefined => {
   if (built === undefined || privateDirectory(dirname(built.file)) === undefined) return undefined
   try {
-    return sha256(readFileSync(built.file)) === built.sha256 ? built : undefined
+    // Hashing a bundle takes milliseconds; a file whose inode, size and change time are those of the bundle
+    // this process last hashed has not been written since (any write moves its ctime, which no call can set).
+    const { ino, size, ctimeMs } = statSync(built.file)
+    const stamp = `${ino}:${size}:${ctimeMs}`
+    if (hashedStamps.get(built.file) === `${stamp}:${built.sha256}`) return built
+    if (sha256(readFileSync(built.file)) !== built.sha256) return undefined
+    hashedStamps.set(built.file, `${stamp}:${built.sha256}`)
+    return built
   } catch {
     return undefined
   }
