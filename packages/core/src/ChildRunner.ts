@@ -72,6 +72,13 @@ export interface Options {
   readonly bundled: boolean
   /** Replace a reply whose encoded value is over this many UTF-8 bytes by a `TooLarge` reply. */
   readonly maxPayloadBytes?: number | undefined
+  /**
+   * How long importing one module may take (a top-level `await` that never
+   * settles); past it, the module's runs fail with a `SpawnFailed` reply of
+   * reason `ModuleLoadTimeout`, and preloading stops waiting for it.
+   * `undefined`: no bound.
+   */
+  readonly moduleLoadTimeoutMs?: number | undefined
 }
 
 /**
@@ -150,7 +157,7 @@ type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
  * @category constructors
  */
 export const make = (port: ChildPort, options: Options): ChildRunner => {
-  const loader = ModuleLoader.make()
+  const loader = ModuleLoader.make({ timeoutMs: options.moduleLoadTimeoutMs })
   let actors: ActorServer.ActorServer | undefined
   const queue = new Fifo<Run>()
   const running = new Map<number, Running>()
@@ -322,7 +329,9 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       (error) =>
         finish(
           run.id,
-          Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${Codec.defectText(error)}`)
+          error instanceof ModuleLoader.ModuleLoadTimedOut
+            ? Codec.spawnFailedReply("ModuleLoadTimeout", error.message)
+            : Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${Codec.defectText(error)}`)
         )
     )
   }

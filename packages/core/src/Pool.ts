@@ -42,7 +42,8 @@ import {
   type QueueFull,
   type RequestValidationError,
   type RestartIntensityExceeded,
-  ShutdownError
+  ShutdownError,
+  SpawnError
 } from "./TroupeError.ts"
 
 /**
@@ -112,6 +113,16 @@ export interface Options {
   readonly maxPayloadBytes?: number | undefined
   /** How long a worker may take to start (default 30 s). */
   readonly startTimeout?: Duration.Input | undefined
+  /**
+   * How long a worker may take to import one task module (default 10 s; keep
+   * it below `startTimeout`, since a worker preloads its modules before it
+   * reports ready). A module whose top-level `await` never settles fails its
+   * calls with a `SpawnError` of reason `ModuleLoadTimeout`; the worker stuck
+   * in that import is replaced, no worker preloads the module again, and
+   * later calls of its tasks fail at once with the same error. Tasks of other
+   * modules are not affected.
+   */
+  readonly moduleLoadTimeout?: Duration.Input | undefined
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   readonly execArgv?: ReadonlyArray<string> | undefined
 }
@@ -373,14 +384,41 @@ export const make = Effect.fnUntraced(function* (
       reportRss: options.maxMemoryPerWorkerMb !== undefined,
       preload: [],
       bundled: false,
+      moduleLoadTimeoutMs: timerMillis(millis(options.moduleLoadTimeout) ?? 10_000),
       ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes })
     },
     shutdownTimeout: Duration.millis(killGraceMs),
     env: options.env,
     execArgv: options.execArgv
   }
-  // A worker's modules are the pool's known modules at its spawn, and that set only grows: a bigger one means stale.
-  const isStale = (slot: Slot) => slot.modules !== undefined && slot.modules.size < knownModules.size
+  // A worker's modules are the pool's known modules at its spawn: one the pool learned since makes it stale.
+  const isStale = (slot: Slot) => {
+    const modules = slot.modules
+    if (modules === undefined) return false
+    for (const module of knownModules) if (!modules.has(module)) return true
+    return false
+  }
+  // Modules that did not finish loading within `moduleLoadTimeout`: never loaded again, their calls fail at once.
+  const timedOutModules = new Map<string, string>()
+  const timedOut = (task: Task.Any): SpawnError | undefined => {
+    const message = timedOutModules.get(task.module)
+    return message === undefined
+      ? undefined
+      : new SpawnError({ reason: "ModuleLoadTimeout", module: task.module, task: task.name, message })
+  }
+  const moduleTimedOut = (module: string, error: SpawnError) => {
+    if (timedOutModules.has(module)) return
+    timedOutModules.set(module, error.message)
+    knownModules.delete(module)
+    // Queued calls of the module would wait for a worker that serves it, and none will start with it again.
+    const queue = dispatcher.queue
+    for (let index = queue.length - 1; index >= 0; index--) {
+      const job = queue[index]!
+      if (job.items[0]!.run.module !== module) continue
+      queue.splice(index, 1)
+      for (const item of job.items) dispatcher.settle(item, Exit.fail(timedOut(item.task)))
+    }
+  }
   /** A task from a module the workers were not started with: idle workers restart with it, busy ones when idle. */
   const learnModule = (module: string) => {
     if (knownModules.has(module)) return
@@ -405,7 +443,8 @@ export const make = Effect.fnUntraced(function* (
         killGraceMs,
         startTimeout: options.startTimeout ?? Duration.seconds(30),
         mayShrink: () => liveCount() > minSize,
-        isStale
+        isStale,
+        moduleTimedOut
       })
     )
   }
@@ -530,7 +569,7 @@ export const make = Effect.fnUntraced(function* (
     ) => void
   ): Effect.Effect<A, any> =>
     Effect.withFiber((fiber) => {
-      const refusal = dispatcher.refusal()
+      const refusal = dispatcher.refusal() ?? timedOut(task)
       if (refusal !== undefined) return Effect.fail(refusal)
       const prepared = prepare(task, payloads)
       if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError | PayloadTooLarge>
@@ -587,7 +626,7 @@ export const make = Effect.fnUntraced(function* (
     admissionMs: number | undefined
   ): Effect.Effect<A, any> =>
     Effect.withFiber((fiber) => {
-      const refusal = dispatcher.refusal()
+      const refusal = dispatcher.refusal() ?? timedOut(task)
       if (refusal !== undefined) return Effect.fail(refusal)
       const encoded = Codec.encodePayloadExit(task, payload)
       if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, RequestValidationError>

@@ -16,12 +16,18 @@
  * module explicitly (needed only when the definition is produced by a helper
  * in another module).
  *
+ * **Names are unique.** The child finds a handler by its task's name, so a
+ * program may not define two tasks of one name in different modules:
+ * `Task.make` throws `DuplicateTaskName` (naming both modules) at the second
+ * one, rather than let a call run the other module's handler.
+ *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { callerModuleUrl } from "./internal/callsite.ts"
+import { DuplicateTaskName } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Task" as const
 
@@ -102,8 +108,15 @@ export type Error<T> = T extends Task<infer _N, infer _P, infer _S, infer E> ? E
 export const isTask = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
 
 const registryKey = Symbol.for("@troupe/core/Task/registry")
+/**
+ * Set by a worker bundle (before any of its code runs) to its own URL: the
+ * module its tasks are registered under. A child that could not load its
+ * bundle imports the modules themselves, whose definitions then replace the
+ * bundle's.
+ */
+const bundleKey = Symbol.for("@troupe/core/Task/bundle")
 
-const registryHolder = globalThis as { [registryKey]?: Map<string, Any> }
+const registryHolder = globalThis as { [registryKey]?: Map<string, Any>; [bundleKey]?: string }
 if (registryHolder[registryKey] === undefined) registryHolder[registryKey] = new Map()
 const registry: Map<string, Any> = registryHolder[registryKey]
 
@@ -204,6 +217,11 @@ export const make = <
     handler: options.handler,
     retries: options.retries,
     timeout: options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
+  }
+  const existing = registry.get(name)
+  // The same module evaluated again (a bundled copy, then the module itself) replaces its own definition.
+  if (existing !== undefined && existing.module !== module && existing.module !== registryHolder[bundleKey]) {
+    throw new DuplicateTaskName({ task: name, module: existing.module, duplicate: module })
   }
   registry.set(name, task)
   return task as unknown as Task<Name, PayloadSchema<P>, S, E>

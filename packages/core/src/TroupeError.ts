@@ -17,11 +17,22 @@ import * as Schema from "effect/Schema"
  * - `ForkFailed`: the operating system refused to create the process.
  * - `ModuleNotFound`: the module that defines the task could not be imported.
  * - `TaskNotFound`: the module loaded, but defines no task of that name.
+ * - `ActorNotFound`: the module loaded, but defines no actor behaviour of that name.
+ * - `ModuleLoadTimeout`: importing the module did not finish within the
+ *   pool's `moduleLoadTimeout` (a top-level `await` that never settles). The
+ *   worker stuck in that import is replaced, and the pool does not load the
+ *   module again: later calls of its tasks fail with this error at once.
  *
  * @since 0.1.0
  * @category models
  */
-export const SpawnErrorReason = Schema.Literals(["ForkFailed", "ModuleNotFound", "TaskNotFound", "ActorNotFound"])
+export const SpawnErrorReason = Schema.Literals([
+  "ForkFailed",
+  "ModuleNotFound",
+  "TaskNotFound",
+  "ActorNotFound",
+  "ModuleLoadTimeout"
+])
 
 /**
  * @since 0.1.0
@@ -366,6 +377,30 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
 }) {
   override get message(): string {
     return `the ${this.direction} of task ${this.task} is ${this.size} bytes, over the limit of ${this.limit}`
+  }
+}
+
+/**
+ * Two modules define a task of the same name. A child finds a handler by its
+ * task's name, so such a pair could run one module's handler for the
+ * other's call: `Task.make` refuses the second definition instead, at the
+ * second module's import (in the parent, or in a child, where it fails the
+ * call with a `SpawnError` whose message carries this one). Give tasks
+ * names unique in the program, for example prefixed with their module's
+ * purpose (`"images/Resize"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateTaskName extends Schema.TaggedError<DuplicateTaskName>()("DuplicateTaskName", {
+  task: Schema.String,
+  /** The module that defined the task first. */
+  module: Schema.String,
+  /** The module whose definition was refused. */
+  duplicate: Schema.String
+}) {
+  override get message(): string {
+    return `task name ${this.task} is defined by two modules: ${this.module} and ${this.duplicate}; task names must be unique in a program`
   }
 }
 

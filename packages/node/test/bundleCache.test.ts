@@ -3,14 +3,31 @@
  * an earlier one built, without building, until an input file, the bundle,
  * or trust in it changes. Each case has its own cache directory
  * (`TROUPE_BUNDLE_DIR`) and its own task module in a temporary directory.
+ * The cache is trusted only as far as it is private and its bundles hash to
+ * what was built (issue 13, item 13), and an unusable cache only costs the
+ * bundle (issue 17).
  */
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs"
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync
+} from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { pathToFileURL } from "node:url"
+import { dirname, join } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { bundleFor, distrust } from "../src/internal/bundle.ts"
+import { runScript } from "./fixtures/script.ts"
 
 const roots: Array<string> = []
 
@@ -39,15 +56,15 @@ console.log(JSON.stringify({ path, builds: buildsStarted() }))
 `
   )
   const bundleModule = new URL("../src/internal/bundle.ts", import.meta.url).href
-  const freshProcess = (): Run => {
+  const freshProcess = (env: Record<string, string> = {}): Run => {
     const child = spawnSync(process.execPath, [script, bundleModule, pathToFileURL(module).href], {
-      env: { ...process.env, TROUPE_BUNDLE_DIR: cache },
+      env: { ...process.env, TROUPE_BUNDLE_DIR: cache, ...env },
       encoding: "utf8"
     })
     expect(child.status, child.stderr).toBe(0)
     return JSON.parse(child.stdout.trim().split("\n").at(-1)!)
   }
-  return { cache, module, freshProcess }
+  return { root, cache, module, freshProcess }
 }
 
 describe("bundle cache", () => {
@@ -93,5 +110,91 @@ describe("bundle cache", () => {
       if (previous === undefined) delete process.env.TROUPE_BUNDLE_DIR
       else process.env.TROUPE_BUNDLE_DIR = previous
     }
+  })
+})
+
+/** Code a hostile writer could append to a bundle: ES imports are hoisted, so it runs as soon as the bundle loads. */
+const hostileCode = (marker: string) =>
+  `\nimport { writeFileSync as __hostileWrite } from "node:fs"\n__hostileWrite(${JSON.stringify(marker)}, "ran")\n`
+
+interface ParentResult {
+  readonly bundle: string | undefined
+  readonly bundled: boolean
+  readonly squares: ReadonlyArray<number>
+  readonly marker: boolean
+}
+
+/** Runs a parent whose pool starts from the cache in `cache` (see fixtures/bundleCacheParent.ts). */
+const runParent = async (backend: string, cache: string, marker: string, code = ""): Promise<ParentResult> => {
+  const previous = process.env.TROUPE_BUNDLE_DIR
+  process.env.TROUPE_BUNDLE_DIR = cache
+  try {
+    const parent = fileURLToPath(new URL("./fixtures/bundleCacheParent.ts", import.meta.url))
+    const { stdout, stderr, code: exitCode } = await runScript(parent, [backend, marker, code])
+    expect(exitCode, stderr).toBe(0)
+    return JSON.parse(stdout.trim().split("\n").at(-1)!)
+  } finally {
+    if (previous === undefined) delete process.env.TROUPE_BUNDLE_DIR
+    else process.env.TROUPE_BUNDLE_DIR = previous
+  }
+}
+
+describe.each(["process", "thread"])("the bundle cache on %s: a bundle runs only as it was built", (backend) => {
+  it("a bundle tampered with after it was built, in this process or on disk, never runs; the pool still works", async () => {
+    const { root } = setup()
+    const cache = join(root, "cache")
+    const marker = join(root, "marker")
+    // Tampered with between the build and the first worker's start, in the same parent.
+    const first = await runParent(backend, cache, marker, hostileCode(marker))
+    expect(first.bundle).toBeDefined()
+    expect(first.squares).toEqual([1, 4, 9])
+    expect(first.marker).toBe(false)
+    // Tampered with on disk, where the next parent finds it through its manifest.
+    appendFileSync(first.bundle!, hostileCode(marker))
+    const second = await runParent(backend, cache, marker)
+    expect(second).toMatchObject({ bundle: first.bundle, bundled: true, squares: [1, 4, 9], marker: false })
+    expect(readFileSync(first.bundle!, "utf8")).not.toContain("__hostileWrite")
+    expect(existsSync(marker)).toBe(false)
+  })
+
+  it("a cache directory that cannot be written falls back to unbundled workers, without a crash", async () => {
+    const { root } = setup()
+    const marker = join(root, "marker")
+    const result = await runParent(backend, "/dev/null/troupe", marker)
+    expect(result).toMatchObject({ bundled: false, squares: [1, 4, 9], marker: false })
+    expect(result.bundle).toBeUndefined()
+  })
+})
+
+describe("the bundle cache directory", () => {
+  it("is created owner-only; one that others may write to, or that another user owns, is refused", () => {
+    const { cache, freshProcess } = setup()
+    const first = freshProcess()
+    expect(first.path).toBeDefined()
+    expect(statSync(cache).mode & 0o777).toBe(0o700)
+    expect(statSync(first.path!).mode & 0o077).toBe(0)
+    chmodSync(cache, 0o777)
+    expect(freshProcess()).toEqual({ path: undefined, builds: 0 })
+    chmodSync(cache, 0o720)
+    expect(freshProcess()).toEqual({ path: undefined, builds: 0 })
+    chmodSync(cache, 0o700)
+    expect(freshProcess()).toEqual({ path: first.path, builds: 0 })
+    if (process.getuid?.() === 0) {
+      // Root can hand the directory to another user (nobody): a directory it does not own is not used.
+      chownSync(cache, 65534, 65534)
+      expect(freshProcess()).toEqual({ path: undefined, builds: 0 })
+    }
+  })
+
+  it("defaults to $XDG_CACHE_HOME/troupe, then to a private directory in the temporary directory named with the uid", () => {
+    const { root, freshProcess } = setup()
+    const xdg = join(root, "xdg")
+    const inXdg = freshProcess({ TROUPE_BUNDLE_DIR: "", XDG_CACHE_HOME: xdg })
+    expect(dirname(inXdg.path!)).toBe(join(xdg, "troupe"))
+    expect(statSync(join(xdg, "troupe")).mode & 0o777).toBe(0o700)
+    const temporary = join(root, "tmp")
+    mkdirSync(temporary)
+    const fallback = freshProcess({ TROUPE_BUNDLE_DIR: "", XDG_CACHE_HOME: "/dev/null", TMPDIR: temporary })
+    expect(dirname(fallback.path!)).toBe(join(temporary, `troupe-bundles-${process.getuid?.()}`))
   })
 })

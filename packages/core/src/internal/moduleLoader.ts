@@ -1,10 +1,14 @@
 /**
  * Loads the modules a child serves (task modules, actor behaviour modules),
- * once each.
+ * once each, within a bound.
  *
  * Importing a module runs its top-level `Task.make` and `Actor.behaviour`
  * calls, which register what the child can run. A module that fails to load
  * is forgotten, so the next request tries again and reports its own error.
+ * A module that does not finish loading within `timeoutMs` (a top-level
+ * `await` that never settles) fails with `ModuleLoadTimedOut` and stays
+ * failed in this child: importing it again would only wait on the same
+ * pending evaluation.
  *
  * @internal
  */
@@ -18,18 +22,49 @@ export interface ModuleLoader {
   readonly markLoaded: (modules: ReadonlyArray<string>) => void
 }
 
-export const make = (): ModuleLoader => {
+/** A module whose evaluation did not finish within the loader's bound. */
+export class ModuleLoadTimedOut extends Error {
+  readonly module: string
+  readonly timeoutMs: number
+  constructor(module: string, timeoutMs: number) {
+    super(`${module} did not finish loading within ${timeoutMs} ms (a top-level await that never settles?)`)
+    this.name = "ModuleLoadTimedOut"
+    this.module = module
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** Settles like `promise`, or fails with `ModuleLoadTimedOut` once `timeoutMs` passes first. */
+export const withinBound = <A>(promise: Promise<A>, module: string, timeoutMs: number | undefined): Promise<A> =>
+  timeoutMs === undefined
+    ? promise
+    : new Promise<A>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new ModuleLoadTimedOut(module, timeoutMs)), timeoutMs)
+        promise.then(
+          (value) => {
+            clearTimeout(timer)
+            resolve(value)
+          },
+          (error) => {
+            clearTimeout(timer)
+            reject(error)
+          }
+        )
+      })
+
+export const make = (options: { readonly timeoutMs?: number | undefined } = {}): ModuleLoader => {
   const modules = new Map<string, Promise<void> | true>()
 
   const load = (module: string): true | Promise<void> => {
     const known = modules.get(module)
     if (known !== undefined) return known
-    const loading = import(module).then(
+    const loading = withinBound(import(module), module, options.timeoutMs).then(
       () => {
         modules.set(module, true)
       },
       (error) => {
-        modules.delete(module)
+        // A timed-out module keeps its failed promise: the next request fails at once with the same error.
+        if (!(error instanceof ModuleLoadTimedOut)) modules.delete(module)
         throw error
       }
     )

@@ -47,6 +47,8 @@ export interface SlotContext {
   readonly mayShrink: (slot: Slot) => boolean
   /** Whether the worker cannot serve a task module the pool now knows (it then retires when idle). */
   readonly isStale: (slot: Slot) => boolean
+  /** A module did not finish loading in time in this slot's worker (which is then replaced). */
+  readonly moduleTimedOut: (module: string, error: SpawnError) => void
 }
 
 const initId = -1
@@ -297,7 +299,17 @@ export class Slot implements Balancer.WorkerView {
       return
     }
     const item = this.held.get(id)
-    if (item !== undefined) this.context.dispatcher.replied(item, reply, spans)
+    if (item === undefined) return
+    if (reply._tag === "SpawnFailed" && reply.reason === "ModuleLoadTimeout") {
+      // The worker may still be evaluating the module: it is replaced, and the pool does not load the module again.
+      const { module } = item.run
+      this.context.moduleTimedOut(
+        module,
+        new SpawnError({ reason: "ModuleLoadTimeout", module, task: item.task.name, message: reply.message })
+      )
+      this.retire("Retired")
+    }
+    this.context.dispatcher.replied(item, reply, spans)
   }
 
   private afterReplies(rss: number | undefined): void {

@@ -7,8 +7,18 @@
  * CPU. Bundled with esbuild and tree-shaken, the same code loads in about
  * 20-30 ms, so workers start, and crashed workers come back, several times
  * faster. The parent builds one bundle per set of task modules (memoized),
- * writes it under `TROUPE_BUNDLE_DIR` (default `<tmpdir>/troupe-bundles`),
- * and the child imports it.
+ * writes it to its cache directory, and the child imports it.
+ *
+ * The cache directory is private, since a child runs what it finds there:
+ * `TROUPE_BUNDLE_DIR` when set, else `$XDG_CACHE_HOME/troupe` (or
+ * `~/.cache/troupe`), else `<tmpdir>/troupe-bundles-<uid>`. It is created
+ * with mode 0700 and checked on every use: a directory (not a symlink)
+ * owned by the current user and writable by no one else, or it is not used.
+ * Each bundle's SHA-256 is recorded when it is built and checked just
+ * before every child that starts from it; a bundle that does not match is
+ * never run (it is built again). When no private directory can be had (a
+ * read-only home, a refused directory) or a write fails, children start
+ * unbundled: slower, never a crash.
  *
  * Bundles outlive the parent: building one costs about 400 ms (esbuild's
  * import and the build), more than the rest of a pool's start. Next to each
@@ -17,8 +27,8 @@
  * the key is a hash of the sorted task modules, the runner module's path,
  * Node's version, esbuild's version, and this file's path, mtime and size.
  * A later process with the same key takes the bundle, without loading
- * esbuild, while the bundle, its source map and every listed file are as
- * they were; any difference, or any error, rebuilds. Not watched: files that
+ * esbuild, while the bundle (its content hash), its source map and every
+ * listed file are as they were; any difference, or any error, rebuilds. Not watched: files that
  * only steer the build (`package.json`, `tsconfig.json`); after editing
  * those, delete the directory. esbuild's service process is stopped once
  * no build is running.
@@ -37,15 +47,72 @@
  * @internal
  */
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { tmpdir } from "node:os"
+import { homedir, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const bundledPackages = /^(effect(\/|$)|@effect\/|@troupe\/)/
 
-const memo = new Map<string, Promise<string | undefined>>()
+/** A bundle on disk and the SHA-256 of its contents, recorded when it was built. */
+interface Built {
+  readonly file: string
+  readonly sha256: string
+}
+
+const memo = new Map<string, Promise<Built | undefined>>()
+
+const sha256 = (contents: string | Buffer): string => createHash("sha256").update(contents).digest("hex")
+
+/**
+ * `directory`, created owner-only if missing, when it is a directory (not a
+ * symlink) owned by this user that no one else may write to; else `undefined`.
+ */
+const privateDirectory = (directory: string): string | undefined => {
+  try {
+    mkdirSync(directory, { recursive: true, mode: 0o700 })
+    const stats = lstatSync(directory)
+    const uid = process.getuid?.()
+    if (!stats.isDirectory() || (uid !== undefined && stats.uid !== uid) || (stats.mode & 0o022) !== 0) {
+      return undefined
+    }
+    return directory
+  } catch {
+    return undefined
+  }
+}
+
+/** The private cache directory to use now, or `undefined` (children then start unbundled). */
+const cacheDirectory = (): string | undefined => {
+  const chosen = process.env.TROUPE_BUNDLE_DIR
+  if (chosen) return privateDirectory(resolve(chosen))
+  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), ".cache")
+  return (
+    privateDirectory(join(cacheHome, "troupe")) ??
+    privateDirectory(join(tmpdir(), `troupe-bundles-${process.getuid?.() ?? "user"}`))
+  )
+}
+
+/** Per bundle file: the stat stamp and hash of its contents when this process last hashed them. */
+const hashedStamps = new Map<string, string>()
+
+/** The bundle, if its directory is still private and its contents still hash to what was built. */
+const verified = (built: Built | undefined): Built | undefined => {
+  if (built === undefined || privateDirectory(dirname(built.file)) === undefined) return undefined
+  try {
+    // Hashing a bundle takes milliseconds; a file whose inode, size and change time are those of the bundle
+    // this process last hashed has not been written since (any write moves its ctime, which no call can set).
+    const { ino, size, ctimeMs } = statSync(built.file)
+    const stamp = `${ino}:${size}:${ctimeMs}`
+    if (hashedStamps.get(built.file) === `${stamp}:${built.sha256}`) return built
+    if (sha256(readFileSync(built.file)) !== built.sha256) return undefined
+    hashedStamps.set(built.file, `${stamp}:${built.sha256}`)
+    return built
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * Gives up on a bundle a child could not load (it died before it said a
@@ -54,14 +121,18 @@ const memo = new Map<string, Promise<string | undefined>>()
  */
 export const distrust = (modules: ReadonlyArray<string>): void => {
   memo.set([...modules].sort().join("\n"), Promise.resolve(undefined))
+  const directory = cacheDirectory()
+  if (directory === undefined) return
   try {
-    rmSync(manifestFor(modules), { force: true })
+    rmSync(manifestFor(directory, modules), { force: true })
   } catch {}
 }
 
 /**
- * The path of a bundle with the runner and `modules` (file URLs), or
- * `undefined` when the child should start unbundled.
+ * The path of a bundle with the runner and `modules` (file URLs), checked
+ * just now (private directory, content hash), or `undefined` when the child
+ * should start unbundled. A bundle that fails the check is built again for
+ * the next child.
  */
 export const bundleFor = (modules: ReadonlyArray<string>): Promise<string | undefined> => {
   const key = [...modules].sort().join("\n")
@@ -70,7 +141,11 @@ export const bundleFor = (modules: ReadonlyArray<string>): Promise<string | unde
     bundle = load(modules).catch(() => undefined)
     memo.set(key, bundle)
   }
-  return bundle
+  return bundle.then((built) => {
+    const checked = verified(built)
+    if (built !== undefined && checked === undefined && memo.get(key) === bundle) memo.delete(key)
+    return checked?.file
+  })
 }
 
 let builds = 0
@@ -82,42 +157,43 @@ let builds = 0
  */
 export const buildsStarted = (): number => builds
 
-const load = async (modules: ReadonlyArray<string>): Promise<string> => {
-  const manifest = manifestFor(modules)
+const load = async (modules: ReadonlyArray<string>): Promise<Built | undefined> => {
+  const directory = cacheDirectory()
+  if (directory === undefined) return undefined
+  const manifest = manifestFor(directory, modules)
   return reuse(manifest) ?? build(modules, manifest)
 }
-
-const directory = () => process.env.TROUPE_BUNDLE_DIR || join(tmpdir(), "troupe-bundles")
 
 const runnerModule = () => fileURLToPath(import.meta.resolve("@troupe/core/ChildRunner"))
 
 interface Manifest {
   readonly bundle: string
+  /** The SHA-256 of the bundle's contents, as built. */
+  readonly sha256: string
   readonly inputs: ReadonlyArray<{ readonly file: string; readonly mtimeMs: number; readonly size: number }>
 }
 
 /** The manifest's path: its key covers what shapes the bundle besides the input files. */
-const manifestFor = (modules: ReadonlyArray<string>): string => {
+const manifestFor = (directory: string, modules: ReadonlyArray<string>): string => {
   const self = fileURLToPath(import.meta.url)
   const { mtimeMs, size } = statSync(self)
   // esbuild's version from its package.json: importing esbuild is the cost a reused bundle saves.
   const esbuild = JSON.parse(readFileSync(createRequire(self).resolve("esbuild/package.json"), "utf8")).version
   const key = JSON.stringify([[...modules].sort(), runnerModule(), process.version, esbuild, self, mtimeMs, size])
-  return join(directory(), `manifest-${createHash("sha256").update(key).digest("hex").slice(0, 20)}.json`)
+  return join(directory, `manifest-${sha256(key).slice(0, 20)}.json`)
 }
 
-/** The bundle the manifest names, if it and every file it was built from are unchanged. */
-const reuse = (manifest: string): string | undefined => {
+/** The bundle the manifest names, if its contents and every file it was built from are unchanged. */
+const reuse = (manifest: string): Built | undefined => {
   try {
-    const { bundle, inputs } = JSON.parse(readFileSync(manifest, "utf8")) as Manifest
-    statSync(bundle)
+    const { bundle, sha256, inputs } = JSON.parse(readFileSync(manifest, "utf8")) as Manifest
+    if (dirname(bundle) !== dirname(manifest) || typeof sha256 !== "string") return undefined
     statSync(`${bundle}.map`)
-    return inputs.every((input) => {
+    const unchanged = inputs.every((input) => {
       const stats = statSync(input.file)
       return stats.mtimeMs === input.mtimeMs && stats.size === input.size
     })
-      ? bundle
-      : undefined
+    return unchanged ? verified({ file: bundle, sha256 }) : undefined
   } catch {
     return undefined
   }
@@ -126,12 +202,16 @@ const reuse = (manifest: string): string | undefined => {
 /** Writes under a unique name, then renames: no reader sees a half-written file. */
 const writeAtomically = (file: string, contents: string): void => {
   const partial = `${file}.${process.pid}.tmp`
-  writeFileSync(partial, contents)
+  writeFileSync(partial, contents, { mode: 0o600 })
   renameSync(partial, file)
 }
 
-/** Resolves a specifier from the original module's location (the bundle lives elsewhere). */
-const resolveHelper = `import { createRequire as __troupeCreateRequire } from "node:module"
+/**
+ * Runs before any bundled code: tells `Task.make` the bundle's URL (its tasks are registered under it; see
+ * Task.ts), and resolves a specifier from the original module's location (the bundle lives elsewhere).
+ */
+const resolveHelper = `globalThis[Symbol.for("@troupe/core/Task/bundle")] = import.meta.url
+import { createRequire as __troupeCreateRequire } from "node:module"
 const __troupeResolve = (parent, specifier) => {
   try {
     return new URL(specifier, parent).protocol === "file:" && /^\\.{0,2}\\//.test(specifier)
@@ -153,11 +233,10 @@ const rewriteImportMeta = (source: string, file: string): string =>
 /** Builds in flight: esbuild's service stops when the last one ends. */
 let building = 0
 
-const build = async (modules: ReadonlyArray<string>, manifest: string): Promise<string> => {
+const build = async (modules: ReadonlyArray<string>, manifest: string): Promise<Built> => {
   builds++
   const esbuild = await import("esbuild")
   const directory = dirname(manifest)
-  mkdirSync(directory, { recursive: true })
   const runner = runnerModule()
   // Troupe's own sources need no rewriting (and must not get it: they spell these names in strings).
   const ownRoots = [dirname(dirname(runner)), dirname(dirname(dirname(fileURLToPath(import.meta.url))))]
@@ -221,11 +300,14 @@ const build = async (modules: ReadonlyArray<string>, manifest: string): Promise<
   const map = result.outputFiles.find((output) => output.path.endsWith(".js.map"))!.text
   const name = `child-${createHash("sha256").update(code).update(map).digest("hex").slice(0, 20)}`
   const file = join(directory, `${name}.mjs`)
-  if (!existsSync(file) || !existsSync(`${file}.map`)) {
+  const comment = code.lastIndexOf("//# sourceMappingURL=")
+  const contents = `${code.slice(0, comment)}//# sourceMappingURL=${name}.mjs.map\n`
+  const built: Built = { file, sha256: sha256(contents) }
+  // Written unless the same bundle is already there (a file with this name but other contents is replaced).
+  if (verified(built) === undefined) {
     // The map first: a bundle on disk always has its map.
     writeAtomically(`${file}.map`, map)
-    const comment = code.lastIndexOf("//# sourceMappingURL=")
-    writeAtomically(file, `${code.slice(0, comment)}//# sourceMappingURL=${name}.mjs.map\n`)
+    writeAtomically(file, contents)
   }
   const inputs: Array<Manifest["inputs"][number]> = []
   for (const input of [...Object.keys(result.metafile.inputs), ...externals]) {
@@ -237,7 +319,7 @@ const build = async (modules: ReadonlyArray<string>, manifest: string): Promise<
     } catch {}
   }
   // A file edited during the build may not be in the bundle: the next process builds again.
-  if (inputs.some((input) => input.mtimeMs >= started)) return file
-  writeAtomically(manifest, JSON.stringify({ bundle: file, inputs } satisfies Manifest))
-  return file
+  if (inputs.some((input) => input.mtimeMs >= started)) return built
+  writeAtomically(manifest, JSON.stringify({ bundle: file, sha256: built.sha256, inputs } satisfies Manifest))
+  return built
 }

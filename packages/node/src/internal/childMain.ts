@@ -15,7 +15,6 @@
  */
 import { enableCompileCache } from "node:module"
 import { loadRunner } from "./loadRunner.ts"
-import { fromArguments } from "./runnerOptions.ts"
 
 const send = process.send?.bind(process)
 if (send === undefined) {
@@ -33,7 +32,7 @@ process.on("disconnect", () => {
 
 enableCompileCache?.()
 // Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
-const { ChildRunner, mapStack } = await loadRunner(process.argv)
+const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 
 const port: import("@troupe/core").ChildRunner.ChildPort = {
   send: (frame) =>
@@ -55,7 +54,7 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   }
 }
 
-const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
+const runner = ChildRunner.make(port, options)
 process.on("message", runner.onMessage)
 // An exiting child's IPC writes still go out: Node writes to the channel synchronously when nothing is queued.
 process.on("exit", runner.lastWords)

@@ -2,12 +2,21 @@
  * What a child entry (a forked process or a worker thread) loads first: the
  * core's runner, from the bundle its parent built when there is one (the
  * runner and the task modules in one file, see bundle.ts), with the mapper
- * that turns the bundle's stack frames back into the original files.
+ * that turns the bundle's stack frames back into the original files, and
+ * the runner options the parent passed.
+ *
+ * A bundle holds the task modules, so a module whose top-level `await` never
+ * settles would keep the bundle from ever loading. Its import is bounded by
+ * the runner's `moduleLoadTimeoutMs`: past it, the child gives up on the
+ * bundle and starts unbundled, and the runner then loads each module within
+ * the same bound, so only the stuck module's tasks fail
+ * (`ModuleLoadTimeout`).
  *
  * @internal
  */
 import { pathToFileURL } from "node:url"
-import { bundleOf } from "./runnerOptions.ts"
+import type { ChildRunner as Runner } from "@troupe/core"
+import { bundleOf, fromArguments } from "./runnerOptions.ts"
 import { stackMapper } from "./stackMapper.ts"
 
 export const loadRunner = async (
@@ -15,9 +24,28 @@ export const loadRunner = async (
 ): Promise<{
   readonly ChildRunner: typeof import("@troupe/core/ChildRunner")
   readonly mapStack: ((stack: string) => string) | undefined
+  readonly options: Runner.Options
 }> => {
   const bundle = bundleOf(argv)
-  if (bundle === undefined) return { ChildRunner: await import("@troupe/core/ChildRunner"), mapStack: undefined }
+  const unbundled = async () => {
+    const ChildRunner = await import("@troupe/core/ChildRunner")
+    const options = { ...fromArguments(argv, ChildRunner.defaultOptions), bundled: false }
+    return { ChildRunner, mapStack: undefined, options }
+  }
+  if (bundle === undefined) return unbundled()
+  const timeoutMs = fromArguments(argv, {} as Runner.Options).moduleLoadTimeoutMs
+  // A bundle that throws while loading fails the child before it says a word: the parent then distrusts it.
+  const importing: Promise<typeof import("@troupe/core/ChildRunner")> = import(pathToFileURL(bundle).href)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const loaded =
+    timeoutMs === undefined
+      ? await importing
+      : await Promise.race([
+          importing,
+          new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))
+        ])
+  clearTimeout(timer)
+  if (loaded === undefined) return unbundled()
   // The map is read the first time a stack is sent, not at start-up.
-  return { ChildRunner: await import(pathToFileURL(bundle).href), mapStack: stackMapper(bundle) }
+  return { ChildRunner: loaded, mapStack: stackMapper(bundle), options: fromArguments(argv, loaded.defaultOptions) }
 }

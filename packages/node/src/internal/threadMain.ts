@@ -22,7 +22,6 @@
 import { enableCompileCache } from "node:module"
 import { parentPort, threadId } from "node:worker_threads"
 import { loadRunner } from "./loadRunner.ts"
-import { fromArguments } from "./runnerOptions.ts"
 
 const parent = parentPort
 if (parent === null) {
@@ -32,7 +31,7 @@ if (parent === null) {
 
 enableCompileCache?.()
 // Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
-const { ChildRunner, mapStack } = await loadRunner(process.argv)
+const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 
 const port: import("@troupe/core").ChildRunner.ChildPort = {
   send: (frame) =>
@@ -48,7 +47,7 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   mapStack
 }
 
-const runner = ChildRunner.make(port, fromArguments(process.argv, ChildRunner.defaultOptions))
+const runner = ChildRunner.make(port, options)
 parent.on("message", runner.onMessage)
 // Node delivers what a thread posted before it reports the thread's exit.
 process.on("exit", runner.lastWords)

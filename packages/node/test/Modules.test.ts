@@ -1,0 +1,93 @@
+/**
+ * How workers load the task modules they serve, on both backends: a module
+ * whose top-level `await` never settles is bounded by `moduleLoadTimeout`
+ * and does not poison the pool (issue 13, item 7); two modules that define
+ * a task of the same name are refused rather than run the wrong handler
+ * (item 6).
+ */
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "@effect/vitest"
+import { type Pool, Task } from "@troupe/core"
+import { Effect, Schema, Stream } from "effect"
+import { backends, eventually, withPool } from "./fixtures/pool.ts"
+import * as T from "./fixtures/poolTasks.ts"
+import { Same as SameA } from "./fixtures/sameA.ts"
+import { runScript } from "./fixtures/script.ts"
+import { Stuck } from "./fixtures/stuckModule.ts"
+
+const sameA = new URL("./fixtures/sameA.ts", import.meta.url).href
+const sameB = new URL("./fixtures/sameB.ts", import.meta.url).href
+
+const stuckEnv = { ...process.env, TROUPE_FIXTURE_STUCK: "1" }
+
+describe.each(backends)("module loading on %s", (backend) => {
+  describe.each([
+    ["started from a bundle of their modules", [T.Square]],
+    ["started unbundled", []]
+  ] as const)("workers %s", (_, tasks) => {
+    it.live(
+      "a module whose top-level await never settles fails its calls with ModuleLoadTimeout; the pool keeps serving",
+      () =>
+        withPool(
+          backend,
+          { size: 2, tasks, env: stuckEnv, moduleLoadTimeout: "1 second", startTimeout: "20 seconds" },
+          (pool) =>
+            Effect.gen(function* () {
+              const events: Array<Pool.Event> = []
+              yield* Stream.runForEach(pool.events, (event) => Effect.sync(() => events.push(event))).pipe(
+                Effect.forkScoped
+              )
+              expect(yield* pool.apply(T.Square, 3)).toBe(9)
+              const first = yield* Effect.flip(pool.apply(Stuck, undefined))
+              expect(first).toMatchObject({ _tag: "SpawnError", reason: "ModuleLoadTimeout", task: "modules/Stuck" })
+              // The other module's tasks keep working, on workers that start within their start timeout.
+              expect(yield* pool.map(T.Square, [1, 2, 3, 4], { chunkSize: 1 })).toEqual([1, 4, 9, 16])
+              // The module is not loaded again: a later call fails at once, with no worker involved.
+              const dispatched = (yield* pool.stats).started
+              const second = yield* Effect.flip(pool.apply(Stuck, undefined))
+              expect(second).toMatchObject({ _tag: "SpawnError", reason: "ModuleLoadTimeout", task: "modules/Stuck" })
+              expect((yield* pool.stats).started).toBe(dispatched)
+              expect(yield* pool.apply(T.Square, 5)).toBe(25)
+              // The worker stuck in the import was replaced (retired, not crashed), and no start failed.
+              const retired = yield* eventually(
+                Effect.sync(() => events.some((event) => event._tag === "WorkerExited" && event.reason === "retired")),
+                (seen) => seen
+              )
+              expect(retired).toBe(true)
+              expect(events.filter((event) => event._tag === "WorkerStartFailed")).toEqual([])
+              expect(events.filter((event) => event._tag === "WorkerExited" && event.reason === "crashed")).toEqual([])
+            }).pipe(Effect.scoped)
+        ),
+      60_000
+    )
+  })
+})
+
+describe("two modules that define a task of the same name", () => {
+  it("the second definition is refused with DuplicateTaskName, naming both modules", async () => {
+    const error = await import("./fixtures/sameB.ts").then(
+      () => undefined,
+      (error: unknown) => error
+    )
+    expect(error).toMatchObject({ _tag: "DuplicateTaskName", task: "modules/Same", module: sameA, duplicate: sameB })
+    expect(String((error as Error).message)).toContain(sameB)
+    expect(() => Task.make("modules/Same", { success: Schema.String, handler: () => Effect.succeed("C") })).toThrow(
+      /modules\/Same is defined by two modules/
+    )
+    // The first definition stays.
+    expect(Task.find("modules/Same")).toBe(SameA)
+  })
+
+  describe.each(backends)("on %s", (backend) => {
+    it("a program that imports both is refused at the second import: no call runs the wrong handler", async () => {
+      const { stdout, code } = await runScript(
+        fileURLToPath(new URL("./fixtures/sameNameParent.ts", import.meta.url)),
+        [backend]
+      )
+      expect(code).toBe(0)
+      expect(JSON.parse(stdout.trim().split("\n").at(-1)!)).toMatchObject({
+        refused: { _tag: "DuplicateTaskName", task: "modules/Same", module: sameA, duplicate: sameB }
+      })
+    })
+  })
+})
