@@ -7,8 +7,10 @@
  * - runs Troupe's child entry on the same Node binary, with JSON IPC;
  * - leads its own process group, so a signal from the parent reaches any
  *   grandchildren it spawned;
- * - exits by itself when the IPC channel to its parent closes (the parent
- *   died, even by SIGKILL), killing its own group on the way out;
+ * - exits by itself when its parent dies, even by SIGKILL and even while
+ *   the child spins in a synchronous loop (a watchdog thread notices within
+ *   about 100 ms; the IPC channel's `disconnect` is the fast path), killing
+ *   its own group on the way out;
  * - is stopped and reaped when the spawning scope closes: SIGTERM to the
  *   group, SIGKILL after the shutdown timeout, and a final SIGKILL to the
  *   group so that no grandchild outlives the scope.
@@ -30,6 +32,7 @@ import { bundleFor, distrust } from "./internal/bundle.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
+import { parentArgument } from "./internal/watchdog.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -82,7 +85,8 @@ const spawnChild = (
   bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
-    const args = childArguments(options.runner, bundle)
+    // The child's watchdog kills it (and its group) once this process is no longer its parent.
+    const args = [...childArguments(options.runner, bundle), parentArgument()]
     let child: ChildProcess
     try {
       child = fork(childEntry, args, {
