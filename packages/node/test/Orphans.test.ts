@@ -6,87 +6,11 @@
  * before the child armed any guard). Checked with the operating system
  * (/proc), not with Troupe's bookkeeping.
  */
-import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { expect, it } from "@effect/vitest"
-import { onTestFinished } from "vitest"
-import { isRunning, parentOf, survivorsAfter, withEnvironment } from "./fixtures/os.ts"
-import { tempFile } from "./fixtures/pool.ts"
+import { isRunning, survivorsAfter } from "./fixtures/os.ts"
+import { fixture, leftOf, orphanBoundMs, startProgram, waitFor } from "./fixtures/program.ts"
 import { runScript } from "./fixtures/script.ts"
-
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-
-/** How long an orphan may live: the watchdog looks every 100 ms; the bound is generous for a busy machine. */
-const orphanBoundMs = 5000
-
-interface Program {
-  readonly pid: number
-  /** The marker every descendant inherits in its environment (`TROUPE_TEST_MARKER`), also a file children write to. */
-  readonly marker: string
-  readonly nextLine: () => Promise<string>
-  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-}
-
-/** Starts a fixture program as its own process (as a user would), SIGKILLed if still running when the test ends. */
-const startProgram = (file: string, args: ReadonlyArray<string>): Program => {
-  const marker = tempFile("marker")
-  const child = spawn(process.execPath, [file, ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, TROUPE_TEST_MARKER: marker }
-  })
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
-    // A failing run must not leave its orphans spinning on the machine.
-    for (const pid of withEnvironment("TROUPE_TEST_MARKER", marker)) {
-      try {
-        process.kill(pid, "SIGKILL")
-      } catch {}
-    }
-  })
-  let buffered = ""
-  const waiting: Array<(line: string) => void> = []
-  child.stdout.on("data", (chunk) => {
-    buffered += chunk
-    for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
-      const line = buffered.slice(0, newline)
-      buffered = buffered.slice(newline + 1)
-      waiting.shift()?.(line)
-    }
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal }))
-  )
-  return {
-    pid: child.pid!,
-    marker,
-    nextLine: () => new Promise((resolve) => waiting.push(resolve)),
-    exited
-  }
-}
-
-/** Polls until `check` holds or `withinMs` passes. */
-const waitFor = async (check: () => boolean, withinMs: number): Promise<boolean> => {
-  const deadline = Date.now() + withinMs
-  for (;;) {
-    if (check()) return true
-    if (Date.now() >= deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-/**
- * Every process left of a program once it died: the ones still alive `orphanBoundMs` after `since`, found by the
- * marker in their environment (a program's orphans are no longer its descendants: pid 1 or a subreaper took them).
- * Also checks that none appears afterwards.
- */
-const leftOf = async (program: Program) => {
-  await waitFor(() => withEnvironment("TROUPE_TEST_MARKER", program.marker).length === 0, orphanBoundMs)
-  const first = withEnvironment("TROUPE_TEST_MARKER", program.marker)
-  await new Promise((resolve) => setTimeout(resolve, 500))
-  const later = withEnvironment("TROUPE_TEST_MARKER", program.marker)
-  return [...new Set([...first, ...later])].map((pid) => ({ pid, parent: parentOf(pid) }))
-}
 
 it("S46 children and grandchildren exit within 2 s of the parent's SIGKILL", async () => {
   const { signal, stdout } = await runScript(fixture("orphanParent.ts"))
