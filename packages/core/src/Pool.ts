@@ -96,9 +96,21 @@ export interface Options {
   readonly restartIntensity?: { readonly maxRestarts: number; readonly period: Duration.Input } | undefined
   /** Delay before a replacement starts: Akka's formula (default 5 ms doubling to 1 s, 20% jitter). */
   readonly backoff?: RestartPolicy.BackoffOptions | undefined
-  /** Closing the scope drains submitted work (`"all"`, default) or only running work (`"inFlight"`), up to `timeout` (default 10 s). */
+  /**
+   * Closing the scope drains submitted work (`"all"`, default) or only
+   * running work (`"inFlight"`), up to `timeout` (default 10 s), then stops
+   * the workers. A scope closed by an interruption (a signal under
+   * `NodeRuntime.runMain`, a timeout, an interrupted fiber) does not drain
+   * unless `onInterrupt` is `"drain"`: with `"stop"` (default) queued calls
+   * fail at once and running tasks fail as their workers are stopped
+   * (SIGTERM, then SIGKILL after `killTimeout`), all with `ShutdownError`.
+   */
   readonly shutdown?:
-    | { readonly drain?: "all" | "inFlight" | undefined; readonly timeout?: Duration.Input | undefined }
+    | {
+        readonly drain?: "all" | "inFlight" | undefined
+        readonly timeout?: Duration.Input | undefined
+        readonly onInterrupt?: "stop" | "drain" | undefined
+      }
     | undefined
   /** How long a stopping worker gets between SIGTERM and SIGKILL (default 1 s). */
   readonly killTimeout?: Duration.Input | undefined
@@ -486,18 +498,22 @@ export const make = Effect.fnUntraced(function* (
   }
   if ((options.start ?? "eager") === "eager") for (const slot of slots) occupy(slot)
 
-  // Shutdown: refuse new work, drain up to the deadline, then stop every worker.
+  // Shutdown: refuse new work, drain up to the deadline, then stop every worker. An interrupted program stops at once:
+  // its callers are interrupted too, but only once the scope is closed, so draining for them would only wait.
   const drain = options.shutdown?.drain ?? "all"
   const shutdownTimeout = options.shutdown?.timeout ?? Duration.seconds(10)
-  yield* Effect.addFinalizer(() =>
+  const onInterrupt = options.shutdown?.onInterrupt ?? "stop"
+  yield* Effect.addFinalizer((exit) =>
     Effect.gen(function* () {
       dispatcher.closing = true
-      if (drain === "inFlight")
+      const stopNow = onInterrupt === "stop" && Exit.hasInterrupts(exit)
+      if (drain === "inFlight" || stopNow)
         dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
-      yield* Effect.sleep(10).pipe(
-        Effect.repeat({ until: () => dispatcher.pending === 0 }),
-        Effect.timeoutOption(shutdownTimeout)
-      )
+      if (!stopNow)
+        yield* Effect.sleep(10).pipe(
+          Effect.repeat({ until: () => dispatcher.pending === 0 }),
+          Effect.timeoutOption(shutdownTimeout)
+        )
       dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
       for (const slot of slots) {
         if (slot.state === "ready" && slot.held.size === 0) slot.retire("Stopped")

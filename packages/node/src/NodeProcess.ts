@@ -7,11 +7,17 @@
  * - runs Troupe's child entry on the same Node binary, with JSON IPC;
  * - leads its own process group, so a signal from the parent reaches any
  *   grandchildren it spawned;
- * - exits by itself when the IPC channel to its parent closes (the parent
- *   died, even by SIGKILL), killing its own group on the way out;
+ * - exits by itself when its parent dies, even by SIGKILL and even while
+ *   the child spins in a synchronous loop (a watchdog thread notices within
+ *   about 100 ms; the IPC channel's `disconnect` is the fast path), killing
+ *   its own group on the way out;
  * - is stopped and reaped when the spawning scope closes: SIGTERM to the
  *   group, SIGKILL after the shutdown timeout, and a final SIGKILL to the
- *   group so that no grandchild outlives the scope.
+ *   group so that no grandchild outlives the scope;
+ * - is SIGKILLed with its group when this process gets a SIGINT or SIGTERM
+ *   that nothing else handles (the signal then ends this process as usual),
+ *   or a second one while a handled first one shuts the program down
+ *   (`NodeRuntime.runMain`): see `docs/pool.md`, "Shutdown".
  *
  * @since 0.1.0
  */
@@ -30,6 +36,8 @@ import { bundleFor, distrust } from "./internal/bundle.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
+import { track } from "./internal/signals.ts"
+import { parentArgument } from "./internal/watchdog.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -82,7 +90,8 @@ const spawnChild = (
   bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
-    const args = childArguments(options.runner, bundle)
+    // The child's watchdog kills it (and its group) once this process is no longer its parent.
+    const args = [...childArguments(options.runner, bundle), parentArgument()]
     let child: ChildProcess
     try {
       child = fork(childEntry, args, {
@@ -117,7 +126,10 @@ const spawnChild = (
       settle()
     }
     child.on("disconnect", markDrained)
+    // SIGINT and SIGTERM to this process reach the child's group as signals.ts says, until the child exits.
+    let untrack = () => {}
     child.on("exit", (code, signal) => {
+      untrack()
       status = new ExitStatus.ExitStatus({ code, signal })
       if (bundle !== undefined && !heard && code !== null && code !== 0) distrust(options.runner.preload)
       if (child.connected) setTimeout(markDrained, drainTimeoutMs).unref()
@@ -131,6 +143,7 @@ const spawnChild = (
     }
     child.once("spawn", () => {
       const pid = child.pid!
+      if (status === undefined) untrack = track(() => signalGroup(pid, "SIGKILL", child))
       const exited = Effect.callback<ExitStatus.ExitStatus>((wake) => {
         const done = () => wake(Effect.succeed(status!))
         if (status !== undefined && drained) return done()

@@ -69,6 +69,7 @@ import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
+import { track } from "./internal/signals.ts"
 
 const threadEntry = fileURLToPath(new URL(`./internal/threadMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -139,6 +140,13 @@ const spawnThread = (
 
     let status: ExitStatus.ExitStatus | undefined
     let terminated = false
+    const terminate = () => {
+      if (status !== undefined) return
+      terminated = true
+      worker.terminate().catch(() => {})
+    }
+    // A second SIGINT or SIGTERM during a shutdown terminates the thread now (see signals.ts).
+    const untrack = track(terminate)
     let uncaught: string | undefined
     let heard = false
     const waiters = new Set<() => void>()
@@ -156,6 +164,7 @@ const spawnThread = (
       if (options.stderr === "inherit") process.stderr.write(uncaught)
     })
     worker.on("exit", (code) => {
+      untrack()
       // Node reports 0 for a thread terminated while it was still loading its entry.
       status = new ExitStatus.ExitStatus({ code: terminated && code === 0 ? 1 : code, signal: null })
       // A bundle the thread could not even load is not used again: later threads start unbundled.
@@ -195,12 +204,7 @@ const spawnThread = (
         send: sendEffect(sendUnsafe, `thread ${pid}`),
         exited,
         exitStatus: () => status,
-        signal: () =>
-          Effect.sync(() => {
-            if (status !== undefined) return
-            terminated = true
-            worker.terminate().catch(() => {})
-          }),
+        signal: () => Effect.sync(terminate),
         stdout: options.stdout === "pipe" ? readable(worker.stdout) : Stream.empty,
         stderr: options.stderr === "pipe" ? stderr() : Stream.empty
       }

@@ -1,11 +1,14 @@
 /**
  * The entry point of every forked Troupe child.
  *
- * It guards against orphaning first: when the IPC channel to the parent
- * closes (the parent exited or was killed), the child kills its own process
- * group, grandchildren included, and so itself. The guard listens for
- * `disconnect` only and never re-references the channel. Then it hands
- * every parent frame to the core's `ChildRunner` and says it is ready.
+ * It guards against orphaning first, twice: the watchdog (watchdog.ts), a
+ * tiny thread that SIGKILLs the child's process group once the parent is no
+ * longer its parent, even while the child's own loop is stuck; and, as the
+ * fast path, the IPC channel's `disconnect` (the parent exited or was
+ * killed), on which the child kills its own process group, grandchildren
+ * included, and so itself. The `disconnect` guard never re-references the
+ * channel. Then the entry hands every parent frame to the core's
+ * `ChildRunner` and says it is ready.
  *
  * A child's start-up time is mostly module loading, so the entry turns on
  * Node's compile cache before it loads anything else, and loads the runner
@@ -15,6 +18,7 @@
  */
 import { enableCompileCache } from "node:module"
 import { loadRunner } from "./loadRunner.ts"
+import { armWatchdog } from "./watchdog.ts"
 
 const send = process.send?.bind(process)
 if (send === undefined) {
@@ -22,6 +26,7 @@ if (send === undefined) {
   process.exit(2)
 }
 
+armWatchdog(process.argv)
 process.on("disconnect", () => {
   try {
     process.kill(-process.pid, "SIGKILL")
