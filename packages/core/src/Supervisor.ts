@@ -31,7 +31,7 @@ import type * as Stream from "effect/Stream"
 import type * as Actor from "./Actor.ts"
 import * as Runtime from "./internal/supervisorRuntime.ts"
 import * as Spec from "./internal/supervisorSpec.ts"
-import type { BackoffOptions } from "./RestartPolicy.ts"
+import type * as RestartPolicy from "./RestartPolicy.ts"
 import type { Transport } from "./Transport.ts"
 import {
   type ChildStartFailed,
@@ -66,16 +66,14 @@ export type Shutdown = number | "brutalKill" | "infinity"
  * Backoff between restarts: Akka's `min(max, min * 2^n) * (1 + random *
  * randomFactor)`, where `n` counts a child's consecutive failures. `n` goes
  * back to 0 once the child has run `resetAfter` (default `(min + max) / 2`)
- * without failing. Past `maxRestarts` consecutive failures the supervisor
- * gives up, as when the intensity is exceeded.
+ * since its last start. Past `maxRestarts` consecutive failures the
+ * supervisor gives up, as when the intensity is exceeded. The same shape as
+ * a pool's and a keyed group's `backoff` (`RestartPolicy.Backoff`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Backoff extends BackoffOptions {
-  readonly resetAfter?: Duration.Input | undefined
-  readonly maxRestarts?: number | undefined
-}
+export type Backoff = RestartPolicy.Backoff
 
 /**
  * @since 0.1.0

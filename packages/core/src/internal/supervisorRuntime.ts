@@ -24,12 +24,11 @@ import * as Exit from "effect/Exit"
 import type * as Metric from "effect/Metric"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
-import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Actor from "../Actor.ts"
 import * as Metrics from "../Metrics.ts"
-import { addRestart, backoffDelay, intensity as makeIntensity } from "../RestartPolicy.ts"
+import * as RestartPolicy from "../RestartPolicy.ts"
 import type * as Supervisor from "../Supervisor.ts"
 import type { Transport } from "../Transport.ts"
 import { ChildStartFailed, RestartIntensityExceeded, SupervisorFailed } from "../TroupeError.ts"
@@ -87,8 +86,8 @@ interface Child {
   generation: number
   status: "running" | "restarting" | "stopped"
   restarts: number
-  consecutive: number
-  startedAt: number
+  /** Its share of the node's restart core: its run of failures and backoff. */
+  readonly restarter: RestartPolicy.ChildRestarts
   running: Running | undefined
 }
 
@@ -103,19 +102,15 @@ type Message =
 
 const startTimeout = Duration.seconds(30)
 
-/** Wall-clock time, for events. */
+/** Wall-clock time, for events (the restart core reads the monotonic `Clock`). */
 const now = () => Date.now()
-/** Monotonic time, for the restart window and backoff (OTP uses monotonic time too). */
-const monotonic = () => performance.now()
 
 export class Node {
   readonly children: Array<Child>
   readonly inbox = Effect.runSync(Queue.unbounded<Message>())
   readonly ended = Deferred.makeUnsafe<void, SupervisorError>()
   status: "running" | "stopped" | "failed" = "running"
-  private history: ReadonlyArray<number> = []
-  private readonly limit: { readonly maxRestarts: number; readonly periodMs: number }
-  private readonly resetAfterMs: number
+  private readonly restarter: RestartPolicy.Restarter
   private scope: Scope.Closeable | undefined
 
   readonly root: Root
@@ -126,26 +121,18 @@ export class Node {
     this.root = root
     this.path = path
     this.options = options
-    this.limit = makeIntensity(options.intensity ?? 1, options.period ?? Duration.seconds(5))
-    const backoff = options.backoff
-    // A bad backoff is a programming error: report it at start, not at the first restart.
-    if (backoff !== undefined) backoffDelay(0, backoff, 0)
-    this.resetAfterMs =
-      backoff === undefined
-        ? 0
-        : backoff.resetAfter === undefined
-          ? (Duration.toMillis(Duration.fromInputUnsafe(backoff.min)) +
-              Duration.toMillis(Duration.fromInputUnsafe(backoff.max))) /
-            2
-          : Duration.toMillis(Duration.fromInputUnsafe(backoff.resetAfter))
+    this.restarter = RestartPolicy.makeRestarter({
+      intensity: options.intensity ?? RestartPolicy.supervisorDefaults.intensity,
+      period: options.period ?? RestartPolicy.supervisorDefaults.period,
+      backoff: options.backoff
+    })
     this.children = specs.map((spec) => ({
       spec,
       path: this.path === "" ? spec.id : `${this.path}/${spec.id}`,
       generation: 0,
       status: "stopped",
       restarts: 0,
-      consecutive: 0,
-      startedAt: 0,
+      restarter: this.restarter.child(),
       running: undefined
     }))
   }
@@ -185,10 +172,9 @@ export class Node {
   }
 
   private started(child: Child, generation: number, running: Running): Effect.Effect<void> {
-    return Effect.suspend(() => {
+    return Effect.andThen(child.restarter.started, () => {
       child.running = running
       child.status = "running"
-      child.startedAt = monotonic()
       this.publish({ _tag: "ChildStarted", path: child.path, pid: running.pid, at: now() })
       const ended = running.host
         ? Effect.map(running.host.down, (down) => down.reason)
@@ -335,40 +321,24 @@ export class Node {
   }
 
   /**
-   * Records a restart; returns the backoff delay, or `undefined` after giving up. `startFailed`: the child
-   * never ran since its last failure, so its run of consecutive failures goes on.
+   * Records a restart in the restart core; returns the backoff delay, or `undefined` after giving up.
+   * `startFailed`: the child never ran since its last failure, so its run of consecutive failures goes on.
    */
   private countRestart(child: Child, reason: string, startFailed = false): Effect.Effect<number | undefined> {
     return Effect.gen({ self: this }, function* () {
-      const at = monotonic()
-      const step = addRestart(this.history, at, this.limit)
-      this.history = step.history
-      if (step.exceeded) {
-        yield* this.giveUp(
-          new RestartIntensityExceeded({
-            restarts: step.history.length,
-            periodMs: this.limit.periodMs,
-            reason: `${child.path} ended (${reason})`
-          })
-        )
-        return undefined
-      }
-      const backoff = this.options.backoff
-      if (backoff === undefined) return 0
-      if (!startFailed && at - child.startedAt >= this.resetAfterMs) child.consecutive = 0
-      child.consecutive++
-      if (backoff.maxRestarts !== undefined && backoff.maxRestarts > 0 && child.consecutive > backoff.maxRestarts) {
-        yield* this.giveUp(
-          new RestartIntensityExceeded({
-            restarts: child.consecutive,
-            periodMs: this.limit.periodMs,
-            reason: `${child.path} failed ${child.consecutive} times in a row (maxRestarts ${backoff.maxRestarts})`
-          })
-        )
-        return undefined
-      }
-      const random = yield* Random.next
-      return Duration.toMillis(backoffDelay(child.consecutive - 1, backoff, random))
+      const decision = yield* child.restarter.failed({ startFailed })
+      if (decision._tag === "Restart") return Duration.toMillis(decision.delay)
+      yield* this.giveUp(
+        new RestartIntensityExceeded({
+          restarts: decision.reason === "intensity" ? decision.restarts : decision.consecutive,
+          periodMs: Duration.toMillis(decision.period),
+          reason:
+            decision.reason === "intensity"
+              ? `${child.path} ended (${reason})`
+              : `${child.path} failed ${decision.consecutive} times in a row (maxRestarts ${this.options.backoff?.maxRestarts})`
+        })
+      )
+      return undefined
     })
   }
 
