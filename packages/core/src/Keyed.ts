@@ -24,11 +24,17 @@ import type * as ActorHost from "./internal/actorHost.ts"
 import type { BehaviourShape } from "./internal/actorRegistry.ts"
 import * as HashRing from "./internal/hashRing.ts"
 import * as Runtime from "./internal/supervisorRuntime.ts"
+import * as Spec from "./internal/supervisorSpec.ts"
 import { gaugeState, register } from "./internal/telemetry.ts"
 import * as Metrics from "./Metrics.ts"
 import type * as Supervisor from "./Supervisor.ts"
 import type { Transport } from "./Transport.ts"
-import type { ChildStartFailed, RestartIntensityExceeded } from "./TroupeError.ts"
+import type {
+  ChildStartFailed,
+  InvalidSupervisorSpec,
+  RestartIntensityExceeded,
+  SupervisorFailed
+} from "./TroupeError.ts"
 
 /**
  * @since 0.1.0
@@ -49,6 +55,14 @@ export interface Options {
   readonly execArgv?: ReadonlyArray<string> | undefined
 }
 
+/** Every option of a group, with the field that is wrong named (`hosts`, `idleTimeout`, `supervision.period`). */
+const checkOptions = (options: Options) =>
+  Spec.checkInteger("hosts", options.hosts, 1) ??
+  Spec.checkDuration("idleTimeout", options.idleTimeout, { atLeastMs: 0, strict: true }) ??
+  Spec.checkMailbox("mailbox", options.mailbox) ??
+  (options.shutdown === undefined ? undefined : Spec.checkShutdown("shutdown", options.shutdown)) ??
+  (options.supervision === undefined ? undefined : Spec.checkOptions(options.supervision, "supervision."))
+
 /**
  * A running group of keyed actors.
  *
@@ -67,11 +81,13 @@ export interface Keyed<A extends Actor.Any> {
   readonly tree: Effect.Effect<Supervisor.TreeNode>
   readonly events: Stream.Stream<Supervisor.Event>
   /** Waits until the group stops; fails if its hosts failed past their restart intensity. */
-  readonly join: Effect.Effect<void, RestartIntensityExceeded>
+  readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
 }
 
 /**
- * Starts a group of keyed actors in the current `Scope`.
+ * Starts a group of keyed actors in the current `Scope`. Invalid options
+ * (`hosts`, `idleTimeout`, `shutdown`, `mailbox`, `supervision`) fail with
+ * `InvalidSupervisorSpec` naming the field, before any host starts.
  *
  * @example
  * ```ts
@@ -92,11 +108,11 @@ export interface Keyed<A extends Actor.Any> {
 export const make = <A extends Actor.Any>(
   behaviour: Actor.Behaviour<A>,
   options: Options = {}
-): Effect.Effect<Keyed<A>, ChildStartFailed, Transport | Scope.Scope> =>
+): Effect.Effect<Keyed<A>, ChildStartFailed | InvalidSupervisorSpec, Transport | Scope.Scope> =>
   Effect.gen(function* () {
+    const invalid = checkOptions(options)
+    if (invalid !== undefined) return yield* invalid
     const count = options.hosts ?? 2
-    if (!Number.isInteger(count) || count < 1)
-      throw new Error(`Keyed.make: hosts must be an integer >= 1, got ${count}`)
     const idleMs = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout ?? Duration.seconds(60)))
     const settings = resolveMailbox(options.mailbox)
     const shape = behaviour as unknown as BehaviourShape

@@ -94,8 +94,12 @@ export interface Options {
   readonly minSize?: number | undefined
   /** More than `maxRestarts` worker failures within `period` and the pool gives up. Default `2 * size` in 10 s. */
   readonly restartIntensity?: { readonly maxRestarts: number; readonly period: Duration.Input } | undefined
-  /** Delay before a replacement starts: Akka's formula (default 5 ms doubling to 1 s, 20% jitter). */
-  readonly backoff?: RestartPolicy.BackoffOptions | undefined
+  /**
+   * Delay before a replacement starts: Akka's formula (default 5 ms doubling to 1 s, 20% jitter), per worker;
+   * `resetAfter` (default `(min + max) / 2`) and `maxRestarts` (consecutive failures of one worker) as on a
+   * supervisor's `backoff`.
+   */
+  readonly backoff?: RestartPolicy.Backoff | undefined
   /**
    * Closing the scope drains submitted work (`"all"`, default) or only
    * running work (`"inFlight"`), up to `timeout` (default 10 s), then stops

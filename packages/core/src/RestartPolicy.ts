@@ -14,10 +14,11 @@
  *   `backoffDelay` is that formula; `backoffSchedule` is the same delays as an
  *   Effect `Schedule`.
  *
- * `makeRestartTracker` combines both into the small stateful object a
- * restarter asks after every failure. It reads time from Effect's `Clock` and
- * randomness from Effect's `Random`, so tests drive it with `TestClock` and a
- * fixed `Random`.
+ * `makeRestarter` is the one restart core of pools, supervision trees and
+ * keyed groups: both rules, one definition of a stable run, and Akka's
+ * `maxRestarts` and manual reset. It reads time from Effect's `Clock`
+ * (monotonic) and randomness from Effect's `Random`, so tests drive it with
+ * `TestClock` and a fixed `Random`.
  *
  * @since 0.1.0
  */
@@ -254,36 +255,49 @@ export const backoffSchedule = (options: BackoffOptions): Schedule.Schedule<Dura
 }
 
 // -----------------------------------------------------------------------------
-// Tracker
+// The restart core
 // -----------------------------------------------------------------------------
 
 /**
- * Everything a restarter needs to decide after a failure.
+ * Backoff between restarts, with Akka's two limits:
  *
- * - `maxRestarts` within `period`: the restart intensity (see `intensity`).
- * - `backoff`: the delay before each restart (see `backoffDelay`).
- * - `resetAfter`: once the child stayed up this long after its last restart,
- *   the next failure backs off from `min` again. Defaults to
- *   `(backoff.min + backoff.max) / 2`, as in current Akka.
- * - `maxConsecutive`: give up after this many consecutive failures (a failure
- *   within `resetAfter` of the previous restart is consecutive). `<= 0` or
- *   absent means no limit; the intensity still applies.
+ * - `resetAfter`: a child that ran this long since its last start had a
+ *   stable run, and its next failure backs off from `min` again (default
+ *   `(min + max) / 2`, as in current Akka). A start that fails is never a
+ *   stable run.
+ * - `maxRestarts`: consecutive failure number `maxRestarts + 1` gives up,
+ *   as when the intensity is exceeded (absent or 0: no limit).
  *
  * @since 0.1.0
  * @category models
  */
-export interface RestartTrackerOptions {
-  readonly maxRestarts: number
-  readonly period: Duration.Input
-  readonly backoff: BackoffOptions
+export interface Backoff extends BackoffOptions {
   readonly resetAfter?: Duration.Input | undefined
-  readonly maxConsecutive?: number | undefined
+  readonly maxRestarts?: number | undefined
 }
 
 /**
- * Restart after `delay`. `attempt` is the number of consecutive failures so
- * far, this one included (1 for the first failure after a stable run), and
- * `delay` is `backoffDelay(attempt - 1)`.
+ * How a pool, a supervision tree or a keyed group restarts what fails: the
+ * same shape on all three.
+ *
+ * - `intensity` restarts at most within `period` (OTP's sliding window,
+ *   shared by every child of the one supervisor);
+ * - `backoff`: the delay before each restart of one child (Akka's); absent,
+ *   a child restarts at once, as in OTP.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RestartOptions {
+  readonly intensity: number
+  readonly period: Duration.Input
+  readonly backoff?: Backoff | undefined
+}
+
+/**
+ * Restart after `delay`. `attempt` is the child's run of consecutive
+ * failures so far, this one included (1 for the first failure after a stable
+ * run); `delay` is `backoffDelay(attempt - 1)`, or zero without a backoff.
  *
  * @since 0.1.0
  * @category models
@@ -297,21 +311,17 @@ export interface Restart {
 /**
  * Do not restart any more.
  *
- * - `reason: "intensity"`: this failure was restart number `restarts` within
- *   `period`, more than `maxRestarts` allow.
- * - `reason: "maxConsecutive"`: this was consecutive failure number
- *   `consecutive`, more than `maxConsecutive` allow.
- *
- * Both counts are always filled in: `restarts` is the number of restarts in
- * the current window (this one included), `consecutive` the current run of
- * failures.
+ * - `reason: "intensity"`: this failure was restart number `restarts`
+ *   within `period`, more than `intensity` allows;
+ * - `reason: "maxRestarts"`: this was consecutive failure number
+ *   `consecutive` of one child, more than `backoff.maxRestarts` allows.
  *
  * @since 0.1.0
  * @category models
  */
 export interface GiveUp {
   readonly _tag: "GiveUp"
-  readonly reason: "intensity" | "maxConsecutive"
+  readonly reason: "intensity" | "maxRestarts"
   readonly restarts: number
   readonly period: Duration.Duration
   readonly consecutive: number
@@ -326,165 +336,206 @@ export interface GiveUp {
 export type RestartDecision = Restart | GiveUp
 
 /**
- * The stateful restart bookkeeping of one child (or one supervisor).
+ * The restart bookkeeping of one child of a `Restarter`.
  *
- * - `onFailure`: call once per failure, including a restart attempt that
- *   itself failed. Records the restart in the intensity window and returns
- *   the decision.
- * - `onStable`: the child is known to be healthy again (for example it served
- *   a task); the next failure backs off from `min` again. The intensity window
- *   is not cleared: OTP counts every restart.
+ * - `started`: a start succeeded; the child's run begins now.
+ * - `failed`: the child failed (it ended and must restart, or a start
+ *   failed: `startFailed`); records the restart in the supervisor's window
+ *   and decides. `ranMs` gives the run's length when the caller measured it
+ *   (otherwise the time since `started`).
+ * - `healthy`: the child says it is healthy (Akka's manual reset): its next
+ *   failure backs off from `min` again. The intensity window is kept: OTP
+ *   counts every restart.
  *
  * @since 0.1.0
  * @category models
  */
-export interface RestartTracker {
-  readonly onFailure: Effect.Effect<RestartDecision>
-  readonly onStable: Effect.Effect<void>
+export interface ChildRestarts {
+  readonly started: Effect.Effect<void>
+  readonly failed: (ending?: {
+    readonly startFailed?: boolean | undefined
+    readonly ranMs?: number | undefined
+  }) => Effect.Effect<RestartDecision>
+  readonly healthy: Effect.Effect<void>
+}
+
+/**
+ * The restart bookkeeping of one supervisor (a pool, a tree node, a keyed
+ * group): the intensity window its children share, and a `ChildRestarts`
+ * for each child.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Restarter {
+  readonly intensity: Intensity
+  readonly child: () => ChildRestarts
 }
 
 const nowMillis = (fiber: Fiber.Fiber<unknown, unknown>): number =>
   Number(fiber.getRef(Clock.Clock).monotonicTimeNanosUnsafe()) / 1_000_000
 
 /**
- * Creates the restart bookkeeping for one child or supervisor.
+ * The one restart core of Troupe, used by pools, supervision trees and keyed
+ * groups.
  *
  * **Details**
  *
- * On each `onFailure`, at time `now` read from `Clock` (monotonic):
+ * On each `failed`, at time `now` from `Clock` (monotonic, in ms):
  *
- * 1. If the child stayed up for `resetAfter` since its last restart (`now -
- *    restartedAt >= resetAfter`), the run of consecutive failures starts
- *    again. `restartedAt` is when the previous decision scheduled the restart
- *    (failure time + delay); measuring from there, not from the previous
- *    failure, keeps a long backoff delay from counting as uptime.
- * 2. The failure is recorded with `addRestart`; over the intensity it is
- *    `GiveUp` with `reason: "intensity"`.
- * 3. Over `maxConsecutive` consecutive failures it is `GiveUp` with
- *    `reason: "maxConsecutive"`.
- * 4. Otherwise `Restart` after `backoffDelay(consecutive - 1)`, with the
- *    random number taken from `Random`.
+ * 1. The restart is recorded in the supervisor's window with `addRestart`;
+ *    over the intensity it is `GiveUp` with `reason: "intensity"`. The
+ *    intensity is checked first, backoff or not.
+ * 2. Without a backoff: `Restart` at once.
+ * 3. A child that ran `resetAfter` since its last start had a stable run:
+ *    its run of consecutive failures starts again (never after a failed
+ *    start, nor a run cut short).
+ * 4. Over `backoff.maxRestarts` consecutive failures it is `GiveUp` with
+ *    `reason: "maxRestarts"`.
+ * 5. Otherwise `Restart` after `backoffDelay(consecutive - 1)`, the random
+ *    number taken from `Random`.
  *
- * After a `GiveUp` the tracker keeps counting; callers normally stop there.
- * The state is updated synchronously inside each effect, so concurrent
- * fibers may share one tracker. Throws an `Error` on invalid options (see
- * `intensity` and `backoffDelay`; `resetAfter` must be `>= 0`).
+ * State is updated synchronously inside each effect, so fibers may share one
+ * restarter. Throws an `Error` on invalid options (see `intensity` and
+ * `backoffDelay`; `resetAfter` must be `>= 0`, `maxRestarts` an integer
+ * `>= 0`): a programming error, found when the restarter is built.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { RestartPolicy } from "@troupe/core"
  *
- * const tracker = RestartPolicy.makeRestartTracker(RestartPolicy.supervisorDefaults)
+ * const restarter = RestartPolicy.makeRestarter({
+ *   intensity: 5,
+ *   period: "10 seconds",
+ *   backoff: { min: "100 millis", max: "5 seconds", randomFactor: 0.2, maxRestarts: 10 }
+ * })
+ * const worker = restarter.child()
  *
- * declare const startChild: Effect.Effect<void, Error>
+ * declare const startWorker: Effect.Effect<void, Error>
  *
- * const superviseOnce = Effect.gen(function*() {
- *   const decision = yield* tracker.onFailure
+ * const afterACrash = Effect.gen(function*() {
+ *   const decision = yield* worker.failed()
  *   if (decision._tag === "GiveUp") return yield* Effect.fail(new Error(`gave up: ${decision.reason}`))
  *   yield* Effect.sleep(decision.delay)
- *   yield* startChild
+ *   yield* startWorker
+ *   yield* worker.started
  * })
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeRestartTracker = (options: RestartTrackerOptions): RestartTracker => {
-  const where = "RestartPolicy.makeRestartTracker"
-  const limit = intensity(options.maxRestarts, options.period)
+export const makeRestarter = (options: RestartOptions): Restarter => {
+  const where = "RestartPolicy.makeRestarter"
+  const limit = intensity(options.intensity, options.period)
   const period = Duration.millis(limit.periodMs)
-  const backoff = resolveBackoff(where, options.backoff)
+  const backoff = options.backoff === undefined ? undefined : resolveBackoff(where, options.backoff)
   const resetAfterMs =
-    options.resetAfter === undefined
-      ? (backoff.minMs + backoff.maxMs) / 2
-      : toMillisChecked(`${where}: resetAfter`, options.resetAfter)
-  if (!(resetAfterMs >= 0)) {
-    throw new Error(`${where}: resetAfter must be a duration >= 0, got ${resetAfterMs} ms`)
+    backoff === undefined || options.backoff?.resetAfter === undefined
+      ? backoff === undefined
+        ? 0
+        : (backoff.minMs + backoff.maxMs) / 2
+      : toMillisChecked(`${where}: resetAfter`, options.backoff.resetAfter)
+  if (!(resetAfterMs >= 0)) throw new Error(`${where}: resetAfter must be a duration >= 0, got ${resetAfterMs} ms`)
+  const maxRestarts = options.backoff?.maxRestarts ?? 0
+  if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
+    throw new Error(`${where}: backoff maxRestarts must be an integer >= 0, got ${maxRestarts}`)
   }
-  const maxConsecutive =
-    options.maxConsecutive === undefined || options.maxConsecutive <= 0 ? Infinity : options.maxConsecutive
-
   let history: ReadonlyArray<number> = []
-  let consecutive = 0
-  let restartedAt: number | undefined
 
-  const onFailure = Effect.withFiberSucceed((fiber): RestartDecision => {
-    const now = nowMillis(fiber)
-    if (restartedAt !== undefined && now - restartedAt >= resetAfterMs) consecutive = 0
-    consecutive += 1
-    const step = addRestart(history, now, limit)
-    history = step.history
-    if (step.exceeded || consecutive > maxConsecutive) {
-      restartedAt = now
-      return {
-        _tag: "GiveUp",
-        reason: step.exceeded ? "intensity" : "maxConsecutive",
-        restarts: step.history.length,
-        period,
-        consecutive
-      }
+  const child = (): ChildRestarts => {
+    let consecutive = 0
+    let startedAt: number | undefined
+
+    const failed: ChildRestarts["failed"] = (ending) =>
+      Effect.withFiberSucceed((fiber): RestartDecision => {
+        const now = nowMillis(fiber)
+        const ranMs =
+          ending?.startFailed === true ? 0 : (ending?.ranMs ?? (startedAt === undefined ? 0 : now - startedAt))
+        startedAt = undefined
+        const step = addRestart(history, now, limit)
+        history = step.history
+        if (backoff !== undefined && ranMs >= resetAfterMs) consecutive = 0
+        consecutive += 1
+        const giveUp = (reason: GiveUp["reason"]): GiveUp => ({
+          _tag: "GiveUp",
+          reason,
+          restarts: step.history.length,
+          period,
+          consecutive
+        })
+        if (step.exceeded) return giveUp("intensity")
+        if (backoff === undefined) return { _tag: "Restart", delay: Duration.zero, attempt: consecutive }
+        if (maxRestarts > 0 && consecutive > maxRestarts) return giveUp("maxRestarts")
+        const random = fiber.getRef(Random.Random).nextDoubleUnsafe()
+        return {
+          _tag: "Restart",
+          delay: Duration.millis(delayMillis(consecutive - 1, backoff, random)),
+          attempt: consecutive
+        }
+      })
+
+    return {
+      started: Effect.withFiberSucceed((fiber) => {
+        startedAt = nowMillis(fiber)
+      }),
+      failed,
+      healthy: Effect.sync(() => {
+        consecutive = 0
+      })
     }
-    const random = fiber.getRef(Random.Random).nextDoubleUnsafe()
-    const delayMs = delayMillis(consecutive - 1, backoff, random)
-    restartedAt = now + delayMs
-    return { _tag: "Restart", delay: Duration.millis(delayMs), attempt: consecutive }
-  })
+  }
 
-  const onStable = Effect.sync(() => {
-    consecutive = 0
-  })
-
-  return { onFailure, onStable }
+  return { intensity: limit, child }
 }
 
 // -----------------------------------------------------------------------------
 // Defaults
 // -----------------------------------------------------------------------------
 
-const defaultBackoff: BackoffOptions = {
+const defaultBackoff: Backoff = {
   min: Duration.millis(5),
   max: Duration.seconds(1),
   randomFactor: 0.2
 }
 
 /**
- * Restart policy defaults for a process pool of `size` workers: at most
- * `2 * size` restarts within 10 seconds; backoff from 5 ms to 1 s with a
- * random factor of 0.2.
+ * Restart defaults for a process pool of `size` workers: at most `2 * size`
+ * restarts within 10 seconds; backoff from 5 ms to 1 s with a random factor
+ * of 0.2.
  *
  * @example
  * ```ts
  * import { RestartPolicy } from "@troupe/core"
  *
- * const tracker = RestartPolicy.makeRestartTracker({ ...RestartPolicy.poolDefaults(4), maxConsecutive: 5 })
+ * const restarter = RestartPolicy.makeRestarter(RestartPolicy.poolDefaults(4))
  * ```
  *
  * @since 0.1.0
  * @category defaults
  */
-export const poolDefaults = (size: number): RestartTrackerOptions => ({
-  maxRestarts: 2 * size,
+export const poolDefaults = (size: number): RestartOptions => ({
+  intensity: 2 * size,
   period: Duration.seconds(10),
   backoff: defaultBackoff
 })
 
 /**
- * Restart policy defaults for a supervisor, as in OTP: at most 1 restart
- * within 5 seconds; backoff from 5 ms to 1 s with a random factor of 0.2.
+ * Restart defaults for a supervisor, as in OTP: at most 1 restart within 5
+ * seconds, and no backoff (a child restarts at once).
  *
  * @example
  * ```ts
  * import { RestartPolicy } from "@troupe/core"
  *
- * const tracker = RestartPolicy.makeRestartTracker(RestartPolicy.supervisorDefaults)
+ * const restarter = RestartPolicy.makeRestarter(RestartPolicy.supervisorDefaults)
  * ```
  *
  * @since 0.1.0
  * @category defaults
  */
-export const supervisorDefaults: RestartTrackerOptions = {
-  maxRestarts: 1,
-  period: Duration.seconds(5),
-  backoff: defaultBackoff
+export const supervisorDefaults: RestartOptions = {
+  intensity: 1,
+  period: Duration.seconds(5)
 }

@@ -25,14 +25,20 @@
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Actor from "./Actor.ts"
 import * as Runtime from "./internal/supervisorRuntime.ts"
-import type { BackoffOptions } from "./RestartPolicy.ts"
+import * as Spec from "./internal/supervisorSpec.ts"
+import type * as RestartPolicy from "./RestartPolicy.ts"
 import type { Transport } from "./Transport.ts"
-import type { ChildStartFailed, RestartIntensityExceeded } from "./TroupeError.ts"
+import {
+  type ChildStartFailed,
+  InvalidSupervisorSpec,
+  type RestartIntensityExceeded,
+  type SupervisorFailed
+} from "./TroupeError.ts"
 
 /**
  * @since 0.1.0
@@ -60,16 +66,14 @@ export type Shutdown = number | "brutalKill" | "infinity"
  * Backoff between restarts: Akka's `min(max, min * 2^n) * (1 + random *
  * randomFactor)`, where `n` counts a child's consecutive failures. `n` goes
  * back to 0 once the child has run `resetAfter` (default `(min + max) / 2`)
- * without failing. Past `maxRestarts` consecutive failures the supervisor
- * gives up, as when the intensity is exceeded.
+ * since its last start. Past `maxRestarts` consecutive failures the
+ * supervisor gives up, as when the intensity is exceeded. The same shape as
+ * a pool's and a keyed group's `backoff` (`RestartPolicy.Backoff`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Backoff extends BackoffOptions {
-  readonly resetAfter?: Duration.Input | undefined
-  readonly maxRestarts?: number | undefined
-}
+export type Backoff = RestartPolicy.Backoff
 
 /**
  * @since 0.1.0
@@ -195,15 +199,17 @@ export const supervisor = (
 })
 
 const checkId = (id: string): string => {
-  if (id.length === 0 || id.includes("/"))
-    throw new Error(`Supervisor: a child id must be non-empty without "/", got "${id}"`)
+  const invalid = Spec.checkId("id", id)
+  if (invalid !== undefined) throw invalid
   return id
 }
 
 const checkChildren = (children: ReadonlyArray<ChildSpec>): ReadonlyArray<ChildSpec> => {
   const seen = new Set<string>()
-  for (const child of children) {
-    if (seen.has(child.id)) throw new Error(`Supervisor: two children share the id "${child.id}"`)
+  for (const [index, child] of children.entries()) {
+    if (seen.has(child.id)) {
+      throw new InvalidSupervisorSpec({ field: `children[${index}].id`, reason: `"${child.id}" is used twice` })
+    }
     seen.add(child.id)
   }
   return children
@@ -273,8 +279,8 @@ export interface Supervisor {
   readonly tree: Effect.Effect<TreeNode>
   /** Lifecycle events from now on. */
   readonly events: Stream.Stream<Event>
-  /** Waits until the supervisor stops; fails if it gave up. */
-  readonly join: Effect.Effect<void, RestartIntensityExceeded>
+  /** Waits until the supervisor stops; fails if it gave up (or, with `SupervisorFailed`, if its own bookkeeping failed). */
+  readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
   /** Stops every child, right to left, with its shutdown; harmless twice. */
   readonly stop: Effect.Effect<void>
 }
@@ -284,6 +290,9 @@ export interface Supervisor {
  *
  * **Details**
  *
+ * The flags and every child spec are checked first: an unknown strategy or
+ * restart type, a negative shutdown, a bad duration or backoff fails with
+ * `InvalidSupervisorSpec` naming the field, before anything starts.
  * Children start left to right; each worker's actor is built before the next
  * child starts. If one cannot start, the ones started are stopped and the
  * start fails with `ChildStartFailed`. `ref` returns a client whose mailbox
@@ -312,5 +321,8 @@ export interface Supervisor {
 export const start = (
   options: Options,
   children: ReadonlyArray<ChildSpec>
-): Effect.Effect<Supervisor, ChildStartFailed, Transport | Scope.Scope> =>
-  Runtime.startRoot(options, checkChildren(children))
+): Effect.Effect<Supervisor, ChildStartFailed | InvalidSupervisorSpec, Transport | Scope.Scope> =>
+  Effect.suspend((): Effect.Effect<Supervisor, ChildStartFailed | InvalidSupervisorSpec, Transport | Scope.Scope> => {
+    const invalid = Spec.check(options, children)
+    return invalid === undefined ? Runtime.startRoot(options, children) : Effect.fail(invalid)
+  })

@@ -361,6 +361,40 @@ export class ChildStartFailed extends Schema.TaggedError<ChildStartFailed>()("Ch
 }) {}
 
 /**
+ * A supervisor's flags or a child spec are invalid, found at
+ * `Supervisor.start` (or `Keyed.make`) before anything starts. `field` names
+ * the bad field (`"strategy"`, `"children[1].restart"`, `"store/db.shutdown"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidSupervisorSpec extends Schema.TaggedError<InvalidSupervisorSpec>()("InvalidSupervisorSpec", {
+  field: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid supervisor spec: ${this.field} ${this.reason}`
+  }
+}
+
+/**
+ * A supervisor stopped because of an error in its own bookkeeping (not a
+ * child's end): it stopped its children, as when it gives up, and its parent
+ * sees an abnormal end. `path` is the supervisor's (`""` for the root).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SupervisorFailed extends Schema.TaggedError<SupervisorFailed>()("SupervisorFailed", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `supervisor ${this.path || "(root)"} failed: ${this.reason}`
+  }
+}
+
+/**
  * A payload or a reply is larger than the pool's `maxPayloadBytes` (counted
  * as UTF-8 bytes of its encoded JSON). A payload is refused in the caller
  * before anything is queued; a reply is replaced in the child, and the

@@ -1,6 +1,6 @@
 /**
- * Restart intensity (OTP add_restart), Akka backoff, the restart tracker on
- * the test clock, and the backoff Schedule.
+ * Restart intensity (OTP add_restart), Akka backoff, the restart core on the
+ * test clock (no real processes, no real sleep), and the backoff Schedule.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -119,94 +119,140 @@ describe("RestartPolicy.backoffDelay (Akka)", () => {
   })
 })
 
-describe("RestartPolicy.makeRestartTracker", () => {
+describe("RestartPolicy.makeRestarter (the one restart core)", () => {
   const delays = (decision: RestartPolicy.RestartDecision): number => {
     if (decision._tag !== "Restart") throw new Error(`expected a restart, got ${JSON.stringify(decision)}`)
     return ms(decision.delay)
   }
 
-  /** Fails immediately after every restart: sleeps the delay, then fails again. */
-  const crashLoop = (tracker: RestartPolicy.RestartTracker, times: number) =>
+  /** Fails right after every start: waits the delay, starts, fails again. */
+  const crashLoop = (child: RestartPolicy.ChildRestarts, times: number) =>
     Effect.gen(function* () {
       const out: Array<RestartPolicy.RestartDecision> = []
       for (let i = 0; i < times; i++) {
-        const decision = yield* tracker.onFailure
+        const decision = yield* child.failed()
         out.push(decision)
-        if (decision._tag === "Restart") yield* TestClock.adjust(decision.delay)
+        if (decision._tag === "Restart") {
+          yield* TestClock.adjust(decision.delay)
+          yield* child.started
+        }
       }
       return out
     })
 
-  it.effect("S38: gaps 100, 200, 400, 800, 1000, 1000 ms, then 100 ms again after 2 s without a failure", () =>
+  it.effect("S38: gaps 100, 200, 400, 800, 1000, 1000 ms, then 100 ms again after a run of resetAfter", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({
-        maxRestarts: 100,
+      const child = RestartPolicy.makeRestarter({
+        intensity: 100,
         period: "1 minute",
-        backoff: s38,
-        resetAfter: "2 seconds"
-      })
-      const decisions = yield* crashLoop(tracker, 6)
+        backoff: { ...s38, resetAfter: "2 seconds" }
+      }).child()
+      yield* child.started
+      const decisions = yield* crashLoop(child, 6)
       expect(decisions.map(delays)).toEqual([100, 200, 400, 800, 1000, 1000])
       expect(decisions.map((d) => (d._tag === "Restart" ? d.attempt : -1))).toEqual([1, 2, 3, 4, 5, 6])
-
-      // up for 1999 ms after the last restart: still consecutive
+      // Ran 1999 ms since its start: still consecutive.
       yield* TestClock.adjust("1999 millis")
-      expect(delays(yield* tracker.onFailure)).toBe(1000)
-
-      // up for 2 s after the last restart: the run starts again
+      expect(delays(yield* child.failed())).toBe(1000)
       yield* TestClock.adjust("1 second")
+      yield* child.started
+      // Ran 2 s since its start: a stable run, the backoff starts again.
       yield* TestClock.adjust("2 seconds")
-      const reset = yield* tracker.onFailure
+      const reset = yield* child.failed()
       expect(reset).toMatchObject({ _tag: "Restart", attempt: 1 })
       expect(delays(reset)).toBe(100)
     })
   )
 
-  it.effect("measures resetAfter from the restart, so a long delay is not uptime", () =>
+  it.effect("a stable run is measured from the start, so a long backoff delay is not uptime", () =>
     Effect.gen(function* () {
       // default resetAfter = (100 + 1000) / 2 = 550 ms, shorter than the 800 and 1000 ms delays
-      const tracker = RestartPolicy.makeRestartTracker({ maxRestarts: 100, period: "1 minute", backoff: s38 })
-      const decisions = yield* crashLoop(tracker, 7)
-      expect(decisions.map(delays)).toEqual([100, 200, 400, 800, 1000, 1000, 1000])
+      const child = RestartPolicy.makeRestarter({ intensity: 100, period: "1 minute", backoff: s38 }).child()
+      yield* child.started
+      expect((yield* crashLoop(child, 7)).map(delays)).toEqual([100, 200, 400, 800, 1000, 1000, 1000])
       yield* TestClock.adjust("549 millis")
-      expect(delays(yield* tracker.onFailure)).toBe(1000)
-      yield* TestClock.adjust("1550 millis")
-      expect(delays(yield* tracker.onFailure)).toBe(100)
+      expect(delays(yield* child.failed())).toBe(1000)
+      yield* TestClock.adjust("1 second")
+      yield* child.started
+      yield* TestClock.adjust("550 millis")
+      expect(delays(yield* child.failed())).toBe(100)
     })
   )
 
-  it.effect("onStable starts the run of failures again but keeps the intensity window", () =>
+  it.effect("a failed start is never a stable run, however long it took; ranMs overrides the measured run", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({
-        maxRestarts: 3,
+      const child = RestartPolicy.makeRestarter({ intensity: 100, period: "1 hour", backoff: s38 }).child()
+      expect(delays(yield* child.failed({ ranMs: 10_000 }))).toBe(100)
+      yield* TestClock.adjust("10 seconds")
+      expect(delays(yield* child.failed({ startFailed: true }))).toBe(200)
+      yield* TestClock.adjust("10 seconds")
+      expect(delays(yield* child.failed({ startFailed: true }))).toBe(400)
+      expect(delays(yield* child.failed({ ranMs: 549 }))).toBe(800)
+      expect(delays(yield* child.failed({ ranMs: 550 }))).toBe(100)
+    })
+  )
+
+  it.effect("healthy (Akka's manual reset) starts the run of failures again but keeps the intensity window", () =>
+    Effect.gen(function* () {
+      const child = RestartPolicy.makeRestarter({
+        intensity: 3,
         period: "1 minute",
-        backoff: s38,
-        resetAfter: "1 hour"
-      })
-      expect((yield* crashLoop(tracker, 3)).map(delays)).toEqual([100, 200, 400])
-      yield* tracker.onStable
-      expect(yield* tracker.onFailure).toMatchObject({ _tag: "GiveUp", reason: "intensity", restarts: 4 })
+        backoff: { ...s38, resetAfter: "1 hour" }
+      }).child()
+      expect((yield* crashLoop(child, 3)).map(delays)).toEqual([100, 200, 400])
+      yield* child.healthy
+      expect(yield* child.failed()).toMatchObject({ _tag: "GiveUp", reason: "intensity", restarts: 4 })
     })
   )
 
-  it.effect("onStable resets the backoff", () =>
+  it.effect("healthy resets the backoff", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({
-        maxRestarts: 10,
+      const child = RestartPolicy.makeRestarter({
+        intensity: 10,
         period: "1 minute",
-        backoff: s38,
-        resetAfter: "1 hour"
-      })
-      expect((yield* crashLoop(tracker, 3)).map(delays)).toEqual([100, 200, 400])
-      yield* tracker.onStable
-      expect(delays(yield* tracker.onFailure)).toBe(100)
+        backoff: { ...s38, resetAfter: "1 hour" }
+      }).child()
+      expect((yield* crashLoop(child, 3)).map(delays)).toEqual([100, 200, 400])
+      yield* child.healthy
+      expect(delays(yield* child.failed())).toBe(100)
     })
   )
 
-  it.effect("S29 through the tracker: intensity 2 gives up at the 3rd failure", () =>
+  it.effect("the window is the supervisor's: failures of different children add up; the backoff is each child's", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({ maxRestarts: 2, period: "3600 seconds", backoff: s38 })
-      const decisions = yield* crashLoop(tracker, 3)
+      const restarter = RestartPolicy.makeRestarter({ intensity: 2, period: "1 minute", backoff: s38 })
+      const a = restarter.child()
+      const b = restarter.child()
+      expect(delays(yield* a.failed())).toBe(100)
+      expect(delays(yield* b.failed())).toBe(100)
+      expect(yield* a.failed()).toMatchObject({ _tag: "GiveUp", reason: "intensity", restarts: 3, consecutive: 2 })
+    })
+  )
+
+  it.effect("without a backoff a child restarts at once (OTP), and only the intensity gives up", () =>
+    Effect.gen(function* () {
+      const child = RestartPolicy.makeRestarter({ intensity: 2, period: "1 minute" }).child()
+      const decisions = [yield* child.failed(), yield* child.failed(), yield* child.failed()]
+      expect(decisions.map((d) => (d._tag === "Restart" ? ms(d.delay) : d.reason))).toEqual([0, 0, "intensity"])
+    })
+  )
+
+  it.effect("the intensity is checked before maxRestarts: a failure past both is reported as intensity", () =>
+    Effect.gen(function* () {
+      const child = RestartPolicy.makeRestarter({
+        intensity: 1,
+        period: "1 minute",
+        backoff: { ...s38, maxRestarts: 1 }
+      }).child()
+      expect(delays(yield* child.failed())).toBe(100)
+      expect(yield* child.failed()).toMatchObject({ _tag: "GiveUp", reason: "intensity", consecutive: 2 })
+    })
+  )
+
+  it.effect("S29: intensity 2 gives up at the 3rd failure", () =>
+    Effect.gen(function* () {
+      const child = RestartPolicy.makeRestarter({ intensity: 2, period: "3600 seconds", backoff: s38 }).child()
+      const decisions = yield* crashLoop(child, 3)
       expect(decisions.map((d) => d._tag)).toEqual(["Restart", "Restart", "GiveUp"])
       const giveUp = decisions[2]!
       expect(giveUp).toMatchObject({ _tag: "GiveUp", reason: "intensity", restarts: 3, consecutive: 3 })
@@ -214,116 +260,82 @@ describe("RestartPolicy.makeRestartTracker", () => {
     })
   )
 
-  it.effect("S30 through the tracker: failures 2.1 s apart never give up; two within 1 s do", () =>
+  it.effect("S30: failures 2.1 s apart never give up; two within 1 s do (on the monotonic test clock)", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({ maxRestarts: 1, period: "1 second", backoff: s38 })
+      const child = RestartPolicy.makeRestarter({ intensity: 1, period: "1 second" }).child()
       for (let i = 0; i < 4; i++) {
-        expect((yield* tracker.onFailure)._tag).toBe("Restart")
+        expect((yield* child.failed())._tag).toBe("Restart")
         yield* TestClock.adjust("2100 millis")
       }
-      expect((yield* tracker.onFailure)._tag).toBe("Restart")
-      yield* TestClock.adjust("500 millis")
-      expect(yield* tracker.onFailure).toMatchObject({ _tag: "GiveUp", reason: "intensity", restarts: 2 })
+      expect((yield* child.failed())._tag).toBe("Restart")
+      yield* TestClock.adjust("999 millis")
+      expect(yield* child.failed()).toMatchObject({ _tag: "GiveUp", reason: "intensity", restarts: 2 })
     })
   )
 
   it.effect("intensity 0: the first failure gives up", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({ maxRestarts: 0, period: "5 seconds", backoff: s38 })
-      expect(yield* tracker.onFailure).toMatchObject({ _tag: "GiveUp", reason: "intensity", restarts: 1 })
+      const child = RestartPolicy.makeRestarter({ intensity: 0, period: "5 seconds" }).child()
+      expect(yield* child.failed()).toMatchObject({ _tag: "GiveUp", reason: "intensity", restarts: 1 })
     })
   )
 
-  it.effect("maxConsecutive 2: the third consecutive failure gives up", () =>
+  it.effect("maxRestarts 2: the third consecutive failure gives up; a stable run in between starts again", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({
-        maxRestarts: 100,
+      const child = RestartPolicy.makeRestarter({
+        intensity: 100,
         period: "1 minute",
-        backoff: s38,
-        maxConsecutive: 2
+        backoff: { ...s38, maxRestarts: 2 }
+      }).child()
+      yield* child.started
+      expect((yield* crashLoop(child, 2)).map(delays)).toEqual([100, 200])
+      yield* TestClock.adjust("1 second")
+      expect(delays(yield* child.failed())).toBe(100)
+      expect(delays(yield* child.failed({ startFailed: true }))).toBe(200)
+      expect(yield* child.failed({ startFailed: true })).toMatchObject({
+        _tag: "GiveUp",
+        reason: "maxRestarts",
+        consecutive: 3
       })
-      const decisions = yield* crashLoop(tracker, 3)
-      expect(decisions.map((d) => d._tag)).toEqual(["Restart", "Restart", "GiveUp"])
-      expect(decisions[2]).toMatchObject({ _tag: "GiveUp", reason: "maxConsecutive", consecutive: 3, restarts: 3 })
     })
   )
 
-  it.effect("maxConsecutive counts only consecutive failures", () =>
+  it.effect("maxRestarts 0 means no limit", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({
-        maxRestarts: 100,
+      const child = RestartPolicy.makeRestarter({
+        intensity: 100,
         period: "1 minute",
-        backoff: s38,
-        resetAfter: "2 seconds",
-        maxConsecutive: 2
-      })
-      for (let i = 0; i < 5; i++) {
-        expect((yield* crashLoop(tracker, 2)).map(delays)).toEqual([100, 200])
-        yield* TestClock.adjust("2 seconds")
-      }
-    })
-  )
-
-  it.effect("maxConsecutive 0 means unlimited", () =>
-    Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({
-        maxRestarts: 100,
-        period: "1 minute",
-        backoff: s38,
-        maxConsecutive: 0
-      })
-      const decisions = yield* crashLoop(tracker, 10)
-      expect(decisions.every((d) => d._tag === "Restart")).toBe(true)
+        backoff: { ...s38, maxRestarts: 0 }
+      }).child()
+      expect((yield* crashLoop(child, 20)).every((d) => d._tag === "Restart")).toBe(true)
     })
   )
 
   it.effect("takes its random numbers from Random: with randomFactor 0.2 each delay lies in [d, 1.2 d]", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({
-        maxRestarts: 1000,
+      const child = RestartPolicy.makeRestarter({
+        intensity: 100,
         period: "1 minute",
         backoff: { ...s38, randomFactor: 0.2 }
-      })
-      const decisions = yield* crashLoop(tracker, 8)
-      // d * (1 + random * 0.2) with random = 0, 0.5, then 0.25
-      const expected = [100, 220, 420, 840, 1050, 1050, 1050, 1050]
-      decisions.forEach((decision, i) => {
-        expect(delays(decision)).toBeCloseTo(expected[i]!, 6)
-      })
-    }).pipe(Effect.provideService(Random.Random, fixedRandom(0, 0.5, 0.25)))
-  )
-
-  it.effect("with a seeded Random every delay lies in [d, 1.2 d]", () =>
-    Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker({
-        maxRestarts: 10_000,
-        period: "1 second",
-        backoff: { ...s38, randomFactor: 0.2 },
-        resetAfter: "1 hour"
-      })
-      const decisions = yield* crashLoop(tracker, 200)
-      let stretched = 0
-      decisions.forEach((decision, i) => {
-        const d = ms(RestartPolicy.backoffDelay(i, s38, 0))
-        const actual = delays(decision)
-        expect(actual).toBeGreaterThanOrEqual(d)
-        expect(actual).toBeLessThanOrEqual(1.2 * d)
-        if (actual > d) stretched++
-      })
-      expect(stretched).toBeGreaterThan(150)
-    }).pipe(Random.withSeed("RestartPolicy"))
+      }).child()
+      const decisions = yield* crashLoop(child, 3).pipe(
+        Effect.provideService(Random.Random, fixedRandom(0, 0.5, 0.999))
+      )
+      expect(decisions.map(delays)).toEqual([100, 220, 400 * (1 + 0.999 * 0.2)])
+    })
   )
 
   it("rejects invalid options when it is built", () => {
-    expect(() => RestartPolicy.makeRestartTracker({ maxRestarts: -1, period: "1 second", backoff: s38 })).toThrow(
-      /maxRestarts/
-    )
-    expect(() => RestartPolicy.makeRestartTracker({ maxRestarts: 1, period: 0, backoff: s38 })).toThrow(/period/)
+    expect(() => RestartPolicy.makeRestarter({ intensity: -1, period: "1 second" })).toThrow(/maxRestarts/)
+    expect(() => RestartPolicy.makeRestarter({ intensity: 1, period: 0 })).toThrow(/period/)
     expect(() =>
-      RestartPolicy.makeRestartTracker({ maxRestarts: 1, period: 1000, backoff: s38, resetAfter: -1 })
+      RestartPolicy.makeRestarter({ intensity: 1, period: 1000, backoff: { ...s38, resetAfter: -1 } })
     ).toThrow(/resetAfter/)
     expect(() =>
-      RestartPolicy.makeRestartTracker({ maxRestarts: 1, period: 1000, backoff: { min: 2, max: 1, randomFactor: 0 } })
+      RestartPolicy.makeRestarter({ intensity: 1, period: 1000, backoff: { ...s38, maxRestarts: 1.5 } })
+    ).toThrow(/maxRestarts/)
+    expect(() =>
+      RestartPolicy.makeRestarter({ intensity: 1, period: 1000, backoff: { min: 2, max: 1, randomFactor: 0 } })
     ).toThrow(/max/)
   })
 })
@@ -387,28 +399,26 @@ describe("RestartPolicy.backoffSchedule", () => {
 describe("RestartPolicy defaults", () => {
   it("poolDefaults(size): 2 * size restarts within 10 s, backoff 5 ms..1 s, randomFactor 0.2", () => {
     const defaults = RestartPolicy.poolDefaults(4)
-    expect(defaults.maxRestarts).toBe(8)
-    expect(Duration.toMillis(defaults.period)).toBe(10_000)
-    expect(Duration.toMillis(defaults.backoff.min)).toBe(5)
-    expect(Duration.toMillis(defaults.backoff.max)).toBe(1000)
-    expect(defaults.backoff.randomFactor).toBe(0.2)
+    expect(defaults.intensity).toBe(8)
+    expect(Duration.toMillis(Duration.fromInputUnsafe(defaults.period))).toBe(10_000)
+    expect(Duration.toMillis(Duration.fromInputUnsafe(defaults.backoff!.min))).toBe(5)
+    expect(Duration.toMillis(Duration.fromInputUnsafe(defaults.backoff!.max))).toBe(1000)
+    expect(defaults.backoff!.randomFactor).toBe(0.2)
   })
 
-  it("supervisorDefaults: 1 restart within 5 s (OTP), same backoff", () => {
+  it("supervisorDefaults: 1 restart within 5 s and no backoff (OTP)", () => {
     const defaults = RestartPolicy.supervisorDefaults
-    expect(defaults.maxRestarts).toBe(1)
-    expect(Duration.toMillis(defaults.period)).toBe(5000)
-    expect(Duration.toMillis(defaults.backoff.min)).toBe(5)
-    expect(Duration.toMillis(defaults.backoff.max)).toBe(1000)
-    expect(defaults.backoff.randomFactor).toBe(0.2)
+    expect(defaults.intensity).toBe(1)
+    expect(Duration.toMillis(Duration.fromInputUnsafe(defaults.period))).toBe(5000)
+    expect(defaults.backoff).toBeUndefined()
   })
 
   it.effect("the pool defaults give up at the (2 * size + 1)-th failure within 10 s", () =>
     Effect.gen(function* () {
-      const tracker = RestartPolicy.makeRestartTracker(RestartPolicy.poolDefaults(2))
+      const child = RestartPolicy.makeRestarter(RestartPolicy.poolDefaults(2)).child()
       const tags: Array<string> = []
       for (let i = 0; i < 5; i++) {
-        tags.push((yield* tracker.onFailure)._tag)
+        tags.push((yield* child.failed())._tag)
         yield* TestClock.adjust("1 second")
       }
       expect(tags).toEqual(["Restart", "Restart", "Restart", "Restart", "GiveUp"])

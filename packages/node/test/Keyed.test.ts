@@ -5,9 +5,9 @@
  */
 import { readFileSync } from "node:fs"
 import { it } from "@effect/vitest"
-import { Keyed } from "@troupe/core"
+import { Keyed, type Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Effect } from "effect"
+import { Effect, Fiber, Ref, Stream } from "effect"
 import { expect } from "vitest"
 import { CounterBehaviour, PersistentBehaviour } from "./fixtures/actors.ts"
 import { eventually, range, tempFile } from "./fixtures/pool.ts"
@@ -163,4 +163,72 @@ it.live(
       })
     ),
   60_000
+)
+
+it.live(
+  "a finalizer that dies while its instance passivates leaves the host and its other instances running",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1, idleTimeout: 300 })
+        yield* counters.get("die-a").ask("Increment", { by: 1 })
+        const [before] = yield* counters.pids
+        // "b" stays busy (so active) while "die-a" passivates and its finalizer dies.
+        const busy = yield* Effect.forkChild(counters.get("b").ask("Sleep", { ms: 3000 }), { startImmediately: true })
+        yield* eventually(counters.activeKeys, (keys) => !keys.includes("die-a"), 10_000)
+        expect(yield* counters.activeKeys).not.toContain("die-a")
+        expect(yield* Fiber.join(busy)).toBe(3000)
+        expect(yield* counters.pids).toEqual([before])
+        expect(yield* counters.get("b").ask("Pid", undefined)).toBe(before)
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "hosts stop with a clean exit (code 0) when the group stops, also a host that never held an actor",
+  () =>
+    Effect.gen(function* () {
+      const events = yield* Ref.make<ReadonlyArray<Supervisor.Event>>([])
+      yield* Effect.gen(function* () {
+        const group = yield* Keyed.make(CounterBehaviour, { hosts: 3 })
+        yield* Stream.runForEach(group.events, (event) => Ref.update(events, (all) => [...all, event])).pipe(
+          Effect.forkDetach
+        )
+        yield* Effect.sleep(20)
+        // One host holds an actor; the other two never do.
+        yield* group.get("a").ask("Increment", { by: 1 })
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+      const stopped = (yield* eventually(
+        Ref.get(events),
+        (all) => all.filter((event) => event._tag === "ChildStopped").length === 3
+      )).filter((event) => event._tag === "ChildStopped")
+      expect(stopped.map((event) => [event.path, event.code, event.signal]).sort()).toEqual([
+        ["host-0", 0, null],
+        ["host-1", 0, null],
+        ["host-2", 0, null]
+      ])
+    }),
+  60_000
+)
+
+it.live(
+  "invalid options are refused with InvalidSupervisorSpec naming the field, before any host starts",
+  () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [Keyed.Options, string]> = [
+        [{ hosts: 0 }, "hosts"],
+        [{ idleTimeout: -5 }, "idleTimeout"],
+        [{ idleTimeout: "later" as never }, "idleTimeout"],
+        [{ shutdown: -1 }, "shutdown"],
+        [{ mailbox: { askTimeout: 0 } }, "mailbox.askTimeout"],
+        [{ supervision: { period: 0 } }, "supervision.period"],
+        [{ supervision: { backoff: { min: 5, max: 1, randomFactor: 0 } } }, "supervision.backoff.max"]
+      ]
+      for (const [options, field] of cases) {
+        const error = yield* provide(Effect.flip(Keyed.make(CounterBehaviour, options)))
+        expect(error, field).toMatchObject({ _tag: "InvalidSupervisorSpec", field })
+      }
+    }),
+  30_000
 )

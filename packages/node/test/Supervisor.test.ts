@@ -3,7 +3,7 @@
  * escalation through a tree, the shutdown protocol and Akka's backoff
  * (S29-S36, S38 of shared/semantics.md). Children are killed for real.
  */
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
@@ -120,7 +120,7 @@ it.live(
 )
 
 it.live(
-  "S30 the intensity window slides: crashes 2.1 s apart never exceed 1 per second; two within 1 s do",
+  "S30 the intensity window slides: crashes 2.1 s apart never exceed 1 per second; two within the window do",
   () =>
     Effect.gen(function* () {
       yield* withTree({ intensity: 1, period: "1 second" }, [worker("c1")], (sup) =>
@@ -134,8 +134,10 @@ it.live(
           expect(tree.children?.[0]).toMatchObject({ status: "running", restarts: 4 })
         })
       )
-      // Two crashes within one second (two children killed together, so a slow restart cannot spread them out).
-      yield* withTree({ intensity: 1, period: "1 second" }, [worker("c1"), worker("c2")], (sup) =>
+      // Two crashes within the window (two children killed together). The second end is counted when it is
+      // handled, after the first child's restart (as in OTP), which can take over a second on a busy machine:
+      // the window here is wider than that.
+      yield* withTree({ intensity: 1, period: "10 seconds" }, [worker("c1"), worker("c2")], (sup) =>
         Effect.gen(function* () {
           const both = yield* pids(sup)
           process.kill(both.c1!, "SIGKILL")
@@ -204,8 +206,8 @@ it.live(
                 )
               }
               const after = yield* eventually(pids(sup), (all) => all.p !== null && all.p !== start.p)
-              yield* Effect.sleep(500)
-              const tree = yield* sup.tree
+              // Each end is handled in turn, after the restarts before it (slow on a busy machine): wait for tmp's.
+              const tree = yield* eventually(sup.tree, (root) => root.children?.length === 2, 20_000)
               const ids = tree.children?.map((child) => child.id)
               expect(after.p, `permanent after ${ending}`).not.toBe(start.p)
               const transient = (yield* pids(sup)).t
@@ -416,6 +418,227 @@ it.live(
         )
       )
       expect(Exit.isFailure(bad) && Cause.pretty(bad.cause)).toContain("max")
+    }),
+  60_000
+)
+
+// -----------------------------------------------------------------------------
+// Races and failures (issue 14), each on real processes
+// -----------------------------------------------------------------------------
+
+/** The pids noted by `TROUPE_FIXTURE_STARTS` for one child key, in start order. */
+const startsOf = (file: string, key: string) =>
+  (existsSync(file) ? readFileSync(file, "utf8") : "")
+    .split("\n")
+    .filter((line) => line.startsWith(`${key} `))
+    .map((line) => Number(line.split(" ")[1]))
+
+const tagsOf = (events: Ref.Ref<ReadonlyArray<Supervisor.Event>>) =>
+  Effect.map(Ref.get(events), (all) => all.map((event) => `${event._tag} ${event.path}`))
+
+it.live(
+  "stopping a supervisor while a child restart is in flight stops that child's new process too",
+  () => {
+    const starts = tempFile("starts")
+    return withTree(
+      { intensity: 5 },
+      [worker("c1", { env: { TROUPE_FIXTURE_STARTS: starts, TROUPE_FIXTURE_BUILD_MS: "1500" } })],
+      (sup, events) =>
+        Effect.gen(function* () {
+          const first = startsOf(starts, "c1")[0]!
+          process.kill(first, "SIGKILL")
+          // The new process is building its actor (1.5 s): stop the tree now.
+          const restarting = yield* eventually(
+            Effect.sync(() => startsOf(starts, "c1")),
+            (pids) => pids.length === 2
+          )
+          expect(restarting).toHaveLength(2)
+          yield* sup.stop
+          expect(yield* Effect.promise(() => survivorsAfter([restarting[1]!], 5000))).toEqual([])
+          // Nothing reports it started after the stop.
+          const tags = yield* tagsOf(events)
+          expect(tags.filter((tag) => tag === "ChildStarted c1")).toEqual([])
+          expect((yield* sup.tree).status).toBe("stopped")
+        })
+    )
+  },
+  60_000
+)
+
+it.live(
+  "a restart that keeps failing does not starve the supervisor: another child's end is handled between the retries",
+  () => {
+    const startCount = tempFile("c1-starts")
+    const failing = Array.from({ length: 40 }, (_, i) => i + 2).join(",")
+    return withTree(
+      { intensity: 6, period: "1 minute" },
+      [
+        worker("c1", { env: { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_FAIL_ON_START: failing } }),
+        worker("c2")
+      ],
+      (sup, events) =>
+        Effect.gen(function* () {
+          const start = yield* pids(sup)
+          process.kill(start.c1!, "SIGKILL")
+          yield* eventually(tagsOf(events), (tags) => tags.includes("ChildStartFailed c1"))
+          process.kill(start.c2!, "SIGKILL")
+          const exit = yield* Effect.exit(Effect.timeout(sup.join, "30 seconds"))
+          expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("RestartIntensityExceeded")
+          const tags = yield* tagsOf(events)
+          const gaveUp = tags.indexOf("SupervisorGaveUp ")
+          expect(gaveUp).toBeGreaterThan(0)
+          // c2's end was seen, and c2 restarted, while c1 was still being retried.
+          expect(tags.indexOf("ChildExited c2")).toBeGreaterThan(-1)
+          expect(tags.indexOf("ChildExited c2")).toBeLessThan(gaveUp)
+          expect(tags.slice(tags.indexOf("ChildExited c2"), gaveUp)).toContain("ChildStarted c2")
+        })
+    )
+  },
+  60_000
+)
+
+it.live(
+  "oneForAll whose restart fails restarts the whole group again: the child restarted earlier in the round is stopped and restarted",
+  () => {
+    const starts = tempFile("starts")
+    const startCount = tempFile("c2-starts")
+    return withTree(
+      { strategy: "oneForAll", intensity: 5, period: "1 minute" },
+      [
+        worker("c1", { env: { TROUPE_FIXTURE_STARTS: starts } }),
+        worker("c2", { env: { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_FAIL_ON_START: "2" } })
+      ],
+      (sup, events) =>
+        Effect.gen(function* () {
+          const start = yield* pids(sup)
+          process.kill(start.c1!, "SIGKILL")
+          // c2's second start fails, then its third succeeds.
+          const tags = yield* eventually(
+            tagsOf(events),
+            (all) =>
+              all.lastIndexOf("ChildStarted c2") > all.indexOf("ChildStartFailed c2") &&
+              all.includes("ChildStartFailed c2")
+          )
+          expect(tags).toContain("ChildStartFailed c2")
+          const c1Starts = startsOf(starts, "c1")
+          // Started at first, in the round, and again with the whole group after c2 failed.
+          expect(c1Starts).toHaveLength(3)
+          expect(isRunning(c1Starts[1]!)).toBe(false)
+          const now = yield* pids(sup)
+          expect(now.c1).toBe(c1Starts[2])
+          expect(now.c2).not.toBeNull()
+          expect((yield* sup.tree).status).toBe("running")
+        })
+    )
+  },
+  60_000
+)
+
+it.live(
+  "a failed start keeps the child's stack: in the ChildStartFailed event of a restart and in the error of a first start",
+  () =>
+    Effect.gen(function* () {
+      const startCount = tempFile("starts")
+      yield* withTree(
+        { intensity: 5 },
+        [worker("c1", { env: { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_FAIL_ON_START: "2" } })],
+        (sup, events) =>
+          Effect.gen(function* () {
+            process.kill((yield* pids(sup)).c1!, "SIGKILL")
+            const all = yield* eventually(Ref.get(events), (list) =>
+              list.some((event) => event._tag === "ChildStartFailed")
+            )
+            const failed = all.find((event) => event._tag === "ChildStartFailed")
+            const message = failed?._tag === "ChildStartFailed" ? failed.message : ""
+            expect(message).toContain("start 2 fails on purpose")
+            expect(message).toMatch(/at .*fixtures\/actors\.ts:\d+/)
+            expect(message).not.toContain("Cause([")
+          })
+      )
+      const firstCount = tempFile("first")
+      const exit = yield* Effect.exit(
+        Supervisor.start({}, [
+          worker("bad", { env: { TROUPE_FIXTURE_START_COUNT: firstCount, TROUPE_FIXTURE_FAIL_ON_START: "1" } })
+        ]).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+      )
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      expect(error).toMatchObject({ _tag: "ChildStartFailed", child: "bad" })
+      expect((error as { message: string }).message).toMatch(/at .*fixtures\/actors\.ts:\d+/)
+    }),
+  60_000
+)
+
+it.live(
+  "an error thrown while the supervisor handles a child's end fails the supervisor with SupervisorFailed and stops its children",
+  () => {
+    let armed = false
+    const c1 = worker("c1")
+    const c2 = worker("c2")
+    // A spec whose restart type throws once armed: an unexpected error inside the supervisor's loop.
+    Object.defineProperty(c1, "restart", {
+      get: () => {
+        if (armed) throw new Error("restart type unreadable")
+        return "permanent"
+      }
+    })
+    return withTree({ intensity: 5 }, [c1, c2], (sup, events) =>
+      Effect.gen(function* () {
+        const start = yield* pids(sup)
+        armed = true
+        process.kill(start.c1!, "SIGKILL")
+        const exit = yield* Effect.exit(Effect.timeout(sup.join, "20 seconds"))
+        const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+        expect(error).toMatchObject({ _tag: "SupervisorFailed", path: "" })
+        expect((error as { reason: string }).reason).toContain("restart type unreadable")
+        expect(yield* Effect.promise(() => survivorsAfter([start.c2!], 5000))).toEqual([])
+        expect(yield* tagsOf(events)).toContain("SupervisorGaveUp ")
+        expect((yield* sup.tree).status).toBe("failed")
+      })
+    )
+  },
+  60_000
+)
+
+it.live(
+  "invalid flags and child specs are refused at start with InvalidSupervisorSpec naming the field, before anything starts",
+  () =>
+    Effect.gen(function* () {
+      const starts = tempFile("starts")
+      const ok = worker("ok", { env: { TROUPE_FIXTURE_STARTS: starts } })
+      const refused = (options: unknown, children: ReadonlyArray<unknown>) =>
+        Supervisor.start(options as Supervisor.Options, children as ReadonlyArray<Supervisor.ChildSpec>).pipe(
+          Effect.flip,
+          Effect.scoped,
+          Effect.provide(NodeProcess.layer)
+        )
+      const cases: ReadonlyArray<readonly [unknown, ReadonlyArray<unknown>, string]> = [
+        [{ strategy: "oneForSome" }, [ok], "strategy"],
+        ["oneForOne", [ok], "options"],
+        [null, [ok], "options"],
+        [{ intensity: -1 }, [ok], "intensity"],
+        [{ intensity: 1.5 }, [ok], "intensity"],
+        [{ period: 0 }, [ok], "period"],
+        [{ period: "soon" }, [ok], "period"],
+        [{ backoff: { min: 100, max: 10, randomFactor: 0 } }, [ok], "backoff.max"],
+        [{ backoff: { min: 10, max: 100, randomFactor: -1 } }, [ok], "backoff.randomFactor"],
+        [{ backoff: { min: 10, max: 100, randomFactor: 0, maxRestarts: -2 } }, [ok], "backoff.maxRestarts"],
+        [{}, [ok, { ...worker("w"), restart: "sometimes" }], "w.restart"],
+        [{}, [ok, { ...worker("w"), shutdown: -1 }], "w.shutdown"],
+        [{}, [ok, { ...worker("w"), shutdown: Number.NaN }], "w.shutdown"],
+        [{}, [ok, { ...worker("w"), mailbox: { capacity: 0 } }], "w.mailbox"],
+        [{}, [ok, { ...worker("w"), id: "" }], "children[1].id"],
+        [{}, [ok, ok], "children[1].id"],
+        [{}, [ok, 42], "children[1]"],
+        [{}, [ok, Supervisor.supervisor("store", { strategy: "bogus" as never }, [worker("db")])], "store.strategy"],
+        [{}, [ok, Supervisor.supervisor("store", {}, [{ ...worker("db"), restart: "x" }] as never)], "store/db.restart"]
+      ]
+      for (const [options, children, field] of cases) {
+        const error = yield* refused(options, children)
+        expect(error, field).toMatchObject({ _tag: "InvalidSupervisorSpec", field })
+        expect(error.message, field).toContain(field)
+      }
+      // Refused before any child started.
+      expect(existsSync(starts)).toBe(false)
     }),
   60_000
 )

@@ -55,6 +55,15 @@ export interface HostOptions {
   readonly startTimeout: Duration.Input
 }
 
+/** Asks the child to finish and exit 0; a child already gone is awaited as it is. */
+const closeQuietly = (connection: Connection) => {
+  try {
+    connection.sendUnsafe({ _tag: "Close" })
+  } catch {
+    // The channel is closed: the child's exit is on its way.
+  }
+}
+
 export const spawn = Effect.fnUntraced(function* (
   options: HostOptions
 ): Effect.fn.Return<ActorHost, SpawnError, Transport | Scope.Scope> {
@@ -70,6 +79,8 @@ export const spawn = Effect.fnUntraced(function* (
   let connection: Connection | undefined
   // Set before the tenants hear of the exit: a caller they resume must not pick this host again.
   let exited = false
+  // A child that never held an actor has no SIGTERM handler (it would die by the signal): it is asked to close.
+  let heldActors = false
 
   const onFrame = (raw: unknown) => {
     const frame = decodeChildFrame(raw)
@@ -147,6 +158,7 @@ export const spawn = Effect.fnUntraced(function* (
     tenants,
     push: (frame, onReply) => {
       const id = nextId++
+      if (frame._tag === "Activate") heldActors = true
       handlers.set(id, onReply)
       outbox.push({ ...frame, id } as ActorFrame)
       if (outbox.length === 1) queueMicrotask(flush)
@@ -160,7 +172,8 @@ export const spawn = Effect.fnUntraced(function* (
           yield* spawned.signal("SIGKILL")
           return yield* Deferred.await(down)
         }
-        yield* spawned.signal("SIGTERM" satisfies Signal)
+        if (heldActors) yield* spawned.signal("SIGTERM" satisfies Signal)
+        else yield* Effect.sync(() => closeQuietly(spawned))
         if (shutdown === "infinity") return yield* Deferred.await(down)
         const inTime = yield* Effect.timeoutOption(Deferred.await(down), Duration.millis(shutdown))
         if (inTime._tag === "None") {

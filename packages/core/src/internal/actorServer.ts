@@ -17,6 +17,7 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -93,7 +94,20 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     }
   }
 
-  const closeScope = (instance: Instance) => Effect.runPromise(Scope.close(instance.scope, Exit.void))
+  /**
+   * Closes an instance's scope, running its finalizers. Never rejects: a finalizer that fails or dies is
+   * logged, and the other instances of this child go on (a rejection here would end the whole child).
+   */
+  const closeScope = (instance: Instance): Promise<void> =>
+    Effect.runPromise(
+      Scope.close(instance.scope, Exit.void).pipe(
+        Effect.catchCause((cause) =>
+          Effect.logError(`a finalizer of ${instance.behaviour.actor.name}(${instance.key}) failed`, cause).pipe(
+            Effect.provideContext(instance.services)
+          )
+        )
+      )
+    ).catch(() => undefined)
 
   const makeContext = (instance: { key: string; behaviour: BehaviourShape }, self: () => Instance) => ({
     name: instance.behaviour.actor.name,
@@ -132,9 +146,11 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
         instance.handlers = exit.value
         return success
       }
+      // The cause with its stack (mapped back from a bundle), so that ChildStartFailed says where the build failed.
+      const pretty = Cause.pretty(exit.cause)
       return defect(
         "ActorStartFailed",
-        `${instance.behaviour.actor.name}(${instance.key}) failed to start: ${exit.cause}`
+        `${instance.behaviour.actor.name}(${instance.key}) failed to start: ${port.mapStack?.(pretty) ?? pretty}`
       )
     })
   }

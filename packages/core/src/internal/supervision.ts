@@ -1,11 +1,12 @@
 /**
  * The pool's supervision path: one fiber per occupied slot runs worker after
  * worker in it. A planned ending (retired) restarts at once; a crash or a
- * failed start is recorded in the pool-wide restart window (OTP's intensity)
- * and, unless the window is exceeded, the slot waits out its own backoff
- * (Akka's formula, reset after a stable run) before the next worker. Past the
- * intensity the pool gives up: every waiting and later caller gets
- * `RestartIntensityExceeded` and every worker is stopped.
+ * failed start goes through the restart core (`RestartPolicy.makeRestarter`,
+ * shared with supervision trees and keyed groups): the pool-wide restart
+ * window (OTP's intensity) and, unless the window is exceeded, the slot's own
+ * backoff (Akka's formula, reset after a stable run, `maxRestarts`) before
+ * the next worker. Past either limit the pool gives up: every waiting and
+ * later caller gets `RestartIntensityExceeded` and every worker is stopped.
  *
  * @internal
  */
@@ -28,14 +29,14 @@ export const makeSupervision = (options: {
   readonly dispatcher: Dispatcher
   readonly liveCount: () => number
   readonly intensity: RestartPolicy.Intensity
-  readonly backoff: RestartPolicy.BackoffOptions
+  readonly backoff: RestartPolicy.Backoff
 }): Supervision => {
   const { backoff, dispatcher, intensity, liveCount } = options
-  const resetAfterMs =
-    (Duration.toMillis(Duration.fromInputUnsafe(backoff.min)) +
-      Duration.toMillis(Duration.fromInputUnsafe(backoff.max))) /
-    2
-  let restartHistory: ReadonlyArray<number> = []
+  const restarter = RestartPolicy.makeRestarter({
+    intensity: intensity.maxRestarts,
+    period: Duration.millis(intensity.periodMs),
+    backoff
+  })
   let restarts = 0
 
   const giveUp = (error: RestartIntensityExceeded) => {
@@ -50,19 +51,20 @@ export const makeSupervision = (options: {
 
   const supervise = (slot: Slot) =>
     Effect.gen(function* () {
-      let consecutive = 0
+      const slotRestarts = restarter.child()
       // While the pool drains at shutdown, a retired worker is still replaced if work is waiting for it.
       const wanted = () => dispatcher.broken === undefined && (!dispatcher.closing || dispatcher.queue.length > 0)
       while (wanted()) {
         const ending = yield* slot.life
         if (ending._tag === "Retired") {
-          consecutive = 0
+          yield* slotRestarts.healthy
           continue
         }
         if (ending._tag !== "Crashed" && ending._tag !== "StartFailed") return
         if (dispatcher.closing) return
-        const recorded = RestartPolicy.addRestart(restartHistory, Date.now(), intensity)
-        restartHistory = recorded.history
+        const decision = yield* slotRestarts.failed(
+          ending._tag === "Crashed" ? { ranMs: ending.uptimeMs } : { startFailed: true }
+        )
         restarts++
         const telemetry = dispatcher.telemetry
         telemetry.restarts++
@@ -73,14 +75,19 @@ export const makeSupervision = (options: {
         telemetry.publish({ _tag: "PoolDegraded", live: liveCount(), size: dispatcher.slots.length, at })
         const reason =
           ending._tag === "Crashed" ? `worker ${ending.pid} ended with ${ending.status}` : ending.error.message
-        if (recorded.exceeded) {
+        if (decision._tag === "GiveUp") {
           return giveUp(
-            new RestartIntensityExceeded({ restarts: recorded.history.length, periodMs: intensity.periodMs, reason })
+            decision.reason === "intensity"
+              ? new RestartIntensityExceeded({ restarts: decision.restarts, periodMs: intensity.periodMs, reason })
+              : new RestartIntensityExceeded({
+                  restarts: decision.consecutive,
+                  periodMs: intensity.periodMs,
+                  reason: `${reason}; worker ${slot.slot} failed ${decision.consecutive} times in a row (maxRestarts ${backoff.maxRestarts})`
+                })
           )
         }
         if (ending._tag === "StartFailed" && liveCount() === 0) dispatcher.failQueued(() => ending.error)
-        if (ending._tag === "Crashed" && ending.uptimeMs >= resetAfterMs) consecutive = 0
-        const delay = RestartPolicy.backoffDelay(consecutive++, backoff, Math.random())
+        const delay = decision.delay
         const delayMs = Duration.toMillis(delay)
         dispatcher.telemetry.backoffMs.update(delayMs)
         dispatcher.telemetry.publish({ _tag: "WorkerRestarting", worker: slot.slot, delayMs, at: Date.now() })

@@ -15,6 +15,7 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -23,15 +24,14 @@ import * as Exit from "effect/Exit"
 import type * as Metric from "effect/Metric"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
-import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Actor from "../Actor.ts"
 import * as Metrics from "../Metrics.ts"
-import { addRestart, backoffDelay, intensity as makeIntensity } from "../RestartPolicy.ts"
+import * as RestartPolicy from "../RestartPolicy.ts"
 import type * as Supervisor from "../Supervisor.ts"
 import type { Transport } from "../Transport.ts"
-import { ChildStartFailed, RestartIntensityExceeded } from "../TroupeError.ts"
+import { ChildStartFailed, RestartIntensityExceeded, SupervisorFailed } from "../TroupeError.ts"
 import { ActorCell, resolveMailbox } from "./actorCell.ts"
 import * as ActorHost from "./actorHost.ts"
 import type { BehaviourShape } from "./actorRegistry.ts"
@@ -50,6 +50,9 @@ export interface HostSpec {
 }
 
 export type Spec = Supervisor.ChildSpec | HostSpec
+
+/** Why a supervisor ended abnormally: it gave up, or its own bookkeeping failed. */
+export type SupervisorError = RestartIntensityExceeded | SupervisorFailed
 
 export interface NodeOptions extends Supervisor.Options {
   /** Stop children all at once rather than right to left (OTP's `simple_one_for_one`). */
@@ -83,8 +86,8 @@ interface Child {
   generation: number
   status: "running" | "restarting" | "stopped"
   restarts: number
-  consecutive: number
-  startedAt: number
+  /** Its share of the node's restart core: its run of failures and backoff. */
+  readonly restarter: RestartPolicy.ChildRestarts
   running: Running | undefined
 }
 
@@ -99,19 +102,15 @@ type Message =
 
 const startTimeout = Duration.seconds(30)
 
-/** Wall-clock time, for events. */
+/** Wall-clock time, for events (the restart core reads the monotonic `Clock`). */
 const now = () => Date.now()
-/** Monotonic time, for the restart window and backoff (OTP uses monotonic time too). */
-const monotonic = () => performance.now()
 
 export class Node {
   readonly children: Array<Child>
   readonly inbox = Effect.runSync(Queue.unbounded<Message>())
-  readonly ended = Deferred.makeUnsafe<void, RestartIntensityExceeded>()
+  readonly ended = Deferred.makeUnsafe<void, SupervisorError>()
   status: "running" | "stopped" | "failed" = "running"
-  private history: ReadonlyArray<number> = []
-  private readonly limit: { readonly maxRestarts: number; readonly periodMs: number }
-  private readonly resetAfterMs: number
+  private readonly restarter: RestartPolicy.Restarter
   private scope: Scope.Closeable | undefined
 
   readonly root: Root
@@ -122,26 +121,18 @@ export class Node {
     this.root = root
     this.path = path
     this.options = options
-    this.limit = makeIntensity(options.intensity ?? 1, options.period ?? Duration.seconds(5))
-    const backoff = options.backoff
-    // A bad backoff is a programming error: report it at start, not at the first restart.
-    if (backoff !== undefined) backoffDelay(0, backoff, 0)
-    this.resetAfterMs =
-      backoff === undefined
-        ? 0
-        : backoff.resetAfter === undefined
-          ? (Duration.toMillis(Duration.fromInputUnsafe(backoff.min)) +
-              Duration.toMillis(Duration.fromInputUnsafe(backoff.max))) /
-            2
-          : Duration.toMillis(Duration.fromInputUnsafe(backoff.resetAfter))
+    this.restarter = RestartPolicy.makeRestarter({
+      intensity: options.intensity ?? RestartPolicy.supervisorDefaults.intensity,
+      period: options.period ?? RestartPolicy.supervisorDefaults.period,
+      backoff: options.backoff
+    })
     this.children = specs.map((spec) => ({
       spec,
       path: this.path === "" ? spec.id : `${this.path}/${spec.id}`,
       generation: 0,
       status: "stopped",
       restarts: 0,
-      consecutive: 0,
-      startedAt: 0,
+      restarter: this.restarter.child(),
       running: undefined
     }))
   }
@@ -165,13 +156,25 @@ export class Node {
     })
   }
 
+  /**
+   * Starts one child. A child that came up is recorded as running even when the supervisor is interrupted
+   * (it stops) right after: the stop that interrupted it then finds it and stops it.
+   */
   private startChild(child: Child): Effect.Effect<void, ChildStartFailed> {
-    return Effect.gen({ self: this }, function* () {
+    return Effect.suspend(() => {
       const generation = ++child.generation
-      const running = yield* this.launch(child)
+      return Effect.asVoid(
+        Effect.onExit(this.launch(child), (exit) =>
+          Exit.isSuccess(exit) ? this.started(child, generation, exit.value) : Effect.void
+        )
+      )
+    })
+  }
+
+  private started(child: Child, generation: number, running: Running): Effect.Effect<void> {
+    return Effect.andThen(child.restarter.started, () => {
       child.running = running
       child.status = "running"
-      child.startedAt = monotonic()
       this.publish({ _tag: "ChildStarted", path: child.path, pid: running.pid, at: now() })
       const ended = running.host
         ? Effect.map(running.host.down, (down) => down.reason)
@@ -179,9 +182,12 @@ export class Node {
             Effect.as<ActorHost.ExitReason>("shutdown"),
             Effect.catch(() => Effect.succeed<ActorHost.ExitReason>("abnormal"))
           )
-      yield* Effect.forkIn(
-        Effect.flatMap(ended, (reason) => Queue.offer(this.inbox, { _tag: "Ended", child, generation, reason })),
-        this.scope!
+      // Detached: it ends with the child (every child is stopped in the end); a late message of a stopped
+      // generation is ignored.
+      return Effect.asVoid(
+        Effect.forkDetach(
+          Effect.flatMap(ended, (reason) => Queue.offer(this.inbox, { _tag: "Ended", child, generation, reason }))
+        )
       )
     })
   }
@@ -192,39 +198,51 @@ export class Node {
     const failed = (message: string) => new ChildStartFailed({ child: child.path, message })
     if (spec._tag === "Supervisor") {
       const node = new Node(this.root, child.path, spec.options, spec.children)
-      return node.start().pipe(Effect.as<Running>({ pid: null, host: undefined, node, stop: () => node.stop }))
-    }
-    return Effect.gen({ self: this }, function* () {
-      const scope = yield* Scope.make()
-      const host = yield* ActorHost.spawn({
-        preload: spec._tag === "Host" ? spec.preload : [spec.behaviour.module],
-        env: spec.env,
-        execArgv: spec.execArgv,
-        shutdownTimeout: Duration.millis(typeof spec.shutdown === "number" ? spec.shutdown : 0),
-        startTimeout
-      }).pipe(
-        Scope.provide(scope),
-        Effect.provideContext(this.root.context),
-        Effect.onError(() => Scope.close(scope, Exit.void)),
-        Effect.mapError((error) => failed(error.message))
+      // Interrupted while it starts (this supervisor stops), it stops the children it started.
+      return node.start().pipe(
+        Effect.onInterrupt(() => node.stop),
+        Effect.as<Running>({ pid: null, host: undefined, node, stop: () => node.stop })
       )
-      const stop = (shutdown: Supervisor.Shutdown) =>
-        host.stop(shutdown).pipe(Effect.andThen(Scope.close(scope, Exit.void)))
-      if (spec._tag === "Host") {
-        spec.onStarted(host)
-      } else {
-        const cell = this.cellOf(child.path, spec)
-        cell.revive()
-        const activated = yield* Effect.exit(Effect.timeout(cell.start(host), startTimeout))
-        if (Exit.isFailure(activated)) {
-          yield* stop("brutalKill")
-          const error = activated.cause.reasons.find((reason) => reason._tag === "Fail")
-          const reply = error?._tag === "Fail" ? (error.error as { message?: string }) : undefined
-          return yield* failed(reply?.message ?? "the actor did not start in time")
+    }
+    // Only the waits are interruptible: a host spawned or half activated when this supervisor stops is stopped
+    // here, never left running unrecorded.
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.gen({ self: this }, function* () {
+        const scope = yield* Scope.make()
+        const host = yield* restore(
+          ActorHost.spawn({
+            preload: spec._tag === "Host" ? spec.preload : [spec.behaviour.module],
+            env: spec.env,
+            execArgv: spec.execArgv,
+            shutdownTimeout: Duration.millis(typeof spec.shutdown === "number" ? spec.shutdown : 0),
+            startTimeout
+          }).pipe(Scope.provide(scope), Effect.provideContext(this.root.context))
+        ).pipe(
+          Effect.onError(() => Scope.close(scope, Exit.void)),
+          Effect.mapError((error) => failed(error.message))
+        )
+        const stop = (shutdown: Supervisor.Shutdown) =>
+          host.stop(shutdown).pipe(Effect.andThen(Scope.close(scope, Exit.void)))
+        if (spec._tag === "Host") {
+          spec.onStarted(host)
+        } else {
+          const cell = this.cellOf(child.path, spec)
+          cell.revive()
+          const activated = yield* Effect.exit(restore(Effect.timeout(cell.start(host), startTimeout)))
+          if (Exit.isFailure(activated)) {
+            if (Cause.hasInterruptsOnly(activated.cause)) {
+              yield* stop(spec.shutdown)
+              return yield* Effect.interrupt
+            }
+            yield* stop("brutalKill")
+            const error = activated.cause.reasons.find((reason) => reason._tag === "Fail")
+            const reply = error?._tag === "Fail" ? (error.error as { message?: string }) : undefined
+            return yield* failed(reply?.message ?? "the actor did not start in time")
+          }
         }
-      }
-      return { pid: host.pid, host, node: undefined, stop }
-    })
+        return { pid: host.pid, host, node: undefined, stop }
+      })
+    )
   }
 
   private cellOf(path: string, spec: Supervisor.WorkerSpec): ActorCell {
@@ -251,14 +269,25 @@ export class Node {
     return cell
   }
 
+  /**
+   * Handles the inbox, one message at a time. An unexpected error in handling one (a defect) does not end the
+   * loop silently: the supervisor fails with `SupervisorFailed`, stopping its children, as when it gives up.
+   */
   private loop(): Effect.Effect<never> {
     return Effect.forever(
       Effect.flatMap(Queue.take(this.inbox), (message) =>
         this.status !== "running"
           ? Effect.void
-          : message._tag === "Ended"
-            ? this.onEnded(message.child, message.generation, message.reason)
-            : this.restart(message.children, message.generation)
+          : (message._tag === "Ended"
+              ? this.onEnded(message.child, message.generation, message.reason)
+              : this.restart(message.children, message.generation)
+            ).pipe(
+              Effect.catchCause((cause) =>
+                Cause.hasInterruptsOnly(cause)
+                  ? Effect.failCause(cause)
+                  : this.giveUp(new SupervisorFailed({ path: this.path, reason: Cause.pretty(cause) }))
+              )
+            )
       )
     )
   }
@@ -292,40 +321,24 @@ export class Node {
   }
 
   /**
-   * Records a restart; returns the backoff delay, or `undefined` after giving up. `startFailed`: the child
-   * never ran since its last failure, so its run of consecutive failures goes on.
+   * Records a restart in the restart core; returns the backoff delay, or `undefined` after giving up.
+   * `startFailed`: the child never ran since its last failure, so its run of consecutive failures goes on.
    */
   private countRestart(child: Child, reason: string, startFailed = false): Effect.Effect<number | undefined> {
     return Effect.gen({ self: this }, function* () {
-      const at = monotonic()
-      const step = addRestart(this.history, at, this.limit)
-      this.history = step.history
-      if (step.exceeded) {
-        yield* this.giveUp(
-          new RestartIntensityExceeded({
-            restarts: step.history.length,
-            periodMs: this.limit.periodMs,
-            reason: `${child.path} ended (${reason})`
-          })
-        )
-        return undefined
-      }
-      const backoff = this.options.backoff
-      if (backoff === undefined) return 0
-      if (!startFailed && at - child.startedAt >= this.resetAfterMs) child.consecutive = 0
-      child.consecutive++
-      if (backoff.maxRestarts !== undefined && backoff.maxRestarts > 0 && child.consecutive > backoff.maxRestarts) {
-        yield* this.giveUp(
-          new RestartIntensityExceeded({
-            restarts: child.consecutive,
-            periodMs: this.limit.periodMs,
-            reason: `${child.path} failed ${child.consecutive} times in a row (maxRestarts ${backoff.maxRestarts})`
-          })
-        )
-        return undefined
-      }
-      const random = yield* Random.next
-      return Duration.toMillis(backoffDelay(child.consecutive - 1, backoff, random))
+      const decision = yield* child.restarter.failed({ startFailed })
+      if (decision._tag === "Restart") return Duration.toMillis(decision.delay)
+      yield* this.giveUp(
+        new RestartIntensityExceeded({
+          restarts: decision.reason === "intensity" ? decision.restarts : decision.consecutive,
+          periodMs: Duration.toMillis(decision.period),
+          reason:
+            decision.reason === "intensity"
+              ? `${child.path} ended (${reason})`
+              : `${child.path} failed ${decision.consecutive} times in a row (maxRestarts ${this.options.backoff?.maxRestarts})`
+        })
+      )
+      return undefined
     })
   }
 
@@ -340,20 +353,27 @@ export class Node {
     }
   }
 
-  private scheduleRestart(children: ReadonlyArray<Child>, delayMs: number): Effect.Effect<void> {
+  /**
+   * Restarts `children` after `delayMs`. A retry (`retry`: the last start failed) always goes back through the
+   * inbox, as OTP's `try_again_restart`: the ends of other children are handled, and counted, in between.
+   */
+  private scheduleRestart(children: ReadonlyArray<Child>, delayMs: number, retry = false): Effect.Effect<void> {
     const generation = children[0]?.generation ?? 0
     const message: Message = { _tag: "Restart", children, generation }
-    return delayMs <= 0
-      ? this.restart(children, generation)
-      : Effect.asVoid(
-          Effect.forkIn(
-            Effect.andThen(Effect.sleep(Duration.millis(delayMs)), Queue.offer(this.inbox, message)),
-            this.scope!
-          )
-        )
+    if (delayMs <= 0) return retry ? Queue.offer(this.inbox, message) : this.restart(children, generation)
+    return Effect.asVoid(
+      Effect.forkIn(
+        Effect.andThen(Effect.sleep(Duration.millis(delayMs)), Queue.offer(this.inbox, message)),
+        this.scope!
+      )
+    )
   }
 
-  /** Restarts `children` left to right; a start that fails counts as a restart and is tried again. */
+  /**
+   * Restarts `children` left to right; a start that fails counts as a restart and is tried again, as OTP's
+   * `try_again_restart`: under `oneForAll` the whole group (the children this round already restarted are
+   * stopped again, right to left), otherwise from the child that failed on.
+   */
   private restart(children: ReadonlyArray<Child>, generation: number): Effect.Effect<void> {
     return Effect.gen({ self: this }, function* () {
       if (children[0] !== undefined && children[0].generation !== generation) return
@@ -366,11 +386,20 @@ export class Node {
           continue
         }
         child.status = "restarting"
-        const message = Exit.isFailure(started) ? String(started.cause) : ""
+        const failure = Cause.squash(started.cause)
+        const message = failure instanceof ChildStartFailed ? failure.message : Cause.pretty(started.cause)
         this.publish({ _tag: "ChildStartFailed", path: child.path, message, at: now() })
         const delay = yield* this.countRestart(child, "its restart failed", true)
         if (delay === undefined) return
-        return yield* this.scheduleRestart(children.slice(index), delay)
+        const wholeGroup = (this.options.strategy ?? "oneForOne") === "oneForAll"
+        if (wholeGroup) {
+          for (const sibling of children.slice(0, index).reverse()) {
+            if (!this.children.includes(sibling)) continue
+            yield* this.stopChild(sibling)
+            sibling.status = "restarting"
+          }
+        }
+        return yield* this.scheduleRestart(wholeGroup ? children : children.slice(index), delay, true)
       }
     })
   }
@@ -382,7 +411,8 @@ export class Node {
       child.running = undefined
       child.status = "stopped"
       if (running === undefined) return Effect.void
-      return running.stop(child.spec.shutdown).pipe(
+      // Uninterruptible: a stop cut short (SIGTERM sent, no SIGKILL after it) could leave the process behind.
+      return Effect.uninterruptible(running.stop(child.spec.shutdown)).pipe(
         Effect.andThen(
           Effect.sync(() => {
             const status = running.host?.connection.exitStatus()
@@ -420,7 +450,7 @@ export class Node {
       : Effect.forEach(children, (child) => this.stopChild(child), { discard: true })
   }
 
-  private giveUp(error: RestartIntensityExceeded): Effect.Effect<void> {
+  private giveUp(error: SupervisorError): Effect.Effect<void> {
     return Effect.gen({ self: this }, function* () {
       this.status = "failed"
       this.root.escalations++
@@ -432,26 +462,29 @@ export class Node {
     })
   }
 
-  /** Stops every child (right to left, or all at once) and ends the node; harmless twice. */
+  /**
+   * Stops every child (right to left, or all at once) and ends the node; harmless twice. The loop goes first,
+   * with any restart in flight: a child it was starting is stopped there, or recorded and stopped here.
+   */
   get stop(): Effect.Effect<void> {
     return Effect.uninterruptible(
       Effect.suspend(() => {
         if (this.status !== "running") return Deferred.await(this.ended).pipe(Effect.ignore)
         this.status = "stopped"
-        return this.stopChildren().pipe(
+        return (this.scope === undefined ? Effect.void : Scope.close(this.scope, Exit.void)).pipe(
+          Effect.andThen(this.stopChildren()),
           Effect.andThen(
             Effect.sync(() => {
               this.killCells(this.path, `supervisor ${this.path || "(root)"} stopped`)
               Deferred.doneUnsafe(this.ended, Exit.void)
             })
-          ),
-          Effect.andThen(this.scope === undefined ? Effect.void : Scope.close(this.scope, Exit.void))
+          )
         )
       })
     )
   }
 
-  get join(): Effect.Effect<void, RestartIntensityExceeded> {
+  get join(): Effect.Effect<void, SupervisorError> {
     return Deferred.await(this.ended)
   }
 
