@@ -183,8 +183,8 @@ export const make = <
     readonly timeout?: Duration.Input
   }
 ): Task<Name, PayloadSchema<P>, S, E> => {
-  const module = options.module ?? callerModuleUrl(make)
-  if (module === undefined) {
+  const moduleUrl = options.module === undefined ? callerModuleUrl(make) : () => options.module!
+  if (moduleUrl === undefined) {
     throw new globalThis.Error(
       `Task.make("${name}"): cannot tell which module defines this task; pass { module: import.meta.url }`
     )
@@ -197,7 +197,10 @@ export const make = <
   const task: Any = {
     [TypeId]: TypeId,
     name,
-    module,
+    // Read on first use: inside a worker bundle, finding the original module reads the bundle's source map.
+    get module() {
+      return moduleUrl()
+    },
     payloadSchema,
     successSchema: options.success ?? Schema.Void,
     errorSchema: options.error ?? Schema.Never,

@@ -19,5 +19,9 @@ export const loadRunner = async (
   const bundle = bundleOf(argv)
   if (bundle === undefined) return { ChildRunner: await import("@troupe/core/ChildRunner"), mapStack: undefined }
   // The map is read the first time a stack is sent, not at start-up.
-  return { ChildRunner: await import(pathToFileURL(bundle).href), mapStack: stackMapper(bundle) }
+  const mapStack = stackMapper(bundle)
+  // Before the bundle loads: a task defined in it names its original module, not the bundle
+  // (the key is core's `bundleMapperKey`, spelled out so the unbundled core is not loaded here).
+  ;(globalThis as Record<symbol, unknown>)[Symbol.for("@troupe/core/bundleStackMapper")] = mapStack
+  return { ChildRunner: await import(pathToFileURL(bundle).href), mapStack }
 }
