@@ -38,5 +38,7 @@ const nextToThisModule = (): EntryPoints => {
 
 const registry = globalThis as { [key]?: EntryPoints }
 
+if (registry[key] === undefined) registry[key] = nextToThisModule()
+
 /** The entry points of this process (or thread): the first copy of this module to load found them. */
-export const entryPoints: EntryPoints = (registry[key] ??= nextToThisModule())
+export const entryPoints: EntryPoints = registry[key]
