@@ -22,6 +22,7 @@ import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { callerModuleUrl } from "./internal/callsite.ts"
+import { assertOneEffect } from "./internal/oneEffect.ts"
 
 const TypeId = "~@troupe/core/Task" as const
 
@@ -194,6 +195,10 @@ export const make = <
     : options.payload === undefined
       ? Schema.Void
       : Schema.Struct(options.payload as Schema.Struct.Fields)
+  const successSchema = options.success ?? Schema.Void
+  const errorSchema = options.error ?? Schema.Never
+  const fields = Schema.isSchema(options.payload) ? [] : Object.values(options.payload ?? {})
+  assertOneEffect(`Task.make("${name}")`, moduleUrl, [payloadSchema, ...fields, successSchema, errorSchema])
   const task: Any = {
     [TypeId]: TypeId,
     name,
@@ -202,8 +207,8 @@ export const make = <
       return moduleUrl()
     },
     payloadSchema,
-    successSchema: options.success ?? Schema.Void,
-    errorSchema: options.error ?? Schema.Never,
+    successSchema,
+    errorSchema,
     handler: options.handler,
     retries: options.retries,
     timeout: options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
