@@ -125,7 +125,14 @@ export const find = (name: string): Any | undefined => registry.get(name)
  */
 export const registered = (): Iterable<Any> => registry.values()
 
-type PayloadSchema<P> = P extends Schema.Struct.Fields ? Schema.Struct<P> : P
+/**
+ * The payload schema of a task made with `payload: P`: `P` itself, or a
+ * `Schema.Struct` of it when `P` is a record of fields.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PayloadSchema<P> = P extends Schema.Struct.Fields ? Schema.Struct<P> : P
 
 /**
  * Defines a task and registers it under its name in the current process.
