@@ -209,8 +209,8 @@ export const behaviour = <A extends Any>(
     readonly module?: string | undefined
   }
 ): Behaviour<A> => {
-  const module = options?.module ?? callerModuleUrl(behaviour)
-  if (module === undefined) {
+  const moduleUrl = options?.module === undefined ? callerModuleUrl(behaviour) : () => options.module!
+  if (moduleUrl === undefined) {
     throw new globalThis.Error(
       `Actor.behaviour(${actor.name}): cannot tell which module defines it; pass { module: import.meta.url }`
     )
@@ -218,7 +218,10 @@ export const behaviour = <A extends Any>(
   const value: Behaviour<A> = {
     [BehaviourTypeId]: BehaviourTypeId,
     actor,
-    module,
+    // Read on first use: inside a worker bundle, finding the original module reads the bundle's source map.
+    get module() {
+      return moduleUrl()
+    },
     build,
     onFailure: options?.onFailure ?? "resume"
   }

@@ -270,7 +270,14 @@ export type Event =
   | { readonly _tag: "PoolDegraded"; readonly live: number; readonly size: number; readonly at: number }
   | { readonly _tag: "PoolGaveUp"; readonly reason: string; readonly at: number }
 
-type Result<T> = Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError>
+/**
+ * What one call of a task `T` in a pool gives: the task's success, or its
+ * typed error or a pool error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Result<T> = Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError>
 
 /**
  * The pool's operations.
@@ -321,6 +328,12 @@ export interface Service {
     options?: StreamOptions
   ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | E, R>
   readonly stats: Effect.Effect<Stats>
+  /**
+   * Waits until no worker is starting: with `start: "eager"` (the default),
+   * until every worker is up and ready to serve (a service's readiness).
+   * Fails if the pool gave up (`RestartIntensityExceeded`) or is shutting down.
+   */
+  readonly ready: Effect.Effect<void, RestartIntensityExceeded | PoolShuttingDown>
   /** Lifecycle events from now on (subscribe before the events you want to see). */
   readonly events: Stream.Stream<Event>
 }
@@ -827,7 +840,13 @@ export const make = Effect.fnUntraced(function* (
       runMs: summarize(telemetry.runMs),
       waitMs: summarize(telemetry.waitMs)
     })),
-    events: Stream.fromPubSub(telemetry.events)
+    events: Stream.fromPubSub(telemetry.events),
+    ready: Effect.suspend(function poll(): Effect.Effect<void, RestartIntensityExceeded | PoolShuttingDown> {
+      const refused = dispatcher.refusal()
+      if (refused !== undefined) return Effect.fail(refused)
+      if (slots.every((slot) => slot.state !== "starting")) return Effect.void
+      return Effect.flatMap(Effect.sleep(10), poll)
+    })
   })
 })
 
@@ -868,6 +887,29 @@ export const layer = (options?: Options): Layer.Layer<Pool, RequestValidationErr
  */
 export const apply = <T extends Task.Any>(task: T, payload: Task.Payload<T>, options?: CallOptions) =>
   Pool.use((pool) => pool.apply(task, payload, options))
+
+/**
+ * Waits until the pool in the context has no worker starting: with
+ * `start: "eager"`, until every worker is ready. A service awaits it before
+ * it reports itself ready.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Pool } from "@troupe/core"
+ * import { NodePool } from "@troupe/node"
+ *
+ * const program = Effect.gen(function* () {
+ *   yield* Pool.awaitReady // every worker is up
+ * }).pipe(Effect.provide(NodePool.layer({ size: 4 })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const awaitReady: Effect.Effect<void, RestartIntensityExceeded | PoolShuttingDown, Pool> = Pool.use(
+  (pool) => pool.ready
+)
 
 /**
  * Maps a task over items on the pool in the context; results in input order.

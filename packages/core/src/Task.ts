@@ -27,6 +27,7 @@ import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { callerModuleUrl } from "./internal/callsite.ts"
+import { assertOneEffect } from "./internal/oneEffect.ts"
 import { DuplicateTaskName } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Task" as const
@@ -137,7 +138,14 @@ export const find = (name: string): Any | undefined => registry.get(name)
  */
 export const registered = (): Iterable<Any> => registry.values()
 
-type PayloadSchema<P> = P extends Schema.Struct.Fields ? Schema.Struct<P> : P
+/**
+ * The payload schema of a task made with `payload: P`: `P` itself, or a
+ * `Schema.Struct` of it when `P` is a record of fields.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PayloadSchema<P> = P extends Schema.Struct.Fields ? Schema.Struct<P> : P
 
 /**
  * Defines a task and registers it under its name in the current process.
@@ -196,8 +204,8 @@ export const make = <
     readonly timeout?: Duration.Input
   }
 ): Task<Name, PayloadSchema<P>, S, E> => {
-  const module = options.module ?? callerModuleUrl(make)
-  if (module === undefined) {
+  const moduleUrl = options.module === undefined ? callerModuleUrl(make) : () => options.module!
+  if (moduleUrl === undefined) {
     throw new globalThis.Error(
       `Task.make("${name}"): cannot tell which module defines this task; pass { module: import.meta.url }`
     )
@@ -207,13 +215,20 @@ export const make = <
     : options.payload === undefined
       ? Schema.Void
       : Schema.Struct(options.payload as Schema.Struct.Fields)
+  const successSchema = options.success ?? Schema.Void
+  const errorSchema = options.error ?? Schema.Never
+  const fields = Schema.isSchema(options.payload) ? [] : Object.values(options.payload ?? {})
+  assertOneEffect(`Task.make("${name}")`, moduleUrl, [payloadSchema, ...fields, successSchema, errorSchema])
   const task: Any = {
     [TypeId]: TypeId,
     name,
-    module,
+    // Read on first use: inside a worker bundle, finding the original module reads the bundle's source map.
+    get module() {
+      return moduleUrl()
+    },
     payloadSchema,
-    successSchema: options.success ?? Schema.Void,
-    errorSchema: options.error ?? Schema.Never,
+    successSchema,
+    errorSchema,
     handler: options.handler,
     retries: options.retries,
     timeout: options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)

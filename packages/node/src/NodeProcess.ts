@@ -23,9 +23,7 @@
  */
 
 import { type ChildProcess, fork } from "node:child_process"
-import { extname } from "node:path"
 import type { Readable } from "node:stream"
-import { fileURLToPath } from "node:url"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import type { Transport as T } from "@troupe/core"
 import { ExitStatus, Transport, TroupeError } from "@troupe/core"
@@ -33,13 +31,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
+import { entryPoints } from "./internal/entryPoints.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
 import { track } from "./internal/signals.ts"
 import { parentArgument } from "./internal/watchdog.ts"
 
-const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
+// Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
+const childEntry = entryPoints.childMain
 
 /**
  * Node's IPC parser throws, outside any handler, when a child writes bytes

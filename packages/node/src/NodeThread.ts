@@ -56,9 +56,7 @@
  * @since 0.1.0
  */
 
-import { extname } from "node:path"
 import type { Readable } from "node:stream"
-import { fileURLToPath } from "node:url"
 import { type ResourceLimits, Worker } from "node:worker_threads"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import type { Transport as T } from "@troupe/core"
@@ -67,11 +65,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
+import { entryPoints } from "./internal/entryPoints.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
 import { track } from "./internal/signals.ts"
 
-const threadEntry = fileURLToPath(new URL(`./internal/threadMain${extname(import.meta.url)}`, import.meta.url))
+// Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
+const threadEntry = entryPoints.threadMain
 
 const maxOldSpaceSize = /^--max[-_]old[-_]space[-_]size=(\d+)$/
 

@@ -10,6 +10,31 @@
 
 interface CallSite {
   readonly getFileName: () => string | null | undefined
+  readonly getLineNumber: () => number | null
+  readonly getColumnNumber: () => number | null
+}
+
+/**
+ * Where a platform that loads code from a bundle registers the mapper from
+ * the bundle's positions to the original files (a stack-trace rewriter):
+ * inside a bundle, the caller's file is the bundle, not the module a child
+ * should import.
+ *
+ * @internal
+ */
+export const bundleMapperKey: unique symbol = Symbol.for("@troupe/core/bundleStackMapper")
+
+const bundleMapper = (): ((stack: string) => string) | undefined =>
+  (globalThis as { [bundleMapperKey]?: (stack: string) => string })[bundleMapperKey]
+
+/**
+ * The original module of a position in a bundle, when a mapper is registered
+ * (it maps a `file:line:column` position and leaves others unchanged).
+ */
+const originalModule = (url: string, line: number | null, column: number | null): string => {
+  const map = bundleMapper()
+  if (map === undefined || line === null || column === null) return url
+  return map(`${url}:${line}:${column}`).replace(/:\d+:\d+$/, "")
 }
 
 type PrepareStackTrace = (error: Error, callSites: ReadonlyArray<CallSite>) => unknown
@@ -20,12 +45,14 @@ const toModuleUrl = (fileName: string): string =>
     : `file://${encodeURI(fileName.replaceAll("\\", "/").replace(/^(?=[a-z]:)/i, "/"))}`
 
 /**
- * The URL of the module whose code called `fn`, or `undefined` when the
- * runtime gives no file name (eval, a REPL, a bundle without file names).
+ * The URL of the module whose code called `fn`, computed on first use (in a
+ * bundle that reads its source map, which a child that never asks should not
+ * pay for at start-up), or `undefined` when the runtime gives no file name
+ * (eval, a REPL, a bundle without file names).
  *
  * @internal
  */
-export const callerModuleUrl = (fn: Function): string | undefined => {
+export const callerModuleUrl = (fn: Function): (() => string) | undefined => {
   const ErrorConstructor = Error as unknown as {
     prepareStackTrace?: PrepareStackTrace | undefined
     stackTraceLimit: number
@@ -40,8 +67,14 @@ export const callerModuleUrl = (fn: Function): string | undefined => {
     const holder: { stack?: unknown } = {}
     ErrorConstructor.captureStackTrace(holder, fn)
     const sites = holder.stack
-    const fileName = Array.isArray(sites) ? (sites[0] as CallSite | undefined)?.getFileName() : undefined
-    return fileName ? toModuleUrl(fileName) : undefined
+    const site = Array.isArray(sites) ? (sites[0] as CallSite | undefined) : undefined
+    const fileName = site?.getFileName()
+    if (site === undefined || !fileName) return undefined
+    const url = toModuleUrl(fileName)
+    const line = site.getLineNumber()
+    const column = site.getColumnNumber()
+    let module: string | undefined
+    return () => (module ??= originalModule(url, line, column))
   } finally {
     ErrorConstructor.prepareStackTrace = previousPrepare
     ErrorConstructor.stackTraceLimit = previousLimit

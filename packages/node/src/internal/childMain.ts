@@ -17,6 +17,8 @@
  * @internal
  */
 import { enableCompileCache } from "node:module"
+// First, before any bundle loads: records the real entry points for a nested `Process` or pool.
+import "./entryPoints.ts"
 import { loadRunner } from "./loadRunner.ts"
 import { armWatchdog } from "./watchdog.ts"
 

@@ -34,6 +34,11 @@ export const loadRunner = async (
   }
   if (bundle === undefined) return unbundled()
   const timeoutMs = fromArguments(argv, {} as Runner.Options).moduleLoadTimeoutMs
+  // The map is read the first time a stack is sent, not at start-up.
+  const mapStack = stackMapper(bundle)
+  // Before the bundle loads: a task defined in it names its original module, not the bundle
+  // (the key is core's `bundleMapperKey`, spelled out so the unbundled core is not loaded here).
+  ;(globalThis as Record<symbol, unknown>)[Symbol.for("@troupe/core/bundleStackMapper")] = mapStack
   // A bundle that throws while loading fails the child before it says a word: the parent then distrusts it.
   const importing: Promise<typeof import("@troupe/core/ChildRunner")> = import(pathToFileURL(bundle).href)
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -46,6 +51,5 @@ export const loadRunner = async (
         ])
   clearTimeout(timer)
   if (loaded === undefined) return unbundled()
-  // The map is read the first time a stack is sent, not at start-up.
-  return { ChildRunner: loaded, mapStack: stackMapper(bundle), options: fromArguments(argv, loaded.defaultOptions) }
+  return { ChildRunner: loaded, mapStack, options: fromArguments(argv, loaded.defaultOptions) }
 }

@@ -21,6 +21,8 @@
  */
 import { enableCompileCache } from "node:module"
 import { parentPort, threadId } from "node:worker_threads"
+// First, before any bundle loads: records the real entry points for a nested `Process` or pool.
+import "./entryPoints.ts"
 import { loadRunner } from "./loadRunner.ts"
 
 const parent = parentPort

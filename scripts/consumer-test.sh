@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The consumer test: Troupe as a stranger installs it. Packs every package
+# (npm pack), creates a fresh app in a temporary folder outside the repository
+# ("type": "module", registry dependencies plus the tarballs), installs it,
+# type-checks scripts/consumer/app.ts with tsc --strict against the installed
+# types (nodenext, then bundler resolution), and runs it on the pinned Node 24
+# and on Node 22 (>= 22.19, installed from the npm registry). These are the
+# steps docs/getting-started.md gives. Any failure fails the run.
+#
+#   bash scripts/consumer-test.sh            (KEEP=1 keeps the temporary folder)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/troupe-consumer-XXXXXX")"
+if [[ "${KEEP:-}" != 1 ]]; then trap 'rm -rf "$work"' EXIT; fi
+echo "consumer test in $work"
+
+# 1. Pack every published package (prepack builds dist/ and writes the published manifest).
+mkdir -p "$work/tarballs"
+(cd "$root" && npm pack --silent --workspace packages/core --workspace packages/node --pack-destination "$work/tarballs" >/dev/null)
+
+# 2. A fresh app: its own package.json, registry dependencies plus the tarballs.
+mkdir -p "$work/app"
+cp "$root/scripts/consumer/app.ts" "$work/app/app.ts"
+cd "$work/app"
+cat >package.json <<JSON
+{ "name": "troupe-consumer", "private": true, "type": "module" }
+JSON
+cat >tsconfig.json <<JSON
+{
+  "compilerOptions": {
+    "target": "ES2024",
+    "module": "nodenext",
+    "moduleResolution": "nodenext",
+    "types": ["node"],
+    "strict": true,
+    "verbatimModuleSyntax": true,
+    "erasableSyntaxOnly": true,
+    "noEmit": true
+  },
+  "include": ["app.ts"]
+}
+JSON
+npm install --no-audit --no-fund --silent effect@~4.1.0 @effect/platform-node@~4.1.0 \
+  "$work"/tarballs/troupe-core-*.tgz "$work"/tarballs/troupe-node-*.tgz
+npm install --no-audit --no-fund --silent --save-dev typescript@~6.0.3 @types/node@^24
+echo "installed: $(node -e 'const l=require("./package-lock.json").packages;console.log(["effect","@effect/platform-node","@troupe/core","@troupe/node"].map(n=>n+"@"+l["node_modules/"+n].version).join(" "))')"
+
+# 3. Type-check against the installed .d.ts files: Node's resolution, then a bundler's.
+npx tsc -p tsconfig.json --strict
+npx tsc -p tsconfig.json --strict --module preserve --moduleResolution bundler
+echo "tsc --strict: ok (nodenext and bundler)"
+
+# 4. Run on the pinned Node 24 and on Node 22.
+mkdir -p "$work/node22"
+npm install --no-audit --no-fund --silent --prefix "$work/node22" "node@^22.19" >/dev/null
+for node in "$root/node_modules/.bin/node" "$work/node22/node_modules/.bin/node"; do
+  echo "--- $("$node" --version)"
+  output="$(timeout 120 "$node" app.ts)"
+  echo "$output"
+  grep -qx "consumer: ok" <<<"$output"
+done
+echo "consumer test: ok"
