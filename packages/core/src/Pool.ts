@@ -36,6 +36,7 @@ import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
 import { type SpawnOptions, Transport } from "./Transport.ts"
 import {
+  InputError,
   type PayloadTooLarge,
   type PoolCallError,
   type PoolShuttingDown,
@@ -294,12 +295,15 @@ export interface Service {
     payload: Task.Payload<T>,
     options?: OfferOptions
   ) => Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError | QueueFull>
-  /** Runs the task on every item; results in input order. Fails fast: the first failure interrupts the rest. */
+  /**
+   * Runs the task on every item; results in input order. Fails fast: the first failure interrupts the rest.
+   * The items are read when the Effect runs (each run reads them again); an iterable that throws is an `InputError`.
+   */
   readonly map: <T extends Task.Any>(
     task: T,
     items: Iterable<Task.Payload<T>>,
     options?: MapOptions
-  ) => Effect.Effect<Array<Task.Success<T>>, Task.Error<T> | PoolCallError>
+  ) => Effect.Effect<Array<Task.Success<T>>, Task.Error<T> | PoolCallError | InputError>
   /** Runs the task on every item and returns every item's `Exit`, in input order; nothing is interrupted. */
   readonly mapSettled: <T extends Task.Any>(
     task: T,
@@ -307,26 +311,31 @@ export interface Service {
     options?: MapOptions
   ) => Effect.Effect<
     Array<Exit.Exit<Task.Success<T>, Task.Error<T> | PoolCallError>>,
-    RequestValidationError | PoolShuttingDown | RestartIntensityExceeded
+    RequestValidationError | PoolShuttingDown | RestartIntensityExceeded | InputError
   >
   /** `map` for tasks whose payload is a tuple. */
   readonly starmap: <T extends Task.Any>(
     task: T & { readonly payloadSchema: { readonly Type: ReadonlyArray<unknown> } },
     tuples: Iterable<Task.Payload<T>>,
     options?: MapOptions
-  ) => Effect.Effect<Array<Task.Success<T>>, Task.Error<T> | PoolCallError>
-  /** A lazy, backpressured stream of results in input order. Stopping it early interrupts what is in flight. */
-  readonly imap: <T extends Task.Any, E, R>(
+  ) => Effect.Effect<Array<Task.Success<T>>, Task.Error<T> | PoolCallError | InputError>
+  /**
+   * A lazy, backpressured stream of results in input order. Stopping it early interrupts what is in flight.
+   * `items` is a `Stream` or an `Iterable`: an iterable is read one item at a time, never more than `bufferSize`
+   * items ahead, and one that throws ends the stream with an `InputError`. (A `Stream` reads as far ahead as its
+   * own chunks: `Stream.fromIterable` reads 4,096 items at a time unless given a `chunkSize`.)
+   */
+  readonly imap: <T extends Task.Any, E = never, R = never>(
     task: T,
-    items: Stream.Stream<Task.Payload<T>, E, R>,
+    items: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
     options?: StreamOptions
-  ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | E, R>
+  ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | InputError | E, R>
   /** Like `imap`, in completion order. */
-  readonly imapUnordered: <T extends Task.Any, E, R>(
+  readonly imapUnordered: <T extends Task.Any, E = never, R = never>(
     task: T,
-    items: Stream.Stream<Task.Payload<T>, E, R>,
+    items: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
     options?: StreamOptions
-  ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | E, R>
+  ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | InputError | E, R>
   readonly stats: Effect.Effect<Stats>
   /**
    * Waits until no worker is starting: with `start: "eager"` (the default),
@@ -722,8 +731,21 @@ export const make = Effect.fnUntraced(function* (
       exit: Exit.Exit<unknown, unknown>,
       cancelRest: Effect.Effect<void>
     ) => Effect.Effect<A, any> | undefined
+  ): Effect.Effect<A, any> =>
+    Effect.suspend(() => {
+      // Read when the call runs: an iterable that throws fails the call, and nothing is sent.
+      const read = readAll(task, items)
+      return Exit.isFailure(read)
+        ? (read as Exit.Exit<never, InputError>)
+        : submitRead<A>(task, read.value, call, settle)
+    })
+
+  const submitRead = <A>(
+    task: Task.Any,
+    payloads: Array<unknown>,
+    call: MapOptions | undefined,
+    settle: Parameters<typeof submitAll<A>>[3]
   ): Effect.Effect<A, any> => {
-    const payloads = Array.from(items)
     const results: Array<unknown> = new Array(payloads.length)
     const progress = call?.onProgress === undefined ? undefined : Progress.tracker(payloads.length, call.onProgress)
     if (payloads.length === 0) {
@@ -760,6 +782,7 @@ export const make = Effect.fnUntraced(function* (
     }).pipe(
       Effect.catch((error) =>
         error._tag === "RequestValidationError" ||
+        error._tag === "InputError" ||
         error._tag === "PoolShuttingDown" ||
         error._tag === "RestartIntensityExceeded"
           ? Effect.fail(error)
@@ -769,7 +792,14 @@ export const make = Effect.fnUntraced(function* (
 
   const stream =
     (unordered: boolean) =>
-    <T extends Task.Any, E, R>(task: T, items: Stream.Stream<Task.Payload<T>, E, R>, call?: StreamOptions) => {
+    <T extends Task.Any, E = never, R = never>(
+      task: T,
+      input: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
+      call?: StreamOptions
+    ) => {
+      const items: Stream.Stream<Task.Payload<T>, E | InputError, R> = Stream.isStream(input)
+        ? (input as Stream.Stream<Task.Payload<T>, E, R>)
+        : readOneByOne(task, input)
       const bufferSize = call?.bufferSize ?? 2 * size
       const chunkSize = call?.chunkSize ?? 1
       const onProgress = call?.onProgress
@@ -849,6 +879,43 @@ export const make = Effect.fnUntraced(function* (
     })
   })
 })
+
+/** What a thrown value says, without trusting it (its getters or `toString` may throw too). */
+const describeThrown = (error: unknown): string => {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  } catch {
+    return "a value that cannot be described"
+  }
+}
+
+const inputError = (task: Task.Any, error: unknown) =>
+  new InputError({ task: task.name, message: `reading the items threw ${describeThrown(error)}` })
+
+/** Every item of `items`, read now; a throwing iterable is an `InputError`. */
+const readAll = (task: Task.Any, items: Iterable<unknown>): Exit.Exit<Array<unknown>, InputError> => {
+  try {
+    return Exit.succeed(Array.from(items))
+  } catch (error) {
+    return Exit.fail(inputError(task, error))
+  }
+}
+
+/** The items of an iterable as a stream that reads one item per pull, from when it runs; a throw is an `InputError`. */
+const readOneByOne = <A>(task: Task.Any, items: Iterable<A>): Stream.Stream<A, InputError> =>
+  Stream.suspend(() => {
+    let iterator: Iterator<A> | undefined
+    return Stream.unfold(undefined, () =>
+      Effect.try({
+        try: () => {
+          iterator ??= items[Symbol.iterator]()
+          const next = iterator.next()
+          return next.done === true ? undefined : ([next.value, undefined] as const)
+        },
+        catch: (error) => inputError(task, error)
+      })
+    )
+  })
 
 const summarize = (histogram: Histogram): HistogramSummary => {
   const state = histogram.state()
@@ -935,9 +1002,9 @@ export const mapSettled = <T extends Task.Any>(task: T, items: Iterable<Task.Pay
  * @since 0.1.0
  * @category accessors
  */
-export const imap = <T extends Task.Any, E, R>(
+export const imap = <T extends Task.Any, E = never, R = never>(
   task: T,
-  items: Stream.Stream<Task.Payload<T>, E, R>,
+  items: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
   options?: StreamOptions
 ) => Stream.unwrap(Pool.use((pool) => Effect.succeed(pool.imap(task, items, options))))
 
@@ -947,8 +1014,8 @@ export const imap = <T extends Task.Any, E, R>(
  * @since 0.1.0
  * @category accessors
  */
-export const imapUnordered = <T extends Task.Any, E, R>(
+export const imapUnordered = <T extends Task.Any, E = never, R = never>(
   task: T,
-  items: Stream.Stream<Task.Payload<T>, E, R>,
+  items: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
   options?: StreamOptions
 ) => Stream.unwrap(Pool.use((pool) => Effect.succeed(pool.imapUnordered(task, items, options))))

@@ -415,6 +415,20 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
 }
 
 /**
+ * Reading the items of a `map` (or `mapSettled`, `starmap`), or the
+ * iterable given to `imap`, threw: the iterator's own error, described in
+ * `message`. Raised on the caller's side when the call runs; a `map` then
+ * sends nothing, an `imap` delivers the results of the items read before.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InputError extends Schema.TaggedError<InputError>()("InputError", {
+  task: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
  * Two modules define a task of the same name. A child finds a handler by its
  * task's name, so such a pair could run one module's handler for the
  * other's call: `Task.make` refuses the second definition instead, at the

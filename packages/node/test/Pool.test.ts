@@ -95,6 +95,94 @@ describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
   )
 
   it.live(
+    "map reads its items when the Effect runs; an iterable that throws is an InputError and nothing is sent",
+    () =>
+      withPool(backend, { size: 2 }, (pool) =>
+        Effect.gen(function* () {
+          let reads = 0
+          const counted = {
+            *[Symbol.iterator]() {
+              reads++
+              yield* [1, 2, 3]
+            }
+          }
+          const squares = pool.map(T.Square, counted)
+          expect(reads).toBe(0)
+          expect(yield* squares).toEqual([1, 4, 9])
+          expect(yield* squares).toEqual([1, 4, 9])
+          expect(reads).toBe(2)
+          const throwing = {
+            *[Symbol.iterator]() {
+              yield 1
+              throw new Error("the source broke")
+            }
+          }
+          const submitted = (yield* pool.stats).submitted
+          // Building the calls reads nothing, so nothing throws out of them.
+          const mapped = pool.map(T.Square, throwing)
+          const settled = pool.mapSettled(T.Square, throwing)
+          const starmapped = pool.starmap(T.Mul, throwing as Iterable<readonly [number, number]>)
+          for (const call of [mapped, settled, starmapped]) {
+            const error = yield* Effect.flip(call as Effect.Effect<unknown, { readonly _tag: string; message: string }>)
+            expect(error).toMatchObject({ _tag: "InputError" })
+            expect(error.message).toContain("the source broke")
+          }
+          expect((yield* pool.stats).submitted).toBe(submitted)
+        })
+      )
+  )
+
+  it.live(
+    "imap over an iterable reads it one item at a time, never more than bufferSize ahead; a throw is an InputError",
+    () =>
+      withPool(backend, { size: 2 }, (pool) =>
+        Effect.gen(function* () {
+          let pulled = 0
+          let consumed = 0
+          let worst = 0
+          const endless = {
+            *[Symbol.iterator]() {
+              for (let i = 0; ; i++) {
+                pulled++
+                yield i
+              }
+            }
+          }
+          const stream = pool.imap(T.Square, endless, { bufferSize: 4 })
+          expect(pulled).toBe(0)
+          const results = yield* stream.pipe(
+            Stream.tap(() =>
+              Effect.sync(() => {
+                consumed++
+                worst = Math.max(worst, pulled - consumed)
+              })
+            ),
+            Stream.take(100),
+            Stream.runCollect
+          )
+          expect(Array.from(results)).toEqual(range(100).map((i) => i * i))
+          // In flight (4) plus the item read when one settles; Stream.fromIterable would have read 4,096 ahead.
+          expect(worst).toBeLessThanOrEqual(4 + 2)
+          expect(pulled).toBeLessThanOrEqual(100 + 4 + 2)
+          const delivered: Array<number> = []
+          const breaking = {
+            *[Symbol.iterator]() {
+              yield* [1, 2, 3]
+              throw new Error("the source broke")
+            }
+          }
+          const error = yield* Effect.flip(
+            Stream.runForEach(pool.imap(T.Square, breaking, { bufferSize: 2 }), (n) =>
+              Effect.sync(() => delivered.push(n))
+            )
+          )
+          expect(error).toMatchObject({ _tag: "InputError" })
+          expect(delivered).toEqual([1, 4, 9])
+        })
+      )
+  )
+
+  it.live(
     "S08 imapUnordered yields in completion order; with a buffer of 1, in input order",
     () =>
       withPool(backend, { size: 4 }, (pool) =>

@@ -155,7 +155,7 @@ describe.each(["process", "thread"])("the bundle cache on %s: a bundle runs only
     expect(second).toMatchObject({ bundle: first.bundle, bundled: true, squares: [1, 4, 9], marker: false })
     expect(readFileSync(first.bundle!, "utf8")).not.toContain("__hostileWrite")
     expect(existsSync(marker)).toBe(false)
-  })
+  }, 120_000)
 
   it("a cache directory that cannot be written falls back to unbundled workers, without a crash", async () => {
     const { root } = setup()
@@ -163,7 +163,7 @@ describe.each(["process", "thread"])("the bundle cache on %s: a bundle runs only
     const result = await runParent(backend, "/dev/null/troupe", marker)
     expect(result).toMatchObject({ bundled: false, squares: [1, 4, 9], marker: false })
     expect(result.bundle).toBeUndefined()
-  })
+  }, 120_000)
 })
 
 describe("the bundle cache directory", () => {

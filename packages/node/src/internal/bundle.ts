@@ -97,17 +97,21 @@ const cacheDirectory = (): string | undefined => {
 /** Per bundle file: the stat stamp and hash of its contents when this process last hashed them. */
 const hashedStamps = new Map<string, string>()
 
+const stampOf = (built: Built): string => {
+  const { ino, size, ctimeMs } = statSync(built.file)
+  return `${ino}:${size}:${ctimeMs}:${built.sha256}`
+}
+
 /** The bundle, if its directory is still private and its contents still hash to what was built. */
 const verified = (built: Built | undefined): Built | undefined => {
   if (built === undefined || privateDirectory(dirname(built.file)) === undefined) return undefined
   try {
     // Hashing a bundle takes milliseconds; a file whose inode, size and change time are those of the bundle
     // this process last hashed has not been written since (any write moves its ctime, which no call can set).
-    const { ino, size, ctimeMs } = statSync(built.file)
-    const stamp = `${ino}:${size}:${ctimeMs}`
-    if (hashedStamps.get(built.file) === `${stamp}:${built.sha256}`) return built
+    const stamp = stampOf(built)
+    if (hashedStamps.get(built.file) === stamp) return built
     if (sha256(readFileSync(built.file)) !== built.sha256) return undefined
-    hashedStamps.set(built.file, `${stamp}:${built.sha256}`)
+    hashedStamps.set(built.file, stamp)
     return built
   } catch {
     return undefined
@@ -308,6 +312,8 @@ const build = async (modules: ReadonlyArray<string>, manifest: string): Promise<
     // The map first: a bundle on disk always has its map.
     writeAtomically(`${file}.map`, map)
     writeAtomically(file, contents)
+    // Just written from `contents`: no need to read it back to hash it.
+    hashedStamps.set(file, stampOf(built))
   }
   const inputs: Array<Manifest["inputs"][number]> = []
   for (const input of [...Object.keys(result.metafile.inputs), ...externals]) {
