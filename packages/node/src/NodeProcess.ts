@@ -36,7 +36,7 @@ import { bundleFor, distrust } from "./internal/bundle.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
-import { track } from "./internal/signals.ts"
+import { forcedToStop, track } from "./internal/signals.ts"
 import { parentArgument } from "./internal/watchdog.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
@@ -90,6 +90,10 @@ const spawnChild = (
   bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
+    if (forcedToStop()) {
+      resume(Effect.fail(forkFailed("a second SIGINT or SIGTERM is stopping this program")))
+      return
+    }
     // The child's watchdog kills it (and its group) once this process is no longer its parent.
     const args = [...childArguments(options.runner, bundle), parentArgument()]
     let child: ChildProcess

@@ -69,7 +69,7 @@ import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
-import { track } from "./internal/signals.ts"
+import { forcedToStop, track } from "./internal/signals.ts"
 
 const threadEntry = fileURLToPath(new URL(`./internal/threadMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -120,6 +120,7 @@ const spawnThread = (
   bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.suspend(() => {
+    if (forcedToStop()) return Effect.fail(startFailed("a second SIGINT or SIGTERM is stopping this program"))
     let worker: Worker
     try {
       const env = envFor(options.env)
