@@ -35,7 +35,7 @@ import { entryPoints } from "./internal/entryPoints.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
-import { track } from "./internal/signals.ts"
+import { forcedToStop, track } from "./internal/signals.ts"
 import { parentArgument } from "./internal/watchdog.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
@@ -90,6 +90,10 @@ const spawnChild = (
   bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
+    if (forcedToStop()) {
+      resume(Effect.fail(forkFailed("a second SIGINT or SIGTERM is stopping this program")))
+      return
+    }
     // The child's watchdog kills it (and its group) once this process is no longer its parent.
     const args = [...childArguments(options.runner, bundle), parentArgument()]
     let child: ChildProcess

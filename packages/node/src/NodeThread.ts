@@ -68,7 +68,7 @@ import { bundleFor, distrust } from "./internal/bundle.ts"
 import { entryPoints } from "./internal/entryPoints.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
-import { track } from "./internal/signals.ts"
+import { forcedToStop, track } from "./internal/signals.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const threadEntry = entryPoints.threadMain
@@ -120,6 +120,7 @@ const spawnThread = (
   bundle: string | undefined
 ): Effect.Effect<Spawned, TroupeError.SpawnError> =>
   Effect.suspend(() => {
+    if (forcedToStop()) return Effect.fail(startFailed("a second SIGINT or SIGTERM is stopping this program"))
     let worker: Worker
     try {
       const env = envFor(options.env)

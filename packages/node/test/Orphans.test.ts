@@ -35,7 +35,7 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
     console.log(`workers gone ${Date.now() - killed} ms after the parent's ${signal}`)
     expect(survivors).toEqual([])
     expect(await leftOf(program)).toEqual([])
-  }, 60_000)
+  }, 120_000)
 }
 
 it("a parent SIGKILLed while its child is stuck importing a spinning task module: the child and its grandchild exit", async () => {
@@ -47,17 +47,17 @@ it("a parent SIGKILLed while its child is stuck importing a spinning task module
       return ""
     }
   }
-  expect(await waitFor(() => read() !== "", 30_000)).toBe(true)
+  expect(await waitFor(() => read() !== "", 60_000)).toBe(true)
   const [child, grandchild] = read().split(" ").map(Number)
   expect(isRunning(child!) && isRunning(grandchild!)).toBe(true)
   process.kill(program.pid, "SIGKILL")
   await program.exited
   expect(await survivorsAfter([child!, grandchild!], orphanBoundMs)).toEqual([])
   expect(await leftOf(program)).toEqual([])
-}, 60_000)
+}, 120_000)
 
 it("a parent that dies right after the fork, before its child armed any guard: no process of the chain is left, none with parent pid 1", async () => {
   const program = startProgram(fixture("orphanChain.ts"), ["at-fork"])
   expect(await program.exited).toEqual({ code: null, signal: "SIGKILL" })
   expect(await leftOf(program)).toEqual([])
-}, 60_000)
+}, 120_000)

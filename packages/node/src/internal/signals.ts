@@ -13,9 +13,10 @@
  *   interrupts its main fiber; the scopes close and the pools stop) keeps
  *   that behaviour. A second signal during that shutdown forces it: every
  *   child is killed now (their callers fail with typed errors as their
- *   workers die), and if the program has not exited `forceExitMs`
- *   later, it exits with 128 + the signal's number, as a shell reports a
- *   program a signal ended.
+ *   workers die), no new child starts (a pool's replacement fails with a
+ *   `SpawnError`), and if the program has not exited `forceExitMs` later
+ *   (a finalizer of its own hangs), it exits with 128 + the signal's
+ *   number, as a shell reports a program a signal ended.
  *
  * Listeners are removed as soon as the last child is reaped, so a program
  * without children keeps Node's own signal behaviour.
@@ -32,6 +33,7 @@ const forceExitMs = 2000
 /** How to kill each live child, now. */
 const children = new Set<() => void>()
 let signalsSeen = 0
+let forced = false
 
 const killChildren = () => {
   for (const kill of children) kill()
@@ -47,6 +49,7 @@ const onSignal = (signal: NodeJS.Signals) => {
     return
   }
   if (signalsSeen < 2) return
+  forced = true
   killChildren()
   setTimeout(() => process.exit(128 + constants.signals[signal]), forceExitMs).unref()
 }
@@ -75,3 +78,6 @@ export const track = (kill: () => void): (() => void) => {
     }
   }
 }
+
+/** Whether a second signal forced this program to stop: then no new child may start. */
+export const forcedToStop = (): boolean => forced
