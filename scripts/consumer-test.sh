@@ -14,17 +14,18 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/troupe-consumer-XXXXXX")"
 if [[ "${KEEP:-}" != 1 ]]; then trap 'rm -rf "$work"' EXIT; fi
 echo "consumer test in $work"
 
-# 1. Pack every published package (prepack builds dist/ and writes the published manifest).
-mkdir -p "$work/tarballs"
-(cd "$root" && npm pack --silent --workspace packages/core --workspace packages/node --pack-destination "$work/tarballs" >/dev/null)
-
-# 2. A fresh app: its own package.json, registry dependencies plus the tarballs.
+# 1. A fresh ES module app (npm init writes "type": "commonjs").
 mkdir -p "$work/app"
-cp "$root/scripts/consumer/app.ts" "$work/app/app.ts"
 cd "$work/app"
-cat >package.json <<JSON
-{ "name": "troupe-consumer", "private": true, "type": "module" }
-JSON
+npm init -y >/dev/null
+npm pkg set type=module
+cp "$root/scripts/consumer/app.ts" app.ts
+
+# 2. Pack every published package into it (prepack builds dist/ and writes the published manifest),
+#    then install: registry dependencies plus the tarballs.
+(cd "$root" && npm pack --silent --workspace packages/core --workspace packages/node --pack-destination "$work/app" >/dev/null)
+npm install --no-audit --no-fund --silent effect@~4.1.0 @effect/platform-node@~4.1.0 ./troupe-core-0.1.0.tgz ./troupe-node-0.1.0.tgz
+npm install --no-audit --no-fund --silent --save-dev typescript@~6.0 @types/node@^24
 cat >tsconfig.json <<JSON
 {
   "compilerOptions": {
@@ -36,18 +37,14 @@ cat >tsconfig.json <<JSON
     "verbatimModuleSyntax": true,
     "erasableSyntaxOnly": true,
     "noEmit": true
-  },
-  "include": ["app.ts"]
+  }
 }
 JSON
-npm install --no-audit --no-fund --silent effect@~4.1.0 @effect/platform-node@~4.1.0 \
-  "$work"/tarballs/troupe-core-*.tgz "$work"/tarballs/troupe-node-*.tgz
-npm install --no-audit --no-fund --silent --save-dev typescript@~6.0.3 @types/node@^24
-echo "installed: $(node -e 'const l=require("./package-lock.json").packages;console.log(["effect","@effect/platform-node","@troupe/core","@troupe/node"].map(n=>n+"@"+l["node_modules/"+n].version).join(" "))')"
+echo "installed: $(node -e 'const l=require("./package-lock.json").packages;console.log(["effect","@effect/platform-node","@troupe/core","@troupe/node","typescript"].map(n=>n+"@"+l["node_modules/"+n].version).join(" "))')"
 
 # 3. Type-check against the installed .d.ts files: Node's resolution, then a bundler's.
-npx tsc -p tsconfig.json --strict
-npx tsc -p tsconfig.json --strict --module preserve --moduleResolution bundler
+npx tsc --strict
+npx tsc --strict --module preserve --moduleResolution bundler
 echo "tsc --strict: ok (nodenext and bundler)"
 
 # 4. Run on the pinned Node 24 and on Node 22.

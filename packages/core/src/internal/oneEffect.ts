@@ -27,7 +27,7 @@ const astRoot = (() => {
 
 /** Whether `schema` (anything with an AST) was built by the copy of `effect` this module uses. */
 export const isFromThisEffect = (schema: unknown): boolean =>
-  !Predicate.hasProperty(schema, "ast") || astRoot.isPrototypeOf(schema.ast as object)
+  !Predicate.hasProperty(schema, "ast") || Object.prototype.isPrototypeOf.call(astRoot, schema.ast as object)
 
 /** The folder of the `effect` package a resolved entry file belongs to. */
 const packageFolder = (file: string): string =>
