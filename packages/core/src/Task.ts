@@ -235,8 +235,12 @@ export const make = <
   }
   const existing = registry.get(name)
   // The same module evaluated again (a bundled copy, then the module itself) replaces its own definition.
-  if (existing !== undefined && existing.module !== module && existing.module !== registryHolder[bundleKey]) {
-    throw new DuplicateTaskName({ task: name, module: existing.module, duplicate: module })
+  // Modules are compared only for a name defined twice: finding one may read a bundle's source map.
+  if (existing !== undefined) {
+    const module = task.module
+    if (existing.module !== module && existing.module !== registryHolder[bundleKey]) {
+      throw new DuplicateTaskName({ task: name, module: existing.module, duplicate: module })
+    }
   }
   registry.set(name, task)
   return task as unknown as Task<Name, PayloadSchema<P>, S, E>

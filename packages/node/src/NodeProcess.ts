@@ -7,10 +7,11 @@
  * - runs Troupe's child entry on the same Node binary, with JSON IPC;
  * - leads its own process group, so a signal from the parent reaches any
  *   grandchildren it spawned;
- * - exits by itself when its parent dies, even by SIGKILL and even while
- *   the child spins in a synchronous loop (a watchdog thread notices within
- *   about 100 ms; the IPC channel's `disconnect` is the fast path), killing
- *   its own group on the way out;
+ * - dies with its group when its parent dies, even by SIGKILL and even while
+ *   the child spins in a synchronous loop: the parent's reaper (one tiny
+ *   shell per parent, reaper.ts) reads end of file on a pipe the moment the
+ *   parent is gone and SIGKILLs every registered group; the IPC channel's
+ *   `disconnect` is the child's own guard;
  * - is stopped and reaped when the spawning scope closes: SIGTERM to the
  *   group, SIGKILL after the shutdown timeout, and a final SIGKILL to the
  *   group so that no grandchild outlives the scope;
@@ -32,11 +33,12 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { entryPoints } from "./internal/entryPoints.ts"
+import { parentArgument } from "./internal/parentCheck.ts"
 import { signalGroup } from "./internal/processGroup.ts"
+import * as Reaper from "./internal/reaper.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
-import { parentArgument } from "./internal/watchdog.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const childEntry = entryPoints.childMain
@@ -94,7 +96,7 @@ const spawnChild = (
       resume(Effect.fail(forkFailed("a second SIGINT or SIGTERM is stopping this program")))
       return
     }
-    // The child's watchdog kills it (and its group) once this process is no longer its parent.
+    // The child checks at start that this process is still its parent (parentCheck.ts).
     const args = [...childArguments(options.runner, bundle), parentArgument()]
     let child: ChildProcess
     try {
@@ -109,6 +111,8 @@ const spawnChild = (
       resume(Effect.fail(forkFailed(error)))
       return
     }
+    // From the fork on, this process's reaper kills the child's group if this process dies, however it dies.
+    const forget = child.pid === undefined ? () => {} : Reaper.register(child.pid)
 
     let status: ExitStatus.ExitStatus | undefined
     let drained = false
@@ -134,6 +138,7 @@ const spawnChild = (
     let untrack = () => {}
     child.on("exit", (code, signal) => {
       untrack()
+      forget()
       status = new ExitStatus.ExitStatus({ code, signal })
       if (bundle !== undefined && !heard && code !== null && code !== 0) distrust(options.runner.preload)
       if (child.connected) setTimeout(markDrained, drainTimeoutMs).unref()

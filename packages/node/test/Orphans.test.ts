@@ -1,5 +1,5 @@
 /**
- * S46 and the orphan watchdog: when the parent dies, even by SIGKILL, its
+ * S46 and the orphan guards (the reaper, the start check): when the parent dies, even by SIGKILL, its
  * children and their grandchildren exit by themselves, whatever the
  * children are doing (spinning in a synchronous loop, stuck importing a
  * task module) and however early the parent died (right after the fork,

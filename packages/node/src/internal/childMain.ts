@@ -1,12 +1,12 @@
 /**
  * The entry point of every forked Troupe child.
  *
- * It guards against orphaning first, twice: the watchdog (watchdog.ts), a
- * tiny thread that SIGKILLs the child's process group once the parent is no
- * longer its parent, even while the child's own loop is stuck; and, as the
- * fast path, the IPC channel's `disconnect` (the parent exited or was
- * killed), on which the child kills its own process group, grandchildren
- * included, and so itself. The `disconnect` guard never re-references the
+ * It guards against orphaning first: it checks that the parent that forked
+ * it is still its parent (parentCheck.ts; the parent's reaper, reaper.ts,
+ * covers it from then on, even while its own loop is stuck), and listens
+ * for the IPC channel's `disconnect` (the parent exited or was killed), on
+ * which it kills its own process group, grandchildren included, and so
+ * itself. The `disconnect` guard never re-references the
  * channel. Then the entry hands every parent frame to the core's
  * `ChildRunner` and says it is ready.
  *
@@ -20,7 +20,7 @@ import { enableCompileCache } from "node:module"
 // First, before any bundle loads: records the real entry points for a nested `Process` or pool.
 import "./entryPoints.ts"
 import { loadRunner } from "./loadRunner.ts"
-import { armWatchdog } from "./watchdog.ts"
+import { exitIfOrphaned } from "./parentCheck.ts"
 
 const send = process.send?.bind(process)
 if (send === undefined) {
@@ -28,7 +28,7 @@ if (send === undefined) {
   process.exit(2)
 }
 
-armWatchdog(process.argv)
+exitIfOrphaned(process.argv)
 process.on("disconnect", () => {
   try {
     process.kill(-process.pid, "SIGKILL")

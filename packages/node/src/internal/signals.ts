@@ -5,7 +5,7 @@
  * While a parent has live children, it listens for both signals:
  *
  * - A signal that nothing else in the program handles would end the parent
- *   at once (Node's default), leaving forked children to their watchdogs.
+ *   at once (Node's default), leaving forked children to the reaper.
  *   The hook kills every child first (SIGKILL to a process's group; a
  *   thread is terminated), then lets the signal end the parent as it would
  *   have.
