@@ -37,6 +37,12 @@
  *   other flag goes to the `Worker` unchanged; one a thread does not accept
  *   (V8 or process-wide flags such as `--expose-gc`) is a `SpawnError` with
  *   reason `ForkFailed` that names the flag.
+ * - What a thread sends cannot be bounded: `postMessage` clones a frame into
+ *   the parent's heap before the parent sees it, so `maxFrameBytes` does not
+ *   apply to threads (a thread shares the parent's process and memory
+ *   anyway; pick processes to isolate code you do not trust). A thread that
+ *   closes its port and keeps running is terminated as a crash, as a process
+ *   that closes its channel is killed.
  * - Closing the spawning scope terminates a thread that still runs and waits
  *   for it to exit. Nothing graceful comes first, since a thread could not
  *   refuse a termination anyway; `shutdownTimeout` only bounds that wait (a
@@ -59,7 +65,7 @@
 import { extname } from "node:path"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
-import { type ResourceLimits, Worker } from "node:worker_threads"
+import { type MessagePort, type ResourceLimits, Worker } from "node:worker_threads"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import type { Transport as T } from "@troupe/core"
 import { ExitStatus, Transport, TroupeError } from "@troupe/core"
@@ -68,7 +74,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
-import { sendEffect } from "./internal/send.ts"
+import { onChannelClosed, sendEffect } from "./internal/send.ts"
 
 const threadEntry = fileURLToPath(new URL(`./internal/threadMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -150,7 +156,20 @@ const spawnThread = (
     })
     // A frame the parent cannot deserialize: hand on something no frame Schema
     // accepts, so the core reports a malformed frame instead of waiting.
-    worker.on("messageerror", onFrame)
+    worker.on("messageerror", (error) =>
+      onFrame(Transport.violation(`it posted a frame that cannot be read (${error})`))
+    )
+    // A thread that closes its end (`parentPort.close()`) and keeps running could never reply: a violation.
+    // Node emits no event for it on the `Worker`, only on its internal public port.
+    const publicPort = Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "kPublicPort")
+    const port = publicPort === undefined ? undefined : (worker as unknown as Record<symbol, MessagePort>)[publicPort]
+    port?.on?.(
+      "close",
+      onChannelClosed(
+        () => status === undefined,
+        (message) => onFrame(Transport.violation(message))
+      )
+    )
     worker.on("error", (error) => {
       uncaught = `${describe(error)}\n`
       if (options.stderr === "inherit") process.stderr.write(uncaught)

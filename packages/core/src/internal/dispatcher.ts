@@ -82,6 +82,8 @@ export interface DispatcherOptions {
   readonly concurrency: number
   readonly prefetch: number
   readonly balancer: Balancer.Balancer<any>
+  /** The pool's size: its slots are made as they are first used, so `slots` may hold fewer. */
+  readonly size: number
   /** How long an interrupted task may take to let go before its worker is replaced. */
   readonly interruptGraceMs: number
 }
@@ -221,7 +223,7 @@ export class Dispatcher {
           const job = this.queue[position]!
           // Prefetch only when more jobs wait than every worker can run at once: a batch then saves round
           // trips, while a shallow queue waits here for the first free worker instead of behind a long task.
-          const deep = this.queue.length > this.slots.length * concurrency
+          const deep = this.queue.length > this.options.size * concurrency
           this.limit = deep && job.timeoutMs === undefined ? concurrency + prefetch : concurrency
           this.module = job.items[0]!.run.module
           const index = balancer.pick(this.slots, job.items[0]!.payload)
@@ -322,9 +324,10 @@ export class Dispatcher {
    * left (at the back of the queue), else fail with `WorkerCrashed`. The rest
    * never started and go back to the front of the queue as they were, without
    * using up an attempt. `heldBack`: the worker may have died holding
-   * replies back (it was holding them, and sent no last words).
+   * replies back (it was holding them, and sent no last words). `reason`: why
+   * the pool killed the worker, when it broke the protocol.
    */
-  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus, heldBack = false): void {
+  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus, heldBack = false, reason?: string): void {
     const requeue: Array<Job> = []
     const requeued = new Set<Job>()
     const retries: Array<Job> = []
@@ -342,8 +345,11 @@ export class Dispatcher {
       // counted when it was among the oldest `concurrency` the worker held: it may have been running. But a worker
       // that died holding replies back may have finished some of those: then every item of the oldest message it
       // had not answered may have run (it sends every reply before it starts a newer message's runs).
+      // An item still in the outbox (message 0) never reached the worker.
       const mayHaveRun =
-        item.retries > 0 ? item.started : heldBack ? item.message === oldestMessage : position < concurrency
+        item.retries > 0
+          ? item.started
+          : item.message > 0 && (heldBack ? item.message === oldestMessage : position < concurrency)
       item.started = false
       if (mayHaveRun) item.attempts++
       if (mayHaveRun && item.attempts > item.retries) {
@@ -356,7 +362,8 @@ export class Dispatcher {
               pid,
               exitCode: status.code,
               signal: status.signal,
-              attempts: item.attempts
+              attempts: item.attempts,
+              ...(reason === undefined ? {} : { reason })
             })
           )
         )

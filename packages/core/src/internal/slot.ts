@@ -18,6 +18,7 @@ import type * as Balancer from "../Balancer.ts"
 import { ExitStatus } from "../ExitStatus.ts"
 import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
+import { violationReason } from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
 import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
@@ -97,6 +98,8 @@ export class Slot implements Balancer.WorkerView {
   private holding = false
   /** The current worker sent its last words before exiting. */
   private announced = false
+  /** Why the current worker was killed for breaking the protocol, if it was. */
+  private violation: string | undefined = undefined
   private connection: Transport.Connection | undefined
   private dispatched = 0
   private ready: Deferred.Deferred<void> | undefined
@@ -153,7 +156,8 @@ export class Slot implements Balancer.WorkerView {
 
   /** Sends the runs taken since the last flush, as one message. */
   flush(): void {
-    if (this.outbox.length === 0 || this.connection === undefined) return
+    // A stopping worker gets nothing more: what waits in the outbox never reached it, and is requeued on its exit.
+    if (this.outbox.length === 0 || this.connection === undefined || this.state === "stopping") return
     const items = this.outbox
     this.outbox = []
     const message = ++this.messages
@@ -255,6 +259,20 @@ export class Slot implements Balancer.WorkerView {
     this.escalate(connection, ["SIGTERM", "SIGKILL"])
   }
 
+  /**
+   * The worker broke the protocol (it closed its channel, sent more than the
+   * intake limit, sent what is not a frame, or could not read what the pool
+   * sent): it cannot be trusted to reply, so it is killed at once, and its
+   * exit fails or requeues what it held, as any crash does, with `reason`.
+   */
+  private violated(reason: string): void {
+    this.violation ??= reason
+    const connection = this.connection
+    if (connection === undefined || connection.exitStatus() !== undefined) return
+    this.state = "stopping"
+    Effect.runFork(connection.signal("SIGKILL"))
+  }
+
   /** Whether a worker process exists in this slot (spawned, not yet reaped). */
   get hasWorker(): boolean {
     return this.connection !== undefined
@@ -263,7 +281,7 @@ export class Slot implements Balancer.WorkerView {
   private onFrame = (raw: unknown): void => {
     const frame = decodeChildFrame(raw)
     if (Exit.isFailure(frame)) {
-      this.kill()
+      this.violated(violationReason(raw))
       return
     }
     const value = frame.value
@@ -305,6 +323,9 @@ export class Slot implements Balancer.WorkerView {
         this.announced = true
         break
       case "ProtocolError":
+        // Which run the worker could not read is unknown: none of its runs can be trusted to be answered.
+        this.violated(`it could not read a frame the pool sent (${value.message})`)
+        break
       case "Stopped":
         break
     }
@@ -360,6 +381,7 @@ export class Slot implements Balancer.WorkerView {
     this.named.clear()
     this.announced = false
     this.holding = false
+    this.violation = undefined
     this.ready = Deferred.makeUnsafe<void>()
     this.initialized = undefined
     return this.spawnAndServe.pipe(
@@ -435,7 +457,7 @@ export class Slot implements Balancer.WorkerView {
     const status = yield* connection.exited
     const held = [...this.held.values()]
     this.state = "down"
-    this.context.dispatcher.died(held, connection.pid, status, this.holding && !this.announced)
+    this.context.dispatcher.died(held, connection.pid, status, this.holding && !this.announced, this.violation)
     const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
     const ending = this.ending ?? crashed
     telemetry.workerExits.add(exitLabel(status))
