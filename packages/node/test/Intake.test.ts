@@ -9,12 +9,13 @@
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { Process } from "@troupe/core"
+import { Process, Supervisor } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import { Duration, Effect, Exit, Logger } from "effect"
 import * as I from "./fixtures/intake.ts"
+import { Hermit, HermitBehaviour } from "./fixtures/intakeActors.ts"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
-import { backends, withPool } from "./fixtures/pool.ts"
+import { backends, eventually, withPool } from "./fixtures/pool.ts"
 
 /** Generous: a hang fails the test; the time is never measured. */
 const bound = Duration.seconds(20)
@@ -60,6 +61,26 @@ describe.each(backends)("on %s: a child that closes its channel and keeps runnin
         expect(error.reason).toContain("closed its channel")
         if (backend === "process") expect(yield* Effect.promise(() => survivorsAfter([error.pid!], 5000))).toEqual([])
       }).pipe(Effect.provide(NodePool.transport(backend))),
+    60_000
+  )
+
+  it.live(
+    "an actor host: the message fails with ActorDied within a bound; the actor restarts in a new host",
+    () =>
+      Effect.gen(function* () {
+        const sup = yield* Supervisor.start({ intensity: 10, period: "1 minute" }, [
+          Supervisor.worker("hermit", HermitBehaviour)
+        ])
+        const hermit = sup.ref("hermit", Hermit)
+        const first = yield* hermit.ask("Id", undefined)
+        const error = failureOf(yield* Effect.exit(hermit.ask("CloseChannel", undefined)).pipe(Effect.timeout(bound)))
+        expect(error._tag).toBe("ActorDied")
+        const next = yield* eventually(
+          Effect.exit(hermit.ask("Id", undefined)),
+          (exit) => Exit.isSuccess(exit) && exit.value !== first
+        )
+        expect(Exit.isSuccess(next) && next.value).not.toBe(first)
+      }).pipe(Effect.scoped, Effect.provide(NodePool.transport(backend))),
     60_000
   )
 })
