@@ -26,7 +26,14 @@ import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
 import * as Codec from "./internal/codec.ts"
 import { Dispatcher, type Item, type Job, makeJob } from "./internal/dispatcher.ts"
-import { defaultSize, maxPoolSize, millis, timerMillis, validate, validateCall } from "./internal/poolOptions.ts"
+import {
+  defaultSize,
+  millis,
+  maxPoolSize as poolSizeLimit,
+  timerMillis,
+  validate,
+  validateCall
+} from "./internal/poolOptions.ts"
 import { PoolTelemetry } from "./internal/poolTelemetry.ts"
 import { Slot } from "./internal/slot.ts"
 import { makeSupervision } from "./internal/supervision.ts"
@@ -46,6 +53,23 @@ import {
   type RestartIntensityExceeded,
   ShutdownError
 } from "./TroupeError.ts"
+
+/**
+ * The most workers a pool may have (1024): a bigger `size` fails `make` with
+ * `InvalidOption`. Each worker is a process or a thread with a heap of its
+ * own; far more would exhaust a machine before it helped.
+ *
+ * @example
+ * ```ts
+ * import { Pool } from "@troupe/core"
+ *
+ * const size = Math.min(4096, Pool.maxPoolSize) // 1024
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxPoolSize: number = poolSizeLimit
 
 /**
  * @since 0.1.0
@@ -355,7 +379,7 @@ export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") 
 export const make = Effect.fnUntraced(function* (
   options: Options = {}
 ): Effect.fn.Return<Service, RequestValidationError | InvalidOption, Transport | Scope.Scope> {
-  const size = options.size ?? Math.min(defaultSize(), maxPoolSize)
+  const size = options.size ?? Math.min(defaultSize(), poolSizeLimit)
   const invalid = validate({ ...options, size })
   if (invalid !== undefined) return yield* invalid
   const transport = yield* Transport

@@ -62,6 +62,13 @@ export interface SpawnOptions {
 /**
  * The default of `SpawnOptions.maxFrameBytes`: 64 MiB.
  *
+ * @example
+ * ```ts
+ * import { Transport } from "@troupe/core"
+ *
+ * const limitMb = Transport.defaultMaxFrameBytes / 1024 / 1024 // 64
+ * ```
+ *
  * @since 0.1.0
  * @category constants
  */
@@ -84,6 +91,16 @@ export interface Violation {
 }
 
 /**
+ * A `Violation` for `onFrame`, from a platform.
+ *
+ * @example
+ * ```ts
+ * import { Transport } from "@troupe/core"
+ *
+ * declare const onFrame: (frame: unknown) => void
+ * onFrame(Transport.violation("it closed its channel to the parent and kept running"))
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -92,6 +109,14 @@ export const violation = (message: string): Violation => ({ _tag: "Violation", m
 /**
  * Why a value the child sent is not a frame: the platform's `Violation`
  * message, or a generic description.
+ *
+ * @example
+ * ```ts
+ * import { Transport } from "@troupe/core"
+ *
+ * Transport.violationReason(Transport.violation("too much")) // "too much"
+ * Transport.violationReason({ garbage: true }) // "it sent a frame that is not a Troupe frame"
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -22,11 +22,7 @@ import {
 export const millis = (input: Duration.Input | undefined): number | undefined =>
   input === undefined ? undefined : durationMillis(input)
 
-/**
- * The most workers a pool may have. Each worker is a process or a thread with
- * its own heap (tens of megabytes): far more would exhaust any machine
- * before it helped.
- */
+/** The most workers a pool may have (`Pool.maxPoolSize`, which documents it). */
 export const maxPoolSize = 1024
 
 /** The first invalid option, as an `InvalidOption` that names it, or `undefined`. */
