@@ -29,7 +29,7 @@ import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
-import { onChannelClosed, sendEffect } from "./internal/send.ts"
+import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 
 const childEntry = fileURLToPath(new URL(`./internal/childMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -160,6 +160,8 @@ const spawnChild = (
     })
     const sendUnsafe = (frame: unknown) => {
       if (child.connected) child.send(frame as object)
+      // Nothing can go out on a channel the running child closed: it is broken now, not after the grace.
+      else if (status === undefined) report(closedChannel)
     }
     child.once("spawn", () => {
       const pid = child.pid!

@@ -74,7 +74,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
-import { onChannelClosed, sendEffect } from "./internal/send.ts"
+import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 
 const threadEntry = fileURLToPath(new URL(`./internal/threadMain${extname(import.meta.url)}`, import.meta.url))
 
@@ -163,13 +163,18 @@ const spawnThread = (
     // Node emits no event for it on the `Worker`, only on its internal public port.
     const publicPort = Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "kPublicPort")
     const port = publicPort === undefined ? undefined : (worker as unknown as Record<symbol, MessagePort>)[publicPort]
-    port?.on?.(
-      "close",
-      onChannelClosed(
-        () => status === undefined,
-        (message) => onFrame(Transport.violation(message))
-      )
-    )
+    let portClosed = false
+    let violated = false
+    const report = (message: string) => {
+      if (violated) return
+      violated = true
+      onFrame(Transport.violation(message))
+    }
+    const closedEarly = onChannelClosed(() => status === undefined, report)
+    port?.on?.("close", () => {
+      portClosed = true
+      closedEarly()
+    })
     worker.on("error", (error) => {
       uncaught = `${describe(error)}\n`
       if (options.stderr === "inherit") process.stderr.write(uncaught)
@@ -192,7 +197,10 @@ const spawnThread = (
       })
     })
     const sendUnsafe = (frame: unknown) => {
-      if (status === undefined) worker.postMessage(frame)
+      if (status !== undefined) return
+      // Nothing can go out on a port the running thread closed: it is broken now, not after the grace.
+      if (portClosed) report(closedChannel)
+      else worker.postMessage(frame)
     }
     // The thread's stderr, then what it died of: `error` comes before `exit`.
     const stderr = () =>

@@ -7,15 +7,16 @@
  * replaced, and the parent keeps neither its file descriptor nor its bytes.
  */
 import { execFileSync } from "node:child_process"
+import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Process, Supervisor } from "@troupe/core"
 import { NodePool } from "@troupe/node"
-import { Duration, Effect, Exit, Logger } from "effect"
+import { Duration, Effect, Exit, Fiber, Logger } from "effect"
 import * as I from "./fixtures/intake.ts"
 import { Hermit, HermitBehaviour } from "./fixtures/intakeActors.ts"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
-import { backends, eventually, withPool } from "./fixtures/pool.ts"
+import { backends, eventually, tempFile, withPool } from "./fixtures/pool.ts"
 
 /** Generous: a hang fails the test; the time is never measured. */
 const bound = Duration.seconds(20)
@@ -46,6 +47,28 @@ describe.each(backends)("on %s: a child that closes its channel and keeps runnin
           const next = yield* pool.apply(I.Work, { ms: 0 }).pipe(Effect.timeout(bound))
           expect(next).not.toBe(first)
           if (backend === "process") expect(isRunning(first)).toBe(false)
+        })
+      ),
+    60_000
+  )
+
+  it.live(
+    "a run the pool sends after the channel closed never reached the worker: it runs on the replacement",
+    () =>
+      withPool(backend, { size: 1, concurrency: 2, tasks: [I.CloseChannelAndTell, I.Work] }, (pool) =>
+        Effect.gen(function* () {
+          const file = tempFile("closed")
+          const hostile = yield* Effect.forkChild(pool.apply(I.CloseChannelAndTell, file))
+          yield* eventually(
+            Effect.sync(() => existsSync(file)),
+            (closed) => closed
+          )
+          yield* Effect.sleep(50)
+          // The worker still has room (concurrency 2) and still looks ready: the run goes to it, and must not be
+          // failed as if it had run there.
+          const innocent = yield* Effect.exit(pool.apply(I.Work, { ms: 0 })).pipe(Effect.timeout(bound))
+          expect(Exit.isSuccess(innocent)).toBe(true)
+          expect(failureOf(yield* Fiber.await(hostile))._tag).toBe("WorkerCrashed")
         })
       ),
     60_000

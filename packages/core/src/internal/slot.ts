@@ -154,6 +154,11 @@ export class Slot implements Balancer.WorkerView {
     this.context.dispatcher.startTimer(job)
   }
 
+  /** Read through a method: the state may change during a send (a transport reports a broken worker). */
+  private isStopping(): boolean {
+    return this.state === "stopping"
+  }
+
   /** Sends the runs taken since the last flush, as one message. */
   flush(): void {
     // A stopping worker gets nothing more: what waits in the outbox never reached it, and is requeued on its exit.
@@ -169,6 +174,8 @@ export class Slot implements Balancer.WorkerView {
     }
     try {
       this.connection!.sendUnsafe(runsMessage(runs, this.isNamed))
+      // The transport found the worker broken as it sent (its channel is closed): the runs never reached it.
+      if (this.isStopping()) for (const item of items) item.message = 0
       for (const run of runs) this.named.add(run.task)
     } catch {
       for (const item of items) this.sendAlone(item)

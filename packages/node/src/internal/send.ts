@@ -30,13 +30,17 @@ export const sendEffect =
  */
 const closedChannelGraceMs = 1000
 
+/** Why a child whose channel closed while it runs is broken. */
+export const closedChannel = "it closed its channel to the parent and kept running"
+
 /**
  * The listener for a channel that closed: if the child still runs after the
  * grace, `report` a `Violation` (the core kills the child), so that no call
- * waits forever for a reply that cannot come.
+ * waits forever for a reply that cannot come. (A frame the parent tries to
+ * send on the closed channel meanwhile is reported at once: it cannot go out.)
  */
 export const onChannelClosed = (running: () => boolean, report: (message: string) => void) => (): void => {
   setTimeout(() => {
-    if (running()) report("it closed its channel to the parent and kept running")
+    if (running()) report(closedChannel)
   }, closedChannelGraceMs).unref()
 }
