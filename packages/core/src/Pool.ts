@@ -26,7 +26,14 @@ import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
 import * as Codec from "./internal/codec.ts"
 import { Dispatcher, type Item, type Job, makeJob } from "./internal/dispatcher.ts"
-import { defaultSize, millis, timerMillis, validate } from "./internal/poolOptions.ts"
+import {
+  defaultSize,
+  millis,
+  maxPoolSize as poolSizeLimit,
+  timerMillis,
+  validate,
+  validateCall
+} from "./internal/poolOptions.ts"
 import { PoolTelemetry } from "./internal/poolTelemetry.ts"
 import { Slot } from "./internal/slot.ts"
 import { makeSupervision } from "./internal/supervision.ts"
@@ -34,9 +41,11 @@ import { type Histogram, quantile, traceOf } from "./internal/telemetry.ts"
 import * as Progress from "./Progress.ts"
 import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
-import { type SpawnOptions, Transport } from "./Transport.ts"
+import { defaultMaxFrameBytes, type SpawnOptions, Transport } from "./Transport.ts"
 import {
+  ArgumentEncodeError,
   InputError,
+  type InvalidOption,
   type PayloadTooLarge,
   type PoolCallError,
   type PoolShuttingDown,
@@ -46,6 +55,23 @@ import {
   ShutdownError,
   SpawnError
 } from "./TroupeError.ts"
+
+/**
+ * The most workers a pool may have (1024): a bigger `size` fails `make` with
+ * `InvalidOption`. Each worker is a process or a thread with a heap of its
+ * own; far more would exhaust a machine before it helped.
+ *
+ * @example
+ * ```ts
+ * import { Pool } from "@troupe/core"
+ *
+ * const size = Math.min(4096, Pool.maxPoolSize) // 1024
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxPoolSize: number = poolSizeLimit
 
 /**
  * @since 0.1.0
@@ -61,9 +87,19 @@ export interface Options {
    * made outside any span are never traced.
    */
   readonly tracing?: boolean | undefined
-  /** Number of workers. Default: the platform's parallelism (`os.availableParallelism()` on Node). */
+  /**
+   * Number of workers, at most `maxPoolSize` (1024). Default: the platform's
+   * parallelism (`os.availableParallelism()` on Node).
+   */
   readonly size?: number | undefined
-  /** Start every worker when the pool starts (`"eager"`, default) or on first demand (`"lazy"`). */
+  /**
+   * Start every worker when the pool starts (`"eager"`, default) or on demand
+   * (`"lazy"`): then a worker starts only for a job that waits with no worker
+   * free, counting the workers already starting, so 4 concurrent calls start
+   * at most 4 workers. (With a keyed balancer, such as
+   * `Balancer.keyAffinity`, every worker starts at the first demand: the job
+   * waits for its own worker.)
+   */
   readonly start?: "eager" | "lazy" | undefined
   /** Tasks one worker runs at once, for async handlers (default 1). */
   readonly concurrency?: number | undefined
@@ -128,6 +164,17 @@ export interface Options {
    * error, and the worker stays.
    */
   readonly maxPayloadBytes?: number | undefined
+  /**
+   * The most the pool takes from a worker in one message, in bytes (default
+   * 64 MiB, or `2 * maxPayloadBytes + 1 MiB` when that is more). A forked
+   * worker that sends more, in one frame or in one unfinished line on its
+   * channel, is killed: the tasks it held fail with `WorkerCrashed` (its
+   * `reason` says why), or run again if they have retries, and it is replaced.
+   * Replies travel in batches (up to 64 short ones in a message): keep it
+   * well above your largest reply. Worker threads are not bounded: a
+   * thread's message is in the parent's heap before the parent can look at it.
+   */
+  readonly maxFrameBytes?: number | undefined
   /** How long a worker may take to start (default 30 s). */
   readonly startTimeout?: Duration.Input | undefined
   /**
@@ -380,23 +427,25 @@ export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") 
  */
 export const make = Effect.fnUntraced(function* (
   options: Options = {}
-): Effect.fn.Return<Service, RequestValidationError, Transport | Scope.Scope> {
-  const size = options.size ?? defaultSize()
+): Effect.fn.Return<Service, RequestValidationError | InvalidOption, Transport | Scope.Scope> {
+  const size = options.size ?? Math.min(defaultSize(), poolSizeLimit)
   const invalid = validate({ ...options, size })
-  if (invalid !== undefined) return yield* Effect.die(new RangeError(`Pool options: ${invalid}`))
+  if (invalid !== undefined) return yield* invalid
   const transport = yield* Transport
   const name = options.name ?? "pool"
   const tracing = options.tracing ?? false
   // The pool's context carries the logger, tracer and metric registry that its telemetry reports to.
   const context = yield* Effect.context<never>()
   const concurrency = options.concurrency ?? 1
+  const balancer = options.balancer ?? Balancer.leastBusy()
   const telemetry: PoolTelemetry = new PoolTelemetry(name, context, (): number => dispatcher.queue.length)
   const dispatcher: Dispatcher = new Dispatcher({
     telemetry,
     queueSize: options.queueSize ?? 1000,
     concurrency,
     prefetch: options.prefetch ?? 32,
-    balancer: options.balancer ?? Balancer.leastBusy(),
+    balancer,
+    size,
     interruptGraceMs: millis(options.interruptGrace) ?? 500
   })
   const initializer =
@@ -425,6 +474,8 @@ export const make = Effect.fnUntraced(function* (
       moduleLoadTimeoutMs: timerMillis(millis(options.moduleLoadTimeout) ?? 10_000),
       ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes })
     },
+    maxFrameBytes:
+      options.maxFrameBytes ?? Math.max(defaultMaxFrameBytes, 2 * (options.maxPayloadBytes ?? 0) + 1024 * 1024),
     shutdownTimeout: Duration.millis(killGraceMs),
     env: options.env,
     execArgv: options.execArgv
@@ -467,27 +518,30 @@ export const make = Effect.fnUntraced(function* (
     }
   }
   const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty" && slot.state !== "down").length
+  // Slots are made as they are first used (all of them at once for an eager pool, or a keyed balancer's ring).
   const slots = dispatcher.slots
-  for (let index = 0; index < size; index++) {
-    slots.push(
-      new Slot(index, {
-        dispatcher,
-        transport,
-        spawn: () => ({ ...spawnOptions, runner: { ...spawnOptions.runner, preload: [...knownModules] } }),
-        initializer,
-        maxTasksPerWorker: options.maxTasksPerWorker ?? Number.POSITIVE_INFINITY,
-        maxRssBytes: (options.maxMemoryPerWorkerMb ?? Number.POSITIVE_INFINITY) * 1024 * 1024,
-        idleTimeoutMs: millis(options.idleTimeout),
-        killGraceMs,
-        startTimeout: options.startTimeout ?? Duration.seconds(30),
-        mayShrink: () => liveCount() > minSize,
-        isStale,
-        moduleTimedOut
-      })
-    )
+  const slotContext = {
+    dispatcher,
+    transport,
+    spawn: () => ({ ...spawnOptions, runner: { ...spawnOptions.runner, preload: [...knownModules] } }),
+    initializer,
+    maxTasksPerWorker: options.maxTasksPerWorker ?? Number.POSITIVE_INFINITY,
+    maxRssBytes: (options.maxMemoryPerWorkerMb ?? Number.POSITIVE_INFINITY) * 1024 * 1024,
+    idleTimeoutMs: millis(options.idleTimeout),
+    killGraceMs,
+    startTimeout: options.startTimeout ?? Duration.seconds(30),
+    mayShrink: () => liveCount() > minSize,
+    isStale,
+    moduleTimedOut
   }
-
-  for (const slot of slots) telemetry.addWorker(slot)
+  const addSlot = (): Slot => {
+    const slot = new Slot(slots.length, slotContext)
+    slots.push(slot)
+    telemetry.addWorker(slot)
+    return slot
+  }
+  const lazy = options.start === "lazy"
+  if (!lazy || balancer.keyed === true) while (slots.length < size) addSlot()
   // Runs after the shutdown below (finalizers run in reverse): the pool's metric series leave with it.
   yield* Effect.addFinalizer(() =>
     PubSub.shutdown(telemetry.events).pipe(Effect.andThen(Effect.sync(() => telemetry.close())))
@@ -512,8 +566,15 @@ export const make = Effect.fnUntraced(function* (
     slot.state = "starting"
     run(supervise(slot).pipe(Effect.ensuring(Effect.sync(() => (slot.state = "empty")))))
   }
+  // Queued work with no worker free: start a worker per waiting job, counting those already starting. A keyed job
+  // waits for its own worker, which may be any of them: a keyed balancer starts them all.
   dispatcher.onDemand = () => {
+    if (balancer.keyed === true) {
+      for (const slot of slots) occupy(slot)
+      return
+    }
     let wanted = dispatcher.queue.length
+    for (const slot of slots) if (slot.state === "starting") wanted--
     for (const slot of slots) {
       if (wanted <= 0) return
       if (slot.state === "empty") {
@@ -521,8 +582,9 @@ export const make = Effect.fnUntraced(function* (
         wanted--
       }
     }
+    while (wanted-- > 0 && slots.length < size) occupy(addSlot())
   }
-  if ((options.start ?? "eager") === "eager") for (const slot of slots) occupy(slot)
+  if (!lazy) for (const slot of slots) occupy(slot)
 
   // Shutdown: refuse new work, drain up to the deadline, then stop every worker. An interrupted program stops at once:
   // its callers are interrupted too, but only once the scope is closed, so draining for them would only wait.
@@ -535,9 +597,11 @@ export const make = Effect.fnUntraced(function* (
       const stopNow = onInterrupt === "stop" && Exit.hasInterrupts(exit)
       if (drain === "inFlight" || stopNow)
         dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
+      // A worker still starting finishes starting (its initializer runs whole) within the deadline, then stops as
+      // an idle one does: killing it mid-start would cut its initializer short.
       if (!stopNow)
         yield* Effect.sleep(10).pipe(
-          Effect.repeat({ until: () => dispatcher.pending === 0 }),
+          Effect.repeat({ until: () => dispatcher.pending === 0 && slots.every((slot) => slot.state !== "starting") }),
           Effect.timeoutOption(shutdownTimeout)
         )
       dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
@@ -553,16 +617,32 @@ export const make = Effect.fnUntraced(function* (
   )
 
   // The data path.
+  type PayloadError = RequestValidationError | ArgumentEncodeError | PayloadTooLarge
+  /**
+   * A payload as it goes on the wire: encoded by its Schema, within
+   * `maxPayloadBytes`. A payload that encodes to `undefined` (`Schema.Any`
+   * given `undefined`) is refused: JSON cannot carry it, and the run would
+   * reach the worker without one.
+   */
+  const encodeForWire = (task: Task.Any, payload: unknown): Exit.Exit<unknown, PayloadError> => {
+    const exit = Codec.encodePayloadExit(task, payload)
+    if (Exit.isFailure(exit)) return exit
+    if (exit.value === undefined) {
+      const message =
+        "the payload encodes to undefined, which no worker can receive (use Schema.Void or Schema.UndefinedOr)"
+      return Exit.fail(new ArgumentEncodeError({ task: task.name, message }))
+    }
+    const tooLarge = Codec.checkPayloadSize(task, exit.value, options.maxPayloadBytes)
+    return tooLarge === undefined ? exit : Exit.fail(tooLarge)
+  }
   const prepare = (
     task: Task.Any,
     payloads: ReadonlyArray<unknown>
-  ): Exit.Exit<Array<{ payload: unknown; encoded: unknown }>, RequestValidationError | PayloadTooLarge> => {
+  ): Exit.Exit<Array<{ payload: unknown; encoded: unknown }>, PayloadError> => {
     const encoded: Array<{ payload: unknown; encoded: unknown }> = new Array(payloads.length)
     for (let index = 0; index < payloads.length; index++) {
-      const exit = Codec.encodePayloadExit(task, payloads[index])
-      if (Exit.isFailure(exit)) return exit as Exit.Exit<never, RequestValidationError>
-      const tooLarge = Codec.checkPayloadSize(task, exit.value, options.maxPayloadBytes)
-      if (tooLarge !== undefined) return Exit.fail(tooLarge)
+      const exit = encodeForWire(task, payloads[index])
+      if (Exit.isFailure(exit)) return exit as Exit.Exit<never, PayloadError>
       encoded[index] = { payload: payloads[index], encoded: exit.value }
     }
     return Exit.succeed(encoded)
@@ -611,10 +691,10 @@ export const make = Effect.fnUntraced(function* (
     ) => void
   ): Effect.Effect<A, any> =>
     Effect.withFiber((fiber) => {
-      const refusal = dispatcher.refusal() ?? timedOut(task)
+      const refusal = dispatcher.refusal() ?? validateCall(call) ?? timedOut(task)
       if (refusal !== undefined) return Effect.fail(refusal)
       const prepared = prepare(task, payloads)
-      if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, RequestValidationError | PayloadTooLarge>
+      if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, PayloadError>
       const settings = callSettings(task, call)
       const trace = tracing ? traceOf(fiber.context) : undefined
       telemetry.submitted += payloads.length
@@ -668,12 +748,10 @@ export const make = Effect.fnUntraced(function* (
     admissionMs: number | undefined
   ): Effect.Effect<A, any> =>
     Effect.withFiber((fiber) => {
-      const refusal = dispatcher.refusal() ?? timedOut(task)
+      const refusal = dispatcher.refusal() ?? validateCall(call) ?? timedOut(task)
       if (refusal !== undefined) return Effect.fail(refusal)
-      const encoded = Codec.encodePayloadExit(task, payload)
-      if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, RequestValidationError>
-      const tooLarge = Codec.checkPayloadSize(task, encoded.value, options.maxPayloadBytes)
-      if (tooLarge !== undefined) return Effect.fail(tooLarge)
+      const encoded = encodeForWire(task, payload)
+      if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, PayloadError>
       if (admissionMs === 0 && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
       const settings = callSettings(task, call)
       const trace = tracing ? traceOf(fiber.context) : undefined
@@ -934,7 +1012,7 @@ const summarize = (histogram: Histogram): HistogramSummary => {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<Pool, RequestValidationError, Transport> =>
+export const layer = (options?: Options): Layer.Layer<Pool, RequestValidationError | InvalidOption, Transport> =>
   Layer.effect(Pool, make(options))
 
 /**

@@ -20,11 +20,13 @@ import type * as Stream from "effect/Stream"
 import type { ExitStatus } from "./ExitStatus.ts"
 import * as Codec from "./internal/codec.ts"
 import { decodeChildFrame, type Run } from "./internal/frame.ts"
+import { nonNegativeDuration } from "./internal/options.ts"
 import { emitLogs } from "./internal/telemetry.ts"
 import type * as Task from "./Task.ts"
-import { type Stdio, Transport } from "./Transport.ts"
+import { type Connection, type Stdio, Transport, violationReason } from "./Transport.ts"
 import {
   type ArgumentEncodeError,
+  type InvalidOption,
   ProcessClosed,
   ProcessCrashed,
   ProcessStillRunning,
@@ -85,7 +87,7 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   /** Runtime flags for the child (for example `--max-old-space-size=64`). */
   readonly execArgv?: ReadonlyArray<string> | undefined
-  /** How long leaving the scope waits after SIGTERM before SIGKILL. Default 2 seconds. */
+  /** How long leaving the scope waits after SIGTERM before SIGKILL (zero or more; default 2 seconds). */
   readonly shutdownTimeout?: Duration.Input | undefined
 }
 
@@ -138,7 +140,7 @@ export const start = <T extends Task.Any>(
   options?: StartOptions
 ): Effect.Effect<
   Process<Task.Success<T>, Task.Error<T>>,
-  RequestValidationError | SpawnError,
+  RequestValidationError | InvalidOption | SpawnError,
   Transport | Scope.Scope
 > => Effect.map(startWithOutcome(task, payload, options), ([child]) => child)
 
@@ -151,26 +153,30 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     Process<Task.Success<T>, Task.Error<T>>,
     Effect.Effect<Task.Success<T>, Task.Error<T> | TaskCallError | ArgumentEncodeError>
   ],
-  RequestValidationError | SpawnError,
+  RequestValidationError | InvalidOption | SpawnError,
   Transport | Scope.Scope
 > {
   type A = Task.Success<T>
   type E = Task.Error<T> | TaskCallError | ArgumentEncodeError
+  const invalid = nonNegativeDuration("shutdownTimeout", options?.shutdownTimeout)
+  if (invalid !== undefined) return yield* invalid
   const encoded = yield* Codec.encodePayload(task, payload)
   const transport = yield* Transport
   const context = yield* Effect.context<never>()
   let pid = 0
+  let connection: Connection | undefined
+  let violation: string | undefined
   const run: Run = { _tag: "Run", id: 0, module: options?.module ?? task.module, task: task.name, payload: encoded }
   const ready = Deferred.makeUnsafe<void>()
   const outcome = Deferred.makeUnsafe<A, E>()
 
   const onFrame = (raw: unknown): void => {
     const frame = decodeChildFrame(raw)
+    // A child that broke the protocol (closed its channel, sent too much or garbage) may never reply: it is killed,
+    // and its result is a `ProcessCrashed` that says why.
     if (Exit.isFailure(frame)) {
-      Deferred.doneUnsafe(
-        outcome,
-        Exit.fail(new ReplyValidationError({ task: task.name, message: "the child sent a malformed frame" }))
-      )
+      violation ??= violationReason(raw)
+      if (connection !== undefined) Effect.runFork(connection.signal("SIGKILL"))
       return
     }
     switch (frame.value._tag) {
@@ -196,7 +202,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     }
   }
 
-  const connection = yield* transport.spawn(
+  connection = yield* transport.spawn(
     {
       stdout: options?.stdout ?? "inherit",
       stderr: options?.stderr ?? "inherit",
@@ -218,7 +224,13 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     Effect.flatMap((status) =>
       Deferred.fail(
         outcome,
-        new ProcessCrashed({ task: task.name, pid: connection.pid, exitCode: status.code, signal: status.signal })
+        new ProcessCrashed({
+          task: task.name,
+          pid,
+          exitCode: status.code,
+          signal: status.signal,
+          ...(violation === undefined ? {} : { reason: violation })
+        })
       )
     ),
     Effect.forkScoped
@@ -278,6 +290,6 @@ export const run = <T extends Task.Any>(
   options?: StartOptions
 ): Effect.Effect<
   Task.Success<T>,
-  Task.Error<T> | TaskCallError | ArgumentEncodeError | RequestValidationError | SpawnError,
+  Task.Error<T> | TaskCallError | ArgumentEncodeError | RequestValidationError | InvalidOption | SpawnError,
   Transport
 > => Effect.scoped(Effect.flatMap(startWithOutcome(task, payload, options), ([, outcome]) => outcome))

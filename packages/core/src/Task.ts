@@ -28,6 +28,7 @@ import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { callerModuleUrl } from "./internal/callsite.ts"
 import { assertOneEffect } from "./internal/oneEffect.ts"
+import { positiveDuration } from "./internal/options.ts"
 import { DuplicateTaskName } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Task" as const
@@ -200,7 +201,11 @@ export const make = <
      * worker dies while holding it. Only for idempotent work (default 0).
      */
     readonly retries?: number
-    /** Deadline of one run in a pool, from dispatch to a worker (default: none). */
+    /**
+     * Deadline of one run in a pool, from dispatch to a worker (default:
+     * none). It must be over zero: `make` throws an `InvalidOption` for a
+     * negative, zero or `NaN` timeout.
+     */
     readonly timeout?: Duration.Input
   }
 ): Task<Name, PayloadSchema<P>, S, E> => {
@@ -210,6 +215,8 @@ export const make = <
       `Task.make("${name}"): cannot tell which module defines this task; pass { module: import.meta.url }`
     )
   }
+  const invalid = positiveDuration("timeout", options.timeout)
+  if (invalid !== undefined) throw invalid
   const payloadSchema = Schema.isSchema(options.payload)
     ? options.payload
     : options.payload === undefined

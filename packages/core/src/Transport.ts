@@ -48,9 +48,86 @@ export interface SpawnOptions {
   readonly runner: ChildRunner.Options
   /** How long a graceful stop waits before it kills. */
   readonly shutdownTimeout: Duration.Input
+  /**
+   * The most the parent takes from the child in one frame, or in one
+   * unfinished frame on the channel, in bytes (default `defaultMaxFrameBytes`).
+   * Past it the platform reports a `Violation`; a platform that cannot see a
+   * frame's size before it has received it (worker threads) does not check.
+   */
+  readonly maxFrameBytes?: number | undefined
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   readonly execArgv?: ReadonlyArray<string> | undefined
 }
+
+/**
+ * The default of `SpawnOptions.maxFrameBytes`: 64 MiB.
+ *
+ * @example
+ * ```ts
+ * import { Transport } from "@troupe/core"
+ *
+ * const limitMb = Transport.defaultMaxFrameBytes / 1024 / 1024 // 64
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxFrameBytes = 64 * 1024 * 1024
+
+/**
+ * What a platform hands `onFrame` when the child broke the channel's rules
+ * rather than sending a frame: it wrote bytes that are not a message, sent
+ * more than `maxFrameBytes`, or closed its channel while it still runs. No
+ * frame Schema accepts it, so the core treats it as any malformed frame: the
+ * child is killed, and what it held fails as a crash, with `message` as the
+ * reason.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Violation {
+  readonly _tag: "Violation"
+  readonly message: string
+}
+
+/**
+ * A `Violation` for `onFrame`, from a platform.
+ *
+ * @example
+ * ```ts
+ * import { Transport } from "@troupe/core"
+ *
+ * declare const onFrame: (frame: unknown) => void
+ * onFrame(Transport.violation("it closed its channel to the parent and kept running"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const violation = (message: string): Violation => ({ _tag: "Violation", message })
+
+/**
+ * Why a value the child sent is not a frame: the platform's `Violation`
+ * message, or a generic description.
+ *
+ * @example
+ * ```ts
+ * import { Transport } from "@troupe/core"
+ *
+ * Transport.violationReason(Transport.violation("too much")) // "too much"
+ * Transport.violationReason({ garbage: true }) // "it sent a frame that is not a Troupe frame"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const violationReason = (raw: unknown): string =>
+  typeof raw === "object" &&
+  raw !== null &&
+  (raw as Violation)._tag === "Violation" &&
+  typeof (raw as Violation).message === "string"
+    ? (raw as Violation).message
+    : "it sent a frame that is not a Troupe frame"
 
 /**
  * One live child.
@@ -84,7 +161,8 @@ export interface Connection {
 }
 
 /**
- * Spawns children. `onFrame` receives every frame the child sends, in order.
+ * Spawns children. `onFrame` receives every frame the child sends, in order,
+ * and a `Violation` when the child breaks the channel's rules.
  *
  * @example
  * ```ts

@@ -91,11 +91,14 @@ export class ProcessCrashed extends Schema.TaggedError<ProcessCrashed>()("Proces
   task: Schema.String,
   pid: Schema.Number,
   exitCode: Schema.NullOr(Schema.Number),
-  signal: Schema.NullOr(Schema.String)
+  signal: Schema.NullOr(Schema.String),
+  /** Why the parent killed the child, when it did (it broke the protocol: closed its channel, sent too much). */
+  reason: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     const how = this.signal === null ? `exit code ${this.exitCode}` : `signal ${this.signal}`
-    return `child ${this.pid} running task ${this.task} ended with ${how} before it replied`
+    const why = this.reason === undefined ? "" : ` (killed: ${this.reason})`
+    return `child ${this.pid} running task ${this.task} ended with ${how} before it replied${why}`
   }
 }
 
@@ -192,11 +195,18 @@ export class WorkerCrashed extends Schema.TaggedError<WorkerCrashed>()("WorkerCr
   pid: Schema.Number,
   exitCode: Schema.NullOr(Schema.Number),
   signal: Schema.NullOr(Schema.String),
-  attempts: Schema.Number
+  attempts: Schema.Number,
+  /**
+   * Why the pool killed the worker, when it did: it broke the protocol (closed
+   * its channel, sent a frame over the intake limit or one the parent cannot
+   * read, could not read a frame the pool sent).
+   */
+  reason: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     const how = this.signal === null ? `exit code ${this.exitCode}` : `signal ${this.signal}`
-    return `worker ${this.pid} ended with ${how} while it held task ${this.task}#${this.taskId} (attempt ${this.attempts})`
+    const why = this.reason === undefined ? "" : `; killed: ${this.reason}`
+    return `worker ${this.pid} ended with ${how} while it held task ${this.task}#${this.taskId} (attempt ${this.attempts}${why})`
   }
 }
 
@@ -395,6 +405,28 @@ export class SupervisorFailed extends Schema.TaggedError<SupervisorFailed>()("Su
 }
 
 /**
+ * An option has a value Troupe refuses: a duration that is negative, zero
+ * where a deadline must be positive, or not a number; a size that is not a
+ * positive integer or is over its maximum; a backoff whose minimum exceeds
+ * its maximum. Raised where the option is given: by `Pool.make`,
+ * `Process.start` and `Task.make` (which throws it), or by the call that
+ * carries per-call options.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
+  /** The option, as written by the caller (`timeout`, `shutdown.timeout`, `backoff`, ...). */
+  option: Schema.String,
+  /** What is wrong with its value. */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid option ${this.option}: ${this.reason}`
+  }
+}
+
+/**
  * A payload or a reply is larger than the pool's `maxPayloadBytes` (counted
  * as UTF-8 bytes of its encoded JSON). A payload is refused in the caller
  * before anything is queued; a reply is replaced in the child, and the
@@ -490,6 +522,7 @@ export type TaskCallError =
  * @category models
  */
 export type PoolCallError =
+  | InvalidOption
   | PayloadTooLarge
   | SpawnError
   | RemoteDefect

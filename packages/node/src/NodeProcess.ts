@@ -37,35 +37,57 @@ import { parentArgument } from "./internal/parentCheck.ts"
 import { signalGroup } from "./internal/processGroup.ts"
 import * as Reaper from "./internal/reaper.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
-import { sendEffect } from "./internal/send.ts"
+import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const childEntry = entryPoints.childMain
 
 /**
- * Node's IPC parser throws, outside any handler, when a child writes bytes
- * that are not a JSON message on its channel (a truncated frame, raw
- * garbage): that would kill the parent. The guard catches it and reports a
- * frame that fails to decode, so the core treats the child as broken (its
- * tasks fail typed, it is replaced). It relies on Node's internal channel
- * handle; when a Node version lacks it, the parent is as exposed as before.
+ * The parent's intake from one child, guarded. Node's IPC parser throws,
+ * outside any handler, when a child writes bytes that are not a JSON message
+ * on its channel (a truncated frame, raw garbage): that would kill the
+ * parent. And it buffers an unfinished line without any bound: a child
+ * could fill the parent's memory with one line. The guard wraps the
+ * channel's reads: a read the parser rejects, or one that leaves more than
+ * `limit` characters of an unfinished line (every frame is one until its
+ * newline arrives, so a frame can pass the limit by one read at most), is a
+ * `Violation`. After a violation the guard drops what the channel buffered
+ * and closes it (the parent's file descriptor with it); the core kills the
+ * child. It relies on Node's internal channel handle; when a Node version
+ * lacks it, the parent is as exposed as before.
  */
-const guardChannel = (child: ChildProcess, onViolation: (error: unknown) => void): void => {
-  const key = Object.getOwnPropertySymbols(child).find((symbol) => symbol.description === "kChannelHandle")
-  const handle = key === undefined ? undefined : (child as unknown as Record<symbol, { onread?: unknown }>)[key]
+const guardChannel = (child: ChildProcess, limit: number, onViolation: (message: string) => void): void => {
+  const handle = internal(child, "kChannelHandle") as { onread?: unknown; buffering?: boolean } | undefined
   if (handle === undefined || typeof handle.onread !== "function") return
   const onread = handle.onread as (...args: Array<unknown>) => unknown
+  const buffer = Object.getOwnPropertySymbols(handle).find((symbol) => symbol.description === "kJSONBuffer")
+  const state = handle as Record<symbol, unknown>
+  const pending = () => (buffer === undefined ? 0 : (state[buffer] as string).length)
   let broken = false
+  const violate = (message: string) => {
+    broken = true
+    if (buffer !== undefined) state[buffer] = ""
+    // Node closes a channel that is buffering only after the next complete message: there will be none.
+    handle.buffering = false
+    onViolation(message)
+    if (child.connected) child.disconnect()
+  }
   handle.onread = function (this: unknown, ...args: Array<unknown>) {
     if (broken) return
     try {
-      return onread.apply(this, args)
+      onread.apply(this, args)
     } catch (error) {
-      broken = true
-      onViolation(error)
+      return violate(`it wrote bytes that are not a message on its channel (${String(error)})`)
     }
+    if (pending() > limit) violate(`it sent a frame of more than ${limit} bytes`)
   }
+}
+
+/** A property of a Node object kept under an internal symbol, found by the symbol's description. */
+const internal = (target: object, description: string): unknown => {
+  const key = Object.getOwnPropertySymbols(target).find((symbol) => symbol.description === description)
+  return key === undefined ? undefined : (target as Record<symbol, unknown>)[key]
 }
 
 /** How long to wait for the IPC channel to drain after the child exited. */
@@ -128,12 +150,22 @@ const spawnChild = (
       heard = true
       onFrame(frame)
     })
-    guardChannel(child, (error) => onFrame({ _tag: "MalformedFrame", message: String(error) }))
+    let violated = false
+    const report = (message: string) => {
+      if (violated) return
+      violated = true
+      onFrame(Transport.violation(message))
+    }
+    guardChannel(child, options.maxFrameBytes ?? Transport.defaultMaxFrameBytes, report)
     const markDrained = () => {
       drained = true
       settle()
     }
-    child.on("disconnect", markDrained)
+    const closedEarly = onChannelClosed(() => status === undefined, report)
+    child.on("disconnect", () => {
+      closedEarly()
+      markDrained()
+    })
     // SIGINT and SIGTERM to this process reach the child's group as signals.ts says, until the child exits.
     let untrack = () => {}
     child.on("exit", (code, signal) => {
@@ -149,6 +181,8 @@ const spawnChild = (
     })
     const sendUnsafe = (frame: unknown) => {
       if (child.connected) child.send(frame as object)
+      // Nothing can go out on a channel the running child closed: it is broken now, not after the grace.
+      else if (status === undefined) report(closedChannel)
     }
     child.once("spawn", () => {
       const pid = child.pid!

@@ -37,6 +37,12 @@
  *   other flag goes to the `Worker` unchanged; one a thread does not accept
  *   (V8 or process-wide flags such as `--expose-gc`) is a `SpawnError` with
  *   reason `ForkFailed` that names the flag.
+ * - What a thread sends cannot be bounded: `postMessage` clones a frame into
+ *   the parent's heap before the parent sees it, so `maxFrameBytes` does not
+ *   apply to threads (a thread shares the parent's process and memory
+ *   anyway; pick processes to isolate code you do not trust). A thread that
+ *   closes its port and keeps running is terminated as a crash, as a process
+ *   that closes its channel is killed.
  * - Closing the spawning scope terminates a thread that still runs and waits
  *   for it to exit. Nothing graceful comes first, since a thread could not
  *   refuse a termination anyway; `shutdownTimeout` only bounds that wait (a
@@ -57,7 +63,7 @@
  */
 
 import type { Readable } from "node:stream"
-import { type ResourceLimits, Worker } from "node:worker_threads"
+import { type MessagePort, type ResourceLimits, Worker } from "node:worker_threads"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import type { Transport as T } from "@troupe/core"
 import { ExitStatus, Transport, TroupeError } from "@troupe/core"
@@ -67,7 +73,7 @@ import * as Stream from "effect/Stream"
 import { bundleFor, distrust } from "./internal/bundle.ts"
 import { entryPoints } from "./internal/entryPoints.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
-import { sendEffect } from "./internal/send.ts"
+import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
@@ -159,7 +165,25 @@ const spawnThread = (
     })
     // A frame the parent cannot deserialize: hand on something no frame Schema
     // accepts, so the core reports a malformed frame instead of waiting.
-    worker.on("messageerror", onFrame)
+    worker.on("messageerror", (error) =>
+      onFrame(Transport.violation(`it posted a frame that cannot be read (${error})`))
+    )
+    // A thread that closes its end (`parentPort.close()`) and keeps running could never reply: a violation.
+    // Node emits no event for it on the `Worker`, only on its internal public port.
+    const publicPort = Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "kPublicPort")
+    const port = publicPort === undefined ? undefined : (worker as unknown as Record<symbol, MessagePort>)[publicPort]
+    let portClosed = false
+    let violated = false
+    const report = (message: string) => {
+      if (violated) return
+      violated = true
+      onFrame(Transport.violation(message))
+    }
+    const closedEarly = onChannelClosed(() => status === undefined, report)
+    port?.on?.("close", () => {
+      portClosed = true
+      closedEarly()
+    })
     worker.on("error", (error) => {
       uncaught = `${describe(error)}\n`
       if (options.stderr === "inherit") process.stderr.write(uncaught)
@@ -183,7 +207,10 @@ const spawnThread = (
       })
     })
     const sendUnsafe = (frame: unknown) => {
-      if (status === undefined) worker.postMessage(frame)
+      if (status !== undefined) return
+      // Nothing can go out on a port the running thread closed: it is broken now, not after the grace.
+      if (portClosed) report(closedChannel)
+      else worker.postMessage(frame)
     }
     // The thread's stderr, then what it died of: `error` comes before `exit`.
     const stderr = () =>

@@ -152,7 +152,60 @@ describe.each(backends)("Pool on %s: starting workers", (backend) => {
   )
 })
 
+describe.each(backends)("Pool on %s: lazy start", (backend) => {
+  it.live(
+    "4 concurrent tasks on a lazy pool of 32 start at most 4 workers and make at most 4 slots",
+    () =>
+      withPool(backend, { size: 32, start: "lazy" }, (pool) =>
+        Effect.gen(function* () {
+          const values = yield* Effect.forEach(range(4), (i) => pool.apply(T.Delay, { value: i, ms: 300 }), {
+            concurrency: "unbounded"
+          })
+          expect(values).toEqual(range(4))
+          const stats = yield* pool.stats
+          expect(stats.workerStarts).toBeLessThanOrEqual(4)
+          expect(stats.workers.length).toBeLessThanOrEqual(4)
+        })
+      ),
+    60_000
+  )
+
+  // Threads: 16 processes at once would weigh on a small machine, and the rule is the same.
+  if (backend === "thread")
+    it.live(
+      "a map of 16 items on a lazy pool of 1024 starts at most 16 workers",
+      () =>
+        withPool(backend, { size: 1024, start: "lazy" }, (pool) =>
+          Effect.gen(function* () {
+            expect(yield* pool.map(T.Square, range(16))).toEqual(range(16).map((i) => i * i))
+            const stats = yield* pool.stats
+            expect(stats.workerStarts).toBeLessThanOrEqual(16)
+            expect(stats.workers.length).toBeLessThanOrEqual(16)
+          })
+        ),
+      60_000
+    )
+})
+
 describe.each(backends)("Pool on %s: shutdown", (backend) => {
+  it.live(
+    "closing a pool whose workers are still starting lets each finish its initializer, then stops it",
+    () =>
+      Effect.gen(function* () {
+        const file = tempFile("init")
+        // Closed as soon as it is made: both workers are still starting.
+        yield* Effect.scoped(Pool.make({ size: 2, initializer: { task: T.RecordInit, payload: file } })).pipe(
+          Effect.provide(NodePool.transport(backend))
+        )
+        const pids = readFileSync(file, "utf8").trim().split("\n")
+        expect(pids.length).toBe(2)
+        if (backend === "process") {
+          expect(yield* Effect.promise(() => survivorsAfter(pids.map(Number), 5000))).toEqual([])
+        }
+      }),
+    60_000
+  )
+
   it.live(
     "S44 closing the scope drains submitted work; later submits fail with PoolShuttingDown",
     () =>

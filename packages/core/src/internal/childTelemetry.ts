@@ -34,6 +34,19 @@ const plain = (value: unknown): unknown => {
   return text(value)
 }
 
+/**
+ * The longest log message a child forwards, in characters: a longer one is
+ * cut, with a marker that says how much was dropped. The parent bounds every
+ * message it takes from a child anyway (`maxFrameBytes`); this keeps an
+ * honest child's long line from costing it its worker.
+ */
+export const maxLogChars = 64 * 1024
+
+const bounded = (message: string): string =>
+  message.length <= maxLogChars
+    ? message
+    : `${message.slice(0, maxLogChars)}… [troupe: ${message.length - maxLogChars} more characters dropped]`
+
 /** A logger that hands each line to `emit` as a `LogRecord`. */
 export const forwardingLogger = (emit: (record: LogRecord) => void): Logger.Logger<unknown, void> =>
   Logger.make(({ date, fiber, logLevel, message }) => {
@@ -43,7 +56,7 @@ export const forwardingLogger = (emit: (record: LogRecord) => void): Logger.Logg
     }
     emit({
       level: logLevel,
-      message: (Array.isArray(message) ? message : [message]).map(text).join(" "),
+      message: bounded((Array.isArray(message) ? message : [message]).map(text).join(" ")),
       annotations,
       atMs: date.getTime()
     })

@@ -49,6 +49,8 @@ export interface Item {
   attempts: number
   /** The worker confirmed it started this item (only asked for items that may be retried). */
   started: boolean
+  /** The item's run was handed to its worker's channel (false while it waits in the slot's outbox). */
+  sent: boolean
   /** The caller has its outcome (or gave up); later replies only release the worker. */
   settled: boolean
   /** The caller gave up: never retried, never reported. */
@@ -81,6 +83,8 @@ export interface DispatcherOptions {
   readonly concurrency: number
   readonly prefetch: number
   readonly balancer: Balancer.Balancer<any>
+  /** The pool's size: its slots are made as they are first used, so `slots` may hold fewer. */
+  readonly size: number
   /** How long an interrupted task may take to let go before its worker is replaced. */
   readonly interruptGraceMs: number
 }
@@ -118,6 +122,7 @@ export const makeJob = (
       job,
       attempts: 0,
       started: false,
+      sent: false,
       settled: false,
       cancelled: false,
       slot: undefined,
@@ -209,7 +214,7 @@ export class Dispatcher {
           const job = this.queue[position]!
           // Prefetch only when more jobs wait than every worker can run at once: a batch then saves round
           // trips, while a shallow queue waits here for the first free worker instead of behind a long task.
-          const deep = this.queue.length > this.slots.length * concurrency
+          const deep = this.queue.length > this.options.size * concurrency
           this.limit = deep && job.timeoutMs === undefined ? concurrency + prefetch : concurrency
           this.module = job.items[0]!.run.module
           const index = balancer.pick(this.slots, job.items[0]!.payload)
@@ -309,9 +314,10 @@ export class Dispatcher {
    * may have been running (see `mayHaveRun`) are retried if they have retries
    * left (at the back of the queue), else fail with `WorkerCrashed`. The rest
    * never started and go back to the front of the queue as they were, without
-   * using up an attempt.
+   * using up an attempt. `reason`: why the pool killed the worker, when it
+   * broke the protocol.
    */
-  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus): void {
+  died(items: ReadonlyArray<Item>, pid: number, status: ExitStatus, reason?: string): void {
     const requeue: Array<Job> = []
     const requeued = new Set<Job>()
     const retries: Array<Job> = []
@@ -326,7 +332,8 @@ export class Dispatcher {
       // A retriable item says when it starts, so only a run that really began is counted. Any other item is
       // counted when it was among the oldest `concurrency` the worker held: it may have been running (a worker
       // writes every reply to its channel before it starts another run, so no older item was waiting on it).
-      const mayHaveRun = item.retries > 0 ? item.started : position < concurrency
+      // An item the worker was never sent (still in the outbox when its channel closed) did not run.
+      const mayHaveRun = item.retries > 0 ? item.started : item.sent && position < concurrency
       item.started = false
       if (mayHaveRun) item.attempts++
       if (mayHaveRun && item.attempts > item.retries) {
@@ -339,7 +346,8 @@ export class Dispatcher {
               pid,
               exitCode: status.code,
               signal: status.signal,
-              attempts: item.attempts
+              attempts: item.attempts,
+              ...(reason === undefined ? {} : { reason })
             })
           )
         )

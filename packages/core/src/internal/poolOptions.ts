@@ -3,35 +3,67 @@
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
-import type { Options } from "../Pool.ts"
+import type * as Duration from "effect/Duration"
+import type { MapOptions, OfferOptions, Options } from "../Pool.ts"
+import * as RestartPolicy from "../RestartPolicy.ts"
+import type { InvalidOption } from "../TroupeError.ts"
+import {
+  durationMillis,
+  firstInvalid,
+  nonNegativeDuration,
+  nonNegativeInteger,
+  positiveDuration,
+  positiveInteger,
+  positiveNumber,
+  thrown
+} from "./options.ts"
 
 /** A duration in milliseconds, or `undefined`. */
 export const millis = (input: Duration.Input | undefined): number | undefined =>
-  input === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(input))
+  input === undefined ? undefined : durationMillis(input)
 
-const positiveInteger = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 1)
-const nonNegativeInteger = (n: number | undefined) => n === undefined || (Number.isInteger(n) && n >= 0)
+/** The most workers a pool may have (`Pool.maxPoolSize`, which documents it). */
+export const maxPoolSize = 1024
 
-/** The first invalid option, described, or `undefined`. Bad options are defects: they are programming errors. */
-export const validate = (options: Options): string | undefined => {
-  if (!positiveInteger(options.size)) return `size must be a positive integer, got ${options.size}`
-  if (!positiveInteger(options.concurrency)) return `concurrency must be a positive integer, got ${options.concurrency}`
-  if (!nonNegativeInteger(options.prefetch)) return `prefetch must be a non-negative integer, got ${options.prefetch}`
-  if (!positiveInteger(options.queueSize)) return `queueSize must be a positive integer, got ${options.queueSize}`
-  if (!nonNegativeInteger(options.retries)) return `retries must be a non-negative integer, got ${options.retries}`
-  if (!positiveInteger(options.maxTasksPerWorker)) {
-    return `maxTasksPerWorker must be a positive integer, got ${options.maxTasksPerWorker}`
-  }
-  if (options.maxMemoryPerWorkerMb !== undefined && !(options.maxMemoryPerWorkerMb > 0)) {
-    return `maxMemoryPerWorkerMb must be positive, got ${options.maxMemoryPerWorkerMb}`
-  }
-  if (!nonNegativeInteger(options.minSize)) return `minSize must be a non-negative integer, got ${options.minSize}`
-  if (!positiveInteger(options.maxPayloadBytes)) {
-    return `maxPayloadBytes must be a positive integer, got ${options.maxPayloadBytes}`
-  }
-  return undefined
-}
+/** The first invalid option, as an `InvalidOption` that names it, or `undefined`. */
+export const validate = (options: Options): InvalidOption | undefined =>
+  firstInvalid(
+    positiveInteger("size", options.size, maxPoolSize),
+    positiveInteger("concurrency", options.concurrency),
+    nonNegativeInteger("prefetch", options.prefetch),
+    positiveInteger("queueSize", options.queueSize),
+    nonNegativeInteger("retries", options.retries),
+    positiveInteger("maxTasksPerWorker", options.maxTasksPerWorker),
+    positiveNumber("maxMemoryPerWorkerMb", options.maxMemoryPerWorkerMb),
+    nonNegativeInteger("minSize", options.minSize),
+    positiveInteger("maxPayloadBytes", options.maxPayloadBytes),
+    positiveInteger("maxFrameBytes", options.maxFrameBytes),
+    positiveDuration("timeout", options.timeout),
+    positiveDuration("idleTimeout", options.idleTimeout),
+    positiveDuration("startTimeout", options.startTimeout),
+    nonNegativeDuration("killTimeout", options.killTimeout),
+    nonNegativeDuration("interruptGrace", options.interruptGrace),
+    nonNegativeDuration("shutdown.timeout", options.shutdown?.timeout),
+    options.restartIntensity === undefined
+      ? undefined
+      : thrown("restartIntensity", () =>
+          RestartPolicy.intensity(options.restartIntensity!.maxRestarts, options.restartIntensity!.period)
+        ),
+    options.backoff === undefined
+      ? undefined
+      : thrown("backoff", () => RestartPolicy.backoffDelay(0, options.backoff!, 0))
+  )
+
+/** The first invalid per-call option, or `undefined`. */
+export const validateCall = (call: (OfferOptions & MapOptions) | undefined): InvalidOption | undefined =>
+  call === undefined
+    ? undefined
+    : firstInvalid(
+        positiveInteger("chunkSize", call.chunkSize),
+        nonNegativeInteger("retries", call.retries),
+        positiveDuration("timeout", call.timeout),
+        nonNegativeDuration("wait", call.wait)
+      )
 
 /** A deadline a timer can hold: beyond about 24.8 days (or infinite) means none. */
 export const timerMillis = (ms: number | undefined): number | undefined =>

@@ -18,6 +18,7 @@ import type * as Balancer from "../Balancer.ts"
 import { ExitStatus } from "../ExitStatus.ts"
 import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
+import { violationReason } from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
 import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
@@ -93,6 +94,8 @@ export class Slot implements Balancer.WorkerView {
   /** The tasks whose module the current worker has been told (their later runs leave it out). */
   private readonly named = new Set<string>()
   private readonly isNamed = (task: string): boolean => this.named.has(task)
+  /** Why the current worker was killed for breaking the protocol, if it was. */
+  private violation: string | undefined = undefined
   private connection: Transport.Connection | undefined
   private dispatched = 0
   private ready: Deferred.Deferred<void> | undefined
@@ -137,6 +140,7 @@ export class Slot implements Balancer.WorkerView {
     for (const item of job.items) {
       item.slot = this
       item.dispatchedAt = now
+      item.sent = false
       this.held.set(item.id, item)
       this.outbox.push(item)
       telemetry.waitMs.update(now - item.submittedAt)
@@ -146,15 +150,24 @@ export class Slot implements Balancer.WorkerView {
     this.context.dispatcher.startTimer(job)
   }
 
+  /** Read through a method: the state may change during a send (a transport reports a broken worker). */
+  private isStopping(): boolean {
+    return this.state === "stopping"
+  }
+
   /** Sends the runs taken since the last flush, as one message. */
   flush(): void {
-    if (this.outbox.length === 0 || this.connection === undefined) return
+    // A stopping worker gets nothing more: what waits in the outbox never reached it, and is requeued on its exit.
+    if (this.outbox.length === 0 || this.connection === undefined || this.state === "stopping") return
     const items = this.outbox
     this.outbox = []
     const runs: Array<Run> = new Array(items.length)
     for (let i = 0; i < items.length; i++) runs[i] = items[i]!.run
     try {
       this.connection!.sendUnsafe(runsMessage(runs, this.isNamed))
+      // The transport found the worker broken as it sent (its channel is closed): the runs never reached it.
+      const reached = !this.isStopping()
+      for (const item of items) item.sent = reached
       for (const run of runs) this.named.add(run.task)
     } catch {
       for (const item of items) this.sendAlone(item)
@@ -165,6 +178,7 @@ export class Slot implements Balancer.WorkerView {
     const run = item.run
     try {
       this.connection!.sendUnsafe(run)
+      item.sent = !this.isStopping()
       this.named.add(run.task)
     } catch (error) {
       if (item.slot !== this) return
@@ -244,6 +258,20 @@ export class Slot implements Balancer.WorkerView {
     this.escalate(connection, ["SIGTERM", "SIGKILL"])
   }
 
+  /**
+   * The worker broke the protocol (it closed its channel, sent more than the
+   * intake limit, sent what is not a frame, or could not read what the pool
+   * sent): it cannot be trusted to reply, so it is killed at once, and its
+   * exit fails or requeues what it held, as any crash does, with `reason`.
+   */
+  private violated(reason: string): void {
+    this.violation ??= reason
+    const connection = this.connection
+    if (connection === undefined || connection.exitStatus() !== undefined) return
+    this.state = "stopping"
+    Effect.runFork(connection.signal("SIGKILL"))
+  }
+
   /** Whether a worker process exists in this slot (spawned, not yet reaped). */
   get hasWorker(): boolean {
     return this.connection !== undefined
@@ -252,7 +280,7 @@ export class Slot implements Balancer.WorkerView {
   private onFrame = (raw: unknown): void => {
     const frame = decodeChildFrame(raw)
     if (Exit.isFailure(frame)) {
-      this.kill()
+      this.violated(violationReason(raw))
       return
     }
     const value = frame.value
@@ -288,6 +316,9 @@ export class Slot implements Balancer.WorkerView {
         break
       }
       case "ProtocolError":
+        // Which run the worker could not read is unknown: none of its runs can be trusted to be answered.
+        this.violated(`it could not read a frame the pool sent (${value.message})`)
+        break
       case "Stopped":
         break
     }
@@ -350,6 +381,7 @@ export class Slot implements Balancer.WorkerView {
     this.ending = undefined
     this.dispatched = 0
     this.named.clear()
+    this.violation = undefined
     this.ready = Deferred.makeUnsafe<void>()
     this.initialized = undefined
     return this.spawnAndServe.pipe(
@@ -425,7 +457,7 @@ export class Slot implements Balancer.WorkerView {
     const status = yield* connection.exited
     const held = [...this.held.values()]
     this.state = "down"
-    this.context.dispatcher.died(held, connection.pid, status)
+    this.context.dispatcher.died(held, connection.pid, status, this.violation)
     const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
     const ending = this.ending ?? crashed
     telemetry.workerExits.add(exitLabel(status))

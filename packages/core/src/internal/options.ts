@@ -1,0 +1,74 @@
+/**
+ * Checks on option values, shared by `Pool`, `Process`, `Task` and per-call
+ * options: each refuses a bad value with an `InvalidOption` that names the
+ * option, where it is given, instead of letting it become an immediate
+ * timeout, a kill without grace, or a crash later.
+ *
+ * A check returns the error, or `undefined` for a good (or absent) value;
+ * `firstInvalid` picks the first error of several.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import { InvalidOption } from "../TroupeError.ts"
+
+/** A duration input in milliseconds; `NaN` when it is not one (Effect reads a `NaN` number as 0). */
+export const durationMillis = (input: Duration.Input): number => {
+  if (typeof input === "number" && Number.isNaN(input)) return Number.NaN
+  try {
+    return Duration.toMillis(Duration.fromInputUnsafe(input))
+  } catch {
+    return Number.NaN
+  }
+}
+
+const refuse = (option: string, reason: string, value: unknown) =>
+  new InvalidOption({ option, reason: `${reason}, got ${describe(value)}` })
+
+const describe = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  try {
+    return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+/** A deadline: more than zero (infinite means none). */
+export const positiveDuration = (option: string, input: Duration.Input | undefined): InvalidOption | undefined =>
+  input === undefined || durationMillis(input) > 0 ? undefined : refuse(option, "must be a duration over zero", input)
+
+/** A grace or a wait: zero or more (infinite means forever). */
+export const nonNegativeDuration = (option: string, input: Duration.Input | undefined): InvalidOption | undefined =>
+  input === undefined || durationMillis(input) >= 0
+    ? undefined
+    : refuse(option, "must be a duration of zero or more", input)
+
+/** A count of at least 1, and at most `max` when given. */
+export const positiveInteger = (option: string, n: number | undefined, max?: number): InvalidOption | undefined => {
+  if (n === undefined) return undefined
+  if (!Number.isInteger(n) || n < 1) return refuse(option, "must be a positive integer", n)
+  return max !== undefined && n > max ? refuse(option, `must be at most ${max}`, n) : undefined
+}
+
+/** A count of 0 or more. */
+export const nonNegativeInteger = (option: string, n: number | undefined): InvalidOption | undefined =>
+  n === undefined || (Number.isInteger(n) && n >= 0) ? undefined : refuse(option, "must be a non-negative integer", n)
+
+/** A positive number (not necessarily an integer). */
+export const positiveNumber = (option: string, n: number | undefined): InvalidOption | undefined =>
+  n === undefined || n > 0 ? undefined : refuse(option, "must be positive", n)
+
+/** Runs a check that throws (`RestartPolicy`'s own validation), as a check. */
+export const thrown = (option: string, check: () => unknown): InvalidOption | undefined => {
+  try {
+    check()
+    return undefined
+  } catch (error) {
+    return new InvalidOption({ option, reason: error instanceof Error ? error.message : String(error) })
+  }
+}
+
+/** The first error among `checks`, or `undefined`. */
+export const firstInvalid = (...checks: ReadonlyArray<InvalidOption | undefined>): InvalidOption | undefined =>
+  checks.find((check) => check !== undefined)

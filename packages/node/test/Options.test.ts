@@ -1,0 +1,82 @@
+/**
+ * Options are checked where they are given (issue 13, items 10 and 12): a
+ * pool, a task, a process or a call with a negative, zero or `NaN` deadline,
+ * a negative grace, a backoff whose minimum exceeds its maximum, or an absurd
+ * size is refused with an `InvalidOption` that names the field, before any
+ * worker starts; nothing becomes an immediate timeout.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Pool, Process, Task, TroupeError } from "@troupe/core"
+import { NodePool } from "@troupe/node"
+import { Effect, Exit, Schema } from "effect"
+import { backends, withPool } from "./fixtures/pool.ts"
+import * as T from "./fixtures/poolTasks.ts"
+
+const optionOf = <A, E>(exit: Exit.Exit<A, E>): string => {
+  const error = Exit.findErrorOption(exit)
+  if (error._tag === "None" || !(error.value instanceof TroupeError.InvalidOption)) {
+    throw new Error(`expected an InvalidOption, got ${String(Exit.isFailure(exit) ? exit.cause : "a success")}`)
+  }
+  return error.value.option
+}
+
+describe("Pool options", () => {
+  const refused: ReadonlyArray<readonly [string, Pool.Options]> = [
+    ["size", { size: 1_000_000 }],
+    ["size", { size: 0 }],
+    ["size", { size: 2.5 }],
+    ["timeout", { timeout: -1 }],
+    ["timeout", { timeout: Number.NaN }],
+    ["timeout", { timeout: 0 }],
+    ["timeout", { timeout: "-5 seconds" }],
+    ["idleTimeout", { idleTimeout: 0 }],
+    ["startTimeout", { startTimeout: 0 }],
+    ["killTimeout", { killTimeout: -1 }],
+    ["interruptGrace", { interruptGrace: -1 }],
+    ["shutdown.timeout", { shutdown: { timeout: -1 } }],
+    ["backoff", { backoff: { min: "2 seconds", max: "1 second", randomFactor: 0 } }],
+    ["restartIntensity", { restartIntensity: { maxRestarts: 1, period: 0 } }],
+    ["maxFrameBytes", { maxFrameBytes: 0 }]
+  ]
+  for (const [option, options] of refused) {
+    it.effect(`${JSON.stringify(options)} is refused at construction, naming ${option}`, () =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(Effect.scoped(Pool.make({ ...options, start: "lazy" })))
+        expect(optionOf(exit)).toBe(option)
+      }).pipe(Effect.provide(NodePool.transport("process")))
+    )
+  }
+})
+
+describe("Task and Process options", () => {
+  it("Task.make throws an InvalidOption for a timeout that is not over zero", () => {
+    for (const timeout of [0, -1, Number.NaN]) {
+      expect(() =>
+        Task.make("options/Bad", { payload: Schema.Number, handler: Effect.succeed, timeout, module: import.meta.url })
+      ).toThrow(TroupeError.InvalidOption)
+    }
+  })
+
+  it.effect("Process.start refuses a negative shutdownTimeout before it forks", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Effect.scoped(Process.start(T.Square, 2, { shutdownTimeout: -1 })))
+      expect(optionOf(exit)).toBe("shutdownTimeout")
+    }).pipe(Effect.provide(NodePool.transport("process")))
+  )
+})
+
+describe.each(backends)("per-call options on %s", (backend) => {
+  it.live("a call with a bad timeout, retries, wait or chunkSize fails with InvalidOption; the pool serves on", () =>
+    withPool(backend, { size: 1 }, (pool) =>
+      Effect.gen(function* () {
+        expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { timeout: 0 })))).toBe("timeout")
+        expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { timeout: -1 })))).toBe("timeout")
+        expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { retries: -1 })))).toBe("retries")
+        expect(optionOf(yield* Effect.exit(pool.offer(T.Square, 2, { wait: -1 })))).toBe("wait")
+        expect(optionOf(yield* Effect.exit(pool.map(T.Square, [1, 2], { timeout: Number.NaN })))).toBe("timeout")
+        expect(optionOf(yield* Effect.exit(pool.map(T.Square, [1, 2], { chunkSize: 0 })))).toBe("chunkSize")
+        expect(yield* pool.apply(T.Square, 3, { timeout: "10 seconds" })).toBe(9)
+      })
+    )
+  )
+})
