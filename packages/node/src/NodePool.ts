@@ -3,7 +3,7 @@
  * request, behind the same API.
  *
  * `NodePool.layer` provides the core `Pool` service with the right
- * `Transport` and Node's defaults (`size` is `os.availableParallelism()`).
+ * `Transport` and Node's defaults (`size` is `os.availableParallelism()`, at most `Pool.maxPoolSize`).
  * Pick processes for isolation (a crash, a leak or an out-of-memory error
  * stays in one child; native code cannot take the parent down) and threads
  * for start-up time and cheap messages when the work is trusted.
@@ -56,6 +56,6 @@ export const transport = (backend: "process" | "thread" = "process"): Layer.Laye
  * @category layers
  */
 export const layer = (options: Options = {}) =>
-  Pool.layer({ ...options, size: options.size ?? availableParallelism() }).pipe(
+  Pool.layer({ ...options, size: options.size ?? Math.min(availableParallelism(), Pool.maxPoolSize) }).pipe(
     Layer.provide(transport(options.backend))
   )
