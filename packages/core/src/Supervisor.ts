@@ -34,6 +34,7 @@ import * as Spec from "./internal/supervisorSpec.ts"
 import type * as RestartPolicy from "./RestartPolicy.ts"
 import type { Transport } from "./Transport.ts"
 import {
+  type ChildOperationFailed,
   type ChildStartFailed,
   InvalidSupervisorSpec,
   type RestartIntensityExceeded,
@@ -283,6 +284,50 @@ export interface Supervisor {
   readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
   /** Stops every child, right to left, with its shutdown; harmless twice. */
   readonly stop: Effect.Effect<void>
+  /**
+   * OTP's `start_child`: checks `spec`, adds it after the other children and starts it. The new child restarts
+   * under the same strategy, restart type and intensity as the others. A start that fails keeps no spec.
+   */
+  readonly startChild: (
+    spec: ChildSpec
+  ) => Effect.Effect<void, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec>
+  /** OTP's `terminate_child`: stops the child by its shutdown; its spec stays (a `temporary` one is removed). */
+  readonly terminateChild: (id: string) => Effect.Effect<void, ChildOperationFailed>
+  /** OTP's `restart_child`: starts a terminated child again; `running` if it runs or restarts. */
+  readonly restartChild: (id: string) => Effect.Effect<void, ChildStartFailed | ChildOperationFailed>
+  /** OTP's `delete_child`: removes a terminated child's spec; `running` if it runs or restarts. */
+  readonly deleteChild: (id: string) => Effect.Effect<void, ChildOperationFailed>
+  /** OTP's `which_children`: the root's children, in start order. */
+  readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>>
+  /** OTP's `count_children`, for the root's children. */
+  readonly countChildren: Effect.Effect<ChildCounts>
+}
+
+/**
+ * One child, as `whichChildren` lists it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildInfo {
+  readonly id: string
+  readonly kind: "supervisor" | "worker"
+  readonly status: TreeNode["status"]
+  readonly pid: number | null
+}
+
+/**
+ * OTP's `count_children`: `specs` (every child spec), `active` (children
+ * running), `supervisors` and `workers` (specs of each kind).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildCounts {
+  readonly specs: number
+  readonly active: number
+  readonly supervisors: number
+  readonly workers: number
 }
 
 /**
