@@ -20,7 +20,14 @@
  * an abnormal end of a child: failures escalate up the tree. A cascade
  * (`oneForAll`, `restForOne`) counts once; a restart that itself fails counts
  * too. An optional backoff (Akka's formula, reset after a stable run) delays
- * each restart; messages sent meanwhile wait in the actor's mailbox.
+ * each restart; messages sent meanwhile wait in the actor's mailbox. The
+ * restart logic is `RestartPolicy.makeRestarter`, shared with pools and
+ * keyed groups.
+ *
+ * Specs are checked at `start` (`InvalidSupervisorSpec` names the bad
+ * field). A running supervisor takes dynamic children (`startChild`,
+ * `terminateChild`, `restartChild`, `deleteChild`), and with `autoShutdown`
+ * a `significant` child's end shuts it down, as OTP 24's.
  *
  * @since 0.1.0
  */
@@ -91,6 +98,12 @@ export interface Options {
   readonly period?: Duration.Input | undefined
   /** Delay between restarts; default none (restart at once, as in OTP). */
   readonly backoff?: Backoff | undefined
+  /**
+   * OTP's `auto_shutdown`: `"never"` (the default); `"anySignificant"`: the supervisor shuts down (stops its
+   * other children, ends normally) once any `significant` child ended by itself and is not restarted;
+   * `"allSignificant"`: once all of them did.
+   */
+  readonly autoShutdown?: "never" | "anySignificant" | "allSignificant" | undefined
 }
 
 /**
@@ -104,6 +117,8 @@ export interface WorkerSpec {
   readonly id: string
   readonly behaviour: Actor.Behaviour<Actor.Any>
   readonly restart: RestartType
+  /** Its end can shut its supervisor down (`autoShutdown`); never `permanent`. Default `false`. */
+  readonly significant?: boolean | undefined
   readonly shutdown: Shutdown
   readonly mailbox?: Actor.MailboxOptions | undefined
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
@@ -122,6 +137,8 @@ export interface SupervisorSpec {
   readonly options: Options
   readonly children: ReadonlyArray<ChildSpec>
   readonly restart: RestartType
+  /** Its end can shut its supervisor down (`autoShutdown`); never `permanent`. Default `false`. */
+  readonly significant?: boolean | undefined
   readonly shutdown: Shutdown
 }
 
@@ -152,6 +169,7 @@ export const worker = (
   options?: {
     readonly restart?: RestartType | undefined
     readonly shutdown?: Shutdown | undefined
+    readonly significant?: boolean | undefined
     readonly mailbox?: Actor.MailboxOptions | undefined
     readonly env?: Readonly<Record<string, string | undefined>> | undefined
     readonly execArgv?: ReadonlyArray<string> | undefined
@@ -161,6 +179,7 @@ export const worker = (
   id: checkId(id),
   behaviour,
   restart: options?.restart ?? "permanent",
+  significant: options?.significant ?? false,
   shutdown: options?.shutdown ?? 5000,
   mailbox: options?.mailbox,
   env: options?.env,
@@ -189,13 +208,18 @@ export const supervisor = (
   id: string,
   options: Options,
   children: ReadonlyArray<ChildSpec>,
-  childOptions?: { readonly restart?: RestartType | undefined; readonly shutdown?: Shutdown | undefined }
+  childOptions?: {
+    readonly restart?: RestartType | undefined
+    readonly shutdown?: Shutdown | undefined
+    readonly significant?: boolean | undefined
+  }
 ): SupervisorSpec => ({
   _tag: "Supervisor",
   id: checkId(id),
   options,
   children: checkChildren(children),
   restart: childOptions?.restart ?? "permanent",
+  significant: childOptions?.significant ?? false,
   shutdown: childOptions?.shutdown ?? "infinity"
 })
 

@@ -693,3 +693,59 @@ it.live(
     ),
   60_000
 )
+
+it.live(
+  "significant children and autoShutdown: anySignificant shuts down at the first significant end, allSignificant at the last",
+  () =>
+    Effect.gen(function* () {
+      yield* withTree(
+        { autoShutdown: "anySignificant", intensity: 5 },
+        [worker("c1"), worker("s1", { restart: "transient", significant: true })],
+        (sup) =>
+          Effect.gen(function* () {
+            const start = yield* pids(sup)
+            // An abnormal end of a transient child restarts it: no shutdown.
+            yield* killAndAwaitRestart(sup, "s1")
+            expect((yield* sup.tree).status).toBe("running")
+            yield* Effect.exit(sup.ref("s1", Counter).ask("Stop", { reason: "normal" }))
+            // A normal end does not restart it, and it is significant: the supervisor shuts down, normally.
+            const exit = yield* Effect.exit(Effect.timeout(sup.join, "20 seconds"))
+            expect(exit._tag).toBe("Success")
+            expect(yield* Effect.promise(() => survivorsAfter([start.c1!], 5000))).toEqual([])
+            expect((yield* sup.tree).status).toBe("stopped")
+          })
+      )
+      yield* withTree(
+        { autoShutdown: "allSignificant", intensity: 5 },
+        [
+          worker("c1"),
+          worker("s1", { restart: "temporary", significant: true }),
+          worker("s2", { restart: "transient", significant: true })
+        ],
+        (sup) =>
+          Effect.gen(function* () {
+            yield* Effect.exit(sup.ref("s1", Counter).ask("Crash", undefined))
+            yield* eventually(sup.tree, (root) => root.children?.length === 2, 20_000)
+            expect((yield* sup.tree).status).toBe("running")
+            yield* Effect.exit(sup.ref("s2", Counter).ask("Stop", { reason: "shutdown" }))
+            const exit = yield* Effect.exit(Effect.timeout(sup.join, "20 seconds"))
+            expect(exit._tag).toBe("Success")
+          })
+      )
+      // OTP's rules: never a permanent significant child, and none without autoShutdown.
+      for (const [options, field] of [
+        [{ autoShutdown: "anySignificant" }, "p.significant"],
+        [{}, "p.significant"]
+      ] as const) {
+        const spec = worker("p", {
+          restart: options.autoShutdown === undefined ? "transient" : "permanent",
+          significant: true
+        })
+        const error = yield* Effect.flip(
+          Supervisor.start(options, [spec]).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+        )
+        expect(error).toMatchObject({ _tag: "InvalidSupervisorSpec", field })
+      }
+    }),
+  90_000
+)

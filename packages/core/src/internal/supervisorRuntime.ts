@@ -303,10 +303,13 @@ export class Node {
       child.status = "stopped"
       this.publish({ _tag: "ChildExited", path: child.path, pid, reason, at: now() })
       const restart = child.spec.restart
-      if (restart === "temporary") return this.remove(child, `temporary child ${child.path} ended (${reason})`)
+      if (restart === "temporary") {
+        this.remove(child, `temporary child ${child.path} ended (${reason})`)
+        return yield* this.afterSignificantEnd(child)
+      }
       if (restart === "transient" && reason !== "abnormal") {
         this.killCells(child.path, `${child.path} ended (${reason}) and is transient`)
-        return
+        return yield* this.afterSignificantEnd(child)
       }
       const delay = yield* this.countRestart(child, reason)
       if (delay === undefined) return
@@ -454,13 +457,39 @@ export class Node {
   }
 
   private giveUp(error: SupervisorError): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function* () {
-      this.status = "failed"
+    return this.end("failed", Exit.fail(error), `gave up: ${error.message}`, () => {
       this.root.escalations++
-      yield* this.stopChildren()
-      this.killCells(this.path, `supervisor ${this.path || "(root)"} gave up: ${error.message}`)
       this.publish({ _tag: "SupervisorGaveUp", path: this.path, reason: error.message, at: now() })
-      Deferred.doneUnsafe(this.ended, Exit.fail(error))
+    })
+  }
+
+  /**
+   * OTP's `auto_shutdown`, after a `significant` child ended by itself and is not restarted: under
+   * `anySignificant` the supervisor shuts down; under `allSignificant`, once no significant child is left running.
+   * It stops its other children and ends normally, so its parent sees a `shutdown` end.
+   */
+  private afterSignificantEnd(child: Child): Effect.Effect<void> {
+    const mode = this.options.autoShutdown ?? "never"
+    const significant = (spec: Spec) => spec._tag !== "Host" && spec.significant === true
+    if (mode === "never" || !significant(child.spec)) return Effect.void
+    const left = this.children.some((other) => significant(other.spec) && other.status !== "stopped")
+    if (mode === "allSignificant" && left) return Effect.void
+    return this.end("stopped", Exit.void, `shut down after its significant child ${child.path} ended (${mode})`)
+  }
+
+  /** Ends the node from its own loop: its children stop, its mailboxes fail, then its loop goes. */
+  private end(
+    status: "stopped" | "failed",
+    exit: Exit.Exit<void, SupervisorError>,
+    why: string,
+    beforeDone: () => void = () => {}
+  ): Effect.Effect<void> {
+    return Effect.gen({ self: this }, function* () {
+      this.status = status
+      yield* this.stopChildren()
+      this.killCells(this.path, `supervisor ${this.path || "(root)"} ${why}`)
+      beforeDone()
+      Deferred.doneUnsafe(this.ended, exit)
       if (this.scope !== undefined) yield* Effect.forkDetach(Scope.close(this.scope, Exit.void))
     })
   }
@@ -666,7 +695,7 @@ export const startRoot = (
       stop: node.stop,
       startChild: (spec) =>
         Effect.suspend((): Effect.Effect<void, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec> => {
-          const invalid = checkChildren([spec], "")
+          const invalid = checkChildren([spec], "", options.autoShutdown)
           return invalid === undefined ? node.addChild(spec) : Effect.fail(invalid)
         }),
       terminateChild: (id) => node.terminateChild(id),
