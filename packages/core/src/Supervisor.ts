@@ -104,6 +104,11 @@ export interface Options {
    * `"allSignificant"`: once all of them did.
    */
   readonly autoShutdown?: "never" | "anySignificant" | "allSignificant" | undefined
+  /**
+   * At most this many children (Elixir's `DynamicSupervisor` `max_children`): a `startChild` past it fails with
+   * `ChildOperationFailed { reason: "maxChildren" }`. Default: no limit.
+   */
+  readonly maxChildren?: number | undefined
 }
 
 /**

@@ -371,14 +371,16 @@ export class InvalidSupervisorSpec extends Schema.TaggedError<InvalidSupervisorS
  * (`terminateChild`, `restartChild`, `deleteChild`, `startChild`), as OTP's
  * `{error, Reason}`: `notFound` (no child with that id), `running` (restart
  * or delete a child that runs or restarts), `alreadyPresent` (start a child
- * whose id is taken), `stopped` (the supervisor is no longer running).
+ * whose id is taken), `maxChildren` (start one more than the supervisor's
+ * `maxChildren`, as Elixir's `DynamicSupervisor`), `stopped` (the
+ * supervisor is no longer running).
  *
  * @since 0.1.0
  * @category errors
  */
 export class ChildOperationFailed extends Schema.TaggedError<ChildOperationFailed>()("ChildOperationFailed", {
   child: Schema.String,
-  reason: Schema.Literals(["notFound", "running", "alreadyPresent", "stopped"])
+  reason: Schema.Literals(["notFound", "running", "alreadyPresent", "maxChildren", "stopped"])
 }) {
   override get message(): string {
     return `child ${this.child}: ${this.reason}`

@@ -646,9 +646,11 @@ it.live(
 it.live(
   "dynamic children, as OTP's: startChild, terminateChild, restartChild, deleteChild, whichChildren, countChildren",
   () =>
-    withTree({ intensity: 5 }, [worker("c1")], (sup) =>
+    withTree({ intensity: 5, maxChildren: 2 }, [worker("c1")], (sup) =>
       Effect.gen(function* () {
         yield* sup.startChild(worker("c2"))
+        // maxChildren 2 (Elixir's DynamicSupervisor): no third child.
+        expect(yield* Effect.flip(sup.startChild(worker("c3")))).toMatchObject({ reason: "maxChildren" })
         expect(yield* sup.ref("c2", Counter).ask("Increment", { by: 2 })).toBe(2)
         expect((yield* sup.whichChildren).map((child) => [child.id, child.status])).toEqual([
           ["c1", "running"],

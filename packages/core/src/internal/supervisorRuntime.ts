@@ -538,6 +538,9 @@ export class Node {
         if (this.children.some((child) => child.spec.id === spec.id)) {
           return yield* new ChildOperationFailed({ child: spec.id, reason: "alreadyPresent" })
         }
+        if (this.children.length >= (this.options.maxChildren ?? Number.POSITIVE_INFINITY)) {
+          return yield* new ChildOperationFailed({ child: spec.id, reason: "maxChildren" })
+        }
         const child = this.childOf(spec)
         this.children.push(child)
         const started = yield* Effect.exit(this.startChild(child))

@@ -95,6 +95,7 @@ export const checkOptions = (options: unknown, at: string): InvalidSupervisorSpe
   }
   return (
     checkInteger(`${at}intensity`, options.intensity, 0) ??
+    checkInteger(`${at}maxChildren`, options.maxChildren, 0) ??
     checkDuration(`${at}period`, options.period, { atLeastMs: 0, strict: true }) ??
     checkBackoff(`${at}backoff`, options.backoff)
   )
