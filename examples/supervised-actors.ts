@@ -4,7 +4,9 @@
  * `flaky` ends its process with `process.exit(1)` on every third message it
  * handles. The supervisor restarts `flaky` each time (and only `flaky`), the
  * ask that crashed it fails with a typed `ActorDied`, and the counter never
- * notices: it ends at exactly 100.
+ * notices: it ends at exactly 100. Then a dynamic child (OTP's
+ * `start_child`): a session counter started on the running tree, asked,
+ * terminated and deleted.
  *
  *     node examples/supervised-actors.ts
  */
@@ -106,6 +108,13 @@ if (import.meta.main) {
       yield* Effect.sleep("50 millis")
       tree = yield* sup.tree
     }
+    // Dynamic children, as OTP's start_child / terminate_child / delete_child: a session started on the running tree.
+    yield* sup.startChild(Supervisor.worker("session-1", CounterBehaviour, { restart: "transient" }))
+    const session = yield* sup.ref("session-1", Counter).ask("Increment", { by: 5 })
+    yield* sup.terminateChild("session-1")
+    yield* sup.deleteChild("session-1")
+    const ids = (yield* sup.whichChildren).map((child) => child.id)
+    yield* Console.log(`dynamic: session-1 answered ${session}, children after delete: ${ids.join(",")}`)
     yield* Console.log(`flaky: ${pongs} pongs, ${died} asks failed with ActorDied`)
     yield* Console.log(`counter=${count} flaky_restarts=${flakyRestarts(tree)} tree_ok=${allRunning(tree)}`)
   })

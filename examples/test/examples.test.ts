@@ -58,6 +58,8 @@ it("supervised-actors.ts: the counter reaches 100 while its flaky sibling crashe
   // One line per exit and per restart of flaky, printed as they happen; the counter never restarts.
   expect(stdout.match(/^restart: flaky /gm)?.length).toBe(restarts)
   expect(stdout).not.toMatch(/^(exited|restart): counter /m)
+  // A dynamic child: started on the running tree, asked, terminated and deleted.
+  expect(stdout).toContain("dynamic: session-1 answered 5, children after delete: counter,flaky\n")
 })
 
 // Chaos kills children for as long as the stream runs, and the run is slower on a busy machine:

@@ -167,6 +167,17 @@ export const backoffMs = Metric.histogram("troupe_pool_backoff_ms", {
 })
 
 /**
+ * 1 while a pool's restarts are past its restart intensity and it goes on
+ * degraded (`onExceeded: "degrade"`, the default), else 0. Tags: `pool`.
+ *
+ * @since 0.1.0
+ * @category pool
+ */
+export const poolDegraded = Metric.gauge("troupe_pool_degraded", {
+  description: "1 while the pool's worker restarts are past its restart intensity"
+})
+
+/**
  * Children restarted by a supervision tree. Tags: `supervisor`.
  *
  * @since 0.1.0

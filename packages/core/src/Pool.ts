@@ -129,8 +129,21 @@ export interface Options {
   readonly idleTimeout?: Duration.Input | undefined
   /** The fewest workers an idle pool shrinks to (default 0). */
   readonly minSize?: number | undefined
-  /** More than `maxRestarts` worker failures within `period` and the pool gives up. Default `2 * size` in 10 s. */
-  readonly restartIntensity?: { readonly maxRestarts: number; readonly period: Duration.Input } | undefined
+  /**
+   * The restart intensity: `maxRestarts` worker failures within `period` (default `2 * size` in 10 s). Past it,
+   * by default (`onExceeded: "degrade"`), the pool keeps restarting its workers at the backoff's `max` and reports
+   * itself degraded (`PoolOverIntensity` events, `stats.degraded`, the `troupe_pool_degraded` gauge) until a
+   * `period` passes within the intensity: a long-running service lives through a bad spell. `onExceeded:
+   * "giveUp"` is OTP's strict behaviour: the pool stops its workers and fails every waiting and later call with
+   * `RestartIntensityExceeded`.
+   */
+  readonly restartIntensity?:
+    | {
+        readonly maxRestarts: number
+        readonly period: Duration.Input
+        readonly onExceeded?: "degrade" | "giveUp" | undefined
+      }
+    | undefined
   /**
    * Delay before a replacement starts: Akka's formula (default 5 ms doubling to 1 s, 20% jitter), per worker;
    * `resetAfter` (default `(min + max) / 2`) and `maxRestarts` (consecutive failures of one worker) as on a
@@ -253,6 +266,8 @@ export interface Stats {
   readonly queued: number
   readonly inFlight: number
   readonly restarts: number
+  /** Restarts are past the intensity (`onExceeded: "degrade"`): workers restart at the backoff's `max`. */
+  readonly degraded: boolean
   readonly submitted: number
   /** Task runs handed to workers (retries included). */
   readonly started: number
@@ -289,7 +304,10 @@ export interface HistogramSummary {
  * - `WorkerStartFailed`: a worker could not start; `PoolDegraded` follows.
  * - `TaskRetried`: a task runs again after its worker died (`attempt` is the next run).
  * - `PoolDegraded`: fewer workers serve than the pool's size, after a crash or a failed start.
- * - `PoolGaveUp`: the restart intensity was exceeded; the pool takes no more work.
+ * - `PoolOverIntensity`: a failure past the restart intensity under `onExceeded: "degrade"`: the pool goes on,
+ *   degraded, restarting that worker after the backoff's `max`.
+ * - `PoolGaveUp`: the restart intensity was exceeded (`onExceeded: "giveUp"`), or a worker failed more than
+ *   `backoff.maxRestarts` times in a row; the pool takes no more work.
  *
  * @since 0.1.0
  * @category models
@@ -316,6 +334,13 @@ export type Event =
       readonly at: number
     }
   | { readonly _tag: "PoolDegraded"; readonly live: number; readonly size: number; readonly at: number }
+  | {
+      readonly _tag: "PoolOverIntensity"
+      readonly restarts: number
+      readonly periodMs: number
+      readonly reason: string
+      readonly at: number
+    }
   | { readonly _tag: "PoolGaveUp"; readonly reason: string; readonly at: number }
 
 /**
@@ -555,7 +580,8 @@ export const make = Effect.fnUntraced(function* (
       options.restartIntensity?.maxRestarts ?? 2 * size,
       options.restartIntensity?.period ?? Duration.seconds(10)
     ),
-    backoff: options.backoff ?? { min: "5 millis", max: "1 second", randomFactor: 0.2 }
+    backoff: options.backoff ?? { min: "5 millis", max: "1 second", randomFactor: 0.2 },
+    onExceeded: options.restartIntensity?.onExceeded ?? "degrade"
   })
   const supervise = supervision.supervise
 
@@ -938,6 +964,7 @@ export const make = Effect.fnUntraced(function* (
       queued: dispatcher.queue.length,
       inFlight: slots.reduce((sum, slot) => sum + slot.held.size, 0),
       restarts: supervision.restarts(),
+      degraded: telemetry.degraded(),
       submitted: telemetry.submitted,
       started: telemetry.started,
       succeeded: telemetry.succeeded,

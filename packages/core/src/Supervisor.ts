@@ -20,7 +20,14 @@
  * an abnormal end of a child: failures escalate up the tree. A cascade
  * (`oneForAll`, `restForOne`) counts once; a restart that itself fails counts
  * too. An optional backoff (Akka's formula, reset after a stable run) delays
- * each restart; messages sent meanwhile wait in the actor's mailbox.
+ * each restart; messages sent meanwhile wait in the actor's mailbox. The
+ * restart logic is `RestartPolicy.makeRestarter`, shared with pools and
+ * keyed groups.
+ *
+ * Specs are checked at `start` (`InvalidSupervisorSpec` names the bad
+ * field). A running supervisor takes dynamic children (`startChild`,
+ * `terminateChild`, `restartChild`, `deleteChild`), and with `autoShutdown`
+ * a `significant` child's end shuts it down, as OTP 24's.
  *
  * @since 0.1.0
  */
@@ -34,6 +41,7 @@ import * as Spec from "./internal/supervisorSpec.ts"
 import type * as RestartPolicy from "./RestartPolicy.ts"
 import type { Transport } from "./Transport.ts"
 import {
+  type ChildOperationFailed,
   type ChildStartFailed,
   InvalidSupervisorSpec,
   type RestartIntensityExceeded,
@@ -90,6 +98,17 @@ export interface Options {
   readonly period?: Duration.Input | undefined
   /** Delay between restarts; default none (restart at once, as in OTP). */
   readonly backoff?: Backoff | undefined
+  /**
+   * OTP's `auto_shutdown`: `"never"` (the default); `"anySignificant"`: the supervisor shuts down (stops its
+   * other children, ends normally) once any `significant` child ended by itself and is not restarted;
+   * `"allSignificant"`: once all of them did.
+   */
+  readonly autoShutdown?: "never" | "anySignificant" | "allSignificant" | undefined
+  /**
+   * At most this many children (Elixir's `DynamicSupervisor` `max_children`): a `startChild` past it fails with
+   * `ChildOperationFailed { reason: "maxChildren" }`. Default: no limit.
+   */
+  readonly maxChildren?: number | undefined
 }
 
 /**
@@ -103,6 +122,8 @@ export interface WorkerSpec {
   readonly id: string
   readonly behaviour: Actor.Behaviour<Actor.Any>
   readonly restart: RestartType
+  /** Its end can shut its supervisor down (`autoShutdown`); never `permanent`. Default `false`. */
+  readonly significant?: boolean | undefined
   readonly shutdown: Shutdown
   readonly mailbox?: Actor.MailboxOptions | undefined
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
@@ -121,6 +142,8 @@ export interface SupervisorSpec {
   readonly options: Options
   readonly children: ReadonlyArray<ChildSpec>
   readonly restart: RestartType
+  /** Its end can shut its supervisor down (`autoShutdown`); never `permanent`. Default `false`. */
+  readonly significant?: boolean | undefined
   readonly shutdown: Shutdown
 }
 
@@ -151,6 +174,7 @@ export const worker = (
   options?: {
     readonly restart?: RestartType | undefined
     readonly shutdown?: Shutdown | undefined
+    readonly significant?: boolean | undefined
     readonly mailbox?: Actor.MailboxOptions | undefined
     readonly env?: Readonly<Record<string, string | undefined>> | undefined
     readonly execArgv?: ReadonlyArray<string> | undefined
@@ -160,6 +184,7 @@ export const worker = (
   id: checkId(id),
   behaviour,
   restart: options?.restart ?? "permanent",
+  significant: options?.significant ?? false,
   shutdown: options?.shutdown ?? 5000,
   mailbox: options?.mailbox,
   env: options?.env,
@@ -188,13 +213,18 @@ export const supervisor = (
   id: string,
   options: Options,
   children: ReadonlyArray<ChildSpec>,
-  childOptions?: { readonly restart?: RestartType | undefined; readonly shutdown?: Shutdown | undefined }
+  childOptions?: {
+    readonly restart?: RestartType | undefined
+    readonly shutdown?: Shutdown | undefined
+    readonly significant?: boolean | undefined
+  }
 ): SupervisorSpec => ({
   _tag: "Supervisor",
   id: checkId(id),
   options,
   children: checkChildren(children),
   restart: childOptions?.restart ?? "permanent",
+  significant: childOptions?.significant ?? false,
   shutdown: childOptions?.shutdown ?? "infinity"
 })
 
@@ -283,6 +313,50 @@ export interface Supervisor {
   readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
   /** Stops every child, right to left, with its shutdown; harmless twice. */
   readonly stop: Effect.Effect<void>
+  /**
+   * OTP's `start_child`: checks `spec`, adds it after the other children and starts it. The new child restarts
+   * under the same strategy, restart type and intensity as the others. A start that fails keeps no spec.
+   */
+  readonly startChild: (
+    spec: ChildSpec
+  ) => Effect.Effect<void, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec>
+  /** OTP's `terminate_child`: stops the child by its shutdown; its spec stays (a `temporary` one is removed). */
+  readonly terminateChild: (id: string) => Effect.Effect<void, ChildOperationFailed>
+  /** OTP's `restart_child`: starts a terminated child again; `running` if it runs or restarts. */
+  readonly restartChild: (id: string) => Effect.Effect<void, ChildStartFailed | ChildOperationFailed>
+  /** OTP's `delete_child`: removes a terminated child's spec; `running` if it runs or restarts. */
+  readonly deleteChild: (id: string) => Effect.Effect<void, ChildOperationFailed>
+  /** OTP's `which_children`: the root's children, in start order. */
+  readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>>
+  /** OTP's `count_children`, for the root's children. */
+  readonly countChildren: Effect.Effect<ChildCounts>
+}
+
+/**
+ * One child, as `whichChildren` lists it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildInfo {
+  readonly id: string
+  readonly kind: "supervisor" | "worker"
+  readonly status: TreeNode["status"]
+  readonly pid: number | null
+}
+
+/**
+ * OTP's `count_children`: `specs` (every child spec), `active` (children
+ * running), `supervisors` and `workers` (specs of each kind).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildCounts {
+  readonly specs: number
+  readonly active: number
+  readonly supervisors: number
+  readonly workers: number
 }
 
 /**

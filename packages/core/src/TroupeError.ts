@@ -388,6 +388,27 @@ export class InvalidSupervisorSpec extends Schema.TaggedError<InvalidSupervisorS
 }
 
 /**
+ * A supervisor refused an operation on one of its children
+ * (`terminateChild`, `restartChild`, `deleteChild`, `startChild`), as OTP's
+ * `{error, Reason}`: `notFound` (no child with that id), `running` (restart
+ * or delete a child that runs or restarts), `alreadyPresent` (start a child
+ * whose id is taken), `maxChildren` (start one more than the supervisor's
+ * `maxChildren`, as Elixir's `DynamicSupervisor`), `stopped` (the
+ * supervisor is no longer running).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ChildOperationFailed extends Schema.TaggedError<ChildOperationFailed>()("ChildOperationFailed", {
+  child: Schema.String,
+  reason: Schema.Literals(["notFound", "running", "alreadyPresent", "maxChildren", "stopped"])
+}) {
+  override get message(): string {
+    return `child ${this.child}: ${this.reason}`
+  }
+}
+
+/**
  * A supervisor stopped because of an error in its own bookkeeping (not a
  * child's end): it stopped its children, as when it gives up, and its parent
  * sees an abnormal end. `path` is the supervisor's (`""` for the root).

@@ -642,3 +642,112 @@ it.live(
     }),
   60_000
 )
+
+it.live(
+  "dynamic children, as OTP's: startChild, terminateChild, restartChild, deleteChild, whichChildren, countChildren",
+  () =>
+    withTree({ intensity: 5, maxChildren: 2 }, [worker("c1")], (sup) =>
+      Effect.gen(function* () {
+        yield* sup.startChild(worker("c2"))
+        // maxChildren 2 (Elixir's DynamicSupervisor): no third child.
+        expect(yield* Effect.flip(sup.startChild(worker("c3")))).toMatchObject({ reason: "maxChildren" })
+        expect(yield* sup.ref("c2", Counter).ask("Increment", { by: 2 })).toBe(2)
+        expect((yield* sup.whichChildren).map((child) => [child.id, child.status])).toEqual([
+          ["c1", "running"],
+          ["c2", "running"]
+        ])
+        // The same restart semantics as a static child: killed, it restarts.
+        const restarted = yield* killAndAwaitRestart(sup, "c2")
+        // Refused: a taken id, a bad spec, an unknown child, restarting or deleting a running child.
+        expect(yield* Effect.flip(sup.startChild(worker("c2")))).toMatchObject({ reason: "alreadyPresent" })
+        expect(yield* Effect.flip(sup.startChild({ ...worker("c3"), restart: "x" } as never))).toMatchObject({
+          _tag: "InvalidSupervisorSpec",
+          field: "c3.restart"
+        })
+        expect(yield* Effect.flip(sup.terminateChild("nope"))).toMatchObject({ reason: "notFound" })
+        expect(yield* Effect.flip(sup.restartChild("c2"))).toMatchObject({ reason: "running" })
+        expect(yield* Effect.flip(sup.deleteChild("c2"))).toMatchObject({ reason: "running" })
+        // terminate: the process is stopped, the spec stays.
+        yield* sup.terminateChild("c2")
+        expect(yield* Effect.promise(() => survivorsAfter([restarted.c2!], 5000))).toEqual([])
+        expect(yield* sup.countChildren).toEqual({ specs: 2, active: 1, supervisors: 0, workers: 2 })
+        // restart: a new process from the spec.
+        yield* sup.restartChild("c2")
+        const again = yield* pids(sup)
+        expect(again.c2).not.toBeNull()
+        expect(again.c2).not.toBe(restarted.c2)
+        expect(yield* sup.ref("c2", Counter).ask("Increment", { by: 1 })).toBe(1)
+        // delete: only once terminated; then the spec is gone and its mailbox fails.
+        yield* sup.terminateChild("c2")
+        yield* sup.deleteChild("c2")
+        expect((yield* sup.whichChildren).map((child) => child.id)).toEqual(["c1"])
+        const ask = yield* Effect.exit(sup.ref("c2", Counter).ask("Get", undefined))
+        expect(Exit.isFailure(ask) && JSON.stringify(ask.cause)).toContain("ActorDied")
+        // A child whose start fails is not kept.
+        const startCount = tempFile("starts")
+        const bad = worker("bad", {
+          env: { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_FAIL_ON_START: "1" }
+        })
+        expect(yield* Effect.flip(sup.startChild(bad))).toMatchObject({ _tag: "ChildStartFailed", child: "bad" })
+        expect(yield* sup.countChildren).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 })
+        expect((yield* sup.tree).status).toBe("running")
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "significant children and autoShutdown: anySignificant shuts down at the first significant end, allSignificant at the last",
+  () =>
+    Effect.gen(function* () {
+      yield* withTree(
+        { autoShutdown: "anySignificant", intensity: 5 },
+        [worker("c1"), worker("s1", { restart: "transient", significant: true })],
+        (sup) =>
+          Effect.gen(function* () {
+            const start = yield* pids(sup)
+            // An abnormal end of a transient child restarts it: no shutdown.
+            yield* killAndAwaitRestart(sup, "s1")
+            expect((yield* sup.tree).status).toBe("running")
+            yield* Effect.exit(sup.ref("s1", Counter).ask("Stop", { reason: "normal" }))
+            // A normal end does not restart it, and it is significant: the supervisor shuts down, normally.
+            const exit = yield* Effect.exit(Effect.timeout(sup.join, "20 seconds"))
+            expect(exit._tag).toBe("Success")
+            expect(yield* Effect.promise(() => survivorsAfter([start.c1!], 5000))).toEqual([])
+            expect((yield* sup.tree).status).toBe("stopped")
+          })
+      )
+      yield* withTree(
+        { autoShutdown: "allSignificant", intensity: 5 },
+        [
+          worker("c1"),
+          worker("s1", { restart: "temporary", significant: true }),
+          worker("s2", { restart: "transient", significant: true })
+        ],
+        (sup) =>
+          Effect.gen(function* () {
+            yield* Effect.exit(sup.ref("s1", Counter).ask("Crash", undefined))
+            yield* eventually(sup.tree, (root) => root.children?.length === 2, 20_000)
+            expect((yield* sup.tree).status).toBe("running")
+            yield* Effect.exit(sup.ref("s2", Counter).ask("Stop", { reason: "shutdown" }))
+            const exit = yield* Effect.exit(Effect.timeout(sup.join, "20 seconds"))
+            expect(exit._tag).toBe("Success")
+          })
+      )
+      // OTP's rules: never a permanent significant child, and none without autoShutdown.
+      for (const [options, field] of [
+        [{ autoShutdown: "anySignificant" }, "p.significant"],
+        [{}, "p.significant"]
+      ] as const) {
+        const spec = worker("p", {
+          restart: options.autoShutdown === undefined ? "transient" : "permanent",
+          significant: true
+        })
+        const error = yield* Effect.flip(
+          Supervisor.start(options, [spec]).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+        )
+        expect(error).toMatchObject({ _tag: "InvalidSupervisorSpec", field })
+      }
+    }),
+  90_000
+)

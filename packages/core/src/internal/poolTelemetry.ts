@@ -49,6 +49,8 @@ export class PoolTelemetry {
   retried = 0
   workerStarts = 0
   restarts = 0
+  /** Until when (monotonic ms) the pool is degraded: restarts went past the intensity within the last period. */
+  degradedUntil = 0
   readonly failed: Tally
   readonly workerExits: Tally
   readonly runMs = new Histogram(Metrics.millisecondBoundaries)
@@ -74,6 +76,12 @@ export class PoolTelemetry {
     register(Metrics.taskRunMs, pool, context, () => this.runMs.state(), registrations)
     register(Metrics.taskWaitMs, pool, context, () => this.waitMs.state(), registrations)
     register(Metrics.backoffMs, pool, context, () => this.backoffMs.state(), registrations)
+    register(Metrics.poolDegraded, pool, context, () => gaugeState(this.degraded() ? 1 : 0), registrations)
+  }
+
+  /** Restarts went past the intensity within the last period (`onExceeded: "degrade"`). */
+  degraded(): boolean {
+    return performance.now() < this.degradedUntil
   }
 
   /** Registers the per-worker series of one slot. */

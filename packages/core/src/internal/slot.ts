@@ -30,7 +30,14 @@ export type Ending =
   | { readonly _tag: "Retired" }
   | { readonly _tag: "Idle" }
   | { readonly _tag: "Stopped" }
-  | { readonly _tag: "Crashed"; readonly status: ExitStatus; readonly pid: number; readonly uptimeMs: number }
+  | {
+      readonly _tag: "Crashed"
+      readonly status: ExitStatus
+      readonly pid: number
+      readonly uptimeMs: number
+      /** Tasks this worker answered before it died: one proves it was healthy (supervision's manual reset). */
+      readonly served: number
+    }
   | { readonly _tag: "StartFailed"; readonly error: SpawnError | InitializerError }
 
 export interface SlotContext {
@@ -458,7 +465,13 @@ export class Slot implements Balancer.WorkerView {
     const held = [...this.held.values()]
     this.state = "down"
     this.context.dispatcher.died(held, connection.pid, status, this.violation)
-    const crashed: Ending = { _tag: "Crashed", status, pid: connection.pid, uptimeMs: Date.now() - startedAt }
+    const crashed: Ending = {
+      _tag: "Crashed",
+      status,
+      pid: connection.pid,
+      uptimeMs: Date.now() - startedAt,
+      served: this.dispatched - held.length
+    }
     const ending = this.ending ?? crashed
     telemetry.workerExits.add(exitLabel(status))
     telemetry.publish({

@@ -5,14 +5,26 @@
  * shared with supervision trees and keyed groups): the pool-wide restart
  * window (OTP's intensity) and, unless the window is exceeded, the slot's own
  * backoff (Akka's formula, reset after a stable run, `maxRestarts`) before
- * the next worker. Past either limit the pool gives up: every waiting and
- * later caller gets `RestartIntensityExceeded` and every worker is stopped.
+ * the next worker. Past the intensity, by default (`onExceeded: "degrade"`),
+ * the pool goes on degraded: the slot waits the backoff's `max` and the pool
+ * reports it (`PoolOverIntensity`, `stats.degraded`, a gauge) until a period
+ * passes within the intensity. Under `onExceeded: "giveUp"` (OTP's strict
+ * behaviour), or past `backoff.maxRestarts`, the pool gives up: every
+ * waiting and later caller gets `RestartIntensityExceeded` and every worker
+ * is stopped.
+ *
+ * A worker that answered a task before it died was healthy: its slot's run of
+ * failures starts again (Akka's manual reset), so a burst of crashes caused
+ * by tasks restarts each worker after `min`, not an ever longer backoff; a
+ * worker that dies before answering anything (a crash loop at start) backs
+ * off as before.
  *
  * @internal
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Random from "effect/Random"
 import * as RestartPolicy from "../RestartPolicy.ts"
 import { RestartIntensityExceeded } from "../TroupeError.ts"
 import type { Dispatcher } from "./dispatcher.ts"
@@ -30,8 +42,10 @@ export const makeSupervision = (options: {
   readonly liveCount: () => number
   readonly intensity: RestartPolicy.Intensity
   readonly backoff: RestartPolicy.Backoff
+  readonly onExceeded: "degrade" | "giveUp"
 }): Supervision => {
-  const { backoff, dispatcher, intensity, liveCount } = options
+  const { backoff, dispatcher, intensity, liveCount, onExceeded } = options
+  const maxRestarts = backoff.maxRestarts ?? 0
   const restarter = RestartPolicy.makeRestarter({
     intensity: intensity.maxRestarts,
     period: Duration.millis(intensity.periodMs),
@@ -62,6 +76,7 @@ export const makeSupervision = (options: {
         }
         if (ending._tag !== "Crashed" && ending._tag !== "StartFailed") return
         if (dispatcher.closing) return
+        if (ending._tag === "Crashed" && ending.served > 0) yield* slotRestarts.healthy
         const decision = yield* slotRestarts.failed(
           ending._tag === "Crashed" ? { ranMs: ending.uptimeMs } : { startFailed: true }
         )
@@ -75,19 +90,32 @@ export const makeSupervision = (options: {
         telemetry.publish({ _tag: "PoolDegraded", live: liveCount(), size: dispatcher.slots.length, at })
         const reason =
           ending._tag === "Crashed" ? `worker ${ending.pid} ended with ${ending.status}` : ending.error.message
-        if (decision._tag === "GiveUp") {
+        const pastMaxRestarts = maxRestarts > 0 && decision._tag === "GiveUp" && decision.consecutive > maxRestarts
+        if (decision._tag === "GiveUp" && (onExceeded === "giveUp" || pastMaxRestarts)) {
           return giveUp(
-            decision.reason === "intensity"
-              ? new RestartIntensityExceeded({ restarts: decision.restarts, periodMs: intensity.periodMs, reason })
-              : new RestartIntensityExceeded({
+            pastMaxRestarts
+              ? new RestartIntensityExceeded({
                   restarts: decision.consecutive,
                   periodMs: intensity.periodMs,
-                  reason: `${reason}; worker ${slot.slot} failed ${decision.consecutive} times in a row (maxRestarts ${backoff.maxRestarts})`
+                  reason: `${reason}; worker ${slot.slot} failed ${decision.consecutive} times in a row (maxRestarts ${maxRestarts})`
                 })
+              : new RestartIntensityExceeded({ restarts: decision.restarts, periodMs: intensity.periodMs, reason })
           )
         }
+        if (decision._tag === "GiveUp") {
+          // Past the intensity, degraded: this worker restarts after the backoff's max; the pool says so.
+          telemetry.degradedUntil = performance.now() + intensity.periodMs
+          telemetry.publish({
+            _tag: "PoolOverIntensity",
+            restarts: decision.restarts,
+            periodMs: intensity.periodMs,
+            reason,
+            at
+          })
+        }
         if (ending._tag === "StartFailed" && liveCount() === 0) dispatcher.failQueued(() => ending.error)
-        const delay = decision.delay
+        const delay =
+          decision._tag === "Restart" ? decision.delay : RestartPolicy.backoffDelay(30, backoff, yield* Random.next)
         const delayMs = Duration.toMillis(delay)
         dispatcher.telemetry.backoffMs.update(delayMs)
         dispatcher.telemetry.publish({ _tag: "WorkerRestarting", worker: slot.slot, delayMs, at: Date.now() })

@@ -31,10 +31,17 @@ import * as Metrics from "../Metrics.ts"
 import * as RestartPolicy from "../RestartPolicy.ts"
 import type * as Supervisor from "../Supervisor.ts"
 import type { Transport } from "../Transport.ts"
-import { ChildStartFailed, RestartIntensityExceeded, SupervisorFailed } from "../TroupeError.ts"
+import {
+  ChildOperationFailed,
+  ChildStartFailed,
+  type InvalidSupervisorSpec,
+  RestartIntensityExceeded,
+  SupervisorFailed
+} from "../TroupeError.ts"
 import { ActorCell, resolveMailbox } from "./actorCell.ts"
 import * as ActorHost from "./actorHost.ts"
 import type { BehaviourShape } from "./actorRegistry.ts"
+import { checkChildren } from "./supervisorSpec.ts"
 import { counterState, gaugeState, register, unregister } from "./telemetry.ts"
 
 /** A host without an actor of its own (a `Keyed` group's child). */
@@ -99,6 +106,8 @@ type Message =
       readonly reason: ActorHost.ExitReason
     }
   | { readonly _tag: "Restart"; readonly children: ReadonlyArray<Child>; readonly generation: number }
+  /** An operation on the children (`startChild`, `terminateChild`, …), run in turn with the ends and restarts. */
+  | { readonly _tag: "Call"; readonly run: Effect.Effect<void> }
 
 const startTimeout = Duration.seconds(30)
 
@@ -126,15 +135,7 @@ export class Node {
       period: options.period ?? RestartPolicy.supervisorDefaults.period,
       backoff: options.backoff
     })
-    this.children = specs.map((spec) => ({
-      spec,
-      path: this.path === "" ? spec.id : `${this.path}/${spec.id}`,
-      generation: 0,
-      status: "stopped",
-      restarts: 0,
-      restarter: this.restarter.child(),
-      running: undefined
-    }))
+    this.children = specs.map((spec) => this.childOf(spec))
   }
 
   private publish(event: Supervisor.Event) {
@@ -276,18 +277,20 @@ export class Node {
   private loop(): Effect.Effect<never> {
     return Effect.forever(
       Effect.flatMap(Queue.take(this.inbox), (message) =>
-        this.status !== "running"
-          ? Effect.void
-          : (message._tag === "Ended"
-              ? this.onEnded(message.child, message.generation, message.reason)
-              : this.restart(message.children, message.generation)
-            ).pipe(
-              Effect.catchCause((cause) =>
-                Cause.hasInterruptsOnly(cause)
-                  ? Effect.failCause(cause)
-                  : this.giveUp(new SupervisorFailed({ path: this.path, reason: Cause.pretty(cause) }))
+        message._tag === "Call"
+          ? message.run
+          : this.status !== "running"
+            ? Effect.void
+            : (message._tag === "Ended"
+                ? this.onEnded(message.child, message.generation, message.reason)
+                : this.restart(message.children, message.generation)
+              ).pipe(
+                Effect.catchCause((cause) =>
+                  Cause.hasInterruptsOnly(cause)
+                    ? Effect.failCause(cause)
+                    : this.giveUp(new SupervisorFailed({ path: this.path, reason: Cause.pretty(cause) }))
+                )
               )
-            )
       )
     )
   }
@@ -300,10 +303,13 @@ export class Node {
       child.status = "stopped"
       this.publish({ _tag: "ChildExited", path: child.path, pid, reason, at: now() })
       const restart = child.spec.restart
-      if (restart === "temporary") return this.remove(child, `temporary child ${child.path} ended (${reason})`)
+      if (restart === "temporary") {
+        this.remove(child, `temporary child ${child.path} ended (${reason})`)
+        return yield* this.afterSignificantEnd(child)
+      }
       if (restart === "transient" && reason !== "abnormal") {
         this.killCells(child.path, `${child.path} ended (${reason}) and is transient`)
-        return
+        return yield* this.afterSignificantEnd(child)
       }
       const delay = yield* this.countRestart(child, reason)
       if (delay === undefined) return
@@ -451,15 +457,135 @@ export class Node {
   }
 
   private giveUp(error: SupervisorError): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function* () {
-      this.status = "failed"
+    return this.end("failed", Exit.fail(error), `gave up: ${error.message}`, () => {
       this.root.escalations++
-      yield* this.stopChildren()
-      this.killCells(this.path, `supervisor ${this.path || "(root)"} gave up: ${error.message}`)
       this.publish({ _tag: "SupervisorGaveUp", path: this.path, reason: error.message, at: now() })
-      Deferred.doneUnsafe(this.ended, Exit.fail(error))
+    })
+  }
+
+  /**
+   * OTP's `auto_shutdown`, after a `significant` child ended by itself and is not restarted: under
+   * `anySignificant` the supervisor shuts down; under `allSignificant`, once no significant child is left running.
+   * It stops its other children and ends normally, so its parent sees a `shutdown` end.
+   */
+  private afterSignificantEnd(child: Child): Effect.Effect<void> {
+    const mode = this.options.autoShutdown ?? "never"
+    const significant = (spec: Spec) => spec._tag !== "Host" && spec.significant === true
+    if (mode === "never" || !significant(child.spec)) return Effect.void
+    const left = this.children.some((other) => significant(other.spec) && other.status !== "stopped")
+    if (mode === "allSignificant" && left) return Effect.void
+    return this.end("stopped", Exit.void, `shut down after its significant child ${child.path} ended (${mode})`)
+  }
+
+  /** Ends the node from its own loop: its children stop, its mailboxes fail, then its loop goes. */
+  private end(
+    status: "stopped" | "failed",
+    exit: Exit.Exit<void, SupervisorError>,
+    why: string,
+    beforeDone: () => void = () => {}
+  ): Effect.Effect<void> {
+    return Effect.gen({ self: this }, function* () {
+      this.status = status
+      yield* this.stopChildren()
+      this.killCells(this.path, `supervisor ${this.path || "(root)"} ${why}`)
+      beforeDone()
+      Deferred.doneUnsafe(this.ended, exit)
       if (this.scope !== undefined) yield* Effect.forkDetach(Scope.close(this.scope, Exit.void))
     })
+  }
+
+  /** Runs `operation` in the loop, in turn with the children's ends and restarts (OTP's `call`). */
+  private call<A, E>(id: string, operation: () => Effect.Effect<A, E>): Effect.Effect<A, E | ChildOperationFailed> {
+    return Effect.suspend(() => {
+      const done = Deferred.makeUnsafe<A, E | ChildOperationFailed>()
+      const run = Effect.suspend(
+        (): Effect.Effect<A, E | ChildOperationFailed> =>
+          this.status === "running"
+            ? operation()
+            : Effect.fail(new ChildOperationFailed({ child: id, reason: "stopped" }))
+      ).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) => Deferred.done(done, exit)),
+        Effect.asVoid
+      )
+      return Queue.offer(this.inbox, { _tag: "Call", run }).pipe(Effect.andThen(Deferred.await(done)))
+    })
+  }
+
+  private find(id: string): Effect.Effect<Child, ChildOperationFailed> {
+    const child = this.children.find((candidate) => candidate.spec.id === id)
+    return child === undefined
+      ? Effect.fail(new ChildOperationFailed({ child: id, reason: "notFound" }))
+      : Effect.succeed(child)
+  }
+
+  private childOf(spec: Spec): Child {
+    return {
+      spec,
+      path: this.path === "" ? spec.id : `${this.path}/${spec.id}`,
+      generation: 0,
+      status: "stopped",
+      restarts: 0,
+      restarter: this.restarter.child(),
+      running: undefined
+    }
+  }
+
+  /** OTP's `start_child`: adds `spec` after the other children and starts it; a start that fails keeps no spec. */
+  addChild(spec: Spec): Effect.Effect<void, ChildStartFailed | ChildOperationFailed> {
+    return this.call(spec.id, () =>
+      Effect.gen({ self: this }, function* () {
+        if (this.children.some((child) => child.spec.id === spec.id)) {
+          return yield* new ChildOperationFailed({ child: spec.id, reason: "alreadyPresent" })
+        }
+        if (this.children.length >= (this.options.maxChildren ?? Number.POSITIVE_INFINITY)) {
+          return yield* new ChildOperationFailed({ child: spec.id, reason: "maxChildren" })
+        }
+        const child = this.childOf(spec)
+        this.children.push(child)
+        const started = yield* Effect.exit(this.startChild(child))
+        if (Exit.isFailure(started)) {
+          this.children.splice(this.children.indexOf(child), 1)
+          this.killCells(child.path, `${child.path} could not start`)
+          return yield* started
+        }
+      })
+    )
+  }
+
+  /** OTP's `terminate_child`: stops the child by its shutdown and keeps its spec (a `temporary` one is removed). */
+  terminateChild(id: string): Effect.Effect<void, ChildOperationFailed> {
+    return this.call(id, () =>
+      Effect.gen({ self: this }, function* () {
+        const child = yield* this.find(id)
+        yield* this.stopChild(child)
+        if (child.spec.restart === "temporary") this.remove(child, `temporary child ${child.path} was terminated`)
+      })
+    )
+  }
+
+  /** OTP's `restart_child`: starts a terminated child again from its spec. */
+  restartChild(id: string): Effect.Effect<void, ChildStartFailed | ChildOperationFailed> {
+    return this.call(id, () =>
+      Effect.gen({ self: this }, function* () {
+        const child = yield* this.find(id)
+        if (child.status !== "stopped") return yield* new ChildOperationFailed({ child: id, reason: "running" })
+        yield* this.startChild(child)
+        child.restarts++
+        this.root.restarts++
+      })
+    )
+  }
+
+  /** OTP's `delete_child`: removes a terminated child's spec; its mailbox fails with `ActorDied`. */
+  deleteChild(id: string): Effect.Effect<void, ChildOperationFailed> {
+    return this.call(id, () =>
+      Effect.gen({ self: this }, function* () {
+        const child = yield* this.find(id)
+        if (child.status !== "stopped") return yield* new ChildOperationFailed({ child: id, reason: "running" })
+        this.remove(child, `${child.path} was deleted`)
+      })
+    )
   }
 
   /**
@@ -569,6 +695,27 @@ export const startRoot = (
       tree: Effect.sync(() => node.tree("(root)")),
       events: Stream.fromPubSub(root.events),
       join: Deferred.await(node.ended),
-      stop: node.stop
+      stop: node.stop,
+      startChild: (spec) =>
+        Effect.suspend((): Effect.Effect<void, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec> => {
+          const invalid = checkChildren([spec], "", options.autoShutdown)
+          return invalid === undefined ? node.addChild(spec) : Effect.fail(invalid)
+        }),
+      terminateChild: (id) => node.terminateChild(id),
+      restartChild: (id) => node.restartChild(id),
+      deleteChild: (id) => node.deleteChild(id),
+      whichChildren: Effect.sync(() =>
+        (node.tree("(root)").children ?? []).map(({ id, kind, pid, status }) => ({ id, kind, status, pid }))
+      ),
+      countChildren: Effect.sync(() => {
+        const children = node.tree("(root)").children ?? []
+        const supervisors = children.filter((child) => child.kind === "supervisor").length
+        return {
+          specs: children.length,
+          active: children.filter((child) => child.status === "running").length,
+          supervisors,
+          workers: children.length - supervisors
+        }
+      })
     } satisfies Supervisor.Supervisor
   })

@@ -17,6 +17,7 @@ import { InvalidSupervisorSpec } from "../TroupeError.ts"
 import { resolveMailbox } from "./actorCell.ts"
 
 const strategies: ReadonlyArray<unknown> = ["oneForOne", "oneForAll", "restForOne"]
+const autoShutdowns: ReadonlyArray<unknown> = ["never", "anySignificant", "allSignificant"]
 const restartTypes: ReadonlyArray<unknown> = ["permanent", "transient", "temporary"]
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -89,8 +90,12 @@ export const checkOptions = (options: unknown, at: string): InvalidSupervisorSpe
   if (options.strategy !== undefined && !strategies.includes(options.strategy)) {
     return invalid(`${at}strategy`, `must be one of ${strategies.join(", ")}`, options.strategy)
   }
+  if (options.autoShutdown !== undefined && !autoShutdowns.includes(options.autoShutdown)) {
+    return invalid(`${at}autoShutdown`, `must be one of ${autoShutdowns.join(", ")}`, options.autoShutdown)
+  }
   return (
     checkInteger(`${at}intensity`, options.intensity, 0) ??
+    checkInteger(`${at}maxChildren`, options.maxChildren, 0) ??
     checkDuration(`${at}period`, options.period, { atLeastMs: 0, strict: true }) ??
     checkBackoff(`${at}backoff`, options.backoff)
   )
@@ -108,7 +113,12 @@ export const checkId = (field: string, id: unknown): InvalidSupervisorSpec | und
     ? undefined
     : invalid(field, `must be a non-empty string without "/"`, id)
 
-const checkChild = (child: unknown, index: number, parent: string): InvalidSupervisorSpec | undefined => {
+const checkChild = (
+  child: unknown,
+  index: number,
+  parent: string,
+  autoShutdown: unknown
+): InvalidSupervisorSpec | undefined => {
   const at = `${parent === "" ? "" : `${parent}.`}children[${index}]`
   if (!isRecord(child)) return invalid(at, "must be a child spec (Supervisor.worker or Supervisor.supervisor)", child)
   const id = child.id
@@ -123,7 +133,22 @@ const checkChild = (child: unknown, index: number, parent: string): InvalidSuper
   }
   const shutdown = checkShutdown(`${path}.shutdown`, child.shutdown)
   if (shutdown !== undefined) return shutdown
-  if (child._tag === "Supervisor") return checkOptions(child.options, `${path}.`) ?? checkChildren(child.children, path)
+  if (child.significant !== undefined && typeof child.significant !== "boolean") {
+    return invalid(`${path}.significant`, "must be a boolean", child.significant)
+  }
+  // OTP's rules: a significant child is never permanent, and only a supervisor that shuts down automatically has any.
+  if (child.significant === true && child.restart === "permanent") {
+    return invalid(`${path}.significant`, "cannot be true for a permanent child", child.significant)
+  }
+  if (child.significant === true && (autoShutdown ?? "never") === "never") {
+    return invalid(`${path}.significant`, `needs the supervisor's autoShutdown, not "never"`, child.significant)
+  }
+  if (child._tag === "Supervisor") {
+    return (
+      checkOptions(child.options, `${path}.`) ??
+      checkChildren(child.children, path, (child.options as Supervisor.Options).autoShutdown)
+    )
+  }
   const behaviour = child.behaviour as { readonly module?: unknown; readonly actor?: { readonly name?: unknown } }
   if (!isRecord(behaviour) || typeof behaviour.module !== "string" || typeof behaviour.actor?.name !== "string") {
     return invalid(`${path}.behaviour`, "must be a behaviour made with Actor.behaviour", behaviour)
@@ -144,12 +169,16 @@ export const checkMailbox = (field: string, mailbox: unknown): InvalidSupervisor
 }
 
 /** The children of the supervisor at `parent` (`""` for the root): each spec, and ids unique among siblings. */
-export const checkChildren = (children: unknown, parent: string): InvalidSupervisorSpec | undefined => {
+export const checkChildren = (
+  children: unknown,
+  parent: string,
+  autoShutdown: unknown
+): InvalidSupervisorSpec | undefined => {
   const field = parent === "" ? "children" : `${parent}.children`
   if (!Array.isArray(children)) return invalid(field, "must be an array of child specs", children)
   const seen = new Set<unknown>()
   for (const [index, child] of children.entries()) {
-    const bad = checkChild(child, index, parent)
+    const bad = checkChild(child, index, parent, autoShutdown)
     if (bad !== undefined) return bad
     const id = (child as Supervisor.ChildSpec).id
     if (seen.has(id)) return invalid(`${field}[${index}].id`, "must be unique among its siblings", id)
@@ -160,4 +189,4 @@ export const checkChildren = (children: unknown, parent: string): InvalidSupervi
 
 /** A whole tree: the root's flags, then every child spec, depth first. */
 export const check = (options: unknown, children: unknown): InvalidSupervisorSpec | undefined =>
-  checkOptions(options, "") ?? checkChildren(children, "")
+  checkOptions(options, "") ?? checkChildren(children, "", (options as Supervisor.Options).autoShutdown)
