@@ -225,23 +225,21 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         .then((why) =>
           why === undefined
             ? reply
-            : sendSafely(port.send, {
-                _tag: "Reply",
-                id,
-                reply: { _tag: "EncodeFailed", message: `the reply could not be sent to the parent: ${why}` }
-              }).then(() => undefined)
+            : sendSafely(port.send, { _tag: "Reply", id, reply: ReplyBatcher.unsendable(why) }).then(() => undefined)
         )
         .then((sent) => port.done(sent?._tag === "Success" ? 0 : 1))
       return
     }
     replies.add(id, reply, recorded)
+    // A run waits to start: `pump` sends this reply first.
+    if (queue.length > 0) return pump()
     // Nothing left to run: no reply can join this one, so it goes out now rather than after the event loop turns.
-    if (queue.length === 0 && running.size === 0) return flush()
+    if (running.size === 0) return flush()
+    // Concurrent runs that finish in this turn of the event loop reply together.
     if (!flushScheduled) {
       flushScheduled = true
       port.defer(flush)
     }
-    pump()
   }
 
   const withMappedStack = (reply: Reply): Reply =>

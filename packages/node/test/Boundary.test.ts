@@ -13,17 +13,18 @@
  *   proxies, null-prototype objects, symbols), thrown in the handler's body,
  *   with `Effect.die` or inside `Effect.sync`, is a `RemoteDefect` with what
  *   could be read safely (items 2 and 3); for keyed actors too, where the
- *   host and its other actors live on;
+ *   host and its other actors live on, and for a supervised actor, whose
+ *   worker restarts (its defect is no longer reported as "Interrupted");
  * - a child's run queue is not quadratic: a `map` over 1,000,000 tiny items
  *   with the default chunks finishes (item 11).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Keyed, type Pool } from "@troupe/core"
+import { Keyed, type Pool, Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Effect, Exit, Option } from "effect"
 import * as B from "./fixtures/boundary.ts"
 import * as H from "./fixtures/heldReplies.ts"
-import { type Backend, backends, range, tempFile, withPool } from "./fixtures/pool.ts"
+import { type Backend, backends, eventually, range, tempFile, withPool } from "./fixtures/pool.ts"
 
 type Outcome = Exit.Exit<unknown, unknown>
 
@@ -174,20 +175,42 @@ describe("Boundary (keyed actors)", () => {
   )
 })
 
+describe("Boundary (supervised actors)", () => {
+  it.live(
+    "a supervised actor's hostile defect is a RemoteDefect with its own name; the worker restarts and serves",
+    () =>
+      Effect.gen(function* () {
+        const sup = yield* Supervisor.start({ intensity: 10 }, [Supervisor.worker("fragile", B.FragileBehaviour)])
+        const ref = sup.ref("fragile", B.Fragile)
+        for (const kind of ["numberMessage", "revokedProxy", "symbol"] as const) {
+          const exit = yield* Effect.exit(ref.ask("Die", { kind }))
+          expect({ kind, ...fieldsOf(errorOf(exit)) }).toMatchObject({
+            kind,
+            _tag: "RemoteDefect",
+            ...expectedDefect[kind]
+          })
+          expect(yield* eventually(Effect.exit(ref.ask("Increment", undefined)), Exit.isSuccess)).toEqual(
+            Exit.succeed(1)
+          )
+        }
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+    60_000
+  )
+})
+
 describe("Boundary (the child's run queue)", () => {
+  // A hang catcher, not a speed test: the child's queue is linear (see core's ChildRunner.test.ts, which fails in
+  // minutes with `Array.shift`); here the parent and the channel take most of the time: 148 s at load 25 on 2 cores.
   it.live(
     "a map over 1,000,000 tiny items with the default chunks finishes in a generous bound",
     () =>
       withPool("process", { size: 2 }, (pool) =>
         Effect.gen(function* () {
-          const started = performance.now()
           const results = yield* pool.map(B.Square, range(1_000_000))
-          const seconds = (performance.now() - started) / 1000
-          console.log(`map over 1,000,000 items: ${seconds.toFixed(1)} s`)
           expect(results.length).toBe(1_000_000)
           expect(results[999_999]).toBe(999_999 * 999_999)
-        }).pipe(Effect.timeout("40 seconds"))
+        }).pipe(Effect.timeout("300 seconds"))
       ),
-    60_000
+    330_000
   )
 })

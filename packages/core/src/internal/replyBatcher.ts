@@ -37,9 +37,10 @@ export const sendSafely = (send: Send, frame: ChildMessage): Promise<string | un
   }
 }
 
-const unsendable = (id: number, why: string): Addressed => ({
-  id,
-  reply: { _tag: "EncodeFailed", message: `the reply could not be sent to the parent: ${why}` }
+/** What stands for a reply the channel refused (`why`): its caller gets a `ResultEncodeError`. */
+export const unsendable = (why: string): Reply => ({
+  _tag: "EncodeFailed",
+  message: `the reply could not be sent to the parent: ${why}`
 })
 
 /** Sends replies one frame each; one the channel refuses goes as `EncodeFailed`. */
@@ -47,7 +48,9 @@ const sendOneByOne = (send: Send, replies: ReadonlyArray<Addressed>): Promise<vo
   Promise.all(
     replies.map((addressed) =>
       sendSafely(send, { _tag: "Replies", replies: [addressed] }).then((why) =>
-        why === undefined ? undefined : sendSafely(send, { _tag: "Replies", replies: [unsendable(addressed.id, why)] })
+        why === undefined
+          ? undefined
+          : sendSafely(send, { _tag: "Replies", replies: [{ id: addressed.id, reply: unsendable(why) }] })
       )
     )
   ).then(() => undefined)
