@@ -25,7 +25,8 @@ describe.each(backends)("Pool readiness (%s)", (backend) => {
     Effect.gen(function* () {
       yield* Pool.awaitReady.pipe(Effect.timeout("30 seconds"))
       const { workers } = yield* Pool.Pool.use((pool) => pool.stats)
-      expect(workers.map((worker) => worker.state)).toEqual(["empty", "empty"])
+      // A lazy pool makes its slots as it first uses them: none yet, so no worker either.
+      expect(workers).toEqual([])
     }).pipe(Effect.provide(NodePool.layer({ size: 2, backend, start: "lazy" })))
   )
 })
