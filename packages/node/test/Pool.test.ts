@@ -244,7 +244,8 @@ describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
           const [elapsed, error] = yield* Effect.timed(Effect.flip(pool.map(T.FailAt, items, { chunkSize: 1 })))
           expect(error).toBeInstanceOf(T.Boom)
           expect(error).toMatchObject({ _tag: "Boom", i: 37 })
-          expect(Duration.toMillis(elapsed)).toBeLessThan(((37 * 20) / 4) * 2 + 2000)
+          // A hang bound, not a speed one (the whole map would take about 5 s): fail-fast is what the ticks show.
+          expect(Duration.toMillis(elapsed)).toBeLessThan(20_000)
           yield* Effect.sleep(200)
           expect(T.countTicks(ticks)).toBeLessThanOrEqual(37 + 4 + 4)
           expect(yield* pool.map(T.Square, range(100))).toEqual(range(100).map((i) => i * i))

@@ -227,7 +227,8 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
         const [elapsed] = yield* Effect.timed(Fiber.join(closing))
         const values = yield* Effect.forEach(fibers, (fiber) => Fiber.join(fiber))
         expect(values).toEqual(range(40))
-        expect(Duration.toMillis(elapsed)).toBeLessThan(2200 + 1000)
+        // The close ends when the work does, not at the drain deadline (10 s by default): a bound that holds under load.
+        expect(Duration.toMillis(elapsed)).toBeLessThan(10_000)
       }),
     30_000
   )

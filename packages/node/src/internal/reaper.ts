@@ -48,7 +48,13 @@ const start = (): ChildProcess | undefined => {
   if (alive(reaper)) return reaper
   if (unavailable) return undefined
   try {
-    const started = spawn("/bin/sh", ["-c", script], { stdio: ["pipe", "ignore", "ignore"], detached: true })
+    // Named in `ps` as troupe-reaper; an empty environment (it runs shell builtins only) so nothing looks for it there.
+    const started = spawn("/bin/sh", ["-c", script], {
+      argv0: "troupe-reaper",
+      env: {},
+      stdio: ["pipe", "ignore", "ignore"],
+      detached: true
+    })
     started.on("error", () => {
       unavailable = true
     })
