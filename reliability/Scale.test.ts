@@ -168,7 +168,7 @@ describe("scale", () => {
             imapMs: Math.round(Duration.toMillis(streamed)),
             mapMs: Math.round(Duration.toMillis(mapped))
           })
-          // Since workers batch their replies, a chunk's runs are answered in a few messages, not one per run.
+          // A chunk's runs travel in one message and run back to back; each reply still goes out before the next run.
           expect(Duration.toMillis(mapped)).toBeLessThan(Duration.toMillis(streamed) / 4)
         })
       ).pipe(Effect.provide(NodePool.transport("process"))),
