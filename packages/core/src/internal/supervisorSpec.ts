@@ -11,10 +11,11 @@
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Supervisor from "../Supervisor.ts"
 import { InvalidSupervisorSpec } from "../TroupeError.ts"
 import { resolveMailbox } from "./actorCell.ts"
+import { durationMillis } from "./options.ts"
 
 const strategies: ReadonlyArray<unknown> = ["oneForOne", "oneForAll", "restForOne"]
 const autoShutdowns: ReadonlyArray<unknown> = ["never", "anySignificant", "allSignificant"]
@@ -24,14 +25,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** A duration in milliseconds, or `NaN` when `value` is not one. */
-const millisOf = (value: unknown): number => {
-  if (typeof value === "number" && Number.isNaN(value)) return Number.NaN
-  try {
-    return Duration.toMillis(Duration.fromInputUnsafe(value as Duration.Input))
-  } catch {
-    return Number.NaN
-  }
-}
+const millisOf = (value: unknown): number => durationMillis(value as Duration.Input)
 
 const show = (value: unknown): string => (typeof value === "string" ? `"${value}"` : String(value))
 
