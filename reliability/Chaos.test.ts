@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import { call, chaosPoolOptions, emptyTally, mb, percentile, settledHeap, startChaos } from "./chaos.ts"
 import { report } from "./report.ts"
 
@@ -54,7 +54,13 @@ const runChaos = (retries: number) =>
       }
       const elapsedMs = performance.now() - started
       yield* chaos.stop
-      const restarts = (yield* pool.stats).restarts - restartsBefore
+      // The last kill may be a few ms old, its replacement still in backoff: wait for the restarts
+      // to catch up (bounded: a pool that stops restarting fails the check below).
+      const restartsSince = pool.stats.pipe(Effect.map((stats) => stats.restarts - restartsBefore))
+      const restarts = yield* restartsSince.pipe(
+        Effect.repeat({ until: (n) => n >= chaos.kills(), schedule: Schedule.spaced("10 millis") }),
+        Effect.timeoutOrElse({ duration: "10 seconds", orElse: () => restartsSince })
+      )
       const heapAfter = yield* settledHeap
       return {
         tally,
