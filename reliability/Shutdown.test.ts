@@ -144,7 +144,8 @@ describe("shutdown under load", () => {
         expect(survivors).toEqual([])
         expect(groups).toEqual([])
         expect(exits.map(failureTag)).toEqual(["ShutdownError", "ShutdownError", "ShutdownError", "ShutdownError"])
-        expect(secondCloseMs).toBeLessThan(500)
+        // Closing twice is harmless: the second close has nothing left to wait for (a hang bound).
+        expect(secondCloseMs).toBeLessThan(5000)
         expect(troupeDescendants().filter((pid) => !baseline.includes(pid))).toEqual([])
       }).pipe(Effect.scoped),
     120_000
