@@ -3,7 +3,7 @@
  * without copying, and `ArrayBuffer`s moved instead of copied.
  *
  * Put these Schemas in a task's payload or success Schema. On the thread
- * backend (`NodeThread.layer`), a `SharedMemory.Int32Array` arrives as a view
+ * backend (`NodeThread.layer`), a `SharedMemory.Int32` arrives as a view
  * of the same `SharedArrayBuffer` (writes on one side are seen by the other,
  * and `Atomics` works across them), and a `SharedMemory.Transferred` buffer
  * is moved: the receiver gets it, the sender's copy is detached (length 0).
@@ -48,9 +48,9 @@ export type TypedArrayConstructor =
 export type Shared<C extends TypedArrayConstructor> = InstanceType<C> & { readonly buffer: SharedArrayBuffer }
 
 const isSharedView =
-  <C extends TypedArrayConstructor>(constructor: C) =>
+  <C extends TypedArrayConstructor>(kind: C) =>
   (u: unknown): u is Shared<C> =>
-    u instanceof constructor && typeof SharedArrayBuffer === "function" && u.buffer instanceof SharedArrayBuffer
+    u instanceof kind && typeof SharedArrayBuffer === "function" && u.buffer instanceof SharedArrayBuffer
 
 /**
  * The Schema of a typed array over a `SharedArrayBuffer`, shared (not
@@ -68,10 +68,10 @@ const isSharedView =
  * @since 0.1.0
  * @category schemas
  */
-export const sharedArray = <C extends TypedArrayConstructor>(constructor: C): Schema.declare<Shared<C>> => {
-  const is = isSharedView(constructor)
+export const sharedArray = <C extends TypedArrayConstructor>(kind: C): Schema.declare<Shared<C>> => {
+  const is = isSharedView(kind)
   return Schema.declare(is, {
-    expected: `${constructor.name} over a SharedArrayBuffer`,
+    expected: `${kind.name} over a SharedArrayBuffer`,
     // The JSON codec leaves the view as it is (marked as shared): the contract lets it reach a thread only.
     toCodecJson: () =>
       Schema.link<Shared<C>>()(Schema.Any, {
@@ -90,7 +90,7 @@ export const sharedArray = <C extends TypedArrayConstructor>(constructor: C): Sc
  * import { SharedMemory, Task } from "@troupe/core"
  *
  * const Add = Task.make("Add", {
- *   payload: Schema.Struct({ total: SharedMemory.Int32Array, amount: Schema.Number }),
+ *   payload: Schema.Struct({ total: SharedMemory.Int32, amount: Schema.Number }),
  *   success: Schema.Void,
  *   handler: ({ amount, total }) => Effect.sync(() => void Atomics.add(total, 0, amount))
  * })
@@ -99,7 +99,7 @@ export const sharedArray = <C extends TypedArrayConstructor>(constructor: C): Sc
  * @since 0.1.0
  * @category schemas
  */
-export const Int32Array: Schema.declare<Shared<Int32ArrayConstructor>> = sharedArray(globalThis.Int32Array)
+export const Int32: Schema.declare<Shared<Int32ArrayConstructor>> = sharedArray(globalThis.Int32Array)
 
 /**
  * A `Uint8Array` over a `SharedArrayBuffer`.
@@ -109,13 +109,13 @@ export const Int32Array: Schema.declare<Shared<Int32ArrayConstructor>> = sharedA
  * import { SharedMemory } from "@troupe/core"
  *
  * const bytes = SharedMemory.allocate(Uint8Array, 1024)
- * SharedMemory.Uint8Array // its Schema
+ * SharedMemory.Uint8 // its Schema
  * ```
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Uint8Array: Schema.declare<Shared<Uint8ArrayConstructor>> = sharedArray(globalThis.Uint8Array)
+export const Uint8: Schema.declare<Shared<Uint8ArrayConstructor>> = sharedArray(globalThis.Uint8Array)
 
 /**
  * A `Float64Array` over a `SharedArrayBuffer`.
@@ -125,13 +125,13 @@ export const Uint8Array: Schema.declare<Shared<Uint8ArrayConstructor>> = sharedA
  * import { SharedMemory } from "@troupe/core"
  *
  * const samples = SharedMemory.allocate(Float64Array, 1_000_000)
- * SharedMemory.Float64Array // its Schema
+ * SharedMemory.Float64 // its Schema
  * ```
  *
  * @since 0.1.0
  * @category schemas
  */
-export const Float64Array: Schema.declare<Shared<Float64ArrayConstructor>> = sharedArray(globalThis.Float64Array)
+export const Float64: Schema.declare<Shared<Float64ArrayConstructor>> = sharedArray(globalThis.Float64Array)
 
 /**
  * A new typed array of `length` zeroed elements over a new
@@ -148,9 +148,9 @@ export const Float64Array: Schema.declare<Shared<Float64ArrayConstructor>> = sha
  * @since 0.1.0
  * @category constructors
  */
-export const allocate = <C extends TypedArrayConstructor>(constructor: C, length: number): Shared<C> =>
-  new (constructor as unknown as new (buffer: SharedArrayBuffer) => Shared<C>)(
-    new SharedArrayBuffer(length * constructor.BYTES_PER_ELEMENT)
+export const allocate = <C extends TypedArrayConstructor>(kind: C, length: number): Shared<C> =>
+  new (kind as unknown as new (buffer: SharedArrayBuffer) => Shared<C>)(
+    new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT)
   )
 
 /**

@@ -207,13 +207,14 @@ export const walk = (value: unknown, root: string, sharing: boolean): Walked => 
     }
     if (object instanceof ArrayBuffer && transferredBuffers.has(object)) {
       if (!sharing) return refuse(`a transferred ArrayBuffer: ${threadsOnly}`)
-      if (!(transfers ??= []).includes(object)) transfers.push(object)
+      transfers ??= []
+      if (!transfers.includes(object)) transfers.push(object)
       return undefined
     }
     const name = constructorName(object) ?? "object with a prototype"
     if (ArrayBuffer.isView(object) && isShared(object)) {
       return refuse(
-        `${article(name)} over a SharedArrayBuffer is shared only through a SharedMemory Schema (SharedMemory.${name}), on threads`
+        `${article(name)} over a SharedArrayBuffer is shared only through a SharedMemory Schema (SharedMemory.sharedArray(${name})), on threads`
       )
     }
     return refuse(
