@@ -116,7 +116,8 @@ const constructorName = (value: object): string | undefined => {
   }
 }
 
-const article = (name: string): string => (/^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`)
+// "a Uint8Array", "an Int32Array": a leading U is read "you" in these names.
+const article = (name: string): string => (/^[AEIO]/.test(name) ? `an ${name}` : `a ${name}`)
 
 const isShared = (view: ArrayBufferView): boolean =>
   typeof SharedArrayBuffer === "function" && view.buffer instanceof SharedArrayBuffer
@@ -203,7 +204,9 @@ export const walk = (value: unknown, root: string, sharing: boolean): Walked => 
     if (ArrayBuffer.isView(object) && sharedViews.has(object) && isShared(object)) {
       return sharing
         ? undefined
-        : refuse(`shared memory (a ${constructorName(object)} over a SharedArrayBuffer): ${threadsOnly}`)
+        : refuse(
+            `shared memory (${article(constructorName(object) ?? "typed array")} over a SharedArrayBuffer): ${threadsOnly}`
+          )
     }
     if (object instanceof ArrayBuffer && transferredBuffers.has(object)) {
       if (!sharing) return refuse(`a transferred ArrayBuffer: ${threadsOnly}`)
