@@ -13,7 +13,10 @@ import * as Codec from "../src/internal/codec.ts"
 import * as Contract from "../src/internal/contract.ts"
 
 class Point {
-  constructor(readonly x: number) {}
+  readonly x: number
+  constructor(x: number) {
+    this.x = x
+  }
 }
 
 const refusal = (value: unknown, sharing = false) => Contract.walk(value, "payload", sharing).refused
@@ -69,7 +72,9 @@ describe("contract", () => {
 
   it("shared memory and transferred buffers pass only when the transport shares memory", () => {
     const view = SharedMemory.allocate(Int32Array, 2)
-    const encoded = Schema.encodeSync(Schema.toCodecJson(Schema.Struct({ view: SharedMemory.Int32 })))({ view })
+    const encoded = Schema.encodeSync(Schema.toCodecJson(Schema.Struct({ view: SharedMemory.Int32 })))({ view }) as {
+      readonly view: unknown
+    }
     expect(encoded.view).toBe(view)
     expect(refusal(encoded, true)).toBeUndefined()
     expect(refusal(encoded, false)).toContain("payload.view: shared memory (an Int32Array over a SharedArrayBuffer)")
