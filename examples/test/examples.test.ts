@@ -99,6 +99,6 @@ it("shared-memory.ts: threads sum into one shared Int32Array; processes refuse i
   const [threads, processes] = stdout.trimEnd().split("\n")
   expect(threads).toBe("total=31996000 expected=31996000")
   expect(processes).toBe(
-    "on processes: ArgumentEncodeError: payload.total: shared memory (an Int32Array over a SharedArrayBuffer): only a worker thread shares memory with its parent; a process would receive {} (run the task on NodeThread.layer)"
+    "on processes: ArgumentEncodeError: payload.total: shared memory (an Int32Array over a SharedArrayBuffer): only a worker thread shares memory with its parent; a process would receive {} (run the task on NodeThread.layer; actor messages never share memory)"
   )
 }, 180_000)

@@ -95,6 +95,14 @@ describe("contract", () => {
     const refused = Codec.encodePayloadExit(Echo, { value: new Map() })
     expect(Exit.isFailure(refused) && String(refused.cause)).toContain("ArgumentEncodeError")
     expect(Exit.isFailure(refused) && String(refused.cause)).toContain("payload.value: a Map")
+    // Schema.Unknown is checked by Effect's own JSON codec, as a RequestValidationError at its position.
+    const Unknown = Task.make("contract.test/Unknown", {
+      payload: Schema.Struct({ value: Schema.Unknown }),
+      handler: () => Effect.void
+    })
+    const unknown = Codec.encodePayloadExit(Unknown, { value: new Map() })
+    expect(Exit.isFailure(unknown) && String(unknown.cause)).toContain("RequestValidationError")
+    expect(Exit.isFailure(unknown) && String(unknown.cause)).toContain("Expected JSON value")
     const ok = Codec.encodePayloadExit(Echo, { value: { a: 1 } })
     expect(Exit.isSuccess(ok)).toBe(true)
     const reply = Codec.replyInChild(Echo, { value: [new Date(0)] })

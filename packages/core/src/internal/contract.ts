@@ -124,7 +124,7 @@ const isShared = (view: ArrayBufferView): boolean =>
 
 /** What a thread-only value needs, said once for both kinds. */
 const threadsOnly =
-  "only a worker thread shares memory with its parent; a process would receive {} (run the task on NodeThread.layer)"
+  "only a worker thread shares memory with its parent; a process would receive {} (run the task on NodeThread.layer; actor messages never share memory)"
 
 /** The result of a walk: what the value holds that only threads can take, or the first refusal. */
 export interface Walked {
