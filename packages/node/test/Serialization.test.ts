@@ -7,7 +7,7 @@
  * and refused, with why, on processes.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Process, SharedMemory } from "@troupe/core"
+import { Process, SharedMemory, Supervisor } from "@troupe/core"
 import { Effect } from "effect"
 import * as NodePool from "../src/NodePool.ts"
 import { backends, withPool } from "./fixtures/pool.ts"
@@ -44,6 +44,17 @@ describe.each(backends)("the serialization contract on %s", (backend) => {
         expect(yield* pool.apply(T.EchoAny, { value: 1 })).toBe(1)
       })
     )
+  )
+
+  it.live("a message to an actor is checked the same way, and the actor serves the next one", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.start({}, [Supervisor.worker("echo", T.EchoBehaviour)])
+      const echo = sup.ref("echo", T.Echo)
+      const error = yield* Effect.flip(echo.ask("Echo", { value: { at: new Date(0) } }))
+      expect(error._tag).toBe("ArgumentEncodeError")
+      expect((error as { message: string }).message).toContain("payload.value.at: a Date is not plain JSON data")
+      expect(yield* echo.ask("Echo", { value: [1, "two"] })).toEqual([1, "two"])
+    }).pipe(Effect.scoped, Effect.provide(transport))
   )
 
   it.live("a reply that breaks the contract is a ResultEncodeError that says where", () =>
