@@ -142,12 +142,12 @@ const accepted: Walked = { refused: undefined, transfers: undefined }
  * the transport shares memory with its children (threads).
  */
 export const walk = (value: unknown, root: string, sharing: boolean): Walked => {
-  const path: Array<string | number> = []
   const ancestors: Array<object> = []
   let transfers: Array<ArrayBuffer> | undefined
-  const refuse = (what: string): string => `${root}${pathOf(path)}: ${what}`
 
-  const visit = (value: unknown): string | undefined => {
+  // A refusal carries its path from the value up (keys are pushed as the walk unwinds), so the
+  // walk pays for a path only when it refuses.
+  const visit = (value: unknown): Refusal | undefined => {
     switch (typeof value) {
       case "string":
       case "boolean":
@@ -155,32 +155,36 @@ export const walk = (value: unknown, root: string, sharing: boolean): Walked => 
       case "number":
         return Number.isFinite(value)
           ? undefined
-          : refuse(`${value} is not a JSON number (a process would receive null); encode it with Schema.Number`)
+          : refusal(`${value} is not a JSON number (a process would receive null); encode it with Schema.Number`)
       case "bigint":
-        return refuse("a bigint is not JSON data (a process cannot receive it); encode it with Schema.BigInt")
+        return refusal("a bigint is not JSON data (a process cannot receive it); encode it with Schema.BigInt")
       case "undefined":
-        return refuse("undefined is not JSON data (a process would receive null or nothing)")
+        return refusal("undefined is not JSON data (a process would receive null or nothing)")
       case "function":
-        return refuse("a function cannot be sent to another process or thread")
+        return refusal("a function cannot be sent to another process or thread")
       case "symbol":
-        return refuse("a symbol cannot be sent to another process or thread")
+        return refusal("a symbol cannot be sent to another process or thread")
     }
     if (value === null) return undefined
     const object = value as object
-    if (ancestors.includes(object)) return refuse("a circular reference is not JSON data")
+    if (ancestors.includes(object)) return refusal("a circular reference is not JSON data")
     if (Array.isArray(object)) {
       if (Object.getPrototypeOf(object) !== Array.prototype) {
-        return refuse(`${article(constructorName(object) ?? "Array subclass")} is not plain JSON data`)
+        return refusal(`${article(constructorName(object) ?? "Array subclass")} is not plain JSON data`)
       }
       ancestors.push(object)
       for (let index = 0; index < object.length; index++) {
-        path.push(index)
+        const item: unknown = object[index]
+        // Most arrays hold primitives: those are checked here, without a call.
+        if (typeof item === "string" || item === null || (typeof item === "number" && Number.isFinite(item))) continue
         const refused =
-          index in object
-            ? visit(object[index])
-            : refuse("an empty slot in an array is not JSON data (a process would receive null)")
-        path.pop()
-        if (refused !== undefined) return refused
+          item === undefined && !(index in object)
+            ? refusal("an empty slot in an array is not JSON data (a process would receive null)")
+            : visit(item)
+        if (refused !== undefined) {
+          refused.path.push(index)
+          return refused
+        }
       }
       ancestors.pop()
       return undefined
@@ -188,15 +192,15 @@ export const walk = (value: unknown, root: string, sharing: boolean): Walked => 
     const prototype = Object.getPrototypeOf(object)
     if (prototype === Object.prototype || prototype === null) {
       ancestors.push(object)
-      for (const key in object) {
-        if (!Object.hasOwn(object, key)) continue
+      for (const key of Object.keys(object)) {
         const field = (object as Record<string, unknown>)[key]
         // A missing field and an `undefined` one are the same to a Schema; JSON drops it.
         if (field === undefined) continue
-        path.push(key)
         const refused = visit(field)
-        path.pop()
-        if (refused !== undefined) return refused
+        if (refused !== undefined) {
+          refused.path.push(key)
+          return refused
+        }
       }
       ancestors.pop()
       return undefined
@@ -204,30 +208,41 @@ export const walk = (value: unknown, root: string, sharing: boolean): Walked => 
     if (ArrayBuffer.isView(object) && sharedViews.has(object) && isShared(object)) {
       return sharing
         ? undefined
-        : refuse(
+        : refusal(
             `shared memory (${article(constructorName(object) ?? "typed array")} over a SharedArrayBuffer): ${threadsOnly}`
           )
     }
     if (object instanceof ArrayBuffer && transferredBuffers.has(object)) {
-      if (!sharing) return refuse(`a transferred ArrayBuffer: ${threadsOnly}`)
+      if (!sharing) return refusal(`a transferred ArrayBuffer: ${threadsOnly}`)
       transfers ??= []
       if (!transfers.includes(object)) transfers.push(object)
       return undefined
     }
     const name = constructorName(object) ?? "object with a prototype"
     if (ArrayBuffer.isView(object) && isShared(object)) {
-      return refuse(
+      return refusal(
         `${article(name)} over a SharedArrayBuffer is shared only through a SharedMemory Schema (SharedMemory.sharedArray(${name})), on threads`
       )
     }
-    return refuse(
+    return refusal(
       `${article(name)} is not plain JSON data (a process would not receive it as it is); give it a Schema that encodes it (Schema.Date, Schema.ReadonlyMap, a Schema.Class...)`
     )
   }
 
   const refused = visit(value)
-  return refused === undefined && transfers === undefined ? accepted : { refused, transfers }
+  if (refused !== undefined) {
+    return { refused: `${root}${pathOf(refused.path.reverse())}: ${refused.what}`, transfers: undefined }
+  }
+  return transfers === undefined ? accepted : { refused: undefined, transfers }
 }
+
+/** What a walk refused, with the path to it from the value, innermost key first. */
+interface Refusal {
+  readonly what: string
+  readonly path: Array<string | number>
+}
+
+const refusal = (what: string): Refusal => ({ what, path: [] })
 
 /** The buffers to move with each encoded value sent to a thread. */
 const transfersByValue = new WeakMap<object, ReadonlyArray<ArrayBuffer>>()
