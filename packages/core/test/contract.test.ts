@@ -54,7 +54,7 @@ describe("contract", () => {
       [{ when: new Date(0) }, "payload.when: a Date is not plain JSON data"],
       [{ f: () => 1 }, "payload.f: a function cannot be sent"],
       [[1, undefined], "payload[1]: undefined is not JSON data"],
-      [[1, , 2], "payload[1]: an empty slot in an array"],
+      [Object.assign(new Array(3), { 0: 1, 2: 2 }), "payload[1]: an empty slot in an array"],
       [{ "a b": Number.NaN }, 'payload["a b"]: NaN is not a JSON number'],
       [{ x: Number.POSITIVE_INFINITY }, "payload.x: Infinity is not a JSON number"],
       [{ n: 1n }, "payload.n: a bigint is not JSON data"],
