@@ -69,19 +69,28 @@ describe.each(backends)("the serialization contract on %s", (backend) => {
 describe("shared memory on threads", () => {
   const threads = NodePool.transport("thread")
 
-  it.live("a SharedMemory array is shared, not copied: the thread's Atomics.add is seen by the parent", () =>
-    withPool("thread", { size: 2 }, (pool) =>
-      Effect.gen(function* () {
-        const total = SharedMemory.allocate(Int32Array, 1)
-        const seen = yield* Effect.forEach(
-          [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
-          (amount) => pool.apply(T.AddShared, { total, amount }),
-          { concurrency: "unbounded" }
-        )
-        expect(total[0]).toBe(55)
-        expect(Math.max(...seen)).toBe(55)
-      })
-    )
+  it.live(
+    "a SharedMemory array is shared, not copied: the thread's Atomics.add is seen by the parent; a pool moves buffers",
+    () =>
+      withPool("thread", { size: 2 }, (pool) =>
+        Effect.gen(function* () {
+          const total = SharedMemory.allocate(Int32Array, 1)
+          const seen = yield* Effect.forEach(
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            (amount) => pool.apply(T.AddShared, { total, amount }),
+            { concurrency: "unbounded" }
+          )
+          expect(total[0]).toBe(55)
+          expect(Math.max(...seen)).toBe(55)
+          // A pool moves a Transferred buffer too (its runs go out in batches).
+          const buffers = [1, 2, 3].map((n) => new Uint8Array(n * 1000).fill(n).buffer)
+          const sums = yield* Effect.forEach(buffers, (buffer) => pool.apply(T.SumBytes, buffer), {
+            concurrency: "unbounded"
+          })
+          expect(sums).toEqual([1, 2, 3].map((n) => ({ sum: n * n * 1000, length: n * 1000 })))
+          expect(buffers.map((buffer) => buffer.byteLength)).toEqual([0, 0, 0])
+        })
+      )
   )
 
   it.live("a thread can reply with a shared array", () =>
