@@ -92,3 +92,13 @@ it("observability.ts: every section of the report has data; the trace nests the 
   expect(trace.match(new RegExp(`^ {${depth + 4}}thumbnail\\.(decode|encode) `, "gm"))?.length, trace).toBe(4)
   expect(trace.indexOf("troupe.task Thumbnail")).toBeGreaterThan(trace.indexOf("request "))
 })
+
+it("shared-memory.ts: threads sum into one shared Int32Array; processes refuse it with why", async () => {
+  const { code, stdout } = await runExample("shared-memory", [], 120_000)
+  expect(code).toBe(0)
+  const [threads, processes] = stdout.trimEnd().split("\n")
+  expect(threads).toBe("total=31996000 expected=31996000")
+  expect(processes).toBe(
+    "on processes: ArgumentEncodeError: payload.total: shared memory (an Int32Array over a SharedArrayBuffer): only a worker thread shares memory with its parent; a process would receive {} (run the task on NodeThread.layer; actor messages never share memory)"
+  )
+}, 180_000)

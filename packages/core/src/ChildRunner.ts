@@ -32,6 +32,7 @@ import * as References from "effect/References"
 import * as ActorServer from "./internal/actorServer.ts"
 import * as ChildTelemetry from "./internal/childTelemetry.ts"
 import * as Codec from "./internal/codec.ts"
+import * as Contract from "./internal/contract.ts"
 import { Fifo } from "./internal/fifo.ts"
 import {
   type ChildMessage,
@@ -111,6 +112,11 @@ export interface ChildPort {
    * child hosts actors: the child exits with code 0 when the promise settles.
    */
   readonly onTerminate?: ((stop: () => Promise<void>) => void) | undefined
+  /**
+   * Whether this child shares memory with its parent (a worker thread): its
+   * replies may then hold `SharedMemory` values. Absent means no (a process).
+   */
+  readonly sharesMemory?: boolean | undefined
 }
 
 /**
@@ -137,6 +143,25 @@ const interrupted: Reply = { _tag: "Interrupted" }
 type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
 
 /**
+ * The \`ArrayBuffer\`s a child that shares memory with its parent (a worker
+ * thread) moves with a frame it sends: those of the replies encoded by
+ * \`SharedMemory.Transferred\` in it. The platform passes them to
+ * \`postMessage\`; empty, at no cost, until such a reply was encoded.
+ *
+ * @example
+ * \`\`\`ts
+ * import { ChildRunner } from "@troupe/core"
+ *
+ * declare const parentPort: { postMessage(frame: unknown, transfer: ReadonlyArray<ArrayBuffer>): void }
+ * const send = (frame: unknown) => parentPort.postMessage(frame, ChildRunner.transferList(frame))
+ * \`\`\`
+ *
+ * @since 0.1.0
+ * @category platform
+ */
+export const transferList: (frame: unknown) => ReadonlyArray<ArrayBuffer> = Contract.transferList
+
+/**
  * Creates the runner for one child.
  *
  * @example
@@ -157,6 +182,7 @@ type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
  * @category constructors
  */
 export const make = (port: ChildPort, options: Options): ChildRunner => {
+  Codec.setChildSharesMemory(port.sharesMemory === true)
   const loader = ModuleLoader.make({ timeoutMs: options.moduleLoadTimeoutMs })
   let actors: ActorServer.ActorServer | undefined
   const queue = new Fifo<Run>()

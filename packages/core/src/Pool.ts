@@ -452,7 +452,7 @@ export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") 
  */
 export const make = Effect.fnUntraced(function* (
   options: Options = {}
-): Effect.fn.Return<Service, RequestValidationError | InvalidOption, Transport | Scope.Scope> {
+): Effect.fn.Return<Service, RequestValidationError | ArgumentEncodeError | InvalidOption, Transport | Scope.Scope> {
   const size = options.size ?? Math.min(defaultSize(), poolSizeLimit)
   const invalid = validate({ ...options, size })
   if (invalid !== undefined) return yield* invalid
@@ -478,7 +478,11 @@ export const make = Effect.fnUntraced(function* (
       ? undefined
       : {
           task: options.initializer.task,
-          encoded: yield* Codec.encodePayload(options.initializer.task, options.initializer.payload)
+          encoded: yield* Codec.encodePayload(
+            options.initializer.task,
+            options.initializer.payload,
+            transport.sharesMemory === true
+          )
         }
   const killGraceMs = millis(options.killTimeout) ?? 1000
   const minSize = options.minSize ?? 0
@@ -651,7 +655,7 @@ export const make = Effect.fnUntraced(function* (
    * reach the worker without one.
    */
   const encodeForWire = (task: Task.Any, payload: unknown): Exit.Exit<unknown, PayloadError> => {
-    const exit = Codec.encodePayloadExit(task, payload)
+    const exit = Codec.encodePayloadExit(task, payload, transport.sharesMemory === true)
     if (Exit.isFailure(exit)) return exit
     if (exit.value === undefined) {
       const message =
@@ -1039,7 +1043,9 @@ const summarize = (histogram: Histogram): HistogramSummary => {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<Pool, RequestValidationError | InvalidOption, Transport> =>
+export const layer = (
+  options?: Options
+): Layer.Layer<Pool, RequestValidationError | ArgumentEncodeError | InvalidOption, Transport> =>
   Layer.effect(Pool, make(options))
 
 /**

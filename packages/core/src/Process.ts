@@ -104,7 +104,8 @@ const defaultShutdownTimeout = Duration.seconds(2)
  * **Details**
  *
  * The payload is encoded with the task's Schema before anything is forked, so
- * a bad payload fails here with `RequestValidationError`. The child runs in its
+ * a bad payload fails here with `RequestValidationError` (`ArgumentEncodeError`
+ * when it breaks the serialization contract: see docs/ipc.md). The child runs in its
  * own process group, exits by itself within moments if the parent dies
  * (even by SIGKILL), and is stopped and reaped when the scope closes.
  *
@@ -140,7 +141,7 @@ export const start = <T extends Task.Any>(
   options?: StartOptions
 ): Effect.Effect<
   Process<Task.Success<T>, Task.Error<T>>,
-  RequestValidationError | InvalidOption | SpawnError,
+  RequestValidationError | ArgumentEncodeError | InvalidOption | SpawnError,
   Transport | Scope.Scope
 > => Effect.map(startWithOutcome(task, payload, options), ([child]) => child)
 
@@ -153,15 +154,15 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     Process<Task.Success<T>, Task.Error<T>>,
     Effect.Effect<Task.Success<T>, Task.Error<T> | TaskCallError | ArgumentEncodeError>
   ],
-  RequestValidationError | InvalidOption | SpawnError,
+  RequestValidationError | ArgumentEncodeError | InvalidOption | SpawnError,
   Transport | Scope.Scope
 > {
   type A = Task.Success<T>
   type E = Task.Error<T> | TaskCallError | ArgumentEncodeError
   const invalid = nonNegativeDuration("shutdownTimeout", options?.shutdownTimeout)
   if (invalid !== undefined) return yield* invalid
-  const encoded = yield* Codec.encodePayload(task, payload)
   const transport = yield* Transport
+  const encoded = yield* Codec.encodePayload(task, payload, transport.sharesMemory === true)
   const context = yield* Effect.context<never>()
   let pid = 0
   let connection: Connection | undefined

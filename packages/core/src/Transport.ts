@@ -18,6 +18,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as ChildRunner from "./ChildRunner.ts"
 import type { ExitStatus } from "./ExitStatus.ts"
+import * as Contract from "./internal/contract.ts"
 import type { ArgumentEncodeError, SpawnError } from "./TroupeError.ts"
 
 /**
@@ -184,5 +185,30 @@ export class Transport extends Context.Service<
       options: SpawnOptions,
       onFrame: (frame: unknown) => void
     ) => Effect.Effect<Connection, SpawnError, Scope.Scope>
+    /**
+     * Whether the children share memory with the parent (worker threads):
+     * `SharedMemory` values are then sent as they are, and refused
+     * otherwise. Absent means no (processes).
+     */
+    readonly sharesMemory?: boolean | undefined
   }
 >()("@troupe/core/Transport") {}
+
+/**
+ * The `ArrayBuffer`s a platform that shares memory (worker threads) should
+ * move, not copy, with a frame: those of the values encoded by
+ * `SharedMemory.Transferred` in it. Empty, at no cost, until such a value
+ * was encoded. Each buffer is handed out once.
+ *
+ * @example
+ * ```ts
+ * import { Transport } from "@troupe/core"
+ *
+ * declare const port: { postMessage(frame: unknown, transfer: ReadonlyArray<ArrayBuffer>): void }
+ * const send = (frame: unknown) => port.postMessage(frame, Transport.transferList(frame))
+ * ```
+ *
+ * @since 0.1.0
+ * @category platform
+ */
+export const transferList: (frame: unknown) => ReadonlyArray<ArrayBuffer> = Contract.transferList

@@ -516,6 +516,7 @@ export type AskError =
   | ActorDied
   | AskTimeout
   | RequestValidationError
+  | ArgumentEncodeError
   | ReplyValidationError
   | ResultEncodeError
   | RemoteDefect

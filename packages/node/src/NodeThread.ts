@@ -210,7 +210,7 @@ const spawnThread = (
       if (status !== undefined) return
       // Nothing can go out on a port the running thread closed: it is broken now, not after the grace.
       if (portClosed) report(closedChannel)
-      else worker.postMessage(frame)
+      else worker.postMessage(frame, Transport.transferList(frame) as Array<ArrayBuffer>)
     }
     // The thread's stderr, then what it died of: `error` comes before `exit`.
     const stderr = () =>
@@ -302,5 +302,5 @@ const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
  */
 export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(
   Transport.Transport,
-  Transport.Transport.of({ spawn })
+  Transport.Transport.of({ spawn, sharesMemory: true })
 )

@@ -4,7 +4,9 @@
  * The parent encodes a payload before sending it (a bad payload never leaves
  * the caller) and decodes the reply; the child decodes the payload, runs the
  * handler and encodes its outcome as a `Reply`. All values use the JSON codec
- * of the task's Schemas, so what crosses the channel is plain JSON data.
+ * of the task's Schemas, so what crosses the channel is plain JSON data; a
+ * Schema that lets anything through (`Schema.Any`) has its encoded values
+ * checked against the serialization contract (see contract.ts).
  *
  * @internal
  */
@@ -15,6 +17,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Task from "../Task.ts"
 import {
+  ArgumentEncodeError,
   PayloadTooLarge,
   RemoteDefect,
   ReplyValidationError,
@@ -23,6 +26,7 @@ import {
   SpawnError,
   type TaskCallError
 } from "../TroupeError.ts"
+import * as Contract from "./contract.ts"
 import type { Reply } from "./frame.ts"
 
 interface Codecs {
@@ -32,6 +36,10 @@ interface Codecs {
   readonly decodeSuccess: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly encodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly decodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  /** Whether each side's encoded values must be walked for the contract (decided once, from the Schema). */
+  readonly walkPayload: boolean
+  readonly walkSuccess: boolean
+  readonly walkError: boolean
 }
 
 /**
@@ -93,7 +101,10 @@ const codecsOf = (task: Codable): Codecs => {
       encodeSuccess: withShortcut(successUnchanged, Schema.encodeUnknownExit(success)),
       decodeSuccess: withShortcut(successUnchanged, Schema.decodeUnknownExit(success)),
       encodeError: Schema.encodeUnknownExit(error),
-      decodeError: Schema.decodeUnknownExit(error)
+      decodeError: Schema.decodeUnknownExit(error),
+      walkPayload: Contract.needsWalk(task.payloadSchema),
+      walkSuccess: Contract.needsWalk(task.successSchema),
+      walkError: Contract.needsWalk(task.errorSchema)
     }
     cache.set(task, codecs)
   }
@@ -107,7 +118,7 @@ const codecsOf = (task: Codable): Codecs => {
  */
 export const warm = (task: Codable): void => {
   const codecs = codecsOf(task)
-  for (const codec of Object.values(codecs)) codec(undefined)
+  for (const codec of Object.values(codecs)) if (typeof codec === "function") codec(undefined)
 }
 
 const issueMessage = <E>(exit: Exit.Exit<unknown, E>): string => {
@@ -117,20 +128,60 @@ const issueMessage = <E>(exit: Exit.Exit<unknown, E>): string => {
 }
 
 /**
- * Encodes a payload with the task's Schema, on the caller's side.
+ * Encodes a payload with the task's Schema, on the caller's side: a payload
+ * the Schema refuses is a `RequestValidationError`; one the Schema accepts
+ * but that breaks the serialization contract (a `Map` under `Schema.Any`,
+ * shared memory for a process) is an `ArgumentEncodeError` that says what and
+ * where. `sharing` says whether the transport shares memory with its
+ * children (threads).
  */
-export const encodePayloadExit = (task: Codable, payload: unknown): Exit.Exit<unknown, RequestValidationError> => {
-  const exit = codecsOf(task).encodePayload(payload)
-  return Exit.isSuccess(exit)
-    ? (exit as Exit.Exit<unknown>)
-    : Exit.fail(new RequestValidationError({ task: task.name, message: issueMessage(exit) }))
+export const encodePayloadExit = (
+  task: Codable,
+  payload: unknown,
+  sharing = false
+): Exit.Exit<unknown, RequestValidationError | ArgumentEncodeError> => {
+  const codecs = codecsOf(task)
+  const exit = codecs.encodePayload(payload)
+  if (Exit.isFailure(exit)) {
+    return Exit.fail(new RequestValidationError({ task: task.name, message: issueMessage(exit) }))
+  }
+  if (!codecs.walkPayload) return exit as Exit.Exit<unknown>
+  const walked = Contract.walk(exit.value, "payload", sharing)
+  if (walked.refused !== undefined) {
+    return Exit.fail(new ArgumentEncodeError({ task: task.name, message: walked.refused }))
+  }
+  if (walked.transfers !== undefined) Contract.recordTransfers(exit.value, walked.transfers)
+  return exit as Exit.Exit<unknown>
 }
 
 /**
  * Encodes a payload with the task's Schema, on the caller's side.
  */
-export const encodePayload: (task: Codable, payload: unknown) => Effect.Effect<unknown, RequestValidationError> =
-  encodePayloadExit
+export const encodePayload: (
+  task: Codable,
+  payload: unknown,
+  sharing?: boolean
+) => Effect.Effect<unknown, RequestValidationError | ArgumentEncodeError> = encodePayloadExit
+
+/** Whether this child shares memory with its parent (a worker thread); set once by its `ChildRunner`. */
+let childSharesMemory = false
+
+/** Says whether this child shares memory with its parent: its replies may then hold shared memory. */
+export const setChildSharesMemory = (sharing: boolean): void => {
+  childSharesMemory = sharing
+}
+
+/**
+ * Checks an encoded reply value against the contract, in the child: the
+ * message of an `EncodeFailed` reply, or `undefined` when it may be sent.
+ */
+const replyRefusal = (walk: boolean, encoded: unknown, root: string): string | undefined => {
+  if (!walk) return undefined
+  const walked = Contract.walk(encoded, root, childSharesMemory)
+  if (walked.refused !== undefined) return `the ${root} cannot be sent: ${walked.refused}`
+  if (walked.transfers !== undefined) Contract.recordTransfers(encoded, walked.transfers)
+  return undefined
+}
 
 /** Runs `read`, or gives `fallback` when it throws: a thrown value may throw again when it is read. */
 const safely = <A>(read: () => A, fallback: A): A => {
@@ -214,6 +265,8 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
     if (Exit.isFailure(encoded)) {
       return { _tag: "EncodeFailed", message: `the error did not match the error Schema: ${issueMessage(encoded)}` }
     }
+    const refused = replyRefusal(codecsOf(task).walkError, encoded.value, "error")
+    if (refused !== undefined) return { _tag: "EncodeFailed", message: refused }
     const stack = safely(() => (error instanceof Error ? fieldText(error, "stack") : undefined), undefined)
     return stack === undefined
       ? { _tag: "Failure", error: encoded.value }
@@ -225,10 +278,13 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
 }
 
 const successReply = (task: Codable, value: unknown): Reply => {
-  const encoded = codecsOf(task).encodeSuccess(value)
-  return Exit.isSuccess(encoded)
-    ? { _tag: "Success", value: encoded.value }
-    : { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
+  const codecs = codecsOf(task)
+  const encoded = codecs.encodeSuccess(value)
+  if (Exit.isFailure(encoded)) {
+    return { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
+  }
+  const refused = replyRefusal(codecs.walkSuccess, encoded.value, "result")
+  return refused === undefined ? { _tag: "Success", value: encoded.value } : { _tag: "EncodeFailed", message: refused }
 }
 
 const payloadRejected = (payload: Exit.Exit<unknown, unknown>): Reply => ({

@@ -38,13 +38,16 @@ const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 const port: import("@troupe/core").ChildRunner.ChildPort = {
   send: (frame) =>
     new Promise((resolve) => {
-      parent.postMessage(frame)
+      // The runner's own `transferList`: a bundled runner records its transfers in the bundle's core.
+      parent.postMessage(frame, ChildRunner.transferList(frame) as Array<ArrayBuffer>)
       resolve()
     }),
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
   pid: threadId,
+  // Replies may hold shared memory and move buffers (see SharedMemory.ts).
+  sharesMemory: true,
   // A bundled thread maps the stacks it sends back to the original files.
   mapStack
 }
