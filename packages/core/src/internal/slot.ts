@@ -23,6 +23,7 @@ import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeErro
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
 import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
 import { exitLabel } from "./poolTelemetry.ts"
+import * as ProcessContext from "./processContext.ts"
 import { emitLogs } from "./telemetry.ts"
 
 /** How a worker's life ended. */
@@ -44,7 +45,7 @@ export interface SlotContext {
   readonly dispatcher: Dispatcher
   readonly transport: Transport.Transport["Service"]
   /** The options of the next worker's spawn (its preload list grows as the pool meets new task modules). */
-  readonly spawn: () => Transport.SpawnOptions
+  readonly spawn: (worker: number) => Transport.SpawnOptions
   readonly initializer: { readonly task: Task.Any; readonly encoded: unknown } | undefined
   readonly maxTasksPerWorker: number
   readonly maxRssBytes: number
@@ -400,10 +401,19 @@ export class Slot implements Balancer.WorkerView {
 
   private spawnAndServe = Effect.gen({ self: this }, function* () {
     const { initializer, spawn, startTimeout, transport } = this.context
-    const connection = yield* transport.spawn(spawn(), this.onFrame)
+    const connection = yield* transport.spawn(spawn(this.slot), this.onFrame)
     this.modules = connection.modules
     this.connection = connection
     this.pid = connection.pid
+    const { name } = this.context.dispatcher.telemetry
+    const forget = ProcessContext.addChild({
+      pid: connection.pid,
+      name: `${name}-${this.slot}`,
+      kind: "worker",
+      pool: { name, worker: this.slot },
+      alive: () => connection.exitStatus() === undefined
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(forget))
     const started = yield* Deferred.await(this.ready!).pipe(
       Effect.as(true),
       Effect.raceFirst(connection.exited.pipe(Effect.as(false))),
