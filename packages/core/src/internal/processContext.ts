@@ -66,14 +66,17 @@ const stateKey = Symbol.for("@troupe/core/processContext")
 export const bootstrappingKey = Symbol.for("@troupe/core/bootstrapping")
 
 const globals = globalThis as { [stateKey]?: State; [bootstrappingKey]?: boolean }
-const state: State = (globals[stateKey] ??= {
-  identity: undefined,
-  findRun: undefined,
-  attemptOf: undefined,
-  children: new Set(),
-  processCount: 0,
-  importing: 0
-})
+if (globals[stateKey] === undefined) {
+  globals[stateKey] = {
+    identity: undefined,
+    findRun: undefined,
+    attemptOf: undefined,
+    children: new Set(),
+    processCount: 0,
+    importing: 0
+  }
+}
+const state: State = globals[stateKey]
 
 const host = (globalThis as { process?: { pid?: number; ppid?: number } }).process
 
