@@ -141,6 +141,7 @@ export class Slot implements Balancer.WorkerView {
       clearTimeout(this.idleTimer)
       this.idleTimer = undefined
     }
+    if (this.isIdle) this.setIdle(false)
     this.jobs++
     job.held += job.items.length
     const now = performance.now()
@@ -258,6 +259,8 @@ export class Slot implements Balancer.WorkerView {
     const connection = this.connection
     if (connection === undefined) return
     this.state = "stopping"
+    // The pool waits for this worker's exit now.
+    if (this.isIdle) this.setIdle(false)
     try {
       connection.sendUnsafe({ _tag: "Close" })
     } catch {
@@ -367,6 +370,16 @@ export class Slot implements Balancer.WorkerView {
     if (this.state === "retiring" && this.held.size === 0) this.stopGracefully()
     this.armIdleTimer()
     dispatcher.pump()
+    // A ready worker with nothing to do does not keep the program alive: one that never closes its pool still exits.
+    if (this.state === "ready" && this.held.size === 0 && !this.isIdle) this.setIdle(true)
+  }
+
+  /** Whether the worker's connection was told it is idle (it then does not keep the parent alive). */
+  private isIdle = false
+
+  private setIdle(idle: boolean): void {
+    this.isIdle = idle
+    this.connection?.idle?.(idle)
   }
 
   /** An idle worker retires after the idle timeout, if the pool may shrink. */
@@ -386,6 +399,7 @@ export class Slot implements Balancer.WorkerView {
    */
   readonly life: Effect.Effect<Ending> = Effect.suspend(() => {
     this.state = "starting"
+    this.isIdle = false
     this.ending = undefined
     this.dispatched = 0
     this.named.clear()
