@@ -92,3 +92,16 @@ it("observability.ts: every section of the report has data; the trace nests the 
   expect(trace.match(new RegExp(`^ {${depth + 4}}thumbnail\\.(decode|encode) `, "gm"))?.length, trace).toBe(4)
   expect(trace.indexOf("troupe.task Thumbnail")).toBeGreaterThan(trace.indexOf("request "))
 })
+
+it("process-context.ts: each task names its worker, the parent lists both, and the unclosed pool does not hold the exit", async () => {
+  const { code, stdout } = await runExample("process-context")
+  expect(code).toBe(0)
+  const lines = stdout.trimEnd().split("\n")
+  expect(lines).toHaveLength(5)
+  lines.slice(0, 4).forEach((line, i) => {
+    expect(line).toMatch(
+      new RegExp(`^task WhoAmI #${i + 1} \\(attempt 1\\) ran in squares-[01], pid \\d+, child of \\d+$`)
+    )
+  })
+  expect(lines[4]).toMatch(/^main \(pid \d+\) has 2 live children: squares-[01], squares-[01]$/)
+})

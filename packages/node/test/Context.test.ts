@@ -3,9 +3,10 @@
  * fork-bomb guard, in real children on both backends.
  */
 import { expect, it } from "@effect/vitest"
-import { Pool, Process } from "@troupe/core"
+import { Pool, Process, Supervisor } from "@troupe/core"
 import { NodePool, NodeProcess } from "@troupe/node"
 import { Effect, Fiber, Stream } from "effect"
+import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import * as Bomb from "./fixtures/bomb.ts"
 import * as C from "./fixtures/context.ts"
 import { isRunning } from "./fixtures/os.ts"
@@ -82,10 +83,14 @@ it.live("Process.current in the main program and in a Process child; activeChild
     const child = yield* Process.start(Bomb.Hang, undefined, { name: "solo" })
     const pool = yield* Pool.make({ size: 2, name: "ctx", start: "eager" })
     yield* pool.apply(C.Detached, undefined)
+    const sup = yield* Supervisor.start({}, [Supervisor.worker("a", CounterBehaviour)])
+    const actorPid = yield* sup.ref("a", Counter).ask("Pid", undefined)
     const listed = yield* Process.activeChildren
     const stats = yield* pool.stats
+    expect(listed).toHaveLength(4)
     expect(listed).toEqual(
       expect.arrayContaining([
+        { pid: actorPid, name: `actor-host-${actorPid}`, kind: "actor", pool: undefined },
         { pid: child.pid, name: "solo", kind: "process", pool: undefined },
         ...stats.workers.map((w) => ({
           pid: w.pid,
