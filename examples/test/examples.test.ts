@@ -102,3 +102,16 @@ it("shared-memory.ts: threads sum into one shared Int32Array; processes refuse i
     "on processes: ArgumentEncodeError: payload.total: shared memory (an Int32Array over a SharedArrayBuffer): only a worker thread shares memory with its parent; a process would receive {} (run the task on NodeThread.layer; actor messages never share memory)"
   )
 }, 180_000)
+
+it("process-context.ts: each task names its worker, the parent lists both, and the unclosed pool does not hold the exit", async () => {
+  const { code, stdout } = await runExample("process-context")
+  expect(code).toBe(0)
+  const lines = stdout.trimEnd().split("\n")
+  expect(lines).toHaveLength(5)
+  lines.slice(0, 4).forEach((line, i) => {
+    expect(line).toMatch(
+      new RegExp(`^task WhoAmI #${i + 1} \\(attempt 1\\) ran in squares-[01], pid \\d+, child of \\d+$`)
+    )
+  })
+  expect(lines[4]).toMatch(/^main \(pid \d+\) has 2 live children: squares-[01], squares-[01]$/)
+})

@@ -43,6 +43,7 @@ import {
   type SpanRecord
 } from "./internal/frame.ts"
 import * as ModuleLoader from "./internal/moduleLoader.ts"
+import * as ProcessContext from "./internal/processContext.ts"
 import * as ReplyBatcher from "./internal/replyBatcher.ts"
 import { sendSafely } from "./internal/replyBatcher.ts"
 import * as Task from "./Task.ts"
@@ -80,6 +81,13 @@ export interface Options {
    * `undefined`: no bound.
    */
   readonly moduleLoadTimeoutMs?: number | undefined
+  /**
+   * Who the child is, for `Process.current`: its name and, for a pool
+   * worker, its pool and index. Without it the child is named after its pid.
+   */
+  readonly identity?:
+    | { readonly name: string; readonly pool?: string | undefined; readonly worker?: number | undefined }
+    | undefined
 }
 
 /**
@@ -105,8 +113,10 @@ export interface ChildPort {
   readonly rss: () => number
   /** Rewrites a stack trace before it is sent (a bundled child maps it back to the original files). */
   readonly mapStack?: ((stack: string) => string) | undefined
-  /** The child's pid (a worker thread's id), for span attributes. */
+  /** The child's pid (a worker thread's id), for span attributes and `Process.current`. */
   readonly pid?: number | undefined
+  /** The pid of the child's parent, for `Process.current` (a worker thread: its process's). */
+  readonly parentPid?: number | undefined
   /**
    * Installs a graceful-stop handler (Node: on SIGTERM), called once the
    * child hosts actors: the child exits with code 0 when the promise settles.
@@ -194,6 +204,36 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   let sending: Promise<void> | undefined
   let closing = false
   const spans = new Map<number, Array<SpanRecord>>()
+  /** The run whose fiber is taking its first, synchronous steps (it is not in `running` yet). */
+  let starting: number | undefined
+  /** The attempt number of each running run that is a retry (a run without one is a first attempt). */
+  const retries = new Map<number, number>()
+
+  // The child's bootstrapping phase (its module imports) ends with the first frame that runs its code.
+  let bootstrapping = true
+  const endBootstrap = () => {
+    bootstrapping = false
+    ProcessContext.bootstrapped()
+  }
+
+  const identity = options.identity
+  ProcessContext.serve(
+    {
+      name: identity?.name ?? `child-${port.pid ?? 0}`,
+      pid: port.pid ?? 0,
+      parentPid: port.parentPid,
+      pool:
+        identity?.pool === undefined || identity.worker === undefined
+          ? undefined
+          : { name: identity.pool, worker: identity.worker }
+    },
+    // Read only when a task asks for `Process.current`: a scan of the runs in flight (at most `concurrency`).
+    (fiber) => {
+      for (const [id, run] of running) if (run === fiber) return id
+      return starting
+    },
+    (id) => retries.get(id) ?? 1
+  )
 
   // Log lines go to the parent's logger as they are written, so they precede the replies of the runs that wrote
   // them, and a task that logs and then exits the process does not lose its last words.
@@ -244,6 +284,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   const finish = (id: number, result: Reply) => {
     const reply = withinLimit(result)
     running.delete(id)
+    if (retries.size > 0) retries.delete(id)
     const recorded = spans.get(id)
     if (recorded !== undefined) spans.delete(id)
     if (options.once) {
@@ -291,6 +332,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   }
 
   const execute = (run: Run, task: Task.Any) => {
+    if (run.attempt !== undefined && run.attempt > 1) retries.set(run.id, run.attempt)
     const trace = run.trace
     if (trace === undefined) {
       // A handler that answers at once (`Effect.succeed`, `Effect.fail`) needs no fiber.
@@ -310,7 +352,10 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   }
 
   const fork = (id: number, task: Task.Any, effect: Effect.Effect<Reply>) => {
+    // The fiber runs its first steps before it is returned: meanwhile, `Process.current` finds the run here.
+    starting = id
     const fiber = runnerOf(task)(effect)
+    starting = undefined
     running.set(id, fiber)
     fiber.addObserver((exit) => finish(id, withMappedStack(Codec.replyOfExit(exit))))
   }
@@ -419,9 +464,11 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       const value = frame.value
       switch (value._tag) {
         case "Run":
+          if (bootstrapping) endBootstrap()
           queue.push(withModule(value))
           break
         case "Batch":
+          if (bootstrapping) endBootstrap()
           for (const run of value.runs) queue.push(withModule(run))
           break
         case "Interrupt":
@@ -434,6 +481,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
           void preload(value.modules)
           return
         case "Actors":
+          if (bootstrapping) endBootstrap()
           actors ??= ActorServer.make(port, loader, logger)
           actors.onFrames(value.frames)
           return

@@ -35,6 +35,7 @@ import {
   validateCall
 } from "./internal/poolOptions.ts"
 import { PoolTelemetry } from "./internal/poolTelemetry.ts"
+import * as ProcessContext from "./internal/processContext.ts"
 import { Slot } from "./internal/slot.ts"
 import { makeSupervision } from "./internal/supervision.ts"
 import { type Histogram, quantile, traceOf } from "./internal/telemetry.ts"
@@ -53,7 +54,8 @@ import {
   type RequestValidationError,
   type RestartIntensityExceeded,
   ShutdownError,
-  SpawnError
+  SpawnError,
+  StartedWhileBootstrapping
 } from "./TroupeError.ts"
 
 /**
@@ -430,6 +432,11 @@ export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") 
 /**
  * Starts a pool in the current scope.
  *
+ * In a child that is still importing its task modules (code at a module's
+ * top level, outside its `import.meta.main` guard), `make` fails at once with
+ * `StartedWhileBootstrapping`: every worker would import the module again
+ * and start another pool.
+ *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
@@ -452,7 +459,14 @@ export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") 
  */
 export const make = Effect.fnUntraced(function* (
   options: Options = {}
-): Effect.fn.Return<Service, RequestValidationError | ArgumentEncodeError | InvalidOption, Transport | Scope.Scope> {
+): Effect.fn.Return<
+  Service,
+  RequestValidationError | ArgumentEncodeError | InvalidOption | StartedWhileBootstrapping,
+  Transport | Scope.Scope
+> {
+  if (ProcessContext.refusesStart(yield* Effect.withFiber(Effect.succeed))) {
+    return yield* new StartedWhileBootstrapping({ what: "pool", pid: ProcessContext.identity().pid })
+  }
   const size = options.size ?? Math.min(defaultSize(), poolSizeLimit)
   const invalid = validate({ ...options, size })
   if (invalid !== undefined) return yield* invalid
@@ -552,7 +566,14 @@ export const make = Effect.fnUntraced(function* (
   const slotContext = {
     dispatcher,
     transport,
-    spawn: () => ({ ...spawnOptions, runner: { ...spawnOptions.runner, preload: [...knownModules] } }),
+    spawn: (worker: number) => ({
+      ...spawnOptions,
+      runner: {
+        ...spawnOptions.runner,
+        preload: [...knownModules],
+        identity: { name: `${name}-${worker}`, pool: name, worker }
+      }
+    }),
     initializer,
     maxTasksPerWorker: options.maxTasksPerWorker ?? Number.POSITIVE_INFINITY,
     maxRssBytes: (options.maxMemoryPerWorkerMb ?? Number.POSITIVE_INFINITY) * 1024 * 1024,
@@ -1045,7 +1066,11 @@ const summarize = (histogram: Histogram): HistogramSummary => {
  */
 export const layer = (
   options?: Options
-): Layer.Layer<Pool, RequestValidationError | ArgumentEncodeError | InvalidOption, Transport> =>
+): Layer.Layer<
+  Pool,
+  RequestValidationError | ArgumentEncodeError | InvalidOption | StartedWhileBootstrapping,
+  Transport
+> =>
   Layer.effect(Pool, make(options))
 
 /**

@@ -21,6 +21,7 @@ import type { ExitStatus } from "./ExitStatus.ts"
 import * as Codec from "./internal/codec.ts"
 import { decodeChildFrame, type Run } from "./internal/frame.ts"
 import { nonNegativeDuration } from "./internal/options.ts"
+import * as ProcessContext from "./internal/processContext.ts"
 import { emitLogs } from "./internal/telemetry.ts"
 import type * as Task from "./Task.ts"
 import { type Connection, type Stdio, Transport, violationReason } from "./Transport.ts"
@@ -33,6 +34,7 @@ import {
   ReplyValidationError,
   type RequestValidationError,
   type SpawnError,
+  StartedWhileBootstrapping,
   type TaskCallError
 } from "./TroupeError.ts"
 
@@ -77,6 +79,8 @@ export interface Process<A, E> {
  * @category models
  */
 export interface StartOptions {
+  /** The child's name, as `Process.current` reads it in the child and `activeChildren` in the parent (default `Process-N`). */
+  readonly name?: string | undefined
   /** The module the child imports to find the task; defaults to the module that defined it. */
   readonly module?: string | undefined
   /** `"inherit"` (default) shares the parent's stdout; `"pipe"` exposes it as `stdout`. */
@@ -108,6 +112,11 @@ const defaultShutdownTimeout = Duration.seconds(2)
  * when it breaks the serialization contract: see docs/ipc.md). The child runs in its
  * own process group, exits by itself within moments if the parent dies
  * (even by SIGKILL), and is stopped and reaped when the scope closes.
+ *
+ * In a child that is still importing its task modules (code at a module's
+ * top level, outside its `import.meta.main` guard), `start` fails at once
+ * with `StartedWhileBootstrapping` instead of forking: every child would
+ * import the module again and start another.
  *
  * @example
  * ```ts
@@ -141,7 +150,7 @@ export const start = <T extends Task.Any>(
   options?: StartOptions
 ): Effect.Effect<
   Process<Task.Success<T>, Task.Error<T>>,
-  RequestValidationError | ArgumentEncodeError | InvalidOption | SpawnError,
+  RequestValidationError | ArgumentEncodeError | InvalidOption | SpawnError | StartedWhileBootstrapping,
   Transport | Scope.Scope
 > => Effect.map(startWithOutcome(task, payload, options), ([child]) => child)
 
@@ -154,11 +163,14 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     Process<Task.Success<T>, Task.Error<T>>,
     Effect.Effect<Task.Success<T>, Task.Error<T> | TaskCallError | ArgumentEncodeError>
   ],
-  RequestValidationError | ArgumentEncodeError | InvalidOption | SpawnError,
+  RequestValidationError | ArgumentEncodeError | InvalidOption | SpawnError | StartedWhileBootstrapping,
   Transport | Scope.Scope
 > {
   type A = Task.Success<T>
   type E = Task.Error<T> | TaskCallError | ArgumentEncodeError
+  if (ProcessContext.refusesStart(yield* Effect.withFiber(Effect.succeed))) {
+    return yield* new StartedWhileBootstrapping({ what: "process", pid: ProcessContext.identity().pid })
+  }
   const invalid = nonNegativeDuration("shutdownTimeout", options?.shutdownTimeout)
   if (invalid !== undefined) return yield* invalid
   const transport = yield* Transport
@@ -168,6 +180,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   let connection: Connection | undefined
   let violation: string | undefined
   const run: Run = { _tag: "Run", id: 0, module: options?.module ?? task.module, task: task.name, payload: encoded }
+  const name = options?.name ?? ProcessContext.nextProcessName()
   const ready = Deferred.makeUnsafe<void>()
   const outcome = Deferred.makeUnsafe<A, E>()
 
@@ -207,7 +220,14 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     {
       stdout: options?.stdout ?? "inherit",
       stderr: options?.stderr ?? "inherit",
-      runner: { once: true, concurrency: 1, reportRss: false, preload: [run.module], bundled: false },
+      runner: {
+        once: true,
+        concurrency: 1,
+        reportRss: false,
+        preload: [run.module],
+        bundled: false,
+        identity: { name }
+      },
       shutdownTimeout: options?.shutdownTimeout ?? defaultShutdownTimeout,
       env: options?.env,
       execArgv: options?.execArgv
@@ -215,6 +235,15 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     onFrame
   )
   pid = connection.pid
+  const live = connection
+  const forget = ProcessContext.addChild({
+    pid,
+    name,
+    kind: "process",
+    pool: undefined,
+    alive: () => live.exitStatus() === undefined
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(forget))
 
   yield* Deferred.await(ready).pipe(
     Effect.andThen(connection.send(run)),
@@ -291,6 +320,121 @@ export const run = <T extends Task.Any>(
   options?: StartOptions
 ): Effect.Effect<
   Task.Success<T>,
-  Task.Error<T> | TaskCallError | ArgumentEncodeError | RequestValidationError | InvalidOption | SpawnError,
+  | Task.Error<T>
+  | TaskCallError
+  | ArgumentEncodeError
+  | RequestValidationError
+  | InvalidOption
+  | SpawnError
+  | StartedWhileBootstrapping,
   Transport
 > => Effect.scoped(Effect.flatMap(startWithOutcome(task, payload, options), ([, outcome]) => outcome))
+
+/**
+ * What a process knows about itself, as `Process.current` reads it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Current {
+  /**
+   * `"main"` in the program that no Troupe parent started; in a child, the
+   * name its parent gave it: a `Process` child's `name` option (default
+   * `Process-N`), a pool worker's `<pool>-<index>`, an actor host's actor.
+   */
+  readonly name: string
+  /** The process id; in a worker thread, the thread's id (as the parent's `pid` for it). */
+  readonly pid: number
+  /** The parent's process id (for a worker thread, its process's); `undefined` where the platform does not say. */
+  readonly parentPid: number | undefined
+  /** Whether a Troupe parent started this process. */
+  readonly isChild: boolean
+  /** In a pool worker: the pool's `name` and the worker's index in it (stable across the worker's replacements). */
+  readonly pool: { readonly name: string; readonly worker: number } | undefined
+  /**
+   * Inside a task (its handler, and the fibers the handler forks while it
+   * runs): the task's name, its id (the one the pool's events and errors
+   * carry, as `taskId`) and its attempt number, 1 for the first run and one
+   * more for each retry after a worker died under it.
+   */
+  readonly task: { readonly name: string; readonly id: number; readonly attempt: number } | undefined
+}
+
+/**
+ * The current process, as Python's `multiprocessing.current_process()`, with
+ * the running task when read inside one: name, pid, parent pid, the pool and
+ * worker index in a pool worker, and the task's name, id and attempt.
+ *
+ * **Details**
+ *
+ * Reading it is cheap and costs nothing to a task that does not: the runner
+ * looks the task up only when asked, from the reading fiber.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Process, Task } from "@troupe/core"
+ *
+ * export const WhoAmI = Task.make("WhoAmI", {
+ *   payload: Schema.Void,
+ *   success: Schema.String,
+ *   handler: () =>
+ *     Effect.map(Process.current, (me) =>
+ *       `${me.name} (pid ${me.pid}, worker ${me.pool?.worker}) runs ${me.task?.name}, attempt ${me.task?.attempt}`
+ *     )
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export const current: Effect.Effect<Current> = Effect.withFiber((fiber) => {
+  const me = ProcessContext.identity()
+  const run = ProcessContext.runOf(fiber)
+  return Effect.succeed({
+    name: me.name,
+    pid: me.pid,
+    parentPid: me.parentPid,
+    isChild: ProcessContext.isChild(),
+    pool: me.pool,
+    task: run === undefined ? undefined : { name: run.task, id: run.id, attempt: run.attempt }
+  })
+})
+
+/**
+ * One live child of this process, as `activeChildren` lists it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ActiveChild {
+  readonly pid: number
+  readonly name: string
+  /** `"process"`: started by `Process.start`/`run`; `"worker"`: a pool's; `"actor"`: an actor's host. */
+  readonly kind: "process" | "worker" | "actor"
+  /** For a pool worker: the pool's name and the worker's index. */
+  readonly pool: { readonly name: string; readonly worker: number } | undefined
+}
+
+/**
+ * The children of this process that are alive now, across `Process`
+ * handles, pools and actor hosts, as Python's
+ * `multiprocessing.active_children()`. A child that has exited is not
+ * listed, even before its scope closes and reaps it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Process } from "@troupe/core"
+ *
+ * const report = Effect.flatMap(Process.activeChildren, (children) =>
+ *   Effect.log(children.map((child) => `${child.name} (${child.kind}, pid ${child.pid})`).join(", "))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category context
+ */
+export const activeChildren: Effect.Effect<ReadonlyArray<ActiveChild>> = Effect.sync(() =>
+  ProcessContext.liveChildren().map(({ kind, name, pid, pool }) => ({ pid, name, kind, pool }))
+)

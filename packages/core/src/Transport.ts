@@ -149,6 +149,15 @@ export interface Connection {
   /** Sends a signal to the child's process group. A no-op once it has exited. */
   readonly signal: (signal: Signal) => Effect.Effect<void>
   /**
+   * Tells the platform whether the parent waits on this child. An idle child
+   * (`true`) must not keep the parent's event loop alive, so that a program
+   * whose main part is done exits even if it never closed its pool; a busy
+   * one (`false`, as every connection starts) must. Signalling a child makes
+   * it busy again: the parent then waits for its exit. A platform without
+   * such a notion leaves it out.
+   */
+  readonly idle?: ((idle: boolean) => void) | undefined
+  /**
    * The task modules this child can serve, when it was started from a bundle
    * of its `runner.preload` modules; `undefined` when it can import any
    * module. A pool sends a child only tasks it can serve, and replaces idle

@@ -506,6 +506,42 @@ export class DuplicateTaskName extends Schema.TaggedError<DuplicateTaskName>()("
 }
 
 /**
+ * A child tried to start a process or a pool while it was still importing
+ * its task modules: code at a module's top level, outside the
+ * `import.meta.main` guard, runs again in every child that imports the
+ * module, and each would start another child (a fork bomb). Python refuses
+ * the same ("an attempt has been made to start a new process before the
+ * current process has finished its bootstrapping phase"). Put the part of
+ * the module that starts processes under `if (import.meta.main)`; tasks
+ * themselves may start processes and pools.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { TroupeError } from "@troupe/core"
+ *
+ * declare const started: Effect.Effect<number, TroupeError.StartedWhileBootstrapping>
+ * const value = started.pipe(Effect.catchTag("StartedWhileBootstrapping", (error) => Effect.die(error.message)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StartedWhileBootstrapping extends Schema.TaggedError<StartedWhileBootstrapping>()(
+  "StartedWhileBootstrapping",
+  {
+    /** What was being started: `"process"` or `"pool"`. */
+    what: Schema.Literals(["process", "pool"]),
+    /** The pid of the child that tried (a worker thread's id). */
+    pid: Schema.Number
+  }
+) {
+  override get message(): string {
+    return `an attempt was made to start a new ${this.what} in child ${this.pid} before it finished importing its task modules: guard the main part of the module with \`if (import.meta.main)\` so that children importing it do not run it`
+  }
+}
+
+/**
  * Everything an `ask` can fail with, besides the message's own typed error.
  *
  * @since 0.1.0

@@ -90,6 +90,22 @@ const internal = (target: object, description: string): unknown => {
   return key === undefined ? undefined : (target as Record<symbol, unknown>)[key]
 }
 
+/**
+ * Whether a child keeps this process's event loop alive: its process handle
+ * and its IPC channel. An idle pool worker does not (`Connection.idle`), so a
+ * program that never closed its pool exits once its main part is done; the
+ * child then hears its channel close and exits with its group.
+ */
+const holdLoop = (child: ChildProcess, hold: boolean): void => {
+  if (hold) {
+    child.ref()
+    child.channel?.ref()
+  } else {
+    child.unref()
+    child.channel?.unref()
+  }
+}
+
 /** How long to wait for the IPC channel to drain after the child exited. */
 const drainTimeoutMs = 1000
 
@@ -203,7 +219,17 @@ const spawnChild = (
             send: sendEffect(sendUnsafe, `child ${pid}`),
             exited,
             exitStatus: () => status,
-            signal: (signal) => Effect.sync(() => status === undefined && signalGroup(pid, signal, child)),
+            // A signalled child is waited for: it keeps this process alive until it exits.
+            signal: (signal) =>
+              Effect.sync(() => {
+                if (status === undefined) {
+                  holdLoop(child, true)
+                  signalGroup(pid, signal, child)
+                }
+              }),
+            idle: (idle) => {
+              if (status === undefined) holdLoop(child, !idle)
+            },
             stdout: readable(child.stdout),
             stderr: readable(child.stderr)
           }

@@ -150,6 +150,8 @@ const spawnThread = (
     const terminate = () => {
       if (status !== undefined) return
       terminated = true
+      // A terminated thread is waited for: it keeps this process alive until it exits.
+      worker.ref()
       worker.terminate().catch(() => {})
     }
     // A second SIGINT or SIGTERM during a shutdown terminates the thread now (see signals.ts).
@@ -233,6 +235,12 @@ const spawnThread = (
         exited,
         exitStatus: () => status,
         signal: () => Effect.sync(terminate),
+        // An idle pool worker does not keep this process alive: a program that never closed its pool still exits.
+        idle: (idle) => {
+          if (status !== undefined) return
+          if (idle) worker.unref()
+          else worker.ref()
+        },
         stdout: options.stdout === "pipe" ? readable(worker.stdout) : Stream.empty,
         stderr: options.stderr === "pipe" ? stderr() : Stream.empty
       }

@@ -20,6 +20,7 @@ import type { Connection, Signal } from "../Transport.ts"
 import { Transport } from "../Transport.ts"
 import { SpawnError } from "../TroupeError.ts"
 import { type ActorFrame, decodeChildFrame, type Reply } from "./frame.ts"
+import * as ProcessContext from "./processContext.ts"
 import { emitLogs } from "./telemetry.ts"
 
 /** How a hosting child ended: deliberately (`normal`, `shutdown`) or not. */
@@ -136,6 +137,14 @@ export const spawn = Effect.fnUntraced(function* (
     onFrame
   )
   connection = spawned
+  const forget = ProcessContext.addChild({
+    pid: spawned.pid,
+    name: `actor-host-${spawned.pid}`,
+    kind: "actor",
+    pool: undefined,
+    alive: () => spawned.exitStatus() === undefined
+  })
+  yield* Effect.addFinalizer(() => Effect.sync(forget))
   const started = yield* Deferred.await(ready).pipe(
     Effect.as(true),
     Effect.raceFirst(spawned.exited.pipe(Effect.as(false))),

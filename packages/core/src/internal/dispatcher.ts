@@ -39,7 +39,7 @@ import { replaySpans, type Trace } from "./telemetry.ts"
 export interface Item {
   readonly id: number
   readonly task: Task.Any
-  /** The frame sent to the worker (a traced retry gets a new one with its attempt number). */
+  /** The frame sent to the worker (a retry gets a new one with its attempt number). */
   run: Run
   /** The decoded payload, for balancers that route by key. */
   readonly payload: unknown
@@ -355,7 +355,8 @@ export class Dispatcher {
       }
       const single = this.requeueable(item)
       if (mayHaveRun) {
-        if (item.run.trace !== undefined) item.run = { ...item.run, attempt: item.attempts + 1 }
+        // The retry carries its attempt number: for its span, and for `Process.current` in the handler.
+        item.run = { ...item.run, attempt: item.attempts + 1 }
         this.telemetry.retried++
         this.telemetry.publish({
           _tag: "TaskRetried",

@@ -12,6 +12,7 @@
  *
  * @internal
  */
+import * as ProcessContext from "./processContext.ts"
 
 export interface ModuleLoader {
   /** `true` when the module is loaded; otherwise a promise that settles when it is (or fails to). */
@@ -58,7 +59,11 @@ export const make = (options: { readonly timeoutMs?: number | undefined } = {}):
   const load = (module: string): true | Promise<void> => {
     const known = modules.get(module)
     if (known !== undefined) return known
-    const loading = withinBound(import(module), module, options.timeoutMs).then(
+    // While it evaluates, the module may not start a process or a pool (the fork-bomb guard, processContext.ts).
+    const done = ProcessContext.importing()
+    const imported = import(module)
+    imported.then(done, done)
+    const loading = withinBound(imported, module, options.timeoutMs).then(
       () => {
         modules.set(module, true)
       },

@@ -23,6 +23,7 @@ import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeErro
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
 import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
 import { exitLabel } from "./poolTelemetry.ts"
+import * as ProcessContext from "./processContext.ts"
 import { emitLogs } from "./telemetry.ts"
 
 /** How a worker's life ended. */
@@ -44,7 +45,7 @@ export interface SlotContext {
   readonly dispatcher: Dispatcher
   readonly transport: Transport.Transport["Service"]
   /** The options of the next worker's spawn (its preload list grows as the pool meets new task modules). */
-  readonly spawn: () => Transport.SpawnOptions
+  readonly spawn: (worker: number) => Transport.SpawnOptions
   readonly initializer: { readonly task: Task.Any; readonly encoded: unknown } | undefined
   readonly maxTasksPerWorker: number
   readonly maxRssBytes: number
@@ -140,6 +141,7 @@ export class Slot implements Balancer.WorkerView {
       clearTimeout(this.idleTimer)
       this.idleTimer = undefined
     }
+    if (this.isIdle) this.setIdle(false)
     this.jobs++
     job.held += job.items.length
     const now = performance.now()
@@ -257,6 +259,8 @@ export class Slot implements Balancer.WorkerView {
     const connection = this.connection
     if (connection === undefined) return
     this.state = "stopping"
+    // The pool waits for this worker's exit now.
+    if (this.isIdle) this.setIdle(false)
     try {
       connection.sendUnsafe({ _tag: "Close" })
     } catch {
@@ -366,6 +370,16 @@ export class Slot implements Balancer.WorkerView {
     if (this.state === "retiring" && this.held.size === 0) this.stopGracefully()
     this.armIdleTimer()
     dispatcher.pump()
+    // A ready worker with nothing to do does not keep the program alive: one that never closes its pool still exits.
+    if (this.state === "ready" && this.held.size === 0 && !this.isIdle) this.setIdle(true)
+  }
+
+  /** Whether the worker's connection was told it is idle (it then does not keep the parent alive). */
+  private isIdle = false
+
+  private setIdle(idle: boolean): void {
+    this.isIdle = idle
+    this.connection?.idle?.(idle)
   }
 
   /** An idle worker retires after the idle timeout, if the pool may shrink. */
@@ -385,6 +399,7 @@ export class Slot implements Balancer.WorkerView {
    */
   readonly life: Effect.Effect<Ending> = Effect.suspend(() => {
     this.state = "starting"
+    this.isIdle = false
     this.ending = undefined
     this.dispatched = 0
     this.named.clear()
@@ -400,10 +415,19 @@ export class Slot implements Balancer.WorkerView {
 
   private spawnAndServe = Effect.gen({ self: this }, function* () {
     const { initializer, spawn, startTimeout, transport } = this.context
-    const connection = yield* transport.spawn(spawn(), this.onFrame)
+    const connection = yield* transport.spawn(spawn(this.slot), this.onFrame)
     this.modules = connection.modules
     this.connection = connection
     this.pid = connection.pid
+    const { name } = this.context.dispatcher.telemetry
+    const forget = ProcessContext.addChild({
+      pid: connection.pid,
+      name: `${name}-${this.slot}`,
+      kind: "worker",
+      pool: { name, worker: this.slot },
+      alive: () => connection.exitStatus() === undefined
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(forget))
     const started = yield* Deferred.await(this.ready!).pipe(
       Effect.as(true),
       Effect.raceFirst(connection.exited.pipe(Effect.as(false))),

@@ -38,6 +38,9 @@ process.on("disconnect", () => {
 })
 
 enableCompileCache?.()
+// Until the first run arrives this child is bootstrapping: a task module that starts a process or a pool at its top
+// level (outside its `import.meta.main` guard) is refused, not obeyed in every child (the core's processContext.ts).
+;(globalThis as Record<symbol, unknown>)[Symbol.for("@troupe/core/bootstrapping")] = true
 // Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
 const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 
@@ -50,6 +53,7 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
   pid: process.pid,
+  parentPid: process.ppid,
   // A bundled child maps the stacks it sends back to the original files.
   mapStack,
   // A child hosting actors stops them gracefully on SIGTERM (their finalizers run), then exits with code 0.

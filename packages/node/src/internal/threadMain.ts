@@ -32,6 +32,9 @@ if (parent === null) {
 }
 
 enableCompileCache?.()
+// Until the first run arrives this child is bootstrapping: a task module that starts a process or a pool at its top
+// level (outside its `import.meta.main` guard) is refused, not obeyed in every child (the core's processContext.ts).
+;(globalThis as Record<symbol, unknown>)[Symbol.for("@troupe/core/bootstrapping")] = true
 // Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
 const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 
@@ -48,6 +51,7 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
   pid: threadId,
   // Replies may hold shared memory and move buffers (see SharedMemory.ts).
   sharesMemory: true,
+  parentPid: process.pid,
   // A bundled thread maps the stacks it sends back to the original files.
   mapStack
 }

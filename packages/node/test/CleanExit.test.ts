@@ -1,0 +1,32 @@
+/**
+ * A program that never closes its pool exits by itself once its main part is
+ * done, as Python's does: an idle worker does not keep the event loop alive,
+ * a busy one does until its task is done. Run as a user would (`node
+ * file.ts`), checked from outside: the exit code, and /proc for anything left.
+ */
+import { expect, it } from "@effect/vitest"
+import { backends } from "./fixtures/pool.ts"
+import { endedLine, fixture, leftOf, startProgram } from "./fixtures/program.ts"
+
+for (const backend of backends) {
+  it(`${backend}: a program that never closes its pool exits with code 0 when its main part is done, and leaves no child`, async () => {
+    const program = startProgram(fixture("unclosed.ts"), [backend, "idle"])
+    const { squares, workers } = JSON.parse(await program.nextLine()) as {
+      squares: Array<number>
+      workers: Array<number>
+    }
+    expect(squares).toEqual([1, 4, 9, 16])
+    expect(workers).toHaveLength(2)
+    expect(await program.exited).toEqual({ code: 0, signal: null })
+    expect(await program.nextLine()).toBe(endedLine)
+    expect(await leftOf(program)).toEqual([])
+  }, 60_000)
+
+  it(`${backend}: a program whose main part returns while a task runs exits once the task is done`, async () => {
+    const program = startProgram(fixture("unclosed.ts"), [backend, "busy"])
+    expect(JSON.parse(await program.nextLine())).toMatchObject({ squares: [1, 4, 9, 16] })
+    expect(await program.nextLine()).toBe("slow task done after 300 ms")
+    expect(await program.exited).toEqual({ code: 0, signal: null })
+    expect(await leftOf(program)).toEqual([])
+  }, 60_000)
+}
