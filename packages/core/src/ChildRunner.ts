@@ -42,6 +42,7 @@ import {
   type SpanRecord
 } from "./internal/frame.ts"
 import * as ModuleLoader from "./internal/moduleLoader.ts"
+import * as ParentLink from "./internal/parentLink.ts"
 import * as ReplyBatcher from "./internal/replyBatcher.ts"
 import { sendSafely } from "./internal/replyBatcher.ts"
 import * as Task from "./Task.ts"
@@ -158,6 +159,8 @@ type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
  */
 export const make = (port: ChildPort, options: Options): ChildRunner => {
   const loader = ModuleLoader.make({ timeoutMs: options.moduleLoadTimeoutMs })
+  // Code running here (tasks, actors) calls the parent's services through this port.
+  ParentLink.install(port.send)
   let actors: ActorServer.ActorServer | undefined
   const queue = new Fifo<Run>()
   const running = new Map<number, Running>()
@@ -410,6 +413,10 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         case "Actors":
           actors ??= ActorServer.make(port, loader, logger)
           actors.onFrames(value.frames)
+          return
+        case "CallReply":
+        case "CallRefused":
+          ParentLink.answer(value)
           return
       }
       pump()

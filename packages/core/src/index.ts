@@ -10,6 +10,8 @@ export * as Actor from "./Actor.ts"
 /** @since 0.1.0 */
 export * as Balancer from "./Balancer.ts"
 /** @since 0.1.0 */
+export * as Channel from "./Channel.ts"
+/** @since 0.1.0 */
 export * as ChildRunner from "./ChildRunner.ts"
 /** @since 0.1.0 */
 export * as ExitStatus from "./ExitStatus.ts"

@@ -20,6 +20,7 @@ import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
 import { violationReason } from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
+import * as CallServer from "./callServer.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
 import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
 import { exitLabel } from "./poolTelemetry.ts"
@@ -104,6 +105,8 @@ export class Slot implements Balancer.WorkerView {
   /** Why the current worker was killed for breaking the protocol, if it was. */
   private violation: string | undefined = undefined
   private connection: Transport.Connection | undefined
+  /** The current worker's calls to the parent's services, made on its first call. */
+  private calls: CallServer.CallServer | undefined
   private dispatched = 0
   private ready: Deferred.Deferred<void> | undefined
   private initialized: Deferred.Deferred<Reply> | undefined
@@ -328,6 +331,10 @@ export class Slot implements Balancer.WorkerView {
         break
       case "Stopped":
         break
+      case "Call":
+      case "CallInterrupt":
+        if (this.connection !== undefined) (this.calls ??= CallServer.make(this.connection)).onFrame(value)
+        break
     }
   }
 
@@ -490,6 +497,7 @@ export class Slot implements Balancer.WorkerView {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
     this.idleTimer = undefined
     this.connection = undefined
+    this.calls = undefined
     this.rss = undefined
     this.outbox = []
     this.jobs = 0
