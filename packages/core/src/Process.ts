@@ -195,7 +195,10 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         return
       case "Call":
       case "CallInterrupt":
-        if (connection !== undefined) (calls ??= CallServer.make(connection)).onFrame(frame.value)
+        if (connection !== undefined) {
+          calls ??= CallServer.make(connection)
+          calls.onFrame(frame.value)
+        }
         return
       case "Replies":
       case "Done":

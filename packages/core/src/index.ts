@@ -22,6 +22,8 @@ export * as Metrics from "./Metrics.ts"
 /** @since 0.1.0 */
 export * as Pool from "./Pool.ts"
 /** @since 0.1.0 */
+export * as PoolHandle from "./PoolHandle.ts"
+/** @since 0.1.0 */
 export * as Process from "./Process.ts"
 /** @since 0.1.0 */
 export * as Progress from "./Progress.ts"

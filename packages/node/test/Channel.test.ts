@@ -5,12 +5,12 @@
  * actors in one child message actors in another through refs they were sent.
  */
 import { it } from "@effect/vitest"
-import { type Actor, Channel, Supervisor, TroupeError } from "@troupe/core"
+import { type Actor, Channel, PoolHandle, Supervisor, TroupeError } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Deferred, Effect, Exit, Ref } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
-import { Relay, RelayBehaviour, Tally, TallyAdd, TallyHang, TallyRefuse } from "./fixtures/channel.ts"
+import { Relay, RelayBehaviour, SumOfSquares, Tally, TallyAdd, TallyHang, TallyRefuse } from "./fixtures/channel.ts"
 import { backends, withPool } from "./fixtures/pool.ts"
 
 /** Hosts `Tally` in this scope: a running total, `Hang` noting its interruption in `interrupted`. */
@@ -109,3 +109,16 @@ it.live("an ask from a child whose target crashed gets the typed ActorDied", () 
     })
   )
 )
+
+for (const backend of backends) {
+  it.live(`${backend}: a task submits tasks to the pool its parent passed it`, () =>
+    withPool(backend, { size: 3 }, (pool) =>
+      Effect.gen(function* () {
+        const handle = yield* PoolHandle.make(pool)
+        expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: [1, 2, 3, 4] })).toBe("30")
+        // The nested task's typed error reaches the child decoded, as its own class.
+        expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: [1, -2] })).toBe("InputError:true")
+      }).pipe(Effect.scoped)
+    )
+  )
+}

@@ -112,7 +112,10 @@ export const spawn = Effect.fnUntraced(function* (
         return
       case "Call":
       case "CallInterrupt":
-        if (connection !== undefined) (calls ??= CallServer.make(connection)).onFrame(value)
+        if (connection !== undefined) {
+          calls ??= CallServer.make(connection)
+          calls.onFrame(value)
+        }
         return
       default:
         return

@@ -333,7 +333,10 @@ export class Slot implements Balancer.WorkerView {
         break
       case "Call":
       case "CallInterrupt":
-        if (this.connection !== undefined) (this.calls ??= CallServer.make(this.connection)).onFrame(value)
+        if (this.connection !== undefined) {
+          this.calls ??= CallServer.make(this.connection)
+          this.calls.onFrame(value)
+        }
         break
     }
   }
