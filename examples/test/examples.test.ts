@@ -92,3 +92,12 @@ it("observability.ts: every section of the report has data; the trace nests the 
   expect(trace.match(new RegExp(`^ {${depth + 4}}thumbnail\\.(decode|encode) `, "gm"))?.length, trace).toBe(4)
   expect(trace.indexOf("troupe.task Thumbnail")).toBeGreaterThan(trace.indexOf("request "))
 })
+
+it("ping-pong.ts: two actors in two processes exchange 10,000 messages", async () => {
+  const { code, stdout } = await runExample("ping-pong")
+  expect(code).toBe(0)
+  const match = /^messages=(\d+) seconds=([\d.]+) rate=(\d+)\/s$/.exec(lastLine(stdout))
+  expect(match, lastLine(stdout)).not.toBeNull()
+  expect(Number(match![1])).toBe(10_000)
+  expect(Number(match![3])).toBeGreaterThan(0)
+})
