@@ -10,7 +10,16 @@ import { NodeProcess } from "@troupe/node"
 import { Deferred, Effect, Exit, Ref } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
-import { Relay, RelayBehaviour, SumOfSquares, Tally, TallyAdd, TallyHang, TallyRefuse } from "./fixtures/channel.ts"
+import {
+  Relay,
+  RelayBehaviour,
+  SumOfSquares,
+  Tally,
+  TallyAdd,
+  TallyFromGrandchild,
+  TallyHang,
+  TallyRefuse
+} from "./fixtures/channel.ts"
 import { backends, withPool } from "./fixtures/pool.ts"
 
 /** Hosts `Tally` in this scope: a running total, `Hang` noting its interruption in `interrupted`. */
@@ -122,3 +131,14 @@ for (const backend of backends) {
     )
   )
 }
+
+it.live("a grandchild's call goes up through its parent to the service", () =>
+  withPool("process", { size: 1, env: { TROUPE_BUNDLE_DIR: "/dev/null/unbundled" } }, (pool) =>
+    Effect.gen(function* () {
+      const interrupted = yield* Deferred.make<void>()
+      const { handle, total } = yield* serveTally(interrupted)
+      expect(yield* pool.apply(TallyFromGrandchild, { tally: handle, times: 5 })).toBe(5)
+      expect(yield* Ref.get(total)).toBe(5)
+    }).pipe(Effect.scoped)
+  )
+)
