@@ -379,6 +379,14 @@ const isPlainReplies = (u: Record<string, unknown>): boolean => {
 const isPlainDone = (u: Record<string, unknown>): boolean =>
   isNumbers(u.ids) && Array.isArray(u.values) && (u.rss === undefined || typeof u.rss === "number")
 
+/** A `Call` of the channel: the frame every call from a child starts with. */
+const isPlainCall = (u: Record<string, unknown>): boolean =>
+  u._tag === "Call" &&
+  typeof u.id === "number" &&
+  typeof u.endpoint === "string" &&
+  typeof u.method === "string" &&
+  "payload" in u
+
 const decodeAddressedSchema = Schema.decodeUnknownExit(Addressed)
 const decodeReplySchema = Schema.decodeUnknownExit(Reply)
 
@@ -428,7 +436,10 @@ export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.Schem
       ? Exit.succeed(fromWireDone(u as unknown as WireDone))
       : Exit.map(decodeWireDoneSchema(u), fromWireDone)
   }
-  if (isObject(u) && ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)))) {
+  if (
+    isObject(u) &&
+    ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)) || isPlainCall(u))
+  ) {
     return Exit.succeed(u as unknown as ChildFrame)
   }
   const decoded = decodeChildFrameSchema(u)
@@ -443,7 +454,10 @@ export const decodeParentFrame = (u: unknown): Exit.Exit<ParentFrame, Schema.Sch
       ? Exit.succeed(fromWireRuns(u as ReadonlyArray<WireRun>))
       : Exit.map(decodeWireRunsSchema(u), fromWireRuns)
   }
-  return isObject(u) && ((u._tag === "Run" && isPlainRun(u)) || (u._tag === "Batch" && isPlainBatch(u)))
+  return isObject(u) &&
+    ((u._tag === "Run" && isPlainRun(u)) ||
+      (u._tag === "Batch" && isPlainBatch(u)) ||
+      (u._tag === "CallReply" && isPlainAddressed(u)))
     ? Exit.succeed(u as unknown as ParentFrame)
     : decodeParentFrameSchema(u)
 }
