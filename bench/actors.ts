@@ -10,6 +10,8 @@
  * parent with `process.send` (`workers/relayChild.ts`). Each repetition runs
  * both, in alternating order, after a warm-up rally; prints the medians and
  * the median of the per-repetition ratios, and writes `results/actors.json`.
+ * It also times the same rally asked by the parent itself (`fromParent`):
+ * what the messages cost without the channel.
  */
 import { fork } from "node:child_process"
 import { writeFileSync } from "node:fs"
@@ -51,8 +53,8 @@ const raw = async (): Promise<number> => {
   return rate
 }
 
-/** Messages per second of one Troupe rally. */
-const troupe = (): Promise<number> =>
+/** Messages per second of one Troupe rally, and of the same rally asked by the parent itself (no channel). */
+const troupe = (): Promise<{ readonly rally: number; readonly fromParent: number }> =>
   Effect.gen(function* () {
     const sup = yield* Supervisor.start({}, [
       Supervisor.worker("ping", PingBehaviour),
@@ -68,16 +70,29 @@ const troupe = (): Promise<number> =>
         return (count / (performance.now() - started)) * 1000
       }).pipe(Effect.scoped)
     yield* rally(1000)
-    return yield* rally(messages)
+    const fromChild = yield* rally(messages)
+    const pong = sup.ref("pong", Pong)
+    const started = performance.now()
+    let n = 0
+    while (n < messages) n = yield* pong.ask("Ping", { n: n + 1 })
+    return { rally: fromChild, fromParent: (n / (performance.now() - started)) * 1000 }
   }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer), Effect.runPromise)
 
-const rates = { troupe: [] as Array<number>, raw: [] as Array<number> }
+const rates = { troupe: [] as Array<number>, fromParent: [] as Array<number>, raw: [] as Array<number> }
 const ratios: Array<number> = []
 for (let rep = 0; rep < reps; rep++) {
   const order = rep % 2 === 0 ? (["troupe", "raw"] as const) : (["raw", "troupe"] as const)
   const now: Record<string, number> = {}
-  for (const side of order) now[side] = side === "raw" ? await raw() : await troupe()
+  for (const side of order) {
+    if (side === "raw") now.raw = await raw()
+    else {
+      const measured = await troupe()
+      now.troupe = measured.rally
+      now.fromParent = measured.fromParent
+    }
+  }
   rates.troupe.push(now.troupe!)
+  rates.fromParent.push(now.fromParent!)
   rates.raw.push(now.raw!)
   ratios.push(now.troupe! / now.raw!)
   console.log(
@@ -88,6 +103,7 @@ const summary = {
   messages,
   reps,
   troupe: { median: quantile(rates.troupe, 0.5), runs: rates.troupe },
+  fromParent: { median: quantile(rates.fromParent, 0.5), runs: rates.fromParent },
   raw: { median: quantile(rates.raw, 0.5), runs: rates.raw },
   ratio: { median: quantile(ratios, 0.5), runs: ratios }
 }
