@@ -115,3 +115,12 @@ it("process-context.ts: each task names its worker, the parent lists both, and t
   })
   expect(lines[4]).toMatch(/^main \(pid \d+\) has 2 live children: squares-[01], squares-[01]$/)
 })
+
+it("ping-pong.ts: two actors in two processes exchange 10,000 messages", async () => {
+  const { code, stdout } = await runExample("ping-pong")
+  expect(code).toBe(0)
+  const match = /^messages=(\d+) seconds=([\d.]+) rate=(\d+)\/s$/.exec(lastLine(stdout))
+  expect(match, lastLine(stdout)).not.toBeNull()
+  expect(Number(match![1])).toBe(10_000)
+  expect(Number(match![3])).toBeGreaterThan(0)
+})

@@ -29,6 +29,7 @@ import type * as Rpc from "effect/rpc/Rpc"
 import * as RpcGroup from "effect/rpc/RpcGroup"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as ActorRefs from "./internal/actorRefs.ts"
 import * as Registry from "./internal/actorRegistry.ts"
 import { callerModuleUrl } from "./internal/callsite.ts"
 import type { AskError, MailboxFull } from "./TroupeError.ts"
@@ -378,3 +379,40 @@ export interface ActorRef<A extends Any> {
   /** Messages in the mailbox now: waiting, and sent but not answered. */
   readonly depth: Effect.Effect<number>
 }
+
+/**
+ * The Schema of a ref to an actor of type `actor`, for task payloads,
+ * replies and actor messages: a ref travels, and is usable in any process.
+ *
+ * **Details**
+ *
+ * In a child, `ask`, `tell`, `offer` and `depth` of a ref that came in a
+ * message are calls through the channel to the parent, which runs them on
+ * the real ref: the same mailbox, the same typed errors (`MailboxFull`,
+ * `ActorDied`, `AskTimeout`, the message's own error). Interrupting an `ask`
+ * in the child interrupts it in the parent. A call that cannot reach the
+ * parent, or whose supervisor or keyed group has closed, fails with
+ * `ActorDied`. Messages from one sender to one actor arrive in the order
+ * sent. Back in the parent, the ref decodes to the parent's own ref.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Rpc } from "effect/rpc"
+ * import { Actor } from "@troupe/core"
+ *
+ * export const Pong = Actor.make("Pong", [Rpc.make("Ping", { payload: { n: Schema.Int } })])
+ * export const Ping = Actor.make("Ping", [
+ *   Rpc.make("Start", { payload: { pong: Actor.refSchema(Pong), n: Schema.Int } })
+ * ])
+ *
+ * export const PingBehaviour = Actor.behaviour(Ping, Effect.succeed({
+ *   Start: ({ payload }) => payload.pong.tell("Ping", { n: payload.n }).pipe(Effect.orDie)
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const refSchema: <A extends Any>(actor: A) => Schema.Codec<ActorRef<A>, typeof ActorRefs.RefEncoded.Encoded> =
+  ActorRefs.refSchema

@@ -44,6 +44,7 @@ import {
 } from "./internal/frame.ts"
 import * as ModuleLoader from "./internal/moduleLoader.ts"
 import * as ProcessContext from "./internal/processContext.ts"
+import * as ParentLink from "./internal/parentLink.ts"
 import * as ReplyBatcher from "./internal/replyBatcher.ts"
 import { sendSafely } from "./internal/replyBatcher.ts"
 import * as Task from "./Task.ts"
@@ -194,6 +195,8 @@ export const transferList: (frame: unknown) => ReadonlyArray<ArrayBuffer> = Cont
 export const make = (port: ChildPort, options: Options): ChildRunner => {
   Codec.setChildSharesMemory(port.sharesMemory === true)
   const loader = ModuleLoader.make({ timeoutMs: options.moduleLoadTimeoutMs })
+  // Code running here (tasks, actors) calls the parent's services through this port.
+  ParentLink.install(port.send)
   let actors: ActorServer.ActorServer | undefined
   const queue = new Fifo<Run>()
   const running = new Map<number, Running>()
@@ -484,6 +487,10 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
           if (bootstrapping) endBootstrap()
           actors ??= ActorServer.make(port, loader, logger)
           actors.onFrames(value.frames)
+          return
+        case "CallReply":
+        case "CallRefused":
+          ParentLink.answer(value)
           return
       }
       pump()

@@ -18,6 +18,7 @@ import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { ExitStatus } from "./ExitStatus.ts"
+import * as CallServer from "./internal/callServer.ts"
 import * as Codec from "./internal/codec.ts"
 import { decodeChildFrame, type Run } from "./internal/frame.ts"
 import { nonNegativeDuration } from "./internal/options.ts"
@@ -178,6 +179,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   const context = yield* Effect.context<never>()
   let pid = 0
   let connection: Connection | undefined
+  let calls: CallServer.CallServer | undefined
   let violation: string | undefined
   const run: Run = { _tag: "Run", id: 0, module: options?.module ?? task.module, task: task.name, payload: encoded }
   const name = options?.name ?? ProcessContext.nextProcessName()
@@ -204,6 +206,13 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         return
       case "Logs":
         emitLogs(context, frame.value.entries, { "troupe.pid": pid })
+        return
+      case "Call":
+      case "CallInterrupt":
+        if (connection !== undefined) {
+          calls ??= CallServer.make(connection)
+          calls.onFrame(frame.value)
+        }
         return
       case "Replies":
       case "Done":

@@ -542,6 +542,24 @@ export class StartedWhileBootstrapping extends Schema.TaggedError<StartedWhileBo
 }
 
 /**
+ * A call through the channel from a child to its parent (`Channel.call`, an
+ * `ActorRef` or a `PoolHandle` used in a child) could not reach the service:
+ * `"ServiceClosed"` when the parent no longer serves it (its scope closed, or
+ * the handle came from another process tree), `"ParentGone"` when the channel
+ * to the parent is closed. The call did not run, or was interrupted when its
+ * service closed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ChannelError extends Schema.TaggedError<ChannelError>()("ChannelError", {
+  service: Schema.String,
+  method: Schema.String,
+  reason: Schema.Literals(["ServiceClosed", "ParentGone"]),
+  message: Schema.String
+}) {}
+
+/**
  * Everything an `ask` can fail with, besides the message's own typed error.
  *
  * @since 0.1.0

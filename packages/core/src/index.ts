@@ -10,6 +10,8 @@ export * as Actor from "./Actor.ts"
 /** @since 0.1.0 */
 export * as Balancer from "./Balancer.ts"
 /** @since 0.1.0 */
+export * as Channel from "./Channel.ts"
+/** @since 0.1.0 */
 export * as ChildRunner from "./ChildRunner.ts"
 /** @since 0.1.0 */
 export * as ExitStatus from "./ExitStatus.ts"
@@ -19,6 +21,8 @@ export * as Keyed from "./Keyed.ts"
 export * as Metrics from "./Metrics.ts"
 /** @since 0.1.0 */
 export * as Pool from "./Pool.ts"
+/** @since 0.1.0 */
+export * as PoolHandle from "./PoolHandle.ts"
 /** @since 0.1.0 */
 export * as Process from "./Process.ts"
 /** @since 0.1.0 */

@@ -195,4 +195,26 @@ describe("frames", () => {
       Exit.succeed({ _tag: "Done", ids: [3], values: ["x"] })
     )
   })
+
+  it("channel frames: the hand checks of Call and CallReply agree with their Schemas", () => {
+    const calls = [
+      { _tag: "Call", id: 1, endpoint: "e.1", method: "Add", payload: 1 },
+      { _tag: "Call", id: 1, endpoint: "e.1", method: "Add" },
+      { _tag: "Call", id: "1", endpoint: "e.1", method: "Add", payload: 1 },
+      { _tag: "Call", id: 1, endpoint: 3, method: "Add", payload: 1 },
+      { _tag: "CallInterrupt", id: 1 },
+      { _tag: "CallInterrupt" }
+    ]
+    for (const frame of calls) agrees(decodeChildFrame, ChildFrame, frame)
+    const replies = [
+      { _tag: "CallReply", id: 1, reply: { _tag: "Success", value: 2 } },
+      { _tag: "CallReply", id: 1, reply: { _tag: "Failure", error: { _tag: "E" } } },
+      { _tag: "CallReply", id: 1, reply: { _tag: "Defect", name: "X", message: "m" } },
+      { _tag: "CallReply", id: 1, reply: { _tag: "Success" } },
+      { _tag: "CallReply", reply: { _tag: "Success", value: 2 } },
+      { _tag: "CallRefused", id: 1, reason: "ServiceClosed", message: "closed" },
+      { _tag: "CallRefused", id: 1, reason: "Other", message: "closed" }
+    ]
+    for (const frame of replies) agrees(decodeParentFrame, ParentFrame, frame)
+  })
 })

@@ -19,6 +19,7 @@ import type { ExitStatus } from "../ExitStatus.ts"
 import type { Connection, Signal } from "../Transport.ts"
 import { Transport } from "../Transport.ts"
 import { SpawnError } from "../TroupeError.ts"
+import * as CallServer from "./callServer.ts"
 import { type ActorFrame, decodeChildFrame, type Reply } from "./frame.ts"
 import * as ProcessContext from "./processContext.ts"
 import { emitLogs } from "./telemetry.ts"
@@ -78,6 +79,7 @@ export const spawn = Effect.fnUntraced(function* (
   let nextId = 0
   let outbox: Array<ActorFrame> = []
   let connection: Connection | undefined
+  let calls: CallServer.CallServer | undefined
   // Set before the tenants hear of the exit: a caller they resume must not pick this host again.
   let exited = false
   // A child that never held an actor has no SIGTERM handler (it would die by the signal): it is asked to close.
@@ -108,6 +110,13 @@ export const spawn = Effect.fnUntraced(function* (
         return
       case "Logs":
         emitLogs(context, value.entries, { "troupe.pid": connection?.pid })
+        return
+      case "Call":
+      case "CallInterrupt":
+        if (connection !== undefined) {
+          calls ??= CallServer.make(connection)
+          calls.onFrame(value)
+        }
         return
       default:
         return

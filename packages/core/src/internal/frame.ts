@@ -140,9 +140,6 @@ export type ActorFrame = typeof ActorFrame.Type
 export const ActorFrames = Schema.Struct({ _tag: Schema.tag("Actors"), frames: Schema.Array(ActorFrame) })
 export type ActorFrames = typeof ActorFrames.Type
 
-export const ParentFrame = Schema.Union([Run, Batch, Interrupt, Close, Load, ActorFrames])
-export type ParentFrame = typeof ParentFrame.Type
-
 /** The outcome of one `Run`, encoded in the child. */
 export const Reply = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Success"), value: Schema.Unknown }),
@@ -160,6 +157,25 @@ export const Reply = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("TooLarge"), size: Schema.Number, limit: Schema.Number })
 ])
 export type Reply = typeof Reply.Type
+
+/**
+ * Parent to child: the answer to the child's `Call` `id`, encoded by the
+ * service's Schemas (a `Reply`, as a task's).
+ */
+export const CallReply = Schema.Struct({ _tag: Schema.tag("CallReply"), id: Schema.Number, reply: Reply })
+export type CallReply = typeof CallReply.Type
+
+/** Parent to child: the child's `Call` `id` reached no service (`ChannelError`'s reasons). */
+export const CallRefused = Schema.Struct({
+  _tag: Schema.tag("CallRefused"),
+  id: Schema.Number,
+  reason: Schema.Literals(["ServiceClosed", "ParentGone"]),
+  message: Schema.String
+})
+export type CallRefused = typeof CallRefused.Type
+
+export const ParentFrame = Schema.Union([Run, Batch, Interrupt, Close, Load, ActorFrames, CallReply, CallRefused])
+export type ParentFrame = typeof ParentFrame.Type
 
 /** One run's reply, addressed by the run's id. */
 export const Addressed = Schema.Struct({
@@ -184,6 +200,24 @@ export const WireDone = Schema.Tuple([
 ])
 export type WireDone = typeof WireDone.Type
 
+/**
+ * Child to parent: call `method` of the service the parent serves as
+ * `endpoint`, with a payload encoded by the method's Schema; answered by a
+ * `CallReply` or `CallRefused` to `id`.
+ */
+export const Call = Schema.Struct({
+  _tag: Schema.tag("Call"),
+  id: Schema.Number,
+  endpoint: Schema.String,
+  method: Schema.String,
+  payload: Schema.Unknown
+})
+export type Call = typeof Call.Type
+
+/** Child to parent: the caller of `Call` `id` was interrupted; stop its work (no answer follows). */
+export const CallInterrupt = Schema.Struct({ _tag: Schema.tag("CallInterrupt"), id: Schema.Number })
+export type CallInterrupt = typeof CallInterrupt.Type
+
 /** Child to parent. `rss` is the child's resident set size in bytes, when asked for. */
 export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Ready"), pid: Schema.Number }),
@@ -201,7 +235,9 @@ export const ChildFrame = Schema.Union([
   /** Log lines written in the child since the last such frame. */
   Schema.Struct({ _tag: Schema.tag("Logs"), entries: Schema.Array(LogRecord) }),
   /** Actor instance `ref` stopped itself with an OTP reason (sent before a worker's child exits). */
-  Schema.Struct({ _tag: Schema.tag("Stopped"), ref: Schema.Number, reason: Schema.Literals(["normal", "shutdown"]) })
+  Schema.Struct({ _tag: Schema.tag("Stopped"), ref: Schema.Number, reason: Schema.Literals(["normal", "shutdown"]) }),
+  Call,
+  CallInterrupt
 ])
 export type ChildFrame = typeof ChildFrame.Type
 
@@ -343,6 +379,14 @@ const isPlainReplies = (u: Record<string, unknown>): boolean => {
 const isPlainDone = (u: Record<string, unknown>): boolean =>
   isNumbers(u.ids) && Array.isArray(u.values) && (u.rss === undefined || typeof u.rss === "number")
 
+/** A `Call` of the channel: the frame every call from a child starts with. */
+const isPlainCall = (u: Record<string, unknown>): boolean =>
+  u._tag === "Call" &&
+  typeof u.id === "number" &&
+  typeof u.endpoint === "string" &&
+  typeof u.method === "string" &&
+  "payload" in u
+
 const decodeAddressedSchema = Schema.decodeUnknownExit(Addressed)
 const decodeReplySchema = Schema.decodeUnknownExit(Reply)
 
@@ -392,7 +436,10 @@ export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.Schem
       ? Exit.succeed(fromWireDone(u as unknown as WireDone))
       : Exit.map(decodeWireDoneSchema(u), fromWireDone)
   }
-  if (isObject(u) && ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)))) {
+  if (
+    isObject(u) &&
+    ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)) || isPlainCall(u))
+  ) {
     return Exit.succeed(u as unknown as ChildFrame)
   }
   const decoded = decodeChildFrameSchema(u)
@@ -407,7 +454,10 @@ export const decodeParentFrame = (u: unknown): Exit.Exit<ParentFrame, Schema.Sch
       ? Exit.succeed(fromWireRuns(u as ReadonlyArray<WireRun>))
       : Exit.map(decodeWireRunsSchema(u), fromWireRuns)
   }
-  return isObject(u) && ((u._tag === "Run" && isPlainRun(u)) || (u._tag === "Batch" && isPlainBatch(u)))
+  return isObject(u) &&
+    ((u._tag === "Run" && isPlainRun(u)) ||
+      (u._tag === "Batch" && isPlainBatch(u)) ||
+      (u._tag === "CallReply" && isPlainAddressed(u)))
     ? Exit.succeed(u as unknown as ParentFrame)
     : decodeParentFrameSchema(u)
 }

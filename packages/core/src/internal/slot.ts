@@ -20,6 +20,7 @@ import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
 import { violationReason } from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
+import * as CallServer from "./callServer.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
 import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
 import { exitLabel } from "./poolTelemetry.ts"
@@ -105,6 +106,8 @@ export class Slot implements Balancer.WorkerView {
   /** Why the current worker was killed for breaking the protocol, if it was. */
   private violation: string | undefined = undefined
   private connection: Transport.Connection | undefined
+  /** The current worker's calls to the parent's services, made on its first call. */
+  private calls: CallServer.CallServer | undefined
   private dispatched = 0
   private ready: Deferred.Deferred<void> | undefined
   private initialized: Deferred.Deferred<Reply> | undefined
@@ -332,6 +335,13 @@ export class Slot implements Balancer.WorkerView {
         break
       case "Stopped":
         break
+      case "Call":
+      case "CallInterrupt":
+        if (this.connection !== undefined) {
+          this.calls ??= CallServer.make(this.connection)
+          this.calls.onFrame(value)
+        }
+        break
     }
   }
 
@@ -514,6 +524,7 @@ export class Slot implements Balancer.WorkerView {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
     this.idleTimer = undefined
     this.connection = undefined
+    this.calls = undefined
     this.rss = undefined
     this.outbox = []
     this.jobs = 0

@@ -1,0 +1,82 @@
+/**
+ * The parent's side of one child's calls: each `Call` frame runs in its own
+ * fiber (through `parentLink.call`, so a call to an endpoint this process
+ * does not host goes on up to its own parent), and its outcome goes back as
+ * a `CallReply`, or a `CallRefused` when no service took it. `CallInterrupt`
+ * interrupts the call's fiber, and so do the child's exit and `close`: work
+ * for a caller that is gone stops.
+ *
+ * A pool's worker, an actor host and a `Process` each make one, on the first
+ * call their child sends: a child that never calls costs nothing.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import type { Connection } from "../Transport.ts"
+import { ChannelError } from "../TroupeError.ts"
+import * as Codec from "./codec.ts"
+import type { Call, CallInterrupt, Reply } from "./frame.ts"
+import * as ParentLink from "./parentLink.ts"
+
+export interface CallServer {
+  readonly onFrame: (frame: Call | CallInterrupt) => void
+}
+
+export const make = (connection: Connection): CallServer => {
+  const running = new Map<number, Fiber.Fiber<Reply, ChannelError>>()
+
+  const answer = (frame: unknown) => {
+    if (connection.exitStatus() !== undefined) return
+    try {
+      connection.sendUnsafe(frame)
+    } catch {
+      // The child is gone: nobody waits for this answer.
+    }
+  }
+
+  const settle = (id: number, exit: Exit.Exit<Reply, ChannelError>) => {
+    if (Exit.isSuccess(exit)) return answer({ _tag: "CallReply", id, reply: exit.value })
+    const error = Cause.findErrorOption(exit.cause)
+    if (error._tag === "Some" && error.value instanceof ChannelError) {
+      return answer({ _tag: "CallRefused", id, reason: error.value.reason, message: error.value.message })
+    }
+    const defect = Cause.findDefect(exit.cause)
+    answer({
+      _tag: "CallReply",
+      id,
+      reply:
+        defect._tag === "Success"
+          ? { _tag: "Defect", ...Codec.describeDefect(defect.success) }
+          : { _tag: "Interrupted" }
+    })
+  }
+
+  void Effect.runPromise(connection.exited).then(() => {
+    for (const fiber of running.values()) fiber.interruptUnsafe()
+    running.clear()
+  })
+
+  return {
+    onFrame: (frame) => {
+      if (frame._tag === "CallInterrupt") {
+        const fiber = running.get(frame.id)
+        if (fiber === undefined) return
+        running.delete(frame.id)
+        fiber.interruptUnsafe()
+        return
+      }
+      const fiber = Effect.runFork(ParentLink.call(frame.endpoint, frame.endpoint, frame.method, frame.payload))
+      if (fiber.pollUnsafe() !== undefined) return settle(frame.id, fiber.pollUnsafe()!)
+      running.set(frame.id, fiber)
+      fiber.addObserver((exit) => {
+        // An interrupted call was dropped from `running`: its caller expects no answer.
+        if (running.get(frame.id) !== fiber) return
+        running.delete(frame.id)
+        settle(frame.id, exit)
+      })
+    }
+  }
+}

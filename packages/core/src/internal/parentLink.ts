@@ -1,0 +1,120 @@
+/**
+ * A call to an endpoint, from any process: run here when this process hosts
+ * it, else sent up the channel to the parent as a `Call` frame, answered by a
+ * `CallReply` or `CallRefused`. An interrupted caller sends `CallInterrupt`,
+ * and the parent interrupts the call's work.
+ *
+ * A child's runner installs the link (`install`) with its port's `send`, and
+ * hands it every answer the parent sends (`answer`). The link lives on
+ * `globalThis`, like the endpoints, so the task modules of a child reach the
+ * runner's channel whichever copy of this module they loaded. In a process
+ * without a parent, a call to an endpoint it does not host fails with
+ * `ServiceClosed`.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { ChannelError } from "../TroupeError.ts"
+import * as Codec from "./codec.ts"
+import * as Endpoints from "./endpoints.ts"
+import type { CallRefused, CallReply, ChildMessage, Reply } from "./frame.ts"
+
+type Answer = CallReply | CallRefused
+
+interface Link {
+  send: ((frame: ChildMessage) => Promise<void>) | undefined
+  readonly pending: Map<number, (answer: Answer) => void>
+  next: number
+}
+
+const linkKey = Symbol.for("@troupe/core/Channel/parentLink")
+const holder = globalThis as { [linkKey]?: Link }
+if (holder[linkKey] === undefined) holder[linkKey] = { send: undefined, pending: new Map(), next: 0 }
+const link: Link = holder[linkKey]
+
+/** Connects this process's calls to its parent (a child's runner does it at start). */
+export const install = (send: (frame: ChildMessage) => Promise<void>): void => {
+  link.send = send
+}
+
+/** Settles the call the parent answered. */
+export const answer = (frame: Answer): void => {
+  const resume = link.pending.get(frame.id)
+  if (resume === undefined) return
+  link.pending.delete(frame.id)
+  resume(frame)
+}
+
+const refused = (service: string, method: string, reason: ChannelError["reason"], message: string) =>
+  new ChannelError({ service, method, reason, message })
+
+const sendQuietly = (frame: ChildMessage): void => {
+  try {
+    void link.send?.(frame).catch(() => undefined)
+  } catch {
+    // The channel is closed: the parent is gone, and so is the work to interrupt.
+  }
+}
+
+/**
+ * Calls `method` of `endpoint` with an encoded payload; the `Reply` is the
+ * method's outcome, encoded. `service` names the service in errors.
+ */
+export const call = (
+  service: string,
+  endpoint: string,
+  method: string,
+  payload: unknown
+): Effect.Effect<Reply, ChannelError> =>
+  Effect.suspend(() => {
+    const local = Endpoints.find(endpoint)
+    if (local !== undefined) return local.handle(method, payload)
+    const send = link.send
+    if (send === undefined) {
+      return Effect.fail(
+        refused(service, method, "ServiceClosed", `no process on the way to ${service}'s parent serves it`)
+      )
+    }
+    return Effect.callback<Reply, ChannelError>((resume) => {
+      const id = link.next++
+      link.pending.set(id, (answer) =>
+        resume(
+          answer._tag === "CallReply"
+            ? Effect.succeed(answer.reply)
+            : Effect.fail(refused(service, method, answer.reason, answer.message))
+        )
+      )
+      const gone = (error: unknown) => {
+        if (!link.pending.delete(id)) return
+        resume(Effect.fail(refused(service, method, "ParentGone", `the channel to the parent is closed: ${error}`)))
+      }
+      try {
+        send({ _tag: "Call", id, endpoint, method, payload }).catch(gone)
+      } catch (error) {
+        gone(error)
+      }
+      return Effect.sync(() => {
+        if (link.pending.delete(id)) sendQuietly({ _tag: "CallInterrupt", id })
+      })
+    })
+  })
+
+/**
+ * A call with its codecs: encodes the payload (a bad one never leaves the
+ * caller), calls, decodes the reply into the method's success, its typed
+ * error or a boundary error. Shared by services, actor refs and pool handles.
+ */
+export const callWith = (
+  service: string,
+  endpoint: string,
+  method: string,
+  codable: Codec.Codable,
+  payload: unknown
+): Effect.Effect<unknown, unknown> => {
+  const encoded = Codec.encodePayloadExit(codable, payload)
+  if (Exit.isFailure(encoded)) return encoded
+  return call(service, endpoint, method, encoded.value).pipe(
+    Effect.flatMap((reply) => Codec.decodeReply(codable, { module: service }, reply))
+  )
+}

@@ -1,0 +1,144 @@
+/**
+ * The channel from child to parent on real processes and threads: a task
+ * calls a service its parent hosts (typed both ways, in order), an
+ * interrupted caller stops the parent's work, a closed service fails typed;
+ * actors in one child message actors in another through refs they were sent.
+ */
+import { it } from "@effect/vitest"
+import { type Actor, Channel, PoolHandle, Supervisor, TroupeError } from "@troupe/core"
+import { NodeProcess } from "@troupe/node"
+import { Deferred, Effect, Exit, Ref } from "effect"
+import { expect } from "vitest"
+import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
+import {
+  Relay,
+  RelayBehaviour,
+  SumOfSquares,
+  Tally,
+  TallyAdd,
+  TallyFromGrandchild,
+  TallyHang,
+  TallyRefuse
+} from "./fixtures/channel.ts"
+import { backends, withPool } from "./fixtures/pool.ts"
+
+/** Hosts `Tally` in this scope: a running total, `Hang` noting its interruption in `interrupted`. */
+const serveTally = (interrupted: Deferred.Deferred<void>) =>
+  Effect.gen(function* () {
+    const total = yield* Ref.make(0)
+    const handle = yield* Channel.serve(Tally, {
+      Add: (n) => Ref.updateAndGet(total, (t) => t + n),
+      Hang: () => Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))),
+      Refuse: () => Effect.fail(new TroupeError.InputError({ task: "Tally.Refuse", message: "refused" }))
+    })
+    return { handle, total }
+  })
+
+for (const backend of backends) {
+  it.live(`${backend}: a task calls its parent's service, in order, typed both ways`, () =>
+    withPool(backend, { size: 1 }, (pool) =>
+      Effect.gen(function* () {
+        const interrupted = yield* Deferred.make<void>()
+        const { handle, total } = yield* serveTally(interrupted)
+        expect(yield* pool.apply(TallyAdd, { tally: handle, times: 20 })).toBe(20)
+        expect(yield* Ref.get(total)).toBe(20)
+        expect(yield* pool.apply(TallyRefuse, { tally: handle })).toBe("InputError:true")
+      }).pipe(Effect.scoped)
+    )
+  )
+
+  it.live(`${backend}: an interrupted call from a child interrupts the parent's work`, () =>
+    withPool(backend, { size: 1 }, (pool) =>
+      Effect.gen(function* () {
+        const interrupted = yield* Deferred.make<void>()
+        const { handle } = yield* serveTally(interrupted)
+        expect(yield* pool.apply(TallyHang, { tally: handle, ms: 200 })).toBe("gave up")
+        const stopped = yield* Deferred.await(interrupted).pipe(Effect.timeoutOption("10 seconds"))
+        expect(stopped._tag).toBe("Some")
+      }).pipe(Effect.scoped)
+    )
+  )
+}
+
+it.live("a call after the parent's service closed fails with a typed ChannelError", () =>
+  withPool("process", { size: 1 }, (pool) =>
+    Effect.gen(function* () {
+      const interrupted = yield* Deferred.make<void>()
+      const { handle } = yield* serveTally(interrupted).pipe(Effect.scoped)
+      const exit = yield* Effect.exit(pool.apply(TallyAdd, { tally: handle, times: 1 }))
+      expect(exit).toMatchObject({ _tag: "Failure" })
+      const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+      expect(error).toMatchObject({ _tag: "Fail", error: { _tag: "ChannelError", reason: "ServiceClosed" } })
+    })
+  )
+)
+
+/** A counter (mailbox of one) and a relay, each in its own process. */
+const withActors = <X, E>(
+  f: (counter: Actor.ActorRef<typeof Counter>, relay: Actor.ActorRef<typeof Relay>) => Effect.Effect<X, E>
+) =>
+  Effect.gen(function* () {
+    const sup = yield* Supervisor.start({ intensity: 10, period: "1 minute" }, [
+      Supervisor.worker("counter", CounterBehaviour, { mailbox: { capacity: 1 } }),
+      Supervisor.worker("relay", RelayBehaviour)
+    ])
+    return yield* f(sup.ref("counter", Counter), sup.ref("relay", Relay))
+  }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+
+it.live("an actor in one child asks an actor in another; tells arrive in order; a ref comes back as itself", () =>
+  withActors((counter, relay) =>
+    Effect.gen(function* () {
+      expect(yield* relay.ask("AskIncrement", { target: counter, by: 2 })).toBe(2)
+      expect(yield* relay.ask("AskIncrement", { target: counter, by: 3 })).toBe(5)
+      expect(yield* counter.ask("Get", undefined)).toBe(5)
+      yield* relay.ask("TellMany", { target: counter, sender: 3, count: 200 })
+      const log = yield* counter.ask("Log", undefined)
+      expect(log).toEqual(Array.from({ length: 200 }, (_, seq) => [3, seq]))
+      expect(yield* relay.ask("Echo", { target: counter })).toBe(counter)
+    })
+  )
+)
+
+it.live("an interrupted ask from a child is cancelled in the parent: the message never reaches the actor", () =>
+  withActors((counter, relay) =>
+    Effect.gen(function* () {
+      // The counter's mailbox (one place) is taken by a long message: the relay's ask waits for room in the parent.
+      yield* counter.tell("Sleep", { ms: 4000 })
+      expect(yield* relay.ask("AskRecord", { target: counter, sender: 7, seq: 0, ms: 300 })).toBe("gave up")
+      // Had the parent kept the ask waiting, it would take the room first and run before this one.
+      expect(yield* counter.ask("Log", undefined)).toEqual([])
+    })
+  )
+)
+
+it.live("an ask from a child whose target crashed gets the typed ActorDied", () =>
+  withActors((counter, relay) =>
+    Effect.gen(function* () {
+      expect(yield* relay.ask("AskCrash", { target: counter })).toBe("ActorDied:true")
+    })
+  )
+)
+
+for (const backend of backends) {
+  it.live(`${backend}: a task submits tasks to the pool its parent passed it`, () =>
+    withPool(backend, { size: 3 }, (pool) =>
+      Effect.gen(function* () {
+        const handle = yield* PoolHandle.make(pool)
+        expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: [1, 2, 3, 4] })).toBe("30")
+        // The nested task's typed error reaches the child decoded, as its own class.
+        expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: [1, -2] })).toBe("InputError:true")
+      }).pipe(Effect.scoped)
+    )
+  )
+}
+
+it.live("a grandchild's call goes up through its parent to the service", () =>
+  withPool("process", { size: 1, env: { TROUPE_BUNDLE_DIR: "/dev/null/unbundled" } }, (pool) =>
+    Effect.gen(function* () {
+      const interrupted = yield* Deferred.make<void>()
+      const { handle, total } = yield* serveTally(interrupted)
+      expect(yield* pool.apply(TallyFromGrandchild, { tally: handle, times: 5 })).toBe(5)
+      expect(yield* Ref.get(total)).toBe(5)
+    }).pipe(Effect.scoped)
+  )
+)
