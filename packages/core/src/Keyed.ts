@@ -70,6 +70,8 @@ const checkOptions = (options: Options) =>
  * @category models
  */
 export interface Keyed<A extends Actor.Any> {
+  /** The actor every instance runs. */
+  readonly actor: A
   /** The client of the instance for `key`. */
   readonly get: (key: string) => Actor.ActorRef<A>
   /** Which host (0 to `hosts - 1`) holds `key`. */
@@ -209,6 +211,7 @@ export const make = <A extends Actor.Any>(
     )
 
     return {
+      actor: behaviour.actor,
       get: (key) => Runtime.refOf(behaviour.actor, key, () => cellOf(key)),
       hostOf: (key) => ring.lookup(key),
       pids: Effect.sync(() => hosts.map((host) => (host === undefined || host.isDown() ? null : host.pid))),

@@ -31,6 +31,9 @@ export interface BehaviourShape {
   readonly onFailure: "resume" | "restart"
 }
 
+/** The name of the defect `Actor.ignore` dies with, and of the reply that says an actor's start was ignored. */
+export const ignoredName = "ActorIgnored"
+
 /** See `Actor.ActorContext`. */
 export class ActorContext extends Context.Service<
   ActorContext,
