@@ -275,6 +275,33 @@ export const exit = (reason: StopReason = "normal"): Effect.Effect<void, never, 
   ActorContext.use((context) => context.exit(reason))
 
 /**
+ * Tells the actor's supervisor that it is healthy (Akka's manual backoff
+ * reset): its run of consecutive failures ends, so its next crash backs off
+ * from the backoff's `min` again, however short its run was. Useful when a
+ * start is not a sign of health (a connection that must first succeed). The
+ * intensity window is kept: OTP counts every restart. Outside a supervision
+ * tree (a keyed actor) nobody listens.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@troupe/core"
+ *
+ * declare const connect: Effect.Effect<void>
+ *
+ * const build = Effect.gen(function*() {
+ *   yield* connect
+ *   yield* Actor.healthy
+ *   return {}
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category child
+ */
+export const healthy: Effect.Effect<void, never, ActorContext> = ActorContext.use((context) => context.healthy)
+
+/**
  * Declines to start, from the behaviour's build: OTP's `init` returning
  * `ignore`. A supervised worker is then kept in its supervisor, not running
  * (`whichChildren` shows it `stopped`, a `ChildIgnored` event says why);

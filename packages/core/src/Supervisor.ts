@@ -520,6 +520,8 @@ export type Event =
   | { readonly _tag: "ChildRestarting"; readonly path: string; readonly delayMs: number; readonly at: number }
   | { readonly _tag: "ChildStartFailed"; readonly path: string; readonly message: string; readonly at: number }
   | { readonly _tag: "ChildRemoved"; readonly path: string; readonly at: number }
+  /** The child's actor called `Actor.healthy`: its backoff starts again from `min` (Akka's manual reset). */
+  | { readonly _tag: "ChildHealthy"; readonly path: string; readonly at: number }
   /** The child's actor called `Actor.ignore` in its build: the child is kept, not running (OTP's `ignore`). */
   | { readonly _tag: "ChildIgnored"; readonly path: string; readonly at: number }
   | { readonly _tag: "SupervisorGaveUp"; readonly path: string; readonly reason: string; readonly at: number }

@@ -41,6 +41,8 @@ export class ActorContext extends Context.Service<
     readonly name: string
     readonly key: string
     readonly exit: (reason: "normal" | "shutdown") => Effect.Effect<void>
+    /** Tells the supervisor the actor is healthy: its backoff starts again from `min`. */
+    readonly healthy: Effect.Effect<void>
     readonly persistedRef: <S extends Schema.Top>(
       schema: S,
       initial: S["Type"]

@@ -116,6 +116,9 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
       Effect.sync(() => {
         self().stopRequest = reason
       }),
+    healthy: Effect.sync(() => {
+      void sendSafely(port.send, { _tag: "Healthy", ref: self().ref })
+    }),
     persistedRef: <S extends Schema.Top>(schema: S, initial: S["Type"]) =>
       Effect.sync(() => {
         const current = self()

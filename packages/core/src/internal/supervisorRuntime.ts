@@ -285,6 +285,10 @@ export class Node {
         if (spec._tag === "Host") {
           spec.onStarted(host)
         } else {
+          host.onHealthy(() => {
+            Effect.runSync(child.restarter.healthy)
+            this.publish({ _tag: "ChildHealthy", path: child.path, at: now() })
+          })
           const cell = this.cellOf(child.path, spec)
           cell.revive()
           const activated = yield* Effect.exit(restore(Effect.timeout(cell.start(host), startTimeout)))
