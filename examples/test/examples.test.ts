@@ -62,6 +62,17 @@ it("supervised-actors.ts: the counter reaches 100 while its flaky sibling crashe
   expect(stdout).toContain("dynamic: session-1 answered 5, children after delete: counter,flaky\n")
 })
 
+it("application-tree.ts: a pool, a keyed group and a dynamic supervisor start and stop as one tree", async () => {
+  const { code, stdout } = await runExample("application-tree")
+  expect(code).toBe(0)
+  expect(stdout).toContain("started: images (pool), carts (keyed), connections (supervisor)\n")
+  expect(stdout).toContain("images: thumbnails [1,4,9,16]\n")
+  expect(stdout).toContain("carts: alice has 3 items, bob has 1\n")
+  expect(stdout).toMatch(/^connections: db\.internal \(pid \d+\), cache\.internal \(pid \d+\)$/m)
+  // Reverse start order; 2 pool workers, 2 keyed hosts and 2 connections, all gone.
+  expect(lastLine(stdout)).toBe("stop_order=connections,carts,images processes=6 all_reaped=true")
+})
+
 // Chaos kills children for as long as the stream runs, and the run is slower on a busy machine:
 // these bounds only catch a hang.
 it("pipeline.ts: no record is lost while pool workers and actor hosts are SIGKILLed", {

@@ -23,7 +23,7 @@
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Ref from "effect/Ref"
 import type * as Rpc from "effect/rpc/Rpc"
 import * as RpcGroup from "effect/rpc/RpcGroup"
@@ -274,6 +274,58 @@ export type ActorContext = Registry.ActorContext
  */
 export const exit = (reason: StopReason = "normal"): Effect.Effect<void, never, ActorContext> =>
   ActorContext.use((context) => context.exit(reason))
+
+/**
+ * Tells the actor's supervisor that it is healthy (Akka's manual backoff
+ * reset): its run of consecutive failures ends, so its next crash backs off
+ * from the backoff's `min` again, however short its run was. Useful when a
+ * start is not a sign of health (a connection that must first succeed). The
+ * intensity window is kept: OTP counts every restart. Outside a supervision
+ * tree (a keyed actor) nobody listens.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@troupe/core"
+ *
+ * declare const connect: Effect.Effect<void>
+ *
+ * const build = Effect.gen(function*() {
+ *   yield* connect
+ *   yield* Actor.healthy
+ *   return {}
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category child
+ */
+export const healthy: Effect.Effect<void, never, ActorContext> = ActorContext.use((context) => context.healthy)
+
+/**
+ * Declines to start, from the behaviour's build: OTP's `init` returning
+ * `ignore`. A supervised worker is then kept in its supervisor, not running
+ * (`whichChildren` shows it `stopped`, a `ChildIgnored` event says why);
+ * `restartChild` can start it later, when the build no longer ignores it.
+ * Outside a supervisor (a keyed actor), it is a failed start.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Actor } from "@troupe/core"
+ *
+ * const build = Effect.gen(function*() {
+ *   if (process.env.FEATURE_ON !== "1") return yield* Actor.ignore
+ *   return { Ping: () => Effect.succeed("pong") }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category child
+ */
+export const ignore: Effect.Effect<never> = Effect.die(
+  Object.assign(new Error("the actor ignored its start"), { name: Registry.ignoredName })
+)
 
 /**
  * A `Ref` whose value survives a crash of the actor's process.

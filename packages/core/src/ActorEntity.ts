@@ -77,6 +77,7 @@ export const toLayer = <A extends Actor.Any>(
       name: behaviour.actor.name,
       key: address.entityId,
       exit: () => Effect.void,
+      healthy: Effect.void,
       persistedRef: (_schema, initial) => Ref.make(initial)
     })
     const handlers = (yield* behaviour.build.pipe(

@@ -47,7 +47,18 @@ export interface Options {
   readonly idleTimeout?: Duration.Input | undefined
   /** Each instance's mailbox. */
   readonly mailbox?: Actor.MailboxOptions | undefined
-  /** Restart intensity and backoff of the hosts (default: `2 * hosts` restarts within 10 s, as a pool). */
+  /**
+   * At most this many host restarts within `period` (default `2 * hosts`, as a pool); past it the group gives up
+   * (its calls fail; in a tree, the tree restarts it). The same fields as a pool's and a tree's.
+   */
+  readonly intensity?: number | undefined
+  /** The window of `intensity` (default 10 seconds). */
+  readonly period?: Duration.Input | undefined
+  /** Delay before a host restarts (default: none), as on a pool and a tree. */
+  readonly backoff?: Supervisor.Backoff | undefined
+  /** The group's name in metrics (`supervisor` tag; default the actor's name). */
+  readonly name?: string | undefined
+  /** @deprecated The same as `intensity`, `period`, `backoff` and `name`, which win when both are set. */
   readonly supervision?: Supervisor.Options | undefined
   /** How long a host gets to stop its instances on shutdown before it is killed (default 5000 ms). */
   readonly shutdown?: Supervisor.Shutdown | undefined
@@ -61,7 +72,11 @@ const checkOptions = (options: Options) =>
   Spec.checkDuration("idleTimeout", options.idleTimeout, { atLeastMs: 0, strict: true }) ??
   Spec.checkMailbox("mailbox", options.mailbox) ??
   (options.shutdown === undefined ? undefined : Spec.checkShutdown("shutdown", options.shutdown)) ??
-  (options.supervision === undefined ? undefined : Spec.checkOptions(options.supervision, "supervision."))
+  (options.supervision === undefined ? undefined : Spec.checkOptions(options.supervision, "supervision.")) ??
+  Spec.checkOptions(
+    { intensity: options.intensity, period: options.period, backoff: options.backoff, name: options.name },
+    ""
+  )
 
 /**
  * A running group of keyed actors.
@@ -70,6 +85,8 @@ const checkOptions = (options: Options) =>
  * @category models
  */
 export interface Keyed<A extends Actor.Any> {
+  /** The actor every instance runs. */
+  readonly actor: A
   /** The client of the instance for `key`. */
   readonly get: (key: string) => Actor.ActorRef<A>
   /** Which host (0 to `hosts - 1`) holds `key`. */
@@ -121,7 +138,7 @@ export const make = <A extends Actor.Any>(
     const hosts: Array<ActorHost.ActorHost | undefined> = indexes.map(() => undefined)
     const cells = new Map<string, ActorCell>()
     const snapshots = new Map<string, unknown>()
-    const root = yield* Runtime.makeRoot(options.supervision?.name ?? behaviour.actor.name)
+    const root = yield* Runtime.makeRoot(options.name ?? options.supervision?.name ?? behaviour.actor.name)
     register(
       Metrics.mailboxDepth,
       { supervisor: root.name, actor: behaviour.actor.name },
@@ -173,7 +190,12 @@ export const make = <A extends Actor.Any>(
     const node = new Runtime.Node(
       root,
       "",
-      { intensity: 2 * count, period: Duration.seconds(10), ...options.supervision, parallelStop: true },
+      {
+        intensity: options.intensity ?? options.supervision?.intensity ?? 2 * count,
+        period: options.period ?? options.supervision?.period ?? Duration.seconds(10),
+        backoff: options.backoff ?? options.supervision?.backoff,
+        parallelStop: true
+      },
       specs
     )
     const killAll = (reason: string) =>
@@ -209,6 +231,7 @@ export const make = <A extends Actor.Any>(
     )
 
     return {
+      actor: behaviour.actor,
       get: (key) => Runtime.refOf(behaviour.actor, key, () => cellOf(key)),
       hostOf: (key) => ring.lookup(key),
       pids: Effect.sync(() => hosts.map((host) => (host === undefined || host.isDown() ? null : host.pid))),

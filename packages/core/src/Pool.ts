@@ -132,13 +132,20 @@ export interface Options {
   /** The fewest workers an idle pool shrinks to (default 0). */
   readonly minSize?: number | undefined
   /**
-   * The restart intensity: `maxRestarts` worker failures within `period` (default `2 * size` in 10 s). Past it,
-   * by default (`onExceeded: "degrade"`), the pool keeps restarting its workers at the backoff's `max` and reports
-   * itself degraded (`PoolOverIntensity` events, `stats.degraded`, the `troupe_pool_degraded` gauge) until a
-   * `period` passes within the intensity: a long-running service lives through a bad spell. `onExceeded:
-   * "giveUp"` is OTP's strict behaviour: the pool stops its workers and fails every waiting and later call with
-   * `RestartIntensityExceeded`.
+   * The restart intensity: at most `intensity` worker failures within `period` (default `2 * size` in 10 s), the
+   * same fields as a supervision tree's and a keyed group's. Past it, by default (`onExceeded: "degrade"`), the
+   * pool keeps restarting its workers at the backoff's `max` and reports itself degraded (`PoolOverIntensity`
+   * events, `stats.degraded`, the `troupe_pool_degraded` gauge) until a `period` passes within the intensity: a
+   * long-running service lives through a bad spell. `onExceeded: "giveUp"` is OTP's strict behaviour: the pool
+   * stops its workers and fails every waiting and later call with `RestartIntensityExceeded` (the default for a
+   * pool in a supervision tree, which then restarts it).
    */
+  readonly intensity?: number | undefined
+  /** The window of `intensity` (default 10 seconds). */
+  readonly period?: Duration.Input | undefined
+  /** Past the intensity: `"degrade"` (default) or `"giveUp"` (OTP's). */
+  readonly onExceeded?: "degrade" | "giveUp" | undefined
+  /** @deprecated The same as `intensity`, `period` and `onExceeded`, which win when both are set. */
   readonly restartIntensity?:
     | {
         readonly maxRestarts: number
@@ -602,11 +609,11 @@ export const make = Effect.fnUntraced(function* (
     dispatcher,
     liveCount,
     intensity: RestartPolicy.intensity(
-      options.restartIntensity?.maxRestarts ?? 2 * size,
-      options.restartIntensity?.period ?? Duration.seconds(10)
+      options.intensity ?? options.restartIntensity?.maxRestarts ?? 2 * size,
+      options.period ?? options.restartIntensity?.period ?? Duration.seconds(10)
     ),
     backoff: options.backoff ?? { min: "5 millis", max: "1 second", randomFactor: 0.2 },
-    onExceeded: options.restartIntensity?.onExceeded ?? "degrade"
+    onExceeded: options.onExceeded ?? options.restartIntensity?.onExceeded ?? "degrade"
   })
   const supervise = supervision.supervise
 

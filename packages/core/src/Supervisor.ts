@@ -34,10 +34,12 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import type * as Actor from "./Actor.ts"
 import * as Runtime from "./internal/supervisorRuntime.ts"
 import * as Spec from "./internal/supervisorSpec.ts"
+import * as Keyed from "./Keyed.ts"
+import * as Pool from "./Pool.ts"
 import type * as RestartPolicy from "./RestartPolicy.ts"
 import type { Transport } from "./Transport.ts"
 import {
@@ -148,10 +150,93 @@ export interface SupervisorSpec {
 }
 
 /**
+ * What a dynamic supervisor starts: one behaviour, one restart type and
+ * shutdown, and `start`, which turns each child's own start arguments into
+ * that child's process options (OTP's `simple_one_for_one` child spec, whose
+ * start function gets extra arguments). The actor reads them in its process
+ * (an environment variable, an argument to node); its key is its path.
+ *
  * @since 0.1.0
  * @category models
  */
-export type ChildSpec = WorkerSpec | SupervisorSpec
+export interface Template<Args> {
+  readonly behaviour: Actor.Behaviour<Actor.Any>
+  readonly restart: RestartType
+  readonly shutdown: Shutdown
+  readonly mailbox?: Actor.MailboxOptions | undefined
+  readonly start: (args: Args) => {
+    readonly env?: Readonly<Record<string, string | undefined>> | undefined
+    readonly execArgv?: ReadonlyArray<string> | undefined
+  }
+}
+
+/**
+ * A dynamic supervisor (OTP's `simple_one_for_one`, Elixir's
+ * `DynamicSupervisor`): no children at start; `startChild(args)` adds one
+ * from the template. Always `oneForOne`; its children stop all at once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DynamicSpec<Args> {
+  readonly _tag: "Dynamic"
+  readonly id: string
+  readonly options: DynamicOptions
+  readonly template: Template<Args>
+  readonly restart: RestartType
+  /** Its end can shut its supervisor down (`autoShutdown`); never `permanent`. Default `false`. */
+  readonly significant?: boolean | undefined
+  readonly shutdown: Shutdown
+}
+
+/**
+ * A dynamic supervisor's flags: a tree's, without a strategy (always `oneForOne`) or `autoShutdown`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DynamicOptions = Omit<Options, "strategy" | "autoShutdown">
+
+/**
+ * A scoped service run as a child: a process pool (`Supervisor.pool`) or a
+ * keyed group (`Supervisor.keyed`). Its start builds it in a scope of its
+ * own; its stop closes that scope (the pool drains, the group stops its
+ * hosts). It ends abnormally when it gives up (a pool past its intensity, a
+ * group whose hosts did), and the tree's strategy restarts it: a new pool or
+ * group, found again with `service`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServiceSpec {
+  readonly _tag: "Service"
+  readonly id: string
+  readonly kind: "pool" | "keyed"
+  readonly start: Effect.Effect<RunningService, { readonly message: string }, Transport | Scope.Scope>
+  readonly restart: RestartType
+  /** Its end can shut its supervisor down (`autoShutdown`); never `permanent`. Default `false`. */
+  readonly significant?: boolean | undefined
+  /** Not used to time the stop: the service's own shutdown (a pool's drain timeout) bounds it. */
+  readonly shutdown: Shutdown
+}
+
+/**
+ * A started service: the value users reach with `service`, and an effect
+ * that completes when it ends by itself (`"abnormal"` when it gave up).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunningService {
+  readonly value: unknown
+  readonly ended: Effect.Effect<"normal" | "abnormal">
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ChildSpec = WorkerSpec | SupervisorSpec | DynamicSpec<any> | ServiceSpec
 
 /**
  * A worker child: `behaviour`'s actor in its own process, addressed by `id`.
@@ -228,6 +313,167 @@ export const supervisor = (
   shutdown: childOptions?.shutdown ?? "infinity"
 })
 
+/**
+ * The template of a dynamic supervisor's children: `behaviour`'s actor, with
+ * per-child process options computed from each child's start arguments.
+ * Defaults: `restart: "permanent"`, `shutdown: 5000` ms.
+ *
+ * @example
+ * ```ts
+ * import { Supervisor } from "@troupe/core"
+ * declare const ConnectionBehaviour: any
+ *
+ * const connection = Supervisor.template(ConnectionBehaviour, {
+ *   restart: "transient",
+ *   start: (args: { readonly host: string }) => ({ env: { CONNECT_TO: args.host } })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const template = <Args>(
+  behaviour: Actor.Behaviour<any>,
+  options: {
+    readonly start: (args: Args) => ReturnType<Template<Args>["start"]>
+    readonly restart?: RestartType | undefined
+    readonly shutdown?: Shutdown | undefined
+    readonly mailbox?: Actor.MailboxOptions | undefined
+  }
+): Template<Args> => ({
+  behaviour,
+  restart: options.restart ?? "permanent",
+  shutdown: options.shutdown ?? 5000,
+  mailbox: options.mailbox,
+  start: options.start
+})
+
+/**
+ * A dynamic supervisor child (OTP's `simple_one_for_one`, Elixir's
+ * `DynamicSupervisor`): it starts empty; `sup.dynamic(path, template)`
+ * starts children from `template`, each with its own arguments, up to
+ * `maxChildren`. Defaults: `restart: "permanent"`, `shutdown: "infinity"`.
+ *
+ * @example
+ * ```ts
+ * import { Supervisor } from "@troupe/core"
+ * declare const connection: Supervisor.Template<{ readonly host: string }>
+ *
+ * const connections = Supervisor.dynamic("connections", { maxChildren: 100, intensity: 10, period: "1 minute" }, connection)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const dynamic = <Args>(
+  id: string,
+  options: DynamicOptions,
+  template: Template<Args>,
+  childOptions?: {
+    readonly restart?: RestartType | undefined
+    readonly shutdown?: Shutdown | undefined
+    readonly significant?: boolean | undefined
+  }
+): DynamicSpec<Args> => ({
+  _tag: "Dynamic",
+  id: checkId(id),
+  options,
+  template,
+  restart: childOptions?.restart ?? "permanent",
+  significant: childOptions?.significant ?? false,
+  shutdown: childOptions?.shutdown ?? "infinity"
+})
+
+/**
+ * A process pool as a child of the tree. Unless `options` say otherwise
+ * (`onExceeded`), a pool in a tree gives up past its restart intensity, as
+ * an OTP child does: the tree sees an abnormal end and its strategy restarts
+ * the pool (a new one: look it up again with `sup.service`). Defaults:
+ * `restart: "permanent"`.
+ *
+ * @example
+ * ```ts
+ * import { Supervisor } from "@troupe/core"
+ *
+ * const workers = Supervisor.pool("workers", { size: 4, intensity: 8, period: "10 seconds" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const pool = (
+  id: string,
+  options: Pool.Options = {},
+  childOptions?: {
+    readonly restart?: RestartType | undefined
+    readonly significant?: boolean | undefined
+  }
+): ServiceSpec => ({
+  _tag: "Service",
+  id: checkId(id),
+  kind: "pool",
+  start: Effect.gen(function* () {
+    const made = yield* Pool.make({ ...options, onExceeded: options.onExceeded ?? "giveUp" })
+    // Subscribed before the pool is ready, so that a give-up during the start is seen too.
+    const events = yield* Stream.toPull(made.events)
+    yield* made.ready
+    const ended = Effect.suspend(function next(): Effect.Effect<"normal" | "abnormal"> {
+      return events.pipe(
+        Effect.matchEffect({
+          onFailure: () => Effect.succeed<"normal" | "abnormal">("normal"),
+          onSuccess: (chunk) =>
+            chunk.some((event) => event._tag === "PoolGaveUp") ? Effect.succeed<"abnormal">("abnormal") : next()
+        })
+      )
+    })
+    return { value: made, ended } satisfies RunningService
+  }),
+  restart: childOptions?.restart ?? "permanent",
+  significant: childOptions?.significant ?? false,
+  shutdown: "infinity"
+})
+
+/**
+ * A keyed group (`Keyed.make`) as a child of the tree: its hosts stop when
+ * the tree stops it; when they fail past their restart intensity, the group
+ * ends abnormally and the tree's strategy restarts it (a new group: look it
+ * up again with `sup.service`). Defaults: `restart: "permanent"`.
+ *
+ * @example
+ * ```ts
+ * import { Supervisor } from "@troupe/core"
+ * declare const CounterBehaviour: any
+ *
+ * const counters = Supervisor.keyed("counters", CounterBehaviour, { hosts: 2, idleTimeout: "1 minute" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const keyed = <A extends Actor.Any>(
+  id: string,
+  behaviour: Actor.Behaviour<A>,
+  options: Keyed.Options = {},
+  childOptions?: {
+    readonly restart?: RestartType | undefined
+    readonly significant?: boolean | undefined
+  }
+): ServiceSpec => ({
+  _tag: "Service",
+  id: checkId(id),
+  kind: "keyed",
+  start: Effect.map(Keyed.make(behaviour, options), (group) => ({
+    value: group,
+    ended: group.join.pipe(
+      Effect.as<"normal" | "abnormal">("normal"),
+      Effect.catch(() => Effect.succeed<"normal" | "abnormal">("abnormal"))
+    )
+  })),
+  restart: childOptions?.restart ?? "permanent",
+  significant: childOptions?.significant ?? false,
+  shutdown: "infinity"
+})
+
 const checkId = (id: string): string => {
   const invalid = Spec.checkId("id", id)
   if (invalid !== undefined) throw invalid
@@ -274,6 +520,10 @@ export type Event =
   | { readonly _tag: "ChildRestarting"; readonly path: string; readonly delayMs: number; readonly at: number }
   | { readonly _tag: "ChildStartFailed"; readonly path: string; readonly message: string; readonly at: number }
   | { readonly _tag: "ChildRemoved"; readonly path: string; readonly at: number }
+  /** The child's actor called `Actor.healthy`: its backoff starts again from `min` (Akka's manual reset). */
+  | { readonly _tag: "ChildHealthy"; readonly path: string; readonly at: number }
+  /** The child's actor called `Actor.ignore` in its build: the child is kept, not running (OTP's `ignore`). */
+  | { readonly _tag: "ChildIgnored"; readonly path: string; readonly at: number }
   | { readonly _tag: "SupervisorGaveUp"; readonly path: string; readonly reason: string; readonly at: number }
 
 /**
@@ -284,7 +534,8 @@ export type Event =
  */
 export interface TreeNode {
   readonly id: string
-  readonly kind: "supervisor" | "worker"
+  /** A dynamic supervisor is a `"supervisor"`; a pool or a keyed group run by the tree is a `"pool"` or `"keyed"`. */
+  readonly kind: "supervisor" | "worker" | "pool" | "keyed"
   readonly status: "running" | "restarting" | "stopped" | "failed"
   readonly pid: number | null
   /** Completed restarts of this child. */
@@ -297,12 +548,66 @@ export interface TreeNode {
 }
 
 /**
+ * OTP's operations on a running supervisor's children. On the root they
+ * cannot fail to find it; on a nested one (`sup.at(path)`) they fail with
+ * `ChildOperationFailed { reason: "notFound" }` when no supervisor runs at
+ * that path.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Children<E = never> {
+  /**
+   * OTP's `start_child`: checks `spec`, adds it after the other children and starts it. The new child restarts
+   * under the same strategy, restart type and intensity as the others. A start that fails keeps no spec; a worker
+   * whose actor calls `Actor.ignore` is kept, not running.
+   */
+  readonly startChild: (
+    spec: ChildSpec
+  ) => Effect.Effect<void, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec | E>
+  /** OTP's `terminate_child`: stops the child by its shutdown; its spec stays (a `temporary` one is removed). */
+  readonly terminateChild: (id: string) => Effect.Effect<void, ChildOperationFailed | E>
+  /** OTP's `restart_child`: starts a terminated (or ignored) child again; `running` if it runs or restarts. */
+  readonly restartChild: (id: string) => Effect.Effect<void, ChildStartFailed | ChildOperationFailed | E>
+  /** OTP's `delete_child`: removes a terminated child's spec; `running` if it runs or restarts. */
+  readonly deleteChild: (id: string) => Effect.Effect<void, ChildOperationFailed | E>
+  /** OTP's `which_children`: the children, in start order. */
+  readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>, E>
+  /** OTP's `count_children`. */
+  readonly countChildren: Effect.Effect<ChildCounts, E>
+}
+
+/**
+ * A dynamic supervisor's operations (Elixir's `DynamicSupervisor`): children
+ * start from the template with their own arguments; `terminateChild` stops
+ * and removes one (there is no restart or delete of a stopped child, as in
+ * OTP's `simple_one_for_one`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DynamicChildren<Args, E = never> {
+  /**
+   * Starts a child from the template with `args`, under `id` (default: the next number). Returns its id: its
+   * path is the dynamic supervisor's path and the id (`ref` finds it). `maxChildren` is a `ChildOperationFailed`.
+   */
+  readonly startChild: (
+    args: Args,
+    options?: { readonly id?: string | undefined }
+  ) => Effect.Effect<string, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec | E>
+  /** Stops the child by its shutdown and removes it. */
+  readonly terminateChild: (id: string) => Effect.Effect<void, ChildOperationFailed | E>
+  readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>, E>
+  readonly countChildren: Effect.Effect<ChildCounts, E>
+}
+
+/**
  * A running supervision tree.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Supervisor {
+export interface Supervisor extends Children {
   /** A client of the worker at `path` (`"counter"`, or `"sup2/c3"` in a nested supervisor). */
   readonly ref: <A extends Actor.Any>(path: string, actor: A) => Actor.ActorRef<A>
   /** The tree as data: ids, kinds, pids, status, restart counts, mailbox depths. */
@@ -313,23 +618,30 @@ export interface Supervisor {
   readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
   /** Stops every child, right to left, with its shutdown; harmless twice. */
   readonly stop: Effect.Effect<void>
-  /**
-   * OTP's `start_child`: checks `spec`, adds it after the other children and starts it. The new child restarts
-   * under the same strategy, restart type and intensity as the others. A start that fails keeps no spec.
-   */
-  readonly startChild: (
-    spec: ChildSpec
-  ) => Effect.Effect<void, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec>
-  /** OTP's `terminate_child`: stops the child by its shutdown; its spec stays (a `temporary` one is removed). */
-  readonly terminateChild: (id: string) => Effect.Effect<void, ChildOperationFailed>
-  /** OTP's `restart_child`: starts a terminated child again; `running` if it runs or restarts. */
-  readonly restartChild: (id: string) => Effect.Effect<void, ChildStartFailed | ChildOperationFailed>
-  /** OTP's `delete_child`: removes a terminated child's spec; `running` if it runs or restarts. */
-  readonly deleteChild: (id: string) => Effect.Effect<void, ChildOperationFailed>
-  /** OTP's `which_children`: the root's children, in start order. */
-  readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>>
-  /** OTP's `count_children`, for the root's children. */
-  readonly countChildren: Effect.Effect<ChildCounts>
+  /** The operations on the nested supervisor at `path` (`"sup2"`, `"sup2/sup3"`), found at each call. */
+  readonly at: (path: string) => Children<ChildOperationFailed>
+  /** The dynamic supervisor at `path`, with its children's arguments typed by `template` (the one in its spec). */
+  readonly dynamicAt: <Args>(path: string, template: Template<Args>) => DynamicChildren<Args, ChildOperationFailed>
+  /** The pool running at `path` now (a restart makes a new one): `notFound` if none runs there. */
+  readonly poolAt: (path: string) => Effect.Effect<Pool.Service, ChildOperationFailed>
+  /** The keyed group of `actor` running at `path` now (a restart makes a new one): `notFound` if none runs there. */
+  readonly keyedAt: <A extends Actor.Any>(path: string, actor: A) => Effect.Effect<Keyed.Keyed<A>, ChildOperationFailed>
+}
+
+/**
+ * A running dynamic supervisor, started alone with `startDynamic`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DynamicSupervisor<Args> extends DynamicChildren<Args> {
+  /** A client of the child `id`, typed by the caller (`id` as `startChild` returned it). */
+  readonly ref: <A extends Actor.Any>(id: string, actor: A) => Actor.ActorRef<A>
+  readonly tree: Effect.Effect<TreeNode>
+  readonly events: Stream.Stream<Event>
+  readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
+  /** Stops every child, all at once, each by its shutdown; harmless twice. */
+  readonly stop: Effect.Effect<void>
 }
 
 /**
@@ -340,7 +652,7 @@ export interface Supervisor {
  */
 export interface ChildInfo {
   readonly id: string
-  readonly kind: "supervisor" | "worker"
+  readonly kind: TreeNode["kind"]
   readonly status: TreeNode["status"]
   readonly pid: number | null
 }
@@ -399,4 +711,39 @@ export const start = (
   Effect.suspend((): Effect.Effect<Supervisor, ChildStartFailed | InvalidSupervisorSpec, Transport | Scope.Scope> => {
     const invalid = Spec.check(options, children)
     return invalid === undefined ? Runtime.startRoot(options, children) : Effect.fail(invalid)
+  })
+
+/**
+ * Starts a dynamic supervisor alone (Elixir's `DynamicSupervisor`) in the
+ * current `Scope`: no children at first; `startChild(args)` starts one from
+ * `template`. The flags and the template are checked first
+ * (`InvalidSupervisorSpec`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Supervisor } from "@troupe/core"
+ * import { NodeProcess } from "@troupe/node"
+ * import { Connection, ConnectionBehaviour } from "./connection.ts"
+ *
+ * const program = Effect.gen(function*() {
+ *   const connections = yield* Supervisor.startDynamic(
+ *     { maxChildren: 10 },
+ *     Supervisor.template(ConnectionBehaviour, { start: (host: string) => ({ env: { CONNECT_TO: host } }) })
+ *   )
+ *   const id = yield* connections.startChild("db.internal")
+ *   yield* connections.ref(id, Connection).ask("Ping", undefined)
+ * }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startDynamic = <Args>(
+  options: DynamicOptions,
+  template: Template<Args>
+): Effect.Effect<DynamicSupervisor<Args>, InvalidSupervisorSpec, Transport | Scope.Scope> =>
+  Effect.suspend(() => {
+    const invalid = Spec.checkOptions(options, "") ?? Spec.checkTemplate("template", template)
+    return invalid === undefined ? Runtime.startDynamicRoot(options, template) : Effect.fail(invalid)
   })

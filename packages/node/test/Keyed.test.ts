@@ -150,7 +150,7 @@ it.live(
   () =>
     provide(
       Effect.gen(function* () {
-        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1, supervision: { intensity: 0 } })
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1, intensity: 0 })
         yield* counters.get("a").ask("Increment", { by: 1 })
         const [pid] = yield* counters.pids
         process.kill(pid!, "SIGKILL")
@@ -223,6 +223,9 @@ it.live(
         [{ shutdown: -1 }, "shutdown"],
         [{ mailbox: { askTimeout: 0 } }, "mailbox.askTimeout"],
         [{ supervision: { period: 0 } }, "supervision.period"],
+        [{ period: 0 }, "period"],
+        [{ intensity: -1 }, "intensity"],
+        [{ backoff: { min: 5, max: 1, randomFactor: 0 } }, "backoff.max"],
         [{ supervision: { backoff: { min: 5, max: 1, randomFactor: 0 } } }, "supervision.backoff.max"]
       ]
       for (const [options, field] of cases) {

@@ -36,6 +36,10 @@ describe("Pool options", () => {
     ["shutdown.timeout", { shutdown: { timeout: -1 } }],
     ["backoff", { backoff: { min: "2 seconds", max: "1 second", randomFactor: 0 } }],
     ["restartIntensity", { restartIntensity: { maxRestarts: 1, period: 0 } }],
+    ["intensity", { intensity: -1 }],
+    ["intensity", { intensity: 1.5 }],
+    ["period", { period: 0 }],
+    ["onExceeded", { onExceeded: "retry" as never }],
     ["maxFrameBytes", { maxFrameBytes: 0 }]
   ]
   for (const [option, options] of refused) {

@@ -68,6 +68,36 @@ it.live(
 )
 
 it.live(
+  "a worker killed by the task it was running was healthy too: a burst of such crashes restarts each after min",
+  () =>
+    withPool(
+      "process",
+      {
+        size: 1,
+        intensity: 100,
+        period: "1 minute",
+        backoff: { min: "50 millis", max: "5 seconds", randomFactor: 0, resetAfter: "1 hour" }
+      },
+      (pool) =>
+        Effect.gen(function* () {
+          const delays = yield* Ref.make<ReadonlyArray<number>>([])
+          yield* Stream.runForEach(pool.events, (event) =>
+            event._tag === "WorkerRestarting" ? Ref.update(delays, (all) => [...all, event.delayMs]) : Effect.void
+          ).pipe(Effect.forkScoped)
+          yield* Effect.sleep(20)
+          // Four crashes in a row, each by the first task a fresh worker runs.
+          for (let crash = 0; crash < 4; crash++) {
+            const error = yield* Effect.flip(pool.apply(T.CrashAt, { i: 0, crashAt: 0, ms: 0, mode: "exit" }))
+            expect(error._tag).toBe("WorkerCrashed")
+          }
+          expect(yield* pool.apply(T.Square, 4)).toBe(16)
+          expect(yield* eventually(Ref.get(delays), (all) => all.length === 4)).toEqual([50, 50, 50, 50])
+        }).pipe(Effect.scoped)
+    ),
+  60_000
+)
+
+it.live(
   "past its restart intensity a pool goes on degraded by default: workers restart after the backoff's max, and it says so",
   () =>
     withPool(

@@ -357,7 +357,11 @@ it.live(
           })
       )
       yield* withTree(
-        { intensity: 100, period: "1 minute", backoff: { min: 50, max: 100, randomFactor: 0, maxRestarts: 2 } },
+        {
+          intensity: 100,
+          period: "1 minute",
+          backoff: { min: 50, max: 100, randomFactor: 0, maxRestarts: 2, resetAfter: "1 minute" }
+        },
         [worker("c1")],
         (sup) =>
           Effect.gen(function* () {

@@ -45,6 +45,8 @@ export interface ActorHost {
   /** Completes when the child has exited and every bound cell was told. */
   readonly down: Effect.Effect<{ readonly status: ExitStatus; readonly reason: ExitReason }>
   readonly isDown: () => boolean
+  /** Called when an actor of this child says it is healthy (`Actor.healthy`), with its ref; one listener. */
+  readonly onHealthy: (listener: (ref: number) => void) => void
   /** Stops the child: SIGTERM, then SIGKILL after `timeout` (`"brutalKill"`: at once; `"infinity"`: never). */
   readonly stop: (shutdown: number | "brutalKill" | "infinity") => Effect.Effect<void>
 }
@@ -76,6 +78,7 @@ export const spawn = Effect.fnUntraced(function* (
   const tenants = new Set<Tenant>()
   const down = Deferred.makeUnsafe<{ readonly status: ExitStatus; readonly reason: ExitReason }>()
   let stoppedReason: "normal" | "shutdown" | undefined
+  let healthyListener: ((ref: number) => void) | undefined
   let nextId = 0
   let outbox: Array<ActorFrame> = []
   let connection: Connection | undefined
@@ -107,6 +110,9 @@ export const spawn = Effect.fnUntraced(function* (
         return
       case "Stopped":
         stoppedReason = value.reason
+        return
+      case "Healthy":
+        healthyListener?.(value.ref)
         return
       case "Logs":
         emitLogs(context, value.entries, { "troupe.pid": connection?.pid })
@@ -183,6 +189,9 @@ export const spawn = Effect.fnUntraced(function* (
     },
     down: Deferred.await(down),
     isDown: () => exited,
+    onHealthy: (listener) => {
+      healthyListener = listener
+    },
     stop: (shutdown) =>
       Effect.gen(function* () {
         if (spawned.exitStatus() !== undefined) return yield* Deferred.await(down)

@@ -31,6 +31,9 @@ export interface BehaviourShape {
   readonly onFailure: "resume" | "restart"
 }
 
+/** The name of the defect `Actor.ignore` dies with, and of the reply that says an actor's start was ignored. */
+export const ignoredName = "ActorIgnored"
+
 /** See `Actor.ActorContext`. */
 export class ActorContext extends Context.Service<
   ActorContext,
@@ -38,6 +41,8 @@ export class ActorContext extends Context.Service<
     readonly name: string
     readonly key: string
     readonly exit: (reason: "normal" | "shutdown") => Effect.Effect<void>
+    /** Tells the supervisor the actor is healthy: its backoff starts again from `min`. */
+    readonly healthy: Effect.Effect<void>
     readonly persistedRef: <S extends Schema.Top>(
       schema: S,
       initial: S["Type"]

@@ -27,7 +27,7 @@ import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { ChildPort } from "../ChildRunner.ts"
-import { ActorContext, type BehaviourShape, find, messageCodable } from "./actorRegistry.ts"
+import { ActorContext, type BehaviourShape, find, ignoredName, messageCodable } from "./actorRegistry.ts"
 import * as Codec from "./codec.ts"
 import type { Activate, ActorFrame, Addressed, Message, Reply } from "./frame.ts"
 import type { ModuleLoader } from "./moduleLoader.ts"
@@ -116,6 +116,9 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
       Effect.sync(() => {
         self().stopRequest = reason
       }),
+    healthy: Effect.sync(() => {
+      void sendSafely(port.send, { _tag: "Healthy", ref: self().ref })
+    }),
     persistedRef: <S extends Schema.Top>(schema: S, initial: S["Type"]) =>
       Effect.sync(() => {
         const current = self()
@@ -146,6 +149,10 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
         instance.handlers = exit.value
         return success
       }
+      const ignore = exit.cause.reasons.some(
+        (reason) => reason._tag === "Die" && (reason.defect as { name?: unknown } | null)?.name === ignoredName
+      )
+      if (ignore) return defect(ignoredName, `${instance.behaviour.actor.name}(${instance.key}) ignored its start`)
       // The cause with its stack (mapped back from a bundle), so that ChildStartFailed says where the build failed.
       const pretty = Cause.pretty(exit.cause)
       return defect(

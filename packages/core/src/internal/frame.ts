@@ -234,6 +234,8 @@ export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Started"), id: Schema.Number }),
   /** Log lines written in the child since the last such frame. */
   Schema.Struct({ _tag: Schema.tag("Logs"), entries: Schema.Array(LogRecord) }),
+  /** Actor instance `ref` says it is healthy (`Actor.healthy`): its supervisor resets its backoff (Akka's manual reset). */
+  Schema.Struct({ _tag: Schema.tag("Healthy"), ref: Schema.Number }),
   /** Actor instance `ref` stopped itself with an OTP reason (sent before a worker's child exits). */
   Schema.Struct({ _tag: Schema.tag("Stopped"), ref: Schema.Number, reason: Schema.Literals(["normal", "shutdown"]) }),
   Call,

@@ -44,6 +44,13 @@ export const validate = (options: Options): InvalidOption | undefined =>
     nonNegativeDuration("killTimeout", options.killTimeout),
     nonNegativeDuration("interruptGrace", options.interruptGrace),
     nonNegativeDuration("shutdown.timeout", options.shutdown?.timeout),
+    nonNegativeInteger("intensity", options.intensity),
+    positiveDuration("period", options.period),
+    options.onExceeded === undefined || options.onExceeded === "degrade" || options.onExceeded === "giveUp"
+      ? undefined
+      : thrown("onExceeded", () => {
+          throw new Error(`must be "degrade" or "giveUp", got ${String(options.onExceeded)}`)
+        }),
     options.restartIntensity === undefined
       ? undefined
       : thrown("restartIntensity", () =>

@@ -39,6 +39,8 @@ export type Ending =
       readonly uptimeMs: number
       /** Tasks this worker answered before it died: one proves it was healthy (supervision's manual reset). */
       readonly served: number
+      /** Tasks it was running when it died: it started, and a task killed it (not a crash loop at start). */
+      readonly running: number
     }
   | { readonly _tag: "StartFailed"; readonly error: SpawnError | InitializerError }
 
@@ -504,7 +506,8 @@ export class Slot implements Balancer.WorkerView {
       status,
       pid: connection.pid,
       uptimeMs: Date.now() - startedAt,
-      served: this.dispatched - held.length
+      served: this.dispatched - held.length,
+      running: held.length
     }
     const ending = this.ending ?? crashed
     telemetry.workerExits.add(exitLabel(status))

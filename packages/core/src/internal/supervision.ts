@@ -13,11 +13,13 @@
  * waiting and later caller gets `RestartIntensityExceeded` and every worker
  * is stopped.
  *
- * A worker that answered a task before it died was healthy: its slot's run of
- * failures starts again (Akka's manual reset), so a burst of crashes caused
- * by tasks restarts each worker after `min`, not an ever longer backoff; a
- * worker that dies before answering anything (a crash loop at start) backs
- * off as before.
+ * A worker that answered a task before it died, or died while running one,
+ * was healthy: it started, and a task killed it. Its slot's run of failures
+ * starts again (Akka's manual reset), so a burst of crashes caused by tasks
+ * restarts each worker after `min`, not an ever longer backoff (the restart
+ * intensity still bounds a task that kills every worker it reaches); a worker
+ * that dies with no task, before answering anything (a crash loop at start),
+ * backs off as before.
  *
  * @internal
  */
@@ -76,7 +78,7 @@ export const makeSupervision = (options: {
         }
         if (ending._tag !== "Crashed" && ending._tag !== "StartFailed") return
         if (dispatcher.closing) return
-        if (ending._tag === "Crashed" && ending.served > 0) yield* slotRestarts.healthy
+        if (ending._tag === "Crashed" && (ending.served > 0 || ending.running > 0)) yield* slotRestarts.healthy
         const decision = yield* slotRestarts.failed(
           ending._tag === "Crashed" ? { ranMs: ending.uptimeMs } : { startFailed: true }
         )

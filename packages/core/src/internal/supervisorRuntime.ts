@@ -27,7 +27,9 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Actor from "../Actor.ts"
+import type * as Keyed from "../Keyed.ts"
 import * as Metrics from "../Metrics.ts"
+import type * as Pool from "../Pool.ts"
 import * as RestartPolicy from "../RestartPolicy.ts"
 import type * as Supervisor from "../Supervisor.ts"
 import type { Transport } from "../Transport.ts"
@@ -41,6 +43,7 @@ import {
 import { ActorCell, resolveMailbox } from "./actorCell.ts"
 import * as ActorHost from "./actorHost.ts"
 import type { BehaviourShape } from "./actorRegistry.ts"
+import { ignoredName } from "./actorRegistry.ts"
 import { checkChildren } from "./supervisorSpec.ts"
 import { counterState, gaugeState, register, unregister } from "./telemetry.ts"
 
@@ -64,6 +67,8 @@ export type SupervisorError = RestartIntensityExceeded | SupervisorFailed
 export interface NodeOptions extends Supervisor.Options {
   /** Stop children all at once rather than right to left (OTP's `simple_one_for_one`). */
   readonly parallelStop?: boolean | undefined
+  /** A dynamic supervisor's template: its children are started from it, with their own arguments. */
+  readonly template?: Supervisor.Template<any> | undefined
 }
 
 /** What the whole tree shares. */
@@ -84,8 +89,15 @@ interface Running {
   readonly pid: number | null
   readonly host: ActorHost.ActorHost | undefined
   readonly node: Node | undefined
+  /** A pool or a keyed group run as a child. */
+  readonly service: unknown
+  /** Completes when the child ends by itself, with why. */
+  readonly ended: Effect.Effect<ActorHost.ExitReason>
   readonly stop: (shutdown: Supervisor.Shutdown) => Effect.Effect<void>
 }
+
+/** A worker whose actor called `Actor.ignore` in its build: recorded, not running (OTP's `ignore`). */
+const ignored = Symbol("ignored")
 
 interface Child {
   readonly spec: Spec
@@ -121,6 +133,7 @@ export class Node {
   status: "running" | "stopped" | "failed" = "running"
   private readonly restarter: RestartPolicy.Restarter
   private scope: Scope.Closeable | undefined
+  private nextDynamicId = 0
 
   readonly root: Root
   readonly path: string
@@ -166,9 +179,21 @@ export class Node {
       const generation = ++child.generation
       return Effect.asVoid(
         Effect.onExit(this.launch(child), (exit) =>
-          Exit.isSuccess(exit) ? this.started(child, generation, exit.value) : Effect.void
+          Exit.isFailure(exit)
+            ? Effect.void
+            : exit.value === ignored
+              ? this.ignoredStart(child)
+              : this.started(child, generation, exit.value)
         )
       )
+    })
+  }
+
+  private ignoredStart(child: Child): Effect.Effect<void> {
+    return Effect.sync(() => {
+      child.running = undefined
+      child.status = "stopped"
+      this.publish({ _tag: "ChildIgnored", path: child.path, at: now() })
     })
   }
 
@@ -177,32 +202,65 @@ export class Node {
       child.running = running
       child.status = "running"
       this.publish({ _tag: "ChildStarted", path: child.path, pid: running.pid, at: now() })
-      const ended = running.host
-        ? Effect.map(running.host.down, (down) => down.reason)
-        : Deferred.await(running.node!.ended).pipe(
-            Effect.as<ActorHost.ExitReason>("shutdown"),
-            Effect.catch(() => Effect.succeed<ActorHost.ExitReason>("abnormal"))
-          )
       // Detached: it ends with the child (every child is stopped in the end); a late message of a stopped
       // generation is ignored.
       return Effect.asVoid(
         Effect.forkDetach(
-          Effect.flatMap(ended, (reason) => Queue.offer(this.inbox, { _tag: "Ended", child, generation, reason }))
+          Effect.flatMap(running.ended, (reason) =>
+            Queue.offer(this.inbox, { _tag: "Ended", child, generation, reason })
+          )
         )
       )
     })
   }
 
-  /** Starts what a spec describes: a process with its actor, a bare host, or a nested supervisor. */
-  private launch(child: Child): Effect.Effect<Running, ChildStartFailed> {
+  /**
+   * Starts what a spec describes: a process with its actor, a bare host, a nested (or dynamic) supervisor, or a
+   * service (a pool, a keyed group).
+   */
+  private launch(child: Child): Effect.Effect<Running | typeof ignored, ChildStartFailed> {
     const spec = child.spec
     const failed = (message: string) => new ChildStartFailed({ child: child.path, message })
-    if (spec._tag === "Supervisor") {
-      const node = new Node(this.root, child.path, spec.options, spec.children)
+    if (spec._tag === "Supervisor" || spec._tag === "Dynamic") {
+      const node =
+        spec._tag === "Supervisor"
+          ? new Node(this.root, child.path, spec.options, spec.children)
+          : new Node(
+              this.root,
+              child.path,
+              { ...spec.options, strategy: "oneForOne", parallelStop: true, template: spec.template },
+              []
+            )
+      const ended = Deferred.await(node.ended).pipe(
+        Effect.as<ActorHost.ExitReason>("shutdown"),
+        Effect.catch(() => Effect.succeed<ActorHost.ExitReason>("abnormal"))
+      )
       // Interrupted while it starts (this supervisor stops), it stops the children it started.
       return node.start().pipe(
         Effect.onInterrupt(() => node.stop),
-        Effect.as<Running>({ pid: null, host: undefined, node, stop: () => node.stop })
+        Effect.as<Running>({ pid: null, host: undefined, node, service: undefined, ended, stop: () => node.stop })
+      )
+    }
+    if (spec._tag === "Service") {
+      // Its own scope: the service stops when the scope closes (a pool drains, a group stops its hosts).
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.gen({ self: this }, function* () {
+          const scope = yield* Scope.make()
+          const running = yield* restore(
+            spec.start.pipe(Scope.provide(scope), Effect.provideContext(this.root.context))
+          ).pipe(
+            Effect.onError(() => Scope.close(scope, Exit.void)),
+            Effect.mapError((error) => failed(error.message))
+          )
+          return {
+            pid: null,
+            host: undefined,
+            node: undefined,
+            service: running.value,
+            ended: running.ended,
+            stop: () => Scope.close(scope, Exit.void)
+          } satisfies Running
+        })
       )
     }
     // Only the waits are interruptible: a host spawned or half activated when this supervisor stops is stopped
@@ -227,6 +285,10 @@ export class Node {
         if (spec._tag === "Host") {
           spec.onStarted(host)
         } else {
+          host.onHealthy(() => {
+            Effect.runSync(child.restarter.healthy)
+            this.publish({ _tag: "ChildHealthy", path: child.path, at: now() })
+          })
           const cell = this.cellOf(child.path, spec)
           cell.revive()
           const activated = yield* Effect.exit(restore(Effect.timeout(cell.start(host), startTimeout)))
@@ -235,13 +297,24 @@ export class Node {
               yield* stop(spec.shutdown)
               return yield* Effect.interrupt
             }
-            yield* stop("brutalKill")
             const error = activated.cause.reasons.find((reason) => reason._tag === "Fail")
-            const reply = error?._tag === "Fail" ? (error.error as { message?: string }) : undefined
+            const reply = error?._tag === "Fail" ? (error.error as { name?: string; message?: string }) : undefined
+            if (reply?.name === ignoredName) {
+              yield* stop(spec.shutdown)
+              return ignored
+            }
+            yield* stop("brutalKill")
             return yield* failed(reply?.message ?? "the actor did not start in time")
           }
         }
-        return { pid: host.pid, host, node: undefined, stop }
+        return {
+          pid: host.pid,
+          host,
+          node: undefined,
+          service: undefined,
+          ended: Effect.map(host.down, (down) => down.reason),
+          stop
+        } satisfies Running
       })
     )
   }
@@ -490,6 +563,7 @@ export class Node {
       this.killCells(this.path, `supervisor ${this.path || "(root)"} ${why}`)
       beforeDone()
       Deferred.doneUnsafe(this.ended, exit)
+      yield* this.refusePendingCalls
       if (this.scope !== undefined) yield* Effect.forkDetach(Scope.close(this.scope, Exit.void))
     })
   }
@@ -508,8 +582,17 @@ export class Node {
         Effect.flatMap((exit) => Deferred.done(done, exit)),
         Effect.asVoid
       )
+      // A stopped node has no loop to run it: refused at once.
+      if (this.status !== "running") return Effect.andThen(run, Deferred.await(done))
       return Queue.offer(this.inbox, { _tag: "Call", run }).pipe(Effect.andThen(Deferred.await(done)))
     })
+  }
+
+  /** Once the loop is gone, the operations still waiting in the inbox are refused (`stopped`), never left hanging. */
+  private get refusePendingCalls(): Effect.Effect<void> {
+    return Effect.flatMap(Effect.orDie(Queue.clear(this.inbox)), (messages) =>
+      Effect.forEach(messages, (message) => (message._tag === "Call" ? message.run : Effect.void), { discard: true })
+    )
   }
 
   private find(id: string): Effect.Effect<Child, ChildOperationFailed> {
@@ -553,15 +636,88 @@ export class Node {
     )
   }
 
-  /** OTP's `terminate_child`: stops the child by its shutdown and keeps its spec (a `temporary` one is removed). */
+  /**
+   * A dynamic supervisor's `startChild`: a worker spec from the template and `args`, under `id` (default the next
+   * number), added as `addChild` adds one. Returns the id.
+   */
+  addFromTemplate(
+    args: unknown,
+    id: string | undefined
+  ): Effect.Effect<string, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec> {
+    return Effect.suspend(
+      (): Effect.Effect<string, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec> => {
+        const template = this.options.template
+        if (template === undefined)
+          return Effect.fail(new ChildOperationFailed({ child: this.path, reason: "notFound" }))
+        const childId = id ?? String(++this.nextDynamicId)
+        const spec: Supervisor.WorkerSpec = {
+          _tag: "Worker",
+          id: childId,
+          behaviour: template.behaviour,
+          restart: template.restart,
+          shutdown: template.shutdown,
+          mailbox: template.mailbox,
+          significant: false,
+          ...template.start(args)
+        }
+        const invalid = checkChildren([spec], this.path, "never")
+        return invalid === undefined ? Effect.as(this.addChild(spec), childId) : Effect.fail(invalid)
+      }
+    )
+  }
+
+  /**
+   * OTP's `terminate_child`: stops the child by its shutdown and keeps its spec (a `temporary` one, or any child
+   * of a dynamic supervisor, is removed).
+   */
   terminateChild(id: string): Effect.Effect<void, ChildOperationFailed> {
     return this.call(id, () =>
       Effect.gen({ self: this }, function* () {
         const child = yield* this.find(id)
         yield* this.stopChild(child)
-        if (child.spec.restart === "temporary") this.remove(child, `temporary child ${child.path} was terminated`)
+        if (child.spec.restart === "temporary" || this.options.template !== undefined) {
+          this.remove(child, `${child.path} was terminated`)
+        }
       })
     )
+  }
+
+  /** The supervisor at `path` below this one (`""`: this one), if it runs. */
+  nodeAt(path: string): Node | undefined {
+    if (path === "") return this
+    const [id, ...rest] = path.split("/")
+    const node = this.children.find((child) => child.spec.id === id)?.running?.node
+    return node?.nodeAt(rest.join("/"))
+  }
+
+  /** The service (pool, keyed group) running at `path` below this one, with its kind. */
+  serviceAt(path: string): { readonly kind: string; readonly value: unknown } | undefined {
+    const at = path.lastIndexOf("/")
+    const node = this.nodeAt(at < 0 ? "" : path.slice(0, at))
+    const child = node?.children.find((candidate) => candidate.spec.id === path.slice(at + 1))
+    return child?.spec._tag === "Service" && child.running !== undefined
+      ? { kind: child.spec.kind, value: child.running.service }
+      : undefined
+  }
+
+  /** OTP's `which_children`. */
+  get whichChildren(): ReadonlyArray<Supervisor.ChildInfo> {
+    return this.children.map((child) => {
+      const { id, kind, pid, status } = this.childTree(child)
+      return { id, kind, status, pid }
+    })
+  }
+
+  /** OTP's `count_children`. */
+  get countChildren(): Supervisor.ChildCounts {
+    const children = this.whichChildren
+    const supervisors = children.filter((child) => child.kind === "supervisor").length
+    return {
+      specs: children.length,
+      active: children.filter((child) => child.status === "running").length,
+      supervisors,
+      workers: children.length - supervisors
+    }
   }
 
   /** OTP's `restart_child`: starts a terminated child again from its spec. */
@@ -604,7 +760,8 @@ export class Node {
               this.killCells(this.path, `supervisor ${this.path || "(root)"} stopped`)
               Deferred.doneUnsafe(this.ended, Exit.void)
             })
-          )
+          ),
+          Effect.andThen(this.refusePendingCalls)
         )
       })
     )
@@ -631,9 +788,15 @@ export class Node {
     const node = child.running?.node
     if (node !== undefined) return { ...node.tree(child.spec.id), restarts: child.restarts }
     const cell = this.root.cells.get(child.path)
+    const spec = child.spec
     return {
-      id: child.spec.id,
-      kind: child.spec._tag === "Supervisor" ? "supervisor" : "worker",
+      id: spec.id,
+      kind:
+        spec._tag === "Supervisor" || spec._tag === "Dynamic"
+          ? "supervisor"
+          : spec._tag === "Service"
+            ? spec.kind
+            : "worker",
       status: child.status,
       pid: child.running?.pid ?? null,
       restarts: child.restarts,
@@ -675,6 +838,45 @@ export const makeRoot = (name: string) =>
     return root
   })
 
+/** The operations on one supervisor's children, found by `locate` at each call. */
+const childrenOf = <E>(
+  locate: Effect.Effect<Node, E>,
+  autoShutdown: (node: Node) => unknown
+): Supervisor.Children<E> => ({
+  startChild: (spec) =>
+    Effect.flatMap(
+      locate,
+      (node): Effect.Effect<void, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec> => {
+        const invalid = checkChildren([spec], node.path, autoShutdown(node))
+        return invalid === undefined ? node.addChild(spec) : Effect.fail(invalid)
+      }
+    ),
+  terminateChild: (id) => Effect.flatMap(locate, (node) => node.terminateChild(id)),
+  restartChild: (id) => Effect.flatMap(locate, (node) => node.restartChild(id)),
+  deleteChild: (id) => Effect.flatMap(locate, (node) => node.deleteChild(id)),
+  whichChildren: Effect.map(locate, (node) => node.whichChildren),
+  countChildren: Effect.map(locate, (node) => node.countChildren)
+})
+
+/** A dynamic supervisor's operations, found by `locate` at each call. */
+const dynamicChildrenOf = <Args, E>(locate: Effect.Effect<Node, E>): Supervisor.DynamicChildren<Args, E> => ({
+  startChild: (args, options) => Effect.flatMap(locate, (node) => node.addFromTemplate(args, options?.id)),
+  terminateChild: (id) => Effect.flatMap(locate, (node) => node.terminateChild(id)),
+  whichChildren: Effect.map(locate, (node) => node.whichChildren),
+  countChildren: Effect.map(locate, (node) => node.countChildren)
+})
+
+const notFound = (path: string) => new ChildOperationFailed({ child: path, reason: "notFound" })
+
+/** A client of the worker at `path`, checked against `actor`. */
+const refAt = <A extends Actor.Any>(root: Root, where: string, path: string, actor: A): Actor.ActorRef<A> => {
+  const cell = root.cells.get(path)
+  if (cell === undefined) throw new Error(`${where}: no worker at "${path}"`)
+  if (cell.name !== actor.name)
+    throw new Error(`${where}: the worker at "${path}" runs ${cell.name}, not ${actor.name}`)
+  return refOf(actor, path, () => cell)
+}
+
 export const startRoot = (
   options: Supervisor.Options,
   specs: ReadonlyArray<Supervisor.ChildSpec>
@@ -683,39 +885,55 @@ export const startRoot = (
     const root = yield* makeRoot(options.name ?? "supervisor")
     const node = new Node(root, "", options, specs)
     yield* Effect.acquireRelease(node.start(), () => node.stop)
+    const nodeAt = (path: string) =>
+      Effect.suspend(() => {
+        const found = node.nodeAt(path)
+        return found === undefined ? Effect.fail(notFound(path)) : Effect.succeed(found)
+      })
+    const serviceAt = (path: string, kind: string, check: (value: unknown) => boolean = () => true) =>
+      Effect.suspend(() => {
+        const found = node.serviceAt(path)
+        return found === undefined || found.kind !== kind || !check(found.value)
+          ? Effect.fail(notFound(path))
+          : Effect.succeed(found.value)
+      })
     return {
-      ref: <A extends Actor.Any>(path: string, actor: A) => {
-        const cell = root.cells.get(path)
-        if (cell === undefined) throw new Error(`Supervisor.ref: no worker at "${path}"`)
-        if (cell.name !== actor.name) {
-          throw new Error(`Supervisor.ref: the worker at "${path}" runs ${cell.name}, not ${actor.name}`)
-        }
-        return refOf(actor, path, () => cell)
-      },
+      ...childrenOf(Effect.succeed(node), () => options.autoShutdown),
+      ref: <A extends Actor.Any>(path: string, actor: A) => refAt(root, "Supervisor.ref", path, actor),
       tree: Effect.sync(() => node.tree("(root)")),
       events: Stream.fromPubSub(root.events),
       join: Deferred.await(node.ended),
       stop: node.stop,
-      startChild: (spec) =>
-        Effect.suspend((): Effect.Effect<void, ChildStartFailed | ChildOperationFailed | InvalidSupervisorSpec> => {
-          const invalid = checkChildren([spec], "", options.autoShutdown)
-          return invalid === undefined ? node.addChild(spec) : Effect.fail(invalid)
-        }),
-      terminateChild: (id) => node.terminateChild(id),
-      restartChild: (id) => node.restartChild(id),
-      deleteChild: (id) => node.deleteChild(id),
-      whichChildren: Effect.sync(() =>
-        (node.tree("(root)").children ?? []).map(({ id, kind, pid, status }) => ({ id, kind, status, pid }))
-      ),
-      countChildren: Effect.sync(() => {
-        const children = node.tree("(root)").children ?? []
-        const supervisors = children.filter((child) => child.kind === "supervisor").length
-        return {
-          specs: children.length,
-          active: children.filter((child) => child.status === "running").length,
-          supervisors,
-          workers: children.length - supervisors
-        }
-      })
+      at: (path) => childrenOf(nodeAt(path), (found) => found.options.autoShutdown),
+      dynamicAt: <Args>(path: string, template: Supervisor.Template<Args>) =>
+        dynamicChildrenOf<Args, ChildOperationFailed>(
+          Effect.flatMap(nodeAt(path), (found) =>
+            found.options.template === template ? Effect.succeed(found) : Effect.fail(notFound(path))
+          )
+        ),
+      poolAt: (path) => serviceAt(path, "pool") as Effect.Effect<Pool.Service, ChildOperationFailed>,
+      keyedAt: <A extends Actor.Any>(path: string, actor: A) =>
+        serviceAt(path, "keyed", (value) => (value as Keyed.Keyed<A>).actor.name === actor.name) as Effect.Effect<
+          Keyed.Keyed<A>,
+          ChildOperationFailed
+        >
     } satisfies Supervisor.Supervisor
+  })
+
+export const startDynamicRoot = <Args>(
+  options: Supervisor.DynamicOptions,
+  template: Supervisor.Template<Args>
+): Effect.Effect<Supervisor.DynamicSupervisor<Args>, never, Transport | Scope.Scope> =>
+  Effect.gen(function* () {
+    const root = yield* makeRoot(options.name ?? "dynamic")
+    const node = new Node(root, "", { ...options, strategy: "oneForOne", parallelStop: true, template }, [])
+    yield* Effect.acquireRelease(Effect.orDie(node.start()), () => node.stop)
+    return {
+      ...dynamicChildrenOf<Args, never>(Effect.succeed(node)),
+      ref: <A extends Actor.Any>(id: string, actor: A) => refAt(root, "DynamicSupervisor.ref", id, actor),
+      tree: Effect.sync(() => node.tree("(root)")),
+      events: Stream.fromPubSub(root.events),
+      join: Deferred.await(node.ended),
+      stop: node.stop
+    } satisfies Supervisor.DynamicSupervisor<Args>
   })

@@ -20,6 +20,7 @@ import { durationMillis } from "./options.ts"
 const strategies: ReadonlyArray<unknown> = ["oneForOne", "oneForAll", "restForOne"]
 const autoShutdowns: ReadonlyArray<unknown> = ["never", "anySignificant", "allSignificant"]
 const restartTypes: ReadonlyArray<unknown> = ["permanent", "transient", "temporary"]
+const childTags: ReadonlyArray<unknown> = ["Worker", "Supervisor", "Dynamic", "Service"]
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
@@ -119,8 +120,8 @@ const checkChild = (
   const badId = checkId(`${at}.id`, id)
   if (badId !== undefined) return badId
   const path = parent === "" ? String(id) : `${parent}/${String(id)}`
-  if (child._tag !== "Worker" && child._tag !== "Supervisor") {
-    return invalid(`${path}._tag`, `must be "Worker" or "Supervisor"`, child._tag)
+  if (!childTags.includes(child._tag)) {
+    return invalid(`${path}._tag`, `must be one of ${childTags.join(", ")}`, child._tag)
   }
   if (!restartTypes.includes(child.restart)) {
     return invalid(`${path}.restart`, `must be one of ${restartTypes.join(", ")}`, child.restart)
@@ -143,11 +144,32 @@ const checkChild = (
       checkChildren(child.children, path, (child.options as Supervisor.Options).autoShutdown)
     )
   }
-  const behaviour = child.behaviour as { readonly module?: unknown; readonly actor?: { readonly name?: unknown } }
-  if (!isRecord(behaviour) || typeof behaviour.module !== "string" || typeof behaviour.actor?.name !== "string") {
-    return invalid(`${path}.behaviour`, "must be a behaviour made with Actor.behaviour", behaviour)
+  if (child._tag === "Dynamic") {
+    return checkOptions(child.options, `${path}.`) ?? checkTemplate(`${path}.template`, child.template)
   }
-  return checkMailbox(`${path}.mailbox`, child.mailbox)
+  if (child._tag === "Service") return undefined
+  return checkBehaviour(`${path}.behaviour`, child.behaviour) ?? checkMailbox(`${path}.mailbox`, child.mailbox)
+}
+
+const checkBehaviour = (field: string, behaviour: unknown): InvalidSupervisorSpec | undefined => {
+  const shape = behaviour as { readonly module?: unknown; readonly actor?: { readonly name?: unknown } }
+  return isRecord(shape) && typeof shape.module === "string" && typeof shape.actor?.name === "string"
+    ? undefined
+    : invalid(field, "must be a behaviour made with Actor.behaviour", behaviour)
+}
+
+/** A dynamic supervisor's template: a behaviour, a restart type, a shutdown, a mailbox and a `start` function. */
+export const checkTemplate = (field: string, template: unknown): InvalidSupervisorSpec | undefined => {
+  if (!isRecord(template)) return invalid(field, "must be a template made with Supervisor.template", template)
+  if (!restartTypes.includes(template.restart)) {
+    return invalid(`${field}.restart`, `must be one of ${restartTypes.join(", ")}`, template.restart)
+  }
+  if (typeof template.start !== "function") return invalid(`${field}.start`, "must be a function", template.start)
+  return (
+    checkShutdown(`${field}.shutdown`, template.shutdown) ??
+    checkBehaviour(`${field}.behaviour`, template.behaviour) ??
+    checkMailbox(`${field}.mailbox`, template.mailbox)
+  )
 }
 
 /** A mailbox's options, as the actor cell reads them. */

@@ -1,0 +1,162 @@
+/**
+ * Dynamic supervision on real processes: a dynamic supervisor's children
+ * started from one template with their own arguments (OTP's
+ * `simple_one_for_one`), `maxChildren`, restarts; an `Actor.ignore` start
+ * kept but not running; dynamic operations on a nested supervisor reached
+ * from the root.
+ */
+import { unlinkSync, writeFileSync } from "node:fs"
+import { it } from "@effect/vitest"
+import { Supervisor } from "@troupe/core"
+import { NodeProcess } from "@troupe/node"
+import { Effect, Exit } from "effect"
+import { expect } from "vitest"
+import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
+import { isRunning } from "./fixtures/os.ts"
+import { eventually, tempFile } from "./fixtures/pool.ts"
+import { Conn, ConnBehaviour } from "./fixtures/supervisionActors.ts"
+
+const connection = Supervisor.template(ConnBehaviour, {
+  restart: "permanent",
+  shutdown: 2000,
+  start: (args: { readonly name: string }) => ({ env: { CONN_NAME: args.name } })
+})
+
+it.live(
+  "a dynamic supervisor starts children from its template with their own arguments, restarts a crashed one, refuses past maxChildren and stops them all",
+  () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.startDynamic({ maxChildren: 2, intensity: 3, period: "1 minute" }, connection)
+      const a = yield* sup.startChild({ name: "alpha" })
+      const b = yield* sup.startChild({ name: "beta" }, { id: "b" })
+      expect([a, b]).toEqual(["1", "b"])
+      const alpha = yield* sup.ref(a, Conn).ask("Info", undefined)
+      const beta = yield* sup.ref(b, Conn).ask("Info", undefined)
+      expect([alpha.name, alpha.key, beta.name, beta.key]).toEqual(["alpha", "1", "beta", "b"])
+      expect(alpha.pid).not.toBe(beta.pid)
+
+      const full = yield* Effect.exit(sup.startChild({ name: "gamma" }))
+      expect(full).toMatchObject(Exit.fail({ _tag: "ChildOperationFailed", reason: "maxChildren" }))
+
+      // A crash restarts only that child, with the same arguments.
+      process.kill(alpha.pid, "SIGKILL")
+      const again = yield* eventually(
+        Effect.flatMap(sup.whichChildren, (children) =>
+          children.find((child) => child.id === "1" && child.status === "running" && child.pid !== alpha.pid)
+            ? Effect.orElseSucceed(sup.ref(a, Conn).ask("Info", undefined), () => undefined)
+            : Effect.succeed(undefined)
+        ),
+        (info) => info !== undefined
+      )
+      expect(again?.name).toBe("alpha")
+      expect((yield* sup.ref(b, Conn).ask("Info", undefined)).pid).toBe(beta.pid)
+
+      // terminateChild removes it (as simple_one_for_one does); its slot is free again.
+      yield* sup.terminateChild(b)
+      expect(isRunning(beta.pid)).toBe(false)
+      expect((yield* sup.countChildren).specs).toBe(1)
+      const c = yield* sup.startChild({ name: "gamma" })
+      expect((yield* sup.ref(c, Conn).ask("Info", undefined)).name).toBe("gamma")
+
+      const pids = (yield* sup.whichChildren).map((child) => child.pid!)
+      yield* sup.stop
+      for (const pid of pids) expect(isRunning(pid)).toBe(false)
+      expect(yield* Effect.exit(sup.startChild({ name: "late" }))).toMatchObject(
+        Exit.fail({ _tag: "ChildOperationFailed", reason: "stopped" })
+      )
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+it.live(
+  "a dynamic supervisor in a tree is reached from the root; its children's args are typed by the template; a child past its intensity escalates",
+  () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.start({ strategy: "oneForOne", intensity: 5, period: "1 minute" }, [
+        Supervisor.worker("first", CounterBehaviour),
+        Supervisor.supervisor("app", {}, [
+          Supervisor.dynamic("conns", { intensity: 0, period: "1 minute" }, connection)
+        ])
+      ])
+      const conns = sup.dynamicAt("app/conns", connection)
+      const id = yield* conns.startChild({ name: "db" })
+      const info = yield* sup.ref(`app/conns/${id}`, Conn).ask("Info", undefined)
+      expect(info.name).toBe("db")
+      // Another template is another dynamic supervisor: not found.
+      const other = Supervisor.template(ConnBehaviour, { start: (_: number) => ({}) })
+      expect(yield* Effect.exit(sup.dynamicAt("app/conns", other).countChildren)).toMatchObject(
+        Exit.fail({ _tag: "ChildOperationFailed", reason: "notFound" })
+      )
+      // Intensity 0: the first crash makes the dynamic supervisor give up; "app" restarts it, empty.
+      process.kill(info.pid, "SIGKILL")
+      yield* eventually(
+        Effect.map(sup.tree, (root) => root.children?.find((child) => child.id === "app")?.restarts ?? 0),
+        (restarts) => restarts === 1
+      )
+      expect((yield* conns.countChildren).specs).toBe(0)
+      expect(yield* sup.ref("first", Counter).ask("Increment", { by: 2 })).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+it.live(
+  "startChild, terminateChild, restartChild and deleteChild on a nested supervisor reached from the root",
+  () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.start({}, [
+        Supervisor.supervisor("outer", {}, [Supervisor.supervisor("inner", {}, [])])
+      ])
+      const inner = sup.at("outer/inner")
+      yield* inner.startChild(Supervisor.worker("c", CounterBehaviour))
+      expect(yield* sup.ref("outer/inner/c", Counter).ask("Increment", { by: 3 })).toBe(3)
+      const [child] = yield* inner.whichChildren
+      expect(child).toMatchObject({ id: "c", kind: "worker", status: "running" })
+      yield* inner.terminateChild("c")
+      expect(isRunning(child!.pid!)).toBe(false)
+      expect((yield* inner.countChildren).active).toBe(0)
+      yield* inner.restartChild("c")
+      expect(yield* sup.ref("outer/inner/c", Counter).ask("Get", undefined)).toBe(0)
+      yield* inner.terminateChild("c")
+      yield* inner.deleteChild("c")
+      expect(yield* inner.whichChildren).toEqual([])
+      expect(yield* Effect.exit(sup.at("outer/nowhere").whichChildren)).toMatchObject(
+        Exit.fail({ _tag: "ChildOperationFailed", reason: "notFound" })
+      )
+      const bad = yield* Effect.exit(
+        inner.startChild(Supervisor.worker("d", CounterBehaviour, { significant: true, restart: "transient" }))
+      )
+      expect(bad).toMatchObject(Exit.fail({ _tag: "InvalidSupervisorSpec", field: "outer/inner/d.significant" }))
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+it.live(
+  "a worker whose actor calls Actor.ignore is recorded, not running; restartChild starts it once it no longer ignores",
+  () =>
+    Effect.gen(function* () {
+      const flag = tempFile("ignore")
+      writeFileSync(flag, "on")
+      const sup = yield* Supervisor.start({}, [
+        Supervisor.worker("counter", CounterBehaviour),
+        Supervisor.worker("maybe", ConnBehaviour, { env: { CONN_IGNORE_IF_EXISTS: flag, CONN_NAME: "maybe" } })
+      ])
+      expect(yield* sup.whichChildren).toMatchObject([
+        { id: "counter", status: "running" },
+        { id: "maybe", status: "stopped", pid: null }
+      ])
+      expect(yield* sup.countChildren).toEqual({ specs: 2, active: 1, supervisors: 0, workers: 2 })
+      // Still ignoring: restartChild succeeds and the child stays recorded, not running.
+      yield* sup.restartChild("maybe")
+      expect((yield* sup.whichChildren)[1]).toMatchObject({ status: "stopped", pid: null })
+      unlinkSync(flag)
+      yield* sup.restartChild("maybe")
+      const info = yield* sup.ref("maybe", Conn).ask("Info", undefined)
+      expect(info.name).toBe("maybe")
+      expect((yield* sup.whichChildren)[1]).toMatchObject({ status: "running", pid: info.pid })
+      // startChild of an ignoring worker keeps its spec too.
+      writeFileSync(flag, "on")
+      yield* sup.startChild(Supervisor.worker("later", ConnBehaviour, { env: { CONN_IGNORE_IF_EXISTS: flag } }))
+      expect((yield* sup.whichChildren)[2]).toMatchObject({ id: "later", status: "stopped", pid: null })
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
