@@ -55,17 +55,20 @@ type Values = Record<string, number>
 
 /** What a program imports to use each contender's library: measured by the `import` probe, in a fresh process. */
 const librarySpecifiers = (contender: string): ReadonlyArray<string> =>
-  contender.startsWith("troupe")
-    ? ["@troupe/core", "@troupe/node"]
-    : contender === "piscina"
-      ? ["piscina"]
-      : contender === "tinypool-thread"
-        ? ["tinypool"]
-        : contender.startsWith("poolifier")
-          ? ["poolifier"]
-          : contender.startsWith("workerpool")
-            ? ["workerpool"]
-            : []
+  // Not a contender: the part of \`effect\` any Troupe program loads (tasks are defined with Schema), as a floor.
+  contender === "effect-floor"
+    ? ["effect/Effect", "effect/Schema", "effect/Layer"]
+    : contender.startsWith("troupe")
+      ? ["@troupe/core", "@troupe/node"]
+      : contender === "piscina"
+        ? ["piscina"]
+        : contender === "tinypool-thread"
+          ? ["tinypool"]
+          : contender.startsWith("poolifier")
+            ? ["poolifier"]
+            : contender.startsWith("workerpool")
+              ? ["workerpool"]
+              : []
 
 /** Milliseconds to import `specifiers` in turn; the first thing the process does, so nothing of them is cached. */
 const importTime = async (specifiers: ReadonlyArray<string>): Promise<Values> => {
@@ -392,6 +395,7 @@ if (import.meta.main) {
   if (probeList.includes("import")) {
     const values = await importTime(librarySpecifiers(args.contender!))
     console.log(`@@result ${JSON.stringify({ probe: "import", values })}`)
+    if (probeList.length === 1) process.exit(0)
   }
   const { make } = (await import(`./contenders/${args.contender}.ts`)) as { make: () => Contender }
   const config = JSON.parse(args.config!) as Config
