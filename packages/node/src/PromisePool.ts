@@ -4,11 +4,12 @@
  * Promise (the shape piscina users know).
  *
  * It is the same pool as `NodePool.layer` (same workers, queue, balancer,
- * supervision and errors), built once in a scope of its own. Each call runs
- * the pool's Effect on a fiber forked straight from the pool's context
- * (`Effect.runForkWith`) and settles its Promise from the fiber's exit: no
- * `ManagedRuntime.runPromise` per call (which keeps a registry entry and a
- * scope finalizer for every fiber, so that `dispose` can interrupt it). A
+ * supervision and errors), built once in a scope of its own. `run` starts
+ * its task with no fiber at all (`Pool.runCallback`) and settles its Promise
+ * from the call's exit; `map` and `stats` run on a fiber forked straight from
+ * the pool's context (`Effect.runForkWith`). None pays `ManagedRuntime.runPromise`
+ * per call (a registry entry and a scope finalizer for every fiber, so that
+ * `dispose` can interrupt it). A
  * failed call rejects with its typed error itself (`WorkerCrashed`,
  * `TaskTimeout`, the task's own error, ...), each an `Error` with a `_tag`.
  *
@@ -95,16 +96,21 @@ export const make = async (options: NodePool.Options = {}): Promise<PromisePool>
   }
   const pool = Context.get(built.value, Pool.Pool)
   const fork = Effect.runForkWith(built.value)
+  const settle =
+    <A>(resolve: (value: A) => void, reject: (error: unknown) => void) =>
+    (exit: Exit.Exit<A, unknown>): void => {
+      if (exit._tag === "Success") resolve(exit.value)
+      else reject(Cause.squash(exit.cause))
+    }
   const promise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
     new Promise((resolve, reject) => {
-      fork(effect).addObserver((exit) => {
-        if (exit._tag === "Success") resolve(exit.value)
-        else reject(Cause.squash(exit.cause))
-      })
+      fork(effect).addObserver(settle(resolve, reject))
     })
   let closed: Promise<void> | undefined
   return {
-    run: (task, payload, call) => promise(pool.apply(task, payload, call)),
+    // One task: no fiber at all (`Pool.runCallback`); the pool's own checks, queue and errors as `apply`.
+    run: (task, payload, call) =>
+      new Promise((resolve, reject) => Pool.runCallback(pool, task, payload, settle(resolve, reject), call)),
     map: (task, items, call) => promise(pool.map(task, items, call)),
     stats: () => promise(pool.stats),
     close: () => {
