@@ -32,12 +32,50 @@ export interface Config {
   /** How long the restart probe waits for a task to be served after the crash. */
   readonly restartBoundMs: number
   readonly closeTimeoutMs: number
+  /** Tasks of the short-burst probes (`burstAll`, `burst64`), after `shortWarmup` (default 2,000). */
+  readonly burstTasks?: number
+  /** Warm-up of the first-task probes (`burstAll`, `burst64`, `outside`, `latencyShort`; default 200). */
+  readonly shortWarmup?: number
+  /** Tasks of the `outside` probe, submitted all at once as one Promise each (default 20,000). */
+  readonly outsideTasks?: number
 }
 
 export const probes = ["tputAll", "tput64", "latency", "cpu", "start", "restart", "crash"] as const
+/**
+ * The first-task probes (`firstTask.ts`), for a program that has just started: `import` (the library's import in
+ * a fresh process, before anything else loads), `cold` (process start to the first result of a pool of 2), short
+ * bursts after a short warm-up, all at once and 64 in flight (one Promise per task), `outside` (20,000 tasks at
+ * once, one Promise each, as request handlers call), and `latencyShort` (p50 one at a time after a short warm-up).
+ */
+export const firstTaskProbes = ["import", "cold", "burstAll", "burst64", "outside", "latencyShort"] as const
+export type FirstTaskProbe = (typeof firstTaskProbes)[number]
 export type Probe = (typeof probes)[number]
 
 type Values = Record<string, number>
+
+/** What a program imports to use each contender's library: measured by the `import` probe, in a fresh process. */
+const librarySpecifiers = (contender: string): ReadonlyArray<string> =>
+  // Not a contender: the part of \`effect\` any Troupe program loads (tasks are defined with Schema), as a floor.
+  contender === "effect-floor"
+    ? ["effect/Effect", "effect/Schema", "effect/Layer"]
+    : contender.startsWith("troupe")
+      ? ["@troupe/core", "@troupe/node"]
+      : contender === "piscina"
+        ? ["piscina"]
+        : contender === "tinypool-thread"
+          ? ["tinypool"]
+          : contender.startsWith("poolifier")
+            ? ["poolifier"]
+            : contender.startsWith("workerpool")
+              ? ["workerpool"]
+              : []
+
+/** Milliseconds to import `specifiers` in turn; the first thing the process does, so nothing of them is cached. */
+const importTime = async (specifiers: ReadonlyArray<string>): Promise<Values> => {
+  const t0 = performance.now()
+  for (const specifier of specifiers) await import(specifier)
+  return { importMs: performance.now() - t0 }
+}
 
 const expectSquares = (ns: ReadonlyArray<number>, results: ReadonlyArray<number>): void => {
   for (let i = 0; i < ns.length; i++) {
@@ -92,10 +130,45 @@ const throughput = async (contender: Contender, config: Config, inFlight: "all" 
   return config.tasks / seconds
 }
 
-const latency = async (contender: Contender, config: Config): Promise<Values> => {
+/** One Promise per task (`contender.run`), whatever idiom the contender has for many: what a Promise-based caller writes. */
+const perTask = (contender: Contender): Contender => {
+  const { runMany: _, ...rest } = contender
+  return rest
+}
+
+/** A burst of `tasks` after `warmup` tasks (64 in flight), one Promise per task; tasks per second. */
+const burst = async (
+  contender: Contender,
+  warmup: number,
+  tasks: number,
+  inFlight: "all" | number
+): Promise<number> => {
   await contender.start(2)
   await reportPids(contender)
-  for (let i = 0; i < config.warmup; i++) await contender.run(i)
+  const caller = perTask(contender)
+  await many(caller, range(1, warmup), 64)
+  const ns = range(1, tasks)
+  const t0 = performance.now()
+  const results = await many(caller, ns, inFlight === "all" ? ns.length : inFlight)
+  const seconds = (performance.now() - t0) / 1000
+  expectSquares(ns, results)
+  return tasks / seconds
+}
+
+/** Process start (the timer's origin) to the first result of a pool of 2, with the contender's modules loaded on the way. */
+const cold = async (contender: Contender): Promise<Values> => {
+  await contender.start(2)
+  const result = await contender.run(3)
+  const coldMs = performance.now()
+  if (result !== 9) throw new Error(`wrong result ${result}`)
+  await reportPids(contender)
+  return { coldMs }
+}
+
+const latency = async (contender: Contender, config: Config, warmup = config.warmup): Promise<Values> => {
+  await contender.start(2)
+  await reportPids(contender)
+  for (let i = 0; i < warmup; i++) await contender.run(i)
   const samples: Array<number> = []
   for (let i = 0; i < config.latencyTasks; i++) {
     const t0 = performance.now()
@@ -243,11 +316,38 @@ const crash = async (contender: Contender, config: Config): Promise<Values> => {
   }
 }
 
-const runProbe = async (probe: Probe, makeContender: () => Contender, config: Config): Promise<Values> => {
+const firstTask = (probe: FirstTaskProbe, contender: Contender, config: Config): Promise<Values> => {
+  const warmup = config.shortWarmup ?? 200
+  const burstTasks = config.burstTasks ?? 2000
+  switch (probe) {
+    case "import":
+      throw new Error("the import probe runs before the contender loads")
+    case "cold":
+      return cold(contender)
+    case "burstAll":
+      return burst(contender, warmup, burstTasks, "all").then((v) => ({ burstAllTasksPerSec: v }))
+    case "burst64":
+      return burst(contender, warmup, burstTasks, 64).then((v) => ({ burst64TasksPerSec: v }))
+    case "outside":
+      return burst(contender, warmup, config.outsideTasks ?? 20_000, "all").then((v) => ({ outsideTasksPerSec: v }))
+    case "latencyShort":
+      return latency(contender, config, warmup).then(({ latencyP50Us, latencyP99Us }) => ({
+        shortLatencyP50Us: latencyP50Us!,
+        shortLatencyP99Us: latencyP99Us!
+      }))
+  }
+}
+
+const runProbe = async (
+  probe: Probe | FirstTaskProbe,
+  makeContender: () => Contender,
+  config: Config
+): Promise<Values> => {
   if (probe === "cpu") return cpu(makeContender, config)
   const contender = makeContender()
-  const values =
-    probe === "tputAll"
+  const values = (firstTaskProbes as ReadonlyArray<string>).includes(probe)
+    ? await firstTask(probe as FirstTaskProbe, contender, config)
+    : probe === "tputAll"
       ? { tasksPerSecAllAtOnce: await throughput(contender, config, "all") }
       : probe === "tput64"
         ? { tasksPerSecWindow64: await throughput(contender, config, 64) }
@@ -264,9 +364,18 @@ const runProbe = async (probe: Probe, makeContender: () => Contender, config: Co
   return closed === "timeout" ? { ...values, closeTimedOut: 1 } : values
 }
 
-/** The Node arguments that run `probes` (comma-separated) for one contender in a fresh process: what run.ts and ab.ts spawn. */
-export const measureArguments = (contender: string, probes: string, config: Config): Array<string> => [
+/**
+ * The Node arguments that run `probes` (comma-separated) for one contender in a fresh process: what run.ts and
+ * ab.ts spawn. `dist`: load `@troupe/*` from their compiled `dist/` as an installed copy does (`distHooks.ts`).
+ */
+export const measureArguments = (
+  contender: string,
+  probes: string,
+  config: Config,
+  options?: { readonly dist?: boolean }
+): Array<string> => [
   "--expose-gc",
+  ...(options?.dist === true ? ["--import", new URL("./distHooks.ts", import.meta.url).pathname] : []),
   new URL("./measure.ts", import.meta.url).pathname,
   "--contender",
   contender,
@@ -281,10 +390,17 @@ if (import.meta.main) {
   const { values: args } = parseArgs({
     options: { contender: { type: "string" }, probe: { type: "string" }, config: { type: "string" } }
   })
+  const probeList = args.probe!.split(",") as Array<Probe | FirstTaskProbe>
+  // The import probe comes first, before the contender's own modules load (which import the library).
+  if (probeList.includes("import")) {
+    const values = await importTime(librarySpecifiers(args.contender!))
+    console.log(`@@result ${JSON.stringify({ probe: "import", values })}`)
+    if (probeList.length === 1) process.exit(0)
+  }
   const { make } = (await import(`./contenders/${args.contender}.ts`)) as { make: () => Contender }
   const config = JSON.parse(args.config!) as Config
   // Full runs pass one probe; quick runs pass them all, to spare a Node start per probe.
-  for (const probe of args.probe!.split(",") as Array<Probe>) {
+  for (const probe of probeList.filter((p) => p !== "import")) {
     try {
       const values = await runProbe(probe, make, config)
       console.log(`@@result ${JSON.stringify({ probe, values })}`)

@@ -795,10 +795,64 @@ export const make = Effect.fnUntraced(function* (
   const defaultChunk = (n: number) => Math.max(1, Math.ceil(n / (4 * size)))
 
   /**
-   * One payload (`apply`, `offer`): `submit` without the arrays and closures a
-   * call of many needs. `admissionMs`: how long the call may wait for room in
-   * the queue; `undefined`, as long as it takes.
+   * One payload (`apply`, `offer`, `runCallback`): checks the call, queues it
+   * (or waits for room), and calls `done` once with its exit, synchronously
+   * when the call is refused. `submit` without the arrays and closures a call
+   * of many needs, and without a fiber: `apply` wraps it in one, a Promise
+   * caller does not need one. `admissionMs`: how long the call may wait for
+   * room in the queue; `undefined`, as long as it takes. Returns what cancels
+   * the call, for a caller that gives up (`undefined` once refused).
    */
+  const startOne = (
+    task: Task.Any,
+    payload: unknown,
+    call: CallOptions | undefined,
+    admissionMs: number | undefined,
+    trace: ReturnType<typeof traceOf> | undefined,
+    done: (exit: Exit.Exit<any, any>) => void
+  ): Effect.Effect<void> | undefined => {
+    const refusal = dispatcher.refusal() ?? validateCall(call) ?? timedOut(task)
+    if (refusal !== undefined) return void done(Exit.fail(refusal))
+    const encoded = encodeForWire(task, payload)
+    if (Exit.isFailure(encoded)) return void done(encoded)
+    if (admissionMs === 0 && dispatcher.queueFull) return void done(Exit.fail(dispatcher.queueFullError()))
+    const settings = callSettings(task, call)
+    telemetry.submitted++
+    learnModule(task.module)
+    const job = makeJob(
+      task,
+      task.module,
+      [{ payload, encoded: encoded.value }],
+      settings,
+      (_, exit) => done(exit),
+      trace
+    )
+    let queued = false
+    const feed = () => {
+      if (dispatcher.queueFull) return false
+      dispatcher.enqueue(job)
+      queued = true
+      return true
+    }
+    dispatcher.admit(feed)
+    dispatcher.pump()
+    // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
+    const admissionTimer =
+      admissionMs !== undefined && !queued
+        ? setTimeout(() => {
+            if (queued) return
+            dispatcher.withdraw(feed)
+            done(Exit.fail(dispatcher.queueFullError()))
+          }, admissionMs)
+        : undefined
+    return Effect.suspend(() => {
+      if (admissionTimer !== undefined) clearTimeout(admissionTimer)
+      dispatcher.withdraw(feed)
+      const item = job.items[0]!
+      return item.settled ? Effect.void : dispatcher.cancel(item)
+    })
+  }
+
   const submitOne = <A>(
     task: Task.Any,
     payload: unknown,
@@ -806,49 +860,8 @@ export const make = Effect.fnUntraced(function* (
     admissionMs: number | undefined
   ): Effect.Effect<A, any> =>
     Effect.withFiber((fiber) => {
-      const refusal = dispatcher.refusal() ?? validateCall(call) ?? timedOut(task)
-      if (refusal !== undefined) return Effect.fail(refusal)
-      const encoded = encodeForWire(task, payload)
-      if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, PayloadError>
-      if (admissionMs === 0 && dispatcher.queueFull) return Effect.fail(dispatcher.queueFullError())
-      const settings = callSettings(task, call)
       const trace = tracing ? traceOf(fiber.context) : undefined
-      telemetry.submitted++
-      learnModule(task.module)
-      return Effect.callback<A, any>((resume) => {
-        const job = makeJob(
-          task,
-          task.module,
-          [{ payload, encoded: encoded.value }],
-          settings,
-          (_, exit) => resume(exit as Exit.Exit<A, any>),
-          trace
-        )
-        let queued = false
-        const feed = () => {
-          if (dispatcher.queueFull) return false
-          dispatcher.enqueue(job)
-          queued = true
-          return true
-        }
-        dispatcher.admit(feed)
-        dispatcher.pump()
-        // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
-        const admissionTimer =
-          admissionMs !== undefined && !queued
-            ? setTimeout(() => {
-                if (queued) return
-                dispatcher.withdraw(feed)
-                resume(Effect.fail(dispatcher.queueFullError()))
-              }, admissionMs)
-            : undefined
-        return Effect.suspend(() => {
-          if (admissionTimer !== undefined) clearTimeout(admissionTimer)
-          dispatcher.withdraw(feed)
-          const item = job.items[0]!
-          return item.settled ? Effect.void : dispatcher.cancel(item)
-        })
-      })
+      return Effect.callback<A, any>((resume) => startOne(task, payload, call, admissionMs, trace, resume))
     })
 
   const single =
@@ -975,7 +988,7 @@ export const make = Effect.fnUntraced(function* (
       })
     }
 
-  return Pool.of({
+  const service = Pool.of({
     apply: single("wait"),
     offer: single("offer"),
     map,
@@ -1015,7 +1028,54 @@ export const make = Effect.fnUntraced(function* (
       return Effect.flatMap(Effect.sleep(10), poll)
     })
   })
+  callbackRunners.set(service, (task, payload, onExit, call) => {
+    startOne(task, payload, call, undefined, undefined, onExit)
+  })
+  return service
 })
+
+type CallbackRunner = (
+  task: Task.Any,
+  payload: unknown,
+  onExit: (exit: Exit.Exit<any, any>) => void,
+  options: CallOptions | undefined
+) => void
+
+/** The fiber-less start of one call, for each pool `make` built (a `Service` made by hand has none). */
+const callbackRunners = new WeakMap<Service, CallbackRunner>()
+
+/**
+ * Runs one task on `pool` without a fiber and calls `onExit` once with its
+ * exit (synchronously when the call is refused at once). For adapters that
+ * settle something other than an Effect per call, such as `PromisePool` in
+ * `@troupe/node`: `apply` under `Effect.runFork` gives the same exits and
+ * errors at the cost of a fiber per call. The call cannot be interrupted
+ * (it still has its `timeout`, if any), and with `tracing` on it has no
+ * parent span. A `Service` not made by `make` runs `apply` on a fiber.
+ *
+ * @example
+ * ```ts
+ * import { Pool } from "@troupe/core"
+ *
+ * declare const pool: Pool.Service
+ * declare const Square: import("@troupe/core").Task.Task<"Square", any, any, any>
+ * Pool.runCallback(pool, Square, 3, (exit) => console.log(exit)) // Exit.succeed(9)
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runCallback = <T extends Task.Any>(
+  pool: Service,
+  task: T,
+  payload: Task.Payload<T>,
+  onExit: (exit: Exit.Exit<Task.Success<T>, Task.Error<T> | PoolCallError>) => void,
+  options?: CallOptions
+): void => {
+  const runner = callbackRunners.get(pool)
+  if (runner !== undefined) runner(task, payload, onExit, options)
+  else Effect.runFork(pool.apply(task, payload, options)).addObserver(onExit)
+}
 
 /** What a thrown value says, without trusting it (its getters or `toString` may throw too). */
 const describeThrown = (error: unknown): string => {

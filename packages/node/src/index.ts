@@ -13,3 +13,5 @@ export * as NodeProcess from "./NodeProcess.ts"
 export * as NodeProgress from "./NodeProgress.ts"
 /** @since 0.1.0 */
 export * as NodeThread from "./NodeThread.ts"
+/** @since 0.1.0 */
+export * as PromisePool from "./PromisePool.ts"

@@ -1,0 +1,41 @@
+/**
+ * A pool for a program that does not use Effect: `PromisePool` has
+ * piscina's shape, `run`, `map` and `close`, each a Promise. Tasks are
+ * still defined with `Task.make` at the top level of a module (the workers
+ * import it to find them); a failed task rejects with its typed error.
+ *
+ *     node examples/promise-pool.ts
+ */
+import { Task } from "@troupe/core"
+import { PromisePool } from "@troupe/node"
+import { Effect, Schema } from "effect"
+
+export const Square = Task.make("Square", {
+  payload: Schema.Number,
+  success: Schema.Number,
+  handler: (n) => Effect.succeed(n * n)
+})
+
+export class Negative extends Schema.TaggedError<Negative>()("Negative", { n: Schema.Number }) {}
+
+export const SquareRoot = Task.make("SquareRoot", {
+  payload: Schema.Number,
+  success: Schema.Number,
+  error: Negative,
+  handler: (n) => (n < 0 ? Effect.fail(new Negative({ n })) : Effect.succeed(Math.sqrt(n)))
+})
+
+if (import.meta.main) {
+  const pool = await PromisePool.make({ size: 2 })
+  try {
+    console.log(`run: ${await pool.run(Square, 7)}`)
+    console.log(`map: ${JSON.stringify(await pool.map(Square, [1, 2, 3, 4, 5]))}`)
+    // One Promise per request, as an HTTP handler calls it: all in flight at once.
+    const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.run(Square, i)))
+    console.log(`1000 at once, sum: ${many.reduce((sum, x) => sum + x, 0)}`)
+    await pool.run(SquareRoot, -4).catch((error: Negative) => console.log(`rejected: ${error._tag} n=${error.n}`))
+  } finally {
+    await pool.close()
+  }
+  console.log("closed")
+}

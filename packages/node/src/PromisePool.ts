@@ -1,0 +1,122 @@
+/**
+ * Troupe's pool for programs that do not use Effect: an object with
+ * `run(task, payload)`, `map(task, items)` and `close()`, each returning a
+ * Promise (the shape piscina users know).
+ *
+ * It is the same pool as `NodePool.layer` (same workers, queue, balancer,
+ * supervision and errors), built once in a scope of its own. `run` starts
+ * its task with no fiber at all (`Pool.runCallback`) and settles its Promise
+ * from the call's exit; `map` and `stats` run on a fiber forked straight from
+ * the pool's context (`Effect.runForkWith`). None pays `ManagedRuntime.runPromise`
+ * per call (a registry entry and a scope finalizer for every fiber, so that
+ * `dispose` can interrupt it). A
+ * failed call rejects with its typed error itself (`WorkerCrashed`,
+ * `TaskTimeout`, the task's own error, ...), each an `Error` with a `_tag`.
+ *
+ * Tasks are still defined with `Task.make` at the top level of a module
+ * (workers import that module to find them).
+ *
+ * @since 0.1.0
+ */
+import { Pool, type Task } from "@troupe/core"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as NodePool from "./NodePool.ts"
+
+/**
+ * The pool's operations as Promises.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PromisePool {
+  /** Runs one task and resolves with its result; rejects with the task's error or a pool error. */
+  readonly run: <T extends Task.Any>(
+    task: T,
+    payload: Task.Payload<T>,
+    options?: Pool.CallOptions
+  ) => Promise<Task.Success<T>>
+  /** Runs the task on every item; resolves with the results in input order, or rejects with the first failure. */
+  readonly map: <T extends Task.Any>(
+    task: T,
+    items: Iterable<Task.Payload<T>>,
+    options?: Pool.MapOptions
+  ) => Promise<Array<Task.Success<T>>>
+  /** The pool's workers, queue and counters now. */
+  readonly stats: () => Promise<Pool.Stats>
+  /**
+   * Refuses new work, drains what was submitted (up to the pool's drain
+   * deadline), stops every worker and resolves once they are gone. Calling
+   * it again returns the same Promise.
+   */
+  readonly close: () => Promise<void>
+  /** The Effect pool underneath, for code that mixes both styles. */
+  readonly pool: Pool.Service
+}
+
+/**
+ * Starts a pool and resolves once it accepts work (with the default
+ * `start: "eager"`, its workers are starting; `run` waits for them). Takes
+ * `NodePool.layer`'s options; rejects with `InvalidOption` or
+ * `RequestValidationError` for bad options.
+ *
+ * @example
+ * ```ts
+ * import { Task } from "@troupe/core"
+ * import { PromisePool } from "@troupe/node"
+ * import { Effect, Schema } from "effect"
+ *
+ * export const Square = Task.make("Square", {
+ *   payload: Schema.Number,
+ *   success: Schema.Number,
+ *   handler: (n) => Effect.succeed(n * n)
+ * })
+ *
+ * if (import.meta.main) {
+ *   const pool = await PromisePool.make({ size: 2 })
+ *   console.log(await pool.run(Square, 3)) // 9
+ *   console.log(await pool.map(Square, [1, 2, 3])) // [1, 4, 9]
+ *   await pool.close()
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = async (options: NodePool.Options = {}): Promise<PromisePool> => {
+  const scope = Scope.makeUnsafe()
+  const built = await Effect.runPromiseExit(Layer.buildWithScope(NodePool.layer(options), scope))
+  if (Exit.isFailure(built)) {
+    await Effect.runPromise(Scope.close(scope, built))
+    throw Cause.squash(built.cause)
+  }
+  const pool = Context.get(built.value, Pool.Pool)
+  const fork = Effect.runForkWith(built.value)
+  const settle =
+    <A>(resolve: (value: A) => void, reject: (error: unknown) => void) =>
+    (exit: Exit.Exit<A, unknown>): void => {
+      if (exit._tag === "Success") resolve(exit.value)
+      else reject(Cause.squash(exit.cause))
+    }
+  const promise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+    new Promise((resolve, reject) => {
+      fork(effect).addObserver(settle(resolve, reject))
+    })
+  let closed: Promise<void> | undefined
+  return {
+    // One task: no fiber at all (`Pool.runCallback`); the pool's own checks, queue and errors as `apply`.
+    run: (task, payload, call) =>
+      new Promise((resolve, reject) => Pool.runCallback(pool, task, payload, settle(resolve, reject), call)),
+    map: (task, items, call) => promise(pool.map(task, items, call)),
+    stats: () => promise(pool.stats),
+    close: () => {
+      closed ??= Effect.runPromise(Scope.close(scope, Exit.void))
+      return closed
+    },
+    pool
+  }
+}
