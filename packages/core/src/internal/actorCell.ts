@@ -373,14 +373,20 @@ export class ActorCell implements Tenant {
     this.queue = [...requeue, ...this.queue]
   }
 
-  /** Passivates an idle instance: its host stops it; the next message starts it again. */
-  passivate(): void {
+  /**
+   * Passivates an idle instance: its host stops it; the next message starts it again. `onStopped` runs once the
+   * host has stopped it (its finalizers ran), or at once if there was nothing to stop.
+   */
+  passivate(onStopped: () => void = () => {}): void {
     const host = this.host
-    if (host === undefined || this.activation !== "active" || !this.idle) return
+    if (host === undefined || this.activation !== "active" || !this.idle) {
+      onStopped()
+      return
+    }
     this.activation = "none"
     this.host = undefined
     host.tenants.delete(this)
-    host.push({ _tag: "Passivate", ref: this.ref }, () => {})
+    host.push({ _tag: "Passivate", ref: this.ref }, () => onStopped())
   }
 
   /** The instance is gone for good: every waiting and later message fails with `ActorDied`. */
