@@ -71,7 +71,9 @@ it("an instance that crashes its host process restarts there, from its state; no
     Effect.gen(function* () {
       const accounts = yield* ClusterClient.refs(Account)
       yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Deposit", { amount: 5 }), { concurrency: 10 })
-      const before = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), { concurrency: 10 })
+      const before = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+        concurrency: 10
+      })
       const victim = keys[0]!
       const crash = yield* Effect.flip(accounts.get(victim).ask("Crash", undefined))
       yield* accounts.get(victim).ask("Deposit", { amount: 1 })
