@@ -55,7 +55,10 @@ export interface RunnerOptions extends Options {
  * Troupe's default shard-lock and health-check settings: a dead runner is
  * found by a ping every second (5 retries 500 ms apart), shard assignments
  * are read every second, and a new owner looks for stored messages every
- * second. A shard lock expires 10 s after its runner stops refreshing it.
+ * second. A runner that stops refreshing its heartbeat and its shard locks
+ * (every 2 s) is dropped, and its lock session ended by PostgreSQL, after
+ * 6 s: the bound on failover when the dead runner was the one running the
+ * health checks.
  *
  * @since 0.1.0
  * @category defaults
@@ -64,8 +67,8 @@ export const failover: Partial<ShardingConfig.ShardingConfig["Service"]> = {
   runnerHealthCheckInterval: Duration.seconds(1),
   refreshAssignmentsInterval: Duration.seconds(1),
   entityMessagePollInterval: Duration.seconds(1),
-  shardLockExpiration: Duration.seconds(10),
-  shardLockRefreshInterval: Duration.seconds(3)
+  shardLockExpiration: Duration.seconds(6),
+  shardLockRefreshInterval: Duration.seconds(2)
 }
 
 /**

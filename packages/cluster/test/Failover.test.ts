@@ -7,7 +7,7 @@
  * accounts keep their balances. (The two tests share one cluster, in order.)
  */
 import { ClusterClient, ClusterNode } from "@troupe/cluster"
-import { Effect, Fiber, Layer } from "effect"
+import { Effect, Fiber, Layer, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
@@ -23,7 +23,7 @@ beforeAll(async () => {
 
 afterAll(() => cluster?.close(), 60_000)
 
-const run = <A, E>(effect: Effect.Effect<A, E, Sharding>) =>
+const run = <A, E>(effect: Effect.Effect<A, E, Sharding | Scope.Scope>) =>
   Effect.runPromise(
     effect.pipe(
       Effect.provide(ClusterNode.layerClient({ database: cluster.database.url }).pipe(Layer.orDie)),
