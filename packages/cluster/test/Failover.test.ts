@@ -6,7 +6,8 @@
  * on two runners at once (every activation is logged), and the time until
  * the dead runner's accounts answer elsewhere is measured. SIGTERM: the
  * runner stops its instances and hands its shards over in seconds, and the
- * accounts keep their balances. (The three tests share one cluster, in order.)
+ * accounts keep their balances. A fourth runner joining takes shards over,
+ * the keys moving with their balances. (The tests share one cluster, in order.)
  */
 import { ClusterClient, ClusterNode } from "@troupe/cluster"
 import { Effect, Fiber, Layer, type Scope } from "effect"
@@ -83,7 +84,13 @@ const underLoad = <A>(
     while (total() < 100) yield* Effect.sleep("50 millis")
     const outcome = yield* during(acked)
     const after = new Map(acked)
-    while (keys.some((key) => acked.get(key)! < after.get(key)! + 3)) yield* Effect.sleep("50 millis")
+    let waited = 0
+    while (keys.some((key) => acked.get(key)! < after.get(key)! + 3)) {
+      yield* Effect.sleep("50 millis")
+      if (++waited % 100 === 0 && process.env.TROUPE_DEBUG) {
+        console.log(`waiting: failed=${failed} ${keys.filter((key) => acked.get(key)! < after.get(key)! + 3).map((key) => `${key}:${acked.get(key)! - after.get(key)!}`).join(" ")}`)
+      }
+    }
     stopped = true
     yield* Fiber.join(load)
     const balances = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Balance", undefined), {
@@ -175,4 +182,29 @@ it("SIGTERM: the runner stops its instances and hands its shards over in seconds
   expect(log.filter((entry) => entry.event === "stop").length).toBe(starts)
   expect(overlaps(readActivations(cluster.activations), killedAt)).toEqual([])
   expect(result.moved.ms).toBeLessThan(25_000)
+})
+
+it("a runner joining takes over shards: keys move to it with their balances, none active twice", async () => {
+  const keys = accountsNamed("sigkill")
+  const result = await run(
+    Effect.gen(function* () {
+      const accounts = yield* ClusterClient.refs(Account)
+      const before = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+        concurrency: 8
+      })
+      yield* Effect.promise(() => cluster.start("r4"))
+      const since = Date.now()
+      while (true) {
+        const now = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+          concurrency: 8
+        })
+        if (now.some((where) => where.runner === "r4")) return { before, after: now, ms: Date.now() - since }
+        yield* Effect.sleep("200 millis")
+      }
+    })
+  )
+  const moved = result.after.filter((where) => where.runner === "r4").length
+  console.log(`r4 joined: ${moved} of ${keys.length} accounts moved to it within ${result.ms} ms of its start`)
+  expect(result.after.map((where) => where.balance)).toEqual(result.before.map((where) => where.balance))
+  expect(overlaps(readActivations(cluster.activations), killedAt)).toEqual([])
 })

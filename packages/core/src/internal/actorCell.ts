@@ -77,6 +77,8 @@ export class ActorCell implements Tenant {
   dead: ActorDied | undefined
   snapshot: unknown
   lastActivity = Date.now()
+  /** A passivation asked for while the instance was starting: it stops as soon as it has started. */
+  private passivateWhenStarted: (() => void) | undefined
   private queue: Array<Envelope> = []
   private inflight: Array<Envelope> = []
   private size = 0
@@ -317,13 +319,17 @@ export class ActorCell implements Tenant {
       },
       (reply) => {
         if (this.host !== host) return
+        const passivation = this.passivateWhenStarted
+        this.passivateWhenStarted = undefined
         if (reply._tag === "Success") {
           this.activation = "active"
           onDone(undefined)
-          this.deliver()
+          if (passivation !== undefined) this.passivate(passivation)
+          else this.deliver()
         } else {
           this.activation = "none"
           onDone(reply)
+          passivation?.()
         }
       }
     )
@@ -342,6 +348,9 @@ export class ActorCell implements Tenant {
     if (this.host !== host) return
     this.host = undefined
     this.activation = "none"
+    const passivation = this.passivateWhenStarted
+    this.passivateWhenStarted = undefined
+    passivation?.()
     const [first, ...rest] = this.inflight
     this.inflight = []
     const requeue = rest
@@ -379,6 +388,12 @@ export class ActorCell implements Tenant {
    */
   passivate(onStopped: () => void = () => {}): void {
     const host = this.host
+    if (host !== undefined && this.activation === "pending" && this.idle) {
+      // Its messages were abandoned while it started: stopping it now would leave the instance that is
+      // starting running in its host, unowned.
+      this.passivateWhenStarted = onStopped
+      return
+    }
     if (host === undefined || this.activation !== "active" || !this.idle) {
       onStopped()
       return
