@@ -88,7 +88,12 @@ const underLoad = <A>(
     while (keys.some((key) => acked.get(key)! < after.get(key)! + 3)) {
       yield* Effect.sleep("50 millis")
       if (++waited % 100 === 0 && process.env.TROUPE_DEBUG) {
-        console.log(`waiting: failed=${failed} ${keys.filter((key) => acked.get(key)! < after.get(key)! + 3).map((key) => `${key}:${acked.get(key)! - after.get(key)!}`).join(" ")}`)
+        console.log(
+          `waiting: failed=${failed} ${keys
+            .filter((key) => acked.get(key)! < after.get(key)! + 3)
+            .map((key) => `${key}:${acked.get(key)! - after.get(key)!}`)
+            .join(" ")}`
+        )
       }
     }
     stopped = true
