@@ -120,7 +120,7 @@ it("PostgreSQL sessions die under load (Effect-TS/effect#6508): no account activ
   expect(result.lost).toEqual([])
   expect(overlaps(readActivations(cluster.activations), killedAt)).toEqual([])
   for (const runner of cluster.runners) expect(runner.child.exitCode).toBeNull()
-})
+}, 120_000)
 
 it("SIGKILL of a runner under load: no acknowledged deposit lost, no account active twice", async () => {
   const result = await run(
@@ -149,7 +149,7 @@ it("SIGKILL of a runner under load: no acknowledged deposit lost, no account act
   expect(overlaps(readActivations(cluster.activations), killedAt)).toEqual([])
   // A bound that catches a regression to the engine's default lock settings (about 31 s here); see docs/cluster.md.
   expect(moved.ms).toBeLessThan(25_000)
-})
+}, 120_000)
 
 it("SIGTERM: the runner stops its instances and hands its shards over in seconds, balances intact", async () => {
   const alive = cluster.runners.filter((runner) => runner.child.exitCode === null && runner.child.signalCode === null)
@@ -187,7 +187,7 @@ it("SIGTERM: the runner stops its instances and hands its shards over in seconds
   expect(log.filter((entry) => entry.event === "stop").length).toBe(starts)
   expect(overlaps(readActivations(cluster.activations), killedAt)).toEqual([])
   expect(result.moved.ms).toBeLessThan(25_000)
-})
+}, 120_000)
 
 it("a runner joining takes over shards: keys move to it with their balances, none active twice", async () => {
   const keys = accountsNamed("sigkill")
@@ -212,4 +212,4 @@ it("a runner joining takes over shards: keys move to it with their balances, non
   console.log(`r4 joined: ${moved} of ${keys.length} accounts moved to it within ${result.ms} ms of its start`)
   expect(result.after.map((where) => where.balance)).toEqual(result.before.map((where) => where.balance))
   expect(overlaps(readActivations(cluster.activations), killedAt)).toEqual([])
-})
+}, 120_000)
