@@ -95,6 +95,19 @@ export interface Keyed<A extends Actor.Any> {
   readonly pids: Effect.Effect<ReadonlyArray<number | null>>
   /** Keys with a live instance or messages in flight. */
   readonly activeKeys: Effect.Effect<ReadonlyArray<string>>
+  /**
+   * The last snapshot of `key`'s `Actor.persistedRef` (encoded), `undefined`
+   * if it has none. For an owner that keeps snapshots elsewhere (a cluster
+   * runner stores them in a database after each message).
+   */
+  readonly snapshotOf: (key: string) => unknown
+  /**
+   * Hands `key` over: waits until its mailbox is empty, stops its instance
+   * (finalizers run) and sets the snapshot its next activation starts from
+   * (`undefined`: from the behaviour's initial state). For an owner that
+   * moves keys between machines (a cluster runner, when a shard comes or goes).
+   */
+  readonly handOver: (key: string, snapshot: unknown) => Effect.Effect<void>
   readonly tree: Effect.Effect<Supervisor.TreeNode>
   readonly events: Stream.Stream<Supervisor.Event>
   /** Waits until the group stops; fails if its hosts failed past their restart intensity. */
@@ -236,6 +249,22 @@ export const make = <A extends Actor.Any>(
       hostOf: (key) => ring.lookup(key),
       pids: Effect.sync(() => hosts.map((host) => (host === undefined || host.isDown() ? null : host.pid))),
       activeKeys: Effect.sync(() => [...cells.keys()]),
+      snapshotOf: (key) => cells.get(key)?.snapshot ?? snapshots.get(key),
+      handOver: (key, snapshot) =>
+        Effect.gen(function* () {
+          const cell = cells.get(key)
+          if (cell !== undefined) {
+            while (!cell.idle) yield* Effect.sleep(Duration.millis(5))
+            if (cells.get(key) === cell) cells.delete(key)
+            // Settled by the host's reply, or by its death (which drops the reply and the instance with it).
+            const host = cell.host
+            yield* Effect.callback<void>((resume) => cell.passivate(() => resume(Effect.void))).pipe(
+              Effect.raceFirst(host === undefined ? Effect.never : Effect.asVoid(host.down))
+            )
+          }
+          if (snapshot === undefined) snapshots.delete(key)
+          else snapshots.set(key, snapshot)
+        }),
       tree: Effect.sync(() => node.tree(behaviour.actor.name)),
       events: Stream.fromPubSub(root.events),
       join: Effect.suspend(() => node.join)

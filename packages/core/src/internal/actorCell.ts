@@ -77,6 +77,8 @@ export class ActorCell implements Tenant {
   dead: ActorDied | undefined
   snapshot: unknown
   lastActivity = Date.now()
+  /** A passivation asked for while the instance was starting: it stops as soon as it has started. */
+  private passivateWhenStarted: (() => void) | undefined
   private queue: Array<Envelope> = []
   private inflight: Array<Envelope> = []
   private size = 0
@@ -317,13 +319,17 @@ export class ActorCell implements Tenant {
       },
       (reply) => {
         if (this.host !== host) return
+        const passivation = this.passivateWhenStarted
+        this.passivateWhenStarted = undefined
         if (reply._tag === "Success") {
           this.activation = "active"
           onDone(undefined)
-          this.deliver()
+          if (passivation !== undefined) this.passivate(passivation)
+          else this.deliver()
         } else {
           this.activation = "none"
           onDone(reply)
+          passivation?.()
         }
       }
     )
@@ -342,6 +348,9 @@ export class ActorCell implements Tenant {
     if (this.host !== host) return
     this.host = undefined
     this.activation = "none"
+    const passivation = this.passivateWhenStarted
+    this.passivateWhenStarted = undefined
+    passivation?.()
     const [first, ...rest] = this.inflight
     this.inflight = []
     const requeue = rest
@@ -373,14 +382,26 @@ export class ActorCell implements Tenant {
     this.queue = [...requeue, ...this.queue]
   }
 
-  /** Passivates an idle instance: its host stops it; the next message starts it again. */
-  passivate(): void {
+  /**
+   * Passivates an idle instance: its host stops it; the next message starts it again. `onStopped` runs once the
+   * host has stopped it (its finalizers ran), or at once if there was nothing to stop.
+   */
+  passivate(onStopped: () => void = () => {}): void {
     const host = this.host
-    if (host === undefined || this.activation !== "active" || !this.idle) return
+    if (host !== undefined && this.activation === "pending" && this.idle) {
+      // Its messages were abandoned while it started: stopping it now would leave the instance that is
+      // starting running in its host, unowned.
+      this.passivateWhenStarted = onStopped
+      return
+    }
+    if (host === undefined || this.activation !== "active" || !this.idle) {
+      onStopped()
+      return
+    }
     this.activation = "none"
     this.host = undefined
     host.tenants.delete(this)
-    host.push({ _tag: "Passivate", ref: this.ref }, () => {})
+    host.push({ _tag: "Passivate", ref: this.ref }, () => onStopped())
   }
 
   /** The instance is gone for good: every waiting and later message fails with `ActorDied`. */

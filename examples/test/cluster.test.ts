@@ -1,0 +1,46 @@
+/**
+ * The cluster example, run as a newcomer would: the client on one machine
+ * (`--local`, no database) and on a one-runner cluster print the same
+ * balances; `demo.ts` (`npm run demo:cluster`) loses no acknowledged deposit
+ * and activates no account twice across a runner's SIGKILL.
+ */
+import { fileURLToPath } from "node:url"
+import { expect, it } from "@effect/vitest"
+import { makeCluster } from "../../packages/cluster/test/fixtures/harness.ts"
+import { runScript } from "../../packages/node/test/fixtures/script.ts"
+
+const example = (name: string) => fileURLToPath(new URL(`../cluster/${name}.ts`, import.meta.url))
+const balances = "alice: 10\nbob: 10\ncarol: 10\n"
+
+it("client.ts --local: the accounts in a Keyed group on this machine", async () => {
+  const { code, stdout } = await runScript(example("client"), ["--local"])
+  expect(code).toBe(0)
+  expect(stdout).toBe(balances)
+})
+
+it("client.ts --database: the same program, the accounts on a cluster's runner", async () => {
+  const cluster = await makeCluster(example("runner"))
+  try {
+    await cluster.start("r1")
+    const { code, stdout } = await runScript(example("client"), ["--database", cluster.database.url])
+    expect(code).toBe(0)
+    expect(stdout).toBe(balances)
+  } finally {
+    await cluster.close()
+  }
+}, 180_000)
+
+it("demo.ts: no acknowledged deposit lost and no duplicate activation across a runner's SIGKILL", async () => {
+  const { code, stdout, stderr } = await runScript(example("demo"), [], 240_000)
+  expect(code, stderr).toBe(0)
+  const line = stdout.trimEnd().split("\n").at(-1) ?? ""
+  const match =
+    /^deposits_acked=(\d+) balance_total=(\d+) lost=(\d+) failover_ms=(\d+) duplicate_activations=(\d+)$/.exec(line)
+  expect(match, stdout).not.toBeNull()
+  const [acked, total, lost, failoverMs, duplicates] = match!.slice(1).map(Number)
+  expect(lost).toBe(0)
+  expect(duplicates).toBe(0)
+  expect(total).toBeGreaterThanOrEqual(acked!)
+  expect(acked).toBeGreaterThanOrEqual(400)
+  expect(failoverMs).toBeGreaterThan(0)
+}, 240_000)

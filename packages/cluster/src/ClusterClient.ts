@@ -1,0 +1,150 @@
+/**
+ * Keyed actors on a cluster, from the caller's side: `ActorRef`s whose
+ * messages go through `effect/cluster` to the runner that owns the key.
+ *
+ * The refs have the local `Keyed` group's shape and typed errors: a failure
+ * inside the runner (the instance's host process died, its mailbox is full,
+ * its handler died) comes back as the same `AskError`, and the cluster's own
+ * failures (the entity's mailbox on the runner is full, the message could not
+ * be stored or routed) are mapped onto `MailboxFull` and `ActorDied`. Every
+ * `ask` is bounded by `askTimeout` (`AskTimeout`), as locally.
+ *
+ * @since 0.1.0
+ */
+import type * as Actor from "@troupe/core/Actor"
+import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "@troupe/core/TroupeError"
+import * as ClusterError from "effect/cluster/ClusterError"
+import type * as Sharding from "effect/cluster/Sharding"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as Rpc from "effect/rpc/Rpc"
+import * as Schema from "effect/Schema"
+import { entityOf } from "./internal/clusterEntity.ts"
+import type * as KeyedRefs from "./KeyedRefs.ts"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The bound on one `ask` or `tell`, failover included (default 30 seconds): `AskTimeout` after it. */
+  readonly askTimeout?: Duration.Input | undefined
+}
+
+type AnyClient = Record<
+  string,
+  (payload: unknown, options?: { readonly discard?: boolean }) => Effect.Effect<unknown, unknown>
+>
+
+/** The cluster's own failures, as the `AskError` a local group gives for the same situation. */
+const fromClusterError = (actor: string, key: string, error: unknown): unknown => {
+  if (error instanceof ClusterError.MailboxFull) return new MailboxFull({ actor, key, capacity: Number.NaN })
+  if (
+    error instanceof ClusterError.AlreadyProcessingMessage ||
+    error instanceof ClusterError.PersistenceError ||
+    error instanceof ClusterError.EntityNotAssignedToRunner
+  ) {
+    return new ActorDied({ actor, key, reason: `the cluster could not deliver the message: ${error._tag}` })
+  }
+  return error
+}
+
+/**
+ * The refs of an actor type whose instances run on a cluster's runners.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ClusterClient } from "@troupe/cluster"
+ * import { Account } from "./account.ts"
+ *
+ * const program = Effect.gen(function*() {
+ *   const accounts = yield* ClusterClient.refs(Account)
+ *   yield* accounts.get("alice").ask("Deposit", { amount: 10 })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const refs = <A extends Actor.Any>(
+  actor: A,
+  options: Options = {}
+): Effect.Effect<KeyedRefs.KeyedRefs<A>, never, Sharding.Sharding> =>
+  Effect.gen(function* () {
+    const entity = entityOf(actor)
+    const clientFor = (yield* entity.client) as unknown as (key: string) => AnyClient
+    const timeout = Duration.fromInputUnsafe(options.askTimeout ?? Duration.seconds(30))
+    const rpcs = actor.protocol.requests as ReadonlyMap<string, Rpc.AnyWithProps>
+    // Messages sent from this process and not answered yet, by key: the part of the mailbox a caller can see.
+    const pending = new Map<string, number>()
+
+    const send = (key: string, tag: string, payload: unknown, discard: boolean): Effect.Effect<unknown, unknown> =>
+      Effect.suspend(() => {
+        const rpc = rpcs.get(tag)
+        const task = `${actor.name}.${tag}`
+        if (rpc === undefined) {
+          return Effect.fail(new RequestValidationError({ task, message: `actor ${actor.name} has no message ${tag}` }))
+        }
+        const encoded = Schema.encodeUnknownExit(rpc.payloadSchema as Schema.Codec<unknown, unknown>)(payload)
+        if (Exit.isFailure(encoded)) {
+          return Effect.fail(new RequestValidationError({ task, message: String(encoded.cause) }))
+        }
+        pending.set(key, (pending.get(key) ?? 0) + 1)
+        return clientFor(key)[tag]!(payload, discard ? { discard: true } : undefined).pipe(
+          Effect.mapError((error) => fromClusterError(actor.name, key, error)),
+          Effect.timeoutOrElse({
+            duration: timeout,
+            orElse: () =>
+              Effect.fail(new AskTimeout({ actor: actor.name, key, tag, timeoutMs: Duration.toMillis(timeout) }))
+          }),
+          Effect.ensuring(
+            Effect.sync(() => {
+              const left = (pending.get(key) ?? 1) - 1
+              if (left === 0) pending.delete(key)
+              else pending.set(key, left)
+            })
+          )
+        )
+      })
+
+    return {
+      actor,
+      get: (key) => ({
+        actor,
+        key,
+        ask: ((tag: string, payload: unknown) => send(key, tag, payload, false)) as Actor.ActorRef<A>["ask"],
+        tell: ((tag: string, payload: unknown) =>
+          Effect.asVoid(send(key, tag, payload, true))) as Actor.ActorRef<A>["tell"],
+        offer: ((tag: string, payload: unknown) =>
+          Effect.asVoid(send(key, tag, payload, true))) as Actor.ActorRef<A>["offer"],
+        depth: Effect.sync(() => pending.get(key) ?? 0)
+      })
+    } satisfies KeyedRefs.KeyedRefs<A>
+  })
+
+/**
+ * Provides an actor type's `KeyedRefs` service from a cluster: the Layer that
+ * replaces `KeyedRefs.layerLocal` when the program moves to a cluster. Needs
+ * `Sharding` (`ClusterNode.layerClient` or a runner's layer).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { ClusterClient, ClusterNode } from "@troupe/cluster"
+ * import { Accounts } from "./account.ts"
+ *
+ * const AccountsOnCluster = ClusterClient.layer(Accounts).pipe(
+ *   Layer.provide(ClusterNode.layerClient({ database: "postgres://127.0.0.1:5432/bank" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <A extends Actor.Any>(
+  tag: KeyedRefs.Tag<A>,
+  options?: Options
+): Layer.Layer<KeyedRefs.KeyedRefs<A>, never, Sharding.Sharding> => Layer.effect(tag, refs(tag.actor, options))
