@@ -43,8 +43,8 @@ import {
   type SpanRecord
 } from "./internal/frame.ts"
 import * as ModuleLoader from "./internal/moduleLoader.ts"
-import * as ProcessContext from "./internal/processContext.ts"
 import * as ParentLink from "./internal/parentLink.ts"
+import * as ProcessContext from "./internal/processContext.ts"
 import * as ReplyBatcher from "./internal/replyBatcher.ts"
 import { sendSafely } from "./internal/replyBatcher.ts"
 import * as Task from "./Task.ts"

@@ -1137,8 +1137,7 @@ export const layer = (
   Pool,
   RequestValidationError | ArgumentEncodeError | InvalidOption | StartedWhileBootstrapping,
   Transport
-> =>
-  Layer.effect(Pool, make(options))
+> => Layer.effect(Pool, make(options))
 
 /**
  * Runs one task on the pool in the context.

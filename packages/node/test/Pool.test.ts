@@ -653,7 +653,10 @@ describe.each(backends)("Pool on %s: waiting without cancelling, streams with ti
         const ticks = tempFile("started")
         const both = yield* Effect.forkChild(
           Effect.all(
-            [pool.apply(T.Delay, { value: 1, ms: 60_000, ticks }), pool.apply(T.Delay, { value: 2, ms: 60_000, ticks })],
+            [
+              pool.apply(T.Delay, { value: 1, ms: 60_000, ticks }),
+              pool.apply(T.Delay, { value: 2, ms: 60_000, ticks })
+            ],
             { concurrency: "unbounded" }
           )
         )
