@@ -45,9 +45,18 @@ export const probes = ["tputAll", "tput64", "latency", "cpu", "start", "restart"
  * The first-task probes (`firstTask.ts`), for a program that has just started: `import` (the library's import in
  * a fresh process, before anything else loads), `cold` (process start to the first result of a pool of 2), short
  * bursts after a short warm-up, all at once and 64 in flight (one Promise per task), `outside` (20,000 tasks at
- * once, one Promise each, as request handlers call), and `latencyShort` (p50 one at a time after a short warm-up).
+ * once, one Promise each, as request handlers call), `latencyShort` (p50 one at a time after a short warm-up), and
+ * `warmOutside` (`outside` after 20,000 warm-up tasks: the warmed pool, called one Promise per task).
  */
-export const firstTaskProbes = ["import", "cold", "burstAll", "burst64", "outside", "latencyShort"] as const
+export const firstTaskProbes = [
+  "import",
+  "cold",
+  "burstAll",
+  "burst64",
+  "outside",
+  "latencyShort",
+  "warmOutside"
+] as const
 export type FirstTaskProbe = (typeof firstTaskProbes)[number]
 export type Probe = (typeof probes)[number]
 
@@ -330,6 +339,8 @@ const firstTask = (probe: FirstTaskProbe, contender: Contender, config: Config):
       return burst(contender, warmup, burstTasks, 64).then((v) => ({ burst64TasksPerSec: v }))
     case "outside":
       return burst(contender, warmup, config.outsideTasks ?? 20_000, "all").then((v) => ({ outsideTasksPerSec: v }))
+    case "warmOutside":
+      return burst(contender, 20_000, config.outsideTasks ?? 20_000, "all").then((v) => ({ warmOutsideTasksPerSec: v }))
     case "latencyShort":
       return latency(contender, config, warmup).then(({ latencyP50Us, latencyP99Us }) => ({
         shortLatencyP50Us: latencyP50Us!,

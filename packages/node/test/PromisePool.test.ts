@@ -3,6 +3,7 @@
  * rejections, a real crash, bad options, and `close` reaping every worker.
  */
 
+import { Pool } from "@troupe/core"
 import { PromisePool } from "@troupe/node"
 import { describe, expect, it } from "vitest"
 import { survivorsAfter } from "./fixtures/os.ts"
@@ -70,5 +71,11 @@ describe.each(backends)("PromisePool on %s", (backend) => {
       (e: unknown) => e
     )
     expect(refused).toMatchObject({ _tag: "PoolShuttingDown" })
+    // Underneath, a refused call settles at once, before runCallback returns.
+    let seen: unknown
+    Pool.runCallback(pool.pool, T.Square, 3, (exit) => {
+      seen = exit
+    })
+    expect(seen).toMatchObject({ _tag: "Failure" })
   })
 })
