@@ -5,7 +5,7 @@
  * actors in one child message actors in another through refs they were sent.
  */
 import { it } from "@effect/vitest"
-import { type Actor, ActorDirectory, Channel, PoolHandle, Supervisor, TroupeError } from "@troupe/core"
+import { type Actor, ActorDirectory, Channel, Keyed, PoolHandle, Supervisor, TroupeError } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Deferred, Effect, Exit, Ref } from "effect"
 import { expect } from "vitest"
@@ -157,6 +157,19 @@ it.live("an actor looks another up by its path in the supervision tree", () =>
       // No worker there, and a worker of another actor type: none.
       expect(yield* relay.ask("LookupIncrement", { directory, path: "nobody", by: 1 })).toBe(-1)
       expect(yield* relay.ask("LookupIncrement", { directory, path: "relay", by: 1 })).toBe(-1)
+    }).pipe(Effect.scoped)
+  )
+)
+
+it.live("an actor looks up a keyed actor by its key", () =>
+  withActors((_counter, relay) =>
+    Effect.gen(function* () {
+      const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1 }).pipe(Effect.provide(NodeProcess.layer))
+      const directory = yield* ActorDirectory.ofKeyed(counters)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "user-1", by: 3 })).toBe(3)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "user-2", by: 1 })).toBe(1)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "user-1", by: 1 })).toBe(4)
+      expect(yield* counters.get("user-1").ask("Get", undefined)).toBe(4)
     }).pipe(Effect.scoped)
   )
 )
