@@ -96,7 +96,7 @@ for (let rep = 0; rep < reps; rep++) {
   rates.raw.push(now.raw!)
   ratios.push(now.troupe! / now.raw!)
   console.log(
-    `rep ${rep + 1}: troupe ${Math.round(now.troupe!)}/s raw ${Math.round(now.raw!)}/s ratio ${(now.troupe! / now.raw!).toFixed(2)}`
+    `rep ${rep + 1}: troupe ${Math.round(now.troupe!)}/s (parent asking ${Math.round(now.fromParent!)}/s) raw ${Math.round(now.raw!)}/s ratio ${(now.troupe! / now.raw!).toFixed(2)}`
   )
 }
 const summary = {
@@ -108,7 +108,7 @@ const summary = {
   ratio: { median: quantile(ratios, 0.5), runs: ratios }
 }
 console.log(
-  `median: troupe ${Math.round(summary.troupe.median)}/s raw ${Math.round(summary.raw.median)}/s ratio ${summary.ratio.median.toFixed(2)}`
+  `median: troupe ${Math.round(summary.troupe.median)}/s (parent asking ${Math.round(summary.fromParent.median)}/s) raw ${Math.round(summary.raw.median)}/s ratio ${summary.ratio.median.toFixed(2)}`
 )
 writeFileSync(new URL("./results/actors.json", import.meta.url), `${JSON.stringify(summary, null, 2)}\n`)
 process.exit(0)

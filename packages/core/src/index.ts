@@ -8,6 +8,8 @@
 /** @since 0.1.0 */
 export * as Actor from "./Actor.ts"
 /** @since 0.1.0 */
+export * as ActorDirectory from "./ActorDirectory.ts"
+/** @since 0.1.0 */
 export * as Balancer from "./Balancer.ts"
 /** @since 0.1.0 */
 export * as Channel from "./Channel.ts"

@@ -5,7 +5,7 @@
  * actors in one child message actors in another through refs they were sent.
  */
 import { it } from "@effect/vitest"
-import { type Actor, Channel, PoolHandle, Supervisor, TroupeError } from "@troupe/core"
+import { type Actor, ActorDirectory, Channel, Keyed, PoolHandle, Supervisor, TroupeError } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Deferred, Effect, Exit, Ref } from "effect"
 import { expect } from "vitest"
@@ -75,14 +75,18 @@ it.live("a call after the parent's service closed fails with a typed ChannelErro
 
 /** A counter (mailbox of one) and a relay, each in its own process. */
 const withActors = <X, E>(
-  f: (counter: Actor.ActorRef<typeof Counter>, relay: Actor.ActorRef<typeof Relay>) => Effect.Effect<X, E>
+  f: (
+    counter: Actor.ActorRef<typeof Counter>,
+    relay: Actor.ActorRef<typeof Relay>,
+    sup: Supervisor.Supervisor
+  ) => Effect.Effect<X, E>
 ) =>
   Effect.gen(function* () {
     const sup = yield* Supervisor.start({ intensity: 10, period: "1 minute" }, [
       Supervisor.worker("counter", CounterBehaviour, { mailbox: { capacity: 1 } }),
       Supervisor.worker("relay", RelayBehaviour)
     ])
-    return yield* f(sup.ref("counter", Counter), sup.ref("relay", Relay))
+    return yield* f(sup.ref("counter", Counter), sup.ref("relay", Relay), sup)
   }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
 
 it.live("an actor in one child asks an actor in another; tells arrive in order; a ref comes back as itself", () =>
@@ -139,6 +143,33 @@ it.live("a grandchild's call goes up through its parent to the service", () =>
       const { handle, total } = yield* serveTally(interrupted)
       expect(yield* pool.apply(TallyFromGrandchild, { tally: handle, times: 5 })).toBe(5)
       expect(yield* Ref.get(total)).toBe(5)
+    }).pipe(Effect.scoped)
+  )
+)
+
+it.live("an actor looks another up by its path in the supervision tree", () =>
+  withActors((counter, relay, sup) =>
+    Effect.gen(function* () {
+      const directory = yield* ActorDirectory.ofSupervisor(sup)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "counter", by: 4 })).toBe(4)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "counter", by: 1 })).toBe(5)
+      expect(yield* counter.ask("Get", undefined)).toBe(5)
+      // No worker there, and a worker of another actor type: none.
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "nobody", by: 1 })).toBe(-1)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "relay", by: 1 })).toBe(-1)
+    }).pipe(Effect.scoped)
+  )
+)
+
+it.live("an actor looks up a keyed actor by its key", () =>
+  withActors((_counter, relay) =>
+    Effect.gen(function* () {
+      const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1 }).pipe(Effect.provide(NodeProcess.layer))
+      const directory = yield* ActorDirectory.ofKeyed(counters)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "user-1", by: 3 })).toBe(3)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "user-2", by: 1 })).toBe(1)
+      expect(yield* relay.ask("LookupIncrement", { directory, path: "user-1", by: 1 })).toBe(4)
+      expect(yield* counters.get("user-1").ask("Get", undefined)).toBe(4)
     }).pipe(Effect.scoped)
   )
 )

@@ -68,7 +68,9 @@ export const make = (connection: Connection): CallServer => {
         fiber.interruptUnsafe()
         return
       }
-      const fiber = Effect.runFork(ParentLink.call(frame.endpoint, frame.endpoint, frame.method, frame.payload))
+      const fiber = Effect.runFork(
+        ParentLink.call(`service ${frame.endpoint}`, frame.endpoint, frame.method, frame.payload)
+      )
       if (fiber.pollUnsafe() !== undefined) return settle(frame.id, fiber.pollUnsafe()!)
       running.set(frame.id, fiber)
       fiber.addObserver((exit) => {

@@ -73,7 +73,12 @@ export const call = (
     const send = link.send
     if (send === undefined) {
       return Effect.fail(
-        refused(service, method, "ServiceClosed", `no process on the way to ${service}'s parent serves it`)
+        refused(
+          service,
+          method,
+          "ServiceClosed",
+          `${service} is not served here: its scope closed, or its handle came from another process tree`
+        )
       )
     }
     return Effect.callback<Reply, ChannelError>((resume) => {
