@@ -154,18 +154,18 @@ const interrupted: Reply = { _tag: "Interrupted" }
 type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
 
 /**
- * The \`ArrayBuffer\`s a child that shares memory with its parent (a worker
+ * The `ArrayBuffer`s a child that shares memory with its parent (a worker
  * thread) moves with a frame it sends: those of the replies encoded by
- * \`SharedMemory.Transferred\` in it. The platform passes them to
- * \`postMessage\`; empty, at no cost, until such a reply was encoded.
+ * `SharedMemory.Transferred` in it. The platform passes them to
+ * `postMessage`; empty, at no cost, until such a reply was encoded.
  *
  * @example
- * \`\`\`ts
+ * ```ts
  * import { ChildRunner } from "@troupe/core"
  *
  * declare const parentPort: { postMessage(frame: unknown, transfer: ReadonlyArray<ArrayBuffer>): void }
  * const send = (frame: unknown) => parentPort.postMessage(frame, ChildRunner.transferList(frame))
- * \`\`\`
+ * ```
  *
  * @since 0.1.0
  * @category platform
