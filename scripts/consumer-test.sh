@@ -23,8 +23,8 @@ cp "$root/scripts/consumer/app.ts" app.ts
 
 # 2. Pack every published package into it (prepack builds dist/ and writes the published manifest),
 #    then install: registry dependencies plus the tarballs.
-(cd "$root" && npm pack --silent --workspace packages/core --workspace packages/node --pack-destination "$work/app" >/dev/null)
-npm install --no-audit --no-fund --silent effect@~4.1.0 @effect/platform-node@~4.1.0 ./troupe-core-0.1.0.tgz ./troupe-node-0.1.0.tgz
+(cd "$root" && npm pack --silent --workspace packages/core --workspace packages/node --workspace packages/cluster --pack-destination "$work/app" >/dev/null)
+npm install --no-audit --no-fund --silent effect@~4.1.0 @effect/platform-node@~4.1.0 @effect/sql-pg@~4.1.5 ./troupe-core-0.1.0.tgz ./troupe-node-0.1.0.tgz ./troupe-cluster-0.1.0.tgz
 npm install --no-audit --no-fund --silent --save-dev typescript@~6.0 @types/node@^24
 cat >tsconfig.json <<JSON
 {
@@ -40,7 +40,7 @@ cat >tsconfig.json <<JSON
   }
 }
 JSON
-echo "installed: $(node -e 'const l=require("./package-lock.json").packages;console.log(["effect","@effect/platform-node","@troupe/core","@troupe/node","typescript"].map(n=>n+"@"+l["node_modules/"+n].version).join(" "))')"
+echo "installed: $(node -e 'const l=require("./package-lock.json").packages;console.log(["effect","@effect/platform-node","@effect/sql-pg","@troupe/core","@troupe/node","@troupe/cluster","typescript"].map(n=>n+"@"+l["node_modules/"+n].version).join(" "))')"
 
 # 3. Type-check against the installed .d.ts files: Node's resolution, then a bundler's.
 npx tsc --strict

@@ -1,9 +1,11 @@
 /**
  * The consumer test's program: what a new user writes against the installed
- * packages. It runs a `Process`, a pool on each backend, a supervised actor
- * and a keyed actor, checks every result, and prints `consumer: ok`.
+ * packages. It runs a `Process`, a pool on each backend, a supervised actor,
+ * a keyed actor and the same actor through `@troupe/cluster`'s keyed refs on
+ * their one-machine layer, checks every result, and prints `consumer: ok`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { KeyedRefs } from "@troupe/cluster"
 import { Actor, Keyed, Pool, Process, Supervisor, Task } from "@troupe/core"
 import { NodePool, NodeProcess } from "@troupe/node"
 import { Console, Effect, Ref, Schema } from "effect"
@@ -37,6 +39,8 @@ export const CounterBehaviour = Actor.behaviour(
   })
 )
 
+export const Counters = KeyedRefs.Tag(Counter)
+
 const check = (what: string, actual: unknown, expected: unknown) =>
   JSON.stringify(actual) === JSON.stringify(expected)
     ? Console.log(`${what}: ${JSON.stringify(actual)}`)
@@ -67,6 +71,13 @@ if (import.meta.main) {
     yield* counters.get("a").ask("Add", { by: 1 })
     const keyed = [yield* counters.get("a").ask("Get", undefined), yield* counters.get("b").ask("Get", undefined)]
     yield* check("keyed actors", keyed, [2, 10])
+
+    const viaRefs = yield* Effect.gen(function* () {
+      const refs = yield* Counters
+      yield* refs.get("c").ask("Add", { by: 4 })
+      return yield* refs.get("c").ask("Get", undefined)
+    }).pipe(Effect.provide(KeyedRefs.layerLocal(Counters, CounterBehaviour, { hosts: 1 })))
+    yield* check("keyed refs (@troupe/cluster, one machine)", viaRefs, 4)
 
     yield* Console.log("consumer: ok")
   })
