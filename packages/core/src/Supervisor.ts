@@ -26,8 +26,12 @@
  *
  * Specs are checked at `start` (`InvalidSupervisorSpec` names the bad
  * field). A running supervisor takes dynamic children (`startChild`,
- * `terminateChild`, `restartChild`, `deleteChild`), and with `autoShutdown`
- * a `significant` child's end shuts it down, as OTP 24's.
+ * `terminateChild`, `restartChild`, `deleteChild`, on the root or on a nested
+ * supervisor with `at`), and with `autoShutdown` a `significant` child's end
+ * shuts it down, as OTP 24's. A dynamic supervisor (`dynamic`,
+ * `startDynamic`) starts children from one template with their own
+ * arguments; pools and keyed groups (`pool`, `keyed`) are children too, so a
+ * whole application is one tree with one shutdown order.
  *
  * @since 0.1.0
  */
