@@ -349,7 +349,7 @@ export interface Current {
   /**
    * `"main"` in the program that no Troupe parent started; in a child, the
    * name its parent gave it: a `Process` child's `name` option (default
-   * `Process-N`), a pool worker's `<pool>-<index>`, an actor host's actor.
+   * `Process-N`), a pool worker's `<pool>-<index>`, an actor host `child-<pid>`.
    */
   readonly name: string
   /** The process id; in a worker thread, the thread's id (as the parent's `pid` for it). */

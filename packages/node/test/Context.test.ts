@@ -90,7 +90,7 @@ it.live("Process.current in the main program and in a Process child; activeChild
     expect(listed).toHaveLength(4)
     expect(listed).toEqual(
       expect.arrayContaining([
-        { pid: actorPid, name: `actor-host-${actorPid}`, kind: "actor", pool: undefined },
+        { pid: actorPid, name: `child-${actorPid}`, kind: "actor", pool: undefined },
         { pid: child.pid, name: "solo", kind: "process", pool: undefined },
         ...stats.workers.map((w) => ({
           pid: w.pid,

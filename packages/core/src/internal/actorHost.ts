@@ -154,7 +154,8 @@ export const spawn = Effect.fnUntraced(function* (
   connection = spawned
   const forget = ProcessContext.addChild({
     pid: spawned.pid,
-    name: `actor-host-${spawned.pid}`,
+    // The name the host reads as `Process.current` (its runner is given no identity).
+    name: `child-${spawned.pid}`,
     kind: "actor",
     pool: undefined,
     alive: () => spawned.exitStatus() === undefined

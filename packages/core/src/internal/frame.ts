@@ -58,7 +58,7 @@ export const Run = Schema.Struct({
   confirm: Schema.optional(Schema.Boolean),
   /** Trace the run under this span and send the spans back with the reply. */
   trace: Schema.optional(TraceContext),
-  /** The run's attempt number (1 for the first), for the span's attributes. */
+  /** The run's attempt number (1 for the first; set on traced runs and on retries), for spans and `Process.current`. */
   attempt: Schema.optional(Schema.Number)
 })
 /** A run as sent. */
