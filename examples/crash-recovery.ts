@@ -88,7 +88,8 @@ if (import.meta.main) {
     size: 4,
     // Chaos kills ten workers a second: allow that many restarts, or the pool would (rightly) give up,
     // and keep the backoff short: these crashes come from outside, not from a worker that cannot start.
-    intensity: 1000, period: "10 seconds",
+    intensity: 1000,
+    period: "10 seconds",
     backoff: { min: "5 millis", max: "50 millis", randomFactor: 0.2 }
   })
   NodeRuntime.runMain(main.pipe(Effect.provide(pool)))

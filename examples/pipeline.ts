@@ -161,7 +161,8 @@ if (import.meta.main) {
     tasks: [Parse],
     // Chaos kills a worker every second or two: allow that many restarts, or the pool would (rightly) give up,
     // and keep the backoff short: these crashes come from outside, not from a worker that cannot start.
-    intensity: 1000, period: "60 seconds",
+    intensity: 1000,
+    period: "60 seconds",
     backoff: { min: "5 millis", max: "50 millis", randomFactor: 0.2 }
   })
   NodeRuntime.runMain(main.pipe(Effect.scoped, Effect.provide([pool, NodeProcess.layer])))

@@ -115,7 +115,8 @@ export const chaosPoolOptions = {
   size: 4,
   concurrency: 8,
   tasks: [Work],
-  intensity: 10_000, period: "10 seconds",
+  intensity: 10_000,
+  period: "10 seconds",
   backoff: { min: "5 millis", max: "100 millis", randomFactor: 0.2 }
 } satisfies Pool.Options
 

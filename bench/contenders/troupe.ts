@@ -28,7 +28,8 @@ export const makeTroupe = (backend: "process" | "thread"): Contender => {
           size,
           tasks: Tasks.all,
           // The crash probe kills 20 workers within seconds; the default intensity (2 × size in 10 s) would give up.
-          intensity: 1000, period: "10 seconds"
+          intensity: 1000,
+          period: "10 seconds"
         })
       )
       pool = await runtime.runPromise(

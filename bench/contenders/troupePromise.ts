@@ -16,7 +16,8 @@ export const makeTroupePromise = (backend: "process" | "thread"): Contender => {
         size,
         tasks: Tasks.all,
         // As in troupe.ts: the crash probe kills workers faster than the default intensity allows.
-        intensity: 1000, period: "10 seconds"
+        intensity: 1000,
+        period: "10 seconds"
       })
     },
     run: (n) => pool!.run(Tasks.Square, n),
