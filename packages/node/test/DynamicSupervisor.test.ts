@@ -75,6 +75,12 @@ it.live(
   "a template's args reach the child as a value decoded there, the same after a restart; args that do not encode are refused at startChild",
   () =>
     Effect.gen(function* () {
+      // A template's args must be a Schema: checked when the supervisor starts.
+      const notASchema = { ...typedConnection, args: { host: "string" } } as unknown as typeof typedConnection
+      expect(yield* Effect.exit(Supervisor.startDynamic({}, notASchema))).toMatchObject(
+        Exit.fail({ _tag: "InvalidSupervisorSpec", field: "template.args" })
+      )
+
       const sup = yield* Supervisor.startDynamic({ intensity: 3, period: "1 minute" }, typedConnection)
       const since = new Date(Date.UTC(2026, 0, 2, 3, 4, 5))
       const id = yield* sup.startChild({ name: "db", port: 5432, since })
