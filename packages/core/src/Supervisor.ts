@@ -30,7 +30,8 @@
  * supervisor with `at`), and with `autoShutdown` a `significant` child's end
  * shuts it down, as OTP 24's. A dynamic supervisor (`dynamic`,
  * `startDynamic`) starts children from one template with their own
- * arguments; pools and keyed groups (`pool`, `keyed`) are children too, so a
+ * arguments, typed by the template's Schema and read in the child with
+ * `Actor.startArgs`; pools and keyed groups (`pool`, `keyed`) are children too, so a
  * whole application is one tree with one shutdown order.
  *
  * @since 0.1.0
