@@ -2,7 +2,8 @@
  * A whole application as one supervision tree: a process pool (`images`), a
  * keyed group of actors (`carts`) and a dynamic supervisor of connections
  * (`connections`, Elixir's `DynamicSupervisor`: one template, a child per
- * host, each started with its own arguments). The tree starts them left to
+ * host, each started with its own typed arguments, which the child reads
+ * decoded with `Actor.startArgs`). The tree starts them left to
  * right, the program uses each, and one `stop` shuts the whole application
  * down in reverse start order, every process reaped.
  *
@@ -32,6 +33,9 @@ export const CartBehaviour = Actor.behaviour(
   })
 )
 
+/** A connection's start arguments: encoded by the supervisor, decoded by the connection's process. */
+export const ConnectionArgs = Schema.Struct({ host: Schema.String, port: Schema.Int })
+
 /** A connection to one host, in its own process; the host comes from its start arguments. */
 export const Connection = Actor.make("Connection", [
   Rpc.make("Ping", { success: Schema.Struct({ host: Schema.String, pid: Schema.Int }) })
@@ -40,18 +44,16 @@ export const Connection = Actor.make("Connection", [
 export const ConnectionBehaviour = Actor.behaviour(
   Connection,
   Effect.gen(function* () {
-    const host = process.env.CONNECT_TO ?? "nowhere"
+    const args = yield* Actor.startArgs(ConnectionArgs)
+    const host = `${args.host}:${args.port}`
     // A real connection would connect here, then say so: its supervisor resets its backoff.
     yield* Actor.healthy
     return { Ping: () => Effect.succeed({ host, pid: process.pid }) }
   })
 )
 
-/** Each connection's start arguments become its environment. */
-const connection = Supervisor.template(ConnectionBehaviour, {
-  restart: "transient",
-  start: (args: { readonly host: string }) => ({ env: { CONNECT_TO: args.host } })
-})
+/** Each connection is started with its own `ConnectionArgs` (a restart gets the same). */
+const connection = Supervisor.template(ConnectionBehaviour, { args: ConnectionArgs, restart: "transient" })
 
 const isAlive = (pid: number) => {
   try {
@@ -92,8 +94,11 @@ if (import.meta.main) {
 
     const connections = sup.dynamicAt("connections", connection)
     const pings = []
-    for (const host of ["db.internal", "cache.internal"]) {
-      const id = yield* connections.startChild({ host })
+    for (const [host, port] of [
+      ["db.internal", 5432],
+      ["cache.internal", 6379]
+    ] as const) {
+      const id = yield* connections.startChild({ host, port })
       pings.push(yield* sup.ref(`connections/${id}`, Connection).ask("Ping", undefined))
     }
     yield* Console.log(`connections: ${pings.map((ping) => `${ping.host} (pid ${ping.pid})`).join(", ")}`)

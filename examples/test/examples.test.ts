@@ -68,7 +68,8 @@ it("application-tree.ts: a pool, a keyed group and a dynamic supervisor start an
   expect(stdout).toContain("started: images (pool), carts (keyed), connections (supervisor)\n")
   expect(stdout).toContain("images: thumbnails [1,4,9,16]\n")
   expect(stdout).toContain("carts: alice has 3 items, bob has 1\n")
-  expect(stdout).toMatch(/^connections: db\.internal \(pid \d+\), cache\.internal \(pid \d+\)$/m)
+  // Each connection read its typed start arguments in its own process.
+  expect(stdout).toMatch(/^connections: db\.internal:5432 \(pid \d+\), cache\.internal:6379 \(pid \d+\)$/m)
   // Reverse start order; 2 pool workers, 2 keyed hosts and 2 connections, all gone.
   expect(lastLine(stdout)).toBe("stop_order=connections,carts,images processes=6 all_reaped=true")
 })

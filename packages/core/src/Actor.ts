@@ -362,6 +362,37 @@ export const persistedRef = <S extends Schema.Top>(
   ActorContext.use((context) => context.persistedRef(schema, initial))
 
 /**
+ * The actor's start arguments, decoded with `schema`: what
+ * `startChild(args)` gave a dynamic supervisor's child whose template
+ * declares `args` (OTP's `simple_one_for_one` passing extra arguments to the
+ * child's start function). The supervisor encodes them with the template's
+ * Schema and sends them with every activation, so a restarted child reads
+ * the same arguments. An actor started without arguments decodes
+ * `undefined`; a value that does not decode fails the build (the child does
+ * not start: `ChildStartFailed`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Actor } from "@troupe/core"
+ *
+ * const ConnectionArgs = Schema.Struct({ host: Schema.String, port: Schema.Int })
+ *
+ * const build = Effect.gen(function*() {
+ *   const { host, port } = yield* Actor.startArgs(ConnectionArgs)
+ *   return { Where: () => Effect.succeed(`${host}:${port}`) }
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category child
+ */
+export const startArgs = <S extends Schema.Top>(
+  schema: S
+): Effect.Effect<S["Type"], Schema.SchemaError, ActorContext | S["DecodingServices"]> =>
+  ActorContext.use((context) => context.startArgs(schema))
+
+/**
  * Mailbox settings of one actor.
  *
  * - `capacity` (default 1000): messages waiting or being handled; beyond it

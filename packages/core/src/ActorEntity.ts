@@ -23,6 +23,7 @@ import type * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import type * as Actor from "./Actor.ts"
 import { ActorContext } from "./internal/actorRegistry.ts"
+import * as StartArgs from "./internal/startArgs.ts"
 
 const entities = new WeakMap<Actor.Any, Entity.Any>()
 
@@ -78,7 +79,8 @@ export const toLayer = <A extends Actor.Any>(
       key: address.entityId,
       exit: () => Effect.void,
       healthy: Effect.void,
-      persistedRef: (_schema, initial) => Ref.make(initial)
+      persistedRef: (_schema, initial) => Ref.make(initial),
+      startArgs: (schema) => StartArgs.decode(schema, undefined)
     })
     const handlers = (yield* behaviour.build.pipe(
       Effect.provideService(ActorContext, context),

@@ -30,13 +30,15 @@
  * supervisor with `at`), and with `autoShutdown` a `significant` child's end
  * shuts it down, as OTP 24's. A dynamic supervisor (`dynamic`,
  * `startDynamic`) starts children from one template with their own
- * arguments; pools and keyed groups (`pool`, `keyed`) are children too, so a
+ * arguments, typed by the template's Schema and read in the child with
+ * `Actor.startArgs`; pools and keyed groups (`pool`, `keyed`) are children too, so a
  * whole application is one tree with one shutdown order.
  *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Actor from "./Actor.ts"
@@ -155,10 +157,11 @@ export interface SupervisorSpec {
 
 /**
  * What a dynamic supervisor starts: one behaviour, one restart type and
- * shutdown, and `start`, which turns each child's own start arguments into
- * that child's process options (OTP's `simple_one_for_one` child spec, whose
- * start function gets extra arguments). The actor reads them in its process
- * (an environment variable, an argument to node); its key is its path.
+ * shutdown, and each child's own start arguments (OTP's `simple_one_for_one`
+ * child spec, whose start function gets extra arguments). With `args`, a
+ * Schema, the arguments are encoded in the parent and the actor reads them
+ * decoded (`Actor.startArgs`); `start` turns them into that child's process
+ * options (environment, `execArgv`). Its key is its path.
  *
  * @since 0.1.0
  * @category models
@@ -168,10 +171,20 @@ export interface Template<Args> {
   readonly restart: RestartType
   readonly shutdown: Shutdown
   readonly mailbox?: Actor.MailboxOptions | undefined
-  readonly start: (args: Args) => {
-    readonly env?: Readonly<Record<string, string | undefined>> | undefined
-    readonly execArgv?: ReadonlyArray<string> | undefined
-  }
+  /** The Schema of the arguments: they reach the actor as a value (`Actor.startArgs`); a bad one is refused at `startChild`. */
+  readonly args?: Schema.Codec<Args, any, any, never> | undefined
+  readonly start: (args: Args) => ProcessOptions
+}
+
+/**
+ * A dynamic child's process options, computed from its start arguments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProcessOptions {
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  readonly execArgv?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -317,18 +330,30 @@ export const supervisor = (
   shutdown: childOptions?.shutdown ?? "infinity"
 })
 
+const noProcessOptions = (): ProcessOptions => ({})
+
 /**
- * The template of a dynamic supervisor's children: `behaviour`'s actor, with
- * per-child process options computed from each child's start arguments.
+ * The template of a dynamic supervisor's children: `behaviour`'s actor,
+ * started with each child's own arguments. With `args` (a Schema), the
+ * arguments are typed by it, encoded in the parent (a value that does not
+ * encode is an `InvalidSupervisorSpec` at `startChild`, field `<id>.args`)
+ * and read decoded by the actor with `Actor.startArgs`, the same after every
+ * restart. `start` turns them into per-child process options (environment,
+ * `execArgv`); without `args` that is the only way they reach the child.
  * Defaults: `restart: "permanent"`, `shutdown: 5000` ms.
  *
  * @example
  * ```ts
+ * import { Schema } from "effect"
  * import { Supervisor } from "@troupe/core"
  * declare const ConnectionBehaviour: any
  *
- * const connection = Supervisor.template(ConnectionBehaviour, {
- *   restart: "transient",
+ * // The actor reads them with `yield* Actor.startArgs(ConnectionArgs)`.
+ * const ConnectionArgs = Schema.Struct({ host: Schema.String })
+ * const connection = Supervisor.template(ConnectionBehaviour, { args: ConnectionArgs, restart: "transient" })
+ *
+ * // Or as process options only:
+ * const legacy = Supervisor.template(ConnectionBehaviour, {
  *   start: (args: { readonly host: string }) => ({ env: { CONNECT_TO: args.host } })
  * })
  * ```
@@ -336,20 +361,42 @@ export const supervisor = (
  * @since 0.1.0
  * @category constructors
  */
-export const template = <Args>(
+export const template: {
+  <S extends Schema.Codec<any, any, any, never>>(
+    behaviour: Actor.Behaviour<any>,
+    options: {
+      readonly args: S
+      readonly start?: ((args: S["Type"]) => ProcessOptions) | undefined
+      readonly restart?: RestartType | undefined
+      readonly shutdown?: Shutdown | undefined
+      readonly mailbox?: Actor.MailboxOptions | undefined
+    }
+  ): Template<S["Type"]>
+  <Args>(
+    behaviour: Actor.Behaviour<any>,
+    options: {
+      readonly start: (args: Args) => ProcessOptions
+      readonly restart?: RestartType | undefined
+      readonly shutdown?: Shutdown | undefined
+      readonly mailbox?: Actor.MailboxOptions | undefined
+    }
+  ): Template<Args>
+} = (
   behaviour: Actor.Behaviour<any>,
   options: {
-    readonly start: (args: Args) => ReturnType<Template<Args>["start"]>
+    readonly args?: Schema.Codec<any, any, any, never> | undefined
+    readonly start?: ((args: any) => ProcessOptions) | undefined
     readonly restart?: RestartType | undefined
     readonly shutdown?: Shutdown | undefined
     readonly mailbox?: Actor.MailboxOptions | undefined
   }
-): Template<Args> => ({
+): Template<any> => ({
   behaviour,
   restart: options.restart ?? "permanent",
   shutdown: options.shutdown ?? 5000,
   mailbox: options.mailbox,
-  start: options.start
+  args: options.args,
+  start: options.start ?? noProcessOptions
 })
 
 /**

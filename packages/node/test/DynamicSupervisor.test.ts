@@ -1,7 +1,8 @@
 /**
  * Dynamic supervision on real processes: a dynamic supervisor's children
  * started from one template with their own arguments (OTP's
- * `simple_one_for_one`), `maxChildren`, restarts; an `Actor.ignore` start
+ * `simple_one_for_one`), as process options or as a typed value decoded in
+ * the child (`args`, `Actor.startArgs`), `maxChildren`, restarts; an `Actor.ignore` start
  * kept but not running; dynamic operations on a nested supervisor reached
  * from the root.
  */
@@ -14,7 +15,7 @@ import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import { isRunning } from "./fixtures/os.ts"
 import { eventually, tempFile } from "./fixtures/pool.ts"
-import { Conn, ConnBehaviour } from "./fixtures/supervisionActors.ts"
+import { Conn, ConnArgs, ConnBehaviour, TypedConn, TypedConnBehaviour } from "./fixtures/supervisionActors.ts"
 
 const connection = Supervisor.template(ConnBehaviour, {
   restart: "permanent",
@@ -64,6 +65,61 @@ it.live(
       expect(yield* Effect.exit(sup.startChild({ name: "late" }))).toMatchObject(
         Exit.fail({ _tag: "ChildOperationFailed", reason: "stopped" })
       )
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+const typedConnection = Supervisor.template(TypedConnBehaviour, { args: ConnArgs, shutdown: 2000 })
+
+it.live(
+  "a template's args reach the child as a value decoded there, the same after a restart; args that do not encode are refused at startChild",
+  () =>
+    Effect.gen(function* () {
+      // A template's args must be a Schema: checked when the supervisor starts.
+      const notASchema = { ...typedConnection, args: { host: "string" } } as unknown as typeof typedConnection
+      expect(yield* Effect.exit(Supervisor.startDynamic({}, notASchema))).toMatchObject(
+        Exit.fail({ _tag: "InvalidSupervisorSpec", field: "template.args" })
+      )
+
+      const sup = yield* Supervisor.startDynamic({ intensity: 3, period: "1 minute" }, typedConnection)
+      const since = new Date(Date.UTC(2026, 0, 2, 3, 4, 5))
+      const id = yield* sup.startChild({ name: "db", port: 5432, since })
+      const first = yield* sup.ref(id, TypedConn).ask("Args", undefined)
+      expect(first).toMatchObject({ name: "db", port: 5432, sinceIsDate: true, sinceMs: since.getTime() })
+      expect(first.pid).not.toBe(process.pid)
+
+      // A crash: the restarted child (another process) reads the same arguments.
+      process.kill(first.pid, "SIGKILL")
+      const again = yield* eventually(
+        Effect.flatMap(sup.whichChildren, (children) =>
+          children.find((child) => child.id === id && child.status === "running" && child.pid !== first.pid)
+            ? Effect.orElseSucceed(sup.ref(id, TypedConn).ask("Args", undefined), () => undefined)
+            : Effect.succeed(undefined)
+        ),
+        (info) => info !== undefined
+      )
+      expect(again?.pid).not.toBe(first.pid)
+      expect({ ...again, pid: 0 }).toEqual({ ...first, pid: 0 })
+
+      // Bad arguments are a typed error at startChild, naming the field; nothing is started or kept.
+      const before = yield* sup.countChildren
+      const fractional = yield* Effect.exit(sup.startChild({ name: "cache", port: 1.5, since }, { id: "cache" }))
+      expect(fractional).toMatchObject(Exit.fail({ _tag: "InvalidSupervisorSpec", field: "cache.args" }))
+      const notADate = yield* Effect.exit(
+        sup.startChild({ name: "cache", port: 6379, since: "yesterday" } as unknown as typeof ConnArgs.Type)
+      )
+      expect(notADate).toMatchObject(Exit.fail({ _tag: "InvalidSupervisorSpec" }))
+      expect(yield* sup.countChildren).toEqual(before)
+      expect((yield* sup.ref(id, TypedConn).ask("Args", undefined)).pid).toBe(again?.pid)
+
+      // In a tree, the field is named from the root; a good start still works after refusals.
+      const tree = yield* Supervisor.start({}, [Supervisor.dynamic("conns", {}, typedConnection)])
+      const conns = tree.dynamicAt("conns", typedConnection)
+      expect(yield* Effect.exit(conns.startChild({ name: "x", port: -0.5, since }, { id: "x" }))).toMatchObject(
+        Exit.fail({ _tag: "InvalidSupervisorSpec", field: "conns/x.args" })
+      )
+      const ok = yield* conns.startChild({ name: "x", port: 1, since }, { id: "x" })
+      expect(yield* tree.ref(`conns/${ok}`, TypedConn).ask("Args", undefined)).toMatchObject({ name: "x", port: 1 })
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
   60_000
 )

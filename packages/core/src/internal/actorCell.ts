@@ -76,6 +76,8 @@ export class ActorCell implements Tenant {
   activation: Activation = "none"
   dead: ActorDied | undefined
   snapshot: unknown
+  /** A dynamic child's start arguments, encoded: sent with every activation, so a restart gets the same. */
+  private startArgs: unknown
   lastActivity = Date.now()
   /** A passivation asked for while the instance was starting: it stops as soon as it has started. */
   private passivateWhenStarted: (() => void) | undefined
@@ -315,7 +317,8 @@ export class ActorCell implements Tenant {
         actor: this.name,
         key: this.key,
         ...(this.snapshot === undefined ? {} : { snapshot: this.snapshot }),
-        ...(this.exitWithActor ? { exitWithActor: true } : {})
+        ...(this.exitWithActor ? { exitWithActor: true } : {}),
+        ...(this.startArgs === undefined ? {} : { args: this.startArgs })
       },
       (reply) => {
         if (this.host !== host) return
@@ -335,9 +338,10 @@ export class ActorCell implements Tenant {
     )
   }
 
-  /** Activates the instance in `host` and waits for it: a supervised worker's start. */
-  start(host: ActorHost): Effect.Effect<void, Reply> {
+  /** Activates the instance in `host` with `startArgs` (encoded) and waits for it: a supervised worker's start. */
+  start(host: ActorHost, startArgs?: unknown): Effect.Effect<void, Reply> {
     return Effect.callback<void, Reply>((resume) => {
+      this.startArgs = startArgs
       this.bind(host)
       this.activate(host, (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)))
     })

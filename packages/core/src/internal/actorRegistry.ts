@@ -47,6 +47,10 @@ export class ActorContext extends Context.Service<
       schema: S,
       initial: S["Type"]
     ) => Effect.Effect<Ref.Ref<S["Type"]>, never, S["DecodingServices"] | S["EncodingServices"]>
+    /** Its start arguments (a dynamic supervisor's child), decoded with `schema`; `undefined` is decoded when it has none. */
+    readonly startArgs: <S extends Schema.Top>(
+      schema: S
+    ) => Effect.Effect<S["Type"], Schema.SchemaError, S["DecodingServices"]>
   }
 >()("@troupe/core/Actor/ActorContext") {}
 

@@ -32,6 +32,7 @@ import * as Codec from "./codec.ts"
 import type { Activate, ActorFrame, Addressed, Message, Reply } from "./frame.ts"
 import type { ModuleLoader } from "./moduleLoader.ts"
 import { sendReplies, sendSafely } from "./replyBatcher.ts"
+import * as StartArgs from "./startArgs.ts"
 
 type Handlers = Record<string, (request: any) => Effect.Effect<unknown, unknown, ActorContext>>
 
@@ -50,6 +51,8 @@ interface Instance {
   handlers: Handlers | undefined
   persisted: Persisted | undefined
   snapshot: unknown
+  /** Its start arguments as the `Activate` frame carried them (encoded). */
+  readonly startArgs: unknown
   busy: boolean
   stopRequest: "normal" | "shutdown" | undefined
   /** What its build and handlers run with: `ActorContext`, the forwarding logger, its log annotations. */
@@ -109,7 +112,10 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
       )
     ).catch(() => undefined)
 
-  const makeContext = (instance: { key: string; behaviour: BehaviourShape }, self: () => Instance) => ({
+  const makeContext = (
+    instance: { key: string; behaviour: BehaviourShape; startArgs: unknown },
+    self: () => Instance
+  ) => ({
     name: instance.behaviour.actor.name,
     key: instance.key,
     exit: (reason: "normal" | "shutdown") =>
@@ -131,7 +137,8 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
         const ref = Ref.makeUnsafe(value)
         current.persisted = { ref, encode: Schema.encodeUnknownExit(codec) }
         return ref as Ref.Ref<S["Type"]>
-      })
+      }),
+    startArgs: <S extends Schema.Top>(schema: S) => StartArgs.decode(schema, instance.startArgs)
   })
 
   /** Builds (or rebuilds) an instance's handlers in a fresh scope. */
@@ -187,6 +194,7 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
           handlers: undefined,
           persisted: undefined,
           snapshot: frame.snapshot,
+          startArgs: frame.args,
           busy: true,
           stopRequest: undefined,
           services: Context.empty() as Context.Context<ActorContext>

@@ -104,6 +104,7 @@ export type Load = typeof Load.Type
  * registers) for `key`, from `snapshot` when there is one. The instance is
  * addressed as `ref` from then on; the reply to `id` says whether it started.
  * `exitWithActor`: the child exits when this actor stops (a supervised worker).
+ * `args`: a dynamic child's start arguments, encoded (`Actor.startArgs`).
  */
 export const Activate = Schema.Struct({
   _tag: Schema.tag("Activate"),
@@ -113,7 +114,8 @@ export const Activate = Schema.Struct({
   actor: Schema.String,
   key: Schema.String,
   snapshot: Schema.optional(Schema.Unknown),
-  exitWithActor: Schema.optional(Schema.Boolean)
+  exitWithActor: Schema.optional(Schema.Boolean),
+  args: Schema.optional(Schema.Unknown)
 })
 export type Activate = typeof Activate.Type
 

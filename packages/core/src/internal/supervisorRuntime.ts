@@ -44,6 +44,7 @@ import { ActorCell, resolveMailbox } from "./actorCell.ts"
 import * as ActorHost from "./actorHost.ts"
 import type { BehaviourShape } from "./actorRegistry.ts"
 import { ignoredName } from "./actorRegistry.ts"
+import * as StartArgs from "./startArgs.ts"
 import { checkChildren } from "./supervisorSpec.ts"
 import { counterState, gaugeState, register, unregister } from "./telemetry.ts"
 
@@ -60,6 +61,11 @@ export interface HostSpec {
 }
 
 export type Spec = Supervisor.ChildSpec | HostSpec
+
+/** A dynamic supervisor's child: a worker with its start arguments, encoded once by `startChild` (the same on restarts). */
+interface TemplateWorkerSpec extends Supervisor.WorkerSpec {
+  readonly startArgs: unknown
+}
 
 /** Why a supervisor ended abnormally: it gave up, or its own bookkeeping failed. */
 export type SupervisorError = RestartIntensityExceeded | SupervisorFailed
@@ -291,7 +297,8 @@ export class Node {
           })
           const cell = this.cellOf(child.path, spec)
           cell.revive()
-          const activated = yield* Effect.exit(restore(Effect.timeout(cell.start(host), startTimeout)))
+          const startArgs = "startArgs" in spec ? (spec as TemplateWorkerSpec).startArgs : undefined
+          const activated = yield* Effect.exit(restore(Effect.timeout(cell.start(host, startArgs), startTimeout)))
           if (Exit.isFailure(activated)) {
             if (Cause.hasInterruptsOnly(activated.cause)) {
               yield* stop(spec.shutdown)
@@ -661,7 +668,16 @@ export class Node {
           ...template.start(args)
         }
         const invalid = checkChildren([spec], this.path, "never")
-        return invalid === undefined ? Effect.as(this.addChild(spec), childId) : Effect.fail(invalid)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        if (template.args === undefined) return Effect.as(this.addChild(spec), childId)
+        const field = this.path === "" ? `${childId}.args` : `${this.path}/${childId}.args`
+        return StartArgs.encode(template.args, args, field).pipe(
+          Effect.flatMap((startArgs) => {
+            const withArgs: TemplateWorkerSpec = { ...spec, startArgs }
+            return this.addChild(withArgs)
+          }),
+          Effect.as(childId)
+        )
       }
     )
   }

@@ -12,6 +12,7 @@
  * @internal
  */
 import type * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
 import type * as Supervisor from "../Supervisor.ts"
 import { InvalidSupervisorSpec } from "../TroupeError.ts"
 import { resolveMailbox } from "./actorCell.ts"
@@ -165,6 +166,9 @@ export const checkTemplate = (field: string, template: unknown): InvalidSupervis
     return invalid(`${field}.restart`, `must be one of ${restartTypes.join(", ")}`, template.restart)
   }
   if (typeof template.start !== "function") return invalid(`${field}.start`, "must be a function", template.start)
+  if (template.args !== undefined && !Schema.isSchema(template.args)) {
+    return invalid(`${field}.args`, "must be a Schema", template.args)
+  }
   return (
     checkShutdown(`${field}.shutdown`, template.shutdown) ??
     checkBehaviour(`${field}.behaviour`, template.behaviour) ??
