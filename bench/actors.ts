@@ -11,10 +11,12 @@
  * both, in alternating order, after a warm-up rally; prints the medians and
  * the median of the per-repetition ratios, and writes `results/actors.json`.
  * It also times the same rally asked by the parent itself (`fromParent`):
- * what the messages cost without the channel.
+ * what the messages cost without the channel. For each rally it records the
+ * CPU time per message of the parent and of its children (from `/proc`,
+ * Linux only): unlike the rates, CPU per message hardly moves with the load.
  */
 import { fork } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { Channel, Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
@@ -29,32 +31,75 @@ const { values: args } = parseArgs({
 const messages = Number(args.messages)
 const reps = Number(args.reps)
 
+/** CPU milliseconds used so far by this process's children (Linux `/proc`, 100 ticks a second), or `NaN`. */
+const childrenCpuMs = (): number => {
+  let total = 0
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue
+      try {
+        const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")
+        if (Number(fields[1]) === process.pid) total += (Number(fields[11]) + Number(fields[12])) * 10
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+  } catch {
+    return Number.NaN
+  }
+  return total
+}
+
+/** CPU µs per message of the parent and of its children, over `messages` messages since `start`. */
+interface Cpu {
+  readonly parent: number
+  readonly children: number
+}
+const cpuStart = () => ({ parent: process.cpuUsage(), children: childrenCpuMs() })
+const cpuPerMessage = (start: ReturnType<typeof cpuStart>, messages: number): Cpu => {
+  const parent = process.cpuUsage(start.parent)
+  return {
+    parent: (parent.user + parent.system) / messages,
+    children: ((childrenCpuMs() - start.children) * 1000) / messages
+  }
+}
+
 /** Messages per second of one raw rally. */
-const raw = async (): Promise<number> => {
+const raw = async (): Promise<{ readonly rate: number; readonly cpu: Cpu }> => {
   const child = () => fork(new URL("./workers/relayChild.ts", import.meta.url), [], { serialization: "json" })
   const server = child()
   const answerer = child()
   const rally = (total: number) =>
-    new Promise<number>((resolve) => {
+    new Promise<{ readonly rate: number; readonly cpu: Cpu }>((resolve) => {
+      const cpu = cpuStart()
       const started = performance.now()
       server.removeAllListeners("message")
       answerer.removeAllListeners("message")
       server.on("message", (frame: { n?: number; done?: number }) => {
-        if (frame.done !== undefined) resolve((frame.done / (performance.now() - started)) * 1000)
-        else answerer.send(frame)
+        if (frame.done !== undefined) {
+          resolve({
+            rate: (frame.done / (performance.now() - started)) * 1000,
+            cpu: cpuPerMessage(cpu, frame.done)
+          })
+        } else answerer.send(frame)
       })
       answerer.on("message", (frame) => server.send(frame as object))
       server.send({ serve: total })
     })
   await rally(1000)
-  const rate = await rally(messages)
+  const measured = await rally(messages)
   server.kill()
   answerer.kill()
-  return rate
+  return measured
 }
 
 /** Messages per second of one Troupe rally, and of the same rally asked by the parent itself (no channel). */
-const troupe = (): Promise<{ readonly rally: number; readonly fromParent: number }> =>
+const troupe = (): Promise<{
+  readonly rally: number
+  readonly rallyCpu: Cpu
+  readonly fromParent: number
+  readonly fromParentCpu: Cpu
+}> =>
   Effect.gen(function* () {
     const sup = yield* Supervisor.start({}, [
       Supervisor.worker("ping", PingBehaviour),
@@ -64,51 +109,84 @@ const troupe = (): Promise<{ readonly rally: number; readonly fromParent: number
       Effect.gen(function* () {
         const finished = yield* Deferred.make<number>()
         const finish = yield* Channel.serve(Finish, { Done: (n) => Deferred.succeed(finished, n) })
+        const cpu = cpuStart()
         const started = performance.now()
         yield* sup.ref("ping", Ping).tell("Rally", { pong: sup.ref("pong", Pong), total, finish })
         const count = yield* Deferred.await(finished)
-        return (count / (performance.now() - started)) * 1000
+        return { rate: (count / (performance.now() - started)) * 1000, cpu: cpuPerMessage(cpu, count) }
       }).pipe(Effect.scoped)
     yield* rally(1000)
     const fromChild = yield* rally(messages)
     const pong = sup.ref("pong", Pong)
+    const cpu = cpuStart()
     const started = performance.now()
     let n = 0
     while (n < messages) n = yield* pong.ask("Ping", { n: n + 1 })
-    return { rally: fromChild, fromParent: (n / (performance.now() - started)) * 1000 }
+    return {
+      rally: fromChild.rate,
+      rallyCpu: fromChild.cpu,
+      fromParent: (n / (performance.now() - started)) * 1000,
+      fromParentCpu: cpuPerMessage(cpu, n)
+    }
   }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer), Effect.runPromise)
 
-const rates = { troupe: [] as Array<number>, fromParent: [] as Array<number>, raw: [] as Array<number> }
+type Side = "troupe" | "fromParent" | "raw"
+const sides: ReadonlyArray<Side> = ["troupe", "fromParent", "raw"]
+const rates: Record<Side, Array<number>> = { troupe: [], fromParent: [], raw: [] }
+const cpus: Record<Side, Array<Cpu>> = { troupe: [], fromParent: [], raw: [] }
 const ratios: Array<number> = []
+const us = (cpu: Cpu) => `cpu/msg parent ${cpu.parent.toFixed(0)}µs children ${cpu.children.toFixed(0)}µs`
 for (let rep = 0; rep < reps; rep++) {
   const order = rep % 2 === 0 ? (["troupe", "raw"] as const) : (["raw", "troupe"] as const)
-  const now: Record<string, number> = {}
+  const rate: Partial<Record<Side, number>> = {}
+  const cpu: Partial<Record<Side, Cpu>> = {}
   for (const side of order) {
-    if (side === "raw") now.raw = await raw()
-    else {
+    if (side === "raw") {
+      const measured = await raw()
+      rate.raw = measured.rate
+      cpu.raw = measured.cpu
+    } else {
       const measured = await troupe()
-      now.troupe = measured.rally
-      now.fromParent = measured.fromParent
+      rate.troupe = measured.rally
+      cpu.troupe = measured.rallyCpu
+      rate.fromParent = measured.fromParent
+      cpu.fromParent = measured.fromParentCpu
     }
   }
-  rates.troupe.push(now.troupe!)
-  rates.fromParent.push(now.fromParent!)
-  rates.raw.push(now.raw!)
-  ratios.push(now.troupe! / now.raw!)
+  for (const side of sides) {
+    rates[side].push(rate[side]!)
+    cpus[side].push(cpu[side]!)
+  }
+  ratios.push(rate.troupe! / rate.raw!)
   console.log(
-    `rep ${rep + 1}: troupe ${Math.round(now.troupe!)}/s (parent asking ${Math.round(now.fromParent!)}/s) raw ${Math.round(now.raw!)}/s ratio ${(now.troupe! / now.raw!).toFixed(2)}`
+    `rep ${rep + 1}: troupe ${Math.round(rate.troupe!)}/s (${us(cpu.troupe!)}), parent asking ${Math.round(rate.fromParent!)}/s (${us(cpu.fromParent!)}), raw ${Math.round(rate.raw!)}/s (${us(cpu.raw!)}), ratio ${(rate.troupe! / rate.raw!).toFixed(2)}`
   )
 }
+const medianCpu = (side: Side): Cpu => ({
+  parent: quantile(
+    cpus[side].map((cpu) => cpu.parent),
+    0.5
+  ),
+  children: quantile(
+    cpus[side].map((cpu) => cpu.children),
+    0.5
+  )
+})
+const summarize = (side: Side) => ({
+  median: quantile(rates[side], 0.5),
+  runs: rates[side],
+  cpuPerMessageMicros: { median: medianCpu(side), runs: cpus[side] }
+})
 const summary = {
   messages,
   reps,
-  troupe: { median: quantile(rates.troupe, 0.5), runs: rates.troupe },
-  fromParent: { median: quantile(rates.fromParent, 0.5), runs: rates.fromParent },
-  raw: { median: quantile(rates.raw, 0.5), runs: rates.raw },
+  troupe: summarize("troupe"),
+  fromParent: summarize("fromParent"),
+  raw: summarize("raw"),
   ratio: { median: quantile(ratios, 0.5), runs: ratios }
 }
 console.log(
-  `median: troupe ${Math.round(summary.troupe.median)}/s (parent asking ${Math.round(summary.fromParent.median)}/s) raw ${Math.round(summary.raw.median)}/s ratio ${summary.ratio.median.toFixed(2)}`
+  `median: troupe ${Math.round(summary.troupe.median)}/s (${us(medianCpu("troupe"))}), parent asking ${Math.round(summary.fromParent.median)}/s (${us(medianCpu("fromParent"))}), raw ${Math.round(summary.raw.median)}/s (${us(medianCpu("raw"))}), ratio ${summary.ratio.median.toFixed(2)}`
 )
 writeFileSync(new URL("./results/actors.json", import.meta.url), `${JSON.stringify(summary, null, 2)}\n`)
 process.exit(0)

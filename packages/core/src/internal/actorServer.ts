@@ -78,6 +78,8 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
   const loggers = new Set([logger])
   let replies: Array<Addressed> = []
   let flushScheduled = false
+  /** The messages whose handlers are running, across instances. */
+  let running = 0
   let terminateInstalled = false
 
   const flush = (): Promise<void> => {
@@ -254,6 +256,7 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     // Replies of handled messages go out first: if this one kills the child, the parent must not mistake them for it.
     void flush()
     instance.busy = true
+    running++
     const codable = messageCodable(instance.behaviour.actor, message.tag)
     const handler = instance.handlers?.[message.tag]
     if (codable === undefined || handler === undefined) {
@@ -278,6 +281,7 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
   }
 
   const done = (instance: Instance, message: Message, result: Reply) => {
+    running--
     let value = message.discard === true && result._tag === "Success" ? success : result
     let snapshot: unknown
     if (instance.persisted !== undefined) {
@@ -303,6 +307,9 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     }
     instance.busy = false
     next(instance)
+    // No handler runs now: no reply can join this one, so it goes out at once rather than after the event loop
+    // turns (as a pool worker's does): one event-loop turn less per answer when the child is idle.
+    if (running === 0) void flush()
   }
 
   const afterRebuild = (instance: Instance) => {
