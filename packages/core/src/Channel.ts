@@ -70,7 +70,14 @@ export interface MethodOptions {
   readonly error?: Schema.Top
 }
 
-type MethodOf<O extends MethodOptions> = Method<
+/**
+ * The method a `MethodOptions` declares: its Schemas, with `Schema.Void` for
+ * a missing payload or success and `Schema.Never` for a missing error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MethodOf<O extends MethodOptions> = Method<
   O["payload"] extends Schema.Top ? O["payload"] : Schema.Void,
   O["success"] extends Schema.Top ? O["success"] : Schema.Void,
   O["error"] extends Schema.Top ? O["error"] : Schema.Never
