@@ -18,7 +18,8 @@ import {
   TallyAdd,
   TallyFromGrandchild,
   TallyHang,
-  TallyRefuse
+  TallyRefuse,
+  TallyThroughPool
 } from "./fixtures/channel.ts"
 import { backends, withPool } from "./fixtures/pool.ts"
 
@@ -136,16 +137,32 @@ for (const backend of backends) {
   )
 }
 
-it.live("a grandchild's call goes up through its parent to the service", () =>
-  withPool("process", { size: 1, env: { TROUPE_BUNDLE_DIR: "/dev/null/unbundled" } }, (pool) =>
-    Effect.gen(function* () {
-      const interrupted = yield* Deferred.make<void>()
-      const { handle, total } = yield* serveTally(interrupted)
-      expect(yield* pool.apply(TallyFromGrandchild, { tally: handle, times: 5 })).toBe(5)
-      expect(yield* Ref.get(total)).toBe(5)
-    }).pipe(Effect.scoped)
+for (const backend of backends) {
+  it.live(`${backend}: a grandchild's call goes up through its parent, started from a bundle, to the service`, () =>
+    withPool(backend, { size: 1, tasks: [TallyFromGrandchild] }, (pool) =>
+      Effect.gen(function* () {
+        const interrupted = yield* Deferred.make<void>()
+        const { handle, total } = yield* serveTally(interrupted)
+        expect(yield* pool.apply(TallyFromGrandchild, { tally: handle, times: 5 })).toBe(5)
+        expect(yield* Ref.get(total)).toBe(5)
+      }).pipe(Effect.scoped)
+    )
   )
-)
+
+  it.live(`${backend}: bundled worker -> its own ${backend} pool -> a grandchild calling two levels up`, () =>
+    withPool(backend, { size: 1, tasks: [TallyThroughPool] }, (pool) =>
+      Effect.gen(function* () {
+        const interrupted = yield* Deferred.make<void>()
+        const { handle, total } = yield* serveTally(interrupted)
+        const result = yield* pool.apply(TallyThroughPool, { tally: handle, times: 4, backend })
+        expect(result.total).toBe(4)
+        // The middle level really ran from a bundle (the default when the pool knows its tasks).
+        if (backend === "process") expect(result.bundled).toBe(true)
+        expect(yield* Ref.get(total)).toBe(4)
+      }).pipe(Effect.scoped)
+    )
+  )
+}
 
 it.live("an actor looks another up by its path in the supervision tree", () =>
   withActors((counter, relay, sup) =>
