@@ -18,10 +18,11 @@ import {
   TallyAdd,
   TallyFromGrandchild,
   TallyHang,
+  TallyInit,
   TallyRefuse,
   TallyThroughPool
 } from "./fixtures/channel.ts"
-import { backends, withPool } from "./fixtures/pool.ts"
+import { backends, eventually, withPool } from "./fixtures/pool.ts"
 
 /** Hosts `Tally` in this scope: a running total, `Hang` noting its interruption in `interrupted`. */
 const serveTally = (interrupted: Deferred.Deferred<void>) =>
@@ -58,6 +59,26 @@ for (const backend of backends) {
         expect(stopped._tag).toBe("Some")
       }).pipe(Effect.scoped)
     )
+  )
+}
+
+for (const backend of backends) {
+  it.live(`${backend}: a pool initializer calls its parent's service before its worker serves`, () =>
+    Effect.gen(function* () {
+      const interrupted = yield* Deferred.make<void>()
+      const { handle, total } = yield* serveTally(interrupted)
+      yield* withPool(
+        backend,
+        { size: 2, start: "eager", initializer: { task: TallyInit, payload: { tally: handle } } },
+        (pool) =>
+          Effect.gen(function* () {
+            // Both workers ran their initializer (a call to the parent each) before serving a task.
+            yield* pool.apply(TallyAdd, { tally: handle, times: 1 })
+            yield* pool.apply(TallyAdd, { tally: handle, times: 1 })
+            expect(yield* eventually(Ref.get(total), (n) => n === 4)).toBe(4)
+          })
+      )
+    }).pipe(Effect.scoped)
   )
 }
 
