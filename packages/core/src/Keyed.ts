@@ -245,7 +245,7 @@ export const make = <A extends Actor.Any>(
 
     return {
       actor: behaviour.actor,
-      get: (key) => Runtime.refOf(behaviour.actor, key, () => cellOf(key)),
+      get: (key) => Runtime.refOf(behaviour.actor, key, () => cellOf(key), root),
       hostOf: (key) => ring.lookup(key),
       pids: Effect.sync(() => hosts.map((host) => (host === undefined || host.isDown() ? null : host.pid))),
       activeKeys: Effect.sync(() => [...cells.keys()]),

@@ -24,6 +24,14 @@ import {
 } from "./fixtures/channel.ts"
 import { backends, eventually, withPool } from "./fixtures/pool.ts"
 
+/** The count of endpoints this process hosts (core's internal registry, kept on `globalThis` for every copy). */
+const Endpoints = {
+  size: (): number =>
+    (globalThis as unknown as Record<symbol, { endpoints: Map<string, unknown> }>)[
+      Symbol.for("@troupe/core/Channel/endpoints")
+    ]!.endpoints.size
+}
+
 /** Hosts `Tally` in this scope: a running total, `Hang` noting its interruption in `interrupted`. */
 const serveTally = (interrupted: Deferred.Deferred<void>) =>
   Effect.gen(function* () {
@@ -123,6 +131,26 @@ it.live("an actor in one child asks an actor in another; tells arrive in order; 
       expect(yield* relay.ask("Echo", { target: counter })).toBe(counter)
     })
   )
+)
+
+it.live("sending 10,000 refs hosts one endpoint per actor, reused, released when its supervisor stops", () =>
+  Effect.gen(function* () {
+    const before = Endpoints.size()
+    yield* withActors((_counter, relay, sup) =>
+      Effect.gen(function* () {
+        // A fresh ref object each time, as code that sends refs in a loop makes them.
+        const targets = Array.from({ length: 10_000 }, () => sup.ref("counter", Counter))
+        const back = yield* relay.ask("EchoAll", { targets })
+        expect(back.length).toBe(10_000)
+        expect(Endpoints.size() - before).toBe(1)
+        // The refs still reach the actor, from the child and back in the parent.
+        expect(yield* relay.ask("AskIncrement", { target: sup.ref("counter", Counter), by: 2 })).toBe(2)
+        expect(yield* back[9_999]!.ask("Increment", { by: 1 })).toBe(3)
+        expect(Endpoints.size() - before).toBe(1)
+      })
+    )
+    expect(Endpoints.size()).toBe(before)
+  })
 )
 
 it.live("an interrupted ask from a child is cancelled in the parent: the message never reaches the actor", () =>

@@ -133,59 +133,103 @@ export class ActorCell implements Tenant {
     wait?: Duration.Input
   ): Effect.Effect<unknown, unknown> {
     return Effect.suspend(() => {
-      if (this.dead !== undefined) return Effect.fail(this.dead)
-      const codable = messageCodable(this.behaviour.actor, tag)
-      if (codable === undefined) {
-        return Effect.fail(
+      const codable = this.codableOf(tag)
+      if (Exit.isFailure(codable)) return codable
+      const encoded = Codec.encodePayloadExit(codable.value, payload)
+      if (Exit.isFailure(encoded)) return encoded
+      return this.post(tag, encoded.value, mode, wait, (reply) =>
+        Codec.decodeReply(codable.value, { module: this.behaviour.module }, reply)
+      )
+    })
+  }
+
+  /**
+   * Sends a message whose payload another process already encoded, and gives
+   * the instance's reply as it came (`undefined` for `tell` and `offer`, once
+   * the message is in the mailbox): a message relayed from one child to an
+   * actor in another is neither decoded nor encoded here. The instance's
+   * child decodes the payload with the message's Schema, so a bad one is
+   * still a typed error for its sender. The mailbox's own failures
+   * (`MailboxFull`, `ActorDied`, `AskTimeout`) fail the effect, as for `send`.
+   */
+  relay(
+    tag: string,
+    encodedPayload: unknown,
+    mode: "ask" | "tell" | "offer",
+    wait?: Duration.Input
+  ): Effect.Effect<Reply | undefined, unknown> {
+    return Effect.suspend((): Effect.Effect<Reply | undefined, unknown> => {
+      const codable = this.codableOf(tag)
+      if (Exit.isFailure(codable)) return Exit.failCause(codable.cause)
+      return this.post(tag, encodedPayload, mode, wait, (reply) => Exit.succeed(reply)) as Effect.Effect<
+        Reply | undefined,
+        unknown
+      >
+    })
+  }
+
+  /** The codec view of message `tag`, or the failure of a message this actor does not take. */
+  private codableOf(tag: string): Exit.Exit<Codec.Codable, ActorDied | RequestValidationError> {
+    if (this.dead !== undefined) return Exit.fail(this.dead)
+    const codable = messageCodable(this.behaviour.actor, tag)
+    return codable === undefined
+      ? Exit.fail(
           new RequestValidationError({
             task: `${this.name}.${tag}`,
             message: `actor ${this.name} has no message ${tag}`
           })
         )
-      }
-      const encoded = Codec.encodePayloadExit(codable, payload)
-      if (Exit.isFailure(encoded)) return encoded
-      if (this.host === undefined && this.locate() === undefined && this.size >= this.settings.stashCapacity) {
-        return Effect.fail(this.mailboxFull(this.settings.stashCapacity))
-      }
-      const envelope: Envelope = {
-        tag,
-        payload: encoded.value,
-        discard: mode !== "ask",
-        done: Deferred.makeUnsafe(),
-        attempts: 0,
-        abandoned: false
-      }
-      const enqueue = () => {
-        this.queue.push(envelope)
-        this.deliver()
-      }
-      const timeoutMs = Duration.toMillis(this.settings.askTimeout)
-      const timedOut = () => new AskTimeout({ actor: this.name, key: this.key, tag, timeoutMs })
-      const answer = Deferred.await(envelope.done).pipe(
-        Effect.flatMap((reply) => Codec.decodeReply(codable, { module: this.behaviour.module }, reply as Reply)),
-        Effect.onInterrupt(() => Effect.sync(() => this.abandon(envelope)))
-      )
-      if (mode === "ask" && this.admitsAtOnce() && timeoutMs <= maxTimerMillis) {
-        // The common ask: room in the mailbox, so the place is taken now and one timer bounds the wait. (A race
-        // with a sleep, as below, forks two fibers and interrupts one per message: most of an ask's parent CPU.)
-        this.size++
-        enqueue()
-        return Effect.suspend(() => {
-          const timer = setTimeout(() => {
-            this.abandon(envelope)
-            Deferred.doneUnsafe(envelope.done, Exit.fail(timedOut()))
-          }, timeoutMs)
-          return answer.pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))))
-        })
-      }
-      const admitted = this.admit(mode, wait).pipe(Effect.andThen(Effect.sync(enqueue)))
-      if (mode !== "ask") return admitted
-      return admitted.pipe(
-        Effect.andThen(answer),
-        Effect.timeoutOrElse({ duration: this.settings.askTimeout, orElse: () => Effect.fail(timedOut()) })
-      )
-    })
+      : Exit.succeed(codable)
+  }
+
+  /** Puts an encoded message in the mailbox; an `ask` waits for its reply and gives it to `answered`. */
+  private post(
+    tag: string,
+    encodedPayload: unknown,
+    mode: "ask" | "tell" | "offer",
+    wait: Duration.Input | undefined,
+    answered: (reply: Reply) => Exit.Exit<unknown, unknown>
+  ): Effect.Effect<unknown, unknown> {
+    if (this.host === undefined && this.locate() === undefined && this.size >= this.settings.stashCapacity) {
+      return Effect.fail(this.mailboxFull(this.settings.stashCapacity))
+    }
+    const envelope: Envelope = {
+      tag,
+      payload: encodedPayload,
+      discard: mode !== "ask",
+      done: Deferred.makeUnsafe(),
+      attempts: 0,
+      abandoned: false
+    }
+    const enqueue = () => {
+      this.queue.push(envelope)
+      this.deliver()
+    }
+    const timeoutMs = Duration.toMillis(this.settings.askTimeout)
+    const timedOut = () => new AskTimeout({ actor: this.name, key: this.key, tag, timeoutMs })
+    const answer = Deferred.await(envelope.done).pipe(
+      Effect.flatMap((reply) => answered(reply as Reply)),
+      Effect.onInterrupt(() => Effect.sync(() => this.abandon(envelope)))
+    )
+    if (mode === "ask" && this.admitsAtOnce() && timeoutMs <= maxTimerMillis) {
+      // The common ask: room in the mailbox, so the place is taken now and one timer bounds the wait. (A race
+      // with a sleep, as below, forks two fibers and interrupts one per message: most of an ask's parent CPU.)
+      this.size++
+      enqueue()
+      return Effect.suspend(() => {
+        const timer = setTimeout(() => {
+          this.abandon(envelope)
+          Deferred.doneUnsafe(envelope.done, Exit.fail(timedOut()))
+        }, timeoutMs)
+        return answer.pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))))
+      })
+    }
+    const admitted = this.admit(mode, wait).pipe(Effect.andThen(Effect.sync(enqueue)))
+    if (mode !== "ask") return admitted
+    return admitted.pipe(
+      Effect.andThen(answer),
+      Effect.timeoutOrElse({ duration: this.settings.askTimeout, orElse: () => Effect.fail(timedOut()) })
+    )
   }
 
   /** Whether a message takes its place in the mailbox without waiting. */

@@ -2,7 +2,11 @@
  * Actor refs that travel: the Schema behind `Actor.refSchema`.
  *
  * Encoding a ref in the process that holds the actor (the parent of its
- * host) hosts the ref as an endpoint, once per ref, and sends its id.
+ * host) hosts the actor as an endpoint and sends its id: one endpoint per
+ * actor, made the first time a ref to it is sent and reused after, released
+ * when the supervisor or keyed group that owns the actor closes (its
+ * `OwnedEndpoints`), so a process that sends refs in messages keeps a
+ * bounded registry.
  * Decoding it there gives that ref back; anywhere else (a child, a
  * grandchild) it gives a ref whose `ask`, `tell`, `offer` and `depth` are
  * calls through the channel to that endpoint, which runs the same method of
@@ -11,6 +15,12 @@
  * with every `AskError`, so a caller in a child sees the same typed errors
  * as one in the parent. A call that cannot reach the actor (its group
  * closed, the parent gone) is an `ActorDied` that says so.
+ *
+ * A message from a child to an actor whose mailbox this process holds goes
+ * through encoded (`ActorCell.relay`): this process neither decodes its
+ * payload nor encodes its reply again; the actor's own child decodes it with
+ * the message's Schema, so a bad payload is still a typed error for the
+ * sender.
  *
  * Messages from one caller to one actor keep their order: each call returns
  * once the parent has put the message in the mailbox (`tell`) or has its
@@ -35,6 +45,7 @@ import {
   ResultEncodeError,
   SpawnError
 } from "../TroupeError.ts"
+import type { ActorCell } from "./actorCell.ts"
 import { messageCodable } from "./actorRegistry.ts"
 import * as Codec from "./codec.ts"
 import * as Endpoints from "./endpoints.ts"
@@ -107,8 +118,37 @@ const unknownMessage = (actor: string, method: string): Reply => ({
   message: `actor ${actor} cannot take ${method} through the channel`
 })
 
-/** The endpoint that runs calls from other processes on `ref`. */
-const endpointFor = (ref: Actor.ActorRef<Actor.Any>): Endpoints.Endpoint => ({
+/** A `tell` or `offer` relayed into the mailbox: the channel's reply for it (`void`, as its JSON codec encodes it). */
+const relayedTell: Reply = { _tag: "Success", value: null }
+
+/**
+ * The channel's reply to a relayed message: the instance's own reply as it
+ * came when it is a success or a typed failure (both encoded as the channel
+ * codable encodes them); anything else (a defect, a spawn failure) and the
+ * mailbox's failures decoded and encoded again, as a call run here would
+ * reply, since they are rare and their errors carry where they arose.
+ */
+const relayReply = (
+  codable: Codec.Codable,
+  message: Codec.Codable,
+  module: string,
+  outcome: Effect.Effect<Reply | undefined, unknown>
+): Effect.Effect<Reply> =>
+  Effect.matchCauseEffect(outcome, {
+    onSuccess: (reply) =>
+      reply === undefined
+        ? Effect.succeed(relayedTell)
+        : reply._tag === "Success" || reply._tag === "Failure"
+          ? Effect.succeed(reply)
+          : Codec.replyOf(codable, Codec.decodeReply(message, { module }, reply)),
+    onFailure: (cause) => Codec.replyOf(codable, Effect.failCause(cause))
+  })
+
+/**
+ * The endpoint that runs calls from other processes on `ref`. With `cell`
+ * (the actor's mailbox is in this process), messages go through encoded.
+ */
+const endpointFor = (ref: Actor.ActorRef<Actor.Any>, cell?: () => ActorCell): Endpoints.Endpoint => ({
   name: ref.actor.name,
   local: ref,
   handle: (method, payload) => {
@@ -116,6 +156,16 @@ const endpointFor = (ref: Actor.ActorRef<Actor.Any>): Endpoints.Endpoint => ({
     const parsed = parseMethod(method)
     const codable = parsed && channelCodable(ref.actor, parsed.tag, parsed.mode)
     if (parsed === undefined || codable === undefined) return Effect.succeed(unknownMessage(ref.actor.name, method))
+    const wait = parsed.waitMs === undefined ? undefined : DurationModule.millis(parsed.waitMs)
+    if (cell !== undefined) {
+      const target = cell()
+      return relayReply(
+        codable,
+        messageCodable(ref.actor, parsed.tag)!,
+        target.behaviour.module,
+        target.relay(parsed.tag, payload, parsed.mode, wait)
+      )
+    }
     return Codec.runInChild(codable, payload, (decoded) => {
       switch (parsed.mode) {
         case "ask":
@@ -123,24 +173,65 @@ const endpointFor = (ref: Actor.ActorRef<Actor.Any>): Endpoints.Endpoint => ({
         case "tell":
           return ref.tell(parsed.tag, decoded)
         case "offer":
-          return ref.offer(
-            parsed.tag,
-            decoded,
-            parsed.waitMs === undefined ? undefined : { wait: DurationModule.millis(parsed.waitMs) }
-          )
+          return ref.offer(parsed.tag, decoded, wait === undefined ? undefined : { wait })
       }
     })
   }
 })
 
+/**
+ * The endpoints of one owner's actors (a supervisor's workers, a keyed
+ * group's keys), by actor key: one per actor, made when a ref to it is first
+ * sent, released together when the owner closes. After that, a ref sent
+ * names no endpoint, and a call to it fails as one to a closed service.
+ */
+export class OwnedEndpoints {
+  private readonly ids = new Map<string, string>()
+  private closed = false
+
+  /** The endpoint of the actor at `key`, made with `make` the first time. */
+  idOf(key: string, make: () => Endpoints.Endpoint): string {
+    if (this.closed) return "closed"
+    let id = this.ids.get(key)
+    if (id === undefined) {
+      id = Endpoints.register(make())
+      this.ids.set(key, id)
+    }
+    return id
+  }
+
+  /** Releases every endpoint: the owner closed. */
+  release(): void {
+    this.closed = true
+    for (const id of this.ids.values()) Endpoints.unregister(id)
+    this.ids.clear()
+  }
+}
+
+/** Where a ref made in the process that holds the actor's mailbox finds it, and its owner's endpoints. */
+export interface Route {
+  readonly cell: () => ActorCell
+  readonly endpoints: OwnedEndpoints
+}
+
+const routeKey = Symbol.for("@troupe/core/Actor/route")
 const endpointKey = Symbol.for("@troupe/core/Actor/endpoint")
-type Addressable = Actor.ActorRef<Actor.Any> & { readonly [endpointKey]?: string }
+type Addressable = Actor.ActorRef<Actor.Any> & { readonly [endpointKey]?: string; readonly [routeKey]?: Route }
 const hosted = new WeakMap<object, string>()
 
-/** The endpoint id of `ref`: its own for a ref that came through the channel, else one hosted here for it. */
+/** Marks a ref made where its actor's mailbox is: sent, it is hosted once per actor and relayed encoded. */
+export const withRoute = <A extends Actor.Any>(ref: Actor.ActorRef<A>, route: Route): Actor.ActorRef<A> =>
+  Object.assign(ref, { [routeKey]: route })
+
+/**
+ * The endpoint id of `ref`: its own for a ref that came through the channel,
+ * its actor's for a ref with a route, else one hosted here for this ref.
+ */
 const endpointOf = (ref: Addressable): string => {
   const own = ref[endpointKey]
   if (own !== undefined) return own
+  const route = ref[routeKey]
+  if (route !== undefined) return route.endpoints.idOf(ref.key, () => endpointFor(ref, route.cell))
   let id = hosted.get(ref)
   if (id === undefined) {
     id = Endpoints.register(endpointFor(ref))

@@ -322,8 +322,8 @@ const encoded = (encode: () => Reply): Reply => {
   }
 }
 
-/** The reply to a handler's effect, once it has run. */
-const replyOf = (task: Codable, effect: Effect.Effect<unknown, unknown>): Effect.Effect<Reply> =>
+/** The reply to a handler's effect (or any outcome to send back encoded), once it has run. */
+export const replyOf = (task: Codable, effect: Effect.Effect<unknown, unknown>): Effect.Effect<Reply> =>
   Effect.matchCause(effect, {
     onFailure: (cause): Reply => encoded(() => replyOfCause(task, cause)),
     onSuccess: (value): Reply => encoded(() => successReply(task, value))

@@ -53,3 +53,6 @@ export const unregister = (id: string): void => {
 
 /** The endpoint hosted here under `id`, if this process hosts it. */
 export const find = (id: string): Endpoint | undefined => registry.endpoints.get(id)
+
+/** How many endpoints this process hosts (for tests: refs sent in messages must not grow it per send). */
+export const size = (): number => registry.endpoints.size

@@ -42,6 +42,7 @@ import {
 } from "../TroupeError.ts"
 import { ActorCell, resolveMailbox } from "./actorCell.ts"
 import * as ActorHost from "./actorHost.ts"
+import * as ActorRefs from "./actorRefs.ts"
 import type { BehaviourShape } from "./actorRegistry.ts"
 import { ignoredName } from "./actorRegistry.ts"
 import * as StartArgs from "./startArgs.ts"
@@ -89,6 +90,8 @@ export interface Root {
   escalations: number
   /** The tree's metric series, removed when it stops. */
   readonly registrations: Array<Metric.Registration>
+  /** The endpoints of its actors that refs sent to other processes name, released when it stops. */
+  readonly endpoints: ActorRefs.OwnedEndpoints
 }
 
 interface Running {
@@ -822,16 +825,25 @@ export class Node {
   }
 }
 
-/** A client of one cell, typed by the caller. */
-export const refOf = <A extends Actor.Any>(actor: A, key: string, cell: () => ActorCell): Actor.ActorRef<A> => ({
-  actor,
-  key,
-  ask: ((tag: string, payload: unknown) => cell().send(tag, payload, "ask")) as Actor.ActorRef<A>["ask"],
-  tell: ((tag: string, payload: unknown) => cell().send(tag, payload, "tell")) as Actor.ActorRef<A>["tell"],
-  offer: ((tag: string, payload: unknown, options?: { readonly wait?: Duration.Input | undefined }) =>
-    cell().send(tag, payload, "offer", options?.wait)) as Actor.ActorRef<A>["offer"],
-  depth: Effect.sync(() => cell().depth)
-})
+/** A client of one cell, typed by the caller; sent to another process, it names its actor's endpoint in `root`. */
+export const refOf = <A extends Actor.Any>(
+  actor: A,
+  key: string,
+  cell: () => ActorCell,
+  root: Root
+): Actor.ActorRef<A> =>
+  ActorRefs.withRoute(
+    {
+      actor,
+      key,
+      ask: ((tag: string, payload: unknown) => cell().send(tag, payload, "ask")) as Actor.ActorRef<A>["ask"],
+      tell: ((tag: string, payload: unknown) => cell().send(tag, payload, "tell")) as Actor.ActorRef<A>["tell"],
+      offer: ((tag: string, payload: unknown, options?: { readonly wait?: Duration.Input | undefined }) =>
+        cell().send(tag, payload, "offer", options?.wait)) as Actor.ActorRef<A>["offer"],
+      depth: Effect.sync(() => cell().depth)
+    },
+    { cell, endpoints: root.endpoints }
+  )
 
 export const makeRoot = (name: string) =>
   Effect.gen(function* () {
@@ -845,12 +857,18 @@ export const makeRoot = (name: string) =>
       nextRef: 0,
       restarts: 0,
       escalations: 0,
-      registrations: []
+      registrations: [],
+      endpoints: new ActorRefs.OwnedEndpoints()
     }
     const tags = { supervisor: name }
     register(Metrics.supervisorRestarts, tags, context, () => counterState(root.restarts), root.registrations)
     register(Metrics.supervisorEscalations, tags, context, () => counterState(root.escalations), root.registrations)
-    yield* Effect.addFinalizer(() => Effect.sync(() => unregister(root.registrations)))
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        unregister(root.registrations)
+        root.endpoints.release()
+      })
+    )
     return root
   })
 
@@ -890,7 +908,7 @@ const refAt = <A extends Actor.Any>(root: Root, where: string, path: string, act
   if (cell === undefined) throw new Error(`${where}: no worker at "${path}"`)
   if (cell.name !== actor.name)
     throw new Error(`${where}: the worker at "${path}" runs ${cell.name}, not ${actor.name}`)
-  return refOf(actor, path, () => cell)
+  return refOf(actor, path, () => cell, root)
 }
 
 export const startRoot = (
