@@ -7,8 +7,8 @@
  * In a child, `lookup` asks the parent for the ref of the actor of a given
  * type under a given name, and gives a ref usable there (see
  * `Actor.refSchema`): `None` when the tree has no worker at that path, or
- * one of another actor type. Each name is looked up once per directory in
- * the parent, so looking a name up again costs a call, not a new endpoint.
+ * one of another actor type. The ref found names its actor's one endpoint
+ * (see `Actor.refSchema`), so looking names up hosts nothing new per lookup.
  *
  * @since 0.1.0
  */
@@ -52,23 +52,22 @@ const lookupCodable: Codable = {
 
 const host = (find: (actor: Actor.Any, name: string) => Actor.ActorRef<Actor.Any> | undefined) =>
   Effect.acquireRelease(
-    Effect.sync(() => {
-      const refs = new Map<string, Actor.ActorRef<Actor.Any> | undefined>()
-      return Endpoints.register({
+    Effect.sync(() =>
+      // A ref found here names its actor's one endpoint (kept by its supervisor or keyed group): looking a name
+      // up again hosts nothing more.
+      Endpoints.register({
         name: "ActorDirectory",
         handle: (_method, payload) =>
           Codec.runInChild(lookupCodable, payload, ({ actor, name }: { actor: string; name: string }) =>
             Effect.sync(() => {
               const behaviour = findBehaviour(actor)
               if (behaviour === undefined) return null
-              const key = `${actor}\n${name}`
-              if (!refs.has(key)) refs.set(key, find(behaviour.actor as Actor.Any, name))
-              const ref = refs.get(key)
+              const ref = find(behaviour.actor as Actor.Any, name)
               return ref === undefined ? null : Schema.encodeSync(ActorRefs.refSchema(ref.actor))(ref)
             })
           )
       })
-    }),
+    ),
     (endpoint) => Effect.sync(() => Endpoints.unregister(endpoint))
   ).pipe(Effect.map((endpoint): ActorDirectory => ({ [TypeId]: TypeId, endpoint })))
 
