@@ -133,6 +133,16 @@ it.live("an actor in one child asks an actor in another; tells arrive in order; 
   )
 )
 
+it.live("a relayed message the target's Schema refuses is a typed error for its sender, and never runs", () =>
+  withActors((counter, relay) =>
+    Effect.gen(function* () {
+      // The parent passes the message through encoded: the counter's own child decodes it and refuses it.
+      expect(yield* relay.ask("AskBadPayload", { target: counter })).toBe("RemoteDefect:RequestValidationError")
+      expect(yield* counter.ask("Get", undefined)).toBe(0)
+    })
+  )
+)
+
 it.live("sending 10,000 refs hosts one endpoint per actor, reused, released when its supervisor stops", () =>
   Effect.gen(function* () {
     const before = Endpoints.size()
