@@ -6,16 +6,19 @@
  *
  *   node packages/cluster/bench/pool.ts [--reps 3] [--tasks 300] [--ms 20] [--concurrency 64]
  *
- * `Work` sleeps `ms` in a worker: with `--ms 20` each runner can run at most
- * 100 tasks/s (two workers), so the figure shows how capacity adds up over
- * runners; with `--ms 0` it shows the cluster's own cost per task. It prints
- * the median tasks/s of `reps` repetitions for each number of runners.
+ * `WorkWithRetries` sleeps `ms` in a worker: with `--ms 20` each runner can
+ * run at most 100 tasks/s (two workers), so the figure shows how capacity
+ * adds up over runners; with `--ms 0` it shows the cluster's own cost per
+ * task. (Its retries cover a call interrupted by a shard still moving to the
+ * runner just started.) It prints the median tasks/s of `reps` repetitions
+ * for each number of runners, and the load average before and after.
  */
+import { loadavg } from "node:os"
 import { parseArgs } from "node:util"
 import { ClusterNode, ClusterPool } from "@troupe/cluster"
 import { Effect, Exit, Layer } from "effect"
 import { makeCluster } from "../test/fixtures/harness.ts"
-import { poolTasks, Work } from "../test/fixtures/poolTasks.ts"
+import { poolTasks, WorkWithRetries } from "../test/fixtures/poolTasks.ts"
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +40,7 @@ const measure = (runners: number) =>
     // Wait until the shards have settled over every runner: tasks come back from all of them.
     for (;;) {
       const exits = yield* pool.mapSettled(
-        Work,
+        WorkWithRetries,
         Array.from({ length: 60 }, (_, i) => ({ id: `warm-${i}`, ms: 0 }))
       )
       const seen = new Set(exits.filter(Exit.isSuccess).map((exit) => exit.value.runner))
@@ -48,7 +51,7 @@ const measure = (runners: number) =>
     for (let rep = 0; rep < Number(values.reps); rep++) {
       const start = performance.now()
       yield* pool.map(
-        Work,
+        WorkWithRetries,
         Array.from({ length: tasks }, (_, i) => ({ id: `bench-${rep}-${i}`, ms }))
       )
       rates.push((tasks / (performance.now() - start)) * 1000)
@@ -57,6 +60,11 @@ const measure = (runners: number) =>
   }).pipe(Effect.scoped, Effect.provide(ClusterNode.layerClient({ database: cluster.database.url }).pipe(Layer.orDie)))
 
 try {
+  const load = () =>
+    loadavg()
+      .map((n) => n.toFixed(1))
+      .join(" ")
+  console.log(`load average before: ${load()}`)
   const results: Array<string> = []
   for (const runners of [1, 2, 3]) {
     await cluster.start(`r${runners}`)
@@ -64,7 +72,7 @@ try {
     results.push(`runners=${runners} tasks/s=${rate.toFixed(0)}`)
     console.log(results.at(-1))
   }
-  console.log(`ms=${ms} tasks=${tasks} reps=${values.reps}: ${results.join(", ")}`)
+  console.log(`ms=${ms} tasks=${tasks} reps=${values.reps}: ${results.join(", ")}; load average after: ${load()}`)
 } finally {
   await cluster.close()
 }

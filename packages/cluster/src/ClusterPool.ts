@@ -18,10 +18,12 @@
  * dead runner may have started it, with `WorkerCrashed` (`reason` says the
  * runner was lost). The caller thus gets a typed error within the failover
  * time (6 s shard locks with `ClusterNode.failover`), never a hang, and never
- * a second run. A task with retries (`Task.make`'s `retries`, the call's or
- * the pool's) is submitted again by the caller after a `WorkerCrashed`,
- * from a worker crash on a runner or from the loss of a runner, as a local
- * pool runs it again after its worker died.
+ * a second run. A call that a runner interrupts as it hands the call's
+ * shard over (the runner stopping, or another joining) fails with
+ * `WorkerCrashed` too. A task with retries (`Task.make`'s `retries`, the
+ * call's or the pool's) is submitted again by the caller after a
+ * `WorkerCrashed`, from a worker crash on a runner or from the loss of a
+ * runner, as a local pool runs it again after its worker died.
  *
  * @since 0.1.0
  */
@@ -106,6 +108,18 @@ const runnerLost = (task: string, requestId: bigint) =>
     attempts: 1,
     reason:
       "the runner it was sent to left the cluster before it replied (the task may have run there; it is not run twice)"
+  })
+
+/** A call its runner interrupted as it handed the call's shard over (a runner stopping, or one joining). */
+const runnerStopped = (task: string) =>
+  new TroupeError.WorkerCrashed({
+    task,
+    taskId: 0,
+    pid: 0,
+    exitCode: null,
+    signal: null,
+    attempts: 1,
+    reason: "its runner stopped it while handing its shard over to another runner"
   })
 
 /**
@@ -275,6 +289,10 @@ export const make = (
         Effect.suspend(() => {
           counts.started++
           return nextClient()[task.name]!(payload).pipe(
+            // An interruption that comes back as the reply (this fiber was not interrupted): the runner stopped it.
+            Effect.catchCause((cause) =>
+              Cause.hasInterruptsOnly(cause) ? Effect.fail(runnerStopped(task.name)) : Effect.failCause(cause)
+            ),
             Effect.mapError((error) => fromClusterError(task.name, error)),
             Effect.catchIf(
               (error): error is TroupeError.WorkerCrashed =>
