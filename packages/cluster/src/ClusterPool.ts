@@ -134,21 +134,31 @@ const shardClock = Effect.gen(function* () {
   const shards = Array.from({ length: config.shardsPerGroup }, (_, index) => ShardId.make("default", index + 1))
   const since = new Map<string, number>()
   const keyOf = (shard: ShardId.ShardId) => `${shard.group}:${shard.id}`
+  // The last look: every shard missing from `since` was not owned then.
   let lastLook = Date.now()
+  const ownedSince = (shard: ShardId.ShardId): number | undefined => {
+    const key = keyOf(shard)
+    if (!sharding.hasShardId(shard)) {
+      since.delete(key)
+      return undefined
+    }
+    let owned = since.get(key)
+    if (owned === undefined) {
+      owned = lastLook
+      since.set(key, owned)
+    }
+    return owned
+  }
   const look = Effect.sync(() => {
     const now = Date.now()
-    for (const shard of shards) {
-      const key = keyOf(shard)
-      if (!sharding.hasShardId(shard)) since.delete(key)
-      else if (!since.has(key)) since.set(key, lastLook)
-    }
+    for (const shard of shards) ownedSince(shard)
     lastLook = now
   })
   yield* look.pipe(Effect.repeat(Schedule.spaced(Duration.millis(50))), Effect.forkScoped)
   return {
     /** Whether a call made at `createdAt` (ms) may have reached another owner of `shard`. */
     predates: (shard: ShardId.ShardId, createdAt: number) => {
-      const owned = since.get(keyOf(shard))
+      const owned = ownedSince(shard)
       return owned === undefined || createdAt < owned
     }
   }
