@@ -1,5 +1,6 @@
 /**
- * A cluster runner: serves `Account` from two supervised host processes.
+ * A cluster runner: serves `Account` from two supervised host processes,
+ * and the tasks of `tasks.ts` (`pool.ts`) on a local pool of two workers.
  *
  *   node examples/cluster/runner.ts --database postgres://postgres@127.0.0.1:5432/bank --port 34431
  *
@@ -10,10 +11,11 @@
  */
 import { parseArgs } from "node:util"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { ClusterNode, ClusterRunner } from "@troupe/cluster"
-import { NodeProcess } from "@troupe/node"
+import { ClusterNode, ClusterPool, ClusterRunner } from "@troupe/cluster"
+import { NodePool, NodeProcess } from "@troupe/node"
 import { Console, Effect, Layer } from "effect"
 import { AccountBehaviour } from "./account.ts"
+import { tasks } from "./tasks.ts"
 
 const { values } = parseArgs({
   options: {
@@ -24,9 +26,9 @@ const { values } = parseArgs({
 })
 const port = Number(values.port)
 
-const Runner = ClusterRunner.layer([AccountBehaviour], { keyed: { hosts: 2 } }).pipe(
-  Layer.provide(ClusterNode.layerRunner({ database: values.database, host: values.host, port })),
-  Layer.provide(NodeProcess.layer)
-)
+const Runner = Layer.mergeAll(
+  ClusterRunner.layer([AccountBehaviour], { keyed: { hosts: 2 } }).pipe(Layer.provide(NodeProcess.layer)),
+  ClusterPool.layerRunner(tasks).pipe(Layer.provide(NodePool.layer({ size: 2, tasks })))
+).pipe(Layer.provide(ClusterNode.layerRunner({ database: values.database, host: values.host, port })))
 
 NodeRuntime.runMain(Effect.andThen(Console.log(`runner ready on ${port}`), Effect.never).pipe(Effect.provide(Runner)))

@@ -1,7 +1,8 @@
 /**
  * The cluster example, run as a newcomer would: the client on one machine
  * (`--local`, no database) and on a one-runner cluster print the same
- * balances; `demo.ts` (`npm run demo:cluster`) loses no acknowledged deposit
+ * balances, and `pool.ts` the same squares from a local pool and from the
+ * runner's pool; `demo.ts` (`npm run demo:cluster`) loses no acknowledged deposit
  * and activates no account twice across a runner's SIGKILL.
  */
 import { fileURLToPath } from "node:url"
@@ -11,6 +12,7 @@ import { runScript } from "../../packages/node/test/fixtures/script.ts"
 
 const example = (name: string) => fileURLToPath(new URL(`../cluster/${name}.ts`, import.meta.url))
 const balances = "alice: 10\nbob: 10\ncarol: 10\n"
+const squares = "squares: 1, 4, 9, 16, 25, 36, 49, 64, 81, 100\nsum: 385\nrefused: Negative\n"
 
 it("client.ts --local: the accounts in a Keyed group on this machine", async () => {
   const { code, stdout } = await runScript(example("client"), ["--local"])
@@ -18,13 +20,22 @@ it("client.ts --local: the accounts in a Keyed group on this machine", async () 
   expect(stdout).toBe(balances)
 })
 
-it("client.ts --database: the same program, the accounts on a cluster's runner", async () => {
+it("pool.ts --local: the tasks on a pool of worker processes on this machine", async () => {
+  const { code, stdout } = await runScript(example("pool"), ["--local"])
+  expect(code).toBe(0)
+  expect(stdout).toBe(squares)
+})
+
+it("client.ts and pool.ts --database: the same programs, the accounts and the tasks on a cluster's runner", async () => {
   const cluster = await makeCluster(example("runner"))
   try {
     await cluster.start("r1")
     const { code, stdout } = await runScript(example("client"), ["--database", cluster.database.url])
     expect(code).toBe(0)
     expect(stdout).toBe(balances)
+    const pool = await runScript(example("pool"), ["--database", cluster.database.url])
+    expect(pool.code, pool.stderr).toBe(0)
+    expect(pool.stdout).toBe(squares)
   } finally {
     await cluster.close()
   }

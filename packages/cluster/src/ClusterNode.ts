@@ -3,7 +3,8 @@
  * (`NodeClusterSocket`), with runners, shard locks and persisted messages in
  * PostgreSQL (`@effect/sql-pg`). `layerRunner` is a node that hosts shards,
  * `layerClient` one that only sends messages. Both also provide the
- * `SqlClient`, which `ClusterRunner` uses for `Actor.persistedRef` state.
+ * `SqlClient`, which `ClusterRunner` uses for `Actor.persistedRef` state,
+ * and the node's `ShardingConfig`, which `ClusterPool` reads its shards from.
  *
  * `failover` holds the shard-lock and health-check settings Troupe uses by
  * default, chosen so that the entities of a runner killed with SIGKILL answer
@@ -20,7 +21,7 @@ import type * as MessageStorage from "effect/cluster/MessageStorage"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import type * as Runners from "effect/cluster/Runners"
 import type * as Sharding from "effect/cluster/Sharding"
-import type * as ShardingConfig from "effect/cluster/ShardingConfig"
+import * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -96,17 +97,23 @@ export const layerSql = (database: string): Layer.Layer<PgClient.PgClient | SqlC
 export const layerRunner = (
   options: RunnerOptions
 ): Layer.Layer<
-  Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage | SqlClient.SqlClient,
+  | Sharding.Sharding
+  | Runners.Runners
+  | MessageStorage.MessageStorage
+  | SqlClient.SqlClient
+  | ShardingConfig.ShardingConfig,
   SocketServer.SocketServerError | Config.ConfigError | SqlError.SqlError
-> =>
-  NodeClusterSocket.layer({
-    storage: "sql",
-    shardingConfig: {
-      ...failover,
-      runnerAddress: Option.some(RunnerAddress.make(options.host ?? "localhost", options.port ?? 34431)),
-      ...options.shardingConfig
-    }
-  }).pipe(Layer.provideMerge(layerSql(options.database)))
+> => {
+  const shardingConfig = {
+    ...failover,
+    runnerAddress: Option.some(RunnerAddress.make(options.host ?? "localhost", options.port ?? 34431)),
+    ...options.shardingConfig
+  }
+  return NodeClusterSocket.layer({ storage: "sql", shardingConfig }).pipe(
+    Layer.provideMerge(layerSql(options.database)),
+    Layer.merge(ShardingConfig.layerFromEnv(shardingConfig))
+  )
+}
 
 /**
  * A node that only sends messages (an API server, a script): no shards.
@@ -124,11 +131,16 @@ export const layerRunner = (
 export const layerClient = (
   options: Options
 ): Layer.Layer<
-  Sharding.Sharding | Runners.Runners | MessageStorage.MessageStorage | SqlClient.SqlClient,
+  | Sharding.Sharding
+  | Runners.Runners
+  | MessageStorage.MessageStorage
+  | SqlClient.SqlClient
+  | ShardingConfig.ShardingConfig,
   Config.ConfigError | SqlError.SqlError
-> =>
-  NodeClusterSocket.layer({
-    clientOnly: true,
-    storage: "sql",
-    shardingConfig: { ...failover, ...options.shardingConfig }
-  }).pipe(Layer.provideMerge(layerSql(options.database)))
+> => {
+  const shardingConfig = { ...failover, ...options.shardingConfig }
+  return NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig }).pipe(
+    Layer.provideMerge(layerSql(options.database)),
+    Layer.merge(ShardingConfig.layerFromEnv(shardingConfig))
+  )
+}

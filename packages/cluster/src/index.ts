@@ -12,6 +12,8 @@ export * as ClusterClient from "./ClusterClient.ts"
 /** @since 0.1.0 */
 export * as ClusterNode from "./ClusterNode.ts"
 /** @since 0.1.0 */
+export * as ClusterPool from "./ClusterPool.ts"
+/** @since 0.1.0 */
 export * as ClusterRunner from "./ClusterRunner.ts"
 /** @since 0.1.0 */
 export * as KeyedRefs from "./KeyedRefs.ts"

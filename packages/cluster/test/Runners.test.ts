@@ -3,22 +3,62 @@
  * keys are placed over all runners; a keyed counter (a persisted `Deposit`)
  * adds up across them, each instance living in a host process of its runner;
  * an instance that crashes its host process is restarted there, from its
- * persisted state, and nothing else in the cluster notices. (The three
- * tests share one cluster: starting runners is the slow part.)
+ * persisted state, and nothing else in the cluster notices.
+ *
+ * Then the cluster pool: the program asks for `Pool` and gets it from
+ * `ClusterPool.layer`; tasks spread over all runners, each run on a worker
+ * process of its runner's local pool, with the task's typed errors. Last, a
+ * runner is SIGKILLed under load: every call settles within a bound, the
+ * calls it held without retries fail with `WorkerCrashed` and none ran twice
+ * (every run is logged by the task itself), the calls with retries all
+ * succeed, and no call that was not the dead runner's fails.
+ *
+ * (The tests share one cluster, in order: starting runners is the slow part.)
  */
-import { ClusterClient, ClusterNode } from "@troupe/cluster"
-import { Effect, Layer, type Scope } from "effect"
+import { readFileSync } from "node:fs"
+import { ClusterClient, ClusterNode, ClusterPool } from "@troupe/cluster"
+import { Pool } from "@troupe/core"
+import { Effect, Exit, Fiber, Layer, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
 import { type Cluster, makeCluster, readActivations } from "./fixtures/harness.ts"
+import { poolTasks, Work, WorkWithRetries } from "./fixtures/poolTasks.ts"
 
 let cluster: Cluster
 
 beforeAll(async () => {
   cluster = await makeCluster()
   await Promise.all(["r1", "r2", "r3"].map((id) => cluster.start(id)))
-}, 120_000)
+  await shardsSettled()
+}, 180_000)
+
+/**
+ * Waits until the shards have settled over the three runners: the first
+ * runner up takes every shard, then hands shards over to the others as they
+ * join, interrupting what it runs on them. Settled: two rounds of asks a
+ * second apart find 30 keys in the same places, on all three runners.
+ */
+const shardsSettled = async () => {
+  const keys = Array.from({ length: 30 }, (_, i) => `settle-${i}`)
+  let previous = ""
+  for (let round = 0; round < 90; round++) {
+    const placement = await run(
+      Effect.gen(function* () {
+        const accounts = yield* ClusterClient.refs(Account, { askTimeout: "5 seconds" })
+        const exits = yield* Effect.forEach(keys, (key) => Effect.exit(accounts.get(key).ask("Where", undefined)), {
+          concurrency: 10
+        })
+        return exits.map((exit) => (Exit.isSuccess(exit) ? exit.value.runner : "-"))
+      })
+    )
+    const now = placement.join(",")
+    if (now === previous && !placement.includes("-") && new Set(placement).size === 3) return
+    previous = now
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
+  throw new Error("the shards did not settle over the three runners")
+}
 
 afterAll(() => cluster?.close(), 60_000)
 
@@ -102,4 +142,144 @@ it("an instance that crashes its host process restarts there, from its state; no
   )
   expect(restarted.has(victim)).toBe(true)
   for (const key of restarted) expect(before[keys.indexOf(key)]!.pid).toBe(before[0]!.pid)
+})
+
+// The cluster pool, on the same runners.
+
+interface Execution {
+  readonly id: string
+  readonly event: "start" | "end"
+  readonly runner: string
+  readonly pid: number
+  readonly at: number
+}
+
+const readExecutions = (file: string): Array<Execution> => {
+  try {
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line))
+  } catch {
+    return []
+  }
+}
+
+const runPool = <A, E>(effect: Effect.Effect<A, E, Pool.Pool | Scope.Scope>) =>
+  Effect.runPromise(
+    effect.pipe(
+      Effect.provide(
+        ClusterPool.layer(poolTasks).pipe(
+          Layer.provide(ClusterNode.layerClient({ database: cluster.database.url }).pipe(Layer.orDie))
+        )
+      ),
+      Effect.scoped
+    )
+  )
+
+/**
+ * Waits until the shards have settled over the three runners: a runner that
+ * has just taken a shard refuses the calls made before (they may have reached
+ * the shard's previous owner), so a test starts once every call succeeds.
+ */
+const settled = Effect.gen(function* () {
+  for (let round = 0; ; round++) {
+    const exits = yield* Pool.mapSettled(
+      Work,
+      Array.from({ length: 30 }, (_, i) => ({ id: `settle-${round}-${i}`, ms: 0 }))
+    )
+    const runners = new Set(exits.filter(Exit.isSuccess).map((exit) => exit.value.runner))
+    if (runners.size === 3 && exits.every(Exit.isSuccess)) return
+    yield* Effect.sleep("500 millis")
+  }
+})
+
+it("spreads tasks over all three runners' local pools, with the task's typed errors", async () => {
+  const ids = Array.from({ length: 60 }, (_, i) => `spread-${i}`)
+  const { ran, refused } = await runPool(
+    Effect.gen(function* () {
+      yield* settled
+      const ran = yield* Pool.map(
+        Work,
+        ids.map((id) => ({ id, ms: 20 }))
+      )
+      const refused = yield* Effect.flip(Pool.apply(Work, { id: "refuse-1", ms: 0 }))
+      return { ran, refused }
+    })
+  )
+  expect(ran.map((result) => result.id)).toEqual(ids)
+  const byRunner = new Map<string, number>()
+  for (const result of ran) byRunner.set(result.runner, (byRunner.get(result.runner) ?? 0) + 1)
+  expect([...byRunner.keys()].sort()).toEqual(["r1", "r2", "r3"])
+  // Each task ran once, in a worker process of its runner's pool, not in the runner itself.
+  const runnerPids = new Set(cluster.runners.map((runner) => runner.child.pid))
+  for (const result of ran) expect(runnerPids.has(result.pid)).toBe(false)
+  const starts = readExecutions(cluster.executions).filter((entry) => entry.event === "start")
+  for (const id of ids) expect(starts.filter((entry) => entry.id === id)).toHaveLength(1)
+  expect(refused._tag).toBe("Refused")
+})
+
+it("a runner SIGKILLed under load: every call settles, none without retries runs twice, those with retries succeed", async () => {
+  const victim = cluster.runners[0]!
+  const once = Array.from({ length: 36 }, (_, i) => `once-${i}`)
+  const retried = Array.from({ length: 36 }, (_, i) => `retried-${i}`)
+  const { onceExits, retriedExits, inFlightAtKill, settledMs } = await runPool(
+    Effect.gen(function* () {
+      const onceFiber = yield* Effect.forkChild(
+        Pool.mapSettled(
+          Work,
+          once.map((id) => ({ id, ms: 500 }))
+        )
+      )
+      const retriedFiber = yield* Effect.forkChild(
+        Pool.mapSettled(
+          WorkWithRetries,
+          retried.map((id) => ({ id, ms: 500 }))
+        )
+      )
+      // Kill the runner while its workers run tasks of both kinds (a start without its end).
+      const running = () => {
+        const log = readExecutions(cluster.executions).filter((entry) => entry.runner === victim.id)
+        const ended = new Set(log.filter((entry) => entry.event === "end").map((entry) => entry.id))
+        return log.filter((entry) => entry.event === "start" && !ended.has(entry.id)).map((entry) => entry.id)
+      }
+      yield* Effect.sleep("20 millis").pipe(
+        Effect.repeat({ until: () => running().some((id) => id.startsWith("once-")) })
+      )
+      const inFlightAtKill = running()
+      victim.child.kill("SIGKILL")
+      const killedAt = Date.now()
+      const onceExits = yield* Fiber.join(onceFiber)
+      const retriedExits = yield* Fiber.join(retriedFiber)
+      return { onceExits, retriedExits, inFlightAtKill, settledMs: Date.now() - killedAt }
+    })
+  )
+  await victim.exited
+  console.log(`cluster pool: every call settled ${settledMs} ms after the SIGKILL`)
+  expect(settledMs).toBeLessThan(30_000)
+  const starts = readExecutions(cluster.executions).filter((entry) => entry.event === "start")
+  const startsOf = (id: string) => starts.filter((entry) => entry.id === id)
+
+  // Without retries: at most one run each; a failure is a WorkerCrashed, for a call the dead runner held.
+  const failedOnce: Array<string> = []
+  once.forEach((id, index) => {
+    expect(startsOf(id).length).toBeLessThanOrEqual(1)
+    const exit = onceExits[index]!
+    if (Exit.isSuccess(exit)) {
+      expect(startsOf(id)).toHaveLength(1)
+    } else {
+      failedOnce.push(id)
+      const error = exit.cause.reasons[0]
+      expect(error?._tag).toBe("Fail")
+      expect(error?._tag === "Fail" && (error.error as { _tag: string })._tag).toBe("WorkerCrashed")
+      for (const start of startsOf(id)) expect(start.runner).toBe(victim.id)
+    }
+  })
+  // The tasks running on the dead runner failed; some calls survived on the others.
+  for (const id of inFlightAtKill.filter((id) => id.startsWith("once-"))) expect(failedOnce).toContain(id)
+  expect(failedOnce.length).toBeGreaterThan(0)
+  expect(failedOnce.length).toBeLessThan(once.length)
+
+  // With retries: every call succeeded.
+  for (const exit of retriedExits) expect(Exit.isSuccess(exit)).toBe(true)
 })
