@@ -32,6 +32,8 @@ export * as Progress from "./Progress.ts"
 /** @since 0.1.0 */
 export * as RestartPolicy from "./RestartPolicy.ts"
 /** @since 0.1.0 */
+export * as Session from "./Session.ts"
+/** @since 0.1.0 */
 export * as SharedMemory from "./SharedMemory.ts"
 /** @since 0.1.0 */
 export * as Supervisor from "./Supervisor.ts"
