@@ -560,6 +560,62 @@ export class ChannelError extends Schema.TaggedError<ChannelError>()("ChannelErr
 }) {}
 
 /**
+ * An `IpcLock` refused a call:
+ *
+ * - `"NotOwner"`: `release` with an acquisition this process does not hold
+ *   (another process's, or one already released, or one given back because
+ *   the lock was abandoned).
+ * - `"WouldDeadlock"`: a lock made without `reentrant: true` was acquired
+ *   again inside the body of a `withLock` of the same lock, which would wait
+ *   for itself forever.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcLock } from "@troupe/core"
+ *
+ * declare const lock: IpcLock.IpcLock
+ * declare const held: IpcLock.Held
+ * const released = IpcLock.release(lock, held).pipe(
+ *   Effect.catchTag("LockError", (error) => Effect.logWarning(error.reason))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LockError extends Schema.TaggedError<LockError>()("LockError", {
+  reason: Schema.Literals(["NotOwner", "WouldDeadlock"]),
+  message: Schema.String
+}) {}
+
+/**
+ * An `IpcSemaphore` refused a call:
+ *
+ * - `"NotHeld"`: `release(n)` of more permits than this process holds.
+ * - `"InvalidCount"`: a count below 1, or an `acquire` of more permits than
+ *   the semaphore has (it would wait forever).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcSemaphore } from "@troupe/core"
+ *
+ * declare const semaphore: IpcSemaphore.IpcSemaphore
+ * const released = IpcSemaphore.release(semaphore, 2).pipe(
+ *   Effect.catchTag("SemaphoreError", (error) => Effect.logWarning(error.message))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SemaphoreError extends Schema.TaggedError<SemaphoreError>()("SemaphoreError", {
+  reason: Schema.Literals(["NotHeld", "InvalidCount"]),
+  message: Schema.String
+}) {}
+
+/**
  * Everything an `ask` can fail with, besides the message's own typed error.
  *
  * @since 0.1.0

@@ -18,6 +18,10 @@ export * as ChildRunner from "./ChildRunner.ts"
 /** @since 0.1.0 */
 export * as ExitStatus from "./ExitStatus.ts"
 /** @since 0.1.0 */
+export * as IpcLock from "./IpcLock.ts"
+/** @since 0.1.0 */
+export * as IpcSemaphore from "./IpcSemaphore.ts"
+/** @since 0.1.0 */
 export * as Keyed from "./Keyed.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
@@ -35,6 +39,8 @@ export * as RestartPolicy from "./RestartPolicy.ts"
 export * as Session from "./Session.ts"
 /** @since 0.1.0 */
 export * as SharedMemory from "./SharedMemory.ts"
+/** @since 0.1.0 */
+export * as SharedRef from "./SharedRef.ts"
 /** @since 0.1.0 */
 export * as Supervisor from "./Supervisor.ts"
 /** @since 0.1.0 */
