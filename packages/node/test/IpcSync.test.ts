@@ -114,10 +114,10 @@ it.live("process: a killed waiter is granted nothing; the lock goes free, not ab
       const mine = yield* IpcLock.acquire(lock)
       const run = yield* Effect.forkChild(Effect.exit(pool.apply(WaitLock, { lock, probe })))
       const waiting = yield* next("waiting")
-      const queued = yield* eventually(IpcLock.status(lock), (status) => status.waiting === 1, 60_000)
+      const queued = yield* eventually(Effect.orDie(IpcLock.status(lock)), (status) => status.waiting === 1, 60_000)
       expect(queued).toEqual({ locked: true, waiting: 1 })
       process.kill(waiting.pid, "SIGKILL")
-      const gone = yield* eventually(IpcLock.status(lock), (status) => status.waiting === 0, 60_000)
+      const gone = yield* eventually(Effect.orDie(IpcLock.status(lock)), (status) => status.waiting === 0, 60_000)
       expect(gone).toEqual({ locked: true, waiting: 0 })
       yield* IpcLock.release(lock, mine)
       expect(yield* IpcLock.status(lock)).toEqual({ locked: false, waiting: 0 })
@@ -169,7 +169,7 @@ it.live(
 
 // The host's own logic, with local calls.
 
-it.effect("waiters get the lock first come, first served", () =>
+it.live("waiters get the lock first come, first served", () =>
   Effect.gen(function* () {
     const lock = yield* IpcLock.make()
     const order: Array<number> = []
@@ -182,7 +182,7 @@ it.effect("waiters get the lock first come, first served", () =>
         )
       )
     )
-    yield* eventually(IpcLock.status(lock), (status) => status.waiting === 5)
+    yield* eventually(Effect.orDie(IpcLock.status(lock)), (status) => status.waiting === 5)
     yield* IpcLock.release(lock, first)
     yield* Fiber.joinAll(fibers)
     expect(order).toEqual([0, 1, 2, 3, 4])
@@ -190,7 +190,7 @@ it.effect("waiters get the lock first come, first served", () =>
   }).pipe(Effect.scoped)
 )
 
-it.effect("an interrupted wait leaves nothing behind; a release by a non-owner fails typed", () =>
+it.live("an interrupted wait leaves nothing behind; a release by a non-owner fails typed", () =>
   Effect.gen(function* () {
     const lock = yield* IpcLock.make()
     const mine = yield* IpcLock.acquire(lock)
@@ -226,7 +226,7 @@ it.effect("a reentrant lock is entered again inside its withLock; a plain one re
   }).pipe(Effect.scoped)
 )
 
-it.effect("a closed lock fails its waiters with ChannelError instead of leaving them hanging", () =>
+it.live("a closed lock fails its waiters with ChannelError instead of leaving them hanging", () =>
   Effect.gen(function* () {
     const result = yield* Deferred.make<Exit.Exit<IpcLock.Held, unknown>>()
     yield* Effect.gen(function* () {
@@ -235,7 +235,7 @@ it.effect("a closed lock fails its waiters with ChannelError instead of leaving 
       yield* Effect.forkDetach(
         Effect.exit(IpcLock.acquire(lock)).pipe(Effect.flatMap((exit) => Deferred.succeed(result, exit)))
       )
-      yield* eventually(IpcLock.status(lock), (status) => status.waiting === 1)
+      yield* eventually(Effect.orDie(IpcLock.status(lock)), (status) => status.waiting === 1)
     }).pipe(Effect.scoped)
     const exit = yield* Deferred.await(result)
     expect(exit).toMatchObject({ _tag: "Failure" })
@@ -246,7 +246,7 @@ it.effect("a closed lock fails its waiters with ChannelError instead of leaving 
   })
 )
 
-it.effect("semaphore: FIFO without overtaking, typed refusals, permits back after an interrupted wait", () =>
+it.live("semaphore: FIFO without overtaking, typed refusals, permits back after an interrupted wait", () =>
   Effect.gen(function* () {
     const semaphore = yield* IpcSemaphore.make(3)
     yield* IpcSemaphore.acquire(semaphore, 2)
@@ -260,7 +260,7 @@ it.effect("semaphore: FIFO without overtaking, typed refusals, permits back afte
         Effect.sync(() => order.push("two"))
       )
     )
-    yield* eventually(IpcSemaphore.status(semaphore), (status) => status.waiting === 1)
+    yield* eventually(Effect.orDie(IpcSemaphore.status(semaphore)), (status) => status.waiting === 1)
     const small = yield* Effect.forkChild(
       IpcSemaphore.withPermits(
         semaphore,
@@ -268,7 +268,7 @@ it.effect("semaphore: FIFO without overtaking, typed refusals, permits back afte
         Effect.sync(() => order.push("one"))
       )
     )
-    expect(yield* eventually(IpcSemaphore.status(semaphore), (status) => status.waiting === 2)).toEqual({
+    expect(yield* eventually(Effect.orDie(IpcSemaphore.status(semaphore)), (status) => status.waiting === 2)).toEqual({
       available: 1,
       waiting: 2
     })
