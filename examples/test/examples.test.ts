@@ -136,3 +136,13 @@ it("ping-pong.ts: two actors in two processes exchange 10,000 messages", async (
   expect(Number(match![1])).toBe(10_000)
   expect(Number(match![3])).toBeGreaterThan(0)
 })
+
+it("shared-counter.ts: four processes add to a SharedRef under an IpcLock; a holder SIGKILLed inside abandons it", async () => {
+  const plain = await runExample("shared-counter", [], 180_000)
+  expect(plain.code, plain.stderr).toBe(0)
+  expect(lastLine(plain.stdout)).toBe("counter=4000")
+  // The second process dies holding the lock between its 501st read and write: 3 x 1000 + 500.
+  const killed = await runExample("shared-counter", ["--kill"], 180_000)
+  expect(killed.code, killed.stderr).toBe(0)
+  expect(lastLine(killed.stdout)).toBe("counter=3500 abandoned=1")
+}, 400_000)
