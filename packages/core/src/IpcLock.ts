@@ -134,7 +134,7 @@ interface Holder {
   /** Every acquisition holding the lock: one, or more when it was entered again. */
   readonly tokens: Set<string>
   /** Forgets the release that runs when the holder's process dies. */
-  readonly forget: () => void
+  forget: () => void
 }
 
 /**
@@ -165,17 +165,17 @@ export const make = (options?: Options): Effect.Effect<IpcLock, never, Scope.Sco
     let abandoned = false
 
     const grant = (session: string, token: string): boolean => {
-      holder = {
-        session,
-        tokens: new Set([token]),
-        forget: sessions.onGone(session, () => {
-          holder = undefined
-          abandoned = true
-          next()
-        })
-      }
       const wasAbandoned = abandoned
       abandoned = false
+      const granted: Holder = { session, tokens: new Set([token]), forget: () => {} }
+      holder = granted
+      // Registered once `holder` is set: a session already gone releases at once, and must find it.
+      granted.forget = sessions.onGone(session, () => {
+        if (holder !== granted) return
+        holder = undefined
+        abandoned = true
+        next()
+      })
       return wasAbandoned
     }
     const next = () => {
@@ -340,7 +340,9 @@ export const withLock = <A, E, R>(
       const within = new Map(yield* Within).set(lock.handle.endpoint, held.token)
       const run = Effect.isEffect(body) ? body : body(held)
       const exit = yield* Effect.exit(restore(run).pipe(Effect.provideService(Within, within)))
-      yield* release(lock, held)
+      const released = yield* Effect.exit(release(lock, held))
+      // The body's own failure comes first; a failed release (the lock closed) is reported after a success.
+      if (Exit.isSuccess(exit)) yield* released
       return yield* exit
     })
   )

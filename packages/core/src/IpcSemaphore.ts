@@ -102,7 +102,7 @@ interface Holdings {
   /** The grants not yet released, oldest first. */
   readonly grants: Array<Grant>
   /** Forgets the release that runs when the process dies. */
-  readonly forget: () => void
+  forget: () => void
 }
 
 const invalidCount = (message: string) => new SemaphoreError({ reason: "InvalidCount", message })
@@ -146,12 +146,17 @@ export const make = (permits: number): Effect.Effect<IpcSemaphore, never, Scope.
     }
     const grant = (session: string, token: string, count: number) => {
       available -= count
-      let held = holdings.get(session)
-      if (held === undefined) {
-        held = { grants: [], forget: sessions.onGone(session, () => giveAll(session)) }
-        holdings.set(session, held)
+      const held = holdings.get(session)
+      if (held !== undefined) {
+        held.grants.push({ token, permits: count })
+        return
       }
-      held.grants.push({ token, permits: count })
+      const fresh: Holdings = { grants: [{ token, permits: count }], forget: () => {} }
+      holdings.set(session, fresh)
+      // Registered once the grant is recorded: a session already gone gives it back at once, and must find it.
+      fresh.forget = sessions.onGone(session, () => {
+        if (holdings.get(session) === fresh) giveAll(session)
+      })
     }
     const next = () => {
       for (const waiter of waiters) {
@@ -326,7 +331,11 @@ export const withPermits = <A, E, R>(
     Effect.gen(function* () {
       const token = yield* restore(acquireToken(semaphore, permits))
       const exit = yield* Effect.exit(restore(effect))
-      yield* Channel.call(semaphore.handle, "Release", { session: Session.of(semaphore.handle), token, permits })
+      const released = yield* Effect.exit(
+        Channel.call(semaphore.handle, "Release", { session: Session.of(semaphore.handle), token, permits })
+      )
+      // The effect's own failure comes first; a failed release (the semaphore closed) is reported after a success.
+      if (Exit.isSuccess(exit)) yield* released
       return yield* exit
     })
   )
