@@ -129,6 +129,33 @@ it.live("process: a killed waiter is granted nothing; the lock goes free, not ab
   )
 )
 
+it.live("process: a killed waiter for permits is granted none", () =>
+  withPool("process", { size: 1 }, (pool) =>
+    Effect.gen(function* () {
+      const { next, notes, probe } = yield* serveProbe
+      const semaphore = yield* IpcSemaphore.make(2)
+      yield* IpcSemaphore.acquire(semaphore, 2)
+      const run = yield* Effect.forkChild(
+        Effect.exit(pool.apply(HoldPermits, { semaphore, probe, permits: 1, exit: false }))
+      )
+      const waiting = yield* next("waiting")
+      const queued = yield* eventually(
+        Effect.orDie(IpcSemaphore.status(semaphore)),
+        (status) => status.waiting === 1,
+        60_000
+      )
+      expect(queued).toEqual({ available: 0, waiting: 1 })
+      process.kill(waiting.pid, "SIGKILL")
+      yield* eventually(Effect.orDie(IpcSemaphore.status(semaphore)), (status) => status.waiting === 0, 60_000)
+      yield* IpcSemaphore.release(semaphore, 2)
+      // Both permits are free: none went to the dead waiter.
+      expect(yield* IpcSemaphore.status(semaphore)).toEqual({ available: 2, waiting: 0 })
+      expect(notes.map((note) => note.event)).not.toContain("held")
+      yield* Fiber.interrupt(run)
+    }).pipe(Effect.scoped)
+  )
+)
+
 it.live("process: four processes never hold more permits than the semaphore has", () =>
   withPool("process", { size: 4 }, (pool) =>
     Effect.gen(function* () {
