@@ -11,7 +11,16 @@ import { it } from "@effect/vitest"
 import { Channel, IpcLock, IpcSemaphore, SharedRef } from "@troupe/core"
 import { Deferred, Effect, Exit, Fiber, Queue, Schema } from "effect"
 import { expect } from "vitest"
-import { AtomicAdd, HoldLock, HoldPermits, LockLoop, PermitLoop, Probe, WaitLock } from "./fixtures/ipcSync.ts"
+import {
+  AtomicAdd,
+  HoldLock,
+  HoldPermits,
+  LockLoop,
+  LockLoopFromGrandchild,
+  PermitLoop,
+  Probe,
+  WaitLock
+} from "./fixtures/ipcSync.ts"
 import { backends, eventually, range, withPool } from "./fixtures/pool.ts"
 
 interface Note {
@@ -58,6 +67,25 @@ it.live("process: four processes under one lock never overlap, and a plain get/s
         expect(notes[i + 1]).toEqual({ event: "exit", pid: notes[i]!.pid })
       }
       expect(new Set(notes.map((note) => note.pid)).size).toBe(4)
+    }).pipe(Effect.scoped)
+  )
+)
+
+it.live("process: a child and a grandchild share the lock and the counter like any two processes", () =>
+  withPool("process", { size: 2 }, (pool) =>
+    Effect.gen(function* () {
+      const { notes, probe } = yield* serveProbe
+      const lock = yield* IpcLock.make()
+      const counter = yield* SharedRef.make(Schema.Int, 0)
+      const payload = { lock, counter, probe, times: 50 }
+      yield* Effect.all([pool.apply(LockLoop, payload), pool.apply(LockLoopFromGrandchild, payload)], {
+        concurrency: "unbounded"
+      })
+      expect(yield* SharedRef.get(counter)).toBe(100)
+      for (let i = 0; i < notes.length; i += 2) {
+        expect(notes[i + 1]).toEqual({ event: "exit", pid: notes[i]!.pid })
+      }
+      expect(new Set(notes.map((note) => note.pid)).size).toBe(2)
     }).pipe(Effect.scoped)
   )
 )
