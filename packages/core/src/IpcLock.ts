@@ -224,6 +224,8 @@ export const make = (options?: Options): Effect.Effect<IpcLock, never, Scope.Sco
             holder.tokens.add(token)
             return Effect.succeed(false)
           }
+          // A call that arrives after its process was found gone is not served: it would be granted to the dead.
+          if (sessions.isGone(session)) return Effect.interrupt
           if (holder === undefined && waiters.size === 0) return Effect.succeed(grant(session, token))
           const waiter: Waiter = { session, token, granted: Deferred.makeUnsafe() }
           waiters.add(waiter)

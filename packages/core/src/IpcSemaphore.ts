@@ -219,6 +219,8 @@ export const make = (permits: number): Effect.Effect<IpcSemaphore, never, Scope.
               invalidCount(`acquire of ${count} permits from a semaphore of ${permits}: it would wait forever`)
             )
           }
+          // A call that arrives after its process was found gone is not served: it would be granted to the dead.
+          if (sessions.isGone(session)) return Effect.interrupt
           if (waiters.size === 0 && count <= available) {
             grant(session, token, count)
             return Effect.void
