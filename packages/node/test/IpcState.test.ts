@@ -11,8 +11,15 @@ import { IpcBarrier, IpcEvent, IpcPipe, Process, SharedMap } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Cause, Effect, Exit, Fiber, Option, Schema, Stream } from "effect"
 import { expect } from "vitest"
-import { BarrierRounds, EventWait, MapIncrement, PipeChild, PipeIntrude } from "./fixtures/ipcState.ts"
-import { eventually, range, withPool } from "./fixtures/pool.ts"
+import {
+  BarrierRounds,
+  BarrierWaitThenExit,
+  EventWait,
+  MapIncrement,
+  PipeChild,
+  PipeIntrude
+} from "./fixtures/ipcState.ts"
+import { backends, eventually, range, withPool } from "./fixtures/pool.ts"
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) =>
   Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause).pipe(Option.getOrUndefined) : undefined
@@ -195,3 +202,44 @@ it.live(
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
   120_000
 )
+
+// A thread cannot be SIGKILLed alone: it ends itself (process.exit in a worker thread), like a crash.
+for (const backend of backends) {
+  it.live(
+    `${backend}: IpcPipe: the child's process or thread exits; the parent receives what it sent, then PipeClosed`,
+    () =>
+      withPool(backend, { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          const [mine, theirs] = yield* IpcPipe.make(Schema.String, Schema.String)
+          for (const i of range(2)) yield* IpcPipe.send(mine, `parent-${i}`)
+          const run = yield* Effect.forkChild(
+            Effect.exit(pool.apply(PipeChild, { end: theirs, count: 2, block: false, exit: true }))
+          )
+          const received = yield* Stream.runCollect(IpcPipe.stream(mine)).pipe(Effect.timeout("60 seconds"))
+          expect(received).toEqual(["child-0", "child-1"])
+          expect(failureOf(yield* Effect.exit(IpcPipe.receive(mine)))).toMatchObject({ _tag: "PipeClosed" })
+          yield* Fiber.interrupt(run)
+        }).pipe(Effect.scoped)
+      ),
+    120_000
+  )
+
+  it.live(
+    `${backend}: IpcBarrier: a waiting party's process or thread ends; the barrier breaks`,
+    () =>
+      withPool(backend, { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          const barrier = yield* IpcBarrier.make(3)
+          const die = yield* IpcEvent.make
+          const run = yield* Effect.forkChild(Effect.exit(pool.apply(BarrierWaitThenExit, { barrier, die })))
+          const mine = yield* Effect.forkChild(Effect.exit(IpcBarrier.wait(barrier)))
+          yield* eventually(Effect.orDie(IpcBarrier.waiting(barrier)), (n) => n === 2, 60_000)
+          yield* IpcEvent.set(die)
+          const exit = yield* Fiber.join(mine).pipe(Effect.timeout("60 seconds"))
+          expect(failureOf(exit)).toMatchObject({ _tag: "BrokenBarrier", reason: "PartyGone" })
+          yield* Fiber.interrupt(run)
+        }).pipe(Effect.scoped)
+      ),
+    120_000
+  )
+}
