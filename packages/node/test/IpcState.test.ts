@@ -9,7 +9,7 @@
 import { it } from "@effect/vitest"
 import { IpcBarrier, IpcEvent, IpcPipe, Process, SharedMap } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Cause, Effect, Exit, Fiber, Option, Schema, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Schema, Scope, Stream } from "effect"
 import { expect } from "vitest"
 import {
   BarrierRounds,
@@ -243,3 +243,21 @@ for (const backend of backends) {
     120_000
   )
 }
+
+it.live("closing the scope that made them fails waiting calls with ChannelError, never a hang", () =>
+  Effect.gen(function* () {
+    const scope = yield* Scope.make()
+    const [mine] = yield* IpcPipe.make(Schema.String, Schema.String).pipe(Scope.provide(scope))
+    const event = yield* IpcEvent.make.pipe(Scope.provide(scope))
+    const barrier = yield* IpcBarrier.make(2).pipe(Scope.provide(scope))
+    const waits = yield* Effect.forkChild(
+      Effect.all([IpcPipe.receive(mine), IpcEvent.wait(event), IpcBarrier.wait(barrier)].map(Effect.exit), {
+        concurrency: "unbounded"
+      })
+    )
+    yield* eventually(Effect.orDie(IpcBarrier.waiting(barrier)), (n) => n === 1, 60_000)
+    yield* Scope.close(scope, Exit.void)
+    const exits = yield* Fiber.join(waits).pipe(Effect.timeout("60 seconds"))
+    for (const exit of exits) expect(failureOf(exit)).toMatchObject({ _tag: "ChannelError", reason: "ServiceClosed" })
+  })
+)
