@@ -21,7 +21,7 @@ import {
 } from "./fixtures/ipcState.ts"
 import { backends, eventually, range, withPool } from "./fixtures/pool.ts"
 
-const failureOf = <A, E>(exit: Exit.Exit<A, E>) =>
+const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
   Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause).pipe(Option.getOrUndefined) : undefined
 
 it.effect("SharedMap: get, set, remove, has, size, keys, entries, clear; keys compared by their encoding", () =>
@@ -251,13 +251,16 @@ it.live("closing the scope that made them fails waiting calls with ChannelError,
     const event = yield* IpcEvent.make.pipe(Scope.provide(scope))
     const barrier = yield* IpcBarrier.make(2).pipe(Scope.provide(scope))
     const waits = yield* Effect.forkChild(
-      Effect.all([IpcPipe.receive(mine), IpcEvent.wait(event), IpcBarrier.wait(barrier)].map(Effect.exit), {
-        concurrency: "unbounded"
-      })
+      Effect.all(
+        [Effect.exit(IpcPipe.receive(mine)), Effect.exit(IpcEvent.wait(event)), Effect.exit(IpcBarrier.wait(barrier))],
+        { concurrency: "unbounded" }
+      )
     )
     yield* eventually(Effect.orDie(IpcBarrier.waiting(barrier)), (n) => n === 1, 60_000)
     yield* Scope.close(scope, Exit.void)
     const exits = yield* Fiber.join(waits).pipe(Effect.timeout("60 seconds"))
-    for (const exit of exits) expect(failureOf(exit)).toMatchObject({ _tag: "ChannelError", reason: "ServiceClosed" })
+    for (const exit of exits as ReadonlyArray<Exit.Exit<unknown, unknown>>) {
+      expect(failureOf(exit)).toMatchObject({ _tag: "ChannelError", reason: "ServiceClosed" })
+    }
   })
 )
