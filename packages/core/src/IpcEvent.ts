@@ -73,7 +73,7 @@ export const isIpcEvent = (u: unknown): u is IpcEvent => typeof u === "object" &
  *
  * export const WaitForGo = Task.make("WaitForGo", {
  *   payload: { go: IpcEvent.schema },
- *   handler: ({ go }) => IpcEvent.wait(go).pipe(Effect.orDie)
+ *   handler: ({ go }) => IpcEvent.wait(go).pipe(Effect.asVoid, Effect.orDie)
  * })
  * ```
  *
