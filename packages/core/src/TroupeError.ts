@@ -616,6 +616,58 @@ export class SemaphoreError extends Schema.TaggedError<SemaphoreError>()("Semaph
 }) {}
 
 /**
+ * An `IpcPipe` end can no longer receive or send:
+ *
+ * - `"PeerClosed"`: the other end was closed, or its process is gone. What it
+ *   sent before is still received; then `receive` fails with this.
+ * - `"Closed"`: this end was closed (`IpcPipe.close`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcPipe } from "@troupe/core"
+ *
+ * declare const end: IpcPipe.End<string, string>
+ * // Receives until the other end is gone, then stops.
+ * const last = IpcPipe.receive(end).pipe(Effect.catchTag("PipeClosed", () => Effect.succeed("<closed>")))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PipeClosed extends Schema.TaggedError<PipeClosed>()("PipeClosed", {
+  reason: Schema.Literals(["PeerClosed", "Closed"]),
+  message: Schema.String
+}) {}
+
+/**
+ * An `IpcPipe` end was used from a second process: each end belongs to the
+ * first process that used it (pass the other end to the other process).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PipeEndInUse extends Schema.TaggedError<PipeEndInUse>()("PipeEndInUse", {}) {
+  override get message(): string {
+    return "this end of the pipe belongs to another process: each end is used from one process only (the first that used it)"
+  }
+}
+
+/**
+ * An `IpcBarrier` is broken (Python's `BrokenBarrierError`): `abort` was
+ * called, `reset` was called while parties waited, or a waiting party's
+ * process died or its wait was interrupted. Every waiter fails with it, and
+ * so does every later `wait` until `reset`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BrokenBarrier extends Schema.TaggedError<BrokenBarrier>()("BrokenBarrier", {
+  reason: Schema.Literals(["Aborted", "Reset", "PartyGone"]),
+  message: Schema.String
+}) {}
+
+/**
  * Everything an `ask` can fail with, besides the message's own typed error.
  *
  * @since 0.1.0

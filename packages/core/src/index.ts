@@ -22,6 +22,12 @@ export * as IpcLock from "./IpcLock.ts"
 /** @since 0.1.0 */
 export * as IpcSemaphore from "./IpcSemaphore.ts"
 /** @since 0.1.0 */
+export * as IpcBarrier from "./IpcBarrier.ts"
+/** @since 0.1.0 */
+export * as IpcEvent from "./IpcEvent.ts"
+/** @since 0.1.0 */
+export * as IpcPipe from "./IpcPipe.ts"
+/** @since 0.1.0 */
 export * as Keyed from "./Keyed.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
@@ -37,6 +43,8 @@ export * as Progress from "./Progress.ts"
 export * as RestartPolicy from "./RestartPolicy.ts"
 /** @since 0.1.0 */
 export * as Session from "./Session.ts"
+/** @since 0.1.0 */
+export * as SharedMap from "./SharedMap.ts"
 /** @since 0.1.0 */
 export * as SharedMemory from "./SharedMemory.ts"
 /** @since 0.1.0 */

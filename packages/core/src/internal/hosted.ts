@@ -32,9 +32,10 @@ export const handleSchema = <S extends Channel.Any, P>(options: {
 /**
  * A memo of services keyed by the Schemas they are built from: the same
  * Schemas give the same service object (and so the same codecs) in every
- * call, in the parent and in each child.
+ * call, in the parent and in each child. A service built from two Schemas
+ * nests two memos (`serviceMemo((a) => serviceMemo((b) => build(a, b)))`).
  */
-export const serviceMemo = <Key extends object, S extends Channel.Any>(build: (key: Key) => S): ((key: Key) => S) => {
+export const serviceMemo = <Key extends object, S>(build: (key: Key) => S): ((key: Key) => S) => {
   const built = new WeakMap<Key, S>()
   return (key) => {
     let service = built.get(key)
