@@ -18,6 +18,8 @@ export * as ChildRunner from "./ChildRunner.ts"
 /** @since 0.1.0 */
 export * as ExitStatus from "./ExitStatus.ts"
 /** @since 0.1.0 */
+export * as IpcQueue from "./IpcQueue.ts"
+/** @since 0.1.0 */
 export * as Keyed from "./Keyed.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
