@@ -31,7 +31,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
@@ -52,7 +51,7 @@ const TypeId = "~@troupe/core/IpcQueue" as const
  * @since 0.1.0
  * @category models
  */
-export interface IpcQueue<A> extends Pipeable {
+export interface IpcQueue<A> {
   readonly [TypeId]: { readonly _A: (_: A) => A }
   /** The channel handle of the service that hosts the queue. */
   readonly handle: Channel.Handle<Channel.Any>
@@ -83,20 +82,9 @@ const serviceOf = Hosted.serviceMemo((item: Schema.Top) => {
 
 type QueueService = ReturnType<typeof serviceOf>
 
-const variance = { _A: (a: unknown) => a }
+const variance = { _A: (a: any) => a }
 
-const QueueProto = {
-  [TypeId]: variance,
-  pipe() {
-    return pipeArguments(this, arguments)
-  }
-}
-
-const wrap = <A>(handle: Channel.Handle<QueueService>): IpcQueue<A> => {
-  const queue = Object.create(QueueProto)
-  queue.handle = handle
-  return queue
-}
+const wrap = <A>(handle: Channel.Handle<QueueService>): IpcQueue<A> => ({ [TypeId]: variance, handle })
 
 /**
  * Whether `u` is an `IpcQueue`.
