@@ -96,6 +96,19 @@ it.effect("in the host process: shutdown refuses offers, lets takes drain, then 
   }).pipe(Effect.scoped)
 )
 
+it.effect("in the host process: takes waiting when the queue is shut down fail with QueueShutdown", () =>
+  Effect.gen(function* () {
+    const queue = yield* ints(1)
+    const waiting = yield* Effect.forkChild(
+      Effect.flip(Effect.all([IpcQueue.take(queue), IpcQueue.take(queue)], { concurrency: 2 }))
+    )
+    yield* Effect.yieldNow
+    expect(waiting.pollUnsafe()).toBeUndefined()
+    yield* IpcQueue.shutdown(queue)
+    expect((yield* Fiber.join(waiting))._tag).toBe("QueueShutdown")
+  }).pipe(Effect.scoped)
+)
+
 it.effect("in the host process: join waits for taskDone of every item; too many taskDone fails typed", () =>
   Effect.gen(function* () {
     const queue = yield* ints(10)
