@@ -11,8 +11,10 @@
  * Raw: `relayBaseline.ts`'s two forked children relaying numbers through the
  * parent with `process.send`, one message per number (its rate in
  * messages per second). Each repetition runs the four in rotating order;
- * prints the load average, the medians and the median of the
- * per-repetition ratios to raw, and writes `results/ipc.json`.
+ * prints the load average, the medians, the median of the per-repetition
+ * ratios to raw and the CPU time per item of the parent and of its
+ * children (which moves much less with the load than the rates), and
+ * writes `results/ipc.json`.
  */
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -21,7 +23,7 @@ import { IpcQueue, Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { rawRelay } from "./relayBaseline.ts"
+import { type Cpu, cpuPerMessage, cpuStart, rawRelay } from "./relayBaseline.ts"
 import { quantile } from "./stats.ts"
 import { Consume, Produce } from "./workers/queueTasks.ts"
 
@@ -44,6 +46,7 @@ const sides: ReadonlyArray<Side> = ["single", "batch", "stream", "raw"]
 const run = (pool: Pool.Service, mode: Mode, count: number) =>
   Effect.gen(function* () {
     const queue = yield* IpcQueue.make({ item: Schema.Int, capacity: 1000 })
+    const cpu = cpuStart()
     const started = performance.now()
     const [, sum] = yield* Effect.all(
       [pool.apply(Produce, { queue, count, mode, batch }), pool.apply(Consume, { queue, count, mode, batch })],
@@ -51,7 +54,7 @@ const run = (pool: Pool.Service, mode: Mode, count: number) =>
     )
     const rate = (count / (performance.now() - started)) * 1000
     if (sum !== (count * (count + 1)) / 2) return yield* Effect.die(new Error(`${mode}: wrong sum ${sum}`))
-    return rate
+    return { rate, cpu: cpuPerMessage(cpu, count) }
   }).pipe(Effect.scoped)
 
 const load = () =>
@@ -59,7 +62,11 @@ const load = () =>
     .map((n) => n.toFixed(2))
     .join(" ")
 
+/** CPU per item (per message for raw) of the parent and of its children. */
+const us = (cpu: Cpu) => `cpu/item parent ${cpu.parent.toFixed(0)}µs children ${cpu.children.toFixed(0)}µs`
+
 const rates: Record<Side, Array<number>> = { single: [], batch: [], stream: [], raw: [] }
+const cpus: Record<Side, Array<Cpu>> = { single: [], batch: [], stream: [], raw: [] }
 const ratios: Record<Mode, Array<number>> = { single: [], batch: [], stream: [] }
 const loads: Array<string> = [load()]
 
@@ -69,14 +76,20 @@ await Effect.gen(function* () {
   for (let rep = 0; rep < reps; rep++) {
     const order = sides.map((_, i) => sides[(i + rep) % sides.length]!)
     const rate: Partial<Record<Side, number>> = {}
+    const cpu: Partial<Record<Side, Cpu>> = {}
     for (const side of order) {
-      rate[side] = side === "raw" ? (yield* Effect.promise(() => rawRelay(items))).rate : yield* run(pool, side, items)
+      const measured = side === "raw" ? yield* Effect.promise(() => rawRelay(items)) : yield* run(pool, side, items)
+      rate[side] = measured.rate
+      cpu[side] = measured.cpu
     }
-    for (const side of sides) rates[side].push(rate[side]!)
+    for (const side of sides) {
+      rates[side].push(rate[side]!)
+      cpus[side].push(cpu[side]!)
+    }
     for (const mode of ["single", "batch", "stream"] as const) ratios[mode].push(rate[mode]! / rate.raw!)
     loads.push(load())
     console.log(
-      `rep ${rep + 1} (load ${loads.at(-1)}): ${sides.map((side) => `${side} ${Math.round(rate[side]!)}/s`).join(", ")}`
+      `rep ${rep + 1} (load ${loads.at(-1)}): ${sides.map((side) => `${side} ${Math.round(rate[side]!)}/s (${us(cpu[side]!)})`).join(", ")}`
     )
   }
 }).pipe(Effect.scoped, Effect.provide(NodePool.transport("process")), Effect.runPromise)
@@ -88,12 +101,21 @@ const summary = {
   reps,
   loadAverage: loads,
   rates: Object.fromEntries(sides.map((side) => [side, { median: median(rates[side]), runs: rates[side] }])),
+  cpuPerItemMicros: Object.fromEntries(
+    sides.map((side) => [
+      side,
+      {
+        parent: median(cpus[side].map((cpu) => cpu.parent)),
+        children: median(cpus[side].map((cpu) => cpu.children))
+      }
+    ])
+  ),
   ratioToRaw: Object.fromEntries(
     (["single", "batch", "stream"] as const).map((mode) => [mode, { median: median(ratios[mode]), runs: ratios[mode] }])
   )
 }
 console.log(
-  `median: ${sides.map((side) => `${side} ${Math.round(median(rates[side]))}/s`).join(", ")}; ratio to raw: ${(["single", "batch", "stream"] as const).map((mode) => `${mode} ${median(ratios[mode]).toFixed(2)}x`).join(", ")}; load ${loads.join(" | ")}`
+  `median: ${sides.map((side) => `${side} ${Math.round(median(rates[side]))}/s (cpu/item parent ${summary.cpuPerItemMicros[side]!.parent.toFixed(0)}µs children ${summary.cpuPerItemMicros[side]!.children.toFixed(0)}µs)`).join(", ")}; ratio to raw: ${(["single", "batch", "stream"] as const).map((mode) => `${mode} ${median(ratios[mode]).toFixed(2)}x`).join(", ")}; load ${loads.join(" | ")}`
 )
 writeFileSync(new URL("./results/ipc.json", import.meta.url), `${JSON.stringify(summary, null, 2)}\n`)
 process.exit(0)
