@@ -456,19 +456,19 @@ const takeWith = <A>(
     return Channel.call(handle, "Take", { session, take, max, wait }).pipe(
       Effect.map((items) => ({ items: items as ReadonlyArray<A>, session, take })),
       // The host may have given it items in the reply it will never read: an acknowledged queue takes them back.
-      Effect.onInterrupt(() => giveBack(handle, session, take, max, []))
+      // Detached: the interruption does not wait for the host's answer.
+      Effect.onInterrupt(() => Effect.asVoid(Effect.forkDetach(giveBack(handle, session, take, max, []))))
     )
   })
 
-/** Gives items back to the head of the queue, without waiting for the host. */
+/** Gives items back to the head of the queue (a failure to reach the host is ignored: the host is gone with its queue). */
 const giveBack = (
   handle: Channel.Handle<QueueService>,
   session: string,
   take: string,
   count: number,
   items: ReadonlyArray<unknown>
-): Effect.Effect<void> =>
-  Effect.asVoid(Effect.forkDetach(Effect.ignore(Channel.call(handle, "GiveBack", { session, take, count, items }))))
+): Effect.Effect<void> => Effect.ignore(Channel.call(handle, "GiveBack", { session, take, count, items }))
 
 /**
  * Takes the item at the head of the queue, waiting for one while it is
