@@ -48,6 +48,17 @@ const TypeId = "~@troupe/core/IpcQueue" as const
  * A queue hosted by the process that made it, usable from any process it
  * was passed to.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { IpcQueue } from "@troupe/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const queue: IpcQueue.IpcQueue<string> = yield* IpcQueue.make({ item: Schema.String, capacity: 10 })
+ *   yield* IpcQueue.offer(queue, "hello")
+ * }).pipe(Effect.scoped)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -131,6 +142,14 @@ export const schema = <S extends Schema.Top>(item: S): Schema.Codec<IpcQueue<S["
 
 /**
  * How a queue is made.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { IpcQueue } from "@troupe/core"
+ *
+ * const options: IpcQueue.Options<typeof Schema.Int> = { item: Schema.Int, capacity: 1000, acknowledged: true }
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -617,6 +636,14 @@ export const join = <A>(self: IpcQueue<A>): Effect.Effect<void, Channel.CallErro
 
 /**
  * How a `stream` reads the queue.
+ *
+ * @example
+ * ```ts
+ * import { IpcQueue } from "@troupe/core"
+ *
+ * declare const queue: IpcQueue.IpcQueue<number>
+ * const oneByOne = IpcQueue.stream(queue, { prefetch: 1 }) // nothing held in this process beyond the item it emits
+ * ```
  *
  * @since 0.1.0
  * @category models

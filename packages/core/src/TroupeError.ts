@@ -588,6 +588,15 @@ export class QueueShutdown extends Schema.TaggedError<QueueShutdown>()("QueueShu
  * the calling process took and has not acknowledged (Python's
  * `ValueError: task_done() called too many times`).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcQueue } from "@troupe/core"
+ *
+ * declare const queue: IpcQueue.IpcQueue<number>
+ * const done = IpcQueue.taskDone(queue).pipe(Effect.catchTag("QueueTaskDoneError", (error) => Effect.logWarning(error.message)))
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
