@@ -12,6 +12,7 @@ import { Effect, Exit, Fiber, Option, Schema, Stream } from "effect"
 import { expect } from "vitest"
 import {
   Consume,
+  ConsumeInGrandchild,
   FillThroughSink,
   Produce,
   ProduceReporting,
@@ -283,3 +284,16 @@ for (const backend of backends) {
     )
   }
 }
+
+it.live("process: a grandchild consumes an acknowledged queue through its parent, every item once", () =>
+  withPool("process", { size: 1 }, (pool) =>
+    Effect.gen(function* () {
+      const queue = yield* ints(10, true)
+      const consuming = yield* Effect.forkChild(pool.apply(ConsumeInGrandchild, { queue, how: "stream" }))
+      yield* IpcQueue.offerAll(queue, range(100))
+      yield* IpcQueue.join(queue)
+      yield* IpcQueue.shutdown(queue)
+      expect(yield* Fiber.join(consuming)).toEqual(range(100))
+    }).pipe(Effect.scoped, Effect.timeout("60 seconds"))
+  )
+)
