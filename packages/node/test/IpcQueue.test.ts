@@ -18,6 +18,7 @@ import {
   ProduceReporting,
   TakeAndDie,
   TakeOnce,
+  TakeWithin,
   WaitInTakeAndDie
 } from "./fixtures/ipcQueue.ts"
 import { backends, range, withPool } from "./fixtures/pool.ts"
@@ -224,6 +225,17 @@ for (const backend of backends) {
         yield* IpcQueue.shutdown(queue)
         const [first, second, streamed] = yield* Fiber.join(takes)
         expect([first, second, streamed]).toEqual(["QueueShutdown", "QueueShutdown", []])
+      }).pipe(Effect.scoped, Effect.timeout("60 seconds"))
+    )
+  )
+
+  it.live(`${backend}: a take interrupted in a child while it waits takes nothing`, () =>
+    withPool(backend, { size: 1 }, (pool) =>
+      Effect.gen(function* () {
+        const queue = yield* ints(10)
+        expect(yield* pool.apply(TakeWithin, { queue, ms: 200 })).toBe(false)
+        yield* IpcQueue.offerAll(queue, [1, 2, 3])
+        expect(yield* IpcQueue.takeUpTo(queue, 10)).toEqual([1, 2, 3])
       }).pipe(Effect.scoped, Effect.timeout("60 seconds"))
     )
   )
