@@ -115,6 +115,12 @@ it("shared-memory.ts: threads sum into one shared Int32Array; processes refuse i
   )
 }, 180_000)
 
+it("queue-producer-consumer.ts: two producer and two consumer processes through one IpcQueue, nothing lost", async () => {
+  const { code, stdout } = await runExample("queue-producer-consumer", [], 120_000)
+  expect(code).toBe(0)
+  expect(lastLine(stdout)).toBe("produced=10000 consumed=10000 lost=0")
+}, 180_000)
+
 it("process-context.ts: each task names its worker, the parent lists both, and the unclosed pool does not hold the exit", async () => {
   const { code, stdout } = await runExample("process-context")
   expect(code).toBe(0)

@@ -668,6 +668,58 @@ export class BrokenBarrier extends Schema.TaggedError<BrokenBarrier>()("BrokenBa
 }) {}
 
 /**
+ * An `IpcQueue` was shut down: an `offer` (or one waiting for room) is
+ * refused, and a `take` finds the queue empty and never to be filled again.
+ * A `stream` of the queue ends instead.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcQueue } from "@troupe/core"
+ *
+ * declare const queue: IpcQueue.IpcQueue<number>
+ * const next = IpcQueue.take(queue).pipe(Effect.catchTag("QueueShutdown", () => Effect.succeed(-1)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueShutdown extends Schema.TaggedError<QueueShutdown>()("QueueShutdown", {}) {
+  override get message(): string {
+    return "the queue was shut down"
+  }
+}
+
+/**
+ * `IpcQueue.taskDone` was called for more items than it may mark done: more
+ * than were put and not yet done, or, in an acknowledged queue, more than
+ * the calling process took and has not acknowledged (Python's
+ * `ValueError: task_done() called too many times`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcQueue } from "@troupe/core"
+ *
+ * declare const queue: IpcQueue.IpcQueue<number>
+ * const done = IpcQueue.taskDone(queue).pipe(Effect.catchTag("QueueTaskDoneError", (error) => Effect.logWarning(error.message)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueTaskDoneError extends Schema.TaggedError<QueueTaskDoneError>()("QueueTaskDoneError", {
+  /** How many items the call marked done. */
+  count: Schema.Number,
+  /** How many it could mark done. */
+  outstanding: Schema.Number
+}) {
+  override get message(): string {
+    return `taskDone for ${this.count} item(s), but only ${this.outstanding} may be marked done`
+  }
+}
+
+/**
  * Everything an `ask` can fail with, besides the message's own typed error.
  *
  * @since 0.1.0

@@ -28,6 +28,8 @@ export * as IpcEvent from "./IpcEvent.ts"
 /** @since 0.1.0 */
 export * as IpcPipe from "./IpcPipe.ts"
 /** @since 0.1.0 */
+export * as IpcQueue from "./IpcQueue.ts"
+/** @since 0.1.0 */
 export * as Keyed from "./Keyed.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
