@@ -18,17 +18,17 @@ export * as ChildRunner from "./ChildRunner.ts"
 /** @since 0.1.0 */
 export * as ExitStatus from "./ExitStatus.ts"
 /** @since 0.1.0 */
-export * as IpcLock from "./IpcLock.ts"
-/** @since 0.1.0 */
-export * as IpcSemaphore from "./IpcSemaphore.ts"
-/** @since 0.1.0 */
 export * as IpcBarrier from "./IpcBarrier.ts"
 /** @since 0.1.0 */
 export * as IpcEvent from "./IpcEvent.ts"
 /** @since 0.1.0 */
+export * as IpcLock from "./IpcLock.ts"
+/** @since 0.1.0 */
 export * as IpcPipe from "./IpcPipe.ts"
 /** @since 0.1.0 */
 export * as IpcQueue from "./IpcQueue.ts"
+/** @since 0.1.0 */
+export * as IpcSemaphore from "./IpcSemaphore.ts"
 /** @since 0.1.0 */
 export * as Keyed from "./Keyed.ts"
 /** @since 0.1.0 */
