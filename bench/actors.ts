@@ -15,14 +15,14 @@
  * CPU time per message of the parent and of its children (from `/proc`,
  * Linux only): unlike the rates, CPU per message hardly moves with the load.
  */
-import { fork } from "node:child_process"
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { Channel, Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import { Finish, Ping, PingBehaviour, Pong, PongBehaviour } from "../examples/ping-pong.ts"
+import { type Cpu, cpuPerMessage, cpuStart, rawRelay } from "./relayBaseline.ts"
 import { quantile } from "./stats.ts"
 
 const { values: args } = parseArgs({
@@ -31,67 +31,8 @@ const { values: args } = parseArgs({
 const messages = Number(args.messages)
 const reps = Number(args.reps)
 
-/** CPU milliseconds used so far by this process's children (Linux `/proc`, 100 ticks a second), or `NaN`. */
-const childrenCpuMs = (): number => {
-  let total = 0
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue
-      try {
-        const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")
-        if (Number(fields[1]) === process.pid) total += (Number(fields[11]) + Number(fields[12])) * 10
-      } catch {
-        // The process ended meanwhile.
-      }
-    }
-  } catch {
-    return Number.NaN
-  }
-  return total
-}
-
-/** CPU µs per message of the parent and of its children, over `messages` messages since `start`. */
-interface Cpu {
-  readonly parent: number
-  readonly children: number
-}
-const cpuStart = () => ({ parent: process.cpuUsage(), children: childrenCpuMs() })
-const cpuPerMessage = (start: ReturnType<typeof cpuStart>, messages: number): Cpu => {
-  const parent = process.cpuUsage(start.parent)
-  return {
-    parent: (parent.user + parent.system) / messages,
-    children: ((childrenCpuMs() - start.children) * 1000) / messages
-  }
-}
-
-/** Messages per second of one raw rally. */
-const raw = async (): Promise<{ readonly rate: number; readonly cpu: Cpu }> => {
-  const child = () => fork(new URL("./workers/relayChild.ts", import.meta.url), [], { serialization: "json" })
-  const server = child()
-  const answerer = child()
-  const rally = (total: number) =>
-    new Promise<{ readonly rate: number; readonly cpu: Cpu }>((resolve) => {
-      const cpu = cpuStart()
-      const started = performance.now()
-      server.removeAllListeners("message")
-      answerer.removeAllListeners("message")
-      server.on("message", (frame: { n?: number; done?: number }) => {
-        if (frame.done !== undefined) {
-          resolve({
-            rate: (frame.done / (performance.now() - started)) * 1000,
-            cpu: cpuPerMessage(cpu, frame.done)
-          })
-        } else answerer.send(frame)
-      })
-      answerer.on("message", (frame) => server.send(frame as object))
-      server.send({ serve: total })
-    })
-  await rally(1000)
-  const measured = await rally(messages)
-  server.kill()
-  answerer.kill()
-  return measured
-}
+/** Messages per second of one raw rally (the shared baseline of `relayBaseline.ts`). */
+const raw = () => rawRelay(messages)
 
 /** Messages per second of one Troupe rally, and of the same rally asked by the parent itself (no channel). */
 const troupe = (): Promise<{

@@ -115,6 +115,12 @@ it("shared-memory.ts: threads sum into one shared Int32Array; processes refuse i
   )
 }, 180_000)
 
+it("queue-producer-consumer.ts: two producer and two consumer processes through one IpcQueue, nothing lost", async () => {
+  const { code, stdout } = await runExample("queue-producer-consumer", [], 120_000)
+  expect(code).toBe(0)
+  expect(lastLine(stdout)).toBe("produced=10000 consumed=10000 lost=0")
+}, 180_000)
+
 it("process-context.ts: each task names its worker, the parent lists both, and the unclosed pool does not hold the exit", async () => {
   const { code, stdout } = await runExample("process-context")
   expect(code).toBe(0)
@@ -136,3 +142,47 @@ it("ping-pong.ts: two actors in two processes exchange 10,000 messages", async (
   expect(Number(match![1])).toBe(10_000)
   expect(Number(match![3])).toBeGreaterThan(0)
 })
+
+it("manager-dict.ts: four processes count words into one SharedMap; no update is lost", async () => {
+  const { code, stdout } = await runExample("manager-dict")
+  expect(code).toBe(0)
+  expect(stdout).toContain("top words: the=125 dog=75 fox=50 is=50\n")
+  expect(lastLine(stdout)).toBe("words=13 total=575 expected=575")
+})
+
+it("pipe.ts: messages both ways; the child exits and the parent's receive ends typed", async () => {
+  const { code, stdout } = await runExample("pipe")
+  expect(code).toBe(0)
+  const lines = stdout.trimEnd().split("\n")
+  expect(lines.slice(0, 3)).toEqual([
+    "parent received: HELLO",
+    "parent received: HOW ARE YOU",
+    "parent received: WHAT IS A PIPE"
+  ])
+  expect(lines[3]).toMatch(/^parent received: goodbye from child \d+$/)
+  expect(lastLine(stdout)).toBe("the child exited; receive now fails with PipeClosed (PeerClosed)")
+})
+
+it("barrier.ts: three processes pass three phases; a SIGKILLed waiting party breaks the barrier", async () => {
+  const { code, stdout } = await runExample("barrier")
+  expect(code).toBe(0)
+  // Every worker passes the three phases, in order (lines of different workers may interleave in stdout).
+  for (const worker of [1, 2, 3]) {
+    const phases = [
+      ...stdout.matchAll(new RegExp(`^worker ${worker} passed phase (\\d) \\(arrived [123] of 3\\)$`, "gm"))
+    ]
+    expect(phases.map((m) => Number(m[1]))).toEqual([1, 2, 3])
+  }
+  expect(stdout).toContain("worker 1 was SIGKILLed while waiting; worker 2 got BrokenBarrier\n")
+  expect(lastLine(stdout)).toBe("phases=3 passed=9 broken_after_kill=true")
+})
+
+it("shared-counter.ts: four processes add to a SharedRef under an IpcLock; a holder SIGKILLed inside abandons it", async () => {
+  const plain = await runExample("shared-counter", [], 180_000)
+  expect(plain.code, plain.stderr).toBe(0)
+  expect(lastLine(plain.stdout)).toBe("counter=4000")
+  // The second process dies holding the lock between its 501st read and write: 3 x 1000 + 500.
+  const killed = await runExample("shared-counter", ["--kill"], 180_000)
+  expect(killed.code, killed.stderr).toBe(0)
+  expect(lastLine(killed.stdout)).toBe("counter=3500 abandoned=1")
+}, 400_000)

@@ -560,6 +560,166 @@ export class ChannelError extends Schema.TaggedError<ChannelError>()("ChannelErr
 }) {}
 
 /**
+ * An `IpcLock` refused a call:
+ *
+ * - `"NotOwner"`: `release` with an acquisition this process does not hold
+ *   (another process's, or one already released, or one given back because
+ *   the lock was abandoned).
+ * - `"WouldDeadlock"`: a lock made without `reentrant: true` was acquired
+ *   again inside the body of a `withLock` of the same lock, which would wait
+ *   for itself forever.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcLock } from "@troupe/core"
+ *
+ * declare const lock: IpcLock.IpcLock
+ * declare const held: IpcLock.Held
+ * const released = IpcLock.release(lock, held).pipe(
+ *   Effect.catchTag("LockError", (error) => Effect.logWarning(error.reason))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LockError extends Schema.TaggedError<LockError>()("LockError", {
+  reason: Schema.Literals(["NotOwner", "WouldDeadlock"]),
+  message: Schema.String
+}) {}
+
+/**
+ * An `IpcSemaphore` refused a call:
+ *
+ * - `"NotHeld"`: `release(n)` of more permits than this process holds.
+ * - `"InvalidCount"`: a count below 1, or an `acquire` of more permits than
+ *   the semaphore has (it would wait forever).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcSemaphore } from "@troupe/core"
+ *
+ * declare const semaphore: IpcSemaphore.IpcSemaphore
+ * const released = IpcSemaphore.release(semaphore, 2).pipe(
+ *   Effect.catchTag("SemaphoreError", (error) => Effect.logWarning(error.message))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SemaphoreError extends Schema.TaggedError<SemaphoreError>()("SemaphoreError", {
+  reason: Schema.Literals(["NotHeld", "InvalidCount"]),
+  message: Schema.String
+}) {}
+
+/**
+ * An `IpcPipe` end can no longer receive or send:
+ *
+ * - `"PeerClosed"`: the other end was closed, or its process is gone. What it
+ *   sent before is still received; then `receive` fails with this.
+ * - `"Closed"`: this end was closed (`IpcPipe.close`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcPipe } from "@troupe/core"
+ *
+ * declare const end: IpcPipe.End<string, string>
+ * // Receives until the other end is gone, then stops.
+ * const last = IpcPipe.receive(end).pipe(Effect.catchTag("PipeClosed", () => Effect.succeed("<closed>")))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PipeClosed extends Schema.TaggedError<PipeClosed>()("PipeClosed", {
+  reason: Schema.Literals(["PeerClosed", "Closed"]),
+  message: Schema.String
+}) {}
+
+/**
+ * An `IpcPipe` end was used from a second process: each end belongs to the
+ * first process that used it (pass the other end to the other process).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PipeEndInUse extends Schema.TaggedError<PipeEndInUse>()("PipeEndInUse", {}) {
+  override get message(): string {
+    return "this end of the pipe belongs to another process: each end is used from one process only (the first that used it)"
+  }
+}
+
+/**
+ * An `IpcBarrier` is broken (Python's `BrokenBarrierError`): `abort` was
+ * called, `reset` was called while parties waited, or a waiting party's
+ * process died or its wait was interrupted. Every waiter fails with it, and
+ * so does every later `wait` until `reset`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BrokenBarrier extends Schema.TaggedError<BrokenBarrier>()("BrokenBarrier", {
+  reason: Schema.Literals(["Aborted", "Reset", "PartyGone"]),
+  message: Schema.String
+}) {}
+
+/**
+ * An `IpcQueue` was shut down: an `offer` (or one waiting for room) is
+ * refused, and a `take` finds the queue empty and never to be filled again.
+ * A `stream` of the queue ends instead.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcQueue } from "@troupe/core"
+ *
+ * declare const queue: IpcQueue.IpcQueue<number>
+ * const next = IpcQueue.take(queue).pipe(Effect.catchTag("QueueShutdown", () => Effect.succeed(-1)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueShutdown extends Schema.TaggedError<QueueShutdown>()("QueueShutdown", {}) {
+  override get message(): string {
+    return "the queue was shut down"
+  }
+}
+
+/**
+ * `IpcQueue.taskDone` was called for more items than it may mark done: more
+ * than were put and not yet done, or, in an acknowledged queue, more than
+ * the calling process took and has not acknowledged (Python's
+ * `ValueError: task_done() called too many times`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcQueue } from "@troupe/core"
+ *
+ * declare const queue: IpcQueue.IpcQueue<number>
+ * const done = IpcQueue.taskDone(queue).pipe(Effect.catchTag("QueueTaskDoneError", (error) => Effect.logWarning(error.message)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class QueueTaskDoneError extends Schema.TaggedError<QueueTaskDoneError>()("QueueTaskDoneError", {
+  /** How many items the call marked done. */
+  count: Schema.Number,
+  /** How many it could mark done. */
+  outstanding: Schema.Number
+}) {
+  override get message(): string {
+    return `taskDone for ${this.count} item(s), but only ${this.outstanding} may be marked done`
+  }
+}
+
+/**
  * Everything an `ask` can fail with, besides the message's own typed error.
  *
  * @since 0.1.0

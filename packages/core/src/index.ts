@@ -18,6 +18,18 @@ export * as ChildRunner from "./ChildRunner.ts"
 /** @since 0.1.0 */
 export * as ExitStatus from "./ExitStatus.ts"
 /** @since 0.1.0 */
+export * as IpcBarrier from "./IpcBarrier.ts"
+/** @since 0.1.0 */
+export * as IpcEvent from "./IpcEvent.ts"
+/** @since 0.1.0 */
+export * as IpcLock from "./IpcLock.ts"
+/** @since 0.1.0 */
+export * as IpcPipe from "./IpcPipe.ts"
+/** @since 0.1.0 */
+export * as IpcQueue from "./IpcQueue.ts"
+/** @since 0.1.0 */
+export * as IpcSemaphore from "./IpcSemaphore.ts"
+/** @since 0.1.0 */
 export * as Keyed from "./Keyed.ts"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.ts"
@@ -32,7 +44,13 @@ export * as Progress from "./Progress.ts"
 /** @since 0.1.0 */
 export * as RestartPolicy from "./RestartPolicy.ts"
 /** @since 0.1.0 */
+export * as Session from "./Session.ts"
+/** @since 0.1.0 */
+export * as SharedMap from "./SharedMap.ts"
+/** @since 0.1.0 */
 export * as SharedMemory from "./SharedMemory.ts"
+/** @since 0.1.0 */
+export * as SharedRef from "./SharedRef.ts"
 /** @since 0.1.0 */
 export * as Supervisor from "./Supervisor.ts"
 /** @since 0.1.0 */

@@ -40,9 +40,12 @@ if (holder[registryKey] === undefined) {
 }
 const registry: Registry = holder[registryKey]
 
+/** An id no other call of this in any process of the tree returns. */
+export const freshId = (): string => `${registry.prefix}.${registry.next++}`
+
 /** Hosts `endpoint` under a fresh id. */
 export const register = (endpoint: Endpoint): string => {
-  const id = `${registry.prefix}.${registry.next++}`
+  const id = freshId()
   registry.endpoints.set(id, endpoint)
   return id
 }

@@ -25,6 +25,18 @@ export class Fifo<A> {
     this.entries.push(entry)
   }
 
+  /** Puts `entries` back before the oldest entry, keeping their order. */
+  pushFront(entries: ReadonlyArray<A>): void {
+    if (entries.length === 0) return
+    if (this.head >= entries.length) {
+      this.head -= entries.length
+      for (let i = 0; i < entries.length; i++) this.entries[this.head + i] = entries[i]
+    } else {
+      this.entries = [...entries, ...this.entries.slice(this.head)]
+      this.head = 0
+    }
+  }
+
   /** The oldest entry, without taking it. */
   peek(): A | undefined {
     return this.head < this.entries.length ? this.entries[this.head] : undefined

@@ -1,0 +1,286 @@
+/**
+ * A barrier the parent hosts for every process below it: Python's
+ * `multiprocessing.Barrier`. A fixed number of parties each call `wait`;
+ * the last to arrive releases them all, and the barrier is ready for the
+ * next round.
+ *
+ * `make(parties)` creates it in the parent, inside a `Scope`; `schema` is
+ * its Schema, to pass it to a child in a task's payload or an actor's
+ * message. `wait` succeeds with the party's arrival index in its round
+ * (`0` for the first, `parties - 1` for the one that released the others),
+ * as Python's `wait` does.
+ *
+ * Crash semantic: when a waiting party's process dies, or its wait is
+ * interrupted, the barrier breaks: every party waiting fails with a typed
+ * `BrokenBarrier` (Python's `BrokenBarrierError`) instead of waiting forever
+ * for a party that will never come, and every later `wait` fails the same
+ * way until `reset`. `abort` breaks it on purpose.
+ *
+ * @since 0.1.0
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Channel from "./Channel.ts"
+import * as Hosted from "./internal/hosted.ts"
+import { BrokenBarrier } from "./TroupeError.ts"
+
+const TypeId = "~@troupe/core/IpcBarrier" as const
+
+const BarrierService = Channel.make("troupe/IpcBarrier", {
+  Wait: { success: Schema.Number, error: BrokenBarrier },
+  Abort: {},
+  Reset: {},
+  Broken: { success: Schema.Boolean },
+  Parties: { success: Schema.Number },
+  Waiting: { success: Schema.Number }
+})
+
+/**
+ * A barrier hosted by the parent, usable from any process it was passed to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IpcBarrier {
+  readonly [TypeId]: typeof TypeId
+  /** The hosted service behind the barrier: what travels to other processes. */
+  readonly handle: Channel.Handle<Channel.Any>
+}
+
+const wrap = (handle: Channel.Handle<Channel.Any>): IpcBarrier => ({ [TypeId]: TypeId, handle })
+
+const handleOf = (barrier: IpcBarrier) => barrier.handle as Channel.Handle<typeof BarrierService>
+
+/**
+ * Whether `u` is an `IpcBarrier`.
+ *
+ * @example
+ * ```ts
+ * import { IpcBarrier } from "@troupe/core"
+ *
+ * IpcBarrier.isIpcBarrier({}) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isIpcBarrier = (u: unknown): u is IpcBarrier => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * The Schema of a barrier, to pass it to a child in a task's payload or an
+ * actor's message.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { IpcBarrier, Task } from "@troupe/core"
+ *
+ * export const Phase = Task.make("Phase", {
+ *   payload: { barrier: IpcBarrier.schema },
+ *   success: Schema.Number,
+ *   handler: ({ barrier }) => IpcBarrier.wait(barrier).pipe(Effect.orDie)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schema: Schema.Codec<IpcBarrier, Channel.HandleEncoded> = Hosted.handleSchema({
+  service: BarrierService,
+  is: isIpcBarrier,
+  wrap,
+  unwrap: handleOf
+})
+
+interface Round {
+  arrived: number
+  passed: boolean
+  readonly released: Deferred.Deferred<void, BrokenBarrier>
+}
+
+/**
+ * Creates a barrier for `parties` parties in this process, hosted until the
+ * scope closes (waiting calls then fail with `ChannelError`, and so do
+ * later calls). `parties` below 1 is taken as 1.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcBarrier } from "@troupe/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const barrier = yield* IpcBarrier.make(1)
+ *   return yield* IpcBarrier.wait(barrier) // 0: one party releases itself
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (parties: number): Effect.Effect<IpcBarrier, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const size = Math.max(1, Math.floor(parties))
+    const fresh = (): Round => ({ arrived: 0, passed: false, released: Deferred.makeUnsafe() })
+    let round = fresh()
+    let broken: BrokenBarrier | undefined
+    // Fails every party waiting in this round and starts a new one; `keepBroken` says whether later waits fail too.
+    const breakRound = (reason: BrokenBarrier["reason"], message: string, keepBroken: boolean) => {
+      const error = new BrokenBarrier({ reason, message })
+      const waiting = round
+      round = fresh()
+      broken = keepBroken ? error : undefined
+      Deferred.doneUnsafe(waiting.released, Exit.fail(error))
+    }
+    return Channel.serve(BarrierService, {
+      Wait: () =>
+        Effect.suspend(() => {
+          if (broken !== undefined) return Effect.fail(broken)
+          const mine = round
+          const index = mine.arrived++
+          if (mine.arrived === size) {
+            mine.passed = true
+            round = fresh()
+            Deferred.doneUnsafe(mine.released, Exit.void)
+            return Effect.succeed(index)
+          }
+          return Deferred.await(mine.released).pipe(
+            Effect.as(index),
+            Effect.onInterrupt(() =>
+              Effect.sync(() => {
+                // A party that will never arrive: the others would wait forever, so they fail now.
+                if (round === mine && !mine.passed)
+                  breakRound(
+                    "PartyGone",
+                    "a party waiting at the barrier was interrupted, or its process is gone",
+                    true
+                  )
+              })
+            )
+          )
+        }),
+      Abort: () => Effect.sync(() => breakRound("Aborted", "the barrier was aborted", true)),
+      Reset: () =>
+        Effect.sync(() => {
+          if (round.arrived > 0) breakRound("Reset", "the barrier was reset while parties waited", false)
+          broken = undefined
+        }),
+      Broken: () => Effect.sync(() => broken !== undefined),
+      Parties: () => Effect.succeed(size),
+      Waiting: () => Effect.sync(() => (broken === undefined ? round.arrived : 0))
+    }).pipe(Effect.map(wrap))
+  })
+
+/**
+ * Waits until `parties` parties (this one included) wait, then succeeds
+ * with this party's arrival index in the round (`0` to `parties - 1`; the
+ * last to arrive gets `parties - 1`). Fails with `BrokenBarrier` when the
+ * barrier is or becomes broken.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { IpcBarrier } from "@troupe/core"
+ *
+ * declare const barrier: IpcBarrier.IpcBarrier
+ * const step = Effect.gen(function*() {
+ *   const index = yield* IpcBarrier.wait(barrier)
+ *   if (index === 0) yield* Effect.log("first to arrive")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category waiting
+ */
+export const wait = (barrier: IpcBarrier): Effect.Effect<number, BrokenBarrier | Channel.CallError> =>
+  Channel.call(handleOf(barrier), "Wait", undefined)
+
+/**
+ * Breaks the barrier: every party waiting fails with `BrokenBarrier`, and
+ * so does every later `wait` until `reset`.
+ *
+ * @example
+ * ```ts
+ * import { IpcBarrier } from "@troupe/core"
+ *
+ * declare const barrier: IpcBarrier.IpcBarrier
+ * const program = IpcBarrier.abort(barrier)
+ * ```
+ *
+ * @since 0.1.0
+ * @category setters
+ */
+export const abort = (barrier: IpcBarrier): Effect.Effect<void, Channel.CallError> =>
+  Channel.call(handleOf(barrier), "Abort", undefined)
+
+/**
+ * Returns the barrier to its first state: parties waiting fail with
+ * `BrokenBarrier`, and a broken barrier can be waited on again.
+ *
+ * @example
+ * ```ts
+ * import { IpcBarrier } from "@troupe/core"
+ *
+ * declare const barrier: IpcBarrier.IpcBarrier
+ * const program = IpcBarrier.reset(barrier)
+ * ```
+ *
+ * @since 0.1.0
+ * @category setters
+ */
+export const reset = (barrier: IpcBarrier): Effect.Effect<void, Channel.CallError> =>
+  Channel.call(handleOf(barrier), "Reset", undefined)
+
+/**
+ * Whether the barrier is broken.
+ *
+ * @example
+ * ```ts
+ * import { IpcBarrier } from "@troupe/core"
+ *
+ * declare const barrier: IpcBarrier.IpcBarrier
+ * const isBroken = IpcBarrier.broken(barrier)
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const broken = (barrier: IpcBarrier): Effect.Effect<boolean, Channel.CallError> =>
+  Channel.call(handleOf(barrier), "Broken", undefined)
+
+/**
+ * The number of parties needed to pass the barrier.
+ *
+ * @example
+ * ```ts
+ * import { IpcBarrier } from "@troupe/core"
+ *
+ * declare const barrier: IpcBarrier.IpcBarrier
+ * const parties = IpcBarrier.parties(barrier)
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const parties = (barrier: IpcBarrier): Effect.Effect<number, Channel.CallError> =>
+  Channel.call(handleOf(barrier), "Parties", undefined)
+
+/**
+ * The number of parties waiting in the current round (Python's
+ * `n_waiting`).
+ *
+ * @example
+ * ```ts
+ * import { IpcBarrier } from "@troupe/core"
+ *
+ * declare const barrier: IpcBarrier.IpcBarrier
+ * const waiting = IpcBarrier.waiting(barrier)
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const waiting = (barrier: IpcBarrier): Effect.Effect<number, Channel.CallError> =>
+  Channel.call(handleOf(barrier), "Waiting", undefined)

@@ -1,0 +1,302 @@
+/**
+ * A duplex pipe between two processes, hosted by their parent: Python's
+ * `multiprocessing.Pipe()`, typed by a Schema for each direction.
+ *
+ * `make(aSchema, bSchema)` creates it in the parent, inside a `Scope`, and
+ * returns its two ends: the first sends `A` and receives `B`, the second
+ * sends `B` and receives `A`. `schema(send, receive)` is the Schema of an
+ * end, to pass it to a child in a task's payload or an actor's message.
+ * Each end belongs to the first process that uses it; another process using
+ * it fails with `PipeEndInUse`. Messages arrive in the order they were sent.
+ *
+ * Crash semantic: when the process that owns one end dies, or closes its end
+ * (`close`), the other end still receives what was sent before, and then
+ * `receive` fails with a typed `PipeClosed` (and `stream` ends) instead of
+ * waiting forever; `send` to a closed peer fails the same way (Python's
+ * `BrokenPipeError`).
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as Types from "effect/Types"
+import * as Channel from "./Channel.ts"
+import * as Hosted from "./internal/hosted.ts"
+import * as Session from "./Session.ts"
+import { PipeClosed, PipeEndInUse } from "./TroupeError.ts"
+
+const TypeId = "~@troupe/core/IpcPipe/End" as const
+
+/**
+ * One end of a pipe: sends `Send`, receives `Receive`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface End<in out Send, in out Receive> {
+  readonly [TypeId]: {
+    readonly _Send: Types.Invariant<Send>
+    readonly _Receive: Types.Invariant<Receive>
+  }
+  /** The hosted service behind this end: what travels to other processes. */
+  readonly handle: Channel.Handle<Channel.Any>
+}
+
+/**
+ * Everything an operation on an end can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PipeError = PipeClosed | PipeEndInUse | Channel.CallError
+
+const PipeFailure = Schema.Union([PipeClosed, PipeEndInUse])
+
+const buildService = (send: Schema.Top, receive: Schema.Top) =>
+  Channel.make("troupe/IpcPipe", {
+    Open: Session.openMethod,
+    Send: { payload: Schema.Struct({ session: Schema.String, message: send }), error: PipeFailure },
+    Receive: { payload: Schema.String, success: receive, error: PipeFailure },
+    Close: { payload: Schema.String, error: PipeEndInUse }
+  })
+
+type EndService = ReturnType<typeof buildService>
+
+const serviceOf = Hosted.serviceMemo((send: Schema.Top) =>
+  Hosted.serviceMemo((receive: Schema.Top) => buildService(send, receive))
+)
+
+const variance = { _Send: (a: unknown) => a, _Receive: (b: unknown) => b }
+
+const wrap = <Send, Receive>(handle: Channel.Handle<Channel.Any>): End<Send, Receive> => ({
+  [TypeId]: variance as End<Send, Receive>[typeof TypeId],
+  handle
+})
+
+const handleOf = (end: End<any, any>) => end.handle as Channel.Handle<EndService>
+
+/**
+ * Whether `u` is an end of a pipe.
+ *
+ * @example
+ * ```ts
+ * import { IpcPipe } from "@troupe/core"
+ *
+ * IpcPipe.isEnd({}) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isEnd = (u: unknown): u is End<unknown, unknown> => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * The Schema of an end that sends `send` and receives `receive`, to pass it
+ * to a child in a task's payload or an actor's message. The end `make`
+ * returns second is `schema(bSchema, aSchema)`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import { IpcPipe, Task } from "@troupe/core"
+ *
+ * // The child's end: it receives strings and answers with their lengths.
+ * export const Lengths = Task.make("Lengths", {
+ *   payload: { end: IpcPipe.schema(Schema.Number, Schema.String) },
+ *   handler: ({ end }) =>
+ *     IpcPipe.stream(end).pipe(
+ *       Stream.runForEach((text) => IpcPipe.send(end, text.length)),
+ *       Effect.orDie
+ *     )
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schema = <Send extends Schema.Top, Receive extends Schema.Top>(
+  send: Send,
+  receive: Receive
+): Schema.Codec<End<Send["Type"], Receive["Type"]>, Channel.HandleEncoded> =>
+  Hosted.handleSchema({
+    service: serviceOf(send)(receive),
+    is: (u): u is End<Send["Type"], Receive["Type"]> => isEnd(u),
+    wrap: (handle) => wrap(handle),
+    unwrap: handleOf
+  })
+
+interface Side {
+  /** The session of the process this end belongs to, once one used it. */
+  owner: string | undefined
+  closed: boolean
+  /** What the other end sent to this one; ended when either end closes. */
+  readonly inbox: Queue.Queue<unknown, Cause.Done>
+}
+
+/**
+ * Creates a pipe in this process, hosted until the scope closes (waiting
+ * calls then fail with `ChannelError`, and so do later calls), and returns
+ * its two ends: the first sends `A` and receives `B`, the second the
+ * reverse.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { IpcPipe } from "@troupe/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const [left, right] = yield* IpcPipe.make(Schema.String, Schema.Number)
+ *   yield* IpcPipe.send(left, "hello")
+ *   return yield* IpcPipe.receive(right) // "hello"
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A extends Schema.Top, B extends Schema.Top>(
+  a: A,
+  b: B
+): Effect.Effect<readonly [End<A["Type"], B["Type"]>, End<B["Type"], A["Type"]>], never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const sessions = Session.makeTable()
+    const sides: [Side, Side] = [
+      { owner: undefined, closed: false, inbox: yield* Queue.unbounded<unknown, Cause.Done>() },
+      { owner: undefined, closed: false, inbox: yield* Queue.unbounded<unknown, Cause.Done>() }
+    ]
+    // This end can no longer be used; the other end gets what is already sent, then PipeClosed.
+    const close = (index: 0 | 1) => {
+      const side = sides[index]
+      if (side.closed) return
+      side.closed = true
+      Queue.endUnsafe(side.inbox)
+      Queue.endUnsafe(sides[1 - index]!.inbox)
+    }
+    const bind = (index: 0 | 1, session: string): Effect.Effect<Side, PipeEndInUse> =>
+      Effect.suspend(() => {
+        const side = sides[index]
+        if (side.owner === undefined) {
+          side.owner = session
+          sessions.onGone(session, () => close(index))
+        } else if (side.owner !== session) return Effect.fail(new PipeEndInUse())
+        return Effect.succeed(side)
+      })
+    const closedError = (index: 0 | 1) =>
+      sides[index].closed
+        ? new PipeClosed({ reason: "Closed", message: "this end of the pipe was closed" })
+        : new PipeClosed({
+            reason: "PeerClosed",
+            message: "the other end of the pipe was closed, or its process is gone"
+          })
+    const serveEnd = (index: 0 | 1, send: Schema.Top, receive: Schema.Top) =>
+      Channel.serve(serviceOf(send)(receive), {
+        Open: sessions.hold,
+        Send: ({ message, session }) =>
+          Effect.flatMap(bind(index, session), (side) => {
+            const other = sides[1 - index]!
+            if (side.closed || other.closed) return Effect.fail(closedError(index))
+            Queue.offerUnsafe(other.inbox, message)
+            return Effect.void
+          }),
+        Receive: (session) =>
+          Effect.flatMap(bind(index, session), (side) =>
+            side.closed
+              ? Effect.fail(closedError(index))
+              : Queue.take(side.inbox).pipe(Effect.catchIf(Cause.isDone, () => Effect.fail(closedError(index))))
+          ),
+        Close: (session) => Effect.flatMap(bind(index, session), () => Effect.sync(() => close(index)))
+      })
+    const first = yield* serveEnd(0, a, b)
+    const second = yield* serveEnd(1, b, a)
+    return [wrap<A["Type"], B["Type"]>(first), wrap<B["Type"], A["Type"]>(second)] as const
+  })
+
+/**
+ * Sends `message` to the other end. Fails with `PipeClosed` once either end
+ * is closed (or the other end's process is gone).
+ *
+ * @example
+ * ```ts
+ * import { IpcPipe } from "@troupe/core"
+ *
+ * declare const end: IpcPipe.End<string, number>
+ * const program = IpcPipe.send(end, "hello")
+ * ```
+ *
+ * @since 0.1.0
+ * @category sending
+ */
+export const send = <Send, Receive>(end: End<Send, Receive>, message: Send): Effect.Effect<void, PipeError> =>
+  Effect.suspend(() => {
+    const handle = handleOf(end)
+    return Channel.call(handle, "Send", { session: Session.of(handle), message })
+  })
+
+/**
+ * Receives the next message from the other end, waiting for one. Once the
+ * other end is closed (or its process is gone) and everything it sent was
+ * received, fails with `PipeClosed`.
+ *
+ * @example
+ * ```ts
+ * import { IpcPipe } from "@troupe/core"
+ *
+ * declare const end: IpcPipe.End<string, number>
+ * const next = IpcPipe.receive(end) // Effect<number, PipeError>
+ * ```
+ *
+ * @since 0.1.0
+ * @category receiving
+ */
+export const receive = <Send, Receive>(end: End<Send, Receive>): Effect.Effect<Receive, PipeError> =>
+  Effect.suspend(() => {
+    const handle = handleOf(end)
+    return Channel.call(handle, "Receive", Session.of(handle)) as Effect.Effect<Receive, PipeError>
+  })
+
+/**
+ * The messages from the other end, as a stream that ends when the other end
+ * is closed (or its process is gone) and everything it sent was received.
+ *
+ * @example
+ * ```ts
+ * import { Stream } from "effect"
+ * import { IpcPipe } from "@troupe/core"
+ *
+ * declare const end: IpcPipe.End<string, number>
+ * const all = Stream.runCollect(IpcPipe.stream(end))
+ * ```
+ *
+ * @since 0.1.0
+ * @category receiving
+ */
+export const stream = <Send, Receive>(
+  end: End<Send, Receive>
+): Stream.Stream<Receive, PipeEndInUse | Channel.CallError> =>
+  Stream.fromEffectRepeat(receive(end).pipe(Effect.catchTag("PipeClosed", () => Cause.done())))
+
+/**
+ * Closes this end: the other end receives what was already sent, then
+ * `PipeClosed`; this end can no longer send or receive. Closing twice does
+ * nothing.
+ *
+ * @example
+ * ```ts
+ * import { IpcPipe } from "@troupe/core"
+ *
+ * declare const end: IpcPipe.End<string, number>
+ * const program = IpcPipe.close(end)
+ * ```
+ *
+ * @since 0.1.0
+ * @category sending
+ */
+export const close = <Send, Receive>(end: End<Send, Receive>): Effect.Effect<void, PipeEndInUse | Channel.CallError> =>
+  Effect.suspend(() => {
+    const handle = handleOf(end)
+    return Channel.call(handle, "Close", Session.of(handle))
+  })
