@@ -53,13 +53,12 @@ it.live(
         const persistent = yield* Keyed.make(PersistentBehaviour, { hosts: 1, idleTimeout: 300 })
         yield* counters.get("a").ask("Increment", { by: 2 })
         yield* persistent.get("a").ask("Increment", { by: 2 })
-        yield* eventually(counters.activeKeys, (keys) => keys.length === 0, 5000)
-        yield* eventually(persistent.activeKeys, (keys) => keys.length === 0, 5000)
+        yield* eventually(counters.activeKeys, (keys) => keys.length === 0)
+        yield* eventually(persistent.activeKeys, (keys) => keys.length === 0)
         expect(yield* counters.activeKeys).toEqual([])
         yield* eventually(
           Effect.sync(() => readFileSync(stops, "utf8")),
-          (text) => text.includes("stop a"),
-          5000
+          (text) => text.includes("stop a")
         )
         expect(yield* counters.get("a").ask("Get", undefined)).toBe(0)
         expect(yield* persistent.get("a").ask("Get", undefined)).toBe(2)
@@ -175,7 +174,7 @@ it.live(
         const [before] = yield* counters.pids
         // "b" stays busy (so active) while "die-a" passivates and its finalizer dies.
         const busy = yield* Effect.forkChild(counters.get("b").ask("Sleep", { ms: 3000 }), { startImmediately: true })
-        yield* eventually(counters.activeKeys, (keys) => !keys.includes("die-a"), 10_000)
+        yield* eventually(counters.activeKeys, (keys) => !keys.includes("die-a"))
         expect(yield* counters.activeKeys).not.toContain("die-a")
         expect(yield* Fiber.join(busy)).toBe(3000)
         expect(yield* counters.pids).toEqual([before])

@@ -171,8 +171,7 @@ it.live(
       yield* pool.apply(Chatty, 5)
       yield* eventually(
         Effect.sync(() => lines.length),
-        (count) => count > 0,
-        5000
+        (count) => count > 0
       )
       const line = lines.find((entry) => JSON.stringify(entry.message).includes("chatty 5"))!
       expect(line.level).toBe("Warn")
@@ -272,8 +271,7 @@ it.live(
       const [pid] = yield* counters.pids
       yield* eventually(
         Effect.sync(() => lines.length),
-        (count) => count > 0,
-        5000
+        (count) => count > 0
       )
       const line = lines.find((entry) => JSON.stringify(entry.message).includes("hello from k1"))
       expect(line?.annotations).toMatchObject({ "troupe.actor": "Counter", "troupe.key": "k1", "troupe.pid": pid })

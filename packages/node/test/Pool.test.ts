@@ -299,7 +299,7 @@ describe.each(backends)("Pool on %s: crashes", (backend) => {
             if (mode === "uncaught") expect(crash).toMatchObject({ exitCode: 1, signal: null })
             if (mode === "sigkill") expect(crash).toMatchObject({ exitCode: null, signal: "SIGKILL" })
             if (mode === "oom") expect(crash.signal !== null || (crash.exitCode ?? 0) !== 0).toBe(true)
-            const after = yield* eventually(livePids(pool), (pids) => pids.length === 4, 5000)
+            const after = yield* eventually(livePids(pool), (pids) => pids.length === 4)
             expect(after).toHaveLength(4)
             expect(after).not.toContain(crash.pid)
             if (backend === "process") expect(isRunning(crash.pid)).toBe(false)
@@ -441,7 +441,7 @@ describe.each(backends)("Pool on %s: crashes", (backend) => {
             true
           )
           expect(new Set(errors.map((e) => (e as { value: unknown }).value)).size).toBe(4)
-          yield* eventually(livePids(pool), (pids) => pids.length === 4, 5000)
+          yield* eventually(livePids(pool), (pids) => pids.length === 4)
           expect(yield* pool.map(T.Square, range(8))).toEqual(range(8).map((i) => i * i))
         })
       ),
@@ -467,8 +467,7 @@ describe.each(backends)("Pool on %s: crashes", (backend) => {
               // Failed starts take a while on a busy machine: wait for the give-up, not a fixed time.
               const later = yield* eventually(
                 Effect.orDie(Effect.flip(pool.apply(T.Square, 2))),
-                (error) => error._tag === "RestartIntensityExceeded",
-                20_000
+                (error) => error._tag === "RestartIntensityExceeded"
               )
               return { first, later }
             })
@@ -515,8 +514,7 @@ describe.each(backends)("Pool on %s: timeouts and cancellation", (backend) => {
           expect(Duration.toMillis(elapsed)).toBeLessThan(10_000)
           const after = yield* eventually(
             livePids(pool),
-            (pids) => pids.length === 2 && pids.some((p) => !before.includes(p)),
-            5000
+            (pids) => pids.length === 2 && pids.some((p) => !before.includes(p))
           )
           const replaced = before.filter((pid) => !after.includes(pid))
           expect(replaced).toHaveLength(1)
@@ -587,7 +585,7 @@ describe.each(backends)("Pool on %s: timeouts and cancellation", (backend) => {
           expect(Array.from(first as Iterable<number>)).toEqual([0])
           // A hang bound: the other three tasks take a minute each unless halting interrupts them.
           expect(Duration.toMillis(elapsed)).toBeLessThan(30_000)
-          const stats = yield* eventually(pool.stats, (s) => s.inFlight === 0, 1000)
+          const stats = yield* eventually(pool.stats, (s) => s.inFlight === 0)
           expect(stats.inFlight).toBe(0)
         })
       ),
@@ -662,8 +660,7 @@ describe.each(backends)("Pool on %s: waiting without cancelling, streams with ti
         )
         const started = yield* eventually(
           Effect.sync(() => T.countTicks(ticks)),
-          (count) => count === 2,
-          20_000
+          (count) => count === 2
         )
         expect(started).toBe(2)
         yield* Fiber.interrupt(both)

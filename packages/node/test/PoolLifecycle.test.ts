@@ -93,7 +93,7 @@ describe.each(backends)("Pool on %s: recycling", (backend) => {
           const b = yield* pool.apply(T.Pid, 0)
           const c = yield* pool.apply(T.Pid, 0)
           expect(new Set([a, b, c]).size).toBe(1)
-          const shrunk = yield* eventually(pool.stats, (s) => s.workers.every((w) => w.state === "empty"), 3000)
+          const shrunk = yield* eventually(pool.stats, (s) => s.workers.every((w) => w.state === "empty"))
           expect(shrunk.workers.every((w) => w.state === "empty")).toBe(true)
           const d = yield* pool.apply(T.Pid, 0)
           expect(d).not.toBe(a)

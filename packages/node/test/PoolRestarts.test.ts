@@ -25,8 +25,7 @@ it.live(
         (pool) =>
           eventually(
             Effect.orDie(Effect.flip(pool.apply(T.Square, 2))),
-            (failure) => failure._tag === "RestartIntensityExceeded",
-            20_000
+            (failure) => failure._tag === "RestartIntensityExceeded"
           )
       )
       expect(error).toMatchObject({ _tag: "RestartIntensityExceeded", restarts: 3 })
