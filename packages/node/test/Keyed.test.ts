@@ -3,7 +3,7 @@
  * passivation, consistent hashing over the hosts, a host's death restarting
  * only its own actors, and the parallel shutdown of the hosts (S36).
  */
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Keyed, type Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
@@ -57,7 +57,7 @@ it.live(
         yield* eventually(persistent.activeKeys, (keys) => keys.length === 0)
         expect(yield* counters.activeKeys).toEqual([])
         yield* eventually(
-          Effect.sync(() => readFileSync(stops, "utf8")),
+          Effect.sync(() => (existsSync(stops) ? readFileSync(stops, "utf8") : "")),
           (text) => text.includes("stop a")
         )
         expect(yield* counters.get("a").ask("Get", undefined)).toBe(0)
