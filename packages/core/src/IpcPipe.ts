@@ -342,7 +342,8 @@ interface Receiver {
 const receiversKey = Symbol.for("@troupe/core/IpcPipe/receivers")
 const receiversHolder = globalThis as { [receiversKey]?: Map<string, Receiver> }
 /** Per process (on `globalThis`, so that every copy of this module in it counts together), by endpoint. */
-const receivers: Map<string, Receiver> = (receiversHolder[receiversKey] ??= new Map())
+if (receiversHolder[receiversKey] === undefined) receiversHolder[receiversKey] = new Map()
+const receivers: Map<string, Receiver> = receiversHolder[receiversKey]
 
 const receiverOf = (endpoint: string): Receiver => {
   let receiver = receivers.get(endpoint)
