@@ -328,8 +328,12 @@ export const receive = <Send, Receive>(end: End<Send, Receive>): Effect.Effect<R
         counter.received = sequence
         return Effect.succeed(message as Receive)
       }),
-      // A closed end stays closed: what this process counted for it is no longer needed.
-      Effect.tapErrorTag("PipeClosed", () => Effect.sync(() => receivers.delete(handle.endpoint)))
+      // A closed end (or a closed service, or a parent gone) stays so: what this process counted is no longer needed.
+      Effect.tapError((error) =>
+        error._tag === "PipeClosed" || error._tag === "ChannelError"
+          ? Effect.sync(() => receivers.delete(handle.endpoint))
+          : Effect.void
+      )
     )
   })
 
