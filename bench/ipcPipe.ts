@@ -11,7 +11,8 @@
  * messages, so its round trips are half of it. Each repetition runs the
  * three in rotating order after a warm-up; prints the load average, the
  * medians and the median of the per-repetition ratios to raw round trips,
- * and writes `results/ipcPipe.json`.
+ * and the CPU µs per round trip of the parent and of its children (less
+ * noisy than rates on a loaded machine), and writes `results/ipcPipe.json`.
  */
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
@@ -20,7 +21,7 @@ import { IpcPipe, Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { rawRelay } from "./relayBaseline.ts"
+import { type Cpu, cpuPerMessage, cpuStart, rawRelay } from "./relayBaseline.ts"
 import { quantile } from "./stats.ts"
 import { Answer, Serve, serve } from "./workers/pipeRally.ts"
 
@@ -30,11 +31,17 @@ const { values: args } = parseArgs({
 const trips = Number(args.trips)
 const reps = Number(args.reps)
 
-/** Round trips per second of one rally of `total` between two children, and of one between the parent and a child. */
+interface Rally {
+  readonly rate: number
+  readonly cpu: Cpu
+}
+
+/** Round trips per second and CPU per round trip of one rally of `total` between two children, and of one between the parent and a child. */
 const troupe = (pool: Pool.Service) => {
   const betweenChildren = (total: number) =>
     Effect.gen(function* () {
       const [serverEnd, answerEnd] = yield* IpcPipe.make(Schema.Number, Schema.Number)
+      const cpu = cpuStart()
       const started = performance.now()
       const [a, b] = yield* Effect.all(
         [pool.apply(Serve, { end: serverEnd, total }), pool.apply(Answer, { end: answerEnd, total })],
@@ -42,14 +49,15 @@ const troupe = (pool: Pool.Service) => {
       )
       const rate = (total / (performance.now() - started)) * 1000
       if (a === b) return yield* Effect.die(new Error("both ends ran in one process"))
-      return rate
+      return { rate, cpu: cpuPerMessage(cpu, total) } satisfies Rally
     }).pipe(Effect.scoped)
   const withParent = (total: number) =>
     Effect.gen(function* () {
       const [serverEnd, answerEnd] = yield* IpcPipe.make(Schema.Number, Schema.Number)
+      const cpu = cpuStart()
       const started = performance.now()
       yield* Effect.all([serve(serverEnd, total), pool.apply(Answer, { end: answerEnd, total })], { concurrency: 2 })
-      return (total / (performance.now() - started)) * 1000
+      return { rate: (total / (performance.now() - started)) * 1000, cpu: cpuPerMessage(cpu, total) } satisfies Rally
     }).pipe(Effect.scoped)
   return { betweenChildren, withParent }
 }
@@ -57,6 +65,12 @@ const troupe = (pool: Pool.Service) => {
 type Side = "children" | "parent" | "raw"
 const rates: Record<Side, Array<number>> = { children: [], parent: [], raw: [] }
 const ratios: Record<"children" | "parent", Array<number>> = { children: [], parent: [] }
+/** CPU µs per round trip, parent and children. */
+const cpus: Record<Side, { parent: Array<number>; children: Array<number> }> = {
+  children: { parent: [], children: [] },
+  parent: { parent: [], children: [] },
+  raw: { parent: [], children: [] }
+}
 const load = () =>
   loadavg()
     .map((n) => n.toFixed(1))
@@ -70,13 +84,21 @@ await Effect.gen(function* () {
   yield* rally.withParent(500)
   for (let rep = 0; rep < reps; rep++) {
     const rate: Partial<Record<Side, number>> = {}
+    const record = (side: Side, rally: Rally, perRoundTrip: number) => {
+      rate[side] = rally.rate
+      cpus[side].parent.push(rally.cpu.parent * perRoundTrip)
+      cpus[side].children.push(rally.cpu.children * perRoundTrip)
+    }
     const order: ReadonlyArray<Side> = (["children", "parent", "raw"] as const).map(
       (_, i, all) => all[(i + rep) % all.length]!
     )
     for (const side of order) {
-      if (side === "raw") rate.raw = (yield* Effect.promise(() => rawRelay(trips * 2))).rate / 2
-      else if (side === "children") rate.children = yield* rally.betweenChildren(trips)
-      else rate.parent = yield* rally.withParent(trips)
+      if (side === "raw") {
+        const raw = yield* Effect.promise(() => rawRelay(trips * 2))
+        // Its figures are per one-way message: a round trip is two.
+        record("raw", { rate: raw.rate / 2, cpu: raw.cpu }, 2)
+      } else if (side === "children") record("children", yield* rally.betweenChildren(trips), 1)
+      else record("parent", yield* rally.withParent(trips), 1)
     }
     for (const side of ["children", "parent", "raw"] as const) rates[side].push(rate[side]!)
     ratios.children.push(rate.children! / rate.raw!)
@@ -100,10 +122,24 @@ const summary = {
   ratioToRaw: {
     betweenChildren: { median: median(ratios.children), runs: ratios.children },
     parentAndChild: { median: median(ratios.parent), runs: ratios.parent }
-  }
+  },
+  cpuMicrosPerRoundTrip: Object.fromEntries(
+    (["children", "parent", "raw"] as const).map((side) => [
+      side,
+      { parent: median(cpus[side].parent), children: median(cpus[side].children) }
+    ])
+  )
 }
 console.log(
   `median round trips/s: pipe between children ${Math.round(summary.roundTripsPerSecond.betweenChildren.median)} (ratio ${summary.ratioToRaw.betweenChildren.median.toFixed(2)}), pipe parent-child ${Math.round(summary.roundTripsPerSecond.parentAndChild.median)} (ratio ${summary.ratioToRaw.parentAndChild.median.toFixed(2)}), raw relay ${Math.round(summary.roundTripsPerSecond.rawRelay.median)}; load ${loadBefore} -> ${summary.load.after}`
+)
+console.log(
+  `median CPU µs per round trip (parent / children): ${(["children", "parent", "raw"] as const)
+    .map(
+      (side) =>
+        `${side} ${Math.round(summary.cpuMicrosPerRoundTrip[side]!.parent)} / ${Math.round(summary.cpuMicrosPerRoundTrip[side]!.children)}`
+    )
+    .join(", ")}`
 )
 writeFileSync(new URL("./results/ipcPipe.json", import.meta.url), `${JSON.stringify(summary, null, 2)}\n`)
 process.exit(0)

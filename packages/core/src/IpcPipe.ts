@@ -15,13 +15,22 @@
  * waiting forever; `send` to a closed peer fails the same way (Python's
  * `BrokenPipeError`).
  *
+ * Delivery is exact: each message is received once, in order, even when a
+ * `receive` is interrupted (a timeout) while its message is on the way
+ * back. The receiving process counts what it got and each `receive` says so;
+ * the host keeps a delivered message until a later `receive` acknowledges
+ * it, and sends it again to a `receive` that did not get it. Concurrent
+ * receives of one end in a process take their turn.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Queue from "effect/Queue"
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type * as Types from "effect/Types"
 import * as Channel from "./Channel.ts"
@@ -60,7 +69,12 @@ const buildService = (send: Schema.Top, receive: Schema.Top) =>
   Channel.make("troupe/IpcPipe", {
     Open: Session.openMethod,
     Send: { payload: Schema.Struct({ session: Schema.String, message: send }), error: PipeFailure },
-    Receive: { payload: Schema.String, success: receive, error: PipeFailure },
+    // `received`: how many messages this end's process has got, which acknowledges them all.
+    Receive: {
+      payload: Schema.Struct({ session: Schema.String, received: Schema.Number }),
+      success: Schema.Struct({ sequence: Schema.Number, message: receive }),
+      error: PipeFailure
+    },
     Close: { payload: Schema.String, error: PipeEndInUse }
   })
 
@@ -133,8 +147,47 @@ interface Side {
   /** The session of the process this end belongs to, once one used it. */
   owner: string | undefined
   closed: boolean
-  /** What the other end sent to this one; ended when either end closes. */
-  readonly inbox: Queue.Queue<unknown, Cause.Done>
+  /**
+   * What the other end sent to this one and this end has not acknowledged:
+   * `inbox[head]` is message number `first` (counted from 1), delivered
+   * perhaps, but kept until a receive says it got it.
+   */
+  readonly inbox: Array<unknown>
+  head: number
+  first: number
+  /** Completed, and replaced, when a message arrives or an end closes. */
+  changed: Deferred.Deferred<void>
+}
+
+const makeSide = (): Side => ({
+  owner: undefined,
+  closed: false,
+  inbox: [],
+  head: 0,
+  first: 1,
+  changed: Deferred.makeUnsafe<void>()
+})
+
+/** Wakes the receive waiting on `side`, if any. */
+const signal = (side: Side): void => {
+  const changed = side.changed
+  side.changed = Deferred.makeUnsafe<void>()
+  Deferred.doneUnsafe(changed, Exit.void)
+}
+
+/** Drops the messages up to number `received`: the receiving process has them. */
+const acknowledge = (side: Side, received: number): void => {
+  while (side.first <= received && side.head < side.inbox.length) {
+    side.inbox[side.head++] = undefined
+    side.first++
+  }
+  if (side.head === side.inbox.length) {
+    side.inbox.length = 0
+    side.head = 0
+  } else if (side.head > 1024 && side.head * 2 > side.inbox.length) {
+    side.inbox.splice(0, side.head)
+    side.head = 0
+  }
 }
 
 /**
@@ -164,17 +217,16 @@ export const make = <A extends Schema.Top, B extends Schema.Top>(
 ): Effect.Effect<readonly [End<A["Type"], B["Type"]>, End<B["Type"], A["Type"]>], never, Scope.Scope> =>
   Effect.gen(function* () {
     const sessions = Session.makeTable()
-    const sides: [Side, Side] = [
-      { owner: undefined, closed: false, inbox: yield* Queue.unbounded<unknown, Cause.Done>() },
-      { owner: undefined, closed: false, inbox: yield* Queue.unbounded<unknown, Cause.Done>() }
-    ]
+    const sides: [Side, Side] = [makeSide(), makeSide()]
     // This end can no longer be used; the other end gets what is already sent, then PipeClosed.
     const close = (index: 0 | 1) => {
       const side = sides[index]
       if (side.closed) return
       side.closed = true
-      Queue.endUnsafe(side.inbox)
-      Queue.endUnsafe(sides[1 - index]!.inbox)
+      side.inbox.length = 0
+      side.head = 0
+      signal(side)
+      signal(sides[1 - index]!)
     }
     const bind = (index: 0 | 1, session: string): Effect.Effect<Side, PipeEndInUse> =>
       Effect.suspend(() => {
@@ -192,6 +244,20 @@ export const make = <A extends Schema.Top, B extends Schema.Top>(
             reason: "PeerClosed",
             message: "the other end of the pipe was closed, or its process is gone"
           })
+    // The message after number `received`, kept (not taken) so that a receive that never got it gets it again.
+    const next = (
+      index: 0 | 1,
+      side: Side,
+      received: number
+    ): Effect.Effect<{ readonly sequence: number; readonly message: unknown }, PipeClosed> =>
+      Effect.suspend(() => {
+        if (side.closed) return Effect.fail(closedError(index))
+        acknowledge(side, received)
+        if (side.head < side.inbox.length)
+          return Effect.succeed({ sequence: side.first, message: side.inbox[side.head] })
+        if (sides[1 - index]!.closed) return Effect.fail(closedError(index))
+        return Effect.flatMap(Deferred.await(side.changed), () => next(index, side, received))
+      })
     const serveEnd = (index: 0 | 1, send: Schema.Top, receive: Schema.Top) =>
       Channel.serve(serviceOf(send)(receive), {
         Open: sessions.hold,
@@ -199,15 +265,11 @@ export const make = <A extends Schema.Top, B extends Schema.Top>(
           Effect.flatMap(bind(index, session), (side) => {
             const other = sides[1 - index]!
             if (side.closed || other.closed) return Effect.fail(closedError(index))
-            Queue.offerUnsafe(other.inbox, message)
+            other.inbox.push(message)
+            signal(other)
             return Effect.void
           }),
-        Receive: (session) =>
-          Effect.flatMap(bind(index, session), (side) =>
-            side.closed
-              ? Effect.fail(closedError(index))
-              : Queue.take(side.inbox).pipe(Effect.catchIf(Cause.isDone, () => Effect.fail(closedError(index))))
-          ),
+        Receive: ({ received, session }) => Effect.flatMap(bind(index, session), (side) => next(index, side, received)),
         Close: (session) => Effect.flatMap(bind(index, session), () => Effect.sync(() => close(index)))
       })
     const first = yield* serveEnd(0, a, b)
@@ -255,8 +317,46 @@ export const send = <Send, Receive>(end: End<Send, Receive>, message: Send): Eff
 export const receive = <Send, Receive>(end: End<Send, Receive>): Effect.Effect<Receive, PipeError> =>
   Effect.suspend(() => {
     const handle = handleOf(end)
-    return Channel.call(handle, "Receive", Session.of(handle)) as Effect.Effect<Receive, PipeError>
+    const counter = receiverOf(handle.endpoint)
+    const call = Effect.suspend(() =>
+      Channel.call(handle, "Receive", { session: Session.of(handle), received: counter.received })
+    )
+    return Semaphore.withPermit(counter.turn)(call).pipe(
+      Effect.flatMap(({ message, sequence }) => {
+        // A reply of a receive that started before the last one finished may repeat a message: skip it.
+        if (sequence <= counter.received) return receive(end)
+        counter.received = sequence
+        return Effect.succeed(message as Receive)
+      }),
+      // A closed end (or a closed service, or a parent gone) stays so: what this process counted is no longer needed.
+      Effect.tapError((error) =>
+        error._tag === "PipeClosed" || error._tag === "ChannelError"
+          ? Effect.sync(() => receivers.delete(handle.endpoint))
+          : Effect.void
+      )
+    )
   })
+
+/** What this process has received through one end: its count, and the turn of concurrent receives. */
+interface Receiver {
+  received: number
+  readonly turn: Semaphore.Semaphore
+}
+
+const receiversKey = Symbol.for("@troupe/core/IpcPipe/receivers")
+const receiversHolder = globalThis as { [receiversKey]?: Map<string, Receiver> }
+/** Per process (on `globalThis`, so that every copy of this module in it counts together), by endpoint. */
+if (receiversHolder[receiversKey] === undefined) receiversHolder[receiversKey] = new Map()
+const receivers: Map<string, Receiver> = receiversHolder[receiversKey]
+
+const receiverOf = (endpoint: string): Receiver => {
+  let receiver = receivers.get(endpoint)
+  if (receiver === undefined) {
+    receiver = { received: 0, turn: Semaphore.makeUnsafe(1) }
+    receivers.set(endpoint, receiver)
+  }
+  return receiver
+}
 
 /**
  * The messages from the other end, as a stream that ends when the other end

@@ -17,6 +17,7 @@ import {
   EventWait,
   MapIncrement,
   PipeChild,
+  PipeImpatient,
   PipeIntrude
 } from "./fixtures/ipcState.ts"
 import { backends, eventually, range, withPool } from "./fixtures/pool.ts"
@@ -106,6 +107,34 @@ it.live(
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
   120_000
 )
+
+for (const receivers of [1, 2]) {
+  it.live(
+    `IpcPipe: receives interrupted at random (${receivers} receiving fiber(s)) get every message exactly once, in order`,
+    () =>
+      Effect.gen(function* () {
+        const count = 300
+        const [mine, theirs] = yield* IpcPipe.make(Schema.String, Schema.String)
+        const child = yield* Process.start(PipeImpatient, { end: theirs, count, receivers })
+        expect(yield* IpcPipe.receive(mine)).toBe("ready")
+        // In small bursts, so that receives both find messages waiting and wait for them.
+        for (const i of range(count)) {
+          yield* IpcPipe.send(mine, `m-${i}`)
+          if (i % 7 === 0) yield* Effect.sleep(1)
+        }
+        const { received, timeouts } = yield* child.result.pipe(Effect.timeout("60 seconds"))
+        // Each fiber got its messages in the order they were sent; together, each message once.
+        for (const got of received) {
+          const numbers = got.map((m) => Number(m.slice(2)))
+          expect(numbers).toEqual([...numbers].sort((x, y) => x - y))
+        }
+        const all = received.flat().map((m) => Number(m.slice(2)))
+        expect(all.sort((x, y) => x - y)).toEqual(range(count))
+        expect(timeouts).toBeGreaterThan(0)
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+    120_000
+  )
+}
 
 it.live(
   "IpcPipe: an end used by one process fails typed in another",
