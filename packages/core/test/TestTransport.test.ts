@@ -15,10 +15,11 @@ const Square = Task.make("TestTransport.test/Square", {
   handler: (n) => Effect.succeed(n * n)
 })
 
-const Forever = Task.make("TestTransport.test/Forever", {
+/** Never ends, and ignores interruption: its worker has to be replaced. */
+const Stuck = Task.make("TestTransport.test/Stuck", {
   payload: Schema.Number,
   success: Schema.Number,
-  handler: () => Effect.never
+  handler: () => Effect.uninterruptible(Effect.never)
 })
 
 /** The transport of the test that is running: a task's handler reaches its own children through it. */
@@ -37,7 +38,7 @@ const Crash = Task.make("TestTransport.test/Crash", {
     )
 })
 
-const tasks = [Square, Forever, Crash]
+const tasks = [Square, Stuck, Crash]
 
 /** Lets the in-memory frames and the fibers they wake run: a bounded number of turns, never a duration. */
 const settle = Effect.gen(function* () {
@@ -86,7 +87,7 @@ describe("Pool over TestTransport, under TestClock", () => {
     withPool({ size: 1, interruptGrace: "500 millis" }, (pool, test) =>
       Effect.gen(function* () {
         yield* test.spawned(1)
-        const call = yield* Effect.forkChild(Effect.exit(pool.apply(Forever, 1, { timeout: "1 second" })))
+        const call = yield* Effect.forkChild(Effect.exit(pool.apply(Stuck, 1, { timeout: "1 second" })))
         yield* settle
         yield* TestClock.adjust("999 millis")
         yield* settle
@@ -193,6 +194,7 @@ describe("Pool over TestTransport, under TestClock", () => {
         expect(child.received.at(-1)).toEqual({ _tag: "Close" })
         expect(child.exitStatus()).toMatchObject({ code: 0, signal: null })
         expect(child.signals).toEqual([])
+        return child
       })
     )
   )
