@@ -65,8 +65,8 @@ export interface Item {
   dispatchedAt: number
 }
 
-/** The unit of dispatch. */
-export interface Job {
+/** The unit of dispatch; a balancer sees it as a `Balancer.Job`. */
+export interface Job extends Balancer.Job {
   readonly items: Array<Item>
   readonly timeoutMs: number | undefined
   /** The caller's span, when the call is traced. */
@@ -105,7 +105,15 @@ const makeJob = (
   submittedAt: number
 ): Job => {
   const items: Array<Item> = new Array(payloads.length)
-  const job: Job = { items, timeoutMs: options.timeoutMs, held: 0, timer: undefined, trace }
+  const job: Job = {
+    task: task.name,
+    payload: payloads[0]?.payload,
+    items,
+    timeoutMs: options.timeoutMs,
+    held: 0,
+    timer: undefined,
+    trace
+  }
   for (let index = 0; index < payloads.length; index++) {
     const id = nextId++
     const { encoded, payload } = payloads[index]!
@@ -233,7 +241,7 @@ export class Dispatcher {
           const deep = this.queue.length > this.options.size * concurrency
           this.limit = deep && job.timeoutMs === undefined ? concurrency + prefetch : concurrency
           this.module = job.items[0]!.run.module
-          const index = balancer.pick(this.slots, job.items[0]!.payload)
+          const index = balancer.pick(this.slots, job)
           if (index === undefined) {
             position++
             continue
@@ -399,7 +407,15 @@ export class Dispatcher {
   private requeueable(item: Item): Job {
     const job = item.job
     if (job.items.length === 1) return job
-    const solo: Job = { items: [item], timeoutMs: job.timeoutMs, held: 0, timer: undefined, trace: job.trace }
+    const solo: Job = {
+      task: job.task,
+      payload: item.payload,
+      items: [item],
+      timeoutMs: job.timeoutMs,
+      held: 0,
+      timer: undefined,
+      trace: job.trace
+    }
     ;(item as { job: Job }).job = solo
     return solo
   }
