@@ -155,7 +155,7 @@ export class Dispatcher {
   /** The module of the job being placed: workers started from a bundle serve only their own modules. */
   module = ""
   closing = false
-  broken: RestartIntensityExceeded | undefined = undefined
+  private brokenBy: RestartIntensityExceeded | undefined = undefined
   /** Called when queued work finds no live worker, so the pool can start one. */
   onDemand: () => void = () => {}
 
@@ -180,6 +180,18 @@ export class Dispatcher {
     trace?: Trace | undefined
   ): Job {
     return makeJob(task, module, payloads, options, onDone, trace, this.clock.monotonicMillis())
+  }
+
+  /** Why the pool gave up, once it has: it then refuses every call. */
+  get broken(): RestartIntensityExceeded | undefined {
+    return this.brokenBy
+  }
+
+  /** The pool gives up: every later call is refused with `error`, and every queued or held item fails with it. */
+  giveUp(error: RestartIntensityExceeded): void {
+    this.brokenBy = error
+    this.failQueued(() => error)
+    for (const slot of this.slots) for (const item of [...slot.held.values()]) this.settle(item, Exit.fail(error))
   }
 
   /** Fails fast when the pool takes no work. */

@@ -25,7 +25,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Random from "effect/Random"
 import * as RestartPolicy from "../RestartPolicy.ts"
 import { RestartIntensityExceeded } from "../TroupeError.ts"
@@ -57,12 +56,8 @@ export const makeSupervision = (options: {
 
   const giveUp = (error: RestartIntensityExceeded) => {
     dispatcher.telemetry.publish({ _tag: "PoolGaveUp", reason: error.message, at: dispatcher.clock.wallMillis() })
-    dispatcher.broken = error
-    dispatcher.failQueued(() => error)
-    for (const slot of dispatcher.slots) {
-      for (const item of [...slot.held.values()]) dispatcher.settle(item, Exit.fail(error))
-      slot.kill()
-    }
+    dispatcher.giveUp(error)
+    for (const slot of dispatcher.slots) slot.kill()
   }
 
   const supervise = (slot: Slot) =>
