@@ -48,7 +48,7 @@ const settle = Effect.gen(function* () {
 /** Waits, turn by turn, until `check` holds (a bound on turns catches a hang). */
 const until = (check: () => boolean) =>
   Effect.gen(function* () {
-    for (let turn = 0; turn < 10_000 && !check(); turn++) yield* Effect.yieldNow
+    for (let turn = 0; turn < 100_000 && !check(); turn++) yield* Effect.yieldNow
     expect(check()).toBe(true)
   })
 
@@ -86,9 +86,10 @@ describe("Pool over TestTransport, under TestClock", () => {
   it.effect("a task timeout fires exactly at its deadline on the pool's clock, and replaces the stuck worker", () =>
     withPool({ size: 1, interruptGrace: "500 millis" }, (pool, test) =>
       Effect.gen(function* () {
-        yield* test.spawned(1)
+        // The worker is ready (its module loads in real time): the deadline starts at dispatch.
+        expect(yield* pool.apply(Square, 2)).toBe(4)
         const call = yield* Effect.forkChild(Effect.exit(pool.apply(Stuck, 1, { timeout: "1 second" })))
-        yield* settle
+        yield* until(() => JSON.stringify(test.children[0]!.received).includes(Stuck.name))
         yield* TestClock.adjust("999 millis")
         yield* settle
         expect(call.pollUnsafe()).toBeUndefined()
