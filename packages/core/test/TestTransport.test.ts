@@ -5,8 +5,9 @@
  * and no real wait. What only real processes show stays in @troupe/node.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Pool, Task, TestTransport, Transport } from "@troupe/core"
+import { Actor, Keyed, Pool, Task, TestTransport, Transport } from "@troupe/core"
 import { Effect, Exit, Fiber, Schema, Scope } from "effect"
+import { Rpc } from "effect/rpc"
 import { TestClock } from "effect/testing"
 
 const Square = Task.make("TestTransport.test/Square", {
@@ -40,6 +41,16 @@ const Crash = Task.make("TestTransport.test/Crash", {
 
 const tasks = [Square, Stuck, Crash]
 
+const Sleeper = Actor.make("TestTransport.test/Sleeper", [
+  Rpc.make("Ping", { success: Schema.String }),
+  Rpc.make("Hang", {})
+] as const)
+
+const SleeperBehaviour = Actor.behaviour(
+  Sleeper,
+  Effect.succeed({ Ping: () => Effect.succeed("pong"), Hang: () => Effect.never })
+)
+
 /** Lets the in-memory frames and the fibers they wake run: a bounded number of turns, never a duration. */
 const settle = Effect.gen(function* () {
   for (let turn = 0; turn < 50; turn++) yield* Effect.yieldNow
@@ -50,6 +61,13 @@ const until = (check: () => boolean) =>
   Effect.gen(function* () {
     for (let turn = 0; turn < 100_000 && !check(); turn++) yield* Effect.yieldNow
     expect(check()).toBe(true)
+  })
+
+/** Closes `scope` while moving the test clock on: a shutdown's waits (drain, kill grace) are timed. */
+const closeDriven = (scope: Scope.Closeable) =>
+  Effect.gen(function* () {
+    const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+    while (closing.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
   })
 
 /** Runs `body` with a pool over a fresh in-memory transport; the pool's shutdown is driven by the test clock. */
@@ -67,8 +85,7 @@ const withPool = <A, E>(
       Effect.provideService(Transport.Transport, test.transport)
     )
     const result = yield* body(pool, test)
-    const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
-    while (closing.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
+    yield* closeDriven(scope)
     return result
   })
 
@@ -198,5 +215,28 @@ describe("Pool over TestTransport, under TestClock", () => {
         return child
       })
     )
+  )
+})
+
+describe("Actors over TestTransport, under TestClock", () => {
+  it.effect("an ask times out exactly at the mailbox's askTimeout on the tree's clock", () =>
+    Effect.gen(function* () {
+      const test = TestTransport.make()
+      const scope = yield* Scope.make()
+      const sleepers = yield* Keyed.make(SleeperBehaviour, { hosts: 1, mailbox: { askTimeout: "5 seconds" } }).pipe(
+        Scope.provide(scope),
+        Effect.provideService(Transport.Transport, test.transport)
+      )
+      expect(yield* sleepers.get("a").ask("Ping", undefined)).toBe("pong")
+      const ask = yield* Effect.forkChild(Effect.exit(sleepers.get("a").ask("Hang", undefined)))
+      yield* settle
+      yield* TestClock.adjust("4999 millis")
+      yield* settle
+      expect(ask.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.join(ask)
+      expect(Exit.findErrorOption(exit)).toMatchObject({ value: { _tag: "AskTimeout", timeoutMs: 5000 } })
+      yield* closeDriven(scope)
+    })
   )
 })
