@@ -12,8 +12,11 @@
  * What only a real process shows (exit codes of a crash, signals, memory,
  * module isolation) stays in the tests of a platform such as
  * `@troupe/node`. Here a child "crashes" when the test says so
- * (`TestChild.exit`), and a task module is imported once, in the test's own
- * process: a task's handler may reach the test's state.
+ * (`TestChild.exit`), and a task module is the one already loaded in the
+ * test's own process: a task's handler may reach the test's state. List the
+ * pool's tasks in its `tasks` option, so that its children start with their
+ * modules counted as loaded; a task the pool meets later has its module
+ * imported again by the child (the module cache answers, asynchronously).
  *
  * The runner of an in-memory child records the process-wide identity behind
  * `Process.current` and the link of `Channel` calls to a parent, as a real
@@ -170,7 +173,10 @@ export const make = (options: Options = {}): TestTransport => {
         }
       }
       const refused = options.onSpawn?.(child)
-      const runner = refused === undefined ? ChildRunner.make(port, spawnOptions.runner) : undefined
+      // The modules the parent preloads define tasks it holds, so they have run in this process: they count as
+      // loaded (as in a bundled child), and a child imports only a module it is told of later.
+      const runner =
+        refused === undefined ? ChildRunner.make(port, { ...spawnOptions.runner, bundled: true }) : undefined
       if (refused !== undefined) exit(refused)
       else
         void runner!.warmUp.then(() => {

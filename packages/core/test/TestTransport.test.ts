@@ -63,6 +63,14 @@ const until = (check: () => boolean) =>
     expect(check()).toBe(true)
   })
 
+/** Waits, turn by turn, until the pool's stats satisfy `check` (a restart counted is a backoff started). */
+const untilStats = (pool: Pool.Service, check: (stats: Pool.Stats) => boolean) =>
+  Effect.gen(function* () {
+    for (let turn = 0; turn < 100_000 && !check(yield* pool.stats); turn++) yield* Effect.yieldNow
+    expect(check(yield* pool.stats)).toBe(true)
+    yield* settle
+  })
+
 /** Closes `scope` while moving the test clock on: a shutdown's waits (drain, kill grace) are timed. */
 const closeDriven = (scope: Scope.Closeable) =>
   Effect.gen(function* () {
@@ -129,11 +137,9 @@ describe("Pool over TestTransport, under TestClock", () => {
     withPool({ size: 1, backoff: { min: "100 millis", max: "1 second", randomFactor: 0 } }, (pool, test) =>
       Effect.gen(function* () {
         const call = yield* Effect.forkChild(Effect.exit(pool.apply(Crash, 1, { retries: 2 })))
-        // Each crash restarts the worker after the backoff; the retry goes to the new worker.
-        for (let crash = 1; crash <= 3; crash++) {
-          yield* until(() => test.children.length === crash && test.children[crash - 1]!.exitStatus() !== undefined)
-          yield* TestClock.adjust("1 second")
-        }
+        // Each crash restarts the worker after its backoff; the clock moves on until the call has its outcome.
+        yield* untilStats(pool, (stats) => stats.restarts >= 1)
+        while (call.pollUnsafe() === undefined) yield* TestClock.adjust("100 millis")
         const exit = yield* Fiber.join(call)
         expect(Exit.findErrorOption(exit)).toMatchObject({
           value: { _tag: "WorkerCrashed", attempts: 3, exitCode: 3 }
@@ -141,6 +147,8 @@ describe("Pool over TestTransport, under TestClock", () => {
         const stats = yield* pool.stats
         expect(stats.retried).toBe(2)
         expect(stats.failed).toEqual({ WorkerCrashed: 1 })
+        // One worker per attempt: each retry ran on the replacement of the worker it killed.
+        expect(test.children.slice(0, 3).map((child) => child.exitStatus()?.code)).toEqual([3, 3, 3])
       })
     )
   )
@@ -148,10 +156,9 @@ describe("Pool over TestTransport, under TestClock", () => {
   it.effect("backoff after a crash at start is exact: the next worker starts at min, then twice that", () =>
     withPool(
       { size: 1, backoff: { min: "100 millis", max: "10 seconds", randomFactor: 0 }, intensity: 100 },
-      (_pool, test) =>
+      (pool, test) =>
         Effect.gen(function* () {
-          yield* until(() => test.children.length === 1)
-          yield* settle
+          yield* untilStats(pool, (stats) => stats.restarts === 1)
           expect(test.children[0]!.exitStatus()).toMatchObject({ code: 1 })
           // First failure: 100 ms.
           yield* TestClock.adjust("99 millis")
@@ -160,7 +167,7 @@ describe("Pool over TestTransport, under TestClock", () => {
           yield* TestClock.adjust("1 millis")
           yield* until(() => test.children.length === 2)
           // Second consecutive failure: 200 ms.
-          yield* settle
+          yield* untilStats(pool, (stats) => stats.restarts === 2)
           yield* TestClock.adjust("199 millis")
           yield* settle
           expect(test.children.length).toBe(2)
@@ -187,7 +194,7 @@ describe("Pool over TestTransport, under TestClock", () => {
           for (let crash = 1; crash <= 3; crash++) {
             yield* until(() => test.children.length === crash)
             test.children[crash - 1]!.exit({ code: 9, signal: null })
-            yield* settle
+            yield* untilStats(pool, (stats) => stats.restarts === crash)
             yield* TestClock.adjust("10 millis")
           }
           const exit = yield* Effect.exit(pool.apply(Square, 2))
