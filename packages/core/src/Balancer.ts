@@ -2,12 +2,13 @@
  * How a process pool picks the worker that runs the next task.
  *
  * A balancer is a small value with a `pick` function. The pool calls it once
- * per dispatched task with a view of its workers (their stable slot, how many
- * tasks they hold, how many they may hold, and whether they take work) and
- * the task's payload; `pick` returns the index of a worker with room, or
- * `undefined` when the task has to wait. Three strategies ship:
+ * per job it places (one task, or one chunk of a `map`, sent to one worker in
+ * one message) with a view of its workers (their stable slot, how many jobs
+ * they hold, how many they may hold, and whether they take this job) and the
+ * job; `pick` returns the index of a worker with room, or `undefined` when
+ * the job has to wait. Three strategies ship:
  *
- * - `leastBusy` (the default): the worker with the fewest tasks in flight,
+ * - `leastBusy` (the default): the worker with the fewest jobs in flight,
  *   rotating among equally loaded workers.
  * - `roundRobin`: the next worker with room, in slot order.
  * - `keyAffinity`: consistent hashing of a key of the payload onto slots, so
@@ -21,13 +22,23 @@
 import * as HashRing from "./internal/hashRing.ts"
 
 /**
- * What a balancer sees of one worker.
+ * What a balancer sees of one worker, for the job being placed.
  *
  * - `slot`: the worker's stable index `0..size-1`; a restarted worker keeps
  *   its slot. Slots are unique within one `pick` call.
- * - `inFlight`: tasks it holds now.
- * - `capacity`: the most tasks it may hold at once.
- * - `available`: it is ready and not retiring.
+ * - `inFlight`: the jobs it holds now (sent and not yet answered, or waiting
+ *   to be sent), whatever the number of tasks in each: a chunk of a `map`
+ *   counts once.
+ * - `capacity`: the most jobs it may hold once it takes this one: the pool's
+ *   `concurrency`, plus its `prefetch` when more jobs wait than the workers
+ *   can run at once and the job has no timeout, and never more than the jobs
+ *   it holds plus the tasks it has left before `maxTasksPerWorker` retires it.
+ * - `available`: it can take this job now: it is ready (started, not
+ *   retiring or stopping) and can serve the job's task module (a worker
+ *   started from a bundle serves only the modules it was started with).
+ *
+ * `capacity` and `available` are worked out for the job passed to the same
+ * `pick` call; read them only during that call.
  *
  * @since 0.1.0
  * @category models
@@ -40,11 +51,26 @@ export interface WorkerView {
 }
 
 /**
+ * What a balancer sees of the job it places: one task, or one chunk of a
+ * `map` (its tasks go to one worker in one message).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Job<out Payload = unknown> {
+  /** The name of the job's task. */
+  readonly task: string
+  /** The decoded payload of the job's first task (every task of a `map` chunk goes where the first goes). */
+  readonly payload: Payload
+}
+
+/**
  * A strategy for choosing a worker.
  *
- * `pick(workers, payload)` returns the index into `workers` of a worker that
- * has room (see `hasRoom`), or `undefined` when none fits and the task must
- * wait. The pool calls it again when a worker frees up or changes state.
+ * `pick(workers, job)` returns the index into `workers` of a worker that
+ * has room for `job` (see `hasRoom`), or `undefined` when none fits and the
+ * job must wait. The pool calls it again when a worker frees up or changes
+ * state.
  *
  * @example
  * ```ts
@@ -69,18 +95,18 @@ export interface WorkerView {
  */
 export interface Balancer<in Payload = unknown> {
   readonly name: string
-  readonly pick: (workers: ReadonlyArray<WorkerView>, payload: Payload) => number | undefined
+  readonly pick: (workers: ReadonlyArray<WorkerView>, job: Job<Payload>) => number | undefined
   /**
-   * The choice depends on the payload: when the oldest waiting task cannot
-   * be placed, a later one (for another worker) still may. The pool then
-   * looks past the head of its queue instead of waiting for it.
+   * The choice depends on the job: when the oldest waiting job cannot be
+   * placed, a later one (for another worker) still may. The pool then looks
+   * past the head of its queue instead of waiting for it.
    */
   readonly keyed?: boolean | undefined
 }
 
 /**
- * Whether a worker can take one more task: it is available and holds fewer
- * than `capacity` tasks.
+ * Whether a worker can take the job being placed: it is available and holds
+ * fewer than `capacity` jobs.
  *
  * @example
  * ```ts
@@ -96,7 +122,7 @@ export interface Balancer<in Payload = unknown> {
 export const hasRoom = (worker: WorkerView): boolean => worker.available && worker.inFlight < worker.capacity
 
 /**
- * Picks the worker with room that has the fewest tasks in flight.
+ * Picks the worker with room that has the fewest jobs in flight.
  *
  * **Details**
  *
@@ -121,7 +147,7 @@ export const hasRoom = (worker: WorkerView): boolean => worker.available && work
  *     { slot: 0, inFlight: 3, capacity: 4, available: true },
  *     { slot: 1, inFlight: 1, capacity: 4, available: true }
  *   ],
- *   undefined
+ *   { task: "Square", payload: 3 }
  * ) // 1
  * ```
  *
@@ -179,7 +205,7 @@ export const leastBusy = (): Balancer<unknown> => {
  *
  * const balancer = Balancer.roundRobin()
  * const workers = [0, 1, 2].map((slot) => ({ slot, inFlight: 0, capacity: 1, available: true }))
- * const picks = [1, 2, 3, 4].map(() => balancer.pick(workers, undefined)) // [0, 1, 2, 0]
+ * const picks = [1, 2, 3, 4].map(() => balancer.pick(workers, { task: "Square", payload: 3 })) // [0, 1, 2, 0]
  * ```
  *
  * @since 0.1.0
@@ -225,7 +251,8 @@ export const roundRobin = (): Balancer<unknown> => {
 // -----------------------------------------------------------------------------
 
 /**
- * Sends tasks with the same key to the same slot, by consistent hashing.
+ * Sends tasks with the same key (of their payload) to the same slot, by
+ * consistent hashing.
  *
  * **Details**
  *
@@ -280,7 +307,7 @@ export const keyAffinity = <P>(
   return {
     name: "keyAffinity",
     keyed: true,
-    pick: (workers, payload) => {
+    pick: (workers, job) => {
       if (workers.length === 0) return undefined
       if (ring === undefined || !sameSlots(workers)) {
         knownSlots = new Set()
@@ -288,7 +315,7 @@ export const keyAffinity = <P>(
         knownCount = workers.length
         ring = HashRing.make(knownSlots, virtualNodes)
       }
-      const slot = ring.lookup(key(payload))
+      const slot = ring.lookup(key(job.payload))
       for (let i = 0; i < workers.length; i++) {
         const worker = workers[i]!
         if (worker.slot === slot) return hasRoom(worker) ? i : undefined

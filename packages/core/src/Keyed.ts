@@ -180,7 +180,8 @@ export const make = <A extends Actor.Any>(
           settings,
           locate: locate(ring.lookup(key)),
           exitWithActor: false,
-          snapshot: snapshots.get(key)
+          snapshot: snapshots.get(key),
+          clock: root.clock
         })
         if (gone !== undefined) cell.kill(gone)
         else cells.set(key, cell)
@@ -231,7 +232,7 @@ export const make = <A extends Actor.Any>(
 
     // Passivation: idle instances stop; their snapshot waits for their next message.
     const sweep = Effect.sync(() => {
-      const before = Date.now() - idleMs
+      const before = root.clock.monotonicMillis() - idleMs
       for (const [key, cell] of cells) {
         if (!cell.idle || cell.lastActivity > before) continue
         cell.passivate()

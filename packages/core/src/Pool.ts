@@ -25,7 +25,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
 import * as Codec from "./internal/codec.ts"
-import { Dispatcher, type Item, type Job, makeJob } from "./internal/dispatcher.ts"
+import { Dispatcher, type Item, type Job } from "./internal/dispatcher.ts"
 import {
   defaultSize,
   millis,
@@ -768,7 +768,7 @@ export const make = Effect.fnUntraced(function* (
         for (let start = 0; start < prepared.value.length; start += chunkSize) {
           const offset = start
           jobs.push(
-            makeJob(
+            dispatcher.makeJob(
               task,
               task.module,
               prepared.value.slice(start, start + chunkSize),
@@ -819,7 +819,7 @@ export const make = Effect.fnUntraced(function* (
     const settings = callSettings(task, call)
     telemetry.submitted++
     learnModule(task.module)
-    const job = makeJob(
+    const job = dispatcher.makeJob(
       task,
       task.module,
       [{ payload, encoded: encoded.value }],
@@ -839,14 +839,14 @@ export const make = Effect.fnUntraced(function* (
     // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
     const admissionTimer =
       admissionMs !== undefined && !queued
-        ? setTimeout(() => {
+        ? dispatcher.clock.after(admissionMs, () => {
             if (queued) return
             dispatcher.withdraw(feed)
             done(Exit.fail(dispatcher.queueFullError()))
-          }, admissionMs)
+          })
         : undefined
     return Effect.suspend(() => {
-      if (admissionTimer !== undefined) clearTimeout(admissionTimer)
+      if (admissionTimer !== undefined) dispatcher.clock.cancel(admissionTimer)
       dispatcher.withdraw(feed)
       const item = job.items[0]!
       return item.settled ? Effect.void : dispatcher.cancel(item)

@@ -56,6 +56,8 @@ export * as Supervisor from "./Supervisor.ts"
 /** @since 0.1.0 */
 export * as Task from "./Task.ts"
 /** @since 0.1.0 */
+export * as TestTransport from "./TestTransport.ts"
+/** @since 0.1.0 */
 export * as Transport from "./Transport.ts"
 /** @since 0.1.0 */
 export * as TroupeError from "./TroupeError.ts"

@@ -15,12 +15,15 @@ const worker = (slot: number, inFlight = 0, capacity = 4, available = true): Bal
 const idle = (slots: ReadonlyArray<number>, capacity = 4): Array<Balancer.WorkerView> =>
   slots.map((slot) => worker(slot, 0, capacity))
 
+/** The job a balancer places: a task of `payload`. */
+const jobOf = <P>(payload: P): Balancer.Job<P> => ({ task: "Balancer.test/Task", payload })
+
 const keys = Array.from({ length: 1000 }, (_, i) => `key-${i}`)
 
 /** The slot each key lands on with idle workers in the given slots. */
 const slotsOf = (balancer: Balancer.Balancer<string>, workers: ReadonlyArray<Balancer.WorkerView>) =>
   keys.map((key) => {
-    const index = balancer.pick(workers, key)
+    const index = balancer.pick(workers, jobOf(key))
     if (index === undefined) throw new Error(`no worker for ${key}`)
     return workers[index]!.slot
   })
@@ -38,32 +41,33 @@ describe("Balancer.leastBusy", () => {
   it("picks the least loaded worker", () => {
     const balancer = Balancer.leastBusy()
     expect(balancer.name).toBe("leastBusy")
-    expect(balancer.pick([worker(0, 3), worker(1, 1), worker(2, 2)], undefined)).toBe(1)
-    expect(balancer.pick([worker(0, 2), worker(1, 3), worker(2, 0)], undefined)).toBe(2)
+    expect(balancer.pick([worker(0, 3), worker(1, 1), worker(2, 2)], jobOf(undefined))).toBe(1)
+    expect(balancer.pick([worker(0, 2), worker(1, 3), worker(2, 0)], jobOf(undefined))).toBe(2)
   })
 
   it("skips unavailable and full workers", () => {
     const balancer = Balancer.leastBusy()
-    expect(balancer.pick([worker(0, 0, 4, false), worker(1, 2), worker(2, 3)], undefined)).toBe(1)
-    expect(balancer.pick([worker(0, 1, 1), worker(1, 3), worker(2, 2, 2)], undefined)).toBe(1)
+    expect(balancer.pick([worker(0, 0, 4, false), worker(1, 2), worker(2, 3)], jobOf(undefined))).toBe(1)
+    expect(balancer.pick([worker(0, 1, 1), worker(1, 3), worker(2, 2, 2)], jobOf(undefined))).toBe(1)
   })
 
   it("returns undefined when every worker is full or unavailable, and for no workers", () => {
     const balancer = Balancer.leastBusy()
-    expect(balancer.pick([worker(0, 4), worker(1, 4), worker(2, 0, 4, false)], undefined)).toBeUndefined()
-    expect(balancer.pick([], undefined)).toBeUndefined()
+    expect(balancer.pick([worker(0, 4), worker(1, 4), worker(2, 0, 4, false)], jobOf(undefined))).toBeUndefined()
+    expect(balancer.pick([], jobOf(undefined))).toBeUndefined()
   })
 
   it("keeps the warm worker among equally loaded ones", () => {
     const balancer = Balancer.leastBusy()
     const workers = idle([0, 1, 2])
-    const picks = Array.from({ length: 4 }, () => balancer.pick(workers, undefined))
+    const picks = Array.from({ length: 4 }, () => balancer.pick(workers, jobOf(undefined)))
     expect(picks).toEqual([0, 0, 0, 0])
   })
 
   it("moves on by slot, whatever the order of the array, only among the least loaded", () => {
     const balancer = Balancer.leastBusy()
-    const slotOf = (workers: ReadonlyArray<Balancer.WorkerView>) => workers[balancer.pick(workers, undefined)!]!.slot
+    const slotOf = (workers: ReadonlyArray<Balancer.WorkerView>) =>
+      workers[balancer.pick(workers, jobOf(undefined))!]!.slot
     // Slot 0 picked, then busy: the next least loaded slot after it, by slot number, not array position.
     expect(slotOf([worker(2), worker(0), worker(3, 1), worker(1)])).toBe(0)
     expect(slotOf([worker(2), worker(0, 1), worker(3, 1), worker(1)])).toBe(1)
@@ -76,7 +80,7 @@ describe("Balancer.leastBusy", () => {
     const balancer = Balancer.leastBusy()
     const workers = idle([0, 1, 2, 3], 100)
     for (let i = 0; i < 40; i++) {
-      const index = balancer.pick(workers, undefined)!
+      const index = balancer.pick(workers, jobOf(undefined))!
       const chosen = workers[index]!
       workers[index] = { ...chosen, inFlight: chosen.inFlight + 1 }
     }
@@ -89,27 +93,27 @@ describe("Balancer.roundRobin", () => {
     const balancer = Balancer.roundRobin()
     expect(balancer.name).toBe("roundRobin")
     const workers = [worker(0, 3), worker(1, 0), worker(2, 1)]
-    const picks = Array.from({ length: 7 }, () => balancer.pick(workers, undefined))
+    const picks = Array.from({ length: 7 }, () => balancer.pick(workers, jobOf(undefined)))
     expect(picks).toEqual([0, 1, 2, 0, 1, 2, 0])
   })
 
   it("skips workers without room and continues after the last pick", () => {
     const balancer = Balancer.roundRobin()
     const workers = [worker(0), worker(1), worker(2), worker(3)]
-    expect(balancer.pick(workers, undefined)).toBe(0)
-    expect(balancer.pick(workers, undefined)).toBe(1)
+    expect(balancer.pick(workers, jobOf(undefined))).toBe(0)
+    expect(balancer.pick(workers, jobOf(undefined))).toBe(1)
     workers[2] = worker(2, 4) // full
-    expect(balancer.pick(workers, undefined)).toBe(3)
+    expect(balancer.pick(workers, jobOf(undefined))).toBe(3)
     workers[0] = worker(0, 0, 4, false) // restarting
-    expect(balancer.pick(workers, undefined)).toBe(1)
-    expect(balancer.pick(workers, undefined)).toBe(3)
-    expect(balancer.pick([worker(0, 4), worker(1, 0, 4, false)], undefined)).toBeUndefined()
+    expect(balancer.pick(workers, jobOf(undefined))).toBe(1)
+    expect(balancer.pick(workers, jobOf(undefined))).toBe(3)
+    expect(balancer.pick([worker(0, 4), worker(1, 0, 4, false)], jobOf(undefined))).toBeUndefined()
   })
 
   it("follows slots, not array positions", () => {
     const balancer = Balancer.roundRobin()
     const workers = [worker(2), worker(0), worker(1)]
-    const slots = Array.from({ length: 4 }, () => workers[balancer.pick(workers, undefined)!]!.slot)
+    const slots = Array.from({ length: 4 }, () => workers[balancer.pick(workers, jobOf(undefined))!]!.slot)
     expect(slots).toEqual([0, 1, 2, 0])
   })
 })
@@ -174,7 +178,7 @@ describe("Balancer.keyAffinity", () => {
     const workers = idle([0, 1, 2, 3])
     const balancer = byKey()
     const names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
-    expect(names.map((name) => workers[balancer.pick(workers, name)!]!.slot)).toEqual([3, 3, 1, 0, 1, 2, 1, 2])
+    expect(names.map((name) => workers[balancer.pick(workers, jobOf(name))!]!.slot)).toEqual([3, 3, 1, 0, 1, 2, 1, 2])
   })
 
   it("returns undefined when the key's slot is full or unavailable, without using another slot", () => {
@@ -185,14 +189,14 @@ describe("Balancer.keyAffinity", () => {
     const slot = home[0]!
     const index = workers.findIndex((w) => w.slot === slot)
     workers[index] = worker(slot, 4, 4)
-    expect(balancer.pick(workers, key)).toBeUndefined()
+    expect(balancer.pick(workers, jobOf(key))).toBeUndefined()
     workers[index] = worker(slot, 0, 4, false)
-    expect(balancer.pick(workers, key)).toBeUndefined()
+    expect(balancer.pick(workers, jobOf(key))).toBeUndefined()
     // a key with another home slot is not affected
     const other = keys.find((_, i) => home[i] !== slot)!
-    expect(balancer.pick(workers, other)).not.toBeUndefined()
+    expect(balancer.pick(workers, jobOf(other))).not.toBeUndefined()
     workers[index] = worker(slot, 3, 4)
-    expect(workers[balancer.pick(workers, key)!]!.slot).toBe(slot)
+    expect(workers[balancer.pick(workers, jobOf(key))!]!.slot).toBe(slot)
   })
 
   it("hashes the key the function extracts from the payload", () => {
@@ -205,10 +209,10 @@ describe("Balancer.keyAffinity", () => {
     const workers = idle([0, 1, 2])
     const picks = new Set<number | undefined>()
     for (const account of keys.slice(0, 50)) {
-      const expected = plain.pick(workers, account)
+      const expected = plain.pick(workers, jobOf(account))
       picks.add(expected)
-      expect(byAccount.pick(workers, { account, amount: 1 })).toBe(expected)
-      expect(byAccount.pick(workers, { account, amount: 500 })).toBe(expected)
+      expect(byAccount.pick(workers, jobOf({ account, amount: 1 }))).toBe(expected)
+      expect(byAccount.pick(workers, jobOf({ account, amount: 500 }))).toBe(expected)
     }
     expect(picks.size).toBe(3)
   })
@@ -230,6 +234,6 @@ describe("Balancer.keyAffinity", () => {
   })
 
   it("returns undefined for no workers", () => {
-    expect(byKey().pick([], "key-1")).toBeUndefined()
+    expect(byKey().pick([], jobOf("key-1"))).toBeUndefined()
   })
 })

@@ -25,6 +25,7 @@ import type { ActorHost, Tenant } from "./actorHost.ts"
 import { type BehaviourShape, messageCodable } from "./actorRegistry.ts"
 import * as Codec from "./codec.ts"
 import type { Reply } from "./frame.ts"
+import type { TimeSource } from "./timeSource.ts"
 
 export interface MailboxSettings {
   readonly capacity: number
@@ -81,7 +82,8 @@ export class ActorCell implements Tenant {
   snapshot: unknown
   /** A dynamic child's start arguments, encoded: sent with every activation, so a restart gets the same. */
   private startArgs: unknown
-  lastActivity = Date.now()
+  /** When a message last left the mailbox (or the cell was made), in the clock's monotonic milliseconds. */
+  lastActivity: number
   /** A passivation asked for while the instance was starting: it stops as soon as it has started. */
   private passivateWhenStarted: (() => void) | undefined
   private queue: Array<Envelope> = []
@@ -97,6 +99,8 @@ export class ActorCell implements Tenant {
   private readonly locate: () => ActorHost | undefined
   /** Whether this instance is its host's only actor (a supervised worker). */
   private readonly exitWithActor: boolean
+  /** The supervision tree's time: ask timeouts, activity. */
+  private readonly clock: TimeSource
 
   constructor(options: {
     readonly behaviour: BehaviourShape
@@ -106,6 +110,7 @@ export class ActorCell implements Tenant {
     readonly locate: () => ActorHost | undefined
     readonly exitWithActor: boolean
     readonly snapshot?: unknown
+    readonly clock: TimeSource
   }) {
     this.behaviour = options.behaviour
     this.key = options.key
@@ -115,6 +120,8 @@ export class ActorCell implements Tenant {
     this.exitWithActor = options.exitWithActor
     this.name = options.behaviour.actor.name
     this.snapshot = options.snapshot
+    this.clock = options.clock
+    this.lastActivity = options.clock.monotonicMillis()
   }
 
   get depth(): number {
@@ -217,11 +224,11 @@ export class ActorCell implements Tenant {
       this.size++
       enqueue()
       return Effect.suspend(() => {
-        const timer = setTimeout(() => {
+        const timer = this.clock.after(timeoutMs, () => {
           this.abandon(envelope)
           Deferred.doneUnsafe(envelope.done, Exit.fail(timedOut()))
-        }, timeoutMs)
-        return answer.pipe(Effect.ensuring(Effect.sync(() => clearTimeout(timer))))
+        })
+        return answer.pipe(Effect.ensuring(Effect.sync(() => this.clock.cancel(timer))))
       })
     }
     const admitted = this.admit(mode, wait).pipe(Effect.andThen(Effect.sync(enqueue)))
@@ -274,7 +281,7 @@ export class ActorCell implements Tenant {
 
   private release() {
     this.size--
-    this.lastActivity = Date.now()
+    this.lastActivity = this.clock.monotonicMillis()
     while (this.size < this.settings.capacity && this.waiters.length > 0) this.waiters.shift()!()
   }
 

@@ -34,6 +34,7 @@ import type { Addressed, Run, SpanRecord } from "./frame.ts"
 import type { PoolTelemetry } from "./poolTelemetry.ts"
 import type { Slot } from "./slot.ts"
 import { replaySpans, type Trace } from "./telemetry.ts"
+import type { Timer, TimeSource } from "./timeSource.ts"
 
 /** One task inside a job. */
 export interface Item {
@@ -59,20 +60,20 @@ export interface Item {
   readonly onDone: (exit: Exit.Exit<unknown, unknown>) => void
   /** Called when no worker holds the item any more. */
   onRelease: (() => void) | undefined
-  /** `performance.now()` at submission and at the last dispatch to a worker. */
+  /** The pool clock's monotonic milliseconds at submission and at the last dispatch to a worker. */
   readonly submittedAt: number
   dispatchedAt: number
 }
 
-/** The unit of dispatch. */
-export interface Job {
+/** The unit of dispatch; a balancer sees it as a `Balancer.Job`. */
+export interface Job extends Balancer.Job {
   readonly items: Array<Item>
   readonly timeoutMs: number | undefined
   /** The caller's span, when the call is traced. */
   readonly trace?: Trace | undefined
   /** Items of this job a worker still holds. */
   held: number
-  timer: ReturnType<typeof setTimeout> | undefined
+  timer: Timer | undefined
 }
 
 export interface DispatcherOptions {
@@ -93,18 +94,26 @@ let nextId = 1
 
 const resolved = Promise.resolve()
 
-/** Creates the items of one job; `onDone` receives each item's outcome. */
-export const makeJob = (
+/** Creates the items of one job submitted at `submittedAt`; `onDone` receives each item's outcome. */
+const makeJob = (
   task: Task.Any,
   module: string,
   payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
   options: { readonly retries: number; readonly timeoutMs: number | undefined },
   onDone: (index: number, exit: Exit.Exit<unknown, unknown>) => void,
-  trace?: Trace | undefined
+  trace: Trace | undefined,
+  submittedAt: number
 ): Job => {
   const items: Array<Item> = new Array(payloads.length)
-  const job: Job = { items, timeoutMs: options.timeoutMs, held: 0, timer: undefined, trace }
-  const submittedAt = performance.now()
+  const job: Job = {
+    task: task.name,
+    payload: payloads[0]?.payload,
+    items,
+    timeoutMs: options.timeoutMs,
+    held: 0,
+    timer: undefined,
+    trace
+  }
   for (let index = 0; index < payloads.length; index++) {
     const id = nextId++
     const { encoded, payload } = payloads[index]!
@@ -146,16 +155,43 @@ export class Dispatcher {
   /** The module of the job being placed: workers started from a bundle serve only their own modules. */
   module = ""
   closing = false
-  broken: RestartIntensityExceeded | undefined = undefined
+  private brokenBy: RestartIntensityExceeded | undefined = undefined
   /** Called when queued work finds no live worker, so the pool can start one. */
   onDemand: () => void = () => {}
 
   readonly options: DispatcherOptions
   readonly telemetry: PoolTelemetry
+  /** The pool's time: submission and dispatch times, deadlines, the `at` of events. */
+  readonly clock: TimeSource
 
   constructor(options: DispatcherOptions) {
     this.options = options
     this.telemetry = options.telemetry
+    this.clock = options.telemetry.clock
+  }
+
+  /** Creates the items of one job, submitted now; `onDone` receives each item's outcome. */
+  makeJob(
+    task: Task.Any,
+    module: string,
+    payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
+    options: { readonly retries: number; readonly timeoutMs: number | undefined },
+    onDone: (index: number, exit: Exit.Exit<unknown, unknown>) => void,
+    trace?: Trace | undefined
+  ): Job {
+    return makeJob(task, module, payloads, options, onDone, trace, this.clock.monotonicMillis())
+  }
+
+  /** Why the pool gave up, once it has: it then refuses every call. */
+  get broken(): RestartIntensityExceeded | undefined {
+    return this.brokenBy
+  }
+
+  /** The pool gives up: every later call is refused with `error`, and every queued or held item fails with it. */
+  giveUp(error: RestartIntensityExceeded): void {
+    this.brokenBy = error
+    this.failQueued(() => error)
+    for (const slot of this.slots) for (const item of [...slot.held.values()]) this.settle(item, Exit.fail(error))
   }
 
   /** Fails fast when the pool takes no work. */
@@ -217,7 +253,7 @@ export class Dispatcher {
           const deep = this.queue.length > this.options.size * concurrency
           this.limit = deep && job.timeoutMs === undefined ? concurrency + prefetch : concurrency
           this.module = job.items[0]!.run.module
-          const index = balancer.pick(this.slots, job.items[0]!.payload)
+          const index = balancer.pick(this.slots, job)
           if (index === undefined) {
             position++
             continue
@@ -259,7 +295,7 @@ export class Dispatcher {
   /** Starts a job's deadline, when it has one. */
   startTimer(job: Job): void {
     if (job.timeoutMs === undefined || job.timer !== undefined) return
-    job.timer = setTimeout(() => this.expire(job), job.timeoutMs)
+    job.timer = this.clock.after(job.timeoutMs, () => this.expire(job))
   }
 
   private expire(job: Job): void {
@@ -282,7 +318,7 @@ export class Dispatcher {
   /** A worker replied for an item it held. */
   replied(item: Item, reply: Addressed["reply"], spans: ReadonlyArray<SpanRecord> | undefined): void {
     const slot = item.slot
-    this.telemetry.runMs.update(performance.now() - item.dispatchedAt)
+    this.telemetry.runMs.update(this.clock.monotonicMillis() - item.dispatchedAt)
     if (spans !== undefined && item.job.trace !== undefined && slot !== undefined) {
       replaySpans(item.job.trace, spans, { "troupe.worker": slot.slot })
     }
@@ -300,7 +336,7 @@ export class Dispatcher {
     if (--job.held === 0) {
       slot.jobs--
       if (job.timer !== undefined) {
-        clearTimeout(job.timer)
+        this.clock.cancel(job.timer)
         job.timer = undefined
       }
     }
@@ -364,7 +400,7 @@ export class Dispatcher {
           taskId: item.id,
           attempt: item.attempts + 1,
           pid,
-          at: Date.now()
+          at: this.clock.wallMillis()
         })
         // A retry goes to the back: the front feeds the fresh replacement first, and a task that just lost
         // a worker should not always be the first task of the next one.
@@ -383,7 +419,15 @@ export class Dispatcher {
   private requeueable(item: Item): Job {
     const job = item.job
     if (job.items.length === 1) return job
-    const solo: Job = { items: [item], timeoutMs: job.timeoutMs, held: 0, timer: undefined, trace: job.trace }
+    const solo: Job = {
+      task: job.task,
+      payload: item.payload,
+      items: [item],
+      timeoutMs: job.timeoutMs,
+      held: 0,
+      timer: undefined,
+      trace: job.trace
+    }
     ;(item as { job: Job }).job = solo
     return solo
   }

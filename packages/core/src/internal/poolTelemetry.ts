@@ -16,6 +16,7 @@ import type { ExitStatus } from "../ExitStatus.ts"
 import * as Metrics from "../Metrics.ts"
 import type * as Pool from "../Pool.ts"
 import { counterState, gaugeState, Histogram, register, Tally, unregister } from "./telemetry.ts"
+import * as TimeSource from "./timeSource.ts"
 
 export interface WorkerView {
   readonly slot: number
@@ -42,6 +43,8 @@ export const exitLabel = (status: ExitStatus): string =>
 export class PoolTelemetry {
   readonly name: string
   readonly context: Context.Context<never>
+  /** The pool's time: the `Clock` of the context the pool was made in. */
+  readonly clock: TimeSource.TimeSource
   readonly events: PubSub.PubSub<Pool.Event>
   submitted = 0
   started = 0
@@ -61,6 +64,7 @@ export class PoolTelemetry {
   constructor(name: string, context: Context.Context<never>, queueDepth: () => number) {
     this.name = name
     this.context = context
+    this.clock = TimeSource.make(context)
     this.events = Effect.runSync(PubSub.unbounded<Pool.Event>())
     const pool = { pool: name }
     const registrations = this.registrations
@@ -81,7 +85,7 @@ export class PoolTelemetry {
 
   /** Restarts went past the intensity within the last period (`onExceeded: "degrade"`). */
   degraded(): boolean {
-    return performance.now() < this.degradedUntil
+    return this.clock.monotonicMillis() < this.degradedUntil
   }
 
   /** Registers the per-worker series of one slot. */

@@ -26,6 +26,7 @@ import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } 
 import { exitLabel } from "./poolTelemetry.ts"
 import * as ProcessContext from "./processContext.ts"
 import { emitLogs } from "./telemetry.ts"
+import type { Timer } from "./timeSource.ts"
 
 /** How a worker's life ended. */
 export type Ending =
@@ -114,7 +115,7 @@ export class Slot implements Balancer.WorkerView {
   private ready: Deferred.Deferred<void> | undefined
   private initialized: Deferred.Deferred<Reply> | undefined
   private ending: Ending | undefined
-  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private idleTimer: Timer | undefined
 
   readonly slot: number
   private readonly context: SlotContext
@@ -143,13 +144,13 @@ export class Slot implements Balancer.WorkerView {
   /** Takes a job: its runs go out with the next `flush`. */
   hold(job: Job): void {
     if (this.idleTimer !== undefined) {
-      clearTimeout(this.idleTimer)
+      this.context.dispatcher.clock.cancel(this.idleTimer)
       this.idleTimer = undefined
     }
     if (this.isIdle) this.setIdle(false)
     this.jobs++
     job.held += job.items.length
-    const now = performance.now()
+    const now = this.context.dispatcher.clock.monotonicMillis()
     const telemetry = this.context.dispatcher.telemetry
     for (const item of job.items) {
       item.slot = this
@@ -223,12 +224,16 @@ export class Slot implements Balancer.WorkerView {
     } catch {
       // The channel is gone: the worker's exit releases the item.
     }
-    setTimeout(() => {
-      if (item.slot !== this) return
-      // Replaced on purpose, not crashed: this does not count toward the restart intensity.
-      this.ending ??= { _tag: "Retired" }
-      this.kill()
-    }, graceMs).unref?.()
+    this.context.dispatcher.clock.after(
+      graceMs,
+      () => {
+        if (item.slot !== this) return
+        // Replaced on purpose, not crashed: this does not count toward the restart intensity.
+        this.ending ??= { _tag: "Retired" }
+        this.kill()
+      },
+      true
+    )
   }
 
   /** Stops the worker now: SIGTERM to its group, SIGKILL after the kill grace. Its exit releases what it held. */
@@ -244,11 +249,15 @@ export class Slot implements Balancer.WorkerView {
   private escalate(connection: Transport.Connection, signals: ReadonlyArray<Transport.Signal>): void {
     const [signal, ...rest] = signals
     if (signal === undefined) return
-    setTimeout(() => {
-      if (connection.exitStatus() !== undefined) return
-      Effect.runFork(connection.signal(signal))
-      this.escalate(connection, rest)
-    }, this.context.killGraceMs).unref?.()
+    this.context.dispatcher.clock.after(
+      this.context.killGraceMs,
+      () => {
+        if (connection.exitStatus() !== undefined) return
+        Effect.runFork(connection.signal(signal))
+        this.escalate(connection, rest)
+      },
+      true
+    )
   }
 
   /** Retires the worker once it holds nothing: no new work goes to it meanwhile. */
@@ -398,10 +407,10 @@ export class Slot implements Balancer.WorkerView {
   private armIdleTimer(): void {
     const { idleTimeoutMs } = this.context
     if (this.state !== "ready" || this.held.size > 0 || idleTimeoutMs === undefined) return
-    this.idleTimer ??= setTimeout(() => {
+    this.idleTimer ??= this.context.dispatcher.clock.after(idleTimeoutMs, () => {
       this.idleTimer = undefined
       if (this.held.size === 0 && this.context.mayShrink(this)) this.retire("Idle")
-    }, idleTimeoutMs)
+    })
   }
 
   /**
@@ -491,7 +500,8 @@ export class Slot implements Balancer.WorkerView {
         return { _tag: "StartFailed", error } satisfies Ending
       }
     }
-    const startedAt = Date.now()
+    const clock = this.context.dispatcher.clock
+    const startedAt = clock.wallMillis()
     const telemetry = this.context.dispatcher.telemetry
     telemetry.workerStarts++
     telemetry.publish({ _tag: "WorkerStarted", worker: this.slot, pid: connection.pid, at: startedAt })
@@ -505,7 +515,7 @@ export class Slot implements Balancer.WorkerView {
       _tag: "Crashed",
       status,
       pid: connection.pid,
-      uptimeMs: Date.now() - startedAt,
+      uptimeMs: clock.wallMillis() - startedAt,
       served: this.dispatched - held.length,
       running: held.length
     }
@@ -518,13 +528,13 @@ export class Slot implements Balancer.WorkerView {
       code: status.code,
       signal: status.signal,
       reason: endingReason[ending._tag],
-      at: Date.now()
+      at: clock.wallMillis()
     })
     return ending
   })
 
   private cleanUp(): void {
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
+    if (this.idleTimer !== undefined) this.context.dispatcher.clock.cancel(this.idleTimer)
     this.idleTimer = undefined
     this.connection = undefined
     this.calls = undefined

@@ -25,7 +25,6 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Random from "effect/Random"
 import * as RestartPolicy from "../RestartPolicy.ts"
 import { RestartIntensityExceeded } from "../TroupeError.ts"
@@ -56,13 +55,9 @@ export const makeSupervision = (options: {
   let restarts = 0
 
   const giveUp = (error: RestartIntensityExceeded) => {
-    dispatcher.telemetry.publish({ _tag: "PoolGaveUp", reason: error.message, at: Date.now() })
-    dispatcher.broken = error
-    dispatcher.failQueued(() => error)
-    for (const slot of dispatcher.slots) {
-      for (const item of [...slot.held.values()]) dispatcher.settle(item, Exit.fail(error))
-      slot.kill()
-    }
+    dispatcher.telemetry.publish({ _tag: "PoolGaveUp", reason: error.message, at: dispatcher.clock.wallMillis() })
+    dispatcher.giveUp(error)
+    for (const slot of dispatcher.slots) slot.kill()
   }
 
   const supervise = (slot: Slot) =>
@@ -85,7 +80,7 @@ export const makeSupervision = (options: {
         restarts++
         const telemetry = dispatcher.telemetry
         telemetry.restarts++
-        const at = Date.now()
+        const at = dispatcher.clock.wallMillis()
         if (ending._tag === "StartFailed") {
           telemetry.publish({ _tag: "WorkerStartFailed", worker: slot.slot, message: ending.error.message, at })
         }
@@ -106,7 +101,7 @@ export const makeSupervision = (options: {
         }
         if (decision._tag === "GiveUp") {
           // Past the intensity, degraded: this worker restarts after the backoff's max; the pool says so.
-          telemetry.degradedUntil = performance.now() + intensity.periodMs
+          telemetry.degradedUntil = dispatcher.clock.monotonicMillis() + intensity.periodMs
           telemetry.publish({
             _tag: "PoolOverIntensity",
             restarts: decision.restarts,
@@ -120,7 +115,12 @@ export const makeSupervision = (options: {
           decision._tag === "Restart" ? decision.delay : RestartPolicy.backoffDelay(30, backoff, yield* Random.next)
         const delayMs = Duration.toMillis(delay)
         dispatcher.telemetry.backoffMs.update(delayMs)
-        dispatcher.telemetry.publish({ _tag: "WorkerRestarting", worker: slot.slot, delayMs, at: Date.now() })
+        dispatcher.telemetry.publish({
+          _tag: "WorkerRestarting",
+          worker: slot.slot,
+          delayMs,
+          at: dispatcher.clock.wallMillis()
+        })
         yield* Effect.sleep(delay)
       }
     })

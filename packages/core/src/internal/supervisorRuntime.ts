@@ -48,6 +48,7 @@ import { ignoredName } from "./actorRegistry.ts"
 import * as StartArgs from "./startArgs.ts"
 import { checkChildren } from "./supervisorSpec.ts"
 import { counterState, gaugeState, register, unregister } from "./telemetry.ts"
+import * as TimeSource from "./timeSource.ts"
 
 /** A host without an actor of its own (a `Keyed` group's child). */
 export interface HostSpec {
@@ -83,6 +84,8 @@ export interface Root {
   /** The tree's name in metrics (`supervisor` tag). */
   readonly name: string
   readonly context: Context.Context<Transport>
+  /** The tree's time: the `Clock` of the context it was started in. */
+  readonly clock: TimeSource.TimeSource
   readonly cells: Map<string, ActorCell>
   readonly events: PubSub.PubSub<Supervisor.Event>
   nextRef: number
@@ -132,9 +135,6 @@ type Message =
 
 const startTimeout = Duration.seconds(30)
 
-/** Wall-clock time, for events (the restart core reads the monotonic `Clock`). */
-const now = () => Date.now()
-
 export class Node {
   readonly children: Array<Child>
   readonly inbox = Effect.runSync(Queue.unbounded<Message>())
@@ -158,6 +158,11 @@ export class Node {
       backoff: options.backoff
     })
     this.children = specs.map((spec) => this.childOf(spec))
+  }
+
+  /** Wall-clock time, for events (the restart core reads the monotonic `Clock`). */
+  private now(): number {
+    return this.root.clock.wallMillis()
   }
 
   private publish(event: Supervisor.Event) {
@@ -202,7 +207,7 @@ export class Node {
     return Effect.sync(() => {
       child.running = undefined
       child.status = "stopped"
-      this.publish({ _tag: "ChildIgnored", path: child.path, at: now() })
+      this.publish({ _tag: "ChildIgnored", path: child.path, at: this.now() })
     })
   }
 
@@ -210,7 +215,7 @@ export class Node {
     return Effect.andThen(child.restarter.started, () => {
       child.running = running
       child.status = "running"
-      this.publish({ _tag: "ChildStarted", path: child.path, pid: running.pid, at: now() })
+      this.publish({ _tag: "ChildStarted", path: child.path, pid: running.pid, at: this.now() })
       // Detached: it ends with the child (every child is stopped in the end); a late message of a stopped
       // generation is ignored.
       return Effect.asVoid(
@@ -296,7 +301,7 @@ export class Node {
         } else {
           host.onHealthy(() => {
             Effect.runSync(child.restarter.healthy)
-            this.publish({ _tag: "ChildHealthy", path: child.path, at: now() })
+            this.publish({ _tag: "ChildHealthy", path: child.path, at: this.now() })
           })
           const cell = this.cellOf(child.path, spec)
           cell.revive()
@@ -338,7 +343,8 @@ export class Node {
         ref: this.root.nextRef++,
         settings: resolveMailbox(spec.mailbox),
         locate: () => undefined,
-        exitWithActor: true
+        exitWithActor: true,
+        clock: this.root.clock
       })
       this.root.cells.set(path, cell)
       const counted = cell
@@ -384,7 +390,7 @@ export class Node {
       const pid = child.running?.pid ?? null
       child.running = undefined
       child.status = "stopped"
-      this.publish({ _tag: "ChildExited", path: child.path, pid, reason, at: now() })
+      this.publish({ _tag: "ChildExited", path: child.path, pid, reason, at: this.now() })
       const restart = child.spec.restart
       if (restart === "temporary") {
         this.remove(child, `temporary child ${child.path} ended (${reason})`)
@@ -404,7 +410,7 @@ export class Node {
       }
       const restarting = targets.filter((target) => this.children.includes(target))
       for (const target of restarting) target.status = "restarting"
-      this.publish({ _tag: "ChildRestarting", path: child.path, delayMs: delay, at: now() })
+      this.publish({ _tag: "ChildRestarting", path: child.path, delayMs: delay, at: this.now() })
       yield* this.scheduleRestart(restarting, delay)
     })
   }
@@ -477,7 +483,7 @@ export class Node {
         child.status = "restarting"
         const failure = Cause.squash(started.cause)
         const message = failure instanceof ChildStartFailed ? failure.message : Cause.pretty(started.cause)
-        this.publish({ _tag: "ChildStartFailed", path: child.path, message, at: now() })
+        this.publish({ _tag: "ChildStartFailed", path: child.path, message, at: this.now() })
         const delay = yield* this.countRestart(child, "its restart failed", true)
         if (delay === undefined) return
         const wholeGroup = (this.options.strategy ?? "oneForOne") === "oneForAll"
@@ -511,7 +517,7 @@ export class Node {
               pid: running.pid,
               code: status?.code ?? null,
               signal: status?.signal ?? null,
-              at: now()
+              at: this.now()
             })
           })
         )
@@ -523,7 +529,7 @@ export class Node {
     const index = this.children.indexOf(child)
     if (index >= 0) this.children.splice(index, 1)
     this.killCells(child.path, reason)
-    this.publish({ _tag: "ChildRemoved", path: child.path, at: now() })
+    this.publish({ _tag: "ChildRemoved", path: child.path, at: this.now() })
   }
 
   private killCells(path: string, reason: string) {
@@ -542,7 +548,7 @@ export class Node {
   private giveUp(error: SupervisorError): Effect.Effect<void> {
     return this.end("failed", Exit.fail(error), `gave up: ${error.message}`, () => {
       this.root.escalations++
-      this.publish({ _tag: "SupervisorGaveUp", path: this.path, reason: error.message, at: now() })
+      this.publish({ _tag: "SupervisorGaveUp", path: this.path, reason: error.message, at: this.now() })
     })
   }
 
@@ -852,6 +858,7 @@ export const makeRoot = (name: string) =>
     const root: Root = {
       name,
       context,
+      clock: TimeSource.make(context),
       cells: new Map(),
       events,
       nextRef: 0,
