@@ -252,14 +252,7 @@ const forkFailed = (error: unknown) =>
  */
 const stop = ({ child, connection }: Spawned, timeout: T.SpawnOptions["shutdownTimeout"]) =>
   Effect.gen(function* () {
-    if (connection.exitStatus() === undefined) {
-      yield* connection.signal("SIGTERM")
-      const stopped = yield* Effect.timeoutOption(connection.exited, timeout)
-      if (stopped._tag === "None") {
-        yield* connection.signal("SIGKILL")
-        yield* connection.exited
-      }
-    }
+    yield* Transport.stopInSteps(connection, ["SIGTERM", "SIGKILL"], timeout)
     signalGroup(connection.pid, "SIGKILL")
     child.removeAllListeners("message")
     if (child.connected) child.disconnect()

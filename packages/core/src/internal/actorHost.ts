@@ -16,8 +16,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { ExitStatus } from "../ExitStatus.ts"
-import type { Connection, Signal } from "../Transport.ts"
-import { Transport } from "../Transport.ts"
+import type { Connection, StopStep } from "../Transport.ts"
+import { stopInSteps, Transport } from "../Transport.ts"
 import { SpawnError } from "../TroupeError.ts"
 import * as CallServer from "./callServer.ts"
 import { type ActorFrame, decodeChildFrame, type Reply } from "./frame.ts"
@@ -59,15 +59,6 @@ export interface HostOptions {
   readonly startTimeout: Duration.Input
 }
 
-/** Asks the child to finish and exit 0; a child already gone is awaited as it is. */
-const closeQuietly = (connection: Connection) => {
-  try {
-    connection.sendUnsafe({ _tag: "Close" })
-  } catch {
-    // The channel is closed: the child's exit is on its way.
-  }
-}
-
 export const spawn = Effect.fnUntraced(function* (
   options: HostOptions
 ): Effect.fn.Return<ActorHost, SpawnError, Transport | Scope.Scope> {
@@ -85,7 +76,6 @@ export const spawn = Effect.fnUntraced(function* (
   let calls: CallServer.CallServer | undefined
   // Set before the tenants hear of the exit: a caller they resume must not pick this host again.
   let exited = false
-  // A child that never held an actor has no SIGTERM handler (it would die by the signal): it is asked to close.
   let heldActors = false
 
   const onFrame = (raw: unknown) => {
@@ -194,20 +184,16 @@ export const spawn = Effect.fnUntraced(function* (
       healthyListener = listener
     },
     stop: (shutdown) =>
-      Effect.gen(function* () {
-        if (spawned.exitStatus() !== undefined) return yield* Deferred.await(down)
-        if (shutdown === "brutalKill") {
-          yield* spawned.signal("SIGKILL")
-          return yield* Deferred.await(down)
-        }
-        if (heldActors) yield* spawned.signal("SIGTERM" satisfies Signal)
-        else yield* Effect.sync(() => closeQuietly(spawned))
-        if (shutdown === "infinity") return yield* Deferred.await(down)
-        const inTime = yield* Effect.timeoutOption(Deferred.await(down), Duration.millis(shutdown))
-        if (inTime._tag === "None") {
-          yield* spawned.signal("SIGKILL")
-          yield* Deferred.await(down)
-        }
+      Effect.suspend(() => {
+        // A child that never held an actor has no SIGTERM handler (it would die by the signal): it is asked to close.
+        const gentle: StopStep = heldActors ? "SIGTERM" : "Close"
+        const stopped =
+          shutdown === "brutalKill"
+            ? stopInSteps(spawned, ["SIGKILL"], 0)
+            : shutdown === "infinity"
+              ? stopInSteps(spawned, [gentle], 0)
+              : stopInSteps(spawned, [gentle, "SIGKILL"], Duration.millis(shutdown))
+        return Effect.andThen(stopped, Deferred.await(down))
       }).pipe(Effect.asVoid)
   }
 

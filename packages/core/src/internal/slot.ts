@@ -18,7 +18,7 @@ import type * as Balancer from "../Balancer.ts"
 import { ExitStatus } from "../ExitStatus.ts"
 import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
-import { violationReason } from "../Transport.ts"
+import { stopInSteps, violationReason } from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
 import * as CallServer from "./callServer.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
@@ -236,19 +236,7 @@ export class Slot implements Balancer.WorkerView {
     const connection = this.connection
     if (connection === undefined || connection.exitStatus() !== undefined) return
     this.state = "stopping"
-    Effect.runFork(connection.signal("SIGTERM"))
-    this.escalate(connection, ["SIGKILL"])
-  }
-
-  /** Sends each signal in turn, one kill grace apart, until the worker has exited. */
-  private escalate(connection: Transport.Connection, signals: ReadonlyArray<Transport.Signal>): void {
-    const [signal, ...rest] = signals
-    if (signal === undefined) return
-    setTimeout(() => {
-      if (connection.exitStatus() !== undefined) return
-      Effect.runFork(connection.signal(signal))
-      this.escalate(connection, rest)
-    }, this.context.killGraceMs).unref?.()
+    Effect.runFork(stopInSteps(connection, ["SIGTERM", "SIGKILL"], this.context.killGraceMs))
   }
 
   /** Retires the worker once it holds nothing: no new work goes to it meanwhile. */
@@ -266,12 +254,7 @@ export class Slot implements Balancer.WorkerView {
     this.state = "stopping"
     // The pool waits for this worker's exit now.
     if (this.isIdle) this.setIdle(false)
-    try {
-      connection.sendUnsafe({ _tag: "Close" })
-    } catch {
-      // The channel is already gone; the signals below still reach the worker.
-    }
-    this.escalate(connection, ["SIGTERM", "SIGKILL"])
+    Effect.runFork(stopInSteps(connection, ["Close", "SIGTERM", "SIGKILL"], this.context.killGraceMs))
   }
 
   /**
