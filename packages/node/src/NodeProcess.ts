@@ -36,7 +36,13 @@ import * as Reaper from "./internal/reaper.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
-import { exitWaiters, layer as platformLayer, readable, violationReporter } from "./internal/transport.ts"
+import {
+  exitWaiters,
+  type Platform,
+  layer as platformLayer,
+  readable,
+  violationReporter
+} from "./internal/transport.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const childEntry = entryPoints.childMain
@@ -119,11 +125,7 @@ interface Spawned {
   readonly connection: T.Connection
 }
 
-const spawnChild = (
-  options: T.SpawnOptions,
-  onFrame: (frame: unknown) => void,
-  bundle: string | undefined
-): Effect.Effect<Spawned, TroupeError.SpawnError> =>
+const spawnChild: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
     if (forcedToStop()) {
       resume(Effect.fail(forkFailed("a second SIGINT or SIGTERM is stopping this program")))

@@ -73,7 +73,13 @@ import { entryPoints } from "./internal/entryPoints.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
-import { exitWaiters, layer as platformLayer, readable, violationReporter } from "./internal/transport.ts"
+import {
+  exitWaiters,
+  type Platform,
+  layer as platformLayer,
+  readable,
+  violationReporter
+} from "./internal/transport.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const threadEntry = entryPoints.threadMain
@@ -116,11 +122,7 @@ interface Spawned {
   readonly connection: T.Connection
 }
 
-const spawnThread = (
-  options: T.SpawnOptions,
-  onFrame: (frame: unknown) => void,
-  bundle: string | undefined
-): Effect.Effect<Spawned, TroupeError.SpawnError> =>
+const spawnThread: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
   Effect.suspend(() => {
     if (forcedToStop()) return Effect.fail(startFailed("a second SIGINT or SIGTERM is stopping this program"))
     let worker: Worker
