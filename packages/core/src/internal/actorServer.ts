@@ -30,7 +30,7 @@ import type { ChildPort } from "../ChildRunner.ts"
 import { ActorContext, type BehaviourShape, find, ignoredName, messageCodable } from "./actorRegistry.ts"
 import * as Codec from "./codec.ts"
 import type { Activate, ActorFrame, Message, Reply } from "./frame.ts"
-import type { ModuleLoader } from "./moduleLoader.ts"
+import * as ModuleLoader from "./moduleLoader.ts"
 import * as ReplyBatcher from "./replyBatcher.ts"
 import { sendSafely } from "./replyBatcher.ts"
 import * as StartArgs from "./startArgs.ts"
@@ -74,7 +74,11 @@ const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name
 const isCrash = (reply: Reply): boolean =>
   reply._tag === "Defect" && reply.name !== "RequestValidationError" && reply.name !== "UnknownMessage"
 
-export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logger<unknown, void>): ActorServer => {
+export const make = (
+  port: ChildPort,
+  loader: ModuleLoader.ModuleLoader,
+  logger: Logger.Logger<unknown, void>
+): ActorServer => {
   const instances = new Map<number, Instance>()
   const loggers = new Set([logger])
   // A reply the channel refuses fails alone (`EncodeFailed`); the rest of its batch goes out.
@@ -236,12 +240,7 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     }
     const loading = loader.load(frame.module)
     if (loading === true) return resolve()
-    loading.then(resolve, (error) =>
-      reply(
-        frame.id,
-        Codec.spawnFailedReply("ModuleNotFound", `cannot import ${frame.module}: ${Codec.defectText(error)}`)
-      )
-    )
+    loading.then(resolve, (error) => reply(frame.id, ModuleLoader.failedReply(frame.module, error)))
   }
 
   const next = (instance: Instance) => {
