@@ -36,13 +36,7 @@ import * as Reaper from "./internal/reaper.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
-import {
-  exitWaiters,
-  type Platform,
-  layer as platformLayer,
-  readable,
-  violationReporter
-} from "./internal/transport.ts"
+import * as NodeTransport from "./internal/transport.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const childEntry = entryPoints.childMain
@@ -125,7 +119,7 @@ interface Spawned {
   readonly connection: T.Connection
 }
 
-const spawnChild: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
+const spawnChild: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, bundle) =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
     if (forcedToStop()) {
       resume(Effect.fail(forkFailed("a second SIGINT or SIGTERM is stopping this program")))
@@ -151,14 +145,14 @@ const spawnChild: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
 
     let status: ExitStatus.ExitStatus | undefined
     let drained = false
-    const { exited, wake } = exitWaiters(() => (drained ? status : undefined))
+    const { exited, wake } = NodeTransport.exitWaiters(() => (drained ? status : undefined))
 
     let heard = false
     child.on("message", (frame) => {
       heard = true
       onFrame(frame)
     })
-    const report = violationReporter(onFrame)
+    const report = NodeTransport.violationReporter(onFrame)
     guardChannel(child, options.maxFrameBytes ?? Transport.defaultMaxFrameBytes, report)
     const markDrained = () => {
       drained = true
@@ -211,8 +205,8 @@ const spawnChild: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
             idle: (idle) => {
               if (status === undefined) holdLoop(child, !idle)
             },
-            stdout: readable(child.stdout),
-            stderr: readable(child.stderr)
+            stdout: NodeTransport.readable(child.stdout),
+            stderr: NodeTransport.readable(child.stderr)
           }
         })
       )
@@ -261,4 +255,4 @@ const stop = ({ child, connection }: Spawned, timeout: T.SpawnOptions["shutdownT
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Transport.Transport> = platformLayer({ start: spawnChild, stop })
+export const layer: Layer.Layer<Transport.Transport> = NodeTransport.layer({ start: spawnChild, stop })

@@ -73,13 +73,7 @@ import { entryPoints } from "./internal/entryPoints.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
-import {
-  exitWaiters,
-  type Platform,
-  layer as platformLayer,
-  readable,
-  violationReporter
-} from "./internal/transport.ts"
+import * as NodeTransport from "./internal/transport.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const threadEntry = entryPoints.threadMain
@@ -122,7 +116,7 @@ interface Spawned {
   readonly connection: T.Connection
 }
 
-const spawnThread: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
+const spawnThread: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, bundle) =>
   Effect.suspend(() => {
     if (forcedToStop()) return Effect.fail(startFailed("a second SIGINT or SIGTERM is stopping this program"))
     let worker: Worker
@@ -156,7 +150,7 @@ const spawnThread: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
     const untrack = track(terminate)
     let uncaught: string | undefined
     let heard = false
-    const { exited, wake } = exitWaiters(() => status)
+    const { exited, wake } = NodeTransport.exitWaiters(() => status)
 
     // Node delivers every frame the thread posted before it emits `exit`.
     worker.on("message", (frame) => {
@@ -173,7 +167,7 @@ const spawnThread: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
     const publicPort = Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "kPublicPort")
     const port = publicPort === undefined ? undefined : (worker as unknown as Record<symbol, MessagePort>)[publicPort]
     let portClosed = false
-    const report = violationReporter(onFrame)
+    const report = NodeTransport.violationReporter(onFrame)
     const closedEarly = onChannelClosed(() => status === undefined, report)
     port?.on?.("close", () => {
       portClosed = true
@@ -201,7 +195,7 @@ const spawnThread: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
     // The thread's stderr, then what it died of: `error` comes before `exit`.
     const stderr = () =>
       Stream.concat(
-        readable(worker.stderr),
+        NodeTransport.readable(worker.stderr),
         Stream.unwrap(
           Effect.map(exited, () =>
             uncaught === undefined ? Stream.empty : Stream.make(new TextEncoder().encode(uncaught))
@@ -225,7 +219,7 @@ const spawnThread: Platform<Spawned>["start"] = (options, onFrame, bundle) =>
           if (idle) worker.unref()
           else worker.ref()
         },
-        stdout: options.stdout === "pipe" ? readable(worker.stdout) : Stream.empty,
+        stdout: options.stdout === "pipe" ? NodeTransport.readable(worker.stdout) : Stream.empty,
         stderr: options.stderr === "pipe" ? stderr() : Stream.empty
       }
     })
@@ -281,4 +275,8 @@ const stop = ({ connection, worker }: Spawned, timeout: T.SpawnOptions["shutdown
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Transport.Transport> = platformLayer({ start: spawnThread, stop, sharesMemory: true })
+export const layer: Layer.Layer<Transport.Transport> = NodeTransport.layer({
+  start: spawnThread,
+  stop,
+  sharesMemory: true
+})
