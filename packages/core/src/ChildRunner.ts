@@ -398,13 +398,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         const task = resolve(run)
         return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
       },
-      (error) =>
-        finish(
-          run.id,
-          error instanceof ModuleLoader.ModuleLoadTimedOut
-            ? Codec.spawnFailedReply("ModuleLoadTimeout", error.message)
-            : Codec.spawnFailedReply("ModuleNotFound", `cannot import ${run.module}: ${Codec.defectText(error)}`)
-        )
+      (error) => finish(run.id, ModuleLoader.failedReply(run.module, error))
     )
   }
 

@@ -18,14 +18,13 @@ import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { ExitStatus } from "./ExitStatus.ts"
-import * as CallServer from "./internal/callServer.ts"
+import * as ChildClient from "./internal/childClient.ts"
 import * as Codec from "./internal/codec.ts"
-import { decodeChildFrame, type Run } from "./internal/frame.ts"
+import type { Run } from "./internal/frame.ts"
 import { nonNegativeDuration } from "./internal/options.ts"
 import * as ProcessContext from "./internal/processContext.ts"
-import { emitLogs } from "./internal/telemetry.ts"
 import type * as Task from "./Task.ts"
-import { type Connection, type Stdio, Transport, violationReason } from "./Transport.ts"
+import { type Stdio, Transport } from "./Transport.ts"
 import {
   type ArgumentEncodeError,
   type InvalidOption,
@@ -176,43 +175,17 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   if (invalid !== undefined) return yield* invalid
   const transport = yield* Transport
   const encoded = yield* Codec.encodePayload(task, payload, transport.sharesMemory === true)
-  const context = yield* Effect.context<never>()
-  let pid = 0
-  let connection: Connection | undefined
-  let calls: CallServer.CallServer | undefined
   let violation: string | undefined
   const run: Run = { _tag: "Run", id: 0, module: options?.module ?? task.module, task: task.name, payload: encoded }
   const name = options?.name ?? ProcessContext.nextProcessName()
-  const ready = Deferred.makeUnsafe<void>()
   const outcome = Deferred.makeUnsafe<A, E>()
 
-  const onFrame = (raw: unknown): void => {
-    const frame = decodeChildFrame(raw)
-    // A child that broke the protocol (closed its channel, sent too much or garbage) may never reply: it is killed,
-    // and its result is a `ProcessCrashed` that says why.
-    if (Exit.isFailure(frame)) {
-      violation ??= violationReason(raw)
-      if (connection !== undefined) Effect.runFork(connection.signal("SIGKILL"))
-      return
-    }
-    switch (frame.value._tag) {
-      case "Ready":
-        Deferred.doneUnsafe(ready, Exit.void)
-        return
+  const onFrame = (frame: ChildClient.OwnFrame): void => {
+    switch (frame._tag) {
       case "Reply":
-        Deferred.doneUnsafe(outcome, Codec.decodeReply<A, E>(task, run, frame.value.reply))
+        Deferred.doneUnsafe(outcome, Codec.decodeReply<A, E>(task, run, frame.reply))
         return
       case "Started":
-        return
-      case "Logs":
-        emitLogs(context, frame.value.entries, { "troupe.pid": pid })
-        return
-      case "Call":
-      case "CallInterrupt":
-        if (connection !== undefined) {
-          calls ??= CallServer.make(connection)
-          calls.onFrame(frame.value)
-        }
         return
       case "Replies":
       case "Done":
@@ -220,13 +193,15 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
       case "Stopped":
         Deferred.doneUnsafe(
           outcome,
-          Exit.fail(new ReplyValidationError({ task: task.name, message: `unexpected ${frame.value._tag} frame` }))
+          Exit.fail(new ReplyValidationError({ task: task.name, message: `unexpected ${frame._tag} frame` }))
         )
     }
   }
 
-  connection = yield* transport.spawn(
-    {
+  // A child that broke the protocol (closed its channel, sent too much or garbage) may never reply: its client
+  // kills it, and its result is a `ProcessCrashed` that says why.
+  const client = yield* ChildClient.spawn(transport, {
+    spawn: {
       stdout: options?.stdout ?? "inherit",
       stderr: options?.stderr ?? "inherit",
       runner: {
@@ -241,20 +216,16 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
       env: options?.env,
       execArgv: options?.execArgv
     },
-    onFrame
-  )
-  pid = connection.pid
-  const live = connection
-  const forget = ProcessContext.addChild({
-    pid,
-    name,
-    kind: "process",
-    pool: undefined,
-    alive: () => live.exitStatus() === undefined
+    child: { name, kind: "process", pool: undefined },
+    onFrame,
+    onViolation: (reason) => {
+      violation ??= reason
+    }
   })
-  yield* Effect.addFinalizer(() => Effect.sync(forget))
+  const connection = client.connection
+  const pid = client.pid
 
-  yield* Deferred.await(ready).pipe(
+  yield* client.ready.pipe(
     Effect.andThen(connection.send(run)),
     Effect.catch((error) => Deferred.fail(outcome, error).pipe(Effect.andThen(connection.signal("SIGKILL")))),
     Effect.forkScoped

@@ -13,7 +13,7 @@
  */
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as ChildRunner from "./ChildRunner.ts"
@@ -221,3 +221,61 @@ export class Transport extends Context.Service<
  * @category platform
  */
 export const transferList: (frame: unknown) => ReadonlyArray<ArrayBuffer> = Contract.transferList
+
+/**
+ * One step in stopping a child: `"Close"` asks its runner to finish what it
+ * holds and exit with code 0; a signal goes to its process group.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StopStep = "Close" | Signal
+
+const close = { _tag: "Close" } as const
+
+/**
+ * Stops a child in steps: takes the first step, and each next one only if
+ * the child has not exited within `grace` of the step before; after the
+ * last step it waits for the exit. A child that has already exited is left
+ * as it is. A pool stops a worker with `["Close", "SIGTERM", "SIGKILL"]`;
+ * a platform stops a child whose scope closes with `["SIGTERM", "SIGKILL"]`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Transport } from "@troupe/core"
+ *
+ * declare const connection: Transport.Connection
+ * // SIGTERM, then SIGKILL if the child is still running 2 seconds later.
+ * const stop: Effect.Effect<void> = Transport.stopInSteps(connection, ["SIGTERM", "SIGKILL"], "2 seconds")
+ * ```
+ *
+ * @since 0.1.0
+ * @category platform
+ */
+export const stopInSteps = (
+  connection: Connection,
+  steps: ReadonlyArray<StopStep>,
+  grace: Duration.Input
+): Effect.Effect<void> => {
+  const take = (step: StopStep): Effect.Effect<void> =>
+    step === "Close"
+      ? Effect.sync(() => {
+          try {
+            connection.sendUnsafe(close)
+          } catch {
+            // The channel is already gone; the next step still reaches the child.
+          }
+        })
+      : connection.signal(step)
+  const from = (index: number): Effect.Effect<void> =>
+    Effect.andThen(
+      take(steps[index]!),
+      index === steps.length - 1
+        ? Effect.asVoid(connection.exited)
+        : Effect.flatMap(Effect.timeoutOption(connection.exited, grace), (exited) =>
+            exited._tag === "Some" ? Effect.void : from(index + 1)
+          )
+    )
+  return Effect.suspend(() => (steps.length === 0 || connection.exitStatus() !== undefined ? Effect.void : from(0)))
+}

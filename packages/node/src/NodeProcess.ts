@@ -24,14 +24,11 @@
  */
 
 import { type ChildProcess, fork } from "node:child_process"
-import type { Readable } from "node:stream"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import type { Transport as T } from "@troupe/core"
 import { ExitStatus, Transport, TroupeError } from "@troupe/core"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
-import { bundleFor, distrust } from "./internal/bundle.ts"
+import type * as Layer from "effect/Layer"
+import { distrust } from "./internal/bundle.ts"
 import { entryPoints } from "./internal/entryPoints.ts"
 import { parentArgument } from "./internal/parentCheck.ts"
 import { signalGroup } from "./internal/processGroup.ts"
@@ -39,6 +36,7 @@ import * as Reaper from "./internal/reaper.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
+import * as NodeTransport from "./internal/transport.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const childEntry = entryPoints.childMain
@@ -116,19 +114,12 @@ const drainTimeoutMs = 1000
 const inheritedExecArgv = (): Array<string> =>
   process.execArgv.filter((flag) => !/^--(inspect|debug)(-brk|-port|-wait)?(=|$)/.test(flag))
 
-const readable = (stream: Readable | null): Stream.Stream<Uint8Array> =>
-  stream === null ? Stream.empty : NodeStream.fromReadable<Uint8Array>({ evaluate: () => stream }).pipe(Stream.orDie)
-
 interface Spawned {
   readonly child: ChildProcess
   readonly connection: T.Connection
 }
 
-const spawnChild = (
-  options: T.SpawnOptions,
-  onFrame: (frame: unknown) => void,
-  bundle: string | undefined
-): Effect.Effect<Spawned, TroupeError.SpawnError> =>
+const spawnChild: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, bundle) =>
   Effect.callback<Spawned, TroupeError.SpawnError>((resume) => {
     if (forcedToStop()) {
       resume(Effect.fail(forkFailed("a second SIGINT or SIGTERM is stopping this program")))
@@ -154,28 +145,18 @@ const spawnChild = (
 
     let status: ExitStatus.ExitStatus | undefined
     let drained = false
-    const waiters = new Set<() => void>()
-    const settle = () => {
-      if (status === undefined || !drained) return
-      for (const wake of waiters) wake()
-      waiters.clear()
-    }
+    const { exited, wake } = NodeTransport.exitWaiters(() => (drained ? status : undefined))
 
     let heard = false
     child.on("message", (frame) => {
       heard = true
       onFrame(frame)
     })
-    let violated = false
-    const report = (message: string) => {
-      if (violated) return
-      violated = true
-      onFrame(Transport.violation(message))
-    }
+    const report = NodeTransport.violationReporter(onFrame)
     guardChannel(child, options.maxFrameBytes ?? Transport.defaultMaxFrameBytes, report)
     const markDrained = () => {
       drained = true
-      settle()
+      if (status !== undefined) wake()
     }
     const closedEarly = onChannelClosed(() => status === undefined, report)
     child.on("disconnect", () => {
@@ -203,12 +184,6 @@ const spawnChild = (
     child.once("spawn", () => {
       const pid = child.pid!
       if (status === undefined) untrack = track(() => signalGroup(pid, "SIGKILL", child))
-      const exited = Effect.callback<ExitStatus.ExitStatus>((wake) => {
-        const done = () => wake(Effect.succeed(status!))
-        if (status !== undefined && drained) return done()
-        waiters.add(done)
-        return Effect.sync(() => waiters.delete(done))
-      })
       resume(
         Effect.succeed({
           child,
@@ -230,8 +205,8 @@ const spawnChild = (
             idle: (idle) => {
               if (status === undefined) holdLoop(child, !idle)
             },
-            stdout: readable(child.stdout),
-            stderr: readable(child.stderr)
+            stdout: NodeTransport.readable(child.stdout),
+            stderr: NodeTransport.readable(child.stderr)
           }
         })
       )
@@ -252,29 +227,11 @@ const forkFailed = (error: unknown) =>
  */
 const stop = ({ child, connection }: Spawned, timeout: T.SpawnOptions["shutdownTimeout"]) =>
   Effect.gen(function* () {
-    if (connection.exitStatus() === undefined) {
-      yield* connection.signal("SIGTERM")
-      const stopped = yield* Effect.timeoutOption(connection.exited, timeout)
-      if (stopped._tag === "None") {
-        yield* connection.signal("SIGKILL")
-        yield* connection.exited
-      }
-    }
+    yield* Transport.stopInSteps(connection, ["SIGTERM", "SIGKILL"], timeout)
     signalGroup(connection.pid, "SIGKILL")
     child.removeAllListeners("message")
     if (child.connected) child.disconnect()
   })
-
-const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
-  // A child with known task modules starts from a bundle of them; one that must take any module starts unbundled.
-  Effect.promise(() =>
-    options.runner.preload.length > 0 ? bundleFor(options.runner.preload) : Promise.resolve(undefined)
-  ).pipe(
-    Effect.flatMap((bundle) =>
-      Effect.acquireRelease(spawnChild(options, onFrame, bundle), (spawned) => stop(spawned, options.shutdownTimeout))
-    ),
-    Effect.map((spawned) => spawned.connection)
-  )
 
 /**
  * The `Transport` backed by `child_process.fork`.
@@ -298,7 +255,4 @@ const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(
-  Transport.Transport,
-  Transport.Transport.of({ spawn })
-)
+export const layer: Layer.Layer<Transport.Transport> = NodeTransport.layer({ start: spawnChild, stop })

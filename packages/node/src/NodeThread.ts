@@ -62,19 +62,18 @@
  * @since 0.1.0
  */
 
-import type { Readable } from "node:stream"
 import { type MessagePort, type ResourceLimits, Worker } from "node:worker_threads"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import type { Transport as T } from "@troupe/core"
 import { ExitStatus, Transport, TroupeError } from "@troupe/core"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { bundleFor, distrust } from "./internal/bundle.ts"
+import { distrust } from "./internal/bundle.ts"
 import { entryPoints } from "./internal/entryPoints.ts"
 import { childArguments } from "./internal/runnerOptions.ts"
 import { closedChannel, onChannelClosed, sendEffect } from "./internal/send.ts"
 import { forcedToStop, track } from "./internal/signals.ts"
+import * as NodeTransport from "./internal/transport.ts"
 
 // Not next to `import.meta.url`: in a worker bundle that is the bundle's (see entryPoints.ts).
 const threadEntry = entryPoints.threadMain
@@ -112,19 +111,12 @@ const envFor = (env: T.SpawnOptions["env"]): Record<string, string> | undefined 
 const describe = (error: unknown): string =>
   error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : `Uncaught ${String(error)}`
 
-const readable = (stream: Readable): Stream.Stream<Uint8Array> =>
-  NodeStream.fromReadable<Uint8Array>({ evaluate: () => stream }).pipe(Stream.orDie)
-
 interface Spawned {
   readonly worker: Worker
   readonly connection: T.Connection
 }
 
-const spawnThread = (
-  options: T.SpawnOptions,
-  onFrame: (frame: unknown) => void,
-  bundle: string | undefined
-): Effect.Effect<Spawned, TroupeError.SpawnError> =>
+const spawnThread: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, bundle) =>
   Effect.suspend(() => {
     if (forcedToStop()) return Effect.fail(startFailed("a second SIGINT or SIGTERM is stopping this program"))
     let worker: Worker
@@ -158,7 +150,7 @@ const spawnThread = (
     const untrack = track(terminate)
     let uncaught: string | undefined
     let heard = false
-    const waiters = new Set<() => void>()
+    const { exited, wake } = NodeTransport.exitWaiters(() => status)
 
     // Node delivers every frame the thread posted before it emits `exit`.
     worker.on("message", (frame) => {
@@ -175,12 +167,7 @@ const spawnThread = (
     const publicPort = Object.getOwnPropertySymbols(worker).find((symbol) => symbol.description === "kPublicPort")
     const port = publicPort === undefined ? undefined : (worker as unknown as Record<symbol, MessagePort>)[publicPort]
     let portClosed = false
-    let violated = false
-    const report = (message: string) => {
-      if (violated) return
-      violated = true
-      onFrame(Transport.violation(message))
-    }
+    const report = NodeTransport.violationReporter(onFrame)
     const closedEarly = onChannelClosed(() => status === undefined, report)
     port?.on?.("close", () => {
       portClosed = true
@@ -196,18 +183,9 @@ const spawnThread = (
       status = new ExitStatus.ExitStatus({ code: terminated && code === 0 ? 1 : code, signal: null })
       // A bundle the thread could not even load is not used again: later threads start unbundled.
       if (bundle !== undefined && !heard && !terminated && code !== 0) distrust(options.runner.preload)
-      for (const wake of waiters) wake()
-      waiters.clear()
+      wake()
     })
 
-    const exited = Effect.callback<ExitStatus.ExitStatus>((resume) => {
-      const done = () => resume(Effect.succeed(status!))
-      if (status !== undefined) return done()
-      waiters.add(done)
-      return Effect.sync(() => {
-        waiters.delete(done)
-      })
-    })
     const sendUnsafe = (frame: unknown) => {
       if (status !== undefined) return
       // Nothing can go out on a port the running thread closed: it is broken now, not after the grace.
@@ -217,7 +195,7 @@ const spawnThread = (
     // The thread's stderr, then what it died of: `error` comes before `exit`.
     const stderr = () =>
       Stream.concat(
-        readable(worker.stderr),
+        NodeTransport.readable(worker.stderr),
         Stream.unwrap(
           Effect.map(exited, () =>
             uncaught === undefined ? Stream.empty : Stream.make(new TextEncoder().encode(uncaught))
@@ -241,7 +219,7 @@ const spawnThread = (
           if (idle) worker.unref()
           else worker.ref()
         },
-        stdout: options.stdout === "pipe" ? readable(worker.stdout) : Stream.empty,
+        stdout: options.stdout === "pipe" ? NodeTransport.readable(worker.stdout) : Stream.empty,
         stderr: options.stderr === "pipe" ? stderr() : Stream.empty
       }
     })
@@ -270,17 +248,6 @@ const stop = ({ connection, worker }: Spawned, timeout: T.SpawnOptions["shutdown
     worker.removeAllListeners("messageerror")
   })
 
-const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
-  // A thread with known task modules starts from a bundle of them (the one processes use), as a child process does.
-  Effect.promise(() =>
-    options.runner.preload.length > 0 ? bundleFor(options.runner.preload) : Promise.resolve(undefined)
-  ).pipe(
-    Effect.flatMap((bundle) =>
-      Effect.acquireRelease(spawnThread(options, onFrame, bundle), (spawned) => stop(spawned, options.shutdownTimeout))
-    ),
-    Effect.map((spawned) => spawned.connection)
-  )
-
 /**
  * The `Transport` backed by `node:worker_threads`.
  *
@@ -308,7 +275,8 @@ const spawn: Transport.Transport["Service"]["spawn"] = (options, onFrame) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Transport.Transport> = Layer.succeed(
-  Transport.Transport,
-  Transport.Transport.of({ spawn, sharesMemory: true })
-)
+export const layer: Layer.Layer<Transport.Transport> = NodeTransport.layer({
+  start: spawnThread,
+  stop,
+  sharesMemory: true
+})

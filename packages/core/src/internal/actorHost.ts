@@ -16,13 +16,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { ExitStatus } from "../ExitStatus.ts"
-import type { Connection, Signal } from "../Transport.ts"
-import { Transport } from "../Transport.ts"
-import { SpawnError } from "../TroupeError.ts"
-import * as CallServer from "./callServer.ts"
-import { type ActorFrame, decodeChildFrame, type Reply } from "./frame.ts"
-import * as ProcessContext from "./processContext.ts"
-import { emitLogs } from "./telemetry.ts"
+import type { Connection, StopStep } from "../Transport.ts"
+import { stopInSteps, Transport } from "../Transport.ts"
+import type { SpawnError } from "../TroupeError.ts"
+import * as ChildClient from "./childClient.ts"
+import type { ActorFrame, Reply } from "./frame.ts"
 
 /** How a hosting child ended: deliberately (`normal`, `shutdown`) or not. */
 export type ExitReason = "normal" | "shutdown" | "abnormal"
@@ -59,21 +57,10 @@ export interface HostOptions {
   readonly startTimeout: Duration.Input
 }
 
-/** Asks the child to finish and exit 0; a child already gone is awaited as it is. */
-const closeQuietly = (connection: Connection) => {
-  try {
-    connection.sendUnsafe({ _tag: "Close" })
-  } catch {
-    // The channel is closed: the child's exit is on its way.
-  }
-}
-
 export const spawn = Effect.fnUntraced(function* (
   options: HostOptions
 ): Effect.fn.Return<ActorHost, SpawnError, Transport | Scope.Scope> {
   const transport = yield* Transport
-  const context = yield* Effect.context<never>()
-  const ready = Deferred.makeUnsafe<void>()
   const handlers = new Map<number, ReplyHandler>()
   const tenants = new Set<Tenant>()
   const down = Deferred.makeUnsafe<{ readonly status: ExitStatus; readonly reason: ExitReason }>()
@@ -82,24 +69,12 @@ export const spawn = Effect.fnUntraced(function* (
   let nextId = 0
   let outbox: Array<ActorFrame> = []
   let connection: Connection | undefined
-  let calls: CallServer.CallServer | undefined
   // Set before the tenants hear of the exit: a caller they resume must not pick this host again.
   let exited = false
-  // A child that never held an actor has no SIGTERM handler (it would die by the signal): it is asked to close.
   let heldActors = false
 
-  const onFrame = (raw: unknown) => {
-    const frame = decodeChildFrame(raw)
-    // A child that breaks the protocol cannot be trusted with its actors: it is stopped, and its tenants hear of it.
-    if (Exit.isFailure(frame)) {
-      if (connection !== undefined) Effect.runFork(connection.signal("SIGKILL"))
-      return
-    }
-    const value = frame.value
+  const onFrame = (value: ChildClient.OwnFrame) => {
     switch (value._tag) {
-      case "Ready":
-        Deferred.doneUnsafe(ready, Exit.void)
-        return
       case "Replies":
         for (const addressed of value.replies) {
           const handler = handlers.get(addressed.id)
@@ -113,16 +88,6 @@ export const spawn = Effect.fnUntraced(function* (
         return
       case "Healthy":
         healthyListener?.(value.ref)
-        return
-      case "Logs":
-        emitLogs(context, value.entries, { "troupe.pid": connection?.pid })
-        return
-      case "Call":
-      case "CallInterrupt":
-        if (connection !== undefined) {
-          calls ??= CallServer.make(connection)
-          calls.onFrame(value)
-        }
         return
       default:
         return
@@ -140,8 +105,9 @@ export const spawn = Effect.fnUntraced(function* (
     }
   }
 
-  const spawned = yield* transport.spawn(
-    {
+  // A child that breaks the protocol cannot be trusted with its actors: its client kills it, and its tenants hear of it.
+  const client = yield* ChildClient.spawn(transport, {
+    spawn: {
       stdout: "inherit",
       stderr: "inherit",
       runner: { once: false, concurrency: 1, reportRss: false, preload: options.preload, bundled: false },
@@ -149,33 +115,13 @@ export const spawn = Effect.fnUntraced(function* (
       env: options.env,
       execArgv: options.execArgv
     },
+    // The name the host reads as `Process.current` (its runner is given no identity): `child-<pid>`.
+    child: { kind: "actor", pool: undefined },
     onFrame
-  )
-  connection = spawned
-  const forget = ProcessContext.addChild({
-    pid: spawned.pid,
-    // The name the host reads as `Process.current` (its runner is given no identity).
-    name: `child-${spawned.pid}`,
-    kind: "actor",
-    pool: undefined,
-    alive: () => spawned.exitStatus() === undefined
   })
-  yield* Effect.addFinalizer(() => Effect.sync(forget))
-  const started = yield* Deferred.await(ready).pipe(
-    Effect.as(true),
-    Effect.raceFirst(spawned.exited.pipe(Effect.as(false))),
-    Effect.timeoutOption(options.startTimeout)
-  )
-  if (started._tag === "None" || !started.value) {
-    const status = spawned.exitStatus()
-    return yield* new SpawnError({
-      reason: "ForkFailed",
-      module: options.preload.join(", "),
-      task: "",
-      message:
-        status === undefined ? "the actor host did not become ready in time" : `the actor host exited while starting`
-    })
-  }
+  const spawned = client.connection
+  connection = spawned
+  yield* client.awaitStart(options.startTimeout, "actor host", options.preload.join(", "))
 
   const host: ActorHost = {
     pid: spawned.pid,
@@ -194,20 +140,16 @@ export const spawn = Effect.fnUntraced(function* (
       healthyListener = listener
     },
     stop: (shutdown) =>
-      Effect.gen(function* () {
-        if (spawned.exitStatus() !== undefined) return yield* Deferred.await(down)
-        if (shutdown === "brutalKill") {
-          yield* spawned.signal("SIGKILL")
-          return yield* Deferred.await(down)
-        }
-        if (heldActors) yield* spawned.signal("SIGTERM" satisfies Signal)
-        else yield* Effect.sync(() => closeQuietly(spawned))
-        if (shutdown === "infinity") return yield* Deferred.await(down)
-        const inTime = yield* Effect.timeoutOption(Deferred.await(down), Duration.millis(shutdown))
-        if (inTime._tag === "None") {
-          yield* spawned.signal("SIGKILL")
-          yield* Deferred.await(down)
-        }
+      Effect.suspend(() => {
+        // A child that never held an actor has no SIGTERM handler (it would die by the signal): it is asked to close.
+        const gentle: StopStep = heldActors ? "SIGTERM" : "Close"
+        const stopped =
+          shutdown === "brutalKill"
+            ? stopInSteps(spawned, ["SIGKILL"], 0)
+            : shutdown === "infinity"
+              ? stopInSteps(spawned, [gentle], 0)
+              : stopInSteps(spawned, [gentle, "SIGKILL"], Duration.millis(shutdown))
+        return Effect.andThen(stopped, Deferred.await(down))
       }).pipe(Effect.asVoid)
   }
 

@@ -29,9 +29,10 @@ import * as Scope from "effect/Scope"
 import type { ChildPort } from "../ChildRunner.ts"
 import { ActorContext, type BehaviourShape, find, ignoredName, messageCodable } from "./actorRegistry.ts"
 import * as Codec from "./codec.ts"
-import type { Activate, ActorFrame, Addressed, Message, Reply } from "./frame.ts"
-import type { ModuleLoader } from "./moduleLoader.ts"
-import { sendReplies, sendSafely } from "./replyBatcher.ts"
+import type { Activate, ActorFrame, Message, Reply } from "./frame.ts"
+import * as ModuleLoader from "./moduleLoader.ts"
+import * as ReplyBatcher from "./replyBatcher.ts"
+import { sendSafely } from "./replyBatcher.ts"
 import * as StartArgs from "./startArgs.ts"
 
 type Handlers = Record<string, (request: any) => Effect.Effect<unknown, unknown, ActorContext>>
@@ -73,10 +74,15 @@ const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name
 const isCrash = (reply: Reply): boolean =>
   reply._tag === "Defect" && reply.name !== "RequestValidationError" && reply.name !== "UnknownMessage"
 
-export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logger<unknown, void>): ActorServer => {
+export const make = (
+  port: ChildPort,
+  loader: ModuleLoader.ModuleLoader,
+  logger: Logger.Logger<unknown, void>
+): ActorServer => {
   const instances = new Map<number, Instance>()
   const loggers = new Set([logger])
-  let replies: Array<Addressed> = []
+  // A reply the channel refuses fails alone (`EncodeFailed`); the rest of its batch goes out.
+  const replies = ReplyBatcher.make({ send: port.send, rss: () => undefined, compact: false })
   let flushScheduled = false
   /** The messages whose handlers are running, across instances. */
   let running = 0
@@ -84,15 +90,11 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
 
   const flush = (): Promise<void> => {
     flushScheduled = false
-    if (replies.length === 0) return Promise.resolve()
-    const batch = replies
-    replies = []
-    // A reply the channel refuses fails alone (`EncodeFailed`); the rest of the batch goes out.
-    return sendReplies(port.send, { _tag: "Replies", replies: batch }, batch)
+    return replies.flush() ?? Promise.resolve()
   }
 
   const reply = (id: number, value: Reply, snapshot?: unknown) => {
-    replies.push(snapshot === undefined ? { id, reply: value } : { id, reply: value, snapshot })
+    replies.add(id, value, undefined, snapshot)
     if (!flushScheduled) {
       flushScheduled = true
       port.defer(() => void flush())
@@ -238,12 +240,7 @@ export const make = (port: ChildPort, loader: ModuleLoader, logger: Logger.Logge
     }
     const loading = loader.load(frame.module)
     if (loading === true) return resolve()
-    loading.then(resolve, (error) =>
-      reply(
-        frame.id,
-        Codec.spawnFailedReply("ModuleNotFound", `cannot import ${frame.module}: ${Codec.defectText(error)}`)
-      )
-    )
+    loading.then(resolve, (error) => reply(frame.id, ModuleLoader.failedReply(frame.module, error)))
   }
 
   const next = (instance: Instance) => {

@@ -6,8 +6,9 @@
  * interrupts the call's fiber, and so do the child's exit and `close`: work
  * for a caller that is gone stops.
  *
- * A pool's worker, an actor host and a `Process` each make one, on the first
- * call their child sends: a child that never calls costs nothing.
+ * A child's client (`childClient.ts`, behind a pool's worker, an actor host
+ * and a `Process`) makes one on the first call its child sends: a child that
+ * never calls costs nothing.
  *
  * @internal
  */

@@ -12,6 +12,8 @@
  *
  * @internal
  */
+import { defectText, spawnFailedReply } from "./codec.ts"
+import type { Reply } from "./frame.ts"
 import * as ProcessContext from "./processContext.ts"
 
 export interface ModuleLoader {
@@ -52,6 +54,16 @@ export const withinBound = <A>(promise: Promise<A>, module: string, timeoutMs: n
           }
         )
       })
+
+/**
+ * The reply for a run or an actor whose `module` failed to load with
+ * `error`: a `SpawnFailed` reply, `ModuleLoadTimeout` when the module did
+ * not finish loading in time, `ModuleNotFound` otherwise.
+ */
+export const failedReply = (module: string, error: unknown): Reply =>
+  error instanceof ModuleLoadTimedOut
+    ? spawnFailedReply("ModuleLoadTimeout", error.message)
+    : spawnFailedReply("ModuleNotFound", `cannot import ${module}: ${defectText(error)}`)
 
 export const make = (options: { readonly timeoutMs?: number | undefined } = {}): ModuleLoader => {
   const modules = new Map<string, Promise<void> | true>()

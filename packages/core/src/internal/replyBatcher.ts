@@ -7,7 +7,9 @@
  * has already reached its parent, so a crash costs only the runs that were
  * running. Replies that finish while no run starts (concurrent runs ending in
  * one turn of the event loop) go out together: plain successes as one
- * compact `WireDone` (ids and values), the other replies as `Replies`.
+ * compact `WireDone` (ids and values), the other replies as `Replies`. An
+ * actor server batches its replies here too, all as `Replies` (an actor's
+ * reply may carry its persisted state).
  *
  * A frame the channel refuses (a value that cannot be serialized or cloned)
  * is sent again one reply at a time, and a reply the channel refuses alone
@@ -55,18 +57,15 @@ const sendOneByOne = (send: Send, replies: ReadonlyArray<Addressed>): Promise<vo
     )
   ).then(() => undefined)
 
-/**
- * Sends `frame`, which carries `replies`; if the channel refuses it, sends
- * them one by one instead. Also used for an actor's replies.
- */
-export const sendReplies = (send: Send, frame: ChildMessage, replies: ReadonlyArray<Addressed>): Promise<void> =>
+/** Sends `frame`, which carries `replies`; if the channel refuses it, sends them one by one instead. */
+const sendReplies = (send: Send, frame: ChildMessage, replies: ReadonlyArray<Addressed>): Promise<void> =>
   sendSafely(send, frame).then((why) => (why === undefined ? undefined : sendOneByOne(send, replies)))
 
 export interface ReplyBatcher {
   /** How many replies wait to be sent. */
   readonly size: () => number
-  /** Keeps a finished run's reply until the next `flush`. */
-  readonly add: (id: number, reply: Reply, spans: ReadonlyArray<SpanRecord> | undefined) => void
+  /** Keeps a finished run's reply (with its spans, or an actor's persisted state) until the next `flush`. */
+  readonly add: (id: number, reply: Reply, spans: ReadonlyArray<SpanRecord> | undefined, snapshot?: unknown) => void
   /**
    * Sends every reply kept; resolves once the channel has taken them all
    * (`undefined` when there was nothing to send). The frames are handed to
@@ -75,8 +74,16 @@ export interface ReplyBatcher {
   readonly flush: () => Promise<void> | undefined
 }
 
-/** `rss`: the resident set size to attach to a batch, when one is due. */
-export const make = (options: { readonly send: Send; readonly rss: () => number | undefined }): ReplyBatcher => {
+/**
+ * `rss`: the resident set size to attach to a batch, when one is due.
+ * `compact: false` sends every reply as `Replies`, none as `WireDone` (an
+ * actor host reads only `Replies`).
+ */
+export const make = (options: {
+  readonly send: Send
+  readonly rss: () => number | undefined
+  readonly compact?: boolean | undefined
+}): ReplyBatcher => {
   const { send, rss } = options
   let replies: Array<Addressed> = []
   let doneIds: Array<number> = []
@@ -112,16 +119,29 @@ export const make = (options: { readonly send: Send; readonly rss: () => number 
     return sent.length === 1 ? sent[0] : Promise.all(sent).then(() => undefined)
   }
 
+  /** An actor's reply, with its persisted state when it has one. */
+  const addAddressed = (
+    id: number,
+    reply: Reply,
+    _spans: ReadonlyArray<SpanRecord> | undefined,
+    snapshot?: unknown
+  ) => {
+    replies.push(snapshot === undefined ? { id, reply } : { id, reply, snapshot })
+  }
+
   return {
     size,
     flush,
-    add: (id, reply, spans) => {
-      if (reply._tag === "Success" && spans === undefined) {
-        doneIds.push(id)
-        doneValues.push(reply.value)
-      } else {
-        replies.push(spans === undefined ? { id, reply } : { id, reply, spans })
-      }
-    }
+    add:
+      options.compact === false
+        ? addAddressed
+        : (id, reply, spans) => {
+            if (reply._tag === "Success" && spans === undefined) {
+              doneIds.push(id)
+              doneValues.push(reply.value)
+            } else {
+              replies.push(spans === undefined ? { id, reply } : { id, reply, spans })
+            }
+          }
   }
 }

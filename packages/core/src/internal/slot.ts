@@ -18,14 +18,12 @@ import type * as Balancer from "../Balancer.ts"
 import { ExitStatus } from "../ExitStatus.ts"
 import type * as Task from "../Task.ts"
 import type * as Transport from "../Transport.ts"
-import { violationReason } from "../Transport.ts"
+import { stopInSteps } from "../Transport.ts"
 import { ArgumentEncodeError, InitializerError, SpawnError } from "../TroupeError.ts"
-import * as CallServer from "./callServer.ts"
+import * as ChildClient from "./childClient.ts"
 import type { Dispatcher, Item, Job } from "./dispatcher.ts"
-import { decodeChildFrame, type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
+import { type Reply, type Run, runsMessage, type SpanRecord } from "./frame.ts"
 import { exitLabel } from "./poolTelemetry.ts"
-import * as ProcessContext from "./processContext.ts"
-import { emitLogs } from "./telemetry.ts"
 import type { Timer } from "./timeSource.ts"
 
 /** How a worker's life ended. */
@@ -109,10 +107,8 @@ export class Slot implements Balancer.WorkerView {
   /** Why the current worker was killed for breaking the protocol, if it was. */
   private violation: string | undefined = undefined
   private connection: Transport.Connection | undefined
-  /** The current worker's calls to the parent's services, made on its first call. */
-  private calls: CallServer.CallServer | undefined
+  private client: ChildClient.ChildClient | undefined
   private dispatched = 0
-  private ready: Deferred.Deferred<void> | undefined
   private initialized: Deferred.Deferred<Reply> | undefined
   private ending: Ending | undefined
   private idleTimer: Timer | undefined
@@ -241,23 +237,7 @@ export class Slot implements Balancer.WorkerView {
     const connection = this.connection
     if (connection === undefined || connection.exitStatus() !== undefined) return
     this.state = "stopping"
-    Effect.runFork(connection.signal("SIGTERM"))
-    this.escalate(connection, ["SIGKILL"])
-  }
-
-  /** Sends each signal in turn, one kill grace apart, until the worker has exited. */
-  private escalate(connection: Transport.Connection, signals: ReadonlyArray<Transport.Signal>): void {
-    const [signal, ...rest] = signals
-    if (signal === undefined) return
-    this.context.dispatcher.clock.after(
-      this.context.killGraceMs,
-      () => {
-        if (connection.exitStatus() !== undefined) return
-        Effect.runFork(connection.signal(signal))
-        this.escalate(connection, rest)
-      },
-      true
-    )
+    Effect.runFork(stopInSteps(connection, ["SIGTERM", "SIGKILL"], this.context.killGraceMs))
   }
 
   /** Retires the worker once it holds nothing: no new work goes to it meanwhile. */
@@ -275,26 +255,20 @@ export class Slot implements Balancer.WorkerView {
     this.state = "stopping"
     // The pool waits for this worker's exit now.
     if (this.isIdle) this.setIdle(false)
-    try {
-      connection.sendUnsafe({ _tag: "Close" })
-    } catch {
-      // The channel is already gone; the signals below still reach the worker.
-    }
-    this.escalate(connection, ["SIGTERM", "SIGKILL"])
+    Effect.runFork(stopInSteps(connection, ["Close", "SIGTERM", "SIGKILL"], this.context.killGraceMs))
   }
 
   /**
    * The worker broke the protocol (it closed its channel, sent more than the
    * intake limit, sent what is not a frame, or could not read what the pool
-   * sent): it cannot be trusted to reply, so it is killed at once, and its
-   * exit fails or requeues what it held, as any crash does, with `reason`.
+   * sent): it cannot be trusted to reply, so it is killed at once (by its
+   * client, or by the caller), and its exit fails or requeues what it held,
+   * as any crash does, with `reason`.
    */
-  private violated(reason: string): void {
+  private violated = (reason: string): void => {
     this.violation ??= reason
     const connection = this.connection
-    if (connection === undefined || connection.exitStatus() !== undefined) return
-    this.state = "stopping"
-    Effect.runFork(connection.signal("SIGKILL"))
+    if (connection !== undefined && connection.exitStatus() === undefined) this.state = "stopping"
   }
 
   /** Whether a worker process exists in this slot (spawned, not yet reaped). */
@@ -302,17 +276,8 @@ export class Slot implements Balancer.WorkerView {
     return this.connection !== undefined
   }
 
-  private onFrame = (raw: unknown): void => {
-    const frame = decodeChildFrame(raw)
-    if (Exit.isFailure(frame)) {
-      this.violated(violationReason(raw))
-      return
-    }
-    const value = frame.value
+  private onFrame = (value: ChildClient.OwnFrame): void => {
     switch (value._tag) {
-      case "Ready":
-        if (this.ready !== undefined) Deferred.doneUnsafe(this.ready, Exit.void)
-        break
       case "Reply":
         this.onReply(value.id, value.reply)
         break
@@ -326,15 +291,6 @@ export class Slot implements Balancer.WorkerView {
         for (const { id, reply, spans } of value.replies) this.onReply(id, reply, spans)
         this.afterReplies(value.rss)
         break
-      case "Logs": {
-        const telemetry = this.context.dispatcher.telemetry
-        emitLogs(telemetry.context, value.entries, {
-          "troupe.pool": telemetry.name,
-          "troupe.worker": this.slot,
-          "troupe.pid": this.pid
-        })
-        break
-      }
       case "Started": {
         const item = this.held.get(value.id)
         if (item !== undefined) item.started = true
@@ -343,15 +299,10 @@ export class Slot implements Balancer.WorkerView {
       case "ProtocolError":
         // Which run the worker could not read is unknown: none of its runs can be trusted to be answered.
         this.violated(`it could not read a frame the pool sent (${value.message})`)
+        this.client?.kill()
         break
       case "Stopped":
-        break
-      case "Call":
-      case "CallInterrupt":
-        if (this.connection !== undefined) {
-          this.calls ??= CallServer.make(this.connection)
-          this.calls.onFrame(value)
-        }
+      case "Healthy":
         break
     }
   }
@@ -425,7 +376,6 @@ export class Slot implements Balancer.WorkerView {
     this.dispatched = 0
     this.named.clear()
     this.violation = undefined
-    this.ready = Deferred.makeUnsafe<void>()
     this.initialized = undefined
     return this.spawnAndServe.pipe(
       Effect.catch((error) => Effect.succeed<Ending>({ _tag: "StartFailed", error })),
@@ -436,37 +386,24 @@ export class Slot implements Balancer.WorkerView {
 
   private spawnAndServe = Effect.gen({ self: this }, function* () {
     const { initializer, spawn, startTimeout, transport } = this.context
-    const connection = yield* transport.spawn(spawn(this.slot), this.onFrame)
+    const telemetry = this.context.dispatcher.telemetry
+    const client = yield* ChildClient.spawn(transport, {
+      spawn: spawn(this.slot),
+      child: {
+        name: `${telemetry.name}-${this.slot}`,
+        kind: "worker",
+        pool: { name: telemetry.name, worker: this.slot }
+      },
+      logs: { context: telemetry.context, annotations: { "troupe.pool": telemetry.name, "troupe.worker": this.slot } },
+      onFrame: this.onFrame,
+      onViolation: this.violated
+    })
+    const connection = client.connection
     this.modules = connection.modules
+    this.client = client
     this.connection = connection
     this.pid = connection.pid
-    const { name } = this.context.dispatcher.telemetry
-    const forget = ProcessContext.addChild({
-      pid: connection.pid,
-      name: `${name}-${this.slot}`,
-      kind: "worker",
-      pool: { name, worker: this.slot },
-      alive: () => connection.exitStatus() === undefined
-    })
-    yield* Effect.addFinalizer(() => Effect.sync(forget))
-    const started = yield* Deferred.await(this.ready!).pipe(
-      Effect.as(true),
-      Effect.raceFirst(connection.exited.pipe(Effect.as(false))),
-      Effect.timeoutOption(startTimeout)
-    )
-    if (started._tag === "None" || !started.value) {
-      const status = connection.exitStatus()
-      const error = new SpawnError({
-        reason: "ForkFailed",
-        module: "",
-        task: "",
-        message:
-          status === undefined
-            ? "the worker did not become ready in time"
-            : `the worker exited (${status}) while starting`
-      })
-      return { _tag: "StartFailed", error } satisfies Ending
-    }
+    yield* client.awaitStart(startTimeout, "worker", "")
     if (initializer !== undefined) {
       this.initialized = Deferred.makeUnsafe<Reply>()
       connection.sendUnsafe({
@@ -502,7 +439,6 @@ export class Slot implements Balancer.WorkerView {
     }
     const clock = this.context.dispatcher.clock
     const startedAt = clock.wallMillis()
-    const telemetry = this.context.dispatcher.telemetry
     telemetry.workerStarts++
     telemetry.publish({ _tag: "WorkerStarted", worker: this.slot, pid: connection.pid, at: startedAt })
     this.state = "ready"
@@ -537,7 +473,7 @@ export class Slot implements Balancer.WorkerView {
     if (this.idleTimer !== undefined) this.context.dispatcher.clock.cancel(this.idleTimer)
     this.idleTimer = undefined
     this.connection = undefined
-    this.calls = undefined
+    this.client = undefined
     this.rss = undefined
     this.outbox = []
     this.jobs = 0
