@@ -810,7 +810,7 @@ export const make = Effect.fnUntraced(function* (
     admissionMs: number | undefined,
     trace: ReturnType<typeof traceOf> | undefined,
     done: (exit: Exit.Exit<any, any>) => void
-  ): Effect.Effect<void> | undefined => {
+  ): (() => Effect.Effect<void>) | undefined => {
     const refusal = dispatcher.refusal() ?? validateCall(call) ?? timedOut(task)
     if (refusal !== undefined) return void done(Exit.fail(refusal))
     const encoded = encodeForWire(task, payload)
@@ -819,14 +819,14 @@ export const make = Effect.fnUntraced(function* (
     const settings = callSettings(task, call)
     telemetry.submitted++
     learnModule(task.module)
-    const job = dispatcher.makeJob(
-      task,
-      task.module,
-      [{ payload, encoded: encoded.value }],
-      settings,
-      (_, exit) => done(exit),
-      trace
-    )
+    const job = dispatcher.makeSingleJob(task, payload, encoded.value, settings, done, trace)
+    const item = job.items[0]!
+    // The common case: room in the queue and no caller waiting before this one. Nothing to admit later, no timer.
+    if (dispatcher.admitsAtOnce) {
+      dispatcher.enqueue(job)
+      dispatcher.pump()
+      return () => (item.settled ? Effect.void : dispatcher.cancel(item))
+    }
     let queued = false
     const feed = () => {
       if (dispatcher.queueFull) return false
@@ -835,7 +835,8 @@ export const make = Effect.fnUntraced(function* (
       return true
     }
     dispatcher.admit(feed)
-    dispatcher.pump()
+    // Only a job that went in can be placed: a caller left waiting changed nothing the last pump saw.
+    if (queued) dispatcher.pump()
     // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
     const admissionTimer =
       admissionMs !== undefined && !queued
@@ -845,12 +846,11 @@ export const make = Effect.fnUntraced(function* (
             done(Exit.fail(dispatcher.queueFullError()))
           })
         : undefined
-    return Effect.suspend(() => {
+    return () => {
       if (admissionTimer !== undefined) dispatcher.clock.cancel(admissionTimer)
       dispatcher.withdraw(feed)
-      const item = job.items[0]!
       return item.settled ? Effect.void : dispatcher.cancel(item)
-    })
+    }
   }
 
   const submitOne = <A>(
@@ -861,7 +861,10 @@ export const make = Effect.fnUntraced(function* (
   ): Effect.Effect<A, any> =>
     Effect.withFiber((fiber) => {
       const trace = tracing ? traceOf(fiber.context) : undefined
-      return Effect.callback<A, any>((resume) => startOne(task, payload, call, admissionMs, trace, resume))
+      return Effect.callback<A, any>((resume) => {
+        const cancel = startOne(task, payload, call, admissionMs, trace, resume)
+        return cancel === undefined ? undefined : Effect.suspend(cancel)
+      })
     })
 
   const single =

@@ -94,6 +94,43 @@ let nextId = 1
 
 const resolved = Promise.resolve()
 
+/** One item of `job`: its run frame (asking the worker to confirm the start when the item may be retried). */
+const makeItem = (
+  task: Task.Any,
+  module: string,
+  payload: unknown,
+  encoded: unknown,
+  job: Job,
+  retries: number,
+  onDone: (exit: Exit.Exit<unknown, unknown>) => void,
+  submittedAt: number
+): Item => {
+  const id = nextId++
+  let run: Run =
+    retries > 0
+      ? { _tag: "Run", id, module, task: task.name, payload: encoded, confirm: true }
+      : { _tag: "Run", id, module, task: task.name, payload: encoded }
+  if (job.trace !== undefined) run = { ...run, trace: job.trace.context, attempt: 1 }
+  return {
+    id,
+    task,
+    run,
+    payload,
+    retries,
+    job,
+    attempts: 0,
+    started: false,
+    sent: false,
+    settled: false,
+    cancelled: false,
+    slot: undefined,
+    onDone,
+    onRelease: undefined,
+    submittedAt,
+    dispatchedAt: submittedAt
+  }
+}
+
 /** Creates the items of one job submitted at `submittedAt`; `onDone` receives each item's outcome. */
 const makeJob = (
   task: Task.Any,
@@ -115,32 +152,38 @@ const makeJob = (
     trace
   }
   for (let index = 0; index < payloads.length; index++) {
-    const id = nextId++
     const { encoded, payload } = payloads[index]!
-    let run: Run =
-      options.retries > 0
-        ? { _tag: "Run", id, module, task: task.name, payload: encoded, confirm: true }
-        : { _tag: "Run", id, module, task: task.name, payload: encoded }
-    if (trace !== undefined) run = { ...run, trace: trace.context, attempt: 1 }
-    items[index] = {
-      id,
+    items[index] = makeItem(
       task,
-      run,
+      module,
       payload,
-      retries: options.retries,
+      encoded,
       job,
-      attempts: 0,
-      started: false,
-      sent: false,
-      settled: false,
-      cancelled: false,
-      slot: undefined,
-      onDone: (exit) => onDone(index, exit),
-      onRelease: undefined,
-      submittedAt,
-      dispatchedAt: submittedAt
-    }
+      options.retries,
+      (exit) => onDone(index, exit),
+      submittedAt
+    )
   }
+  return job
+}
+
+/**
+ * The job of one task (`apply`, `offer`, a Promise caller) submitted at
+ * `submittedAt`: `makeJob` without the arrays and the per-item closure a
+ * chunk needs, since it runs once per call on the hot path.
+ */
+const makeSingleJob = (
+  task: Task.Any,
+  payload: unknown,
+  encoded: unknown,
+  options: { readonly retries: number; readonly timeoutMs: number | undefined },
+  onDone: (exit: Exit.Exit<unknown, unknown>) => void,
+  trace: Trace | undefined,
+  submittedAt: number
+): Job => {
+  const items: Array<Item> = []
+  const job: Job = { task: task.name, payload, items, timeoutMs: options.timeoutMs, held: 0, timer: undefined, trace }
+  items.push(makeItem(task, task.module, payload, encoded, job, options.retries, onDone, submittedAt))
   return job
 }
 
@@ -182,6 +225,18 @@ export class Dispatcher {
     return makeJob(task, module, payloads, options, onDone, trace, this.clock.monotonicMillis())
   }
 
+  /** Creates the job of one task, submitted now; `onDone` receives its outcome. */
+  makeSingleJob(
+    task: Task.Any,
+    payload: unknown,
+    encoded: unknown,
+    options: { readonly retries: number; readonly timeoutMs: number | undefined },
+    onDone: (exit: Exit.Exit<unknown, unknown>) => void,
+    trace?: Trace | undefined
+  ): Job {
+    return makeSingleJob(task, payload, encoded, options, onDone, trace, this.clock.monotonicMillis())
+  }
+
   /** Why the pool gave up, once it has: it then refuses every call. */
   get broken(): RestartIntensityExceeded | undefined {
     return this.brokenBy
@@ -209,6 +264,11 @@ export class Dispatcher {
     this.queue.push(job)
     this.pump()
     return true
+  }
+
+  /** Whether a job enqueued now goes in at once: there is room, and no caller waits for it before. */
+  get admitsAtOnce(): boolean {
+    return this.admissions.length === 0 && this.queue.length < this.options.queueSize
   }
 
   /** Enqueues jobs as room appears, in order, after every caller that waited before. */
@@ -258,7 +318,9 @@ export class Dispatcher {
             position++
             continue
           }
-          this.queue.splice(position, 1)
+          // The front job almost always: `shift` moves the array's start instead of copying the rest down.
+          if (position === 0) this.queue.shift()
+          else this.queue.splice(position, 1)
           this.slots[index]!.hold(job)
           placed = true
         }
