@@ -237,7 +237,7 @@ export class Slot implements Balancer.WorkerView {
     const connection = this.connection
     if (connection === undefined || connection.exitStatus() !== undefined) return
     this.state = "stopping"
-    Effect.runFork(stopInSteps(connection, ["SIGTERM", "SIGKILL"], this.context.killGraceMs))
+    this.context.dispatcher.clock.fork(stopInSteps(connection, ["SIGTERM", "SIGKILL"], this.context.killGraceMs))
   }
 
   /** Retires the worker once it holds nothing: no new work goes to it meanwhile. */
@@ -255,7 +255,9 @@ export class Slot implements Balancer.WorkerView {
     this.state = "stopping"
     // The pool waits for this worker's exit now.
     if (this.isIdle) this.setIdle(false)
-    Effect.runFork(stopInSteps(connection, ["Close", "SIGTERM", "SIGKILL"], this.context.killGraceMs))
+    this.context.dispatcher.clock.fork(
+      stopInSteps(connection, ["Close", "SIGTERM", "SIGKILL"], this.context.killGraceMs)
+    )
   }
 
   /**

@@ -34,6 +34,8 @@ export interface TimeSource {
   readonly after: (millis: number, f: () => void, background?: boolean) => Timer
   /** Stops a timer that has not fired (a no-op once it has). */
   readonly cancel: (timer: Timer) => void
+  /** Runs `effect` in the background with this clock (a stop escalation's graces follow a test clock too). */
+  readonly fork: (effect: Effect.Effect<void>) => void
   /** Whether this is Effect's live clock (the host's timers), not a test clock. */
   readonly live: boolean
 }
@@ -48,6 +50,7 @@ export const live: TimeSource = {
     return timer
   },
   cancel: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
+  fork: (effect) => void Effect.runFork(effect),
   live: true
 }
 
@@ -67,6 +70,7 @@ export const make = (context: Context.Context<never>): TimeSource => {
     after: (millis, f) =>
       run(Effect.andThen(millis > 0 ? clock.sleep(Duration.millis(millis)) : Effect.yieldNow, Effect.sync(f))),
     cancel: (timer) => (timer as Fiber.Fiber<void>).interruptUnsafe(),
+    fork: (effect) => void run(effect),
     live: false
   }
 }
