@@ -459,7 +459,11 @@ export const offerAll = <A>(
 
 const nextTake = (): string => Endpoints.freshId()
 
-/** A take of up to `max` items under a fresh take id; an interrupted one gives back whatever the host gave it. */
+/**
+ * A take of up to `max` items under a fresh take id. An interrupted one gives
+ * back whatever the host gave it: the reply that comes after the
+ * interruption goes back to the head of the queue, unread.
+ */
 const takeWith = <A>(
   self: IpcQueue<A>,
   max: number,
@@ -472,12 +476,16 @@ const takeWith = <A>(
     const handle = handleOf(self)
     const session = Session.of(handle)
     const take = nextTake()
-    return Channel.call(handle, "Take", { session, take, max, wait }).pipe(
-      Effect.map((items) => ({ items: items as ReadonlyArray<A>, session, take })),
-      // The host may have given it items in the reply it will never read: an acknowledged queue takes them back.
-      // Detached: the interruption does not wait for the host's answer.
-      Effect.onInterrupt(() => Effect.asVoid(Effect.forkDetach(giveBack(handle, session, take, max, []))))
-    )
+    const onLateSuccess = (late: unknown) => {
+      const items = late as ReadonlyArray<A>
+      if (items.length > 0) Effect.runFork(giveBack(handle, session, take, items.length, items))
+    }
+    return Channel.callKeepingLate(handle, "Take", { session, take, max, wait }, onLateSuccess).pipe(
+      Effect.map((items) => ({ items: items as ReadonlyArray<A>, session, take }))
+    ) as Effect.Effect<
+      { readonly items: ReadonlyArray<A>; readonly session: string; readonly take: string },
+      QueueShutdown | Channel.CallError
+    >
   })
 
 /** Gives items back to the head of the queue (a failure to reach the host is ignored: the host is gone with its queue). */
