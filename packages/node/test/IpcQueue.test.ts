@@ -184,16 +184,18 @@ it.live("in the host process: takes with very short timeouts lose no item and ta
     const count = 2000
     const { taken, timedOut } = yield* takeWithTimeouts(
       (queue) =>
+        // A pause between batches: the consumers find the queue empty, and wait past their timeouts.
         Effect.forEach(
           range(count / 5),
           (i) =>
-            IpcQueue.offerAll(
-              queue,
-              range(5).map((k) => i * 5 + k)
+            Effect.andThen(
+              IpcQueue.offerAll(
+                queue,
+                range(5).map((k) => i * 5 + k)
+              ),
+              Effect.sleep("1 millis")
             ),
-          {
-            discard: true
-          }
+          { discard: true }
         ),
       consumeWithTimeouts
     )
