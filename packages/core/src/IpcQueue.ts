@@ -12,7 +12,9 @@
  * `Sink`. Items cross as their Schema's JSON encoding, like any payload.
  *
  * An item goes to exactly one taker. A `take` that waits and is interrupted,
- * or whose process dies while it waits, takes nothing.
+ * or whose process dies while it waits, takes nothing; one interrupted while
+ * the host's reply is on its way gives that reply's items back to the head of
+ * the queue, so a take under a timeout loses nothing.
  *
  * `taskDone` and `join` are `JoinableQueue`'s: `join` waits until every item
  * ever put was marked done. In an acknowledged queue
@@ -22,7 +24,7 @@
  * that process dies (they are delivered again: the only case in which an
  * item is delivered twice). In the default mode the host forgets an item
  * once it is taken, and an item taken by a process that dies is lost, as in
- * Python.
+ * Python: only a process death loses items.
  *
  * @since 0.1.0
  */
