@@ -298,11 +298,26 @@ export const call = <S extends Any, const K extends keyof Methods<S> & string>(
   method: K,
   payload: Methods<S>[K]["payload"]["Type"]
 ): Effect.Effect<Methods<S>[K]["success"]["Type"], Methods<S>[K]["error"]["Type"] | CallError> =>
+  callKeepingLate(handle, method, payload, undefined) as any
+
+/**
+ * `call`, passing the method's success to `onLateSuccess` when it comes
+ * after the caller was interrupted, instead of dropping it (an IPC queue
+ * gives back the items of a take nobody will read).
+ *
+ * @internal
+ */
+export const callKeepingLate = (
+  handle: Handle<Any>,
+  method: string,
+  payload: unknown,
+  onLateSuccess: ((value: unknown) => void) | undefined
+): Effect.Effect<unknown, unknown> =>
   Effect.suspend(() => {
     const codable = codableOf(handle.service, method)
     if (codable === undefined) return Effect.die(new Error(`service ${handle.service.name} has no method ${method}`))
-    return ParentLink.callWith(handle.service.name, handle.endpoint, method, codable, payload)
-  }) as any
+    return ParentLink.callWith(handle.service.name, handle.endpoint, method, codable, payload, onLateSuccess)
+  })
 
 /**
  * The Schema of a handle to `service`, for task payloads, replies and actor

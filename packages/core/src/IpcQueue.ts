@@ -12,7 +12,9 @@
  * `Sink`. Items cross as their Schema's JSON encoding, like any payload.
  *
  * An item goes to exactly one taker. A `take` that waits and is interrupted,
- * or whose process dies while it waits, takes nothing.
+ * or whose process dies while it waits, takes nothing; one interrupted while
+ * the host's reply is on its way gives that reply's items back to the head of
+ * the queue, so a take under a timeout loses nothing.
  *
  * `taskDone` and `join` are `JoinableQueue`'s: `join` waits until every item
  * ever put was marked done. In an acknowledged queue
@@ -22,7 +24,7 @@
  * that process dies (they are delivered again: the only case in which an
  * item is delivered twice). In the default mode the host forgets an item
  * once it is taken, and an item taken by a process that dies is lost, as in
- * Python.
+ * Python: only a process death loses items.
  *
  * @since 0.1.0
  */
@@ -459,7 +461,11 @@ export const offerAll = <A>(
 
 const nextTake = (): string => Endpoints.freshId()
 
-/** A take of up to `max` items under a fresh take id; an interrupted one gives back whatever the host gave it. */
+/**
+ * A take of up to `max` items under a fresh take id. An interrupted one gives
+ * back whatever the host gave it: the reply that comes after the
+ * interruption goes back to the head of the queue, unread.
+ */
 const takeWith = <A>(
   self: IpcQueue<A>,
   max: number,
@@ -472,12 +478,16 @@ const takeWith = <A>(
     const handle = handleOf(self)
     const session = Session.of(handle)
     const take = nextTake()
-    return Channel.call(handle, "Take", { session, take, max, wait }).pipe(
-      Effect.map((items) => ({ items: items as ReadonlyArray<A>, session, take })),
-      // The host may have given it items in the reply it will never read: an acknowledged queue takes them back.
-      // Detached: the interruption does not wait for the host's answer.
-      Effect.onInterrupt(() => Effect.asVoid(Effect.forkDetach(giveBack(handle, session, take, max, []))))
-    )
+    const onLateSuccess = (late: unknown) => {
+      const items = late as ReadonlyArray<A>
+      if (items.length > 0) Effect.runFork(giveBack(handle, session, take, items.length, items))
+    }
+    return Channel.callKeepingLate(handle, "Take", { session, take, max, wait }, onLateSuccess).pipe(
+      Effect.map((items) => ({ items: items as ReadonlyArray<A>, session, take }))
+    ) as Effect.Effect<
+      { readonly items: ReadonlyArray<A>; readonly session: string; readonly take: string },
+      QueueShutdown | Channel.CallError
+    >
   })
 
 /** Gives items back to the head of the queue (a failure to reach the host is ignored: the host is gone with its queue). */

@@ -3,8 +3,9 @@
  * poll, shutdown, taskDone/join, the stream's leftovers), then real
  * processes and threads: many producers and consumers count exactly, a full
  * queue holds a producer in a child back, shutdown ends waiting takers
- * typed, and a consumer killed while holding unacknowledged items or while
- * waiting in `take` loses nothing.
+ * typed, a consumer killed while holding unacknowledged items or while
+ * waiting in `take` loses nothing, and consumers whose takes time out before
+ * the reply comes lose nothing either (the late reply's items go back).
  */
 import { it } from "@effect/vitest"
 import { IpcQueue, type Pool } from "@troupe/core"
@@ -13,6 +14,9 @@ import { expect } from "vitest"
 import {
   Consume,
   ConsumeInGrandchild,
+  ConsumeWithTimeouts,
+  ConsumeWithTimeoutsInGrandchild,
+  consumeWithTimeouts,
   FillThroughSink,
   Produce,
   ProduceReporting,
@@ -153,6 +157,86 @@ for (const acknowledged of [false, true]) {
       }).pipe(Effect.scoped)
   )
 }
+
+/**
+ * Offers items (`produce`) while two consumers take them with
+ * very short timeouts; waits until every item was marked done (bounded, so
+ * that a lost item fails the comparison instead of hanging), then shuts the
+ * queue down and returns what the consumers took and how often they timed out.
+ */
+const takeWithTimeouts = <E1, E2>(
+  produce: (queue: IpcQueue.IpcQueue<number>) => Effect.Effect<void, E1>,
+  consume: (
+    queue: IpcQueue.IpcQueue<number>
+  ) => Effect.Effect<{ readonly taken: ReadonlyArray<number>; readonly timedOut: number }, E2>
+) =>
+  Effect.gen(function* () {
+    const queue = yield* ints(100)
+    const consumers = yield* Effect.forkChild(Effect.all([consume(queue), consume(queue)], { concurrency: 2 }))
+    yield* produce(queue)
+    yield* IpcQueue.join(queue).pipe(Effect.timeoutOption("45 seconds"))
+    yield* IpcQueue.shutdown(queue)
+    const [a, b] = yield* Fiber.join(consumers)
+    return { taken: [...a.taken, ...b.taken], timedOut: a.timedOut + b.timedOut }
+  }).pipe(Effect.scoped)
+
+it.live("in the host process: takes with very short timeouts lose no item and take none twice", () =>
+  Effect.gen(function* () {
+    const count = 2000
+    const { taken, timedOut } = yield* takeWithTimeouts(
+      (queue) =>
+        // A pause between batches: the consumers find the queue empty, and wait past their timeouts.
+        Effect.forEach(
+          range(count / 5),
+          (i) =>
+            Effect.andThen(
+              IpcQueue.offerAll(
+                queue,
+                range(5).map((k) => i * 5 + k)
+              ),
+              Effect.sleep("1 millis")
+            ),
+          { discard: true }
+        ),
+      consumeWithTimeouts
+    )
+    expect(sorted(taken)).toEqual(range(count))
+    expect(timedOut).toBeGreaterThan(0)
+  }).pipe(Effect.timeout("60 seconds"))
+)
+
+for (const backend of backends) {
+  it.live(`${backend}: consumers in children whose takes time out lose no item and take none twice`, () =>
+    withPool(backend, { size: 3 }, (pool) =>
+      Effect.gen(function* () {
+        const count = 2000
+        const { taken, timedOut } = yield* takeWithTimeouts(
+          (queue) => pool.apply(Produce, { queue, from: 0, count, batch: 5 }),
+          (queue) => pool.apply(ConsumeWithTimeouts, { queue })
+        )
+        expect(sorted(taken)).toEqual(range(count))
+        expect(timedOut).toBeGreaterThan(0)
+      }).pipe(Effect.timeout("90 seconds"))
+    )
+  )
+}
+
+it.live(
+  "process: consumers in grandchildren whose takes time out lose no item (late replies pass through)",
+  () =>
+    withPool("process", { size: 3 }, (pool) =>
+      Effect.gen(function* () {
+        const count = 1000
+        const { taken, timedOut } = yield* takeWithTimeouts(
+          (queue) => pool.apply(Produce, { queue, from: 0, count, batch: 5 }),
+          (queue) => pool.apply(ConsumeWithTimeoutsInGrandchild, { queue })
+        )
+        expect(sorted(taken)).toEqual(range(count))
+        expect(timedOut).toBeGreaterThan(0)
+      }).pipe(Effect.timeout("110 seconds"))
+    ),
+  120_000
+)
 
 for (const backend of backends) {
   for (const acknowledged of [false, true]) {

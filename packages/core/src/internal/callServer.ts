@@ -4,7 +4,8 @@
  * does not host goes on up to its own parent), and its outcome goes back as
  * a `CallReply`, or a `CallRefused` when no service took it. `CallInterrupt`
  * interrupts the call's fiber, and so do the child's exit and `close`: work
- * for a caller that is gone stops.
+ * for a caller that is gone stops. A `late` call is answered even then, with
+ * what its work produced (`Interrupted` if nothing).
  *
  * A child's client (`childClient.ts`, behind a pool's worker, an actor host
  * and a `Process`) makes one on the first call its child sends: a child that
@@ -70,7 +71,14 @@ export const make = (connection: Connection): CallServer => {
         return
       }
       const fiber = Effect.runFork(
-        ParentLink.call(`service ${frame.endpoint}`, frame.endpoint, frame.method, frame.payload)
+        ParentLink.call(
+          `service ${frame.endpoint}`,
+          frame.endpoint,
+          frame.method,
+          frame.payload,
+          // A late call is answered even once interrupted: its caller keeps a tombstone for the outcome.
+          frame.late === true ? (reply) => answer({ _tag: "CallReply", id: frame.id, reply }) : undefined
+        )
       )
       if (fiber.pollUnsafe() !== undefined) return settle(frame.id, fiber.pollUnsafe()!)
       running.set(frame.id, fiber)

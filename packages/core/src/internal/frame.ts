@@ -212,11 +212,13 @@ export const Call = Schema.Struct({
   id: Schema.Number,
   endpoint: Schema.String,
   method: Schema.String,
-  payload: Schema.Unknown
+  payload: Schema.Unknown,
+  /** Answer this call even when the child interrupts it: its caller waits for a late reply (`Interrupted` if none). */
+  late: Schema.optional(Schema.Boolean)
 })
 export type Call = typeof Call.Type
 
-/** Child to parent: the caller of `Call` `id` was interrupted; stop its work (no answer follows). */
+/** Child to parent: the caller of `Call` `id` was interrupted; stop its work (no answer follows, unless the call was `late`). */
 export const CallInterrupt = Schema.Struct({ _tag: Schema.tag("CallInterrupt"), id: Schema.Number })
 export type CallInterrupt = typeof CallInterrupt.Type
 

@@ -11,6 +11,12 @@
  * without a parent, a call to an endpoint it does not host fails with
  * `ServiceClosed`.
  *
+ * A call may say what to do with an outcome that comes after its caller was
+ * interrupted (`onLateReply`: a queue gives back the items of a reply nobody
+ * reads). Its `Call` frame then asks for an answer even to an interruption,
+ * and its pending entry stays as a tombstone until that answer comes; served
+ * here, its handler runs in a fiber of its own whose exit is passed on.
+ *
  * @internal
  */
 import * as Effect from "effect/Effect"
@@ -49,6 +55,27 @@ export const answer = (frame: Answer): void => {
 const refused = (service: string, method: string, reason: ChannelError["reason"], message: string) =>
   new ChannelError({ service, method, reason, message })
 
+const interrupted: Reply = { _tag: "Interrupted" }
+
+/**
+ * A local call whose late outcome matters: the handler runs in a fiber of its
+ * own, so an interrupted caller still learns what it produced.
+ */
+const handleLocally = (
+  local: Endpoints.Endpoint,
+  method: string,
+  payload: unknown,
+  onLateReply: (reply: Reply) => void
+): Effect.Effect<Reply> =>
+  Effect.callback<Reply>((resume) => {
+    const fiber = Effect.runFork(local.handle(method, payload))
+    fiber.addObserver(resume)
+    return Effect.sync(() => {
+      fiber.addObserver((exit) => onLateReply(Codec.replyOfExit(exit)))
+      fiber.interruptUnsafe()
+    })
+  })
+
 const sendQuietly = (frame: ChildMessage): void => {
   try {
     void link.send?.(frame).catch(() => undefined)
@@ -60,16 +87,25 @@ const sendQuietly = (frame: ChildMessage): void => {
 /**
  * Calls `method` of `endpoint` with an encoded payload; the `Reply` is the
  * method's outcome, encoded. `service` names the service in errors.
+ *
+ * With `onLateReply`, an interrupted call's outcome is not dropped: it is
+ * passed to `onLateReply` once it is known (the method's reply if it had one
+ * or still got one, else `Interrupted`).
  */
 export const call = (
   service: string,
   endpoint: string,
   method: string,
-  payload: unknown
+  payload: unknown,
+  onLateReply?: (reply: Reply) => void
 ): Effect.Effect<Reply, ChannelError> =>
   Effect.suspend(() => {
     const local = Endpoints.find(endpoint)
-    if (local !== undefined) return local.handle(method, payload)
+    if (local !== undefined) {
+      return onLateReply === undefined
+        ? local.handle(method, payload)
+        : handleLocally(local, method, payload, onLateReply)
+    }
     const send = link.send
     if (send === undefined) {
       return Effect.fail(
@@ -95,12 +131,20 @@ export const call = (
         resume(Effect.fail(refused(service, method, "ParentGone", `the channel to the parent is closed: ${error}`)))
       }
       try {
-        send({ _tag: "Call", id, endpoint, method, payload }).catch(gone)
+        send(
+          onLateReply === undefined
+            ? { _tag: "Call", id, endpoint, method, payload }
+            : { _tag: "Call", id, endpoint, method, payload, late: true }
+        ).catch(gone)
       } catch (error) {
         gone(error)
       }
       return Effect.sync(() => {
-        if (link.pending.delete(id)) sendQuietly({ _tag: "CallInterrupt", id })
+        if (!link.pending.has(id)) return
+        if (onLateReply === undefined) link.pending.delete(id)
+        // A tombstone: the parent answers a late call even when it interrupts it.
+        else link.pending.set(id, (answer) => onLateReply(answer._tag === "CallReply" ? answer.reply : interrupted))
+        sendQuietly({ _tag: "CallInterrupt", id })
       })
     })
   })
@@ -115,11 +159,20 @@ export const callWith = (
   endpoint: string,
   method: string,
   codable: Codec.Codable,
-  payload: unknown
+  payload: unknown,
+  onLateSuccess?: (value: unknown) => void
 ): Effect.Effect<unknown, unknown> => {
   const encoded = Codec.encodePayloadExit(codable, payload)
   if (Exit.isFailure(encoded)) return encoded
-  return call(service, endpoint, method, encoded.value).pipe(
+  const onLateReply =
+    onLateSuccess === undefined
+      ? undefined
+      : (reply: Reply) => {
+          if (reply._tag !== "Success") return
+          const decoded = Codec.decodeReply(codable, { module: service }, reply)
+          if (Exit.isSuccess(decoded)) onLateSuccess(decoded.value)
+        }
+  return call(service, endpoint, method, encoded.value, onLateReply).pipe(
     Effect.flatMap((reply) => Codec.decodeReply(codable, { module: service }, reply))
   )
 }
