@@ -22,8 +22,8 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import type * as Actor from "./Actor.ts"
-import { ActorContext } from "./internal/actorRegistry.ts"
-import * as StartArgs from "./internal/startArgs.ts"
+import { ActorContext } from "./internal/actor/actorRegistry.ts"
+import * as StartArgs from "./internal/supervisor/startArgs.ts"
 
 const entities = new WeakMap<Actor.Any, Entity.Any>()
 

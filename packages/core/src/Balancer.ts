@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import * as HashRing from "./internal/hashRing.ts"
+import * as HashRing from "./internal/actor/hashRing.ts"
 
 /**
  * What a balancer sees of one worker, for the job being placed.

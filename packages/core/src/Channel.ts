@@ -30,10 +30,10 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type * as Scope from "effect/Scope"
-import * as Codec from "./internal/codec.ts"
-import * as Endpoints from "./internal/endpoints.ts"
-import type { Reply } from "./internal/frame.ts"
-import * as ParentLink from "./internal/parentLink.ts"
+import * as Codec from "./internal/wire/codec.ts"
+import * as Endpoints from "./internal/wire/endpoints.ts"
+import type { Reply } from "./internal/wire/frame.ts"
+import * as ParentLink from "./internal/wire/parentLink.ts"
 import {
   ChannelError,
   type RemoteDefect,

@@ -29,11 +29,15 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
-import * as ActorServer from "./internal/actorServer.ts"
-import * as ChildTelemetry from "./internal/childTelemetry.ts"
-import * as Codec from "./internal/codec.ts"
-import * as Contract from "./internal/contract.ts"
-import { Fifo } from "./internal/fifo.ts"
+import * as ActorServer from "./internal/actor/actorServer.ts"
+import * as ChildTelemetry from "./internal/child/childTelemetry.ts"
+import * as ModuleLoader from "./internal/child/moduleLoader.ts"
+import * as ProcessContext from "./internal/child/processContext.ts"
+import * as ReplyBatcher from "./internal/child/replyBatcher.ts"
+import { sendSafely } from "./internal/child/replyBatcher.ts"
+import { Fifo } from "./internal/pool/fifo.ts"
+import * as Codec from "./internal/wire/codec.ts"
+import * as Contract from "./internal/wire/contract.ts"
 import {
   type ChildMessage,
   decodeParentFrame,
@@ -41,12 +45,8 @@ import {
   type Run,
   type RunFrame,
   type SpanRecord
-} from "./internal/frame.ts"
-import * as ModuleLoader from "./internal/moduleLoader.ts"
-import * as ParentLink from "./internal/parentLink.ts"
-import * as ProcessContext from "./internal/processContext.ts"
-import * as ReplyBatcher from "./internal/replyBatcher.ts"
-import { sendSafely } from "./internal/replyBatcher.ts"
+} from "./internal/wire/frame.ts"
+import * as ParentLink from "./internal/wire/parentLink.ts"
 import * as Task from "./Task.ts"
 
 /**

@@ -24,7 +24,7 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Channel from "./Channel.ts"
-import * as Hosted from "./internal/hosted.ts"
+import * as Hosted from "./internal/ipc/hosted.ts"
 import { BrokenBarrier } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/IpcBarrier" as const

@@ -34,7 +34,7 @@ import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type * as Types from "effect/Types"
 import * as Channel from "./Channel.ts"
-import * as Hosted from "./internal/hosted.ts"
+import * as Hosted from "./internal/ipc/hosted.ts"
 import * as Session from "./Session.ts"
 import { PipeClosed, PipeEndInUse } from "./TroupeError.ts"
 

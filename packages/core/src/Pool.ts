@@ -24,8 +24,8 @@ import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
-import * as Codec from "./internal/codec.ts"
-import { Dispatcher, type Item, type Job } from "./internal/dispatcher.ts"
+import * as ProcessContext from "./internal/child/processContext.ts"
+import { Dispatcher, type Item, type Job } from "./internal/pool/dispatcher.ts"
 import {
   defaultSize,
   millis,
@@ -33,12 +33,12 @@ import {
   timerMillis,
   validate,
   validateCall
-} from "./internal/poolOptions.ts"
-import { PoolTelemetry } from "./internal/poolTelemetry.ts"
-import * as ProcessContext from "./internal/processContext.ts"
-import { Slot } from "./internal/slot.ts"
-import { makeSupervision } from "./internal/supervision.ts"
+} from "./internal/pool/poolOptions.ts"
+import { PoolTelemetry } from "./internal/pool/poolTelemetry.ts"
+import { Slot } from "./internal/pool/slot.ts"
+import { makeSupervision } from "./internal/pool/supervision.ts"
 import { type Histogram, quantile, traceOf } from "./internal/telemetry.ts"
+import * as Codec from "./internal/wire/codec.ts"
 import * as Progress from "./Progress.ts"
 import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"

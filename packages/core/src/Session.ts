@@ -18,7 +18,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Channel from "./Channel.ts"
-import * as Endpoints from "./internal/endpoints.ts"
+import * as Endpoints from "./internal/wire/endpoints.ts"
 
 /**
  * The session of the process that hosts the service: it never goes.

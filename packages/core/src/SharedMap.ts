@@ -28,7 +28,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Types from "effect/Types"
 import * as Channel from "./Channel.ts"
-import * as Hosted from "./internal/hosted.ts"
+import * as Hosted from "./internal/ipc/hosted.ts"
 
 const TypeId = "~@troupe/core/SharedMap" as const
 

@@ -18,7 +18,7 @@
  */
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
-import { markShared, markTransferred } from "./internal/contract.ts"
+import { markShared, markTransferred } from "./internal/wire/contract.ts"
 
 /**
  * The typed array constructors a shared array can be made of.

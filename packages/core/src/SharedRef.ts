@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Channel from "./Channel.ts"
-import * as Hosted from "./internal/hosted.ts"
+import * as Hosted from "./internal/ipc/hosted.ts"
 
 const TypeId = "~@troupe/core/SharedRef" as const
 

@@ -18,7 +18,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as ChildRunner from "./ChildRunner.ts"
 import type { ExitStatus } from "./ExitStatus.ts"
-import * as Contract from "./internal/contract.ts"
+import * as Contract from "./internal/wire/contract.ts"
 import type { ArgumentEncodeError, SpawnError } from "./TroupeError.ts"
 
 /**

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ChildRunner, Task } from "@troupe/core"
 import { Effect, Schema } from "effect"
-import type { ChildMessage } from "../src/internal/frame.ts"
+import type { ChildMessage } from "../src/internal/wire/frame.ts"
 
 const Tiny = Task.make("ChildRunner.test/Tiny", {
   payload: Schema.Number,

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Task } from "@troupe/core"
 import { Effect, Schema } from "effect"
-import * as Codec from "../src/internal/codec.ts"
+import * as Codec from "../src/internal/wire/codec.ts"
 
 class Overdrawn extends Schema.TaggedError<Overdrawn>()("Overdrawn", { balance: Schema.Number }) {}
 

@@ -9,8 +9,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { SharedMemory, Task } from "@troupe/core"
 import { Effect, Schema } from "effect"
 import * as Exit from "effect/Exit"
-import * as Codec from "../src/internal/codec.ts"
-import * as Contract from "../src/internal/contract.ts"
+import * as Codec from "../src/internal/wire/codec.ts"
+import * as Contract from "../src/internal/wire/contract.ts"
 
 class Point {
   readonly x: number

@@ -15,7 +15,7 @@ import {
   WireDone,
   WireRun,
   wireDone
-} from "../src/internal/frame.ts"
+} from "../src/internal/wire/frame.ts"
 
 const run = { _tag: "Run", id: 1, module: "file:///m.ts", task: "T", payload: { n: 1 } }
 

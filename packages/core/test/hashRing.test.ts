@@ -3,7 +3,7 @@
  * same node, and dropping a node moves only the keys it owned.
  */
 import { describe, expect, it } from "vitest"
-import * as HashRing from "../src/internal/hashRing.ts"
+import * as HashRing from "../src/internal/actor/hashRing.ts"
 
 const keys = Array.from({ length: 20_000 }, (_, i) => `user-${i}`)
 

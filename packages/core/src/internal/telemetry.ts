@@ -17,7 +17,7 @@ import type { Severity } from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
-import type { LogRecord, SpanRecord, TraceContext } from "./frame.ts"
+import type { LogRecord, SpanRecord, TraceContext } from "./wire/frame.ts"
 
 /** A histogram over fixed boundaries, in the shape of Effect's `HistogramState` (cumulative buckets). */
 export class Histogram {

@@ -12,11 +12,11 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Metric from "effect/Metric"
 import * as PubSub from "effect/PubSub"
-import type { ExitStatus } from "../ExitStatus.ts"
-import * as Metrics from "../Metrics.ts"
-import type * as Pool from "../Pool.ts"
-import { counterState, gaugeState, Histogram, register, Tally, unregister } from "./telemetry.ts"
-import * as TimeSource from "./timeSource.ts"
+import type { ExitStatus } from "../../ExitStatus.ts"
+import * as Metrics from "../../Metrics.ts"
+import type * as Pool from "../../Pool.ts"
+import { counterState, gaugeState, Histogram, register, Tally, unregister } from "../telemetry.ts"
+import * as TimeSource from "../timeSource.ts"
 
 export interface WorkerView {
   readonly slot: number

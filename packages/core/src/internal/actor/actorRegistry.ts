@@ -11,7 +11,7 @@ import type * as Effect from "effect/Effect"
 import type * as Ref from "effect/Ref"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { Codable } from "./codec.ts"
+import type { Codable } from "../wire/codec.ts"
 
 /** The parts of an actor type the runtime reads. */
 export interface ActorShape {

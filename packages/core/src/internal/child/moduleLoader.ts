@@ -12,8 +12,8 @@
  *
  * @internal
  */
-import { defectText, spawnFailedReply } from "./codec.ts"
-import type { Reply } from "./frame.ts"
+import { defectText, spawnFailedReply } from "../wire/codec.ts"
+import type { Reply } from "../wire/frame.ts"
 import * as ProcessContext from "./processContext.ts"
 
 export interface ModuleLoader {

@@ -33,7 +33,7 @@ import * as DurationModule from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import type * as Actor from "../Actor.ts"
+import type * as Actor from "../../Actor.ts"
 import {
   ActorDied,
   AskTimeout,
@@ -44,13 +44,13 @@ import {
   RequestValidationError,
   ResultEncodeError,
   SpawnError
-} from "../TroupeError.ts"
+} from "../../TroupeError.ts"
+import * as Codec from "../wire/codec.ts"
+import * as Endpoints from "../wire/endpoints.ts"
+import type { Reply } from "../wire/frame.ts"
+import * as ParentLink from "../wire/parentLink.ts"
 import type { ActorCell } from "./actorCell.ts"
 import { messageCodable } from "./actorRegistry.ts"
-import * as Codec from "./codec.ts"
-import * as Endpoints from "./endpoints.ts"
-import type { Reply } from "./frame.ts"
-import * as ParentLink from "./parentLink.ts"
 
 type Mode = "ask" | "tell" | "offer"
 

@@ -26,29 +26,29 @@ import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as Actor from "../Actor.ts"
-import type * as Keyed from "../Keyed.ts"
-import * as Metrics from "../Metrics.ts"
-import type * as Pool from "../Pool.ts"
-import * as RestartPolicy from "../RestartPolicy.ts"
-import type * as Supervisor from "../Supervisor.ts"
-import type { Transport } from "../Transport.ts"
+import type * as Actor from "../../Actor.ts"
+import type * as Keyed from "../../Keyed.ts"
+import * as Metrics from "../../Metrics.ts"
+import type * as Pool from "../../Pool.ts"
+import * as RestartPolicy from "../../RestartPolicy.ts"
+import type * as Supervisor from "../../Supervisor.ts"
+import type { Transport } from "../../Transport.ts"
 import {
   ChildOperationFailed,
   ChildStartFailed,
   type InvalidSupervisorSpec,
   RestartIntensityExceeded,
   SupervisorFailed
-} from "../TroupeError.ts"
-import { ActorCell, resolveMailbox } from "./actorCell.ts"
-import * as ActorHost from "./actorHost.ts"
-import * as ActorRefs from "./actorRefs.ts"
-import type { BehaviourShape } from "./actorRegistry.ts"
-import { ignoredName } from "./actorRegistry.ts"
+} from "../../TroupeError.ts"
+import { ActorCell, resolveMailbox } from "../actor/actorCell.ts"
+import * as ActorHost from "../actor/actorHost.ts"
+import * as ActorRefs from "../actor/actorRefs.ts"
+import type { BehaviourShape } from "../actor/actorRegistry.ts"
+import { ignoredName } from "../actor/actorRegistry.ts"
+import { counterState, gaugeState, register, unregister } from "../telemetry.ts"
+import * as TimeSource from "../timeSource.ts"
 import * as StartArgs from "./startArgs.ts"
 import { checkChildren } from "./supervisorSpec.ts"
-import { counterState, gaugeState, register, unregister } from "./telemetry.ts"
-import * as TimeSource from "./timeSource.ts"
 
 /** A host without an actor of its own (a `Keyed` group's child). */
 export interface HostSpec {

@@ -17,9 +17,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Balancer from "../Balancer.ts"
-import type { ExitStatus } from "../ExitStatus.ts"
-import type * as Task from "../Task.ts"
+import type * as Balancer from "../../Balancer.ts"
+import type { ExitStatus } from "../../ExitStatus.ts"
+import type * as Task from "../../Task.ts"
 import {
   PoolShuttingDown,
   QueueFull,
@@ -27,14 +27,14 @@ import {
   ShutdownError,
   TaskTimeout,
   WorkerCrashed
-} from "../TroupeError.ts"
-import * as Codec from "./codec.ts"
+} from "../../TroupeError.ts"
+import { replaySpans, type Trace } from "../telemetry.ts"
+import type { Timer, TimeSource } from "../timeSource.ts"
+import * as Codec from "../wire/codec.ts"
+import type { Addressed, Run, SpanRecord } from "../wire/frame.ts"
 import { Fifo } from "./fifo.ts"
-import type { Addressed, Run, SpanRecord } from "./frame.ts"
 import type { PoolTelemetry } from "./poolTelemetry.ts"
 import type { Slot } from "./slot.ts"
-import { replaySpans, type Trace } from "./telemetry.ts"
-import type { Timer, TimeSource } from "./timeSource.ts"
 
 /** One task inside a job. */
 export interface Item {

@@ -26,8 +26,8 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import * as RestartPolicy from "../RestartPolicy.ts"
-import { RestartIntensityExceeded } from "../TroupeError.ts"
+import * as RestartPolicy from "../../RestartPolicy.ts"
+import { RestartIntensityExceeded } from "../../TroupeError.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import type { Slot } from "./slot.ts"
 

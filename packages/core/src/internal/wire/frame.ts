@@ -15,7 +15,7 @@
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { SpawnErrorReason } from "../TroupeError.ts"
+import { SpawnErrorReason } from "../../TroupeError.ts"
 
 /** The caller's span, for a run the child should trace under it. */
 export const TraceContext = Schema.Struct({ traceId: Schema.String, spanId: Schema.String, sampled: Schema.Boolean })

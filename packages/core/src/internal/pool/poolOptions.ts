@@ -4,9 +4,9 @@
  * @internal
  */
 import type * as Duration from "effect/Duration"
-import type { MapOptions, OfferOptions, Options } from "../Pool.ts"
-import * as RestartPolicy from "../RestartPolicy.ts"
-import type { InvalidOption } from "../TroupeError.ts"
+import type { MapOptions, OfferOptions, Options } from "../../Pool.ts"
+import * as RestartPolicy from "../../RestartPolicy.ts"
+import type { InvalidOption } from "../../TroupeError.ts"
 import {
   durationMillis,
   firstInvalid,
@@ -16,7 +16,7 @@ import {
   positiveInteger,
   positiveNumber,
   thrown
-} from "./options.ts"
+} from "../options.ts"
 
 /** A duration in milliseconds, or `undefined`. */
 export const millis = (input: Duration.Input | undefined): number | undefined =>

@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import type * as Task from "../Task.ts"
+import type * as Task from "../../Task.ts"
 import {
   ArgumentEncodeError,
   PayloadTooLarge,
@@ -25,7 +25,7 @@ import {
   ResultEncodeError,
   SpawnError,
   type TaskCallError
-} from "../TroupeError.ts"
+} from "../../TroupeError.ts"
 import * as Contract from "./contract.ts"
 import type { Reply } from "./frame.ts"
 

@@ -21,7 +21,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { ChannelError } from "../TroupeError.ts"
+import { ChannelError } from "../../TroupeError.ts"
 import * as Codec from "./codec.ts"
 import * as Endpoints from "./endpoints.ts"
 import type { CallRefused, CallReply, ChildMessage, Reply } from "./frame.ts"

@@ -15,7 +15,7 @@ import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
-import type { LogRecord, SpanRecord, TraceContext } from "./frame.ts"
+import type { LogRecord, SpanRecord, TraceContext } from "../wire/frame.ts"
 
 const text = (value: unknown): string => {
   if (typeof value === "string") return value

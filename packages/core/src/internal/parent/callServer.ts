@@ -17,11 +17,11 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import type { Connection } from "../Transport.ts"
-import { ChannelError } from "../TroupeError.ts"
-import * as Codec from "./codec.ts"
-import type { Call, CallInterrupt, Reply } from "./frame.ts"
-import * as ParentLink from "./parentLink.ts"
+import type { Connection } from "../../Transport.ts"
+import { ChannelError } from "../../TroupeError.ts"
+import * as Codec from "../wire/codec.ts"
+import type { Call, CallInterrupt, Reply } from "../wire/frame.ts"
+import * as ParentLink from "../wire/parentLink.ts"
 
 export interface CallServer {
   readonly onFrame: (frame: Call | CallInterrupt) => void

@@ -19,8 +19,8 @@
  *
  * @internal
  */
-import { defectText } from "./codec.ts"
-import { type Addressed, type ChildMessage, type Reply, type SpanRecord, wireDone } from "./frame.ts"
+import { defectText } from "../wire/codec.ts"
+import { type Addressed, type ChildMessage, type Reply, type SpanRecord, wireDone } from "../wire/frame.ts"
 
 type Send = (frame: ChildMessage) => Promise<void>
 

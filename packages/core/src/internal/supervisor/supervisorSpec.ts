@@ -13,10 +13,10 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
-import type * as Supervisor from "../Supervisor.ts"
-import { InvalidSupervisorSpec } from "../TroupeError.ts"
-import { resolveMailbox } from "./actorCell.ts"
-import { durationMillis } from "./options.ts"
+import type * as Supervisor from "../../Supervisor.ts"
+import { InvalidSupervisorSpec } from "../../TroupeError.ts"
+import { resolveMailbox } from "../actor/actorCell.ts"
+import { durationMillis } from "../options.ts"
 
 const strategies: ReadonlyArray<unknown> = ["oneForOne", "oneForAll", "restForOne"]
 const autoShutdowns: ReadonlyArray<unknown> = ["never", "anySignificant", "allSignificant"]

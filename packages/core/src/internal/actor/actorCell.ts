@@ -20,12 +20,12 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "../TroupeError.ts"
+import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "../../TroupeError.ts"
+import type { TimeSource } from "../timeSource.ts"
+import * as Codec from "../wire/codec.ts"
+import type { Reply } from "../wire/frame.ts"
 import type { ActorHost, Tenant } from "./actorHost.ts"
 import { type BehaviourShape, messageCodable } from "./actorRegistry.ts"
-import * as Codec from "./codec.ts"
-import type { Reply } from "./frame.ts"
-import type { TimeSource } from "./timeSource.ts"
 
 export interface MailboxSettings {
   readonly capacity: number

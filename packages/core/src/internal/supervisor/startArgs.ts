@@ -9,7 +9,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { InvalidSupervisorSpec } from "../TroupeError.ts"
+import { InvalidSupervisorSpec } from "../../TroupeError.ts"
 
 /** A Schema for start arguments: its encoding needs no services (it runs in the supervisor's loop). */
 export type ArgsSchema<A> = Schema.Codec<A, any, any, never>

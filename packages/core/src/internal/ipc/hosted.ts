@@ -10,7 +10,7 @@
  */
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import * as Channel from "../Channel.ts"
+import * as Channel from "../../Channel.ts"
 
 /**
  * The Schema of a primitive's handle `P`: encoded as its service's handle
