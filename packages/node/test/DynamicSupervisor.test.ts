@@ -145,10 +145,11 @@ it.live(
       )
       // Intensity 0: the first crash makes the dynamic supervisor give up; "app" restarts it, empty.
       process.kill(info.pid, "SIGKILL")
-      yield* eventually(
-        Effect.map(sup.tree, (root) => root.children?.find((child) => child.id === "app")?.restarts ?? 0),
-        (restarts) => restarts === 1
-      )
+      const connsNode = (root: Supervisor.TreeNode) =>
+        root.children?.find((child) => child.id === "app")?.children?.find((child) => child.id === "conns")
+      const restarted = yield* eventually(sup.tree, (root) => connsNode(root)?.restarts === 1)
+      expect(connsNode(restarted)).toMatchObject({ status: "running", restarts: 1, children: [] })
+      expect(restarted.children?.find((child) => child.id === "app")?.restarts).toBe(0)
       expect((yield* conns.countChildren).specs).toBe(0)
       expect(yield* sup.ref("first", Counter).ask("Increment", { by: 2 })).toBe(2)
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
