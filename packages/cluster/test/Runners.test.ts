@@ -15,14 +15,13 @@
  *
  * (The tests share one cluster, in order: starting runners is the slow part.)
  */
-import { readFileSync } from "node:fs"
 import { ClusterClient, ClusterNode, ClusterPool } from "@troupe/cluster"
 import { Pool } from "@troupe/core"
 import { Effect, Exit, Fiber, Layer, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
-import { type Cluster, makeCluster, readActivations } from "./fixtures/harness.ts"
+import { type Cluster, makeCluster, readActivations, readJsonLines } from "./fixtures/harness.ts"
 import { poolTasks, Work, WorkWithRetries } from "./fixtures/poolTasks.ts"
 
 let cluster: Cluster
@@ -154,16 +153,7 @@ interface Execution {
   readonly at: number
 }
 
-const readExecutions = (file: string): Array<Execution> => {
-  try {
-    return readFileSync(file, "utf8")
-      .split("\n")
-      .filter((line) => line.length > 0)
-      .map((line) => JSON.parse(line))
-  } catch {
-    return []
-  }
-}
+const readExecutions = (file: string): Array<Execution> => readJsonLines<Execution>(file)
 
 const runPool = <A, E>(effect: Effect.Effect<A, E, Pool.Pool | Scope.Scope>) =>
   Effect.runPromise(
