@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Pool, Task, TestTransport, Transport } from "@troupe/core"
 import { Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { settle, until, untilEffect } from "./fixtures/clock.ts"
+import { closeDriven, driven, settle, until, untilEffect } from "./fixtures/clock.ts"
 
 /** What the workers ran, in order. */
 const ran: Array<string> = []
@@ -70,15 +70,8 @@ const withPool = <A, E>(
     )
     const result = yield* body({ pool, test, scope })
     openGate()
-    yield* close(scope, Exit.void)
+    yield* closeDriven(scope)
     return result
-  })
-
-/** Closes `scope` with `exit` while moving the test clock on (a drain and a worker's stop are timed). */
-const close = (scope: Scope.Closeable, exit: Exit.Exit<unknown, unknown>) =>
-  Effect.gen(function* () {
-    const closing = yield* Effect.forkChild(Scope.close(scope, exit))
-    while (closing.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
   })
 
 const untilStats = (pool: Pool.Service, check: (stats: Pool.Stats) => boolean) => untilEffect(pool.stats, check)
@@ -280,7 +273,7 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
           value: { _tag: "PoolShuttingDown" }
         })
         openGate()
-        while (closing.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
+        yield* driven(Fiber.join(closing))
         expect(yield* Fiber.join(gateCall)).toEqual(Exit.succeed(0))
         for (const [index, call] of calls.entries()) expect(yield* Fiber.join(call)).toEqual(Exit.succeed(index + 1))
         expect(ran).toEqual(["Gate 0", "Record 1", "Record 2"])
@@ -302,7 +295,7 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
           })
         }
         openGate()
-        while (closing.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
+        yield* driven(Fiber.join(closing))
         expect(yield* Fiber.join(gateCall)).toEqual(Exit.succeed(0))
         expect(ran).toEqual(["Gate 0"])
       })
@@ -322,7 +315,7 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
         expect(Exit.findErrorOption(yield* Fiber.join(queued!))).toMatchObject({
           value: { _tag: "ShutdownError", phase: "queued" }
         })
-        while (closing.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
+        yield* driven(Fiber.join(closing))
         expect(Exit.findErrorOption(yield* Fiber.join(gateCall))).toMatchObject({
           value: { _tag: "ShutdownError", phase: "running" }
         })
@@ -341,7 +334,7 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
         expect(Exit.findErrorOption(yield* Fiber.join(queued!))).toMatchObject({
           value: { _tag: "ShutdownError", phase: "queued" }
         })
-        while (closing.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
+        yield* driven(Fiber.join(closing))
         expect(Exit.findErrorOption(yield* Fiber.join(gateCall))).toMatchObject({
           value: { _tag: "ShutdownError", phase: "running" }
         })

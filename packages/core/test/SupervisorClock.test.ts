@@ -10,7 +10,7 @@ import { Actor, Supervisor, TestTransport, Transport } from "@troupe/core"
 import { Effect, Exit, Fiber, Ref, Schema, Scope, Stream } from "effect"
 import { Rpc } from "effect/rpc"
 import { TestClock } from "effect/testing"
-import { closeDriven, settle, until, untilEffect } from "./fixtures/clock.ts"
+import { closeDriven, driven, settle, until, untilEffect } from "./fixtures/clock.ts"
 
 const Counter = Actor.make("SupervisorClock.test/Counter", [
   Rpc.make("Increment", { success: Schema.Int }),
@@ -248,8 +248,7 @@ describe("Supervisor over TestTransport, under TestClock", () => {
     withTree({}, three, (tree) =>
       Effect.gen(function* () {
         // What closing the tree's scope runs.
-        const stopping = yield* Effect.forkChild(tree.sup.stop)
-        while (stopping.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
+        yield* driven(tree.sup.stop)
         yield* untilEvents(tree, (events) => tags(events, "ChildStopped").length === 3)
         expect(tags(tree.events, "ChildStopped")).toEqual(["c3", "c2", "c1"])
         expect(tree.test.children.map((child) => child.signals)).toEqual([["SIGTERM"], ["SIGTERM"], ["SIGTERM"]])
