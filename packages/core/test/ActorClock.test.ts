@@ -9,10 +9,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Actor, Supervisor, TestTransport, Transport } from "@troupe/core"
-import { Effect, Exit, Fiber, Ref, Schema, Scope } from "effect"
+import { Effect, Exit, Ref, Schema, Scope } from "effect"
 import { Rpc } from "effect/rpc"
 import { TestClock } from "effect/testing"
-import { closeDriven, settle, until, untilEffect } from "./fixtures/clock.ts"
+import { closeDriven, joinSoon, settle, until, untilEffect } from "./fixtures/clock.ts"
 
 /** A list of numbers: `Put` appends one, `Get` reads them, `Hang` never answers, `Fail` fails with a typed error. */
 const box = <const Name extends string>(name: Name) =>
@@ -140,14 +140,14 @@ describe("the actor cell over TestTransport, under TestClock", () => {
         yield* settle
         expect(hang.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 millis")
-        expect(Exit.findErrorOption(yield* Fiber.join(hang))).toMatchObject({
+        expect(Exit.findErrorOption(yield* joinSoon(hang))).toMatchObject({
           value: { _tag: "AskTimeout", tag: "Hang", timeoutMs: 5000 }
         })
         yield* TestClock.adjust("1999 millis")
         yield* settle
         expect(put.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 millis")
-        expect(Exit.findErrorOption(yield* Fiber.join(put))).toMatchObject({
+        expect(Exit.findErrorOption(yield* joinSoon(put))).toMatchObject({
           value: { _tag: "AskTimeout", tag: "Put", timeoutMs: 5000 }
         })
         // Both were sent to the child: they keep their places until answered (into the void), as documented.
@@ -173,7 +173,7 @@ describe("the actor cell over TestTransport, under TestClock", () => {
           yield* settle
           expect(yield* ref.depth).toBe(1)
           yield* TestClock.adjust("5 seconds")
-          expect(Exit.findErrorOption(yield* Fiber.join(put))).toMatchObject({
+          expect(Exit.findErrorOption(yield* joinSoon(put))).toMatchObject({
             value: { _tag: "AskTimeout", tag: "Put", timeoutMs: 5000 }
           })
           expect(yield* ref.depth).toBe(0)
@@ -205,7 +205,7 @@ describe("the actor cell over TestTransport, under TestClock", () => {
           yield* settle
           expect(offered.pollUnsafe()).toBeUndefined()
           yield* TestClock.adjust("1 millis")
-          expect(Exit.findErrorOption(yield* Fiber.join(offered))).toMatchObject({
+          expect(Exit.findErrorOption(yield* joinSoon(offered))).toMatchObject({
             value: { _tag: "MailboxFull", capacity: 2 }
           })
           // `tell` still waits for room, however long.
@@ -215,8 +215,8 @@ describe("the actor cell over TestTransport, under TestClock", () => {
           // The crash fails the message that was running and makes room; the waiting `tell` gets in, and the
           // queued messages run, in order, on the next instance.
           const pid = yield* crash(sup, test, "v")
-          expect(Exit.findErrorOption(yield* Fiber.join(hang))).toMatchObject({ value: { _tag: "ActorDied" } })
-          yield* Fiber.join(told)
+          expect(Exit.findErrorOption(yield* joinSoon(hang))).toMatchObject({ value: { _tag: "ActorDied" } })
+          yield* joinSoon(told)
           yield* untilRestarted(sup, "v", pid)
           expect(yield* ref.ask("Get", undefined)).toEqual([1, 3])
         })
@@ -258,7 +258,7 @@ describe("the actor cell over TestTransport, under TestClock", () => {
         yield* until(() => handled.includes("Persisted Hang"))
         const volatilePid = yield* crash(sup, test, "v")
         const persistedPid = yield* crash(sup, test, "p")
-        expect(Exit.findErrorOption(yield* Fiber.join(hang))).toMatchObject({ value: { _tag: "ActorDied" } })
+        expect(Exit.findErrorOption(yield* joinSoon(hang))).toMatchObject({ value: { _tag: "ActorDied" } })
         yield* untilRestarted(sup, "v", volatilePid)
         yield* untilRestarted(sup, "p", persistedPid)
         expect(yield* volatile.ask("Get", undefined)).toEqual([])
@@ -282,12 +282,12 @@ describe("the actor cell over TestTransport, under TestClock", () => {
             const flaky = yield* Effect.forkChild(retried.ask("Flaky", undefined))
             yield* until(() => handled.includes("Volatile Flaky 1"))
             yield* crash(sup, test, "retried")
-            expect(yield* Fiber.join(flaky)).toBe(2)
+            expect(yield* joinSoon(flaky)).toBe(2)
             const once = sup.ref("once", Persisted)
             const failed = yield* Effect.forkChild(Effect.exit(once.ask("Flaky", undefined)))
             yield* until(() => handled.includes("Persisted Flaky 3"))
             yield* crash(sup, test, "once")
-            expect(Exit.findErrorOption(yield* Fiber.join(failed))).toMatchObject({ value: { _tag: "ActorDied" } })
+            expect(Exit.findErrorOption(yield* joinSoon(failed))).toMatchObject({ value: { _tag: "ActorDied" } })
             expect(handled).toEqual(["Volatile Flaky 1", "Volatile Flaky 2", "Persisted Flaky 3"])
           })
       )

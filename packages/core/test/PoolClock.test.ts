@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Pool, Task, TestTransport, Transport } from "@troupe/core"
 import { Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { closeDriven, driven, settle, until, untilEffect } from "./fixtures/clock.ts"
+import { closeDriven, driven, joinSoon, settle, until, untilEffect } from "./fixtures/clock.ts"
 
 /** What the workers ran, in order. */
 const ran: Array<string> = []
@@ -76,6 +76,9 @@ const withPool = <A, E>(
 
 const untilStats = (pool: Pool.Service, check: (stats: Pool.Stats) => boolean) => untilEffect(pool.stats, check)
 
+// A test forks a pool's shutdown detached (`Effect.forkDetach`): failing halfway, it ends at once rather than wait
+// for a drain on a clock that nobody moves any more.
+
 /** Calls `Gate` and waits until its worker runs it. */
 const holdWorker = (pool: Pool.Service, n: number = 0) =>
   Effect.gen(function* () {
@@ -104,8 +107,27 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
         const calls = yield* submitInOrder(pool, numbers)
         expect((yield* pool.stats).queued).toBe(10)
         openGate()
-        yield* Fiber.join(gateCall)
-        for (const call of calls) yield* Fiber.join(call)
+        yield* joinSoon(gateCall)
+        for (const call of calls) yield* joinSoon(call)
+        expect(ran).toEqual(["Gate 0", ...numbers.map((n) => `Record ${n}`)])
+      })
+    )
+  )
+
+  it.effect("callers waiting for room in a full queue get in in the order they came; offer does not wait", () =>
+    withPool({ size: 1, prefetch: 0, queueSize: 2 }, ({ pool }) =>
+      Effect.gen(function* () {
+        const gateCall = yield* holdWorker(pool)
+        const numbers = [1, 2, 3, 4, 5]
+        // 1 and 2 fill the queue; 3, 4 and 5 wait for room, in that order.
+        const calls = yield* submitInOrder(pool, numbers)
+        expect((yield* pool.stats).queued).toBe(2)
+        expect(Exit.findErrorOption(yield* Effect.exit(pool.offer(Record, 6)))).toMatchObject({
+          value: { _tag: "QueueFull" }
+        })
+        openGate()
+        yield* joinSoon(gateCall)
+        for (const call of calls) yield* joinSoon(call)
         expect(ran).toEqual(["Gate 0", ...numbers.map((n) => `Record ${n}`)])
       })
     )
@@ -124,8 +146,8 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
         yield* settle
         expect(queued.pollUnsafe()).toBeUndefined()
         openGate()
-        expect(yield* Fiber.join(queued)).toEqual(Exit.succeed(1))
-        expect(yield* Fiber.join(gateCall)).toEqual(Exit.succeed(0))
+        expect(yield* joinSoon(queued)).toEqual(Exit.succeed(1))
+        expect(yield* joinSoon(gateCall)).toEqual(Exit.succeed(0))
         // The pool's timeout (1 hour) applies to a call without its own: not yet at 59 minutes.
         closeGate()
         const long = yield* Effect.forkChild(Effect.exit(pool.apply(Gate, 2)))
@@ -134,7 +156,7 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
         yield* settle
         expect(long.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 millis")
-        expect(Exit.findErrorOption(yield* Fiber.join(long))).toMatchObject({
+        expect(Exit.findErrorOption(yield* joinSoon(long))).toMatchObject({
           value: { _tag: "TaskTimeout", timeoutMs: 3_600_000 }
         })
       })
@@ -149,11 +171,11 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
           const gateCall = yield* holdWorker(pool)
           const calls = yield* submitInOrder(pool, [1, 2, 3])
           test.children[0]!.exit({ code: 7, signal: null })
-          expect(Exit.findErrorOption(yield* Fiber.join(gateCall))).toMatchObject({
+          expect(Exit.findErrorOption(yield* joinSoon(gateCall))).toMatchObject({
             value: { _tag: "WorkerCrashed", exitCode: 7, attempts: 1 }
           })
           yield* TestClock.adjust("100 millis")
-          for (const call of calls) yield* Fiber.join(call)
+          for (const call of calls) yield* joinSoon(call)
           expect(ran).toEqual(["Gate 0", "Record 1", "Record 2", "Record 3"])
           expect((yield* pool.stats).failed).toEqual({ WorkerCrashed: 1 })
         })
@@ -170,11 +192,11 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
         yield* settle
         // One call failed with its worker; the other's worker is untouched and its call still runs.
         const [done, running] = calls[0]!.pollUnsafe() === undefined ? [calls[1]!, calls[0]!] : [calls[0]!, calls[1]!]
-        expect(Exit.findErrorOption(yield* Fiber.join(done))).toMatchObject({ value: { _tag: "WorkerCrashed" } })
+        expect(Exit.findErrorOption(yield* joinSoon(done))).toMatchObject({ value: { _tag: "WorkerCrashed" } })
         expect(running.pollUnsafe()).toBeUndefined()
         expect(test.children[1]!.exitStatus()).toBeUndefined()
         openGate()
-        expect(Exit.isSuccess(yield* Fiber.join(running))).toBe(true)
+        expect(Exit.isSuccess(yield* joinSoon(running))).toBe(true)
       })
     )
   )
@@ -205,7 +227,7 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
         // The third run, on the third worker, is the last: its crash fails the call.
         yield* until(() => ran.length === 3)
         test.children[2]!.exit({ code: 5, signal: null })
-        expect(Exit.findErrorOption(yield* Fiber.join(call))).toMatchObject({
+        expect(Exit.findErrorOption(yield* joinSoon(call))).toMatchObject({
           value: { _tag: "WorkerCrashed", attempts: 3, exitCode: 5 }
         })
         expect(ran).toEqual(["Gate 0", "Gate 0", "Gate 0"])
@@ -248,8 +270,8 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
           const gateCall = yield* holdWorker(pool)
           const [queued] = yield* submitInOrder(pool, [1])
           test.children[1]!.exit({ code: 1, signal: null })
-          expect(Exit.findErrorOption(yield* Fiber.join(gateCall))).toMatchObject({ value: { _tag: "WorkerCrashed" } })
-          expect(Exit.findErrorOption(yield* Fiber.join(queued!))).toMatchObject({
+          expect(Exit.findErrorOption(yield* joinSoon(gateCall))).toMatchObject({ value: { _tag: "WorkerCrashed" } })
+          expect(Exit.findErrorOption(yield* joinSoon(queued!))).toMatchObject({
             value: { _tag: "RestartIntensityExceeded", restarts: 2, periodMs: 10_000 }
           })
           expect(Exit.findErrorOption(yield* Effect.exit(pool.apply(Record, 2)))).toMatchObject({
@@ -265,7 +287,7 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
       Effect.gen(function* () {
         const gateCall = yield* holdWorker(pool)
         const calls = yield* submitInOrder(pool, [1, 2])
-        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
         yield* TestClock.adjust("1 second")
         expect(closing.pollUnsafe()).toBeUndefined()
         // New work is refused while the pool drains.
@@ -274,8 +296,8 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
         })
         openGate()
         yield* driven(Fiber.join(closing))
-        expect(yield* Fiber.join(gateCall)).toEqual(Exit.succeed(0))
-        for (const [index, call] of calls.entries()) expect(yield* Fiber.join(call)).toEqual(Exit.succeed(index + 1))
+        expect(yield* joinSoon(gateCall)).toEqual(Exit.succeed(0))
+        for (const [index, call] of calls.entries()) expect(yield* joinSoon(call)).toEqual(Exit.succeed(index + 1))
         expect(ran).toEqual(["Gate 0", "Record 1", "Record 2"])
         expect(test.children[0]!.received.at(-1)).toEqual({ _tag: "Close" })
         expect(test.children[0]!.exitStatus()).toMatchObject({ code: 0, signal: null })
@@ -288,15 +310,15 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
       Effect.gen(function* () {
         const gateCall = yield* holdWorker(pool)
         const calls = yield* submitInOrder(pool, [1, 2])
-        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
         for (const call of calls) {
-          expect(Exit.findErrorOption(yield* Fiber.join(call))).toMatchObject({
+          expect(Exit.findErrorOption(yield* joinSoon(call))).toMatchObject({
             value: { _tag: "ShutdownError", phase: "queued" }
           })
         }
         openGate()
         yield* driven(Fiber.join(closing))
-        expect(yield* Fiber.join(gateCall)).toEqual(Exit.succeed(0))
+        expect(yield* joinSoon(gateCall)).toEqual(Exit.succeed(0))
         expect(ran).toEqual(["Gate 0"])
       })
     )
@@ -307,16 +329,16 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
       Effect.gen(function* () {
         const gateCall = yield* holdWorker(pool)
         const [queued] = yield* submitInOrder(pool, [1])
-        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
         yield* TestClock.adjust("1999 millis")
         yield* settle
         expect(queued!.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 millis")
-        expect(Exit.findErrorOption(yield* Fiber.join(queued!))).toMatchObject({
+        expect(Exit.findErrorOption(yield* joinSoon(queued!))).toMatchObject({
           value: { _tag: "ShutdownError", phase: "queued" }
         })
         yield* driven(Fiber.join(closing))
-        expect(Exit.findErrorOption(yield* Fiber.join(gateCall))).toMatchObject({
+        expect(Exit.findErrorOption(yield* joinSoon(gateCall))).toMatchObject({
           value: { _tag: "ShutdownError", phase: "running" }
         })
         expect(test.children[0]!.signals[0]).toBe("SIGTERM")
@@ -330,12 +352,12 @@ describe("Pool over TestTransport, under TestClock: supervision and shutdown", (
       Effect.gen(function* () {
         const gateCall = yield* holdWorker(pool)
         const [queued] = yield* submitInOrder(pool, [1])
-        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.interrupt(0)))
-        expect(Exit.findErrorOption(yield* Fiber.join(queued!))).toMatchObject({
+        const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.interrupt(0)))
+        expect(Exit.findErrorOption(yield* joinSoon(queued!))).toMatchObject({
           value: { _tag: "ShutdownError", phase: "queued" }
         })
         yield* driven(Fiber.join(closing))
-        expect(Exit.findErrorOption(yield* Fiber.join(gateCall))).toMatchObject({
+        expect(Exit.findErrorOption(yield* joinSoon(gateCall))).toMatchObject({
           value: { _tag: "ShutdownError", phase: "running" }
         })
         expect(test.children[0]!.signals[0]).toBe("SIGTERM")

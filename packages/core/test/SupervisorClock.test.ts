@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Actor, Supervisor, TestTransport, Transport } from "@troupe/core"
-import { Effect, Exit, Fiber, Ref, Schema, Scope, Stream } from "effect"
+import { Effect, Exit, Ref, Schema, Scope, Stream } from "effect"
 import { Rpc } from "effect/rpc"
 import { TestClock } from "effect/testing"
-import { closeDriven, driven, settle, until, untilEffect } from "./fixtures/clock.ts"
+import { closeDriven, driven, joinSoon, settle, until, untilEffect } from "./fixtures/clock.ts"
 
 const Counter = Actor.make("SupervisorClock.test/Counter", [
   Rpc.make("Increment", { success: Schema.Int }),
@@ -183,6 +183,7 @@ describe("Supervisor over TestTransport, under TestClock", () => {
         const after = yield* untilRestarted(tree, before, ["c1"])
         yield* TestClock.adjust("5 seconds")
         yield* crash(tree, "c1")
+        yield* untilEffect(tree.sup.tree, (root) => root.status === "failed")
         const exit = yield* Effect.exit(tree.sup.join)
         expect(Exit.findErrorOption(exit)).toMatchObject({
           value: { _tag: "RestartIntensityExceeded", restarts: 2, periodMs: 5000 }
@@ -262,14 +263,14 @@ describe("Supervisor over TestTransport, under TestClock", () => {
     withTree({}, [worker("c1"), Supervisor.worker("stuck", StuckBehaviour, { shutdown: 1000 })], (tree) =>
       Effect.gen(function* () {
         const stuck = yield* childOf(tree, "stuck")
-        const stopping = yield* Effect.forkChild(tree.sup.stop)
+        const stopping = yield* Effect.forkDetach(tree.sup.stop)
         yield* until(() => stuck.signals.length === 1)
         expect(stuck.signals).toEqual(["SIGTERM"])
         yield* TestClock.adjust("999 millis")
         yield* settle
         expect(stuck.signals).toEqual(["SIGTERM"])
         yield* TestClock.adjust("1 millis")
-        yield* Fiber.join(stopping)
+        yield* joinSoon(stopping)
         expect(stuck.signals).toEqual(["SIGTERM", "SIGKILL"])
         expect(stuck.exitStatus()).toMatchObject({ code: null, signal: "SIGKILL" })
         // c1 stops only after the stuck worker to its right has gone.
