@@ -164,21 +164,30 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
   )
 
   it.effect("a crash fails only the task its worker ran (WorkerCrashed); the queued ones run on the replacement", () =>
-    withPool(
-      { size: 1, prefetch: 0, backoff: { min: "100 millis", max: "1 second", randomFactor: 0 } },
-      ({ pool, test }) =>
-        Effect.gen(function* () {
-          const gateCall = yield* holdWorker(pool)
-          const calls = yield* submitInOrder(pool, [1, 2, 3])
-          test.children[0]!.exit({ code: 7, signal: null })
-          expect(Exit.findErrorOption(yield* joinSoon(gateCall))).toMatchObject({
-            value: { _tag: "WorkerCrashed", exitCode: 7, attempts: 1 }
-          })
-          yield* TestClock.adjust("100 millis")
-          for (const call of calls) yield* joinSoon(call)
-          expect(ran).toEqual(["Gate 0", "Record 1", "Record 2", "Record 3"])
-          expect((yield* pool.stats).failed).toEqual({ WorkerCrashed: 1 })
-        })
+    Effect.forEach(
+      [0, 32],
+      (prefetch) =>
+        withPool(
+          { size: 1, prefetch, backoff: { min: "100 millis", max: "1 second", randomFactor: 0 } },
+          ({ pool, test }) =>
+            Effect.gen(function* () {
+              const gateCall = yield* holdWorker(pool)
+              const calls = yield* submitInOrder(pool, [1, 2, 3])
+              // Without prefetch the three wait in the pool's queue; with it, the worker holds some too, unstarted.
+              yield* untilStats(pool, (stats) =>
+                prefetch === 0 ? stats.workers[0]!.held === 1 : stats.workers[0]!.held > 1
+              )
+              test.children[0]!.exit({ code: 7, signal: null })
+              expect(Exit.findErrorOption(yield* joinSoon(gateCall))).toMatchObject({
+                value: { _tag: "WorkerCrashed", exitCode: 7, attempts: 1 }
+              })
+              yield* TestClock.adjust("100 millis")
+              for (const call of calls) yield* joinSoon(call)
+              expect(ran).toEqual(["Gate 0", "Record 1", "Record 2", "Record 3"])
+              expect((yield* pool.stats).failed).toEqual({ WorkerCrashed: 1 })
+            })
+        ),
+      { discard: true }
     )
   )
 
