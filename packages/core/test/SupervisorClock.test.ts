@@ -305,4 +305,30 @@ describe("Supervisor over TestTransport, under TestClock", () => {
         })
     )
   )
+
+  it.effect("escalation: a nested supervisor past its intensity gives up, and its parent restarts it", () =>
+    withTree(
+      { strategy: "oneForOne", intensity: 5 },
+      [worker("c1"), Supervisor.supervisor("sup", { intensity: 0 }, [worker("w")])],
+      (tree) =>
+        Effect.gen(function* () {
+          const nestedPid = Effect.map(tree.sup.at("sup").whichChildren, (children) =>
+            children[0]?.status === "running" ? children[0].pid : null
+          )
+          const before = yield* nestedPid
+          const c1 = (yield* pids(tree.sup)).c1
+          tree.test.children.find((child) => child.pid === before)!.exit({ code: 1, signal: null })
+          // Intensity 0: the first crash is one too many for "sup"; the root sees "sup" end abnormally.
+          yield* untilEffect(
+            Effect.exit(nestedPid),
+            (exit) => Exit.isSuccess(exit) && exit.value !== null && exit.value !== before
+          )
+          yield* untilEvents(tree, (events) => tags(events, "ChildRestarting").length === 1)
+          expect(tags(tree.events, "SupervisorGaveUp")).toEqual(["sup"])
+          expect(tags(tree.events, "ChildRestarting")).toEqual(["sup"])
+          expect((yield* pids(tree.sup)).c1).toBe(c1)
+          expect((yield* tree.sup.tree).status).toBe("running")
+        })
+    )
+  )
 })
