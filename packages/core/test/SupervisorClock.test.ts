@@ -309,7 +309,7 @@ describe("Supervisor over TestTransport, under TestClock", () => {
   it.effect("escalation: a nested supervisor past its intensity gives up, and its parent restarts it", () =>
     withTree(
       { strategy: "oneForOne", intensity: 5 },
-      [worker("c1"), Supervisor.supervisor("sup", { intensity: 0 }, [worker("w")])],
+      [worker("c1"), Supervisor.supervisor("sup", { intensity: 0 }, [worker("w")], { restart: "transient" })],
       (tree) =>
         Effect.gen(function* () {
           const nestedPid = Effect.map(tree.sup.at("sup").whichChildren, (children) =>
@@ -325,6 +325,10 @@ describe("Supervisor over TestTransport, under TestClock", () => {
           )
           yield* untilEvents(tree, (events) => tags(events, "ChildRestarting").length === 1)
           expect(tags(tree.events, "SupervisorGaveUp")).toEqual(["sup"])
+          // An abnormal end: even a transient child is restarted after it.
+          expect(tree.events.find((event) => event._tag === "ChildExited" && event.path === "sup")).toMatchObject({
+            reason: "abnormal"
+          })
           expect(tags(tree.events, "ChildRestarting")).toEqual(["sup"])
           expect((yield* pids(tree.sup)).c1).toBe(c1)
           expect((yield* tree.sup.tree).status).toBe("running")
