@@ -1,14 +1,15 @@
 /**
  * The actor cell (the parent side of one actor: its mailbox, its place in a
- * hosting child, its last persisted state) in memory: supervised workers over
- * `TestTransport` under `TestClock`. Mailbox order, ask timeouts, a full
- * mailbox, crash retries and what a restart keeps of the actor's state are
- * exact here, with no real process and no real wait. The handlers run in this
+ * hosting child, its last persisted state) in memory: supervised workers and
+ * keyed groups over `TestTransport` under `TestClock`. Mailbox order, ask
+ * timeouts, a full mailbox, crash retries, idle passivation and what a
+ * restart keeps of the actor's state are exact here, with no real process
+ * and no real wait. The handlers run in this
  * process (an in-memory child's runner), so they record what they saw in
  * `handled`, which the tests read.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Actor, Supervisor, TestTransport, Transport } from "@troupe/core"
+import { Actor, Keyed, Supervisor, TestTransport, Transport } from "@troupe/core"
 import { Effect, Exit, Ref, Schema, Scope } from "effect"
 import { Rpc } from "effect/rpc"
 import { TestClock } from "effect/testing"
@@ -316,5 +317,32 @@ describe("the actor cell over TestTransport, under TestClock", () => {
           expect([yield* pidOf(sup, "resume"), yield* pidOf(sup, "restart")]).toEqual(pids)
         })
     )
+  )
+
+  it.effect("a keyed instance idle for idleTimeout passivates; its next message starts it from its snapshot", () =>
+    Effect.gen(function* () {
+      handled.length = 0
+      const test = TestTransport.make()
+      const scope = yield* Scope.make()
+      const [volatile, persisted] = yield* Effect.all([
+        Keyed.make(VolatileBehaviour, { hosts: 1, idleTimeout: "10 seconds" }),
+        Keyed.make(PersistedBehaviour, { hosts: 1, idleTimeout: "10 seconds" })
+      ]).pipe(Scope.provide(scope), Effect.provideService(Transport.Transport, test.transport))
+      yield* volatile.get("a").ask("Put", { n: 1 })
+      yield* persisted.get("a").ask("Put", { n: 1 })
+      expect([yield* volatile.activeKeys, yield* persisted.activeKeys]).toEqual([["a"], ["a"]])
+      // Not before idleTimeout; by 1.5 times it (the groups look for idle instances every half idleTimeout).
+      yield* TestClock.adjust("9999 millis")
+      yield* settle
+      expect([yield* volatile.activeKeys, yield* persisted.activeKeys]).toEqual([["a"], ["a"]])
+      yield* TestClock.adjust("5001 millis")
+      yield* untilEffect(
+        Effect.all([volatile.activeKeys, persisted.activeKeys]),
+        ([v, p]) => v.length === 0 && p.length === 0
+      )
+      expect(yield* volatile.get("a").ask("Get", undefined)).toEqual([])
+      expect(yield* persisted.get("a").ask("Get", undefined)).toEqual([1])
+      yield* closeDriven(scope)
+    })
   )
 })
