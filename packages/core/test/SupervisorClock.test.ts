@@ -335,4 +335,20 @@ describe("Supervisor over TestTransport, under TestClock", () => {
         })
     )
   )
+
+  it.effect("autoShutdown anySignificant: a significant child's normal end shuts the tree down, right to left", () =>
+    withTree(
+      { autoShutdown: "anySignificant" },
+      [worker("c1"), worker("main", { restart: "transient", significant: true }), worker("c3")],
+      (tree) =>
+        Effect.gen(function* () {
+          yield* tree.sup.ref("main", Counter).ask("Quit", undefined)
+          expect(yield* joinSoon(yield* Effect.forkChild(tree.sup.join))).toBeUndefined()
+          yield* untilEvents(tree, (events) => tags(events, "ChildStopped").length === 2)
+          expect(tags(tree.events, "ChildExited")).toEqual(["main"])
+          expect(tags(tree.events, "ChildStopped")).toEqual(["c3", "c1"])
+          expect(tags(tree.events, "ChildRestarting")).toEqual([])
+        })
+    )
+  )
 })
