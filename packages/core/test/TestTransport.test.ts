@@ -9,6 +9,7 @@ import { Actor, Keyed, Pool, Task, TestTransport, Transport } from "@troupe/core
 import { Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { Rpc } from "effect/rpc"
 import { TestClock } from "effect/testing"
+import { closeDriven, settle, until, untilEffect } from "./fixtures/clock.ts"
 
 const Square = Task.make("TestTransport.test/Square", {
   payload: Schema.Number,
@@ -51,32 +52,9 @@ const SleeperBehaviour = Actor.behaviour(
   Effect.succeed({ Ping: () => Effect.succeed("pong"), Hang: () => Effect.never })
 )
 
-/** Lets the in-memory frames and the fibers they wake run: a bounded number of turns, never a duration. */
-const settle = Effect.gen(function* () {
-  for (let turn = 0; turn < 50; turn++) yield* Effect.yieldNow
-})
-
-/** Waits, turn by turn, until `check` holds (a bound on turns catches a hang). */
-const until = (check: () => boolean) =>
-  Effect.gen(function* () {
-    for (let turn = 0; turn < 100_000 && !check(); turn++) yield* Effect.yieldNow
-    expect(check()).toBe(true)
-  })
-
 /** Waits, turn by turn, until the pool's stats satisfy `check` (a restart counted is a backoff started). */
 const untilStats = (pool: Pool.Service, check: (stats: Pool.Stats) => boolean) =>
-  Effect.gen(function* () {
-    for (let turn = 0; turn < 100_000 && !check(yield* pool.stats); turn++) yield* Effect.yieldNow
-    expect(check(yield* pool.stats)).toBe(true)
-    yield* settle
-  })
-
-/** Closes `scope` while moving the test clock on: a shutdown's waits (drain, kill grace) are timed. */
-const closeDriven = (scope: Scope.Closeable) =>
-  Effect.gen(function* () {
-    const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
-    while (closing.pollUnsafe() === undefined) yield* TestClock.adjust("10 millis")
-  })
+  Effect.andThen(untilEffect(pool.stats, check), settle)
 
 /** Runs `body` with a pool over a fresh in-memory transport; the pool's shutdown is driven by the test clock. */
 const withPool = <A, E>(
