@@ -278,6 +278,22 @@ export const make = <S extends Schema.Top>(
       buffer.pushFront(back)
     }
 
+    /**
+     * The waiting offers and takes `settle` served, woken once the call being
+     * handled is done: its reply goes out first (a producer's `offer` is
+     * answered before the take it fed, which waits for a microtask).
+     */
+    let served: Array<Deferred.Deferred<void, QueueShutdown>> = []
+    const wakeServed = () => {
+      const waking = served
+      served = []
+      for (const wake of waking) Deferred.doneUnsafe(wake, Exit.void)
+    }
+    const wakeSoon = (wake: Deferred.Deferred<void, QueueShutdown>) => {
+      served.push(wake)
+      if (served.length === 1) queueMicrotask(wakeServed)
+    }
+
     /** Moves items from waiting offers into the buffer and from the buffer to waiting takes, while it can. */
     const settle = (): void => {
       for (;;) {
@@ -291,7 +307,7 @@ export const make = <S extends Schema.Top>(
           }
           if (offerer.next === offerer.items.length) {
             offerers.shift()
-            Deferred.doneUnsafe(offerer.wake, Exit.void)
+            wakeSoon(offerer.wake)
           }
         }
         while (buffer.length > 0 && takers.length > 0) {
@@ -299,7 +315,7 @@ export const make = <S extends Schema.Top>(
           // A take whose process is gone is being interrupted: it gets nothing.
           if (sessions.isGone(taker.session)) continue
           taker.items = takeFromBuffer(taker.session, taker.take, taker.max)
-          Deferred.doneUnsafe(taker.wake, Exit.void)
+          wakeSoon(taker.wake)
           moved = true
         }
         if (!moved) break
