@@ -7,22 +7,39 @@
 import { fork } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 
-/** CPU milliseconds used so far by this process's children (Linux `/proc`, 100 ticks a second), or `NaN`. */
-export const childrenCpuMs = (): number => {
-  let total = 0
+/**
+ * CPU milliseconds used so far by each child of this process, by pid (Linux
+ * `/proc`, 100 ticks a second), or `undefined` without `/proc`.
+ */
+export const childrenCpuMs = (): Map<number, number> | undefined => {
+  const byPid = new Map<number, number>()
   try {
     for (const entry of readdirSync("/proc")) {
       if (!/^\d+$/.test(entry)) continue
       try {
         const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")
-        if (Number(fields[1]) === process.pid) total += (Number(fields[11]) + Number(fields[12])) * 10
+        if (Number(fields[1]) === process.pid) byPid.set(Number(entry), (Number(fields[11]) + Number(fields[12])) * 10)
       } catch {
         // The process ended meanwhile.
       }
     }
   } catch {
-    return Number.NaN
+    return undefined
   }
+  return byPid
+}
+
+/**
+ * CPU milliseconds the children alive now used since `start`: each one's
+ * time minus what it had used at `start` (nothing if it started since). A
+ * child that was there at `start` and ended since is left out: subtracting
+ * its time from a total that no longer holds it is what made this negative.
+ */
+const childrenCpuSinceMs = (start: Map<number, number> | undefined): number => {
+  const now = childrenCpuMs()
+  if (start === undefined || now === undefined) return Number.NaN
+  let total = 0
+  for (const [pid, ms] of now) total += ms - (start.get(pid) ?? 0)
   return total
 }
 
@@ -36,7 +53,7 @@ export const cpuPerMessage = (start: ReturnType<typeof cpuStart>, messages: numb
   const parent = process.cpuUsage(start.parent)
   return {
     parent: (parent.user + parent.system) / messages,
-    children: ((childrenCpuMs() - start.children) * 1000) / messages
+    children: (childrenCpuSinceMs(start.children) * 1000) / messages
   }
 }
 

@@ -24,22 +24,22 @@
  *
  * @since 0.1.0
  */
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type * as Scope from "effect/Scope"
+import * as Calls from "./internal/ipc/calls.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
 import type { Reply } from "./internal/wire/frame.ts"
 import * as ParentLink from "./internal/wire/parentLink.ts"
-import {
+import type {
   ChannelError,
-  type RemoteDefect,
-  type ReplyValidationError,
-  type RequestValidationError,
-  type ResultEncodeError
+  RemoteDefect,
+  ReplyValidationError,
+  RequestValidationError,
+  ResultEncodeError
 } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Channel" as const
@@ -207,8 +207,10 @@ const unknownMethod = (service: string, method: string): Reply => ({
  *
  * **Details**
  *
- * Each call runs its handler in a fiber of its own, with the services the
- * scope had at `serve` (`R`). When the scope closes, calls still running are
+ * Each call runs its handler with the services the scope had at `serve`
+ * (`R`): at once when the effect it returns is already complete
+ * (`Effect.succeed`, `Effect.fail`), else in a fiber of its own. When the
+ * scope closes, calls still running are
  * interrupted (their callers get `ChannelError` `ServiceClosed`), and later
  * calls fail the same way.
  *
@@ -235,37 +237,27 @@ export const serve = <S extends Any, R = never>(
 ): Effect.Effect<Handle<S>, never, Scope.Scope | R> =>
   Effect.gen(function* () {
     const context = yield* Effect.context<R>()
-    const closed = Deferred.makeUnsafe<never, ChannelError>()
     const implementations = handlers as Record<string, (payload: unknown) => Effect.Effect<unknown, unknown, R>>
+    const calls = Calls.make(context, service.name)
     const endpoint = yield* Effect.acquireRelease(
       Effect.sync(() =>
         Endpoints.register({
           name: service.name,
-          handle: (method, payload) => {
+          keepsLate: true,
+          handle: (method, payload, onLateReply) => {
             const codable = codableOf(service, method)
             const handler = Object.hasOwn(implementations, method) ? implementations[method] : undefined
-            if (codable === undefined || handler === undefined)
-              return Effect.succeed(unknownMethod(service.name, method))
-            return Codec.runInChild(codable, payload, (decoded) =>
-              Effect.provideContext(handler(decoded), context)
-            ).pipe(Effect.raceFirst(Deferred.await(closed))) as Effect.Effect<Reply>
+            if (codable === undefined || handler === undefined) return Exit.succeed(unknownMethod(service.name, method))
+            // A handler whose effect is already complete (Effect.succeed, Effect.fail) needs no fiber.
+            const reply = Codec.replyNow(codable, payload, handler)
+            return Effect.isEffect(reply) ? calls.run(reply, onLateReply) : Exit.succeed(reply)
           }
         })
       ),
       (endpoint) =>
         Effect.sync(() => {
           Endpoints.unregister(endpoint)
-          Deferred.doneUnsafe(
-            closed,
-            Exit.fail(
-              new ChannelError({
-                service: service.name,
-                method: "",
-                reason: "ServiceClosed",
-                message: `${service.name} was closed while the call ran`
-              })
-            )
-          )
+          calls.close()
         })
     )
     return { [HandleTypeId]: HandleTypeId, service, endpoint }

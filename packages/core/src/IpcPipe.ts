@@ -228,15 +228,15 @@ export const make = <A extends Schema.Top, B extends Schema.Top>(
       signal(side)
       signal(sides[1 - index]!)
     }
-    const bind = (index: 0 | 1, session: string): Effect.Effect<Side, PipeEndInUse> =>
-      Effect.suspend(() => {
-        const side = sides[index]
-        if (side.owner === undefined) {
-          side.owner = session
-          sessions.onGone(session, () => close(index))
-        } else if (side.owner !== session) return Effect.fail(new PipeEndInUse())
-        return Effect.succeed(side)
-      })
+    // The handlers do their work when called, and return an `Exit` when they are done (no fiber for the call).
+    const bind = (index: 0 | 1, session: string): Side | PipeEndInUse => {
+      const side = sides[index]
+      if (side.owner === undefined) {
+        side.owner = session
+        sessions.onGone(session, () => close(index))
+      } else if (side.owner !== session) return new PipeEndInUse()
+      return side
+    }
     const closedError = (index: 0 | 1) =>
       sides[index].closed
         ? new PipeClosed({ reason: "Closed", message: "this end of the pipe was closed" })
@@ -249,28 +249,35 @@ export const make = <A extends Schema.Top, B extends Schema.Top>(
       index: 0 | 1,
       side: Side,
       received: number
-    ): Effect.Effect<{ readonly sequence: number; readonly message: unknown }, PipeClosed> =>
-      Effect.suspend(() => {
-        if (side.closed) return Effect.fail(closedError(index))
-        acknowledge(side, received)
-        if (side.head < side.inbox.length)
-          return Effect.succeed({ sequence: side.first, message: side.inbox[side.head] })
-        if (sides[1 - index]!.closed) return Effect.fail(closedError(index))
-        return Effect.flatMap(Deferred.await(side.changed), () => next(index, side, received))
-      })
+    ): Effect.Effect<{ readonly sequence: number; readonly message: unknown }, PipeClosed> => {
+      if (side.closed) return Effect.fail(closedError(index))
+      acknowledge(side, received)
+      if (side.head < side.inbox.length) return Effect.succeed({ sequence: side.first, message: side.inbox[side.head] })
+      if (sides[1 - index]!.closed) return Effect.fail(closedError(index))
+      return Effect.flatMap(Deferred.await(side.changed), () => next(index, side, received))
+    }
     const serveEnd = (index: 0 | 1, send: Schema.Top, receive: Schema.Top) =>
       Channel.serve(serviceOf(send)(receive), {
         Open: sessions.hold,
-        Send: ({ message, session }) =>
-          Effect.flatMap(bind(index, session), (side) => {
-            const other = sides[1 - index]!
-            if (side.closed || other.closed) return Effect.fail(closedError(index))
-            other.inbox.push(message)
-            signal(other)
-            return Effect.void
-          }),
-        Receive: ({ received, session }) => Effect.flatMap(bind(index, session), (side) => next(index, side, received)),
-        Close: (session) => Effect.flatMap(bind(index, session), () => Effect.sync(() => close(index)))
+        Send: ({ message, session }) => {
+          const side = bind(index, session)
+          if (side instanceof PipeEndInUse) return Effect.fail(side)
+          const other = sides[1 - index]!
+          if (side.closed || other.closed) return Effect.fail(closedError(index))
+          other.inbox.push(message)
+          signal(other)
+          return Effect.void
+        },
+        Receive: ({ received, session }) => {
+          const side = bind(index, session)
+          return side instanceof PipeEndInUse ? Effect.fail(side) : next(index, side, received)
+        },
+        Close: (session) => {
+          const side = bind(index, session)
+          if (side instanceof PipeEndInUse) return Effect.fail(side)
+          close(index)
+          return Effect.void
+        }
       })
     const first = yield* serveEnd(0, a, b)
     const second = yield* serveEnd(1, b, a)

@@ -278,6 +278,22 @@ export const make = <S extends Schema.Top>(
       buffer.pushFront(back)
     }
 
+    /**
+     * The waiting offers and takes `settle` served, woken once the call being
+     * handled is done: its reply goes out first (a producer's `offer` is
+     * answered before the take it fed, which waits for a microtask).
+     */
+    let served: Array<Deferred.Deferred<void, QueueShutdown>> = []
+    const wakeServed = () => {
+      const waking = served
+      served = []
+      for (const wake of waking) Deferred.doneUnsafe(wake, Exit.void)
+    }
+    const wakeSoon = (wake: Deferred.Deferred<void, QueueShutdown>) => {
+      served.push(wake)
+      if (served.length === 1) queueMicrotask(wakeServed)
+    }
+
     /** Moves items from waiting offers into the buffer and from the buffer to waiting takes, while it can. */
     const settle = (): void => {
       for (;;) {
@@ -291,7 +307,7 @@ export const make = <S extends Schema.Top>(
           }
           if (offerer.next === offerer.items.length) {
             offerers.shift()
-            Deferred.doneUnsafe(offerer.wake, Exit.void)
+            wakeSoon(offerer.wake)
           }
         }
         while (buffer.length > 0 && takers.length > 0) {
@@ -299,7 +315,7 @@ export const make = <S extends Schema.Top>(
           // A take whose process is gone is being interrupted: it gets nothing.
           if (sessions.isGone(taker.session)) continue
           taker.items = takeFromBuffer(taker.session, taker.take, taker.max)
-          Deferred.doneUnsafe(taker.wake, Exit.void)
+          wakeSoon(taker.wake)
           moved = true
         }
         if (!moved) break
@@ -311,75 +327,73 @@ export const make = <S extends Schema.Top>(
       }
     }
 
-    const offer = (items: ReadonlyArray<A>): Effect.Effect<void, QueueShutdown> =>
-      Effect.suspend(() => {
-        if (isShutdown) return Effect.fail(new QueueShutdown())
-        if (offerers.length === 0 && buffer.length + items.length <= capacity) {
-          for (const item of items) buffer.push(item)
-          unfinished += items.length
-          settle()
-          return Effect.void
-        }
-        const offerer: Offerer<A> = { items, next: 0, wake: Deferred.makeUnsafe() }
-        offerers.push(offerer)
+    // The handlers do their work when called, and return an `Exit` when they are done (no fiber for the call).
+    const offer = (items: ReadonlyArray<A>): Effect.Effect<void, QueueShutdown> => {
+      if (isShutdown) return Effect.fail(new QueueShutdown())
+      if (offerers.length === 0 && buffer.length + items.length <= capacity) {
+        for (const item of items) buffer.push(item)
+        unfinished += items.length
         settle()
-        if (offerer.next === items.length) return Effect.void
-        // Interrupted: the items not yet in stay out (those in stay: other processes may have taken them).
-        return Deferred.await(offerer.wake).pipe(
-          Effect.onInterrupt(() => Effect.sync(() => offerers.remove((entry) => entry === offerer)))
-        )
-      })
-
-    const take = (request: typeof TakeRequest.Type): Effect.Effect<ReadonlyArray<A>, QueueShutdown> =>
-      Effect.suspend(() => {
-        const max = Math.max(1, Math.floor(request.max))
-        // Only a call racing its own process's death gets here: nothing may be filed under a session that is gone.
-        if (sessions.isGone(request.session)) return Effect.interrupt
-        if (buffer.length > 0) {
-          const items = takeFromBuffer(request.session, request.take, max)
-          settle()
-          return Effect.succeed(items)
-        }
-        if (isShutdown) return Effect.fail(new QueueShutdown())
-        if (!request.wait) return Effect.succeed([])
-        const taker: Taker<A> = {
-          session: request.session,
-          take: request.take,
-          max,
-          wake: Deferred.makeUnsafe(),
-          items: undefined
-        }
-        takers.push(taker)
-        return Deferred.await(taker.wake).pipe(
-          Effect.map(() => taker.items!),
-          Effect.onInterrupt(() =>
-            Effect.sync(() => {
-              if (taker.items === undefined) return void takers.remove((entry) => entry === taker)
-              // Given items it will not return: they go back, first in line.
-              if (acknowledged) giveBackHeld(taker.session, taker.take, taker.items.length)
-              else buffer.pushFront(taker.items)
-              taker.items = []
-              settle()
-            })
-          )
-        )
-      })
-
-    const taskDone = (request: { readonly session: string; readonly count: number }) =>
-      Effect.suspend(() => {
-        const count = Math.floor(request.count)
-        if (count < 0) return Effect.fail(new QueueTaskDoneError({ count, outstanding: unfinished }))
-        const entries = acknowledged ? held.get(request.session) : undefined
-        const outstanding = acknowledged ? Math.min(entries?.length ?? 0, unfinished) : unfinished
-        if (count > outstanding) return Effect.fail(new QueueTaskDoneError({ count, outstanding }))
-        entries?.splice(0, count)
-        unfinished -= count
-        if (unfinished === 0 && joined !== undefined) {
-          Deferred.doneUnsafe(joined, Exit.void)
-          joined = undefined
-        }
         return Effect.void
-      })
+      }
+      const offerer: Offerer<A> = { items, next: 0, wake: Deferred.makeUnsafe() }
+      offerers.push(offerer)
+      settle()
+      if (offerer.next === items.length) return Effect.void
+      // Interrupted: the items not yet in stay out (those in stay: other processes may have taken them).
+      return Deferred.await(offerer.wake).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => offerers.remove((entry) => entry === offerer)))
+      )
+    }
+
+    const take = (request: typeof TakeRequest.Type): Effect.Effect<ReadonlyArray<A>, QueueShutdown> => {
+      const max = Math.max(1, Math.floor(request.max))
+      // Only a call racing its own process's death gets here: nothing may be filed under a session that is gone.
+      if (sessions.isGone(request.session)) return Effect.interrupt
+      if (buffer.length > 0) {
+        const items = takeFromBuffer(request.session, request.take, max)
+        settle()
+        return Effect.succeed(items)
+      }
+      if (isShutdown) return Effect.fail(new QueueShutdown())
+      if (!request.wait) return Effect.succeed([])
+      const taker: Taker<A> = {
+        session: request.session,
+        take: request.take,
+        max,
+        wake: Deferred.makeUnsafe(),
+        items: undefined
+      }
+      takers.push(taker)
+      return Deferred.await(taker.wake).pipe(
+        Effect.map(() => taker.items!),
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            if (taker.items === undefined) return void takers.remove((entry) => entry === taker)
+            // Given items it will not return: they go back, first in line.
+            if (acknowledged) giveBackHeld(taker.session, taker.take, taker.items.length)
+            else buffer.pushFront(taker.items)
+            taker.items = []
+            settle()
+          })
+        )
+      )
+    }
+
+    const taskDone = (request: { readonly session: string; readonly count: number }) => {
+      const count = Math.floor(request.count)
+      if (count < 0) return Effect.fail(new QueueTaskDoneError({ count, outstanding: unfinished }))
+      const entries = acknowledged ? held.get(request.session) : undefined
+      const outstanding = acknowledged ? Math.min(entries?.length ?? 0, unfinished) : unfinished
+      if (count > outstanding) return Effect.fail(new QueueTaskDoneError({ count, outstanding }))
+      entries?.splice(0, count)
+      unfinished -= count
+      if (unfinished === 0 && joined !== undefined) {
+        Deferred.doneUnsafe(joined, Exit.void)
+        joined = undefined
+      }
+      return Effect.void
+    }
 
     const join = Effect.suspend(() => {
       if (unfinished === 0) return Effect.void
@@ -391,22 +405,22 @@ export const make = <S extends Schema.Top>(
       Open: sessions.hold,
       Offer: offer,
       Take: take,
-      GiveBack: ({ count, items, session, take }) =>
-        Effect.sync(() => {
-          if (acknowledged) giveBackHeld(session, take, count)
-          else buffer.pushFront(items)
-          settle()
-        }),
-      Size: () => Effect.sync(() => buffer.length),
-      Shutdown: () =>
-        Effect.sync(() => {
-          if (isShutdown) return
-          isShutdown = true
-          for (let offerer = offerers.shift(); offerer !== undefined; offerer = offerers.shift()) {
-            Deferred.doneUnsafe(offerer.wake, Exit.fail(new QueueShutdown()))
-          }
-          settle()
-        }),
+      GiveBack: ({ count, items, session, take }) => {
+        if (acknowledged) giveBackHeld(session, take, count)
+        else buffer.pushFront(items)
+        settle()
+        return Effect.void
+      },
+      Size: () => Effect.succeed(buffer.length),
+      Shutdown: () => {
+        if (isShutdown) return Effect.void
+        isShutdown = true
+        for (let offerer = offerers.shift(); offerer !== undefined; offerer = offerers.shift()) {
+          Deferred.doneUnsafe(offerer.wake, Exit.fail(new QueueShutdown()))
+        }
+        settle()
+        return Effect.void
+      },
       TaskDone: taskDone,
       Join: () => join
     } as Channel.Handlers<QueueService>).pipe(Effect.map((handle) => wrap<A>(handle)))

@@ -1,6 +1,6 @@
 /**
- * The parent's side of one child's calls: each `Call` frame runs in its own
- * fiber (through `parentLink.call`, so a call to an endpoint this process
+ * The parent's side of one child's calls: each `Call` frame that does not
+ * complete at once runs in its own fiber (through `parentLink.callNow`, so a call to an endpoint this process
  * does not host goes on up to its own parent), and its outcome goes back as
  * a `CallReply`, or a `CallRefused` when no service took it. `CallInterrupt`
  * interrupts the call's fiber, and so do the child's exit and `close`: work
@@ -70,16 +70,17 @@ export const make = (connection: Connection): CallServer => {
         fiber.interruptUnsafe()
         return
       }
-      const fiber = Effect.runFork(
-        ParentLink.call(
-          `service ${frame.endpoint}`,
-          frame.endpoint,
-          frame.method,
-          frame.payload,
-          // A late call is answered even once interrupted: its caller keeps a tombstone for the outcome.
-          frame.late === true ? (reply) => answer({ _tag: "CallReply", id: frame.id, reply }) : undefined
-        )
+      const call = ParentLink.callNow(
+        `service ${frame.endpoint}`,
+        frame.endpoint,
+        frame.method,
+        frame.payload,
+        // A late call is answered even once interrupted: its caller keeps a tombstone for the outcome.
+        frame.late === true ? (reply) => answer({ _tag: "CallReply", id: frame.id, reply }) : undefined
       )
+      // A call served at once needs no fiber.
+      if (Exit.isExit(call)) return settle(frame.id, call as Exit.Exit<Reply, ChannelError>)
+      const fiber = Effect.runFork(call)
       if (fiber.pollUnsafe() !== undefined) return settle(frame.id, fiber.pollUnsafe()!)
       running.set(frame.id, fiber)
       fiber.addObserver((exit) => {

@@ -323,7 +323,10 @@ const encoded = (encode: () => Reply): Reply => {
 }
 
 /** The reply to a handler's effect (or any outcome to send back encoded), once it has run. */
-export const replyOf = (task: Codable, effect: Effect.Effect<unknown, unknown>): Effect.Effect<Reply> =>
+export const replyOf = <R = never>(
+  task: Codable,
+  effect: Effect.Effect<unknown, unknown, R>
+): Effect.Effect<Reply, never, R> =>
   Effect.matchCause(effect, {
     onFailure: (cause): Reply => encoded(() => replyOfCause(task, cause)),
     onSuccess: (value): Reply => encoded(() => successReply(task, value))
@@ -333,7 +336,7 @@ export const replyOf = (task: Codable, effect: Effect.Effect<unknown, unknown>):
  * The reply of a fiber that ran `runInChild`: its reply, or, when the fiber
  * itself failed, `Interrupted` for an interruption and a `Defect` otherwise.
  */
-export const replyOfExit = (exit: Exit.Exit<Reply>): Reply => {
+export const replyOfExit = (exit: Exit.Exit<Reply, unknown>): Reply => {
   if (Exit.isSuccess(exit)) return exit.value
   const defect = Cause.findDefect(exit.cause)
   return Result.isSuccess(defect) ? defectReply(defect.success) : { _tag: "Interrupted" }
@@ -348,12 +351,24 @@ export const replyOfExit = (exit: Exit.Exit<Reply>): Reply => {
  * `Effect.suspend`. Only the handler's own synchronous body runs outside a
  * fiber; an effect it returns that still has work to do runs in one.
  */
-export const replyInChild = (task: Task.Any, encodedPayload: unknown): Reply | Effect.Effect<Reply> => {
+export const replyInChild = (task: Task.Any, encodedPayload: unknown): Reply | Effect.Effect<Reply> =>
+  replyNow(task, encodedPayload, task.handler)
+
+/**
+ * `replyInChild` for any codable and handler (a hosted service's method):
+ * the reply itself when the handler's effect is already complete, else the
+ * effect to run (it needs the handler's services `R`).
+ */
+export const replyNow = <R>(
+  task: Codable,
+  encodedPayload: unknown,
+  handler: (payload: any) => Effect.Effect<unknown, unknown, R>
+): Reply | Effect.Effect<Reply, never, R> => {
   const payload = codecsOf(task).decodePayload(encodedPayload)
   if (Exit.isFailure(payload)) return payloadRejected(payload)
-  let effect: Effect.Effect<unknown, unknown>
+  let effect: Effect.Effect<unknown, unknown, R>
   try {
-    effect = task.handler(payload.value)
+    effect = handler(payload.value)
   } catch (defect) {
     return defectReply(defect)
   }

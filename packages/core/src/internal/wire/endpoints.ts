@@ -11,13 +11,27 @@
  * @internal
  */
 import type * as Effect from "effect/Effect"
+import type { ChannelError } from "../../TroupeError.ts"
 import type { Reply } from "./frame.ts"
 
 /** A hosted service: `handle` runs a call on an encoded payload and encodes its outcome. */
 export interface Endpoint {
   /** The service's name, for errors. */
   readonly name: string
-  readonly handle: (method: string, payload: unknown) => Effect.Effect<Reply>
+  /**
+   * Runs a call. An endpoint that says it `keepsLate` passes the outcome of a
+   * call whose caller was interrupted to `onLateReply` (the reply the work
+   * produced, or `Interrupted`); the caller wraps the others so that they do.
+   * It may fail with a `ChannelError` (`ServiceClosed`: its scope closed
+   * while the call ran).
+   */
+  readonly handle: (
+    method: string,
+    payload: unknown,
+    onLateReply?: (reply: Reply) => void
+  ) => Effect.Effect<Reply, ChannelError>
+  /** Whether `handle` takes care of `onLateReply` itself. */
+  readonly keepsLate?: boolean
   /** What the handle stands for in this process (an actor's own ref), returned when a handle to it is decoded here. */
   readonly local?: unknown
 }

@@ -66,8 +66,8 @@ const handleLocally = (
   method: string,
   payload: unknown,
   onLateReply: (reply: Reply) => void
-): Effect.Effect<Reply> =>
-  Effect.callback<Reply>((resume) => {
+): Effect.Effect<Reply, ChannelError> =>
+  Effect.callback<Reply, ChannelError>((resume) => {
     const fiber = Effect.runFork(local.handle(method, payload))
     fiber.addObserver(resume)
     return Effect.sync(() => {
@@ -98,56 +98,67 @@ export const call = (
   method: string,
   payload: unknown,
   onLateReply?: (reply: Reply) => void
-): Effect.Effect<Reply, ChannelError> =>
-  Effect.suspend(() => {
-    const local = Endpoints.find(endpoint)
-    if (local !== undefined) {
-      return onLateReply === undefined
-        ? local.handle(method, payload)
-        : handleLocally(local, method, payload, onLateReply)
-    }
-    const send = link.send
-    if (send === undefined) {
-      return Effect.fail(
-        refused(
-          service,
-          method,
-          "ServiceClosed",
-          `${service} is not served here: its scope closed, or its handle came from another process tree`
-        )
+): Effect.Effect<Reply, ChannelError> => Effect.suspend(() => callNow(service, endpoint, method, payload, onLateReply))
+
+/**
+ * `call`, started now: a call served here that completes at once gives its
+ * outcome as an `Exit`, which the caller may read without running a fiber.
+ */
+export const callNow = (
+  service: string,
+  endpoint: string,
+  method: string,
+  payload: unknown,
+  onLateReply?: (reply: Reply) => void
+): Effect.Effect<Reply, ChannelError> => {
+  const local = Endpoints.find(endpoint)
+  if (local !== undefined) {
+    return onLateReply === undefined || local.keepsLate === true
+      ? local.handle(method, payload, onLateReply)
+      : handleLocally(local, method, payload, onLateReply)
+  }
+  const send = link.send
+  if (send === undefined) {
+    return Effect.fail(
+      refused(
+        service,
+        method,
+        "ServiceClosed",
+        `${service} is not served here: its scope closed, or its handle came from another process tree`
       )
-    }
-    return Effect.callback<Reply, ChannelError>((resume) => {
-      const id = link.next++
-      link.pending.set(id, (answer) =>
-        resume(
-          answer._tag === "CallReply"
-            ? Effect.succeed(answer.reply)
-            : Effect.fail(refused(service, method, answer.reason, answer.message))
-        )
+    )
+  }
+  return Effect.callback<Reply, ChannelError>((resume) => {
+    const id = link.next++
+    link.pending.set(id, (answer) =>
+      resume(
+        answer._tag === "CallReply"
+          ? Effect.succeed(answer.reply)
+          : Effect.fail(refused(service, method, answer.reason, answer.message))
       )
-      const gone = (error: unknown) => {
-        if (!link.pending.delete(id)) return
-        resume(Effect.fail(refused(service, method, "ParentGone", `the channel to the parent is closed: ${error}`)))
-      }
-      try {
-        send(
-          onLateReply === undefined
-            ? { _tag: "Call", id, endpoint, method, payload }
-            : { _tag: "Call", id, endpoint, method, payload, late: true }
-        ).catch(gone)
-      } catch (error) {
-        gone(error)
-      }
-      return Effect.sync(() => {
-        if (!link.pending.has(id)) return
-        if (onLateReply === undefined) link.pending.delete(id)
-        // A tombstone: the parent answers a late call even when it interrupts it.
-        else link.pending.set(id, (answer) => onLateReply(answer._tag === "CallReply" ? answer.reply : interrupted))
-        sendQuietly({ _tag: "CallInterrupt", id })
-      })
+    )
+    const gone = (error: unknown) => {
+      if (!link.pending.delete(id)) return
+      resume(Effect.fail(refused(service, method, "ParentGone", `the channel to the parent is closed: ${error}`)))
+    }
+    try {
+      send(
+        onLateReply === undefined
+          ? { _tag: "Call", id, endpoint, method, payload }
+          : { _tag: "Call", id, endpoint, method, payload, late: true }
+      ).catch(gone)
+    } catch (error) {
+      gone(error)
+    }
+    return Effect.sync(() => {
+      if (!link.pending.has(id)) return
+      if (onLateReply === undefined) link.pending.delete(id)
+      // A tombstone: the parent answers a late call even when it interrupts it.
+      else link.pending.set(id, (answer) => onLateReply(answer._tag === "CallReply" ? answer.reply : interrupted))
+      sendQuietly({ _tag: "CallInterrupt", id })
     })
   })
+}
 
 /**
  * A call with its codecs: encodes the payload (a bad one never leaves the
