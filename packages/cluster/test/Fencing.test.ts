@@ -64,9 +64,18 @@ it("the store refuses a write from an activation that a newer one superseded", a
       ])
       const stale = yield* Effect.flip(store.save("Account", "k", first.epoch, 99, []))
       const third = yield* store.activate("Account", "k")
-      return { first, second, stale, third }
+      // A table of the first version (snapshots only) gets the epoch and the applied ids, its rows kept.
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE troupe_fencing_v1 (actor TEXT NOT NULL, key TEXT NOT NULL, snapshot TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (actor, key))`
+      yield* sql`INSERT INTO troupe_fencing_v1 (actor, key, snapshot) VALUES ('Account', 'k', '5')`
+      const upgraded = yield* Effect.flatMap(SnapshotStore.make("troupe_fencing_v1"), (old) =>
+        old.activate("Account", "k")
+      )
+      return { first, second, stale, third, upgraded }
     })
   )
+  expect(result.upgraded).toEqual({ snapshot: 5, epoch: 2, applied: [] })
   expect(result.first).toEqual({ snapshot: undefined, epoch: 1, applied: [] })
   // The second activation read what the first wrote, ids of the applied messages included.
   expect(result.second).toEqual({ snapshot: 1, epoch: 2, applied: [{ id: "1", reply: { _tag: "Success", value: 1 } }] })

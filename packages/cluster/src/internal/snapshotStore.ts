@@ -73,17 +73,23 @@ export const make = (table: string): Effect.Effect<SnapshotStore, SqlError.SqlEr
     const name = sql(table)
     // Runners start together: the advisory lock keeps their CREATE TABLEs from racing on the catalog.
     yield* sql.withTransaction(
-      Effect.andThen(
-        sql`SELECT pg_advisory_xact_lock(hashtext(${table}))`,
-        sql`CREATE TABLE IF NOT EXISTS ${name} (
-          actor TEXT NOT NULL,
-          key TEXT NOT NULL,
-          snapshot TEXT,
-          epoch BIGINT NOT NULL DEFAULT 1,
-          applied TEXT NOT NULL DEFAULT '[]',
-          updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-          PRIMARY KEY (actor, key)
-        )`
+      Effect.all(
+        [
+          sql`SELECT pg_advisory_xact_lock(hashtext(${table}))`,
+          sql`CREATE TABLE IF NOT EXISTS ${name} (
+            actor TEXT NOT NULL,
+            key TEXT NOT NULL,
+            snapshot TEXT,
+            updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (actor, key)
+          )`,
+          // Also brings a table of the first version (snapshots only) up to date.
+          sql`ALTER TABLE ${name}
+            ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 1,
+            ADD COLUMN IF NOT EXISTS applied TEXT NOT NULL DEFAULT '[]',
+            ALTER COLUMN snapshot DROP NOT NULL`
+        ],
+        { discard: true }
       )
     )
     return {
