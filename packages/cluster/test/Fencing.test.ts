@@ -6,6 +6,10 @@
  * the key over) cannot overwrite the new owner's state. First through the
  * store, then with a runner process paused by SIGSTOP while a persisted
  * deposit is in flight and resumed by SIGCONT after its accounts moved.
+ *
+ * And exactly-once effects: a persisted deposit delivered again after its
+ * effect was stored (as when a runner dies between writing the snapshot and
+ * storing the reply) is answered with its first reply and not applied again.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -153,4 +157,45 @@ it("SIGSTOP past the shard lock, SIGCONT: the paused runner's write is refused, 
   expect(result.output).toContain(`Account(${key}): snapshot write refused`)
   expect(result.stored).toBe(result.acked)
   expect(result.balance).toBe(result.acked)
+}, 120_000)
+
+it("a persisted deposit delivered again after its effect was stored gets its first reply and is not applied again", async () => {
+  const key = "redelivered-0"
+  const result = await run(
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const account = (yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })).get(key)
+      const first = yield* account.ask("Deposit", { amount: 5 })
+      // The key's runner leaves, then the stored reply is taken away: to the cluster, the deposit is
+      // unanswered, as when a runner dies after writing the snapshot and before storing the reply.
+      const before = (yield* account.ask("Where", undefined)).runner
+      const leaving = cluster.runners.find((runner) => runner.id === before)!
+      leaving.child.kill("SIGTERM")
+      yield* Effect.promise(() => leaving.exited)
+      const message = sql`SELECT request_id FROM cluster_messages WHERE entity_id = ${key} AND tag = 'Deposit'`
+      yield* sql`DELETE FROM cluster_replies WHERE request_id IN (${message})`
+      yield* sql`UPDATE cluster_messages SET processed = FALSE, last_read = NULL, last_reply_id = NULL
+        WHERE entity_id = ${key} AND tag = 'Deposit'`
+      // The remaining runner finds it unanswered and delivers it again.
+      const answered = sql<{
+        readonly payload: string
+      }>`SELECT payload FROM cluster_replies WHERE request_id IN (${message}) AND kind = 0`
+      let replies = yield* answered
+      while (replies.length === 0) {
+        yield* Effect.sleep("100 millis")
+        replies = yield* answered
+      }
+      return {
+        first,
+        reply: replies[0]!.payload,
+        balance: yield* account.ask("Balance", undefined),
+        stored: yield* storedBalance(key)
+      }
+    })
+  )
+  console.log(`redelivered deposit: first reply ${result.first}, stored reply ${result.reply}`)
+  expect(result.first).toBe(5)
+  expect(JSON.parse(result.reply)).toEqual({ _tag: "Success", value: 5 })
+  expect(result.balance).toBe(5)
+  expect(result.stored).toBe(5)
 }, 120_000)
