@@ -89,11 +89,16 @@ const replyCodecs = (rpc: Rpc.AnyWithProps): ReplyCodecs => ({
   error: Schema.toCodecJson(rpc.errorSchema as Schema.Codec<unknown, unknown>)
 })
 
-/** A reply as stored with its message: the success or the typed error; `undefined` for a defect or an interrupt. */
+/**
+ * A reply as stored with its message: the success or the typed error. A
+ * message whose handler died or was interrupted after changing the state is
+ * stored with `ActorDied` (`lost`), so that it is not applied again either.
+ */
 const encodeReply = (
   codecs: ReplyCodecs,
-  exit: Exit.Exit<unknown, unknown>
-): Effect.Effect<SnapshotStore.EncodedReply | undefined> => {
+  exit: Exit.Exit<unknown, unknown>,
+  lost: ActorDied
+): Effect.Effect<SnapshotStore.EncodedReply> => {
   if (Exit.isSuccess(exit)) {
     return Effect.orDie(
       Effect.map(Schema.encodeUnknownEffect(codecs.success)(exit.value), (value) => ({
@@ -103,9 +108,8 @@ const encodeReply = (
     )
   }
   const error = Cause.findErrorOption(exit.cause)
-  if (error._tag === "None") return Effect.succeed(undefined)
   return Effect.orDie(
-    Effect.map(Schema.encodeUnknownEffect(codecs.error)(error.value), (value) => ({
+    Effect.map(Schema.encodeUnknownEffect(codecs.error)(error._tag === "Some" ? error.value : lost), (value) => ({
       _tag: "Failure" as const,
       error: value
     }))
@@ -147,6 +151,11 @@ const serve = <A extends Actor.Any>(
         key,
         reason: `a newer activation of the key owns its state (this one had epoch ${activation.epoch})`
       })
+      const lost = new ActorDied({
+        actor,
+        key,
+        reason: "the message was applied, but its handler died or was interrupted before it replied"
+      })
       // Before the reply leaves: an acknowledged message's effect on the state is in the database,
       // and a persisted message's id with it, in the same write.
       const persist = (codecs: ReplyCodecs, requestId: string | undefined, exit: Exit.Exit<unknown, unknown>) =>
@@ -154,8 +163,10 @@ const serve = <A extends Actor.Any>(
           const snapshot = keyed.snapshotOf(key)
           const text = JSON.stringify(snapshot)
           if (snapshot === undefined || text === saved) return
-          const reply = requestId === undefined ? undefined : yield* encodeReply(codecs, exit)
-          const next = reply === undefined ? applied : [...applied, { id: requestId!, reply }].slice(-appliedWindow)
+          const next =
+            requestId === undefined
+              ? applied
+              : [...applied, { id: requestId, reply: yield* encodeReply(codecs, exit, lost) }].slice(-appliedWindow)
           yield* store.save(actor, key, activation.epoch, snapshot, next)
           saved = text
           applied = next
