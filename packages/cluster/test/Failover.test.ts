@@ -130,7 +130,7 @@ it("PostgreSQL sessions die under load (Effect-TS/effect#6508): no account activ
   for (const runner of cluster.runners) expect(runner.child.exitCode).toBeNull()
 }, 120_000)
 
-it("SIGKILL of a runner under load: no acknowledged deposit lost, no account active twice", async () => {
+it("SIGKILL of a runner under load: the balances are exactly the acknowledged deposits, no account active twice", async () => {
   const result = await run(
     Effect.gen(function* () {
       const keys = accountsNamed("sigkill")

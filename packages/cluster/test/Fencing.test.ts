@@ -10,6 +10,7 @@
  * And exactly-once effects: a persisted deposit delivered again after its
  * effect was stored (as when a runner dies between writing the snapshot and
  * storing the reply) is answered with its first reply and not applied again.
+ * (The tests share one cluster, in order.)
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -29,7 +30,8 @@ let dir: string
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "troupe-fencing-"))
   cluster = await makeCluster()
-  await Promise.all(["r1", "r2"].map((id) => cluster.start(id)))
+  // Three: the redelivery test stops one, the fencing test needs two.
+  await Promise.all(["r1", "r2", "r3"].map((id) => cluster.start(id)))
 }, 120_000)
 
 afterAll(async () => {
@@ -89,6 +91,47 @@ it("the store refuses a write from an activation that a newer one superseded", a
   expect(result.third.epoch).toBe(3)
   expect(result.third.applied.map((entry) => entry.id)).toEqual(["1", "2"])
 }, 60_000)
+
+it("a persisted deposit delivered again after its effect was stored gets its first reply and is not applied again", async () => {
+  const key = "redelivered-0"
+  const result = await run(
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const account = (yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })).get(key)
+      const first = yield* account.ask("Deposit", { amount: 5 })
+      // The key's runner leaves, then the stored reply is taken away: to the cluster, the deposit is
+      // unanswered, as when a runner dies after writing the snapshot and before storing the reply.
+      const before = (yield* account.ask("Where", undefined)).runner
+      const leaving = cluster.runners.find((runner) => runner.id === before)!
+      leaving.child.kill("SIGTERM")
+      yield* Effect.promise(() => leaving.exited)
+      const message = sql`SELECT request_id FROM cluster_messages WHERE entity_id = ${key} AND tag = 'Deposit'`
+      yield* sql`DELETE FROM cluster_replies WHERE request_id IN (${message})`
+      yield* sql`UPDATE cluster_messages SET processed = FALSE, last_read = NULL, last_reply_id = NULL
+        WHERE entity_id = ${key} AND tag = 'Deposit'`
+      // The remaining runner finds it unanswered and delivers it again.
+      const answered = sql<{
+        readonly payload: string
+      }>`SELECT payload FROM cluster_replies WHERE request_id IN (${message}) AND kind = 0`
+      let replies = yield* answered
+      while (replies.length === 0) {
+        yield* Effect.sleep("100 millis")
+        replies = yield* answered
+      }
+      return {
+        first,
+        reply: replies[0]!.payload,
+        balance: yield* account.ask("Balance", undefined),
+        stored: yield* storedBalance(key)
+      }
+    })
+  )
+  console.log(`redelivered deposit: first reply ${result.first}, stored reply ${result.reply}`)
+  expect(result.first).toBe(5)
+  expect(JSON.parse(result.reply)).toEqual({ _tag: "Success", value: 5 })
+  expect(result.balance).toBe(5)
+  expect(result.stored).toBe(5)
+}, 120_000)
 
 it("SIGSTOP past the shard lock, SIGCONT: the paused runner's write is refused, the balance is the acknowledged deposits", async () => {
   const key = "fenced-0"
@@ -157,45 +200,4 @@ it("SIGSTOP past the shard lock, SIGCONT: the paused runner's write is refused, 
   expect(result.output).toContain(`Account(${key}): snapshot write refused`)
   expect(result.stored).toBe(result.acked)
   expect(result.balance).toBe(result.acked)
-}, 120_000)
-
-it("a persisted deposit delivered again after its effect was stored gets its first reply and is not applied again", async () => {
-  const key = "redelivered-0"
-  const result = await run(
-    Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      const account = (yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })).get(key)
-      const first = yield* account.ask("Deposit", { amount: 5 })
-      // The key's runner leaves, then the stored reply is taken away: to the cluster, the deposit is
-      // unanswered, as when a runner dies after writing the snapshot and before storing the reply.
-      const before = (yield* account.ask("Where", undefined)).runner
-      const leaving = cluster.runners.find((runner) => runner.id === before)!
-      leaving.child.kill("SIGTERM")
-      yield* Effect.promise(() => leaving.exited)
-      const message = sql`SELECT request_id FROM cluster_messages WHERE entity_id = ${key} AND tag = 'Deposit'`
-      yield* sql`DELETE FROM cluster_replies WHERE request_id IN (${message})`
-      yield* sql`UPDATE cluster_messages SET processed = FALSE, last_read = NULL, last_reply_id = NULL
-        WHERE entity_id = ${key} AND tag = 'Deposit'`
-      // The remaining runner finds it unanswered and delivers it again.
-      const answered = sql<{
-        readonly payload: string
-      }>`SELECT payload FROM cluster_replies WHERE request_id IN (${message}) AND kind = 0`
-      let replies = yield* answered
-      while (replies.length === 0) {
-        yield* Effect.sleep("100 millis")
-        replies = yield* answered
-      }
-      return {
-        first,
-        reply: replies[0]!.payload,
-        balance: yield* account.ask("Balance", undefined),
-        stored: yield* storedBalance(key)
-      }
-    })
-  )
-  console.log(`redelivered deposit: first reply ${result.first}, stored reply ${result.reply}`)
-  expect(result.first).toBe(5)
-  expect(JSON.parse(result.reply)).toEqual({ _tag: "Success", value: 5 })
-  expect(result.balance).toBe(5)
-  expect(result.stored).toBe(5)
 }, 120_000)
