@@ -2,8 +2,8 @@
  * The cluster example, run as a newcomer would: the client on one machine
  * (`--local`, no database) and on a one-runner cluster print the same
  * balances, and `pool.ts` the same squares from a local pool and from the
- * runner's pool; `demo.ts` (`npm run demo:cluster`) loses no acknowledged deposit
- * and activates no account twice across a runner's SIGKILL.
+ * runner's pool; `demo.ts` (`npm run demo:cluster`) loses no acknowledged deposit,
+ * applies none twice and activates no account twice across a runner's SIGKILL.
  */
 import { fileURLToPath } from "node:url"
 import { expect, it } from "@effect/vitest"
@@ -41,15 +41,18 @@ it("client.ts and pool.ts --database: the same programs, the accounts and the ta
   }
 }, 180_000)
 
-it("demo.ts: no acknowledged deposit lost and no duplicate activation across a runner's SIGKILL", async () => {
+it("demo.ts: no acknowledged deposit lost, none applied twice, no duplicate activation across a runner's SIGKILL", async () => {
   const { code, stdout, stderr } = await runScript(example("demo"), [], 240_000)
   expect(code, stderr).toBe(0)
   const line = stdout.trimEnd().split("\n").at(-1) ?? ""
   const match =
-    /^deposits_acked=(\d+) balance_total=(\d+) lost=(\d+) failover_ms=(\d+) duplicate_activations=(\d+)$/.exec(line)
+    /^deposits_acked=(\d+) balance_total=(\d+) lost=(\d+) applied_twice=(\d+) failover_ms=(\d+) duplicate_activations=(\d+)$/.exec(
+      line
+    )
   expect(match, stdout).not.toBeNull()
-  const [acked, total, lost, failoverMs, duplicates] = match!.slice(1).map(Number)
+  const [acked, total, lost, appliedTwice, failoverMs, duplicates] = match!.slice(1).map(Number)
   expect(lost).toBe(0)
+  expect(appliedTwice).toBe(0)
   expect(duplicates).toBe(0)
   expect(total).toBeGreaterThanOrEqual(acked!)
   expect(acked).toBeGreaterThanOrEqual(400)

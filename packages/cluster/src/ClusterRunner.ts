@@ -15,17 +15,33 @@
  * the snapshot is written back before the reply leaves the runner; when the
  * key leaves (passivation, its shard moving away), its instance is stopped.
  *
+ * A persisted message changes the stored state exactly once: its request id,
+ * which `effect/cluster` keeps on every redelivery, is written with the
+ * snapshot, and a redelivered message that is already in the state gets the
+ * reply it got the first time, without running again. Every activation takes
+ * the next epoch of the key's row and writes only with it: a runner that lost
+ * the key (paused or partitioned past its shard lock) cannot overwrite the
+ * new owner's state; its write is refused, its instance stopped, and the
+ * message left to the owner.
+ *
  * @since 0.1.0
  */
 import type * as Actor from "@troupe/core/Actor"
 import * as Keyed from "@troupe/core/Keyed"
 import type { Transport } from "@troupe/core/Transport"
 import type { ChildStartFailed, InvalidSupervisorSpec } from "@troupe/core/TroupeError"
+import { ActorDied } from "@troupe/core/TroupeError"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
 import type * as Sharding from "effect/cluster/Sharding"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import type * as Rpc from "effect/rpc/Rpc"
+import * as Schema from "effect/Schema"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
 import { entityOf } from "./internal/clusterEntity.ts"
@@ -47,7 +63,64 @@ export interface Options {
   readonly snapshotTable?: string | undefined
 }
 
-type AnyHandler = (request: { readonly payload: unknown }) => Effect.Effect<unknown, unknown>
+type AnyHandler = (request: {
+  readonly requestId: bigint
+  readonly payload: unknown
+}) => Effect.Effect<unknown, unknown>
+
+type AnyAsk = (tag: string, payload: unknown) => Effect.Effect<unknown, unknown>
+
+/**
+ * How many of a key's last persisted messages are remembered as applied,
+ * with their replies, to recognise a redelivery. A message is redelivered
+ * only when its reply was not stored; with one message at a time per key,
+ * that is one of the last few.
+ */
+const appliedWindow = 32
+
+interface ReplyCodecs {
+  readonly success: Schema.Codec<unknown, unknown>
+  readonly error: Schema.Codec<unknown, unknown>
+}
+
+/** The reply codecs of a message: its success and its error (widened with `AskError`), as JSON. */
+const replyCodecs = (rpc: Rpc.AnyWithProps): ReplyCodecs => ({
+  success: Schema.toCodecJson(rpc.successSchema as Schema.Codec<unknown, unknown>),
+  error: Schema.toCodecJson(rpc.errorSchema as Schema.Codec<unknown, unknown>)
+})
+
+/**
+ * A reply as stored with its message: the success or the typed error. A
+ * message whose handler died or was interrupted after changing the state is
+ * stored with `ActorDied` (`lost`), so that it is not applied again either.
+ */
+const encodeReply = (
+  codecs: ReplyCodecs,
+  exit: Exit.Exit<unknown, unknown>,
+  lost: ActorDied
+): Effect.Effect<SnapshotStore.EncodedReply> => {
+  if (Exit.isSuccess(exit)) {
+    return Effect.orDie(
+      Effect.map(Schema.encodeUnknownEffect(codecs.success)(exit.value), (value) => ({
+        _tag: "Success" as const,
+        value
+      }))
+    )
+  }
+  const error = Cause.findErrorOption(exit.cause)
+  return Effect.orDie(
+    Effect.map(Schema.encodeUnknownEffect(codecs.error)(error._tag === "Some" ? error.value : lost), (value) => ({
+      _tag: "Failure" as const,
+      error: value
+    }))
+  )
+}
+
+/** The stored reply of a message already applied, as its handler returned it the first time. */
+const decodeReply = (codecs: ReplyCodecs, reply: SnapshotStore.EncodedReply): Effect.Effect<unknown, unknown> =>
+  reply._tag === "Success"
+    ? Effect.orDie(Schema.decodeUnknownEffect(codecs.success)(reply.value))
+    : Effect.flatMap(Effect.orDie(Schema.decodeUnknownEffect(codecs.error)(reply.error)), Effect.fail)
 
 const serve = <A extends Actor.Any>(
   behaviour: Actor.Behaviour<A>,
@@ -57,30 +130,75 @@ const serve = <A extends Actor.Any>(
   Effect.gen(function* () {
     const actor = behaviour.actor.name
     const keyed = yield* Keyed.make(behaviour, options.keyed)
+    const rpcs = entityOf(behaviour.actor).protocol.requests as ReadonlyMap<string, Rpc.AnyWithProps>
+    const messages = [...rpcs].map(([tag, rpc]) => ({
+      tag,
+      persisted: Context.get(rpc.annotations, ClusterSchema.Persisted),
+      codecs: replyCodecs(rpc)
+    }))
     const build = Effect.gen(function* () {
       const key = (yield* Entity.CurrentAddress).entityId
-      const stored = yield* Effect.orDie(store.load(actor, key))
-      yield* keyed.handOver(key, stored)
+      // Takes the next epoch: from here on, an older activation of the key can no longer write its row.
+      const activation = yield* Effect.orDie(store.activate(actor, key))
+      yield* keyed.handOver(key, activation.snapshot)
       yield* Effect.addFinalizer(() => keyed.handOver(key, undefined))
-      let saved = JSON.stringify(stored)
-      // Before the reply leaves: an acknowledged message's effect on the state is in the database.
-      const persist = Effect.suspend(() => {
-        const snapshot = keyed.snapshotOf(key)
-        const text = JSON.stringify(snapshot)
-        if (snapshot === undefined || text === saved) return Effect.void
-        return store.save(actor, key, snapshot).pipe(
-          Effect.tap(() =>
-            Effect.sync(() => {
-              saved = text
-            })
-          ),
-          Effect.orDie
-        )
+      // This activation's copy of the row, which only it writes while its epoch is the key's.
+      let saved = JSON.stringify(activation.snapshot)
+      let applied = activation.applied
+      let fenced = false
+      const refused = new ActorDied({
+        actor,
+        key,
+        reason: `a newer activation of the key owns its state (this one had epoch ${activation.epoch})`
+      })
+      const lost = new ActorDied({
+        actor,
+        key,
+        reason: "the message was applied, but its handler died or was interrupted before it replied"
+      })
+      // Before the reply leaves: an acknowledged message's effect on the state is in the database,
+      // and a persisted message's id with it, in the same write.
+      const persist = (codecs: ReplyCodecs, requestId: string | undefined, exit: Exit.Exit<unknown, unknown>) =>
+        Effect.gen(function* () {
+          const snapshot = keyed.snapshotOf(key)
+          const text = JSON.stringify(snapshot)
+          if (snapshot === undefined || text === saved) return
+          const next =
+            requestId === undefined
+              ? applied
+              : [...applied, { id: requestId, reply: yield* encodeReply(codecs, exit, lost) }].slice(-appliedWindow)
+          yield* store.save(actor, key, activation.epoch, snapshot, next)
+          saved = text
+          applied = next
+        })
+      // Fenced: this instance's state is no longer the key's. It is stopped, and every message from now on
+      // is refused; the cluster leaves them to the shard's owner.
+      const fence = Effect.gen(function* () {
+        fenced = true
+        yield* Effect.logWarning(`${actor}(${key}): snapshot write refused (epoch ${activation.epoch} is stale)`)
+        yield* keyed.handOver(key, undefined)
+        return yield* Effect.fail(refused)
       })
       const ref = keyed.get(key)
       const handlers: Record<string, AnyHandler> = {}
-      for (const tag of behaviour.actor.protocol.requests.keys()) {
-        handlers[tag] = (request) => (ref.ask as AnyAsk)(tag, request.payload).pipe(Effect.onExit(() => persist))
+      for (const { tag, persisted, codecs } of messages) {
+        handlers[tag] = (request) =>
+          Effect.suspend(() => {
+            if (fenced) return Effect.fail(refused)
+            // The envelope's id, the same on every redelivery of a persisted message.
+            const requestId = persisted ? String(request.requestId) : undefined
+            const done = requestId === undefined ? undefined : applied.find((entry) => entry.id === requestId)
+            if (done !== undefined) return decodeReply(codecs, done.reply)
+            return Effect.uninterruptibleMask((restore) =>
+              Effect.flatMap(Effect.exit(restore((ref.ask as AnyAsk)(tag, request.payload))), (exit) =>
+                persist(codecs, requestId, exit).pipe(
+                  Effect.catchTag("StaleEpoch", () => fence),
+                  Effect.catchTag("SqlError", Effect.die),
+                  Effect.andThen(exit)
+                )
+              )
+            )
+          })
       }
       return handlers
     })
@@ -89,8 +207,6 @@ const serve = <A extends Actor.Any>(
       concurrency: 1
     }) as Layer.Layer<never, never, Sharding.Sharding>
   })
-
-type AnyAsk = (tag: string, payload: unknown) => Effect.Effect<unknown, unknown>
 
 /**
  * Serves actor types on this runner: one `Keyed` group of child processes per

@@ -1,0 +1,203 @@
+/**
+ * Fencing of snapshot writes, on a real PostgreSQL. Every activation of a
+ * key takes the next epoch of its row, and a write succeeds only with the
+ * epoch its activation read: an activation that has been superseded (its
+ * runner paused or partitioned past its shard lock while another runner took
+ * the key over) cannot overwrite the new owner's state. First through the
+ * store, then with a runner process paused by SIGSTOP while a persisted
+ * deposit is in flight and resumed by SIGCONT after its accounts moved.
+ *
+ * And exactly-once effects: a persisted deposit delivered again after its
+ * effect was stored (as when a runner dies between writing the snapshot and
+ * storing the reply) is answered with its first reply and not applied again.
+ * (The tests share one cluster, in order.)
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { ClusterClient, ClusterNode } from "@troupe/cluster"
+import { Effect, Fiber, Layer, type Scope } from "effect"
+import type { Sharding } from "effect/cluster/Sharding"
+import * as SqlClient from "effect/sql/SqlClient"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import * as SnapshotStore from "../src/internal/snapshotStore.ts"
+import { Account } from "./fixtures/account.ts"
+import { type Cluster, makeCluster, readActivations, readJsonLines } from "./fixtures/harness.ts"
+
+let cluster: Cluster
+let dir: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "troupe-fencing-"))
+  cluster = await makeCluster()
+  // Three: the redelivery test stops one, the fencing test needs two.
+  await Promise.all(["r1", "r2", "r3"].map((id) => cluster.start(id)))
+}, 120_000)
+
+afterAll(async () => {
+  await cluster?.close()
+  rmSync(dir, { recursive: true, force: true })
+}, 60_000)
+
+const run = <A, E>(effect: Effect.Effect<A, E, Sharding | SqlClient.SqlClient | Scope.Scope>) =>
+  Effect.runPromise(
+    effect.pipe(
+      Effect.provide(ClusterNode.layerClient({ database: cluster.database.url }).pipe(Layer.orDie)),
+      Effect.scoped
+    )
+  )
+
+/** The stored snapshot of an account, as the runners wrote it. */
+const storedBalance = (key: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{
+      readonly snapshot: string | null
+    }>`SELECT snapshot FROM troupe_actor_snapshots WHERE actor = 'Account' AND key = ${key}`
+    return rows[0]?.snapshot == null ? undefined : (JSON.parse(rows[0].snapshot) as number)
+  })
+
+it("the store refuses a write from an activation that a newer one superseded", async () => {
+  const result = await run(
+    Effect.gen(function* () {
+      const store = yield* SnapshotStore.make("troupe_fencing_store")
+      const first = yield* store.activate("Account", "k")
+      yield* store.save("Account", "k", first.epoch, 1, [{ id: "1", reply: { _tag: "Success", value: 1 } }])
+      const second = yield* store.activate("Account", "k")
+      yield* store.save("Account", "k", second.epoch, 2, [
+        ...second.applied,
+        { id: "2", reply: { _tag: "Success", value: 2 } }
+      ])
+      const stale = yield* Effect.flip(store.save("Account", "k", first.epoch, 99, []))
+      const third = yield* store.activate("Account", "k")
+      // A table of the first version (snapshots only) gets the epoch and the applied ids, its rows kept.
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE troupe_fencing_v1 (actor TEXT NOT NULL, key TEXT NOT NULL, snapshot TEXT NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (actor, key))`
+      yield* sql`INSERT INTO troupe_fencing_v1 (actor, key, snapshot) VALUES ('Account', 'k', '5')`
+      const upgraded = yield* Effect.flatMap(SnapshotStore.make("troupe_fencing_v1"), (old) =>
+        old.activate("Account", "k")
+      )
+      return { first, second, stale, third, upgraded }
+    })
+  )
+  expect(result.upgraded).toEqual({ snapshot: 5, epoch: 2, applied: [] })
+  expect(result.first).toEqual({ snapshot: undefined, epoch: 1, applied: [] })
+  // The second activation read what the first wrote, ids of the applied messages included.
+  expect(result.second).toEqual({ snapshot: 1, epoch: 2, applied: [{ id: "1", reply: { _tag: "Success", value: 1 } }] })
+  expect(result.stale).toBeInstanceOf(SnapshotStore.StaleEpoch)
+  // The refused write changed nothing.
+  expect(result.third.snapshot).toBe(2)
+  expect(result.third.epoch).toBe(3)
+  expect(result.third.applied.map((entry) => entry.id)).toEqual(["1", "2"])
+}, 60_000)
+
+it("a persisted deposit delivered again after its effect was stored gets its first reply and is not applied again", async () => {
+  const key = "redelivered-0"
+  const result = await run(
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const account = (yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })).get(key)
+      const first = yield* account.ask("Deposit", { amount: 5 })
+      // The key's runner leaves, then the stored reply is taken away: to the cluster, the deposit is
+      // unanswered, as when a runner dies after writing the snapshot and before storing the reply.
+      const before = (yield* account.ask("Where", undefined)).runner
+      const leaving = cluster.runners.find((runner) => runner.id === before)!
+      leaving.child.kill("SIGTERM")
+      yield* Effect.promise(() => leaving.exited)
+      const message = sql`SELECT request_id FROM cluster_messages WHERE entity_id = ${key} AND tag = 'Deposit'`
+      yield* sql`DELETE FROM cluster_replies WHERE request_id IN (${message})`
+      yield* sql`UPDATE cluster_messages SET processed = FALSE, last_read = NULL, last_reply_id = NULL
+        WHERE entity_id = ${key} AND tag = 'Deposit'`
+      // The remaining runner finds it unanswered and delivers it again.
+      const answered = sql<{
+        readonly payload: string
+      }>`SELECT payload FROM cluster_replies WHERE request_id IN (${message}) AND kind = 0`
+      let replies = yield* answered
+      while (replies.length === 0) {
+        yield* Effect.sleep("100 millis")
+        replies = yield* answered
+      }
+      return {
+        first,
+        reply: replies[0]!.payload,
+        balance: yield* account.ask("Balance", undefined),
+        stored: yield* storedBalance(key)
+      }
+    })
+  )
+  console.log(`redelivered deposit: first reply ${result.first}, stored reply ${result.reply}`)
+  expect(result.first).toBe(5)
+  expect(JSON.parse(result.reply)).toEqual({ _tag: "Success", value: 5 })
+  expect(result.balance).toBe(5)
+  expect(result.stored).toBe(5)
+}, 120_000)
+
+it("SIGSTOP past the shard lock, SIGCONT: the paused runner's write is refused, the balance is the acknowledged deposits", async () => {
+  const key = "fenced-0"
+  const journal = join(dir, "slow.jsonl")
+  const result = await run(
+    Effect.gen(function* () {
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })
+      const probe = yield* ClusterClient.refs(Account, { askTimeout: "2 seconds" })
+      const account = accounts.get(key)
+      let acked = 0
+      for (let i = 0; i < 3; i++) {
+        yield* account.ask("Deposit", { amount: 1 })
+        acked++
+      }
+      const before = yield* account.ask("Where", undefined)
+      const paused = cluster.runners.find((runner) => runner.id === before.runner)!
+      // A persisted deposit that takes 3 s in the instance: the runner is paused while it runs there.
+      const slow = yield* Effect.forkScoped(account.ask("SlowDeposit", { amount: 1, millis: 3000, journal }))
+      while (!readJsonLines<{ runner: string }>(journal).some((entry) => entry.runner === paused.id)) {
+        yield* Effect.sleep("20 millis")
+      }
+      const instance = readJsonLines<{ runner: string; pid: number }>(journal).find(
+        (entry) => entry.runner === paused.id
+      )!
+      paused.child.kill("SIGSTOP")
+      const pausedAt = Date.now()
+      // Its lock expires, the other runner takes the account over and is given the slow deposit again.
+      let where = yield* Effect.option(probe.get(key).ask("Where", undefined))
+      while (where._tag === "None" || where.value.runner === paused.id) {
+        yield* Effect.sleep("100 millis")
+        where = yield* Effect.option(probe.get(key).ask("Where", undefined))
+      }
+      const movedMs = Date.now() - pausedAt
+      yield* Fiber.join(slow)
+      acked++
+      for (let i = 0; i < 3; i++) {
+        yield* account.ask("Deposit", { amount: 1 })
+        acked++
+      }
+      const ownerWrote = yield* storedBalance(key)
+      // Resumed: the paused runner gets its instance's reply to the slow deposit and tries to write.
+      paused.child.kill("SIGCONT")
+      const instanceStopped = () =>
+        readActivations(cluster.activations).some(
+          (entry) => entry.key === key && entry.event === "stop" && entry.pid === instance.pid
+        )
+      while (!instanceStopped() && paused.child.exitCode === null) yield* Effect.sleep("50 millis")
+      return {
+        acked,
+        movedMs,
+        owner: where.value.runner,
+        paused: paused.id,
+        ownerWrote,
+        stored: yield* storedBalance(key),
+        balance: yield* account.ask("Balance", undefined),
+        output: paused.output()
+      }
+    })
+  )
+  console.log(
+    `paused ${result.paused}, account moved to ${result.owner} after ${result.movedMs} ms: acked=${result.acked} stored=${result.stored} balance=${result.balance}`
+  )
+  expect(result.owner).not.toBe(result.paused)
+  expect(result.ownerWrote).toBe(result.acked)
+  // The paused runner tried to write its instance's state, and was refused.
+  expect(result.output).toContain(`Account(${key}): snapshot write refused`)
+  expect(result.stored).toBe(result.acked)
+  expect(result.balance).toBe(result.acked)
+}, 120_000)
