@@ -10,12 +10,13 @@
  * accounts keep their balances. A fourth runner joining takes shards over,
  * the keys moving with their balances. (The tests share one cluster, in order.)
  */
-import { ClusterClient, ClusterNode } from "@troupe/cluster"
-import { Effect, Fiber, Layer, type Scope } from "effect"
+import { ClusterClient } from "@troupe/cluster"
+import { Effect, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
 import { type Cluster, makeCluster, overlaps, readActivations } from "./fixtures/harness.ts"
+import { accountsNamed, runClient, underLoad, waitUntilMoved } from "./fixtures/load.ts"
 
 let cluster: Cluster
 const killedAt = new Map<string, number>()
@@ -27,91 +28,7 @@ beforeAll(async () => {
 
 afterAll(() => cluster?.close(), 60_000)
 
-const run = <A, E>(effect: Effect.Effect<A, E, Sharding | Scope.Scope>) =>
-  Effect.runPromise(
-    effect.pipe(
-      Effect.provide(ClusterNode.layerClient({ database: cluster.database.url }).pipe(Layer.orDie)),
-      Effect.scoped
-    )
-  )
-
-/** Each test its own accounts, so that one test's deposits never count in another's balances. */
-const accountsNamed = (prefix: string) => Array.from({ length: 24 }, (_, i) => `${prefix}-${i}`)
-
-/** Asks `key` where it lives until a runner other than `gone` answers; the time from `since` until then. */
-const waitUntilMoved = (key: string, gone: string, since: number) =>
-  Effect.gen(function* () {
-    const probe = yield* ClusterClient.refs(Account, { askTimeout: "2 seconds" })
-    while (true) {
-      const where = yield* Effect.option(probe.get(key).ask("Where", undefined))
-      if (where._tag === "Some" && where.value.runner !== gone) return { ms: Date.now() - since, where: where.value }
-      yield* Effect.sleep("100 millis")
-    }
-  })
-
-/**
- * Deposits 1 into every account in a loop while `during` runs, then until
- * every account has 3 more acknowledged deposits, then reads the balances.
- */
-const underLoad = <A>(
-  keys: ReadonlyArray<string>,
-  during: (acked: Map<string, number>) => Effect.Effect<A, unknown, Sharding>
-) =>
-  Effect.gen(function* () {
-    const accounts = yield* ClusterClient.refs(Account)
-    const acked = new Map(keys.map((key) => [key, 0]))
-    const failedOf = new Map(keys.map((key) => [key, 0]))
-    let failed = 0
-    let stopped = false
-    const deposit = (key: string): Effect.Effect<void> =>
-      accounts
-        .get(key)
-        .ask("Deposit", { amount: 1 })
-        .pipe(
-          Effect.match({
-            onFailure: () => {
-              failed++
-              failedOf.set(key, failedOf.get(key)! + 1)
-            },
-            onSuccess: () => {
-              acked.set(key, acked.get(key)! + 1)
-            }
-          })
-        )
-    const load = yield* Effect.forEach(
-      keys,
-      (key) => Effect.whileLoop({ while: () => !stopped, body: () => deposit(key), step: () => {} }),
-      { concurrency: "unbounded", discard: true }
-    ).pipe(Effect.forkScoped)
-    const total = () => [...acked.values()].reduce((a, b) => a + b, 0)
-    while (total() < 100) yield* Effect.sleep("50 millis")
-    const outcome = yield* during(acked)
-    const after = new Map(acked)
-    let waited = 0
-    while (keys.some((key) => acked.get(key)! < after.get(key)! + 3)) {
-      yield* Effect.sleep("50 millis")
-      if (++waited % 100 === 0 && process.env.TROUPE_DEBUG) {
-        console.log(
-          `waiting: failed=${failed} ${keys
-            .filter((key) => acked.get(key)! < after.get(key)! + 3)
-            .map((key) => `${key}:${acked.get(key)! - after.get(key)!}`)
-            .join(" ")}`
-        )
-      }
-    }
-    stopped = true
-    yield* Fiber.join(load)
-    const balances = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Balance", undefined), {
-      concurrency: 8
-    })
-    const lost = keys.filter((key, i) => balances[i]! < acked.get(key)!)
-    // More than acknowledged plus failed (whose messages may have been applied before the caller gave up):
-    // a deposit applied twice.
-    const appliedTwice = keys.filter((key, i) => balances[i]! > acked.get(key)! + failedOf.get(key)!)
-    const balanceTotal = balances.reduce((a, b) => a + b, 0)
-    const summary = `deposits_acked=${total()} failed=${failed} balance_total=${balanceTotal}`
-    return { outcome, lost, appliedTwice, failed, acked: total(), balanceTotal, summary }
-  })
+const run = <A, E>(effect: Effect.Effect<A, E, Sharding | Scope.Scope>) => runClient(cluster.database.url)(effect)
 
 it("PostgreSQL sessions die under load (Effect-TS/effect#6508): no account active twice, none lost", async () => {
   const result = await run(

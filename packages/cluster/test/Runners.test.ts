@@ -22,6 +22,7 @@ import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
 import { type Cluster, makeCluster, readActivations, readJsonLines } from "./fixtures/harness.ts"
+import { shardsSettled } from "./fixtures/load.ts"
 import { poolTasks, Work, WorkWithRetries } from "./fixtures/poolTasks.ts"
 
 let cluster: Cluster
@@ -29,35 +30,8 @@ let cluster: Cluster
 beforeAll(async () => {
   cluster = await makeCluster()
   await Promise.all(["r1", "r2", "r3"].map((id) => cluster.start(id)))
-  await shardsSettled()
+  await shardsSettled(cluster.database.url, 3)
 }, 180_000)
-
-/**
- * Waits until the shards have settled over the three runners: the first
- * runner up takes every shard, then hands shards over to the others as they
- * join, interrupting what it runs on them. Settled: two rounds of asks a
- * second apart find 30 keys in the same places, on all three runners.
- */
-const shardsSettled = async () => {
-  const keys = Array.from({ length: 30 }, (_, i) => `settle-${i}`)
-  let previous = ""
-  for (let round = 0; round < 90; round++) {
-    const placement = await run(
-      Effect.gen(function* () {
-        const accounts = yield* ClusterClient.refs(Account, { askTimeout: "5 seconds" })
-        const exits = yield* Effect.forEach(keys, (key) => Effect.exit(accounts.get(key).ask("Where", undefined)), {
-          concurrency: 10
-        })
-        return exits.map((exit) => (Exit.isSuccess(exit) ? exit.value.runner : "-"))
-      })
-    )
-    const now = placement.join(",")
-    if (now === previous && !placement.includes("-") && new Set(placement).size === 3) return
-    previous = now
-    await new Promise((resolve) => setTimeout(resolve, 1000))
-  }
-  throw new Error("the shards did not settle over the three runners")
-}
 
 afterAll(() => cluster?.close(), 60_000)
 
