@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ChildRunner, Task } from "@troupe/core"
 import { Effect, Schema } from "effect"
-import type { ChildMessage } from "../src/internal/wire/frame.ts"
+import type { ChildFrame, ChildMessage, WireDone } from "../src/internal/wire/frame.ts"
 
 const Tiny = Task.make("ChildRunner.test/Tiny", {
   payload: Schema.Number,
@@ -38,8 +38,11 @@ const loggedRuns = (ids: ReadonlyArray<number>) =>
   )
 
 /** The ids a reply frame carries (`WireDone` or `Replies`). */
-const idsOf = (frame: ChildMessage): Array<number> =>
-  Array.isArray(frame) ? [...frame[0]] : frame._tag === "Replies" ? frame.replies.map((r) => r.id) : []
+const idsOf = (frame: ChildMessage): Array<number> => {
+  if (Array.isArray(frame)) return [...(frame as WireDone)[0]]
+  const framed = frame as ChildFrame
+  return framed._tag === "Replies" ? framed.replies.map((addressed) => addressed.id) : []
+}
 
 describe("ChildRunner", () => {
   it("runs the 300,000 runs of one message in linear time: every one replies once, in a generous bound", async () => {
