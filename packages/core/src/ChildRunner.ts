@@ -106,6 +106,13 @@ export const defaultOptions: Options = { once: false, concurrency: 1, reportRss:
 export interface ChildPort {
   /** Sends a frame; the promise settles once the platform has written it. */
   readonly send: (frame: ChildMessage) => Promise<void>
+  /**
+   * Sends a frame synchronously, for a channel that takes every frame as it
+   * is handed over (a worker thread's `postMessage`); throws when it cannot
+   * take it. When present, the runner sends its replies through it, and the
+   * next run starts without waiting for a promise.
+   */
+  readonly sendNow?: ((frame: ChildMessage) => void) | undefined
   /** Called once a `once` runner has replied, with the exit code to use. */
   readonly done: (exitCode: number) => void
   /** Runs `f` after the events already queued (Node's `setImmediate`), to batch replies. */
@@ -262,19 +269,24 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     return port.rss()
   }
 
-  const replies = ReplyBatcher.make({ send: port.send, rss })
+  const replies = ReplyBatcher.make({ send: port.send, sendNow: port.sendNow, rss })
 
   const flush = () => {
     flushScheduled = false
     const sent = replies.flush()
-    if (sent === undefined) return
+    // Taken at once by a synchronous channel (or nothing to send): runs that wait may start now.
+    if (sent === undefined) return pumping ? undefined : afterSent()
     sending = sent
     void sent.then(() => {
       if (sending !== sent) return
       sending = undefined
-      pump()
-      exitIfClosed()
+      afterSent()
     })
+  }
+
+  const afterSent = () => {
+    pump()
+    exitIfClosed()
   }
 
   const limit = options.maxPayloadBytes
@@ -448,7 +460,10 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   return {
     warmUp,
-    lastWords: flush,
+    // Only what is held goes out: the child is exiting already.
+    lastWords: () => {
+      void replies.flush()
+    },
     onMessage: (message) => {
       const frame = decodeParentFrame(message)
       if (Exit.isFailure(frame)) {

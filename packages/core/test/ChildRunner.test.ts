@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ChildRunner, Task } from "@troupe/core"
 import { Effect, Schema } from "effect"
-import type { ChildMessage } from "../src/internal/wire/frame.ts"
+import type { ChildFrame, ChildMessage, WireDone } from "../src/internal/wire/frame.ts"
 
 const Tiny = Task.make("ChildRunner.test/Tiny", {
   payload: Schema.Number,
@@ -16,6 +16,33 @@ const Tiny = Task.make("ChildRunner.test/Tiny", {
 })
 
 const module = "file:///ChildRunner.test/tiny.ts"
+
+/** What the runs of `Logged` did, in order, with what the channel took. */
+const log: Array<string> = []
+
+const Logged = Task.make("ChildRunner.test/Logged", {
+  payload: Schema.Number,
+  success: Schema.Number,
+  handler: (n) =>
+    Effect.sync(() => {
+      log.push(`run ${n}`)
+      return n
+    })
+})
+
+const loggedRuns = (ids: ReadonlyArray<number>) =>
+  ids.map((id, i) =>
+    i === 0
+      ? { _tag: "Run", id, module, task: Logged.name, payload: id }
+      : { _tag: "Run", id, task: Logged.name, payload: id }
+  )
+
+/** The ids a reply frame carries (`WireDone` or `Replies`). */
+const idsOf = (frame: ChildMessage): Array<number> => {
+  if (Array.isArray(frame)) return [...(frame as WireDone)[0]]
+  const framed = frame as ChildFrame
+  return framed._tag === "Replies" ? framed.replies.map((addressed) => addressed.id) : []
+}
 
 describe("ChildRunner", () => {
   it("runs the 300,000 runs of one message in linear time: every one replies once, in a generous bound", async () => {
@@ -50,4 +77,60 @@ describe("ChildRunner", () => {
     // Linear: about a second on a busy machine. `Array.shift` on this queue took minutes.
     expect(seconds).toBeLessThan(30)
   }, 120_000)
+
+  it("on a synchronous channel (sendNow), hands each reply over before the next run starts, without the async send", async () => {
+    log.length = 0
+    const sent: Array<ChildMessage> = []
+    const runner = ChildRunner.make(
+      {
+        send: (frame) => {
+          sent.push(frame)
+          return Promise.resolve()
+        },
+        sendNow: (frame) => {
+          for (const id of idsOf(frame)) log.push(`reply ${id}`)
+        },
+        done: () => {},
+        defer: (f) => setImmediate(f),
+        rss: () => 0
+      },
+      { ...ChildRunner.defaultOptions, preload: [module], bundled: true }
+    )
+    await runner.warmUp
+    runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2, 3]) })
+    // Every run answers at once: the whole batch is done before `onMessage` returns.
+    expect(log).toEqual(["run 1", "reply 1", "run 2", "reply 2", "run 3", "reply 3"])
+    expect(sent).toEqual([])
+  })
+
+  it("sends a frame that sendNow refuses again, one reply at a time, through the async send", async () => {
+    log.length = 0
+    const sent: Array<ChildMessage> = []
+    const allSent = Promise.withResolvers<void>()
+    const runner = ChildRunner.make(
+      {
+        send: (frame) => {
+          sent.push(frame)
+          if (sent.length === 2) allSent.resolve()
+          return Promise.resolve()
+        },
+        sendNow: () => {
+          throw new Error("cannot clone")
+        },
+        done: () => {},
+        defer: (f) => setImmediate(f),
+        rss: () => 0
+      },
+      { ...ChildRunner.defaultOptions, preload: [module], bundled: true }
+    )
+    await runner.warmUp
+    runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2]) })
+    await allSent.promise
+    // The second run waited for the first reply to go through the async send.
+    expect(sent).toEqual([
+      { _tag: "Replies", replies: [{ id: 1, reply: { _tag: "Success", value: 1 } }] },
+      { _tag: "Replies", replies: [{ id: 2, reply: { _tag: "Success", value: 2 } }] }
+    ])
+    expect(log).toEqual(["run 1", "run 2"])
+  })
 })

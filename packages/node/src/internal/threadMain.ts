@@ -38,13 +38,17 @@ enableCompileCache?.()
 // Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
 const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 
+// The runner's own `transferList`: a bundled runner records its transfers in the bundle's core.
+const post = (frame: unknown) => parent.postMessage(frame, ChildRunner.transferList(frame) as Array<ArrayBuffer>)
+
 const port: import("@troupe/core").ChildRunner.ChildPort = {
   send: (frame) =>
     new Promise((resolve) => {
-      // The runner's own `transferList`: a bundled runner records its transfers in the bundle's core.
-      parent.postMessage(frame, ChildRunner.transferList(frame) as Array<ArrayBuffer>)
+      post(frame)
       resolve()
     }),
+  // `postMessage` queues the frame for the parent before it returns: a reply needs no promise.
+  sendNow: post,
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),

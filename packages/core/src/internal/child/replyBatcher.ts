@@ -57,10 +57,6 @@ const sendOneByOne = (send: Send, replies: ReadonlyArray<Addressed>): Promise<vo
     )
   ).then(() => undefined)
 
-/** Sends `frame`, which carries `replies`; if the channel refuses it, sends them one by one instead. */
-const sendReplies = (send: Send, frame: ChildMessage, replies: ReadonlyArray<Addressed>): Promise<void> =>
-  sendSafely(send, frame).then((why) => (why === undefined ? undefined : sendOneByOne(send, replies)))
-
 export interface ReplyBatcher {
   /** How many replies wait to be sent. */
   readonly size: () => number
@@ -68,8 +64,9 @@ export interface ReplyBatcher {
   readonly add: (id: number, reply: Reply, spans: ReadonlyArray<SpanRecord> | undefined, snapshot?: unknown) => void
   /**
    * Sends every reply kept; resolves once the channel has taken them all
-   * (`undefined` when there was nothing to send). The frames are handed to
-   * the channel before `flush` returns.
+   * (`undefined` when there was nothing to send, or when a `sendNow`
+   * channel took every frame as it was handed over). The frames are handed
+   * to the channel before `flush` returns.
    */
   readonly flush: () => Promise<void> | undefined
 }
@@ -77,46 +74,59 @@ export interface ReplyBatcher {
 /**
  * `rss`: the resident set size to attach to a batch, when one is due.
  * `compact: false` sends every reply as `Replies`, none as `WireDone` (an
- * actor host reads only `Replies`).
+ * actor host reads only `Replies`). `sendNow`: the channel's synchronous
+ * send, when it has one (`ChildPort.sendNow`): a frame it takes needs no
+ * promise, and `flush` returns `undefined`.
  */
 export const make = (options: {
   readonly send: Send
+  readonly sendNow?: ((frame: ChildMessage) => void) | undefined
   readonly rss: () => number | undefined
   readonly compact?: boolean | undefined
 }): ReplyBatcher => {
-  const { send, rss } = options
+  const { send, sendNow, rss } = options
   let replies: Array<Addressed> = []
   let doneIds: Array<number> = []
   let doneValues: Array<unknown> = []
   const size = () => replies.length + doneIds.length
 
+  /** Sends `frame`; if the channel refuses it, `oneByOne` sends its replies again apart. `undefined`: taken now. */
+  const sendFrame = (frame: ChildMessage, oneByOne: () => Promise<void>): Promise<void> | undefined => {
+    if (sendNow === undefined)
+      return sendSafely(send, frame).then((why) => (why === undefined ? undefined : oneByOne()))
+    try {
+      sendNow(frame)
+      return undefined
+    } catch {
+      return oneByOne()
+    }
+  }
+
   const flush = (): Promise<void> | undefined => {
     if (size() === 0) return undefined
     const bytes = rss()
-    const sent: Array<Promise<void>> = []
+    let first: Promise<void> | undefined
+    let second: Promise<void> | undefined
     if (doneIds.length > 0) {
       const ids = doneIds
       const values = doneValues
       doneIds = []
       doneValues = []
       const asReplies = () => ids.map((id, i): Addressed => ({ id, reply: { _tag: "Success", value: values[i] } }))
-      const frame = wireDone(ids, values, replies.length > 0 ? undefined : bytes)
-      sent.push(
-        sendSafely(send, frame).then((why) => (why === undefined ? undefined : sendOneByOne(send, asReplies())))
+      first = sendFrame(wireDone(ids, values, replies.length > 0 ? undefined : bytes), () =>
+        sendOneByOne(send, asReplies())
       )
     }
     if (replies.length > 0) {
       const batch = replies
       replies = []
-      sent.push(
-        sendReplies(
-          send,
-          bytes === undefined ? { _tag: "Replies", replies: batch } : { _tag: "Replies", replies: batch, rss: bytes },
-          batch
-        )
+      second = sendFrame(
+        bytes === undefined ? { _tag: "Replies", replies: batch } : { _tag: "Replies", replies: batch, rss: bytes },
+        () => sendOneByOne(send, batch)
       )
     }
-    return sent.length === 1 ? sent[0] : Promise.all(sent).then(() => undefined)
+    if (first === undefined) return second
+    return second === undefined ? first : Promise.all([first, second]).then(() => undefined)
   }
 
   /** An actor's reply, with its persisted state when it has one. */

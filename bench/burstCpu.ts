@@ -1,0 +1,110 @@
+/**
+ * CPU per task of a short burst, thread by thread (issue 16):
+ * `node --import ./distHooks.ts burstCpu.ts --contender troupe-thread [--warmup 200] [--tasks 2000] [--inFlight all|64]`.
+ * Reads each thread's on-CPU nanoseconds from `/proc/<pid>/task/<tid>/schedstat`
+ * (load-independent: time spent waiting for a core does not count) before and
+ * after one burst of one-Promise-per-task calls, as the first-task probes make them.
+ */
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { Session } from "node:inspector/promises"
+import { createRequire, syncBuiltinESMExports } from "node:module"
+import { parseArgs } from "node:util"
+import type { Contender } from "./contenders/types.ts"
+
+const { values: args } = parseArgs({
+  options: {
+    contender: { type: "string", default: "troupe-thread" },
+    tasks: { type: "string", default: "2000" },
+    inFlight: { type: "string", default: "all" },
+    warmup: { type: "string", default: "200" },
+    bursts: { type: "string", default: "1" },
+    /** Write `.cpuprofile`s of the first burst (main thread and each worker thread) with this prefix. */
+    profile: { type: "string" }
+  }
+})
+
+// Records every worker thread started, so the first burst can be profiled in each (`Worker.startCpuProfile`).
+const workers: Array<import("node:worker_threads").Worker> = []
+if (args.profile !== undefined) {
+  const threads = createRequire(import.meta.url)("node:worker_threads")
+  const Original = threads.Worker
+  threads.Worker = class extends Original {
+    constructor(...rest: Array<unknown>) {
+      super(...rest)
+      workers.push(this as never)
+    }
+  }
+  syncBuiltinESMExports()
+}
+
+/** On-CPU nanoseconds of each thread of `pid`, by thread name (`main` for the main thread). */
+const threads = (pid: number): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim()
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0])
+      const key = Number(tid) === pid ? "main" : `${comm}`
+      out[key] = (out[key] ?? 0) + ns
+    } catch {}
+  }
+  return out
+}
+
+// An idle pool worker does not keep the process alive: this timer does, while profiles start and stop.
+const alive = args.profile === undefined ? undefined : setInterval(() => {}, 1000)
+const { make } = (await import(`./contenders/${args.contender}.ts`)) as { make: () => Contender }
+const contender = make()
+await contender.start(2)
+const many = async (ns: ReadonlyArray<number>, inFlight: number) => {
+  if (inFlight >= ns.length) return Promise.all(ns.map((n) => contender.run(n)))
+  let next = 0
+  const lane = async () => {
+    while (next < ns.length) await contender.run(ns[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(inFlight, ns.length) }, lane))
+}
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
+await many(range(Number(args.warmup)), 64)
+const pids = [...new Set([process.pid, ...(await contender.pids())])]
+const tasks = Number(args.tasks)
+const inFlight = args.inFlight === "all" ? tasks : Number(args.inFlight)
+for (let b = 0; b < Number(args.bursts); b++) {
+  const profiling = args.profile !== undefined && b === 0
+  const session = profiling ? new Session() : undefined
+  const workerProfiles = profiling ? await Promise.all(workers.map((w) => (w as any).startCpuProfile())) : []
+  if (session !== undefined) {
+    session.connect()
+    await session.post("Profiler.enable")
+    await session.post("Profiler.setSamplingInterval", { interval: 50 })
+    await session.post("Profiler.start")
+  }
+  const before = pids.map(threads)
+  const t0 = performance.now()
+  await many(range(tasks), inFlight)
+  const wall = performance.now() - t0
+  const after = pids.map(threads)
+  if (session !== undefined) {
+    const { profile } = await session.post("Profiler.stop")
+    writeFileSync(`${args.profile}-main.cpuprofile`, JSON.stringify(profile))
+    for (const [i, handle] of workerProfiles.entries())
+      writeFileSync(`${args.profile}-worker${i}.cpuprofile`, await handle.stop())
+  }
+  const perTask: Record<string, number> = {}
+  let total = 0
+  for (const [i, pid] of pids.entries()) {
+    for (const [name, ns] of Object.entries(after[i]!)) {
+      const d = ns - (before[i]![name] ?? 0)
+      if (d <= 0) continue
+      const key = pid === process.pid ? name : `child ${name}`
+      perTask[key] = Math.round(d / tasks / 100) / 10
+      total += d
+    }
+  }
+  console.log(
+    `${args.contender} burst ${b + 1} inFlight=${args.inFlight}: ${Math.round((tasks / wall) * 1000)}/s, CPU µs/task total ${(total / tasks / 1000).toFixed(1)} ${JSON.stringify(perTask)}`
+  )
+}
+clearInterval(alive)
+await contender.close()
+process.exit(0)
