@@ -690,7 +690,10 @@ export const make = Effect.fnUntraced(function* (
     settle: Parameters<typeof submitAll<A>>[3]
   ): Effect.Effect<A, any> => {
     const results: Array<unknown> = new Array(payloads.length)
-    const progress = call?.onProgress === undefined ? undefined : Progress.tracker(payloads.length, call.onProgress)
+    const progress =
+      call?.onProgress === undefined
+        ? undefined
+        : Progress.tracker(payloads.length, call.onProgress, undefined, dispatcher.clock.monotonicMillis)
     if (payloads.length === 0) {
       progress?.end()
       return Effect.succeed(results as A)
@@ -789,7 +792,7 @@ export const make = Effect.fnUntraced(function* (
       }
       if (onProgress === undefined) return run(undefined)
       return Stream.suspend(() => {
-        const progress = Progress.tracker(call?.total, onProgress)
+        const progress = Progress.tracker(call?.total, onProgress, undefined, dispatcher.clock.monotonicMillis)
         return Stream.ensuring(
           run(progress),
           Effect.sync(() => progress.end())
