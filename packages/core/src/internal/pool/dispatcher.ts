@@ -423,7 +423,7 @@ export class Dispatcher {
           // The front job almost always: `shift` moves the array's start instead of copying the rest down.
           if (position === 0) this.queue.shift()
           else this.queue.splice(position, 1)
-          this.slots[index]!.hold(job)
+          this.place(job, this.slots[index]!)
           placed = true
         }
         const queued = this.queue.length
@@ -435,6 +435,19 @@ export class Dispatcher {
     } finally {
       this.pumping = false
     }
+  }
+
+  /** Hands `job` to `slot`: stamps its dispatch (the wait it had, for the figures), starts its deadline. */
+  private place(job: Job, slot: Slot): void {
+    const now = this.clock.monotonicMillis()
+    const waitMs = this.telemetry.waitMs
+    for (const item of job.items) {
+      item.dispatchedAt = now
+      waitMs.update(now - item.submittedAt)
+    }
+    this.telemetry.started += job.items.length
+    this.startTimer(job)
+    slot.hold(job)
   }
 
   private flushScheduled = false
@@ -457,7 +470,7 @@ export class Dispatcher {
   }
 
   /** Starts a job's deadline, when it has one. */
-  startTimer(job: Job): void {
+  private startTimer(job: Job): void {
     if (job.timeoutMs === undefined || job.timer !== undefined) return
     job.timer = this.clock.after(job.timeoutMs, () => this.expire(job))
   }

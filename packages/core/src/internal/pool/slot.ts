@@ -161,7 +161,11 @@ export class Slot implements Balancer.WorkerView {
     return Math.min(this.context.dispatcher.limit, this.jobs + Math.max(0, quota))
   }
 
-  /** Takes a job: its runs go out with the next `flush`. */
+  /**
+   * Takes a job the dispatcher placed here: its runs go out with the next
+   * `flush`. (The dispatcher stamps the job's dispatch time and starts its
+   * deadline; the slot records what its worker holds.)
+   */
   hold(job: Job): void {
     if (this.idleTimer !== undefined) {
       this.context.dispatcher.clock.cancel(this.idleTimer)
@@ -170,27 +174,21 @@ export class Slot implements Balancer.WorkerView {
     if (this.isIdle) this.setIdle(false)
     this.jobs++
     job.held += job.items.length
-    const now = this.context.dispatcher.clock.monotonicMillis()
-    const telemetry = this.context.dispatcher.telemetry
     for (const item of job.items) {
       item.slot = this
-      item.dispatchedAt = now
       item.sent = false
       this.held.set(item.id, item)
       this.outbox.push(item)
-      telemetry.waitMs.update(now - item.submittedAt)
     }
-    telemetry.started += job.items.length
     this.dispatched += job.items.length
-    this.context.dispatcher.startTimer(job)
   }
 
   /**
    * The worker no longer holds `item` (it answered, the run could not be
    * sent, or the worker died): `true` when it held no other item of the
-   * item's job. An item's dispatch fields (`slot`, `sent`, `started`,
-   * `dispatchedAt`) and its job's `held` are the holding slot's to write; the
-   * dispatcher writes the rest, and an item no slot holds.
+   * item's job. An item's dispatch fields (`slot`, `sent`, `started`) and
+   * its job's `held` are the holding slot's to write; the dispatcher writes
+   * the rest, and an item no slot holds.
    */
   private letGo(item: Item): boolean {
     item.slot = undefined
