@@ -17,7 +17,7 @@ import type { Trace } from "../telemetry.ts"
 import * as Codec from "../wire/codec.ts"
 import type { Dispatcher } from "./dispatcher.ts"
 import type { Modules } from "./modules.ts"
-import { type CallSettings, callSettings } from "./poolOptions.ts"
+import { type CallSettings, callSettings, validateCall } from "./poolOptions.ts"
 
 export interface SubmissionOptions {
   readonly dispatcher: Dispatcher
@@ -44,13 +44,16 @@ export class Submission {
   }
 
   private settings(task: Task.Any, call: MapOptions | undefined): CallSettings | Exit.Exit<never, InvalidOption> {
-    if (call === undefined) {
-      const cached = this.taskSettings.get(task)
-      if (cached !== undefined) return cached
+    // Options that set neither retries nor a timeout (a stream's per-item options) get the task's settings too.
+    const plain = call === undefined || (call.retries === undefined && call.timeout === undefined)
+    const cached = plain ? this.taskSettings.get(task) : undefined
+    if (cached !== undefined) {
+      const invalid = call === undefined ? undefined : validateCall(call)
+      return invalid === undefined ? cached : Exit.fail(invalid)
     }
     const settings = callSettings(task, call, this.options)
     if ("_tag" in settings) return Exit.fail(settings)
-    if (call === undefined) this.taskSettings.set(task, settings)
+    if (plain) this.taskSettings.set(task, settings)
     return settings
   }
 
