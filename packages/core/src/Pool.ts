@@ -25,17 +25,18 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
 import * as ProcessContext from "./internal/child/processContext.ts"
-import { Dispatcher, type Item, type Job } from "./internal/pool/dispatcher.ts"
+import { Dispatcher } from "./internal/pool/dispatcher.ts"
+import { Modules } from "./internal/pool/modules.ts"
 import {
   defaultSize,
   millis,
   maxPoolSize as poolSizeLimit,
   timerMillis,
-  validate,
-  validateCall
+  validate
 } from "./internal/pool/poolOptions.ts"
 import { PoolTelemetry } from "./internal/pool/poolTelemetry.ts"
 import { Slot } from "./internal/pool/slot.ts"
+import { Submission } from "./internal/pool/submission.ts"
 import { makeSupervision } from "./internal/pool/supervision.ts"
 import { type Histogram, quantile, traceOf } from "./internal/telemetry.ts"
 import * as Codec from "./internal/wire/codec.ts"
@@ -44,17 +45,15 @@ import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
 import { defaultMaxFrameBytes, type SpawnOptions, Transport } from "./Transport.ts"
 import {
-  ArgumentEncodeError,
+  type ArgumentEncodeError,
   InputError,
   type InvalidOption,
-  type PayloadTooLarge,
   type PoolCallError,
   type PoolShuttingDown,
   type QueueFull,
   type RequestValidationError,
   type RestartIntensityExceeded,
   ShutdownError,
-  SpawnError,
   StartedWhileBootstrapping
 } from "./TroupeError.ts"
 
@@ -492,7 +491,8 @@ export const make = Effect.fnUntraced(function* (
     prefetch: options.prefetch ?? 32,
     balancer,
     size,
-    interruptGraceMs: millis(options.interruptGrace) ?? 500
+    interruptGraceMs: millis(options.interruptGrace) ?? 500,
+    onDemand: () => startOnDemand()
   })
   const initializer =
     options.initializer === undefined
@@ -508,9 +508,10 @@ export const make = Effect.fnUntraced(function* (
   const killGraceMs = millis(options.killTimeout) ?? 1000
   const minSize = options.minSize ?? 0
   // Modules of the tasks this pool has run: a new worker imports them before it reports ready.
-  const knownModules = new Set<string>()
-  if (options.initializer !== undefined) knownModules.add(options.initializer.task.module)
-  for (const task of options.tasks ?? []) knownModules.add(task.module)
+  const modules = new Modules(dispatcher, [
+    ...(options.initializer === undefined ? [] : [options.initializer.task.module]),
+    ...(options.tasks ?? []).map((task) => task.module)
+  ])
   const spawnOptions: SpawnOptions = {
     // Workers share the parent's output: a pool has no reader for piped streams, and a full pipe would block a worker.
     stdout: "inherit",
@@ -530,43 +531,6 @@ export const make = Effect.fnUntraced(function* (
     env: options.env,
     execArgv: options.execArgv
   }
-  // A worker's modules are the pool's known modules at its spawn: one the pool learned since makes it stale.
-  const isStale = (slot: Slot) => {
-    const modules = slot.modules
-    if (modules === undefined) return false
-    for (const module of knownModules) if (!modules.has(module)) return true
-    return false
-  }
-  // Modules that did not finish loading within `moduleLoadTimeout`: never loaded again, their calls fail at once.
-  const timedOutModules = new Map<string, string>()
-  const timedOut = (task: Task.Any): SpawnError | undefined => {
-    const message = timedOutModules.get(task.module)
-    return message === undefined
-      ? undefined
-      : new SpawnError({ reason: "ModuleLoadTimeout", module: task.module, task: task.name, message })
-  }
-  const moduleTimedOut = (module: string, error: SpawnError) => {
-    if (timedOutModules.has(module)) return
-    timedOutModules.set(module, error.message)
-    knownModules.delete(module)
-    // Queued calls of the module would wait for a worker that serves it, and none will start with it again.
-    const queue = dispatcher.queue
-    for (let index = queue.length - 1; index >= 0; index--) {
-      const job = queue[index]!
-      if (job.items[0]!.run.module !== module) continue
-      queue.splice(index, 1)
-      for (const item of job.items) dispatcher.settle(item, Exit.fail(timedOut(item.task)))
-    }
-  }
-  /** A task from a module the workers were not started with: idle workers restart with it, busy ones when idle. */
-  const learnModule = (module: string) => {
-    if (knownModules.has(module)) return
-    knownModules.add(module)
-    for (const slot of dispatcher.slots) {
-      if (slot.state === "ready" && slot.held.size === 0 && isStale(slot)) slot.retire("Retired")
-      else slot.load(module)
-    }
-  }
   const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty" && slot.state !== "down").length
   // Slots are made as they are first used (all of them at once for an eager pool, or a keyed balancer's ring).
   const slots = dispatcher.slots
@@ -577,7 +541,7 @@ export const make = Effect.fnUntraced(function* (
       ...spawnOptions,
       runner: {
         ...spawnOptions.runner,
-        preload: [...knownModules],
+        preload: modules.preload(),
         identity: { name: `${name}-${worker}`, pool: name, worker }
       }
     }),
@@ -588,8 +552,8 @@ export const make = Effect.fnUntraced(function* (
     killGraceMs,
     startTimeout: options.startTimeout ?? Duration.seconds(30),
     mayShrink: () => liveCount() > minSize,
-    isStale,
-    moduleTimedOut
+    isStale: modules.isStale,
+    moduleTimedOut: modules.moduleTimedOut
   }
   const addSlot = (): Slot => {
     const slot = new Slot(slots.length, slotContext)
@@ -619,14 +583,12 @@ export const make = Effect.fnUntraced(function* (
 
   const run = yield* FiberSet.makeRuntime<never>()
   const occupy = (slot: Slot) => {
-    if (slot.state !== "empty" || dispatcher.broken !== undefined) return
-    if (dispatcher.closing && dispatcher.queue.length === 0) return
-    slot.state = "starting"
-    run(supervise(slot).pipe(Effect.ensuring(Effect.sync(() => (slot.state = "empty")))))
+    if (dispatcher.broken !== undefined || (dispatcher.closing && dispatcher.queue.length === 0)) return
+    if (slot.occupy()) run(supervise(slot).pipe(Effect.ensuring(Effect.sync(() => slot.vacate()))))
   }
   // Queued work with no worker free: start a worker per waiting job, counting those already starting. A keyed job
   // waits for its own worker, which may be any of them: a keyed balancer starts them all.
-  dispatcher.onDemand = () => {
+  function startOnDemand(): void {
     if (balancer.keyed === true) {
       for (const slot of slots) occupy(slot)
       return
@@ -651,207 +613,36 @@ export const make = Effect.fnUntraced(function* (
   const onInterrupt = options.shutdown?.onInterrupt ?? "stop"
   yield* Effect.addFinalizer((exit) =>
     Effect.gen(function* () {
-      dispatcher.closing = true
+      dispatcher.close()
       const stopNow = onInterrupt === "stop" && Exit.hasInterrupts(exit)
       if (drain === "inFlight" || stopNow)
         dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
       // A worker still starting finishes starting (its initializer runs whole) within the deadline, then stops as
       // an idle one does: killing it mid-start would cut its initializer short.
       if (!stopNow)
-        yield* Effect.sleep(10).pipe(
-          Effect.repeat({ until: () => dispatcher.pending === 0 && slots.every((slot) => slot.state !== "starting") }),
-          Effect.timeoutOption(shutdownTimeout)
-        )
+        yield* dispatcher
+          .until(() => dispatcher.pending === 0 && slots.every((slot) => slot.state !== "starting"))
+          .pipe(Effect.timeoutOption(shutdownTimeout))
       dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
       for (const slot of slots) {
         if (slot.state === "ready" && slot.held.size === 0) slot.retire("Stopped")
         else slot.kill()
       }
-      yield* Effect.sleep(10).pipe(
-        Effect.repeat({ until: () => slots.every((slot) => !slot.hasWorker) }),
-        Effect.timeoutOption(Duration.millis(3 * killGraceMs + 1000))
-      )
+      yield* dispatcher
+        .until(() => slots.every((slot) => !slot.hasWorker))
+        .pipe(Effect.timeoutOption(Duration.millis(3 * killGraceMs + 1000)))
     })
   )
 
-  // The data path.
-  type PayloadError = RequestValidationError | ArgumentEncodeError | PayloadTooLarge
-  /**
-   * A payload as it goes on the wire: encoded by its Schema, within
-   * `maxPayloadBytes`. A payload that encodes to `undefined` (`Schema.Any`
-   * given `undefined`) is refused: JSON cannot carry it, and the run would
-   * reach the worker without one.
-   */
-  const encodeForWire = (task: Task.Any, payload: unknown): Exit.Exit<unknown, PayloadError> => {
-    const exit = Codec.encodePayloadExit(task, payload, transport.sharesMemory === true)
-    if (Exit.isFailure(exit)) return exit
-    if (exit.value === undefined) {
-      const message =
-        "the payload encodes to undefined, which no worker can receive (use Schema.Void or Schema.UndefinedOr)"
-      return Exit.fail(new ArgumentEncodeError({ task: task.name, message }))
-    }
-    const tooLarge = Codec.checkPayloadSize(task, exit.value, options.maxPayloadBytes)
-    return tooLarge === undefined ? exit : Exit.fail(tooLarge)
-  }
-  const prepare = (
-    task: Task.Any,
-    payloads: ReadonlyArray<unknown>
-  ): Exit.Exit<Array<{ payload: unknown; encoded: unknown }>, PayloadError> => {
-    const encoded: Array<{ payload: unknown; encoded: unknown }> = new Array(payloads.length)
-    for (let index = 0; index < payloads.length; index++) {
-      const exit = encodeForWire(task, payloads[index])
-      if (Exit.isFailure(exit)) return exit as Exit.Exit<never, PayloadError>
-      encoded[index] = { payload: payloads[index], encoded: exit.value }
-    }
-    return Exit.succeed(encoded)
-  }
-
-  const settingsOf = (task: Task.Any, call: CallOptions | undefined) => ({
-    retries: call?.retries ?? task.retries ?? options.retries ?? 0,
-    timeoutMs: timerMillis(millis(call?.timeout) ?? millis(task.timeout) ?? millis(options.timeout))
+  // The data path: a call's settings, payload and module (submission.ts), then the dispatcher's queue.
+  const submission = new Submission({
+    dispatcher,
+    modules,
+    sharesMemory: transport.sharesMemory === true,
+    maxPayloadBytes: options.maxPayloadBytes,
+    retries: options.retries,
+    timeout: options.timeout
   })
-  // A call without options gets its task's settings, worked out once per task.
-  const taskSettings = new WeakMap<Task.Any, ReturnType<typeof settingsOf>>()
-  const callSettings = (task: Task.Any, call: CallOptions | undefined) => {
-    if (call !== undefined && (call.retries !== undefined || call.timeout !== undefined)) return settingsOf(task, call)
-    let settings = taskSettings.get(task)
-    if (settings === undefined) {
-      settings = settingsOf(task, undefined)
-      taskSettings.set(task, settings)
-    }
-    return settings
-  }
-
-  // Lazy: `submitAll` builds it for every settled item, and only the call's end (or its failure) runs it.
-  const cancelAll = (jobs: ReadonlyArray<Job>) =>
-    Effect.suspend(() =>
-      Effect.forEach(
-        jobs.flatMap((job) => job.items).filter((item: Item) => !item.settled),
-        (item) => dispatcher.cancel(item),
-        { concurrency: "unbounded", discard: true }
-      )
-    )
-
-  /**
-   * Submits payloads in chunks, waiting for room in the queue as long as it
-   * takes; `collect` decides, per item outcome, when the call is done.
-   */
-  const submit = <A>(
-    task: Task.Any,
-    payloads: ReadonlyArray<unknown>,
-    chunkSize: number,
-    call: CallOptions | undefined,
-    collect: (
-      index: number,
-      exit: Exit.Exit<unknown, unknown>,
-      finish: (result: Effect.Effect<A, any>) => void,
-      jobs: ReadonlyArray<Job>
-    ) => void
-  ): Effect.Effect<A, any> =>
-    Effect.withFiber((fiber) => {
-      const refusal = dispatcher.refusal() ?? validateCall(call) ?? timedOut(task)
-      if (refusal !== undefined) return Effect.fail(refusal)
-      const prepared = prepare(task, payloads)
-      if (Exit.isFailure(prepared)) return prepared as Exit.Exit<never, PayloadError>
-      const settings = callSettings(task, call)
-      const trace = tracing ? traceOf(fiber.context) : undefined
-      telemetry.submitted += payloads.length
-      learnModule(task.module)
-      return Effect.callback<A, any>((resume) => {
-        let finished = false
-        const finish = (result: Effect.Effect<A, any>) => {
-          if (finished) return
-          finished = true
-          resume(result)
-        }
-        const jobs: Array<Job> = []
-        for (let start = 0; start < prepared.value.length; start += chunkSize) {
-          const offset = start
-          jobs.push(
-            dispatcher.makeJob(
-              task,
-              task.module,
-              prepared.value.slice(start, start + chunkSize),
-              settings,
-              (index, exit) => collect(offset + index, exit, finish, jobs),
-              trace
-            )
-          )
-        }
-        let cursor = 0
-        const feed = () => {
-          while (cursor < jobs.length && !dispatcher.queueFull) dispatcher.enqueue(jobs[cursor++]!)
-          return cursor === jobs.length
-        }
-        dispatcher.admit(feed)
-        dispatcher.pump()
-        return Effect.suspend(() => {
-          dispatcher.withdraw(feed)
-          return cancelAll(jobs)
-        })
-      })
-    })
-
-  const defaultChunk = (n: number) => Math.max(1, Math.ceil(n / (4 * size)))
-
-  /**
-   * One payload (`apply`, `offer`, `runCallback`): checks the call, queues it
-   * (or waits for room), and calls `done` once with its exit, synchronously
-   * when the call is refused. `submit` without the arrays and closures a call
-   * of many needs, and without a fiber: `apply` wraps it in one, a Promise
-   * caller does not need one. `admissionMs`: how long the call may wait for
-   * room in the queue; `undefined`, as long as it takes. Returns what cancels
-   * the call, for a caller that gives up (`undefined` once refused).
-   */
-  const startOne = (
-    task: Task.Any,
-    payload: unknown,
-    call: CallOptions | undefined,
-    admissionMs: number | undefined,
-    trace: ReturnType<typeof traceOf> | undefined,
-    done: (exit: Exit.Exit<any, any>) => void
-  ): (() => Effect.Effect<void>) | undefined => {
-    const refusal = dispatcher.refusal() ?? validateCall(call) ?? timedOut(task)
-    if (refusal !== undefined) return void done(Exit.fail(refusal))
-    const encoded = encodeForWire(task, payload)
-    if (Exit.isFailure(encoded)) return void done(encoded)
-    if (admissionMs === 0 && dispatcher.queueFull) return void done(Exit.fail(dispatcher.queueFullError()))
-    const settings = callSettings(task, call)
-    telemetry.submitted++
-    learnModule(task.module)
-    const job = dispatcher.makeSingleJob(task, payload, encoded.value, settings, done, trace)
-    const item = job.items[0]!
-    // The common case: room in the queue and no caller waiting before this one. Nothing to admit later, no timer.
-    if (dispatcher.admitsAtOnce) {
-      dispatcher.enqueue(job)
-      dispatcher.pump()
-      return () => (item.settled ? Effect.void : dispatcher.cancel(item))
-    }
-    let queued = false
-    const feed = () => {
-      if (dispatcher.queueFull) return false
-      dispatcher.enqueue(job)
-      queued = true
-      return true
-    }
-    dispatcher.admit(feed)
-    // Only a job that went in can be placed: a caller left waiting changed nothing the last pump saw.
-    if (queued) dispatcher.pump()
-    // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
-    const admissionTimer =
-      admissionMs !== undefined && !queued
-        ? dispatcher.clock.after(admissionMs, () => {
-            if (queued) return
-            dispatcher.withdraw(feed)
-            done(Exit.fail(dispatcher.queueFullError()))
-          })
-        : undefined
-    return () => {
-      if (admissionTimer !== undefined) dispatcher.clock.cancel(admissionTimer)
-      dispatcher.withdraw(feed)
-      return item.settled ? Effect.void : dispatcher.cancel(item)
-    }
-  }
 
   const submitOne = <A>(
     task: Task.Any,
@@ -862,7 +653,7 @@ export const make = Effect.fnUntraced(function* (
     Effect.withFiber((fiber) => {
       const trace = tracing ? traceOf(fiber.context) : undefined
       return Effect.callback<A, any>((resume) => {
-        const cancel = startOne(task, payload, call, admissionMs, trace, resume)
+        const cancel = submission.one(task, payload, call, admissionMs, trace, resume)
         return cancel === undefined ? undefined : Effect.suspend(cancel)
       })
     })
@@ -899,26 +690,44 @@ export const make = Effect.fnUntraced(function* (
     settle: Parameters<typeof submitAll<A>>[3]
   ): Effect.Effect<A, any> => {
     const results: Array<unknown> = new Array(payloads.length)
-    const progress = call?.onProgress === undefined ? undefined : Progress.tracker(payloads.length, call.onProgress)
+    const progress =
+      call?.onProgress === undefined
+        ? undefined
+        : Progress.tracker(payloads.length, call.onProgress, undefined, dispatcher.clock.monotonicMillis)
     if (payloads.length === 0) {
       progress?.end()
       return Effect.succeed(results as A)
     }
     let remaining = payloads.length
     const chunkSize = call?.chunkSize ?? defaultChunk(payloads.length)
-    return submit<A>(task, payloads, chunkSize, call, (index, exit, finish, jobs) => {
-      remaining--
-      progress?.item(Exit.isFailure(exit))
-      const early = settle(results, index, exit, cancelAll(jobs))
-      if (early !== undefined) {
-        progress?.end()
-        finish(early)
-      } else if (remaining === 0) {
-        progress?.end()
-        finish(Effect.succeed(results as A))
-      }
+    return Effect.withFiber((fiber) => {
+      const trace = tracing ? traceOf(fiber.context) : undefined
+      return Effect.callback<A, any>((resume) => {
+        let finished = false
+        const finish = (result: Effect.Effect<A, any>) => {
+          if (finished) return
+          finished = true
+          resume(result)
+        }
+        const submitted = submission.many(task, payloads, chunkSize, call, trace, (index, exit, cancelRest) => {
+          remaining--
+          progress?.item(Exit.isFailure(exit))
+          const early = settle(results, index, exit, cancelRest)
+          if (early !== undefined) {
+            progress?.end()
+            finish(early)
+          } else if (remaining === 0) {
+            progress?.end()
+            finish(Effect.succeed(results as A))
+          }
+        })
+        if (Exit.isExit(submitted)) return void resume(submitted)
+        return submitted
+      })
     })
   }
+
+  const defaultChunk = (n: number) => Math.max(1, Math.ceil(n / (4 * size)))
 
   const map: Service["map"] = (task, items, call) =>
     submitAll<Array<any>>(task, items, call, (results, index, exit, cancelRest) => {
@@ -983,7 +792,7 @@ export const make = Effect.fnUntraced(function* (
       }
       if (onProgress === undefined) return run(undefined)
       return Stream.suspend(() => {
-        const progress = Progress.tracker(call?.total, onProgress)
+        const progress = Progress.tracker(call?.total, onProgress, undefined, dispatcher.clock.monotonicMillis)
         return Stream.ensuring(
           run(progress),
           Effect.sync(() => progress.end())
@@ -1024,15 +833,17 @@ export const make = Effect.fnUntraced(function* (
       waitMs: summarize(telemetry.waitMs)
     })),
     events: Stream.fromPubSub(telemetry.events),
-    ready: Effect.suspend(function poll(): Effect.Effect<void, RestartIntensityExceeded | PoolShuttingDown> {
-      const refused = dispatcher.refusal()
-      if (refused !== undefined) return Effect.fail(refused)
-      if (slots.every((slot) => slot.state !== "starting")) return Effect.void
-      return Effect.flatMap(Effect.sleep(10), poll)
-    })
+    ready: dispatcher
+      .until(() => dispatcher.refusal() !== undefined || slots.every((slot) => slot.state !== "starting"))
+      .pipe(
+        Effect.andThen(() => {
+          const refused = dispatcher.refusal()
+          return refused === undefined ? Effect.void : Effect.fail(refused)
+        })
+      )
   })
   callbackRunners.set(service, (task, payload, onExit, call) => {
-    startOne(task, payload, call, undefined, undefined, onExit)
+    submission.one(task, payload, call, undefined, undefined, onExit)
   })
   return service
 })

@@ -39,10 +39,16 @@ export interface Tracker {
   readonly end: () => void
 }
 
+/** The host's monotonic time, in milliseconds. */
+const hostNow = (): number => performance.now()
+
 /**
  * Progress for work that is not one `map` or `imap` (separate `apply` calls,
  * a whole pipeline): count each item as it finishes and `onProgress` is
  * called at most every `intervalMs` (default 100) and once at the end.
+ * `now` is the clock it reads, in monotonic milliseconds (default the
+ * host's `performance.now()`); a pool passes its own, so its `map`'s
+ * reports follow a `TestClock` too.
  *
  * @example
  * ```ts
@@ -61,17 +67,18 @@ export interface Tracker {
 export const tracker = (
   total: number | undefined,
   onProgress: (progress: Progress) => void,
-  intervalMs = 100
+  intervalMs = 100,
+  now: () => number = hostNow
 ): Tracker => {
-  const startedAt = performance.now()
+  const startedAt = now()
   let done = 0
   let failed = 0
   let reportedAt = startedAt
   let ended = false
   const report = (finished: boolean) => {
-    const now = performance.now()
-    reportedAt = now
-    const elapsedMs = now - startedAt
+    const at = now()
+    reportedAt = at
+    const elapsedMs = at - startedAt
     onProgress({
       done,
       failed,
@@ -86,7 +93,7 @@ export const tracker = (
       done++
       if (itemFailed) failed++
       // The last item is left to `end`, which reports it once, as finished.
-      if (done !== total && performance.now() - reportedAt >= intervalMs) report(false)
+      if (done !== total && now() - reportedAt >= intervalMs) report(false)
     },
     end: () => {
       if (ended) return

@@ -11,7 +11,9 @@ import type { Readable } from "node:stream"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import type { ExitStatus, TroupeError } from "@troupe/core"
 import { Transport } from "@troupe/core"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { bundleFor } from "./bundle.ts"
@@ -57,24 +59,22 @@ export const layer = <S extends Started>(platform: Platform<S>): Layer.Layer<Tra
 
 /**
  * A child's `exited`: it completes with `status()` once that is defined;
- * the platform calls `wake` when it becomes so.
+ * the platform calls `wake` when it becomes so, which completes the
+ * `Deferred` every waiter awaits (an interrupted waiter simply stops
+ * awaiting it).
  */
 export const exitWaiters = (
   status: () => ExitStatus.ExitStatus | undefined
 ): { readonly exited: Effect.Effect<ExitStatus.ExitStatus>; readonly wake: () => void } => {
-  const waiters = new Set<() => void>()
+  const exit = Deferred.makeUnsafe<ExitStatus.ExitStatus>()
   return {
-    exited: Effect.callback<ExitStatus.ExitStatus>((resume) => {
-      const done = () => resume(Effect.succeed(status()!))
-      if (status() !== undefined) return done()
-      waiters.add(done)
-      return Effect.sync(() => {
-        waiters.delete(done)
-      })
+    exited: Effect.suspend(() => {
+      const known = status()
+      return known === undefined ? Deferred.await(exit) : Effect.succeed(known)
     }),
     wake: () => {
-      for (const done of waiters) done()
-      waiters.clear()
+      const known = status()
+      if (known !== undefined) Deferred.doneUnsafe(exit, Exit.succeed(known))
     }
   }
 }

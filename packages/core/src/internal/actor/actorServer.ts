@@ -174,12 +174,10 @@ export const make = (
   }
 
   const rebuild = (instance: Instance): Promise<unknown> =>
-    closeScope(instance).then(() =>
-      Effect.runPromise(Scope.make()).then((scope) => {
-        instance.scope = scope
-        return build(instance)
-      })
-    )
+    closeScope(instance).then(() => {
+      instance.scope = Scope.makeUnsafe()
+      return build(instance)
+    })
 
   const activate = (frame: Activate) => {
     if (!terminateInstalled && port.onTerminate !== undefined) {
@@ -187,7 +185,8 @@ export const make = (
       port.onTerminate(terminate)
     }
     const started = (behaviour: BehaviourShape) =>
-      Effect.runPromise(Scope.make()).then((scope) => {
+      // A turn later, as when the scope was made by a run of `Scope.make` (a message sent with the activation waits).
+      Promise.resolve(Scope.makeUnsafe()).then((scope) => {
         const instance: Instance = {
           ref: frame.ref,
           key: frame.key,

@@ -17,6 +17,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Latch from "effect/Latch"
 import type * as Balancer from "../../Balancer.ts"
 import type { ExitStatus } from "../../ExitStatus.ts"
 import type * as Task from "../../Task.ts"
@@ -88,6 +89,8 @@ export interface DispatcherOptions {
   readonly size: number
   /** How long an interrupted task may take to let go before its worker is replaced. */
   readonly interruptGraceMs: number
+  /** Called when queued work finds no live worker, so the pool can start one. */
+  readonly onDemand: () => void
 }
 
 let nextId = 1
@@ -197,10 +200,10 @@ export class Dispatcher {
   limit = 1
   /** The module of the job being placed: workers started from a bundle serve only their own modules. */
   module = ""
-  closing = false
+  private closed = false
   private brokenBy: RestartIntensityExceeded | undefined = undefined
-  /** Called when queued work finds no live worker, so the pool can start one. */
-  onDemand: () => void = () => {}
+  /** Opened at every change a waiter may be waiting for (see `until`); made by the first waiter. */
+  private changes: Latch.Latch | undefined = undefined
 
   readonly options: DispatcherOptions
   readonly telemetry: PoolTelemetry
@@ -213,28 +216,105 @@ export class Dispatcher {
     this.clock = options.telemetry.clock
   }
 
-  /** Creates the items of one job, submitted now; `onDone` receives each item's outcome. */
-  makeJob(
-    task: Task.Any,
-    module: string,
-    payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
-    options: { readonly retries: number; readonly timeoutMs: number | undefined },
-    onDone: (index: number, exit: Exit.Exit<unknown, unknown>) => void,
-    trace?: Trace | undefined
-  ): Job {
-    return makeJob(task, module, payloads, options, onDone, trace, this.clock.monotonicMillis())
-  }
-
-  /** Creates the job of one task, submitted now; `onDone` receives its outcome. */
-  makeSingleJob(
+  /**
+   * One call's entry into the pool (`apply`, `offer`, a Promise caller): its
+   * job is queued (or waits for room) and `done` gets its exit once,
+   * synchronously when the pool refuses it. `admissionMs`: how long the call
+   * may wait for room in a full queue (`undefined`: as long as it takes).
+   * Returns what cancels the call, for a caller that gives up (`undefined`
+   * once refused). No fiber, no timer and no closure but the cancel in the
+   * common case: room in the queue and nobody waiting for it.
+   */
+  submitOne(
     task: Task.Any,
     payload: unknown,
     encoded: unknown,
-    options: { readonly retries: number; readonly timeoutMs: number | undefined },
-    onDone: (exit: Exit.Exit<unknown, unknown>) => void,
-    trace?: Trace | undefined
-  ): Job {
-    return makeSingleJob(task, payload, encoded, options, onDone, trace, this.clock.monotonicMillis())
+    settings: { readonly retries: number; readonly timeoutMs: number | undefined },
+    admissionMs: number | undefined,
+    trace: Trace | undefined,
+    done: (exit: Exit.Exit<unknown, unknown>) => void
+  ): (() => Effect.Effect<void>) | undefined {
+    const refusal = this.refusal()
+    if (refusal !== undefined) return void done(Exit.fail(refusal))
+    if (admissionMs === 0 && this.queueFull) return void done(Exit.fail(this.queueFullError()))
+    this.telemetry.submitted++
+    const job = makeSingleJob(task, payload, encoded, settings, done, trace, this.clock.monotonicMillis())
+    const item = job.items[0]!
+    // The common case: room in the queue and no caller waiting before this one. Nothing to admit later, no timer.
+    if (this.admitsAtOnce) {
+      this.queue.push(job)
+      this.pump()
+      return () => (item.settled ? Effect.void : this.cancel(item))
+    }
+    let queued = false
+    const feed = () => {
+      if (this.queueFull) return false
+      this.queue.push(job)
+      queued = true
+      return true
+    }
+    this.admit(feed)
+    // Only a job that went in can be placed: a caller left waiting changed nothing the last pump saw.
+    if (queued) this.pump()
+    // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
+    const admissionTimer =
+      admissionMs !== undefined && !queued
+        ? this.clock.after(admissionMs, () => {
+            if (queued) return
+            this.withdraw(feed)
+            done(Exit.fail(this.queueFullError()))
+          })
+        : undefined
+    return () => {
+      if (admissionTimer !== undefined) this.clock.cancel(admissionTimer)
+      this.withdraw(feed)
+      return item.settled ? Effect.void : this.cancel(item)
+    }
+  }
+
+  /**
+   * A call of many payloads (`map` and the like), in jobs of `chunkSize`,
+   * queued as room appears, after every caller that waited before. `onItem`
+   * gets each item's exit with its index, and what cancels the rest of the
+   * call (for a call that fails fast). Returns the failed exit, if the pool
+   * refuses the call, else what cancels what is left of it.
+   */
+  submitMany(
+    task: Task.Any,
+    payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
+    chunkSize: number,
+    settings: { readonly retries: number; readonly timeoutMs: number | undefined },
+    trace: Trace | undefined,
+    onItem: (index: number, exit: Exit.Exit<unknown, unknown>, cancelRest: Effect.Effect<void>) => void
+  ): Exit.Exit<never, PoolShuttingDown | RestartIntensityExceeded> | Effect.Effect<void> {
+    const refusal = this.refusal()
+    if (refusal !== undefined) return Exit.fail(refusal)
+    this.telemetry.submitted += payloads.length
+    const jobs: Array<Job> = []
+    let cursor = 0
+    const feed = () => {
+      while (cursor < jobs.length && !this.queueFull) this.queue.push(jobs[cursor++]!)
+      return cursor === jobs.length
+    }
+    // Lazy: every settled item holds it, and only the call's end (or its failure) runs it.
+    const cancelRest = Effect.suspend(() => {
+      this.withdraw(feed)
+      return Effect.forEach(
+        jobs.flatMap((job) => job.items).filter((item) => !item.settled),
+        (item) => this.cancel(item),
+        { concurrency: "unbounded", discard: true }
+      )
+    })
+    const submittedAt = this.clock.monotonicMillis()
+    for (let start = 0; start < payloads.length; start += chunkSize) {
+      const offset = start
+      const chunk = payloads.slice(start, start + chunkSize)
+      const onDone = (index: number, exit: Exit.Exit<unknown, unknown>) => onItem(offset + index, exit, cancelRest)
+      jobs.push(makeJob(task, task.module, chunk, settings, onDone, trace, submittedAt))
+    }
+    this.admit(feed)
+    this.pump()
+    return cancelRest
   }
 
   /** Why the pool gave up, once it has: it then refuses every call. */
@@ -249,36 +329,63 @@ export class Dispatcher {
     for (const slot of this.slots) for (const item of [...slot.held.values()]) this.settle(item, Exit.fail(error))
   }
 
+  /** Whether the pool is closing: it takes no new calls, and drains or fails what it has. */
+  get closing(): boolean {
+    return this.closed
+  }
+
+  /** The pool starts closing: every later call is refused with `PoolShuttingDown`. */
+  close(): void {
+    this.closed = true
+    this.changed()
+  }
+
+  /**
+   * Something a waiter may be waiting for changed: an item left the queue or
+   * its worker, a worker started or stopped starting, a worker was reaped.
+   * One field read when nobody waits (the hot path).
+   */
+  changed(): void {
+    if (this.changes !== undefined) this.changes.openUnsafe()
+  }
+
+  /**
+   * Waits until `done()` holds, checking it again at every `changed`: the
+   * pool's shutdown and `ready` wait for events, not by polling.
+   */
+  until(done: () => boolean): Effect.Effect<void> {
+    const check: Effect.Effect<void> = Effect.suspend(() => {
+      if (done()) return Effect.void
+      this.changes ??= Latch.makeUnsafe(false)
+      const changes = this.changes
+      changes.closeUnsafe()
+      return Effect.andThen(changes.await, check)
+    })
+    return check
+  }
+
   /** Fails fast when the pool takes no work. */
   refusal(): PoolShuttingDown | RestartIntensityExceeded | undefined {
-    return this.broken ?? (this.closing ? new PoolShuttingDown() : undefined)
+    return this.brokenBy ?? (this.closed ? new PoolShuttingDown() : undefined)
   }
 
   get queueFull(): boolean {
     return this.queue.length >= this.options.queueSize
   }
 
-  /** Enqueues a job if there is room; `false` when the queue is full. */
-  offer(job: Job): boolean {
-    if (this.queueFull) return false
-    this.queue.push(job)
-    this.pump()
-    return true
-  }
-
   /** Whether a job enqueued now goes in at once: there is room, and no caller waits for it before. */
-  get admitsAtOnce(): boolean {
+  private get admitsAtOnce(): boolean {
     return this.admissions.length === 0 && this.queue.length < this.options.queueSize
   }
 
   /** Enqueues jobs as room appears, in order, after every caller that waited before. */
-  admit(feed: () => boolean): void {
+  private admit(feed: () => boolean): void {
     if (this.admissions.length === 0 && feed()) return
     this.admissions.push(feed)
   }
 
   /** Forgets an admission that has not finished (its caller was interrupted). */
-  withdraw(feed: () => boolean): void {
+  private withdraw(feed: () => boolean): void {
     this.admissions.remove((waiting) => waiting === feed)
   }
 
@@ -288,11 +395,6 @@ export class Dispatcher {
       if (!admissions.peek()!()) return
       admissions.shift()
     }
-  }
-
-  /** Puts a job at the back of the queue without dispatching (for admission feeds). */
-  enqueue(job: Job): void {
-    this.queue.push(job)
   }
 
   /** Hands queued jobs to workers with room, batching the jobs that go to one worker into one message. */
@@ -321,7 +423,7 @@ export class Dispatcher {
           // The front job almost always: `shift` moves the array's start instead of copying the rest down.
           if (position === 0) this.queue.shift()
           else this.queue.splice(position, 1)
-          this.slots[index]!.hold(job)
+          this.place(job, this.slots[index]!)
           placed = true
         }
         const queued = this.queue.length
@@ -329,10 +431,23 @@ export class Dispatcher {
         if (queued > 0 || this.queue.length === queued) break
       }
       if (placed) this.scheduleFlush()
-      if (this.queue.length > 0) this.onDemand()
+      if (this.queue.length > 0) this.options.onDemand()
     } finally {
       this.pumping = false
     }
+  }
+
+  /** Hands `job` to `slot`: stamps its dispatch (the wait it had, for the figures), starts its deadline. */
+  private place(job: Job, slot: Slot): void {
+    const now = this.clock.monotonicMillis()
+    const waitMs = this.telemetry.waitMs
+    for (const item of job.items) {
+      item.dispatchedAt = now
+      waitMs.update(now - item.submittedAt)
+    }
+    this.telemetry.started += job.items.length
+    this.startTimer(job)
+    slot.hold(job)
   }
 
   private flushScheduled = false
@@ -355,7 +470,7 @@ export class Dispatcher {
   }
 
   /** Starts a job's deadline, when it has one. */
-  startTimer(job: Job): void {
+  private startTimer(job: Job): void {
     if (job.timeoutMs === undefined || job.timer !== undefined) return
     job.timer = this.clock.after(job.timeoutMs, () => this.expire(job))
   }
@@ -377,38 +492,43 @@ export class Dispatcher {
     item.onDone(exit)
   }
 
-  /** A worker replied for an item it held. */
-  replied(item: Item, reply: Addressed["reply"], spans: ReadonlyArray<SpanRecord> | undefined): void {
-    const slot = item.slot
+  /** A worker (in slot `worker`) replied for an item its slot has let go of (`jobDone` as in `released`). */
+  replied(
+    item: Item,
+    jobDone: boolean,
+    worker: number,
+    reply: Addressed["reply"],
+    spans: ReadonlyArray<SpanRecord> | undefined
+  ): void {
     this.telemetry.runMs.update(this.clock.monotonicMillis() - item.dispatchedAt)
-    if (spans !== undefined && item.job.trace !== undefined && slot !== undefined) {
-      replaySpans(item.job.trace, spans, { "troupe.worker": slot.slot })
+    if (spans !== undefined && item.job.trace !== undefined) {
+      replaySpans(item.job.trace, spans, { "troupe.worker": worker })
     }
-    this.release(item)
+    this.released(item, jobDone)
     this.settle(item, Codec.decodeReply(item.task, item.run, reply))
   }
 
-  /** The item no longer occupies a worker. */
-  release(item: Item): void {
+  /**
+   * No worker holds `item` any more (its slot let go of it: see
+   * `Slot.letGo`); `jobDone`: nor any other item of its job, whose deadline
+   * then stops. A caller that gave up on the item stops waiting.
+   */
+  released(item: Item, jobDone: boolean): void {
     const job = item.job
-    const slot = item.slot
-    if (slot === undefined) return
-    item.slot = undefined
-    slot.held.delete(item.id)
-    if (--job.held === 0) {
-      slot.jobs--
-      if (job.timer !== undefined) {
-        this.clock.cancel(job.timer)
-        job.timer = undefined
-      }
+    if (jobDone && job.timer !== undefined) {
+      this.clock.cancel(job.timer)
+      job.timer = undefined
     }
     const onRelease = item.onRelease
     item.onRelease = undefined
     onRelease?.()
+    this.changed()
   }
 
   /**
-   * A worker died holding `items` (in the order they were sent). Those that
+   * A worker died holding `items` (in the order they were sent; its slot has
+   * let go of them, `Slot.letGo`, and `jobsDone` are the jobs no worker
+   * holds any more). Those that
    * may have been running (see `mayHaveRun`) are retried if they have retries
    * left (at the back of the queue), else fail with `WorkerCrashed`. The rest
    * never started and go back to the front of the queue as they were, without
@@ -421,7 +541,7 @@ export class Dispatcher {
     const retries: Array<Job> = []
     const { concurrency } = this.options
     items.forEach((item, position) => {
-      this.release(item)
+      this.released(item, item.job.held === 0)
       if (item.settled || item.cancelled) return
       if (this.closing || this.broken !== undefined) {
         this.settle(item, Exit.fail(this.broken ?? new ShutdownError({ task: item.task.name, phase: "running" })))
@@ -519,6 +639,7 @@ export class Dispatcher {
     const index = this.queue.indexOf(job)
     if (index >= 0) this.queue.splice(index, 1)
     this.admitWaiting()
+    this.changed()
   }
 
   /** Fails every queued job with `error` (the pool broke, or is closing and drops queued work). */
@@ -526,6 +647,20 @@ export class Dispatcher {
     const jobs = this.queue.splice(0)
     for (const job of jobs) for (const item of job.items) this.settle(item, Exit.fail(error(item)))
     this.admitWaiting()
+    this.changed()
+  }
+
+  /** Fails the queued jobs of `module`'s tasks with `error` (no worker will serve them). */
+  failQueuedOf(module: string, error: (item: Item) => unknown): void {
+    const queue = this.queue
+    for (let index = queue.length - 1; index >= 0; index--) {
+      const job = queue[index]!
+      if (job.items[0]!.run.module !== module) continue
+      queue.splice(index, 1)
+      for (const item of job.items) this.settle(item, Exit.fail(error(item)))
+    }
+    this.admitWaiting()
+    this.changed()
   }
 
   /** Items waiting or held anywhere: the pool is drained when this is 0. */

@@ -79,3 +79,26 @@ export const timerMillis = (ms: number | undefined): number | undefined =>
 /** The platform's parallelism, where it tells (a browser's or Node's `navigator`); at least 1. */
 export const defaultSize = (): number =>
   Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1)
+
+/** What a call runs with: its crash retries and its deadline (`undefined`: none). */
+export interface CallSettings {
+  readonly retries: number
+  readonly timeoutMs: number | undefined
+}
+
+/**
+ * A call's settings: the call's own, else its task's, else the pool's; or
+ * the call's first invalid option.
+ */
+export const callSettings = (
+  task: { readonly retries?: number | undefined; readonly timeout?: Duration.Input | undefined },
+  call: (OfferOptions & MapOptions) | undefined,
+  pool: Pick<Options, "retries" | "timeout">
+): CallSettings | InvalidOption => {
+  const invalid = validateCall(call)
+  if (invalid !== undefined) return invalid
+  return {
+    retries: call?.retries ?? task.retries ?? pool.retries ?? 0,
+    timeoutMs: timerMillis(millis(call?.timeout) ?? millis(task.timeout) ?? millis(pool.timeout))
+  }
+}

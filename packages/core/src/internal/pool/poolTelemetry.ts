@@ -53,7 +53,7 @@ export class PoolTelemetry {
   workerStarts = 0
   restarts = 0
   /** Until when (monotonic ms) the pool is degraded: restarts went past the intensity within the last period. */
-  degradedUntil = 0
+  private degradedUntil = 0
   readonly failed: Tally
   readonly workerExits: Tally
   readonly runMs = new Histogram(Metrics.millisecondBoundaries)
@@ -81,6 +81,11 @@ export class PoolTelemetry {
     register(Metrics.taskWaitMs, pool, context, () => this.waitMs.state(), registrations)
     register(Metrics.backoffMs, pool, context, () => this.backoffMs.state(), registrations)
     register(Metrics.poolDegraded, pool, context, () => gaugeState(this.degraded() ? 1 : 0), registrations)
+  }
+
+  /** A restart went past the intensity (`onExceeded: "degrade"`): the pool is degraded for `periodMs` from now. */
+  degrade(periodMs: number): void {
+    this.degradedUntil = this.clock.monotonicMillis() + periodMs
   }
 
   /** Restarts went past the intensity within the last period (`onExceeded: "degrade"`). */

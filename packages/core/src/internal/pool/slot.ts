@@ -95,8 +95,8 @@ export class Slot implements Balancer.WorkerView {
   /** Items the current worker holds, in the order they were sent. */
   readonly held = new Map<number, Item>()
   /** Jobs the current worker holds (what balancers weigh). */
-  jobs = 0
-  state: State = "empty"
+  private jobs = 0
+  private current: State = "empty"
   pid = 0
   /** The worker's resident set size as it last reported it, in bytes. */
   rss: number | undefined = undefined
@@ -125,8 +125,32 @@ export class Slot implements Balancer.WorkerView {
     return this.jobs
   }
 
+  /** Where the slot's worker is in its life (changed only by the slot, through `become`). */
+  get state(): State {
+    return this.current
+  }
+
+  /** The state changes: leaving `starting` or reaching `empty` is what the pool's shutdown and `ready` wait for. */
+  private become(state: State): void {
+    const before = this.current
+    this.current = state
+    if (before === "starting" || state === "empty") this.context.dispatcher.changed()
+  }
+
+  /** A supervising fiber takes the empty slot: `false` if one already has it. */
+  occupy(): boolean {
+    if (this.current !== "empty") return false
+    this.become("starting")
+    return true
+  }
+
+  /** The slot's supervising fiber ended: no worker will start here until the slot is occupied again. */
+  vacate(): void {
+    this.become("empty")
+  }
+
   get available(): boolean {
-    return this.state === "ready" && (this.modules === undefined || this.modules.has(this.context.dispatcher.module))
+    return this.current === "ready" && (this.modules === undefined || this.modules.has(this.context.dispatcher.module))
   }
 
   /** The task modules this worker can serve, when its transport fixes them at spawn; `undefined`: any. */
@@ -137,7 +161,11 @@ export class Slot implements Balancer.WorkerView {
     return Math.min(this.context.dispatcher.limit, this.jobs + Math.max(0, quota))
   }
 
-  /** Takes a job: its runs go out with the next `flush`. */
+  /**
+   * Takes a job the dispatcher placed here: its runs go out with the next
+   * `flush`. (The dispatcher stamps the job's dispatch time and starts its
+   * deadline; the slot records what its worker holds.)
+   */
   hold(job: Job): void {
     if (this.idleTimer !== undefined) {
       this.context.dispatcher.clock.cancel(this.idleTimer)
@@ -146,30 +174,46 @@ export class Slot implements Balancer.WorkerView {
     if (this.isIdle) this.setIdle(false)
     this.jobs++
     job.held += job.items.length
-    const now = this.context.dispatcher.clock.monotonicMillis()
-    const telemetry = this.context.dispatcher.telemetry
     for (const item of job.items) {
       item.slot = this
-      item.dispatchedAt = now
       item.sent = false
       this.held.set(item.id, item)
       this.outbox.push(item)
-      telemetry.waitMs.update(now - item.submittedAt)
     }
-    telemetry.started += job.items.length
     this.dispatched += job.items.length
-    this.context.dispatcher.startTimer(job)
+  }
+
+  /**
+   * The worker no longer holds `item` (it answered, the run could not be
+   * sent, or the worker died): `true` when it held no other item of the
+   * item's job. An item's dispatch fields (`slot`, `sent`, `started`) and
+   * its job's `held` are the holding slot's to write; the dispatcher writes
+   * the rest, and an item no slot holds.
+   */
+  private letGo(item: Item): boolean {
+    item.slot = undefined
+    this.held.delete(item.id)
+    if (--item.job.held > 0) return false
+    this.jobs--
+    return true
+  }
+
+  /** Lets go of every item the worker held, in the order they were sent (it exited). */
+  private letGoAll(): Array<Item> {
+    const items = [...this.held.values()]
+    for (const item of items) this.letGo(item)
+    return items
   }
 
   /** Read through a method: the state may change during a send (a transport reports a broken worker). */
   private isStopping(): boolean {
-    return this.state === "stopping"
+    return this.current === "stopping"
   }
 
   /** Sends the runs taken since the last flush, as one message. */
   flush(): void {
     // A stopping worker gets nothing more: what waits in the outbox never reached it, and is requeued on its exit.
-    if (this.outbox.length === 0 || this.connection === undefined || this.state === "stopping") return
+    if (this.outbox.length === 0 || this.connection === undefined || this.current === "stopping") return
     const items = this.outbox
     this.outbox = []
     const runs: Array<Run> = new Array(items.length)
@@ -193,7 +237,7 @@ export class Slot implements Balancer.WorkerView {
       this.named.add(run.task)
     } catch (error) {
       if (item.slot !== this) return
-      this.context.dispatcher.release(item)
+      this.context.dispatcher.released(item, this.letGo(item))
       this.context.dispatcher.settle(
         item,
         Exit.fail(new ArgumentEncodeError({ task: run.task, message: `cannot send the payload: ${String(error)}` }))
@@ -203,7 +247,7 @@ export class Slot implements Balancer.WorkerView {
 
   /** Asks a worker that can load any module to load `module` now, ahead of its first task from it. */
   load(module: string): void {
-    if (this.state !== "ready" || this.modules !== undefined) return
+    if (this.current !== "ready" || this.modules !== undefined) return
     try {
       this.connection?.sendUnsafe({ _tag: "Load", modules: [module] })
     } catch {
@@ -236,14 +280,14 @@ export class Slot implements Balancer.WorkerView {
   kill(): void {
     const connection = this.connection
     if (connection === undefined || connection.exitStatus() !== undefined) return
-    this.state = "stopping"
+    this.become("stopping")
     this.context.dispatcher.clock.fork(stopInSteps(connection, ["SIGTERM", "SIGKILL"], this.context.killGraceMs))
   }
 
   /** Retires the worker once it holds nothing: no new work goes to it meanwhile. */
   retire(ending: "Retired" | "Idle" | "Stopped"): void {
-    if (this.state !== "ready" && this.state !== "retiring") return
-    this.state = "retiring"
+    if (this.current !== "ready" && this.current !== "retiring") return
+    this.become("retiring")
     this.ending ??= { _tag: ending }
     if (this.held.size === 0) this.stopGracefully()
   }
@@ -252,7 +296,7 @@ export class Slot implements Balancer.WorkerView {
   private stopGracefully(): void {
     const connection = this.connection
     if (connection === undefined) return
-    this.state = "stopping"
+    this.become("stopping")
     // The pool waits for this worker's exit now.
     if (this.isIdle) this.setIdle(false)
     this.context.dispatcher.clock.fork(
@@ -270,7 +314,7 @@ export class Slot implements Balancer.WorkerView {
   private violated = (reason: string): void => {
     this.violation ??= reason
     const connection = this.connection
-    if (connection !== undefined && connection.exitStatus() === undefined) this.state = "stopping"
+    if (connection !== undefined && connection.exitStatus() === undefined) this.become("stopping")
   }
 
   /** Whether a worker process exists in this slot (spawned, not yet reaped). */
@@ -325,7 +369,7 @@ export class Slot implements Balancer.WorkerView {
       )
       this.retire("Retired")
     }
-    this.context.dispatcher.replied(item, reply, spans)
+    this.context.dispatcher.replied(item, this.letGo(item), this.slot, reply, spans)
   }
 
   private afterReplies(rss: number | undefined): void {
@@ -339,13 +383,13 @@ export class Slot implements Balancer.WorkerView {
   /** After a worker becomes ready or replies: retire it if it is due, arm its idle timer, let the pool dispatch. */
   private review(): void {
     const { dispatcher, maxTasksPerWorker } = this.context
-    if (this.state === "ready" && this.dispatched >= maxTasksPerWorker) this.retire("Retired")
-    if (this.state === "ready" && this.context.isStale(this)) this.retire("Retired")
-    if (this.state === "retiring" && this.held.size === 0) this.stopGracefully()
+    if (this.current === "ready" && this.dispatched >= maxTasksPerWorker) this.retire("Retired")
+    if (this.current === "ready" && this.context.isStale(this)) this.retire("Retired")
+    if (this.current === "retiring" && this.held.size === 0) this.stopGracefully()
     this.armIdleTimer()
     dispatcher.pump()
     // A ready worker with nothing to do does not keep the program alive: one that never closes its pool still exits.
-    if (this.state === "ready" && this.held.size === 0 && !this.isIdle) this.setIdle(true)
+    if (this.current === "ready" && this.held.size === 0 && !this.isIdle) this.setIdle(true)
   }
 
   /** Whether the worker's connection was told it is idle (it then does not keep the parent alive). */
@@ -359,7 +403,7 @@ export class Slot implements Balancer.WorkerView {
   /** An idle worker retires after the idle timeout, if the pool may shrink. */
   private armIdleTimer(): void {
     const { idleTimeoutMs } = this.context
-    if (this.state !== "ready" || this.held.size > 0 || idleTimeoutMs === undefined) return
+    if (this.current !== "ready" || this.held.size > 0 || idleTimeoutMs === undefined) return
     this.idleTimer ??= this.context.dispatcher.clock.after(idleTimeoutMs, () => {
       this.idleTimer = undefined
       if (this.held.size === 0 && this.context.mayShrink(this)) this.retire("Idle")
@@ -372,7 +416,7 @@ export class Slot implements Balancer.WorkerView {
    * or requeued) and the worker reaped.
    */
   readonly life: Effect.Effect<Ending> = Effect.suspend(() => {
-    this.state = "starting"
+    this.become("starting")
     this.isIdle = false
     this.ending = undefined
     this.dispatched = 0
@@ -443,11 +487,11 @@ export class Slot implements Balancer.WorkerView {
     const startedAt = clock.wallMillis()
     telemetry.workerStarts++
     telemetry.publish({ _tag: "WorkerStarted", worker: this.slot, pid: connection.pid, at: startedAt })
-    this.state = "ready"
+    this.become("ready")
     this.review()
     const status = yield* connection.exited
-    const held = [...this.held.values()]
-    this.state = "down"
+    const held = this.letGoAll()
+    this.become("down")
     this.context.dispatcher.died(held, connection.pid, status, this.violation)
     const crashed: Ending = {
       _tag: "Crashed",
@@ -478,11 +522,13 @@ export class Slot implements Balancer.WorkerView {
     this.client = undefined
     this.rss = undefined
     this.outbox = []
-    this.jobs = 0
-    if (this.state !== "down") {
-      const held = [...this.held.values()]
-      this.state = "down"
+    if (this.current !== "down") {
+      const held = this.letGoAll()
+      this.jobs = 0
+      this.become("down")
       if (held.length > 0) this.context.dispatcher.died(held, this.pid, new ExitStatus({ code: null, signal: null }))
     }
+    // The worker is reaped (`hasWorker` is false now): the pool's shutdown waits for that.
+    this.context.dispatcher.changed()
   }
 }

@@ -101,7 +101,7 @@ export const makeSupervision = (options: {
         }
         if (decision._tag === "GiveUp") {
           // Past the intensity, degraded: this worker restarts after the backoff's max; the pool says so.
-          telemetry.degradedUntil = dispatcher.clock.monotonicMillis() + intensity.periodMs
+          telemetry.degrade(intensity.periodMs)
           telemetry.publish({
             _tag: "PoolOverIntensity",
             restarts: decision.restarts,

@@ -475,3 +475,27 @@ export const checkPayloadSize = (
   const size = encodedSize(encoded)
   return size > limit ? new PayloadTooLarge({ task: task.name, direction: "payload", size, limit }) : undefined
 }
+
+/**
+ * A payload as it goes on the wire, in the caller: encoded by its Schema
+ * (`encodePayloadExit`), within `limit` bytes (`checkPayloadSize`). A
+ * payload that encodes to `undefined` (`Schema.Any` given `undefined`) is
+ * refused: JSON cannot carry it, and the run would reach the worker without
+ * one.
+ */
+export const encodeForWire = (
+  task: Codable,
+  payload: unknown,
+  sharing: boolean,
+  limit: number | undefined
+): Exit.Exit<unknown, RequestValidationError | ArgumentEncodeError | PayloadTooLarge> => {
+  const exit = encodePayloadExit(task, payload, sharing)
+  if (Exit.isFailure(exit)) return exit
+  if (exit.value === undefined) {
+    const message =
+      "the payload encodes to undefined, which no worker can receive (use Schema.Void or Schema.UndefinedOr)"
+    return Exit.fail(new ArgumentEncodeError({ task: task.name, message }))
+  }
+  const tooLarge = checkPayloadSize(task, exit.value, limit)
+  return tooLarge === undefined ? exit : Exit.fail(tooLarge)
+}
