@@ -692,7 +692,8 @@ describe.each(backends)("Pool on %s: backpressure", (backend) => {
               Effect.flatMap((fibers) => Effect.forEach(fibers, (fiber) => Fiber.await(fiber)))
             )
           )
-          yield* Effect.sleep(200)
+          // The event, not a duration: the queue is full (at load 7 the producer had not filled it 200 ms on).
+          yield* eventually(pool.stats, (s) => s.queued >= 16, 20_000)
           const [offerTime, full] = yield* Effect.timed(Effect.flip(pool.offer(T.Square, 2)))
           expect(full._tag).toBe("QueueFull")
           // "At once": a waiting offer would have found room (the producer drains the queue) and succeeded,
