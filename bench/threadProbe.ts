@@ -34,9 +34,8 @@ const threads = (): Record<string, { ns: number; sleeps: number }> => {
       const name = Number(tid) === process.pid ? "main" : readFileSync(`${dir}/comm`, "utf8").trim()
       const ns = Number(readFileSync(`${dir}/schedstat`, "utf8").split(" ")[0])
       const sleeps = Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`${dir}/status`, "utf8"))![1])
-      const entry = (out[name] ??= { ns: 0, sleeps: 0 })
-      entry.ns += ns
-      entry.sleeps += sleeps
+      const entry = out[name] ?? { ns: 0, sleeps: 0 }
+      out[name] = { ns: entry.ns + ns, sleeps: entry.sleeps + sleeps }
     } catch {}
   }
   return out
