@@ -112,6 +112,14 @@ const crash = (sup: Supervisor.Supervisor, test: TestTransport.TestTransport, id
 const untilRestarted = (sup: Supervisor.Supervisor, id: string, pid: number | null) =>
   untilEffect(pidOf(sup, id), (now) => now !== null && now !== pid)
 
+/** Asks `Hang` (it never ends) and waits until the instance runs it: from then on it holds a place. */
+const hangIn = (ref: Actor.ActorRef<typeof Volatile>) =>
+  Effect.gen(function* () {
+    const hang = yield* Effect.forkChild(Effect.exit(ref.ask("Hang", undefined)))
+    yield* until(() => handled.includes("Volatile Hang"))
+    return hang
+  })
+
 describe("the actor cell over TestTransport, under TestClock", () => {
   it.effect("an actor handles its messages one at a time, in mailbox order", () =>
     withTree({}, [Supervisor.worker("v", VolatileBehaviour)], (sup) =>
@@ -193,8 +201,7 @@ describe("the actor cell over TestTransport, under TestClock", () => {
       (sup, test) =>
         Effect.gen(function* () {
           const ref = sup.ref("v", Volatile)
-          const hang = yield* Effect.forkChild(Effect.exit(ref.ask("Hang", undefined)))
-          yield* until(() => handled.includes("Volatile Hang"))
+          const hang = yield* hangIn(ref)
           yield* ref.tell("Put", { n: 1 })
           expect(yield* ref.depth).toBe(2)
           expect(Exit.findErrorOption(yield* Effect.exit(ref.offer("Put", { n: 2 })))).toMatchObject({
@@ -224,15 +231,14 @@ describe("the actor cell over TestTransport, under TestClock", () => {
     )
   )
 
-  it.effect("senders beyond capacity wait in the order they came; a sender with room still queues behind them", () =>
+  it.effect("senders beyond capacity wait in the order they came; while they wait, offer fails at once", () =>
     withTree(
       {},
       [Supervisor.worker("v", VolatileBehaviour, { mailbox: { capacity: 2, askTimeout: "1 day" } })],
       (sup, test) =>
         Effect.gen(function* () {
           const ref = sup.ref("v", Volatile)
-          const hang = yield* Effect.forkChild(Effect.exit(ref.ask("Hang", undefined)))
-          yield* until(() => handled.includes("Volatile Hang"))
+          const hang = yield* hangIn(ref)
           yield* ref.tell("Put", { n: 1 })
           // Full: each `tell` joins the line, one after the other.
           const told = []
@@ -264,8 +270,7 @@ describe("the actor cell over TestTransport, under TestClock", () => {
       (sup, test) =>
         Effect.gen(function* () {
           const ref = sup.ref("v", Volatile)
-          const hang = yield* Effect.forkChild(Effect.exit(ref.ask("Hang", undefined)))
-          yield* until(() => handled.includes("Volatile Hang"))
+          const hang = yield* hangIn(ref)
           const first = yield* Effect.forkChild(ref.tell("Put", { n: 1 }))
           yield* settle
           const offered = yield* Effect.forkChild(Effect.exit(ref.offer("Put", { n: 2 }, { wait: "1 second" })))
@@ -399,8 +404,7 @@ describe("the actor cell over TestTransport, under TestClock", () => {
         Effect.provideService(Transport.Transport, test.transport)
       )
       yield* group.get("a").ask("Put", { n: 1 })
-      const hang = yield* Effect.forkChild(Effect.exit(group.get("a").ask("Hang", undefined)))
-      yield* until(() => handled.includes("Volatile Hang"))
+      const hang = yield* hangIn(group.get("a"))
       const handOver = yield* Effect.forkChild(group.handOver("a", undefined))
       // The test clock does not move: only the mailbox emptying can let it go on.
       yield* settle
@@ -424,8 +428,7 @@ describe("the actor cell over TestTransport, under TestClock", () => {
         Effect.provideService(Transport.Transport, test.transport)
       )
       const ref = group.get("a")
-      const hang = yield* Effect.forkChild(Effect.exit(ref.ask("Hang", undefined)))
-      yield* until(() => handled.includes("Volatile Hang"))
+      const hang = yield* hangIn(ref)
       const waiting = []
       for (const n of [1, 2]) {
         waiting.push(yield* Effect.forkChild(Effect.exit(ref.tell("Put", { n }))))
