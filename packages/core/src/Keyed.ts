@@ -255,7 +255,8 @@ export const make = <A extends Actor.Any>(
         Effect.gen(function* () {
           const cell = cells.get(key)
           if (cell !== undefined) {
-            while (!cell.idle) yield* Effect.sleep(Duration.millis(5))
+            // Messages sent while it waited are let in: it waits again until none is left.
+            while (!cell.idle) yield* cell.whenIdle
             if (cells.get(key) === cell) cells.delete(key)
             // Settled by the host's reply, or by its death (which drops the reply and the instance with it).
             const host = cell.host

@@ -25,6 +25,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
 import * as ProcessContext from "./internal/child/processContext.ts"
+import { makeCalls } from "./internal/pool/calls.ts"
 import { Dispatcher } from "./internal/pool/dispatcher.ts"
 import { Modules } from "./internal/pool/modules.ts"
 import {
@@ -38,15 +39,15 @@ import { PoolTelemetry } from "./internal/pool/poolTelemetry.ts"
 import { Slot } from "./internal/pool/slot.ts"
 import { Submission } from "./internal/pool/submission.ts"
 import { makeSupervision } from "./internal/pool/supervision.ts"
-import { type Histogram, quantile, traceOf } from "./internal/telemetry.ts"
+import { type Histogram, quantile } from "./internal/telemetry.ts"
 import * as Codec from "./internal/wire/codec.ts"
-import * as Progress from "./Progress.ts"
+import type * as Progress from "./Progress.ts"
 import * as RestartPolicy from "./RestartPolicy.ts"
 import type * as Task from "./Task.ts"
 import { defaultMaxFrameBytes, type SpawnOptions, Transport } from "./Transport.ts"
 import {
   type ArgumentEncodeError,
-  InputError,
+  type InputError,
   type InvalidOption,
   type PoolCallError,
   type PoolShuttingDown,
@@ -644,170 +645,11 @@ export const make = Effect.fnUntraced(function* (
     timeout: options.timeout
   })
 
-  const submitOne = <A>(
-    task: Task.Any,
-    payload: unknown,
-    call: CallOptions | undefined,
-    admissionMs: number | undefined
-  ): Effect.Effect<A, any> =>
-    Effect.withFiber((fiber) => {
-      const trace = tracing ? traceOf(fiber.context) : undefined
-      return Effect.callback<A, any>((resume) => {
-        const cancel = submission.one(task, payload, call, admissionMs, trace, resume)
-        return cancel === undefined ? undefined : Effect.suspend(cancel)
-      })
-    })
-
-  const single =
-    <T extends Task.Any>(mode: "wait" | "offer") =>
-    (task: T, payload: Task.Payload<T>, call?: OfferOptions) =>
-      submitOne<Task.Success<T>>(task, payload, call, mode === "wait" ? undefined : (millis(call?.wait) ?? 0))
-
-  /** Runs `task` on every item; `settle` sees each item's outcome and may finish the call early. */
-  const submitAll = <A>(
-    task: Task.Any,
-    items: Iterable<unknown>,
-    call: MapOptions | undefined,
-    settle: (
-      results: Array<unknown>,
-      index: number,
-      exit: Exit.Exit<unknown, unknown>,
-      cancelRest: Effect.Effect<void>
-    ) => Effect.Effect<A, any> | undefined
-  ): Effect.Effect<A, any> =>
-    Effect.suspend(() => {
-      // Read when the call runs: an iterable that throws fails the call, and nothing is sent.
-      const read = readAll(task, items)
-      return Exit.isFailure(read)
-        ? (read as Exit.Exit<never, InputError>)
-        : submitRead<A>(task, read.value, call, settle)
-    })
-
-  const submitRead = <A>(
-    task: Task.Any,
-    payloads: Array<unknown>,
-    call: MapOptions | undefined,
-    settle: Parameters<typeof submitAll<A>>[3]
-  ): Effect.Effect<A, any> => {
-    const results: Array<unknown> = new Array(payloads.length)
-    const progress =
-      call?.onProgress === undefined
-        ? undefined
-        : Progress.tracker(payloads.length, call.onProgress, undefined, dispatcher.clock.monotonicMillis)
-    if (payloads.length === 0) {
-      progress?.end()
-      return Effect.succeed(results as A)
-    }
-    let remaining = payloads.length
-    const chunkSize = call?.chunkSize ?? defaultChunk(payloads.length)
-    return Effect.withFiber((fiber) => {
-      const trace = tracing ? traceOf(fiber.context) : undefined
-      return Effect.callback<A, any>((resume) => {
-        let finished = false
-        const finish = (result: Effect.Effect<A, any>) => {
-          if (finished) return
-          finished = true
-          resume(result)
-        }
-        const submitted = submission.many(task, payloads, chunkSize, call, trace, (index, exit, cancelRest) => {
-          remaining--
-          progress?.item(Exit.isFailure(exit))
-          const early = settle(results, index, exit, cancelRest)
-          if (early !== undefined) {
-            progress?.end()
-            finish(early)
-          } else if (remaining === 0) {
-            progress?.end()
-            finish(Effect.succeed(results as A))
-          }
-        })
-        if (Exit.isExit(submitted)) return void resume(submitted)
-        return submitted
-      })
-    })
-  }
-
-  const defaultChunk = (n: number) => Math.max(1, Math.ceil(n / (4 * size)))
-
-  const map: Service["map"] = (task, items, call) =>
-    submitAll<Array<any>>(task, items, call, (results, index, exit, cancelRest) => {
-      if (Exit.isFailure(exit)) return cancelRest.pipe(Effect.andThen(exit as Exit.Exit<never, unknown>))
-      results[index] = exit.value
-      return undefined
-    })
-
-  const mapSettled: Service["mapSettled"] = (task, items, call) =>
-    submitAll<Array<any>>(task, items, call, (results, index, exit) => {
-      results[index] = exit
-      return undefined
-    }).pipe(
-      Effect.catch((error) =>
-        error._tag === "RequestValidationError" ||
-        error._tag === "InputError" ||
-        error._tag === "PoolShuttingDown" ||
-        error._tag === "RestartIntensityExceeded"
-          ? Effect.fail(error)
-          : Effect.die(error)
-      )
-    )
-
-  const stream =
-    (unordered: boolean) =>
-    <T extends Task.Any, E = never, R = never>(
-      task: T,
-      input: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
-      call?: StreamOptions
-    ) => {
-      const items: Stream.Stream<Task.Payload<T>, E | InputError, R> = Stream.isStream(input)
-        ? (input as Stream.Stream<Task.Payload<T>, E, R>)
-        : readOneByOne(task, input)
-      const bufferSize = call?.bufferSize ?? 2 * size
-      const chunkSize = call?.chunkSize ?? 1
-      const onProgress = call?.onProgress
-      const inner = onProgress === undefined ? call : { ...call, onProgress: undefined }
-      const run = (progress: Progress.Tracker | undefined) => {
-        const one = (payload: Task.Payload<T>) => {
-          const result = single<T>("wait")(task, payload, inner)
-          return progress === undefined
-            ? result
-            : Effect.onExit(result, (exit) => Effect.sync(() => progress.item(Exit.isFailure(exit))))
-        }
-        const chunk = (payloads: ReadonlyArray<Task.Payload<T>>) => {
-          const result = map(task, payloads, { ...inner, chunkSize })
-          return progress === undefined
-            ? result
-            : Effect.onExit(result, (exit) =>
-                Effect.sync(() => {
-                  for (let i = 0; i < payloads.length; i++) progress.item(Exit.isFailure(exit))
-                })
-              )
-        }
-        return chunkSize === 1
-          ? Stream.mapEffect(items, one, { concurrency: bufferSize, unordered })
-          : items.pipe(
-              Stream.grouped(chunkSize),
-              Stream.mapEffect(chunk, { concurrency: Math.max(1, Math.ceil(bufferSize / chunkSize)), unordered }),
-              Stream.flattenIterable
-            )
-      }
-      if (onProgress === undefined) return run(undefined)
-      return Stream.suspend(() => {
-        const progress = Progress.tracker(call?.total, onProgress, undefined, dispatcher.clock.monotonicMillis)
-        return Stream.ensuring(
-          run(progress),
-          Effect.sync(() => progress.end())
-        )
-      })
-    }
+  // The shapes of the calls (calls.ts): one task, many, streams; each through the submission.
+  const calls = makeCalls({ submission, tracing, size, monotonicMillis: dispatcher.clock.monotonicMillis })
 
   const service = Pool.of({
-    apply: single("wait"),
-    offer: single("offer"),
-    map,
-    mapSettled,
-    starmap: map,
-    imap: stream(false),
-    imapUnordered: stream(true),
+    ...calls,
     stats: Effect.sync(() => ({
       name,
       size,
@@ -890,43 +732,6 @@ export const runCallback = <T extends Task.Any>(
   if (runner !== undefined) runner(task, payload, onExit, options)
   else Effect.runFork(pool.apply(task, payload, options)).addObserver(onExit)
 }
-
-/** What a thrown value says, without trusting it (its getters or `toString` may throw too). */
-const describeThrown = (error: unknown): string => {
-  try {
-    return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-  } catch {
-    return "a value that cannot be described"
-  }
-}
-
-const inputError = (task: Task.Any, error: unknown) =>
-  new InputError({ task: task.name, message: `reading the items threw ${describeThrown(error)}` })
-
-/** Every item of `items`, read now; a throwing iterable is an `InputError`. */
-const readAll = (task: Task.Any, items: Iterable<unknown>): Exit.Exit<Array<unknown>, InputError> => {
-  try {
-    return Exit.succeed(Array.from(items))
-  } catch (error) {
-    return Exit.fail(inputError(task, error))
-  }
-}
-
-/** The items of an iterable as a stream that reads one item per pull, from when it runs; a throw is an `InputError`. */
-const readOneByOne = <A>(task: Task.Any, items: Iterable<A>): Stream.Stream<A, InputError> =>
-  Stream.suspend(() => {
-    let iterator: Iterator<A> | undefined
-    return Stream.unfold(undefined, () =>
-      Effect.try({
-        try: () => {
-          iterator ??= items[Symbol.iterator]()
-          const next = iterator.next()
-          return next.done === true ? undefined : ([next.value, undefined] as const)
-        },
-        catch: (error) => inputError(task, error)
-      })
-    )
-  })
 
 const summarize = (histogram: Histogram): HistogramSummary => {
   const state = histogram.state()

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Actor, Keyed, Supervisor, TestTransport, Transport } from "@troupe/core"
-import { Effect, Exit, Ref, Schema, Scope } from "effect"
+import { Effect, Exit, Fiber, Ref, Schema, Scope } from "effect"
 import { Rpc } from "effect/rpc"
 import { TestClock } from "effect/testing"
 import { closeDriven, joinSoon, settle, until, untilEffect } from "./fixtures/clock.ts"
@@ -112,6 +112,14 @@ const crash = (sup: Supervisor.Supervisor, test: TestTransport.TestTransport, id
 const untilRestarted = (sup: Supervisor.Supervisor, id: string, pid: number | null) =>
   untilEffect(pidOf(sup, id), (now) => now !== null && now !== pid)
 
+/** Asks `Hang` (it never ends) and waits until the instance runs it: from then on it holds a place. */
+const hangIn = (ref: Actor.ActorRef<typeof Volatile>) =>
+  Effect.gen(function* () {
+    const hang = yield* Effect.forkChild(Effect.exit(ref.ask("Hang", undefined)))
+    yield* until(() => handled.includes("Volatile Hang"))
+    return hang
+  })
+
 describe("the actor cell over TestTransport, under TestClock", () => {
   it.effect("an actor handles its messages one at a time, in mailbox order", () =>
     withTree({}, [Supervisor.worker("v", VolatileBehaviour)], (sup) =>
@@ -193,8 +201,7 @@ describe("the actor cell over TestTransport, under TestClock", () => {
       (sup, test) =>
         Effect.gen(function* () {
           const ref = sup.ref("v", Volatile)
-          const hang = yield* Effect.forkChild(Effect.exit(ref.ask("Hang", undefined)))
-          yield* until(() => handled.includes("Volatile Hang"))
+          const hang = yield* hangIn(ref)
           yield* ref.tell("Put", { n: 1 })
           expect(yield* ref.depth).toBe(2)
           expect(Exit.findErrorOption(yield* Effect.exit(ref.offer("Put", { n: 2 })))).toMatchObject({
@@ -220,6 +227,74 @@ describe("the actor cell over TestTransport, under TestClock", () => {
           yield* joinSoon(told)
           yield* untilRestarted(sup, "v", pid)
           expect(yield* ref.ask("Get", undefined)).toEqual([1, 3])
+        })
+    )
+  )
+
+  it.effect("senders beyond capacity wait in the order they came; while they wait, offer fails at once", () =>
+    withTree(
+      {},
+      [Supervisor.worker("v", VolatileBehaviour, { mailbox: { capacity: 2, askTimeout: "1 day" } })],
+      (sup, test) =>
+        Effect.gen(function* () {
+          const ref = sup.ref("v", Volatile)
+          const hang = yield* hangIn(ref)
+          yield* ref.tell("Put", { n: 1 })
+          // Full: each `tell` joins the line, one after the other.
+          const told = []
+          for (const n of [2, 3, 4, 5]) {
+            told.push(yield* Effect.forkChild(ref.tell("Put", { n })))
+            yield* settle
+          }
+          expect(told.map((fiber) => fiber.pollUnsafe())).toEqual([undefined, undefined, undefined, undefined])
+          expect(yield* ref.depth).toBe(2)
+          // While they wait, `offer` fails at once: a place that frees up is theirs.
+          expect(Exit.findErrorOption(yield* Effect.exit(ref.offer("Put", { n: 6 })))).toMatchObject({
+            value: { _tag: "MailboxFull", capacity: 2 }
+          })
+          // The crash frees the running message's place: the line moves up as the next instance answers.
+          const pid = yield* crash(sup, test, "v")
+          expect(Exit.findErrorOption(yield* joinSoon(hang))).toMatchObject({ value: { _tag: "ActorDied" } })
+          yield* untilRestarted(sup, "v", pid)
+          for (const fiber of told) yield* joinSoon(fiber)
+          expect(yield* ref.ask("Get", undefined)).toEqual([1, 2, 3, 4, 5])
+          expect(yield* ref.depth).toBe(0)
+        })
+    )
+  )
+
+  it.effect("a sender interrupted in line leaves no trace: no place taken, its message never runs", () =>
+    withTree(
+      {},
+      [Supervisor.worker("v", VolatileBehaviour, { mailbox: { capacity: 1, askTimeout: "1 day" } })],
+      (sup, test) =>
+        Effect.gen(function* () {
+          const ref = sup.ref("v", Volatile)
+          const hang = yield* hangIn(ref)
+          const first = yield* Effect.forkChild(ref.tell("Put", { n: 1 }))
+          yield* settle
+          const offered = yield* Effect.forkChild(Effect.exit(ref.offer("Put", { n: 2 }, { wait: "1 second" })))
+          yield* settle
+          const third = yield* Effect.forkChild(ref.ask("Put", { n: 3 }))
+          yield* settle
+          // The first in line gives up, and the offer's wait runs out: both leave the line, the third stays.
+          yield* Fiber.interrupt(first)
+          yield* TestClock.adjust("1 second")
+          expect(Exit.findErrorOption(yield* joinSoon(offered))).toMatchObject({
+            value: { _tag: "MailboxFull", capacity: 1 }
+          })
+          expect(third.pollUnsafe()).toBeUndefined()
+          expect(yield* ref.depth).toBe(1)
+          const pid = yield* crash(sup, test, "v")
+          expect(Exit.findErrorOption(yield* joinSoon(hang))).toMatchObject({ value: { _tag: "ActorDied" } })
+          yield* untilRestarted(sup, "v", pid)
+          expect(yield* joinSoon(third)).toBe(1)
+          expect(yield* ref.ask("Get", undefined)).toEqual([3])
+          expect(handled.filter((line) => line.startsWith("Volatile Put"))).toEqual(["Volatile Put 3"])
+          // Every place is back: the mailbox takes `capacity` messages at once again.
+          expect(yield* ref.depth).toBe(0)
+          yield* ref.offer("Put", { n: 4 })
+          expect(yield* ref.ask("Get", undefined)).toEqual([3, 4])
         })
     )
   )
@@ -317,6 +392,55 @@ describe("the actor cell over TestTransport, under TestClock", () => {
           expect([yield* pidOf(sup, "resume"), yield* pidOf(sup, "restart")]).toEqual(pids)
         })
     )
+  )
+
+  it.effect("handOver waits for the key's mailbox to empty (an event, no clock), then stops the instance", () =>
+    Effect.gen(function* () {
+      handled.length = 0
+      const test = TestTransport.make()
+      const scope = yield* Scope.make()
+      const group = yield* Keyed.make(VolatileBehaviour, { hosts: 1 }).pipe(
+        Scope.provide(scope),
+        Effect.provideService(Transport.Transport, test.transport)
+      )
+      yield* group.get("a").ask("Put", { n: 1 })
+      const hang = yield* hangIn(group.get("a"))
+      const handOver = yield* Effect.forkChild(group.handOver("a", undefined))
+      // The test clock does not move: only the mailbox emptying can let it go on.
+      yield* settle
+      expect(handOver.pollUnsafe()).toBeUndefined()
+      const [pid] = yield* group.pids
+      test.children.find((child) => child.pid === pid)!.exit({ code: 1, signal: null })
+      expect(Exit.findErrorOption(yield* joinSoon(hang))).toMatchObject({ value: { _tag: "ActorDied" } })
+      yield* joinSoon(handOver)
+      expect(yield* group.activeKeys).toEqual([])
+      yield* closeDriven(scope)
+    })
+  )
+
+  it.effect("senders waiting in line when their group stops fail with ActorDied", () =>
+    Effect.gen(function* () {
+      handled.length = 0
+      const test = TestTransport.make()
+      const scope = yield* Scope.make()
+      const group = yield* Keyed.make(VolatileBehaviour, { hosts: 1, mailbox: { capacity: 1 } }).pipe(
+        Scope.provide(scope),
+        Effect.provideService(Transport.Transport, test.transport)
+      )
+      const ref = group.get("a")
+      const hang = yield* hangIn(ref)
+      const waiting = []
+      for (const n of [1, 2]) {
+        waiting.push(yield* Effect.forkChild(Effect.exit(ref.tell("Put", { n }))))
+        yield* settle
+      }
+      yield* closeDriven(scope)
+      expect(Exit.isFailure(yield* joinSoon(hang))).toBe(true)
+      // The first may have got the place the hanging message left (a `tell` then returns), the second has not.
+      yield* joinSoon(waiting[0]!)
+      expect(Exit.findErrorOption(yield* joinSoon(waiting[1]!))).toMatchObject({ value: { _tag: "ActorDied" } })
+      expect(handled).toEqual(["Volatile Hang"])
+    })
   )
 
   it.effect("a keyed instance idle for idleTimeout passivates; its next message starts it from its snapshot", () =>

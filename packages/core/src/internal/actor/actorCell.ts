@@ -10,9 +10,9 @@
  * started and wait for the next instance. Answered messages never run again.
  *
  * `capacity` bounds waiting plus unanswered messages: senders beyond it wait
- * in order (`offer` does not). While the instance has no live host (it is
- * restarting or backing off), a message beyond `stashCapacity` fails at once
- * with `MailboxFull`.
+ * in order (`offer` does not), in a `Semaphore` (the cell's `Line`). While
+ * the instance has no live host (it is restarting or backing off), a message
+ * beyond `stashCapacity` fails at once with `MailboxFull`.
  *
  * @internal
  */
@@ -20,6 +20,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Semaphore from "effect/Semaphore"
 import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "../../TroupeError.ts"
 import type { TimeSource } from "../timeSource.ts"
 import * as Codec from "../wire/codec.ts"
@@ -71,6 +72,27 @@ interface Envelope {
 
 type Activation = "none" | "pending" | "active"
 
+/**
+ * The senders waiting for room in a full mailbox, in order. A place that
+ * frees up while someone waits without one is handed to the line as a permit
+ * of `room` (and stays counted in the cell's `size`): Effect's `Semaphore`
+ * gives it to the first waiter, and passes it on when a woken waiter is
+ * interrupted before it takes it. A sender with room takes its place without
+ * touching the line (`size++`); so does a freed place nobody waits for
+ * (`size--`).
+ */
+interface Line {
+  readonly room: Semaphore.Semaphore
+  /** Senders in the line: from joining until they take a permit or leave. */
+  waiting: number
+  /** Permits handed to the line and not taken yet: places counted in `size` that no message holds. */
+  handed: number
+  /** The cell was killed while they waited: each waiter fails with this. */
+  closed: ActorDied | undefined
+}
+
+const makeLine = (): Line => ({ room: Semaphore.makeUnsafe(0), waiting: 0, handed: 0, closed: undefined })
+
 /** The longest delay `setTimeout` takes; a longer ask timeout takes the general path. */
 const maxTimerMillis = 2 ** 31 - 1
 
@@ -88,8 +110,11 @@ export class ActorCell implements Tenant {
   private passivateWhenStarted: (() => void) | undefined
   private queue: Array<Envelope> = []
   private inflight: Array<Envelope> = []
+  /** Places taken: messages queued or unanswered, and places handed to the line (`Line.handed`). */
   private size = 0
-  private readonly waiters: Array<() => void> = []
+  private line: Line = makeLine()
+  /** Completed (and dropped) when the mailbox empties: made only while someone waits for it (`whenIdle`). */
+  private emptied: Deferred.Deferred<void> | undefined
 
   readonly behaviour: BehaviourShape
   readonly key: string
@@ -130,6 +155,15 @@ export class ActorCell implements Tenant {
 
   get idle(): boolean {
     return this.size === 0
+  }
+
+  /** Waits until the mailbox is empty (at once if it is): no message queued or unanswered, nobody in line. */
+  get whenIdle(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.size === 0) return Effect.void
+      this.emptied ??= Deferred.makeUnsafe<void>()
+      return Deferred.await(this.emptied)
+    })
   }
 
   /** Sends a message; `discard` for `tell` (resolved once the message is in the mailbox). */
@@ -241,7 +275,7 @@ export class ActorCell implements Tenant {
 
   /** Whether a message takes its place in the mailbox without waiting. */
   private admitsAtOnce(): boolean {
-    return this.size < this.settings.capacity && this.waiters.length === 0
+    return this.size < this.settings.capacity && this.line.waiting === 0
   }
 
   private mailboxFull(capacity: number) {
@@ -256,18 +290,7 @@ export class ActorCell implements Tenant {
         return Effect.void
       }
       if (mode === "offer" && wait === undefined) return Effect.fail(this.mailboxFull(this.settings.capacity))
-      const queued = Effect.callback<void, ActorDied>((resume) => {
-        const waiter = () => {
-          if (this.dead !== undefined) return resume(Effect.fail(this.dead))
-          this.size++
-          resume(Effect.void)
-        }
-        this.waiters.push(waiter)
-        return Effect.sync(() => {
-          const index = this.waiters.indexOf(waiter)
-          if (index >= 0) this.waiters.splice(index, 1)
-        })
-      })
+      const queued = this.waitInLine()
       return mode === "offer"
         ? queued.pipe(
             Effect.timeoutOrElse({
@@ -279,10 +302,62 @@ export class ActorCell implements Tenant {
     })
   }
 
+  /**
+   * Joins the line and waits for a place; the permit taken is that place (already counted in `size`). The caller
+   * puts its message in the mailbox in the same step it resumes in (no other fiber runs between the two).
+   */
+  private waitInLine(): Effect.Effect<void, ActorDied> {
+    const line = this.line
+    line.waiting++
+    this.handOut()
+    return line.room.take(1).pipe(
+      // Interrupted while waiting (an offer's wait ran out, the caller gave up): a wake it had went on to the next
+      // waiter. The last one to leave takes back the permits nobody will take, so the line leaves no trace.
+      Effect.onInterrupt(() => {
+        line.waiting--
+        if (line.waiting > 0 || line.handed === 0 || line.closed !== undefined) return Effect.void
+        const unclaimed = line.handed
+        return Effect.map(line.room.takeIfAvailable(unclaimed), (took) => {
+          if (!took) return
+          line.handed -= unclaimed
+          this.shrink(unclaimed)
+        })
+      }),
+      Effect.flatMap(() => {
+        line.waiting--
+        line.handed--
+        return line.closed === undefined ? Effect.void : Effect.fail(line.closed)
+      })
+    )
+  }
+
+  /** Hands free places to the senders in line that have none yet, first come first served. */
+  private handOut() {
+    const line = this.line
+    let permits = 0
+    while (this.size < this.settings.capacity && line.waiting > line.handed) {
+      this.size++
+      line.handed++
+      permits++
+    }
+    // The wake runs now, in this call: the first waiter resumes and takes its place, as a sender with room would.
+    if (permits > 0) Effect.runSync(line.room.release(permits))
+  }
+
+  /** A message left the mailbox: its place goes to the line, or is free. */
   private release() {
-    this.size--
     this.lastActivity = this.clock.monotonicMillis()
-    while (this.size < this.settings.capacity && this.waiters.length > 0) this.waiters.shift()!()
+    this.shrink(1)
+  }
+
+  private shrink(places: number) {
+    this.size -= places
+    if (this.line.waiting > this.line.handed) this.handOut()
+    else if (this.size === 0 && this.emptied !== undefined) {
+      const emptied = this.emptied
+      this.emptied = undefined
+      Deferred.doneUnsafe(emptied, Exit.void)
+    }
   }
 
   /** A caller stopped waiting: a message still queued is withdrawn; a sent one is answered into the void. */
@@ -478,8 +553,14 @@ export class ActorCell implements Tenant {
     for (const envelope of [...this.inflight, ...this.queue]) Deferred.doneUnsafe(envelope.done, Exit.fail(this.dead))
     this.inflight = []
     this.queue = []
-    this.size = 0
-    for (const waiter of this.waiters.splice(0)) waiter()
+    // The senders in line fail with `dead` as they wake; a revived cell starts a new line.
+    const line = this.line
+    this.line = makeLine()
+    line.closed = this.dead
+    const unwoken = line.waiting - line.handed
+    line.handed += unwoken
+    if (unwoken > 0) Effect.runSync(line.room.release(unwoken))
+    this.shrink(this.size)
   }
 
   /** The instance may come back (its supervisor restarts it): it takes messages again. */

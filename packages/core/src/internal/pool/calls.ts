@@ -1,0 +1,233 @@
+/**
+ * The shapes of a pool's calls, over its one `Submission`: one task
+ * (`apply`, `offer`) in the caller's fiber; many (`map`, `mapSettled`,
+ * `starmap`) as one callback that counts the items, reports progress and
+ * may finish early; streams (`imap`, `imapUnordered`) built from those. None
+ * of it is pool state: `Pool.make` assembles the pool (its dispatcher,
+ * slots, supervision, shutdown) and takes these shapes from here.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import type { MapOptions, OfferOptions, Service, StreamOptions } from "../../Pool.ts"
+import * as Progress from "../../Progress.ts"
+import type * as Task from "../../Task.ts"
+import { InputError } from "../../TroupeError.ts"
+import { traceOf } from "../telemetry.ts"
+import { millis } from "./poolOptions.ts"
+import type { Submission } from "./submission.ts"
+
+export interface CallsOptions {
+  readonly submission: Submission
+  /** Whether calls made inside a span are traced (`Options.tracing`). */
+  readonly tracing: boolean
+  /** The pool's size: the default chunk of an array and buffer of a stream. */
+  readonly size: number
+  /** The pool clock's monotonic milliseconds: progress reports. */
+  readonly monotonicMillis: () => number
+}
+
+export type Calls = Pick<Service, "apply" | "offer" | "map" | "mapSettled" | "starmap" | "imap" | "imapUnordered">
+
+/** What `settle` of `submitAll` gets for each item: it may finish the call early. */
+type Settle<A> = (
+  results: Array<unknown>,
+  index: number,
+  exit: Exit.Exit<unknown, unknown>,
+  cancelRest: Effect.Effect<void>
+) => Effect.Effect<A, any> | undefined
+
+export const makeCalls = (options: CallsOptions): Calls => {
+  const { submission, tracing, size, monotonicMillis } = options
+
+  const single =
+    <T extends Task.Any>(mode: "wait" | "offer") =>
+    (task: T, payload: Task.Payload<T>, call?: OfferOptions): Effect.Effect<Task.Success<T>, any> =>
+      Effect.withFiber((fiber) => {
+        const trace = tracing ? traceOf(fiber.context) : undefined
+        const admissionMs = mode === "wait" ? undefined : (millis(call?.wait) ?? 0)
+        return Effect.callback<Task.Success<T>, any>((resume) => {
+          const cancel = submission.one(task, payload, call, admissionMs, trace, resume)
+          return cancel === undefined ? undefined : Effect.suspend(cancel)
+        })
+      })
+
+  /** Runs `task` on every item; `settle` sees each item's outcome and may finish the call early. */
+  const submitAll = <A>(
+    task: Task.Any,
+    items: Iterable<unknown>,
+    call: MapOptions | undefined,
+    settle: Settle<A>
+  ): Effect.Effect<A, any> =>
+    Effect.suspend(() => {
+      // Read when the call runs: an iterable that throws fails the call, and nothing is sent.
+      const read = readAll(task, items)
+      return Exit.isFailure(read)
+        ? (read as Exit.Exit<never, InputError>)
+        : submitRead<A>(task, read.value, call, settle)
+    })
+
+  const submitRead = <A>(
+    task: Task.Any,
+    payloads: Array<unknown>,
+    call: MapOptions | undefined,
+    settle: Settle<A>
+  ): Effect.Effect<A, any> => {
+    const results: Array<unknown> = new Array(payloads.length)
+    const progress =
+      call?.onProgress === undefined
+        ? undefined
+        : Progress.tracker(payloads.length, call.onProgress, undefined, monotonicMillis)
+    if (payloads.length === 0) {
+      progress?.end()
+      return Effect.succeed(results as A)
+    }
+    let remaining = payloads.length
+    const chunkSize = call?.chunkSize ?? Math.max(1, Math.ceil(payloads.length / (4 * size)))
+    return Effect.withFiber((fiber) => {
+      const trace = tracing ? traceOf(fiber.context) : undefined
+      return Effect.callback<A, any>((resume) => {
+        let finished = false
+        const finish = (result: Effect.Effect<A, any>) => {
+          if (finished) return
+          finished = true
+          resume(result)
+        }
+        const submitted = submission.many(task, payloads, chunkSize, call, trace, (index, exit, cancelRest) => {
+          remaining--
+          progress?.item(Exit.isFailure(exit))
+          const early = settle(results, index, exit, cancelRest)
+          if (early !== undefined) {
+            progress?.end()
+            finish(early)
+          } else if (remaining === 0) {
+            progress?.end()
+            finish(Effect.succeed(results as A))
+          }
+        })
+        if (Exit.isExit(submitted)) return void resume(submitted)
+        return submitted
+      })
+    })
+  }
+
+  const map: Service["map"] = (task, items, call) =>
+    submitAll<Array<any>>(task, items, call, (results, index, exit, cancelRest) => {
+      if (Exit.isFailure(exit)) return cancelRest.pipe(Effect.andThen(exit as Exit.Exit<never, unknown>))
+      results[index] = exit.value
+      return undefined
+    })
+
+  const mapSettled: Service["mapSettled"] = (task, items, call) =>
+    submitAll<Array<any>>(task, items, call, (results, index, exit) => {
+      results[index] = exit
+      return undefined
+    }).pipe(
+      Effect.catch((error) =>
+        error._tag === "RequestValidationError" ||
+        error._tag === "InputError" ||
+        error._tag === "PoolShuttingDown" ||
+        error._tag === "RestartIntensityExceeded"
+          ? Effect.fail(error)
+          : Effect.die(error)
+      )
+    )
+
+  const stream =
+    (unordered: boolean) =>
+    <T extends Task.Any, E = never, R = never>(
+      task: T,
+      input: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
+      call?: StreamOptions
+    ) => {
+      const items: Stream.Stream<Task.Payload<T>, E | InputError, R> = Stream.isStream(input)
+        ? (input as Stream.Stream<Task.Payload<T>, E, R>)
+        : readOneByOne(task, input)
+      const bufferSize = call?.bufferSize ?? 2 * size
+      const chunkSize = call?.chunkSize ?? 1
+      const onProgress = call?.onProgress
+      const inner = onProgress === undefined ? call : { ...call, onProgress: undefined }
+      const run = (progress: Progress.Tracker | undefined) => {
+        const one = (payload: Task.Payload<T>) => {
+          const result = single<T>("wait")(task, payload, inner)
+          return progress === undefined
+            ? result
+            : Effect.onExit(result, (exit) => Effect.sync(() => progress.item(Exit.isFailure(exit))))
+        }
+        const chunk = (payloads: ReadonlyArray<Task.Payload<T>>) => {
+          const result = map(task, payloads, { ...inner, chunkSize })
+          return progress === undefined
+            ? result
+            : Effect.onExit(result, (exit) =>
+                Effect.sync(() => {
+                  for (let i = 0; i < payloads.length; i++) progress.item(Exit.isFailure(exit))
+                })
+              )
+        }
+        return chunkSize === 1
+          ? Stream.mapEffect(items, one, { concurrency: bufferSize, unordered })
+          : items.pipe(
+              Stream.grouped(chunkSize),
+              Stream.mapEffect(chunk, { concurrency: Math.max(1, Math.ceil(bufferSize / chunkSize)), unordered }),
+              Stream.flattenIterable
+            )
+      }
+      if (onProgress === undefined) return run(undefined)
+      return Stream.suspend(() => {
+        const progress = Progress.tracker(call?.total, onProgress, undefined, monotonicMillis)
+        return Stream.ensuring(
+          run(progress),
+          Effect.sync(() => progress.end())
+        )
+      })
+    }
+
+  return {
+    apply: single("wait"),
+    offer: single("offer"),
+    map,
+    mapSettled,
+    starmap: map,
+    imap: stream(false),
+    imapUnordered: stream(true)
+  }
+}
+
+/** What a thrown value says, without trusting it (its getters or `toString` may throw too). */
+const describeThrown = (error: unknown): string => {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  } catch {
+    return "a value that cannot be described"
+  }
+}
+
+const inputError = (task: Task.Any, error: unknown) =>
+  new InputError({ task: task.name, message: `reading the items threw ${describeThrown(error)}` })
+
+/** Every item of `items`, read now; a throwing iterable is an `InputError`. */
+const readAll = (task: Task.Any, items: Iterable<unknown>): Exit.Exit<Array<unknown>, InputError> => {
+  try {
+    return Exit.succeed(Array.from(items))
+  } catch (error) {
+    return Exit.fail(inputError(task, error))
+  }
+}
+
+/** The items of an iterable as a stream that reads one item per pull, from when it runs; a throw is an `InputError`. */
+const readOneByOne = <A>(task: Task.Any, items: Iterable<A>): Stream.Stream<A, InputError> =>
+  Stream.suspend(() => {
+    let iterator: Iterator<A> | undefined
+    return Stream.unfold(undefined, () =>
+      Effect.try({
+        try: () => {
+          iterator ??= items[Symbol.iterator]()
+          const next = iterator.next()
+          return next.done === true ? undefined : ([next.value, undefined] as const)
+        },
+        catch: (error) => inputError(task, error)
+      })
+    )
+  })
