@@ -33,7 +33,14 @@ const make = (sync: boolean) => {
         got()
         return Promise.resolve()
       },
-      ...(sync ? { sendNow: () => got() } : {}),
+      ...(sync
+        ? {
+            sendNow: () => {
+              got()
+              return undefined
+            }
+          }
+        : {}),
       done: () => {},
       defer: (f) => setImmediate(f),
       rss: () => 0

@@ -107,12 +107,16 @@ export interface ChildPort {
   /** Sends a frame; the promise settles once the platform has written it. */
   readonly send: (frame: ChildMessage) => Promise<void>
   /**
-   * Sends a frame synchronously, for a channel that takes every frame as it
-   * is handed over (a worker thread's `postMessage`); throws when it cannot
-   * take it. When present, the runner sends its replies through it, and the
-   * next run starts without waiting for a promise.
+   * Hands a frame to the channel synchronously; throws when the channel
+   * cannot take it (a value it cannot serialize or clone). Returns
+   * `undefined` when the channel took the frame whole before returning (a
+   * worker thread's `postMessage`; a process channel whose write went to the
+   * socket at once), else a promise that settles once it has (a process
+   * channel that queued the write). When present, the runner sends its
+   * replies through it, and a reply taken at once lets the next run start
+   * without waiting for a promise.
    */
-  readonly sendNow?: ((frame: ChildMessage) => void) | undefined
+  readonly sendNow?: ((frame: ChildMessage) => Promise<void> | undefined) | undefined
   /** Called once a `once` runner has replied, with the exit code to use. */
   readonly done: (exitCode: number) => void
   /** Runs `f` after the events already queued (Node's `setImmediate`), to batch replies. */

@@ -48,7 +48,10 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
       resolve()
     }),
   // `postMessage` queues the frame for the parent before it returns: a reply needs no promise.
-  sendNow: post,
+  sendNow: (frame) => {
+    post(frame)
+    return undefined
+  },
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
