@@ -44,7 +44,8 @@ import {
   type Reply,
   type Run,
   type RunFrame,
-  type SpanRecord
+  type SpanRecord,
+  wireRunsOf
 } from "./internal/wire/frame.ts"
 import * as ParentLink from "./internal/wire/parentLink.ts"
 import * as Task from "./Task.ts"
@@ -469,6 +470,13 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       void replies.flush()
     },
     onMessage: (message) => {
+      // The hot message: plain runs as `WireRun`s, queued without a `Batch` around them.
+      const runs = wireRunsOf(message)
+      if (runs !== undefined) {
+        if (bootstrapping) endBootstrap()
+        for (let i = 0; i < runs.length; i++) queue.push(withModule(runs[i]!))
+        return pump()
+      }
       const frame = decodeParentFrame(message)
       if (Exit.isFailure(frame)) {
         void sendSafely(port.send, {
