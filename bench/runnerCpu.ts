@@ -33,14 +33,7 @@ const make = (sync: boolean) => {
         got()
         return Promise.resolve()
       },
-      ...(sync
-        ? {
-            sendNow: () => {
-              got()
-              return undefined
-            }
-          }
-        : {}),
+      ...(sync ? { sendNow: () => got() } : {}),
       done: () => {},
       defer: (f) => setImmediate(f),
       rss: () => 0

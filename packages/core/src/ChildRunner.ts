@@ -44,8 +44,7 @@ import {
   type Reply,
   type Run,
   type RunFrame,
-  type SpanRecord,
-  wireRunsOf
+  type SpanRecord
 } from "./internal/wire/frame.ts"
 import * as ParentLink from "./internal/wire/parentLink.ts"
 import * as Task from "./Task.ts"
@@ -108,16 +107,12 @@ export interface ChildPort {
   /** Sends a frame; the promise settles once the platform has written it. */
   readonly send: (frame: ChildMessage) => Promise<void>
   /**
-   * Hands a frame to the channel synchronously; throws when the channel
-   * cannot take it (a value it cannot serialize or clone). Returns
-   * `undefined` when the channel took the frame whole before returning (a
-   * worker thread's `postMessage`; a process channel whose write went to the
-   * socket at once), else a promise that settles once it has (a process
-   * channel that queued the write). When present, the runner sends its
-   * replies through it, and a reply taken at once lets the next run start
-   * without waiting for a promise.
+   * Sends a frame synchronously, for a channel that takes every frame as it
+   * is handed over (a worker thread's `postMessage`); throws when it cannot
+   * take it. When present, the runner sends its replies through it, and the
+   * next run starts without waiting for a promise.
    */
-  readonly sendNow?: ((frame: ChildMessage) => Promise<void> | undefined) | undefined
+  readonly sendNow?: ((frame: ChildMessage) => void) | undefined
   /** Called once a `once` runner has replied, with the exit code to use. */
   readonly done: (exitCode: number) => void
   /** Runs `f` after the events already queued (Node's `setImmediate`), to batch replies. */
@@ -470,13 +465,6 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       void replies.flush()
     },
     onMessage: (message) => {
-      // The hot message: plain runs as `WireRun`s, queued without a `Batch` around them.
-      const runs = wireRunsOf(message)
-      if (runs !== undefined) {
-        if (bootstrapping) endBootstrap()
-        for (let i = 0; i < runs.length; i++) queue.push(withModule(runs[i]!))
-        return pump()
-      }
       const frame = decodeParentFrame(message)
       if (Exit.isFailure(frame)) {
         void sendSafely(port.send, {

@@ -21,7 +21,6 @@ import { enableCompileCache } from "node:module"
 import "./entryPoints.ts"
 import { loadRunner } from "./loadRunner.ts"
 import { exitIfOrphaned } from "./parentCheck.ts"
-import { sendNow } from "./sendNow.ts"
 
 const send = process.send?.bind(process)
 if (send === undefined) {
@@ -50,7 +49,6 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
     new Promise((resolve, reject) => {
       send(frame, undefined, {}, (error) => (error ? reject(error) : resolve()))
     }),
-  sendNow: sendNow(send),
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),

@@ -48,10 +48,7 @@ const port: import("@troupe/core").ChildRunner.ChildPort = {
       resolve()
     }),
   // `postMessage` queues the frame for the parent before it returns: a reply needs no promise.
-  sendNow: (frame) => {
-    post(frame)
-    return undefined
-  },
+  sendNow: post,
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),

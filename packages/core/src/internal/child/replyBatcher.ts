@@ -75,12 +75,12 @@ export interface ReplyBatcher {
  * `rss`: the resident set size to attach to a batch, when one is due.
  * `compact: false` sends every reply as `Replies`, none as `WireDone` (an
  * actor host reads only `Replies`). `sendNow`: the channel's synchronous
- * send, when it has one (`ChildPort.sendNow`): a frame it takes whole at
- * once needs no promise, and `flush` returns `undefined`.
+ * send, when it has one (`ChildPort.sendNow`): a frame it takes needs no
+ * promise, and `flush` returns `undefined`.
  */
 export const make = (options: {
   readonly send: Send
-  readonly sendNow?: ((frame: ChildMessage) => Promise<void> | undefined) | undefined
+  readonly sendNow?: ((frame: ChildMessage) => void) | undefined
   readonly rss: () => number | undefined
   readonly compact?: boolean | undefined
 }): ReplyBatcher => {
@@ -94,13 +94,12 @@ export const make = (options: {
   const sendFrame = (frame: ChildMessage, oneByOne: () => Promise<void>): Promise<void> | undefined => {
     if (sendNow === undefined)
       return sendSafely(send, frame).then((why) => (why === undefined ? undefined : oneByOne()))
-    let queued: Promise<void> | undefined
     try {
-      queued = sendNow(frame)
+      sendNow(frame)
+      return undefined
     } catch {
       return oneByOne()
     }
-    return queued === undefined ? undefined : queued.then(undefined, oneByOne)
   }
 
   const flush = (): Promise<void> | undefined => {

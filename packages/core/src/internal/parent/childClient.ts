@@ -26,7 +26,7 @@ import { violationReason } from "../../Transport.ts"
 import { SpawnError } from "../../TroupeError.ts"
 import * as ProcessContext from "../child/processContext.ts"
 import { emitLogs } from "../telemetry.ts"
-import { type ChildFrame, decodeChildFrame, doneOf } from "../wire/frame.ts"
+import { type ChildFrame, decodeChildFrame } from "../wire/frame.ts"
 import * as CallServer from "./callServer.ts"
 
 /** The frames the client hands to its owner: all but those it serves itself. */
@@ -79,12 +79,6 @@ export const spawn = Effect.fnUntraced(function* (
   }
 
   const receive = (raw: unknown): void => {
-    // The hot message: plain successes, straight to the owner.
-    const done = doneOf(raw)
-    if (done !== undefined) {
-      onFrame(done)
-      return
-    }
     const frame = decodeChildFrame(raw)
     if (Exit.isFailure(frame)) {
       onViolation?.(violationReason(raw))

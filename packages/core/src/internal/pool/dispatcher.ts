@@ -508,13 +508,6 @@ export class Dispatcher {
     this.settle(item, Codec.decodeReply(item.task, item.run, reply))
   }
 
-  /** `replied` with a plain success (a `Done` frame's): its encoded value, no spans. */
-  succeeded(item: Item, jobDone: boolean, encoded: unknown): void {
-    this.telemetry.runMs.update(this.clock.monotonicMillis() - item.dispatchedAt)
-    this.released(item, jobDone)
-    this.settle(item, Codec.decodeSuccess(item.task, encoded))
-  }
-
   /**
    * No worker holds `item` any more (its slot let go of it: see
    * `Slot.letGo`); `jobDone`: nor any other item of its job, whose deadline

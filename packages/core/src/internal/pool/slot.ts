@@ -329,7 +329,7 @@ export class Slot implements Balancer.WorkerView {
         break
       case "Done": {
         const { ids, values } = value
-        for (let i = 0; i < ids.length; i++) this.onSuccess(ids[i]!, values[i])
+        for (let i = 0; i < ids.length; i++) this.onReply(ids[i]!, { _tag: "Success", value: values[i] })
         this.afterReplies(value.rss)
         break
       }
@@ -351,13 +351,6 @@ export class Slot implements Balancer.WorkerView {
       case "Healthy":
         break
     }
-  }
-
-  /** A plain success (a `Done` frame's): `onReply` without a `Reply` around the value. */
-  private onSuccess(id: number, encoded: unknown): void {
-    const item = this.held.get(id)
-    if (item !== undefined) this.context.dispatcher.succeeded(item, this.letGo(item), encoded)
-    else if (id === initId) this.onReply(id, { _tag: "Success", value: encoded })
   }
 
   private onReply(id: number, reply: Reply, spans?: ReadonlyArray<SpanRecord>): void {

@@ -40,9 +40,6 @@ interface Codecs {
   readonly walkPayload: boolean
   readonly walkSuccess: boolean
   readonly walkError: boolean
-  /** The values each side's JSON codec leaves as they are (`unchangedBy`), for the child's hot path. */
-  readonly payloadUnchanged: ((u: unknown) => boolean) | undefined
-  readonly successUnchanged: ((u: unknown) => boolean) | undefined
 }
 
 /**
@@ -107,9 +104,7 @@ const codecsOf = (task: Codable): Codecs => {
       decodeError: Schema.decodeUnknownExit(error),
       walkPayload: Contract.needsWalk(task.payloadSchema),
       walkSuccess: Contract.needsWalk(task.successSchema),
-      walkError: Contract.needsWalk(task.errorSchema),
-      payloadUnchanged,
-      successUnchanged
+      walkError: Contract.needsWalk(task.errorSchema)
     }
     cache.set(task, codecs)
   }
@@ -284,10 +279,6 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
 
 const successReply = (task: Codable, value: unknown): Reply => {
   const codecs = codecsOf(task)
-  // A value its JSON codec leaves as it is, and that needs no walk, goes as it is: no `Exit` around it.
-  if (codecs.successUnchanged !== undefined && !codecs.walkSuccess && codecs.successUnchanged(value)) {
-    return { _tag: "Success", value }
-  }
   const encoded = codecs.encodeSuccess(value)
   if (Exit.isFailure(encoded)) {
     return { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
@@ -327,14 +318,9 @@ const encoded = (encode: () => Reply): Reply => {
   try {
     return encode()
   } catch (error) {
-    return encodingThrew(error)
+    return { _tag: "EncodeFailed", message: `the outcome could not be encoded: ${defectText(error)}` }
   }
 }
-
-const encodingThrew = (error: unknown): Reply => ({
-  _tag: "EncodeFailed",
-  message: `the outcome could not be encoded: ${defectText(error)}`
-})
 
 /** The reply to a handler's effect (or any outcome to send back encoded), once it has run. */
 export const replyOf = <R = never>(
@@ -378,27 +364,17 @@ export const replyNow = <R>(
   encodedPayload: unknown,
   handler: (payload: any) => Effect.Effect<unknown, unknown, R>
 ): Reply | Effect.Effect<Reply, never, R> => {
-  const codecs = codecsOf(task)
-  let payload: unknown
-  // A payload its JSON codec leaves as it is needs no decoding (and no `Exit` around it).
-  if (codecs.payloadUnchanged !== undefined && codecs.payloadUnchanged(encodedPayload)) payload = encodedPayload
-  else {
-    const decoded = codecs.decodePayload(encodedPayload)
-    if (Exit.isFailure(decoded)) return payloadRejected(decoded)
-    payload = decoded.value
-  }
+  const payload = codecsOf(task).decodePayload(encodedPayload)
+  if (Exit.isFailure(payload)) return payloadRejected(payload)
   let effect: Effect.Effect<unknown, unknown, R>
   try {
-    effect = handler(payload)
+    effect = handler(payload.value)
   } catch (defect) {
     return defectReply(defect)
   }
   if (!Exit.isExit(effect)) return replyOf(task, effect)
-  try {
-    return Exit.isSuccess(effect) ? successReply(task, effect.value) : replyOfCause(task, effect.cause)
-  } catch (error) {
-    return encodingThrew(error)
-  }
+  const exit = effect
+  return encoded(() => (Exit.isSuccess(exit) ? successReply(task, exit.value) : replyOfCause(task, exit.cause)))
 }
 
 /**
@@ -421,18 +397,6 @@ const attachRemoteStack = (error: unknown, stack: string | undefined): unknown =
 }
 
 /**
- * Decodes a child's encoded success on the parent's side: the task's value,
- * or a `ReplyValidationError` when the success Schema refuses it. (A plain
- * success arrives without a `Reply` around it, in a `Done` frame.)
- */
-export const decodeSuccess = <A>(task: Codable, encoded: unknown): Exit.Exit<A, ReplyValidationError> => {
-  const value = codecsOf(task).decodeSuccess(encoded)
-  return Exit.isSuccess(value)
-    ? (value as Exit.Exit<A>)
-    : Exit.fail(new ReplyValidationError({ task: task.name, message: `invalid success value: ${issueMessage(value)}` }))
-}
-
-/**
  * Decodes a child's reply on the parent's side into the task's success, its
  * typed error, or one of the boundary errors.
  */
@@ -443,8 +407,14 @@ export const decodeReply = <A, E>(
 ): Exit.Exit<A, E | TaskCallError> => {
   const codecs = codecsOf(task)
   switch (reply._tag) {
-    case "Success":
-      return decodeSuccess(task, reply.value)
+    case "Success": {
+      const value = codecs.decodeSuccess(reply.value)
+      return Exit.isSuccess(value)
+        ? (value as Exit.Exit<A>)
+        : Exit.fail(
+            new ReplyValidationError({ task: task.name, message: `invalid success value: ${issueMessage(value)}` })
+          )
+    }
     case "Failure": {
       const error = codecs.decodeError(reply.error)
       return Exit.isSuccess(error)

@@ -301,19 +301,6 @@ const fromWireRun = (wire: WireRun): RunFrame => ({
 
 const fromWireRuns = (wire: ReadonlyArray<WireRun>): Batch => ({ _tag: "Batch", runs: wire.map(fromWireRun) })
 
-/**
- * The runs of a parent message that is a list of well-formed `WireRun`s
- * (the hot message), each as `fromWireRun` reads it, else `undefined` (the
- * message is for `decodeParentFrame`). For a child's hot path: no `Batch`
- * and no `Exit` around the runs.
- */
-export const wireRunsOf = (u: unknown): Array<RunFrame> | undefined => {
-  if (!Array.isArray(u) || !isWireRuns(u)) return undefined
-  const runs: Array<RunFrame> = new Array(u.length)
-  for (let i = 0; i < u.length; i++) runs[i] = fromWireRun(u[i] as WireRun)
-  return runs
-}
-
 /** Plain successes as a `WireDone`. */
 export const wireDone = (ids: Array<number>, values: Array<unknown>, rss: number | undefined): WireDone =>
   rss === undefined ? [ids, values] : [ids, values, rss]
@@ -448,17 +435,6 @@ const decodeEachReply = (u: Record<string, unknown>): ChildFrame | undefined => 
   }
   return u.rss === undefined ? { _tag: "Replies", replies } : { _tag: "Replies", replies, rss: u.rss }
 }
-
-/** A `Done` frame: plain successes. */
-export type DoneFrame = Extract<ChildFrame, { readonly _tag: "Done" }>
-
-/**
- * A child message that is a well-formed `WireDone` (the hot message), as
- * its `Done` frame, else `undefined` (the message is for
- * `decodeChildFrame`). For a parent's hot path: no `Exit` around the frame.
- */
-export const doneOf = (u: unknown): DoneFrame | undefined =>
-  Array.isArray(u) && isWireDone(u) ? (fromWireDone(u as unknown as WireDone) as DoneFrame) : undefined
 
 export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> => {
   if (Array.isArray(u)) {
