@@ -126,6 +126,35 @@ describe("Held replies: a worker that dies has sent every reply but the running 
   )
 
   it.live(
+    "replies larger than the socket takes at once (the channel queues them), then a SIGKILL: only the killed run fails",
+    () =>
+      withPool("process", { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          const log = tempFile("runs")
+          const dieAt = 7
+          const size = 1024 * 1024
+          const exits = (yield* pool.mapSettled(
+            H.Large,
+            range(10).map((id) => ({ id, log, dieAt, size })),
+            { chunkSize: 1 }
+          )) as Array<Exit.Exit<string, unknown>>
+          expect(exits.flatMap((exit, id) => (Exit.isFailure(exit) ? [id] : []))).toEqual([dieAt])
+          expect(Option.getOrUndefined(Exit.findErrorOption(exits[dieAt]!))).toMatchObject({
+            _tag: "WorkerCrashed",
+            signal: "SIGKILL",
+            attempts: 1
+          })
+          exits.forEach((exit, id) => {
+            if (Exit.isSuccess(exit)) expect(exit.value).toBe(String(id).padEnd(size, "x"))
+          })
+          const counts = runCounts(H.readLog(log))
+          expect(range(10).filter((id) => counts.get(id) !== 1)).toEqual([])
+        })
+      ),
+    60_000
+  )
+
+  it.live(
     "1,000 tasks at once on 2 workers, every 50th SIGKILLs its own worker: 980 succeed, 20 WorkerCrashed, none runs twice",
     () =>
       withPool(
