@@ -12,16 +12,23 @@
  * @since 0.1.0
  */
 import type * as Actor from "@troupe/core/Actor"
-import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "@troupe/core/TroupeError"
+import {
+  ActorDied,
+  AskTimeout,
+  MailboxFull,
+  ReplyValidationError,
+  RequestValidationError
+} from "@troupe/core/TroupeError"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as ClusterError from "effect/cluster/ClusterError"
 import type * as Sharding from "effect/cluster/Sharding"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import type * as Rpc from "effect/rpc/Rpc"
-import * as Schema from "effect/Schema"
-import { entityOf } from "./internal/clusterEntity.ts"
+import { clusterActorOf, type WireMessage, type WireReply } from "./internal/clusterEntity.ts"
 import type * as KeyedRefs from "./KeyedRefs.ts"
 
 /**
@@ -38,6 +45,14 @@ type AnyClient = Record<
   (payload: unknown, options?: { readonly discard?: boolean }) => Effect.Effect<unknown, unknown>
 >
 
+/** The clients of this many keys are kept (the least recently made goes first). */
+const maxClients = 4096
+
+/** The longest delay `setTimeout` takes; a longer `askTimeout` takes the general path. */
+const maxTimerMillis = 2 ** 31 - 1
+
+const liveClock = Context.get(Context.empty(), Clock.Clock)
+
 /** The cluster's own failures, as the `AskError` a local group gives for the same situation. */
 const fromClusterError = (actor: string, key: string, error: unknown): unknown => {
   if (error instanceof ClusterError.MailboxFull) return new MailboxFull({ actor, key, capacity: Number.NaN })
@@ -49,6 +64,24 @@ const fromClusterError = (actor: string, key: string, error: unknown): unknown =
     return new ActorDied({ actor, key, reason: `the cluster could not deliver the message: ${error._tag}` })
   }
   return error
+}
+
+/** A reply from the runner, decoded: the handler's success, or its typed error, or the runner's `AskError`. */
+const fromWire = (task: string, message: WireMessage, reply: unknown): Exit.Exit<unknown, unknown> => {
+  const wire = reply as WireReply | null
+  if (wire?._tag === "Success") {
+    const value = message.decodeSuccess(wire.value)
+    return Exit.isSuccess(value)
+      ? value
+      : Exit.fail(new ReplyValidationError({ task, message: `invalid success value: ${value.cause}` }))
+  }
+  if (wire?._tag === "Failure") {
+    const error = message.decodeError(wire.error)
+    return Exit.isSuccess(error)
+      ? Exit.fail(error.value)
+      : Exit.fail(new ReplyValidationError({ task, message: `invalid error value: ${error.cause}` }))
+  }
+  return Exit.fail(new ReplyValidationError({ task, message: "the runner's reply is neither a success nor a failure" }))
 }
 
 /**
@@ -74,40 +107,83 @@ export const refs = <A extends Actor.Any>(
   options: Options = {}
 ): Effect.Effect<KeyedRefs.KeyedRefs<A>, never, Sharding.Sharding> =>
   Effect.gen(function* () {
-    const entity = entityOf(actor)
+    const { entity, messages } = clusterActorOf(actor)
     const clientFor = (yield* entity.client) as unknown as (key: string) => AnyClient
     const timeout = Duration.fromInputUnsafe(options.askTimeout ?? Duration.seconds(30))
-    const rpcs = actor.protocol.requests as ReadonlyMap<string, Rpc.AnyWithProps>
+    const timeoutMs = Duration.toMillis(timeout)
     // Messages sent from this process and not answered yet, by key: the part of the mailbox a caller can see.
     const pending = new Map<string, number>()
 
+    // A key's cluster client is made once while the key is in use: making one hashes the key to its shard.
+    const clients = new Map<string, AnyClient>()
+    const clientOf = (key: string): AnyClient => {
+      let client = clients.get(key)
+      if (client === undefined) {
+        if (clients.size >= maxClients) clients.delete(clients.keys().next().value!)
+        client = clientFor(key)
+        clients.set(key, client)
+      }
+      return client
+    }
+    const done = (key: string) => {
+      const left = (pending.get(key) ?? 1) - 1
+      if (left === 0) pending.delete(key)
+      else pending.set(key, left)
+    }
+
     const send = (key: string, tag: string, payload: unknown, discard: boolean): Effect.Effect<unknown, unknown> =>
       Effect.suspend(() => {
-        const rpc = rpcs.get(tag)
+        const message = messages.get(tag)
         const task = `${actor.name}.${tag}`
-        if (rpc === undefined) {
+        if (message === undefined) {
           return Effect.fail(new RequestValidationError({ task, message: `actor ${actor.name} has no message ${tag}` }))
         }
-        const encoded = Schema.encodeUnknownExit(rpc.payloadSchema as Schema.Codec<unknown, unknown>)(payload)
+        // Encoded once, here: the runner forwards it as it is, and the instance's host decodes it.
+        const encoded = message.encodePayload(payload)
         if (Exit.isFailure(encoded)) {
           return Effect.fail(new RequestValidationError({ task, message: String(encoded.cause) }))
         }
-        pending.set(key, (pending.get(key) ?? 0) + 1)
-        return clientFor(key)[tag]!(payload, discard ? { discard: true } : undefined).pipe(
-          Effect.mapError((error) => fromClusterError(actor.name, key, error)),
-          Effect.timeoutOrElse({
-            duration: timeout,
-            orElse: () =>
-              Effect.fail(new AskTimeout({ actor: actor.name, key, tag, timeoutMs: Duration.toMillis(timeout) }))
-          }),
-          Effect.ensuring(
-            Effect.sync(() => {
-              const left = (pending.get(key) ?? 1) - 1
-              if (left === 0) pending.delete(key)
-              else pending.set(key, left)
-            })
-          )
+        const sent = Effect.mapError(
+          clientOf(key)[tag]!(encoded.value, discard ? { discard: true } : undefined),
+          (error) => fromClusterError(actor.name, key, error)
         )
+        const call = discard ? sent : Effect.flatMap(sent, (reply) => fromWire(task, message, reply))
+        const timedOut = () => new AskTimeout({ actor: actor.name, key, tag, timeoutMs: Duration.toMillis(timeout) })
+        return Effect.withFiber((parent) => {
+          pending.set(key, (pending.get(key) ?? 0) + 1)
+          if (Context.get(parent.context, Clock.Clock) !== liveClock || timeoutMs > maxTimerMillis) {
+            return call.pipe(
+              Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(timedOut()) }),
+              Effect.ensuring(Effect.sync(() => done(key)))
+            )
+          }
+          // Under the live clock, one fiber and one timer bound an ask: a race of the call with a sleep forks two
+          // fibers per ask and interrupts the loser.
+          return Effect.callback<unknown, unknown>((resume) => {
+            let settled = false
+            const settle = (exit: Exit.Exit<unknown, unknown>) => {
+              if (settled) return
+              settled = true
+              clearTimeout(timer)
+              done(key)
+              resume(exit)
+            }
+            const fiber = Effect.runForkWith(parent.context)(call)
+            const timer = setTimeout(() => {
+              settle(Exit.fail(timedOut()))
+              fiber.interruptUnsafe(parent.id)
+            }, timeoutMs)
+            fiber.addObserver(settle)
+            return Effect.suspend(() => {
+              if (!settled) {
+                settled = true
+                clearTimeout(timer)
+                done(key)
+              }
+              return Fiber.interrupt(fiber)
+            })
+          })
+        })
       })
 
     return {

@@ -41,10 +41,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Rpc from "effect/rpc/Rpc"
-import * as Schema from "effect/Schema"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
-import { entityOf } from "./internal/clusterEntity.ts"
+import { clusterActorOf, type WireMessage } from "./internal/clusterEntity.ts"
 import * as SnapshotStore from "./internal/snapshotStore.ts"
 
 /**
@@ -68,8 +67,6 @@ type AnyHandler = (request: {
   readonly payload: unknown
 }) => Effect.Effect<unknown, unknown>
 
-type AnyAsk = (tag: string, payload: unknown) => Effect.Effect<unknown, unknown>
-
 /**
  * How many of a key's last persisted messages are remembered as applied,
  * with their replies, to recognise a redelivery. A message is redelivered
@@ -78,49 +75,24 @@ type AnyAsk = (tag: string, payload: unknown) => Effect.Effect<unknown, unknown>
  */
 const appliedWindow = 32
 
-interface ReplyCodecs {
-  readonly success: Schema.Codec<unknown, unknown>
-  readonly error: Schema.Codec<unknown, unknown>
-}
-
-/** The reply codecs of a message: its success and its error (widened with `AskError`), as JSON. */
-const replyCodecs = (rpc: Rpc.AnyWithProps): ReplyCodecs => ({
-  success: Schema.toCodecJson(rpc.successSchema as Schema.Codec<unknown, unknown>),
-  error: Schema.toCodecJson(rpc.errorSchema as Schema.Codec<unknown, unknown>)
-})
-
 /**
- * A reply as stored with its message: the success or the typed error. A
- * message whose handler died or was interrupted after changing the state is
- * stored with `ActorDied` (`lost`), so that it is not applied again either.
+ * A reply as stored with its message: as the runner sent it (the success or
+ * the handler's typed error, as the host encoded them), or the `AskError` it
+ * failed with. A message whose handler died or was interrupted after
+ * changing the state is stored with `ActorDied` (`lost`), so that it is not
+ * applied again either.
  */
-const encodeReply = (
-  codecs: ReplyCodecs,
-  exit: Exit.Exit<unknown, unknown>,
+const storedReply = (
+  message: WireMessage,
+  exit: Exit.Exit<SnapshotStore.EncodedReply, unknown>,
   lost: ActorDied
-): Effect.Effect<SnapshotStore.EncodedReply> => {
-  if (Exit.isSuccess(exit)) {
-    return Effect.orDie(
-      Effect.map(Schema.encodeUnknownEffect(codecs.success)(exit.value), (value) => ({
-        _tag: "Success" as const,
-        value
-      }))
-    )
-  }
+): SnapshotStore.EncodedReply => {
+  if (Exit.isSuccess(exit)) return exit.value
   const error = Cause.findErrorOption(exit.cause)
-  return Effect.orDie(
-    Effect.map(Schema.encodeUnknownEffect(codecs.error)(error._tag === "Some" ? error.value : lost), (value) => ({
-      _tag: "Failure" as const,
-      error: value
-    }))
-  )
+  const encoded = message.encodeError(error._tag === "Some" ? error.value : lost)
+  if (Exit.isFailure(encoded)) throw new Error(`an AskError did not encode: ${encoded.cause}`)
+  return { _tag: "Failure", error: encoded.value }
 }
-
-/** The stored reply of a message already applied, as its handler returned it the first time. */
-const decodeReply = (codecs: ReplyCodecs, reply: SnapshotStore.EncodedReply): Effect.Effect<unknown, unknown> =>
-  reply._tag === "Success"
-    ? Effect.orDie(Schema.decodeUnknownEffect(codecs.success)(reply.value))
-    : Effect.flatMap(Effect.orDie(Schema.decodeUnknownEffect(codecs.error)(reply.error)), Effect.fail)
 
 const serve = <A extends Actor.Any>(
   behaviour: Actor.Behaviour<A>,
@@ -130,11 +102,12 @@ const serve = <A extends Actor.Any>(
   Effect.gen(function* () {
     const actor = behaviour.actor.name
     const keyed = yield* Keyed.make(behaviour, options.keyed)
-    const rpcs = entityOf(behaviour.actor).protocol.requests as ReadonlyMap<string, Rpc.AnyWithProps>
+    const { entity, messages: wire } = clusterActorOf(behaviour.actor)
+    const rpcs = entity.protocol.requests as ReadonlyMap<string, Rpc.AnyWithProps>
     const messages = [...rpcs].map(([tag, rpc]) => ({
       tag,
       persisted: Context.get(rpc.annotations, ClusterSchema.Persisted),
-      codecs: replyCodecs(rpc)
+      message: wire.get(tag)!
     }))
     const build = Effect.gen(function* () {
       const key = (yield* Entity.CurrentAddress).entityId
@@ -158,15 +131,18 @@ const serve = <A extends Actor.Any>(
       })
       // Before the reply leaves: an acknowledged message's effect on the state is in the database,
       // and a persisted message's id with it, in the same write.
-      const persist = (codecs: ReplyCodecs, requestId: string | undefined, exit: Exit.Exit<unknown, unknown>) =>
+      const persist = (
+        message: WireMessage,
+        requestId: string | undefined,
+        exit: Exit.Exit<SnapshotStore.EncodedReply, unknown>,
+        snapshot: unknown,
+        text: string
+      ) =>
         Effect.gen(function* () {
-          const snapshot = keyed.snapshotOf(key)
-          const text = JSON.stringify(snapshot)
-          if (snapshot === undefined || text === saved) return
           const next =
             requestId === undefined
               ? applied
-              : [...applied, { id: requestId, reply: yield* encodeReply(codecs, exit, lost) }].slice(-appliedWindow)
+              : [...applied, { id: requestId, reply: storedReply(message, exit, lost) }].slice(-appliedWindow)
           yield* store.save(actor, key, activation.epoch, snapshot, next)
           saved = text
           applied = next
@@ -179,30 +155,36 @@ const serve = <A extends Actor.Any>(
         yield* keyed.handOver(key, undefined)
         return yield* Effect.fail(refused)
       })
-      const ref = keyed.get(key)
       const handlers: Record<string, AnyHandler> = {}
-      for (const { tag, persisted, codecs } of messages) {
+      for (const { tag, persisted, message } of messages) {
         handlers[tag] = (request) =>
           Effect.suspend(() => {
             if (fenced) return Effect.fail(refused)
             // The envelope's id, the same on every redelivery of a persisted message.
             const requestId = persisted ? String(request.requestId) : undefined
             const done = requestId === undefined ? undefined : applied.find((entry) => entry.id === requestId)
-            if (done !== undefined) return decodeReply(codecs, done.reply)
+            // Its first reply again, as it was sent then.
+            if (done !== undefined) return Effect.succeed(done.reply)
+            // The payload and the reply go through as they are: the instance's host decodes and encodes them.
             return Effect.uninterruptibleMask((restore) =>
-              Effect.flatMap(Effect.exit(restore((ref.ask as AnyAsk)(tag, request.payload))), (exit) =>
-                persist(codecs, requestId, exit).pipe(
+              Effect.flatMap(Effect.exit(restore(keyed.relay(key, tag, request.payload))), (exit) => {
+                // Most messages leave the state as it was stored (or the actor keeps none): nothing to write.
+                const snapshot = keyed.snapshotOf(key)
+                if (snapshot === undefined) return exit
+                const text = JSON.stringify(snapshot)
+                if (text === saved) return exit
+                return persist(message, requestId, exit, snapshot, text).pipe(
                   Effect.catchTag("StaleEpoch", () => fence),
                   Effect.catchTag("SqlError", Effect.die),
                   Effect.andThen(exit)
                 )
-              )
+              })
             )
           })
       }
       return handlers
     })
-    return entityOf(behaviour.actor).toLayer(build as never, {
+    return entity.toLayer(build as never, {
       maxIdleTime: options.maxIdleTime,
       concurrency: 1
     }) as Layer.Layer<never, never, Sharding.Sharding>

@@ -20,7 +20,7 @@ import { Pool } from "@troupe/core"
 import { Effect, Exit, Fiber, Layer, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { Account } from "./fixtures/account.ts"
+import { Account, Overdrawn } from "./fixtures/account.ts"
 import { type Cluster, makeCluster, readActivations, readJsonLines } from "./fixtures/harness.ts"
 import { shardsSettled } from "./fixtures/load.ts"
 import { poolTasks, Work, WorkWithRetries } from "./fixtures/poolTasks.ts"
@@ -115,6 +115,25 @@ it("an instance that crashes its host process restarts there, from its state; no
   )
   expect(restarted.has(victim)).toBe(true)
   for (const key of restarted) expect(before[keys.indexOf(key)]!.pid).toBe(before[0]!.pid)
+})
+
+it("a message's typed error, a payload that does not match and a handler's defect reach the caller as locally", async () => {
+  const { overdrawn, invalid, defect, balance } = await run(
+    Effect.gen(function* () {
+      const account = (yield* ClusterClient.refs(Account)).get("errors-0")
+      yield* account.ask("Deposit", { amount: 3 })
+      const overdrawn = yield* Effect.flip(account.ask("Withdraw", { amount: 5 }))
+      const invalid = yield* Effect.flip(account.ask("Deposit", { amount: 1.5 }))
+      const defect = yield* Effect.flip(account.ask("Die", undefined))
+      const balance = yield* account.ask("Withdraw", { amount: 2 })
+      return { overdrawn, invalid, defect, balance }
+    })
+  )
+  expect(overdrawn).toBeInstanceOf(Overdrawn)
+  expect(overdrawn).toMatchObject({ _tag: "Overdrawn", balance: 3, amount: 5 })
+  expect(invalid._tag).toBe("RequestValidationError")
+  expect(defect).toMatchObject({ _tag: "RemoteDefect", message: "the handler died" })
+  expect(balance).toBe(1)
 })
 
 // The cluster pool, on the same runners.

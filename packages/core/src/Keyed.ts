@@ -30,6 +30,7 @@ import * as Metrics from "./Metrics.ts"
 import type * as Supervisor from "./Supervisor.ts"
 import type { Transport } from "./Transport.ts"
 import type {
+  AskError,
   ChildStartFailed,
   InvalidSupervisorSpec,
   RestartIntensityExceeded,
@@ -79,6 +80,17 @@ const checkOptions = (options: Options) =>
   )
 
 /**
+ * A handler's reply as its instance encoded it (the JSON form of the
+ * message's success or error Schema): what `Keyed.relay` gives.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EncodedReply =
+  | { readonly _tag: "Success"; readonly value: unknown }
+  | { readonly _tag: "Failure"; readonly error: unknown }
+
+/**
  * A running group of keyed actors.
  *
  * @since 0.1.0
@@ -108,6 +120,17 @@ export interface Keyed<A extends Actor.Any> {
    * moves keys between machines (a cluster runner, when a shard comes or goes).
    */
   readonly handOver: (key: string, snapshot: unknown) => Effect.Effect<void>
+  /**
+   * Asks `key`'s instance with a payload that is already encoded (the JSON
+   * form of the message's payload Schema) and gives the handler's success or
+   * typed failure as the instance encoded it: for an owner that forwards
+   * messages it does not read (a cluster runner), so that this process
+   * neither decodes nor encodes them. The instance's host decodes the
+   * payload, so a bad one is still a `RequestValidationError`; the mailbox's
+   * failures, a defect and a host that died fail the effect with the
+   * `AskError` an `ask` gives.
+   */
+  readonly relay: (key: string, tag: string, encodedPayload: unknown) => Effect.Effect<EncodedReply, AskError>
   readonly tree: Effect.Effect<Supervisor.TreeNode>
   readonly events: Stream.Stream<Supervisor.Event>
   /** Waits until the group stops; fails if its hosts failed past their restart intensity. */
@@ -267,6 +290,8 @@ export const make = <A extends Actor.Any>(
           if (snapshot === undefined) snapshots.delete(key)
           else snapshots.set(key, snapshot)
         }),
+      relay: (key, tag, encodedPayload) =>
+        Effect.suspend(() => cellOf(key).relayAsk(tag, encodedPayload)) as Effect.Effect<EncodedReply, AskError>,
       tree: Effect.sync(() => node.tree(behaviour.actor.name)),
       events: Stream.fromPubSub(root.events),
       join: Effect.suspend(() => node.join)

@@ -93,6 +93,13 @@ interface Line {
 
 const makeLine = (): Line => ({ room: Semaphore.makeUnsafe(0), waiting: 0, handed: 0, closed: undefined })
 
+/** A handler's reply as its instance encoded it (`Keyed.EncodedReply`). */
+export type EncodedReply =
+  | { readonly _tag: "Success"; readonly value: unknown }
+  | { readonly _tag: "Failure"; readonly error: unknown }
+
+const relayedVoid: EncodedReply = { _tag: "Success", value: null }
+
 /** The longest delay `setTimeout` takes; a longer ask timeout takes the general path. */
 const maxTimerMillis = 2 ** 31 - 1
 
@@ -206,6 +213,21 @@ export class ActorCell implements Tenant {
         Reply | undefined,
         unknown
       >
+    })
+  }
+
+  /**
+   * `relay` for an `ask` whose sender reads the instance's reply itself: a
+   * success or a typed failure of the handler as the instance encoded it;
+   * anything else (a defect, a failed start, a reply that could not be
+   * encoded) decoded here into the error an `ask` gives for it.
+   */
+  relayAsk(tag: string, encodedPayload: unknown): Effect.Effect<EncodedReply, unknown> {
+    return Effect.flatMap(this.relay(tag, encodedPayload, "ask"), (reply): Exit.Exit<EncodedReply, unknown> => {
+      if (reply === undefined) return Exit.succeed(relayedVoid)
+      if (reply._tag === "Success") return Exit.succeed(reply)
+      if (reply._tag === "Failure") return Exit.succeed({ _tag: "Failure", error: reply.error })
+      return Codec.decodeReply(messageCodable(this.behaviour.actor, tag)!, { module: this.behaviour.module }, reply)
     })
   }
 
