@@ -33,6 +33,10 @@ import * as HashRing from "./internal/actor/hashRing.ts"
  *   `concurrency`, plus its `prefetch` when more jobs wait than the workers
  *   can run at once and the job has no timeout, and never more than the jobs
  *   it holds plus the tasks it has left before `maxTasksPerWorker` retires it.
+ *   A worker that holds more than `concurrency` plus half its `prefetch` is
+ *   full (`capacity` equals `inFlight`) until it runs low again, unless runs
+ *   placed on it now still wait to be sent: prefetched runs go out half a
+ *   window per message, not one per reply.
  * - `available`: it can take this job now: it is ready (started, not
  *   retiring or stopping) and can serve the job's task module (a worker
  *   started from a bundle serves only the modules it was started with).

@@ -98,6 +98,13 @@ const submitInOrder = (pool: Pool.Service, numbers: ReadonlyArray<number>) =>
     })
   )
 
+/** The runs one frame the parent sent carries: a list of compact runs, a `Run` or a `Batch`; 0 for any other frame. */
+const runsIn = (frame: unknown): number => {
+  if (Array.isArray(frame)) return frame.length
+  const tagged = frame as { readonly _tag?: string; readonly runs?: ReadonlyArray<unknown> }
+  return tagged._tag === "Run" ? 1 : tagged._tag === "Batch" ? tagged.runs!.length : 0
+}
+
 describe("Pool over TestTransport, under TestClock: the data path", () => {
   it.effect("queued calls run in the order they were submitted (FIFO)", () =>
     withPool({ size: 1, prefetch: 0 }, ({ pool }) =>
@@ -159,6 +166,33 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
         expect(Exit.findErrorOption(yield* joinSoon(long))).toMatchObject({
           value: { _tag: "TaskTimeout", timeoutMs: 3_600_000 }
         })
+      })
+    )
+  )
+
+  it.effect("a busy worker is refilled when it runs low, in one message per half window, in order", () =>
+    withPool({ size: 1, prefetch: 8 }, ({ pool, test }) =>
+      Effect.gen(function* () {
+        const gateCall = yield* holdWorker(pool)
+        const numbers = Array.from({ length: 30 }, (_, i) => i + 1)
+        const calls = yield* submitInOrder(pool, numbers)
+        const child = test.children[0]!
+        // The worker holds its running task and at most the first half of its prefetch: the rest waits in the pool.
+        const held = (yield* pool.stats).workers[0]!.held
+        expect(held).toBeLessThanOrEqual(1 + 4 + 1)
+        const before = child.received.length
+        openGate()
+        yield* joinSoon(gateCall)
+        for (const call of calls) yield* joinSoon(call)
+        expect(ran).toEqual(["Gate 0", ...numbers.map((n) => `Record ${n}`)])
+        // Each message after the gate opened refills the half window (4 runs) at once; only the last may carry fewer.
+        const runsPerMessage = child.received
+          .slice(before)
+          .map(runsIn)
+          .filter((runs) => runs > 0)
+        expect(runsPerMessage.reduce((a, b) => a + b, 0)).toBe(30 - (held - 1))
+        expect(runsPerMessage.slice(0, -1).every((runs) => runs === 4)).toBe(true)
+        expect(runsPerMessage.at(-1)).toBeLessThanOrEqual(4)
       })
     )
   )

@@ -200,6 +200,13 @@ export class Dispatcher {
   limit = 1
   /** The module of the job being placed: workers started from a bundle serve only their own modules. */
   module = ""
+  /**
+   * A worker holding more jobs than this takes more only into a message
+   * already going out (see `Slot.capacity`): its concurrency plus half its
+   * prefetch, so a busy worker is topped up in one message per half window
+   * and still holds half a window of work while the next one travels.
+   */
+  readonly refillAt: number
   private closed = false
   private brokenBy: RestartIntensityExceeded | undefined = undefined
   /** Opened at every change a waiter may be waiting for (see `until`); made by the first waiter. */
@@ -214,6 +221,7 @@ export class Dispatcher {
     this.options = options
     this.telemetry = options.telemetry
     this.clock = options.telemetry.clock
+    this.refillAt = options.concurrency + Math.ceil(options.prefetch / 2)
   }
 
   /**

@@ -156,9 +156,19 @@ export class Slot implements Balancer.WorkerView {
   /** The task modules this worker can serve, when its transport fixes them at spawn; `undefined`: any. */
   modules: ReadonlySet<string> | undefined = undefined
 
+  /**
+   * The most jobs the worker may hold once it takes the job being placed.
+   * Prefetched runs are refilled with hysteresis: a worker that holds more
+   * than the dispatcher's `refillAt` takes another job only into a message
+   * that is already going out (its outbox is not empty), so a busy worker
+   * gets its next runs in one message when it runs low, not one message per
+   * reply.
+   */
   get capacity(): number {
+    const dispatcher = this.context.dispatcher
     const quota = this.context.maxTasksPerWorker - this.dispatched
-    return Math.min(this.context.dispatcher.limit, this.jobs + Math.max(0, quota))
+    const window = this.jobs > dispatcher.refillAt && this.outbox.length === 0 ? this.jobs : dispatcher.limit
+    return Math.min(window, this.jobs + Math.max(0, quota))
   }
 
   /**
