@@ -125,12 +125,18 @@ interface ParentResult {
 }
 
 /** Runs a parent whose pool starts from the cache in `cache` (see fixtures/bundleCacheParent.ts). */
-const runParent = async (backend: string, cache: string, marker: string, code = ""): Promise<ParentResult> => {
+const runParent = async (
+  backend: string,
+  cache: string,
+  marker: string,
+  code = "",
+  ending = ""
+): Promise<ParentResult> => {
   const previous = process.env.TROUPE_BUNDLE_DIR
   process.env.TROUPE_BUNDLE_DIR = cache
   try {
     const parent = fileURLToPath(new URL("./fixtures/bundleCacheParent.ts", import.meta.url))
-    const { stdout, stderr, code: exitCode } = await runScript(parent, [backend, marker, code])
+    const { stdout, stderr, code: exitCode } = await runScript(parent, [backend, marker, code, ending])
     expect(exitCode, stderr).toBe(0)
     return JSON.parse(stdout.trim().split("\n").at(-1)!)
   } finally {
@@ -155,6 +161,20 @@ describe.each(["process", "thread"])("the bundle cache on %s: a bundle runs only
     expect(second).toMatchObject({ bundle: first.bundle, bundled: true, squares: [1, 4, 9], marker: false })
     expect(readFileSync(first.bundle!, "utf8")).not.toContain("__hostileWrite")
     expect(existsSync(marker)).toBe(false)
+  }, 120_000)
+
+  it("a worker keeps its compile cache in the private cache directory, even when it is killed with its parent", async () => {
+    const { root } = setup()
+    const cache = join(root, "cache")
+    // The parent exits without closing its pool: no worker gets to write its cache as it exits.
+    const result = await runParent(backend, cache, join(root, "marker"), "", "exit")
+    expect(result).toMatchObject({ bundled: true, squares: [1, 4, 9] })
+    const compiled = join(cache, "compile-cache")
+    expect(statSync(compiled).isDirectory()).toBe(true)
+    const files = readdirSync(compiled, { recursive: true, encoding: "utf8" }).filter((entry) =>
+      statSync(join(compiled, entry)).isFile()
+    )
+    expect(files.length).toBeGreaterThan(0)
   }, 120_000)
 
   it("a cache directory that cannot be written falls back to unbundled workers, without a crash", async () => {

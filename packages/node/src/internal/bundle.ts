@@ -47,11 +47,11 @@
  * @internal
  */
 import { createHash } from "node:crypto"
-import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { homedir, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { privateCacheDirectory, privateDirectory } from "./cacheDirectory.ts"
 
 const bundledPackages = /^(effect(\/|$)|@effect\/|@troupe\/)/
 
@@ -64,35 +64,6 @@ interface Built {
 const memo = new Map<string, Promise<Built | undefined>>()
 
 const sha256 = (contents: string | Buffer): string => createHash("sha256").update(contents).digest("hex")
-
-/**
- * `directory`, created owner-only if missing, when it is a directory (not a
- * symlink) owned by this user that no one else may write to; else `undefined`.
- */
-const privateDirectory = (directory: string): string | undefined => {
-  try {
-    mkdirSync(directory, { recursive: true, mode: 0o700 })
-    const stats = lstatSync(directory)
-    const uid = process.getuid?.()
-    if (!stats.isDirectory() || (uid !== undefined && stats.uid !== uid) || (stats.mode & 0o022) !== 0) {
-      return undefined
-    }
-    return directory
-  } catch {
-    return undefined
-  }
-}
-
-/** The private cache directory to use now, or `undefined` (children then start unbundled). */
-const cacheDirectory = (): string | undefined => {
-  const chosen = process.env.TROUPE_BUNDLE_DIR
-  if (chosen) return privateDirectory(resolve(chosen))
-  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), ".cache")
-  return (
-    privateDirectory(join(cacheHome, "troupe")) ??
-    privateDirectory(join(tmpdir(), `troupe-bundles-${process.getuid?.() ?? "user"}`))
-  )
-}
 
 /** Per bundle file: the stat stamp and hash of its contents when this process last hashed them. */
 const hashedStamps = new Map<string, string>()
@@ -125,7 +96,7 @@ const verified = (built: Built | undefined): Built | undefined => {
  */
 export const distrust = (modules: ReadonlyArray<string>): void => {
   memo.set([...modules].sort().join("\n"), Promise.resolve(undefined))
-  const directory = cacheDirectory()
+  const directory = privateCacheDirectory()
   if (directory === undefined) return
   try {
     rmSync(manifestFor(directory, modules), { force: true })
@@ -162,7 +133,7 @@ let builds = 0
 export const buildsStarted = (): number => builds
 
 const load = async (modules: ReadonlyArray<string>): Promise<Built | undefined> => {
-  const directory = cacheDirectory()
+  const directory = privateCacheDirectory()
   if (directory === undefined) return undefined
   const manifest = manifestFor(directory, modules)
   return reuse(manifest) ?? build(modules, manifest)

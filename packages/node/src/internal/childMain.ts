@@ -11,16 +11,18 @@
  * `ChildRunner` and says it is ready.
  *
  * A child's start-up time is mostly module loading, so the entry turns on
- * Node's compile cache before it loads anything else, and loads the runner
+ * Node's compile cache (in Troupe's private cache directory, see
+ * compileCache.ts) before it loads the runner, and loads the runner
  * (with the task modules) from a bundle when the parent built one.
  *
  * @internal
  */
-import { enableCompileCache } from "node:module"
 // First, before any bundle loads: records the real entry points for a nested `Process` or pool.
 import "./entryPoints.ts"
+import * as CompileCache from "./compileCache.ts"
 import { loadRunner } from "./loadRunner.ts"
 import { exitIfOrphaned } from "./parentCheck.ts"
+import { bundleOf } from "./runnerOptions.ts"
 
 const send = process.send?.bind(process)
 if (send === undefined) {
@@ -37,7 +39,8 @@ process.on("disconnect", () => {
   }
 })
 
-enableCompileCache?.()
+// Before the runner loads: its bundle (or its modules) are what this child compiles.
+CompileCache.enable(bundleOf(process.argv))
 // Until the first run arrives this child is bootstrapping: a task module that starts a process or a pool at its top
 // level (outside its `import.meta.main` guard) is refused, not obeyed in every child (the core's processContext.ts).
 ;(globalThis as Record<symbol, unknown>)[Symbol.for("@troupe/core/bootstrapping")] = true
@@ -70,4 +73,12 @@ process.on("message", runner.onMessage)
 // An exiting child's IPC writes still go out: Node writes to the channel synchronously when nothing is queued.
 process.on("exit", runner.lastWords)
 // A parent that is already gone cannot hear it (EPIPE); the disconnect guard above ends this child.
-runner.warmUp.then(() => port.send({ _tag: "Ready", pid: process.pid })).catch(() => {})
+// Once Ready is on its way, what this child compiled goes to disk: a child killed with its parent never gets to write
+// it at exit (compileCache.ts).
+runner.warmUp
+  .then(() => {
+    const sent = port.send({ _tag: "Ready", pid: process.pid })
+    CompileCache.flush()
+    return sent
+  })
+  .catch(() => {})

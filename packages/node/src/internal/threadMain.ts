@@ -14,16 +14,18 @@
  * the resident set size of the whole process, shared by every thread in it.
  *
  * A thread's start-up time is mostly module loading, so the entry turns on
- * Node's compile cache before it loads anything else, and loads the runner
+ * Node's compile cache (in Troupe's private cache directory, see
+ * compileCache.ts) before it loads the runner, and loads the runner
  * (with the task modules) from a bundle when the parent built one.
  *
  * @internal
  */
-import { enableCompileCache } from "node:module"
 import { parentPort, threadId } from "node:worker_threads"
 // First, before any bundle loads: records the real entry points for a nested `Process` or pool.
 import "./entryPoints.ts"
+import * as CompileCache from "./compileCache.ts"
 import { loadRunner } from "./loadRunner.ts"
+import { bundleOf } from "./runnerOptions.ts"
 
 const parent = parentPort
 if (parent === null) {
@@ -31,7 +33,8 @@ if (parent === null) {
   process.exit(2)
 }
 
-enableCompileCache?.()
+// Before the runner loads: its bundle (or its modules) are what this child compiles.
+CompileCache.enable(bundleOf(process.argv))
 // Until the first run arrives this child is bootstrapping: a task module that starts a process or a pool at its top
 // level (outside its `import.meta.main` guard) is refused, not obeyed in every child (the core's processContext.ts).
 ;(globalThis as Record<symbol, unknown>)[Symbol.for("@troupe/core/bootstrapping")] = true
@@ -64,4 +67,8 @@ const runner = ChildRunner.make(port, options)
 parent.on("message", runner.onMessage)
 // Node delivers what a thread posted before it reports the thread's exit.
 process.on("exit", runner.lastWords)
-void runner.warmUp.then(() => port.send({ _tag: "Ready", pid: threadId }))
+// Once Ready is posted, what this thread compiled goes to disk: a terminated thread never gets to write it at exit.
+void runner.warmUp.then(() => {
+  post({ _tag: "Ready", pid: threadId })
+  CompileCache.flush()
+})
