@@ -685,7 +685,7 @@ export const make = Effect.fnUntraced(function* (
       )
   })
   callbackRunners.set(service, (task, payload, onExit, call) => {
-    submission.one(task, payload, call, undefined, undefined, onExit)
+    submission.one(task, payload, call, undefined, undefined, false, onExit)
   })
   return service
 })

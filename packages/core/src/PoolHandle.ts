@@ -12,7 +12,9 @@
  * The parent finds the task by its name, importing its module first when
  * it has not loaded it. A task that waits for work it submitted to its own
  * pool holds a worker while it waits: give the pool a worker to spare, or
- * submit to another pool.
+ * submit to another pool. With one to spare a fan-out of any width
+ * finishes, since the parent never prefetches what a child submits: it
+ * waits in the pool's queue, never in a worker behind the task that waits.
  *
  * @since 0.1.0
  */

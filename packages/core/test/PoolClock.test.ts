@@ -10,6 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Pool, Task, TestTransport, Transport } from "@troupe/core"
 import { Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
+import { ServingChild } from "../src/internal/wire/servingChild.ts"
 import { closeDriven, driven, joinSoon, settle, until, untilEffect } from "./fixtures/clock.ts"
 
 /** What the workers ran, in order. */
@@ -193,6 +194,24 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
         expect(runsPerMessage.reduce((a, b) => a + b, 0)).toBe(30 - (held - 1))
         expect(runsPerMessage.slice(0, -1).every((runs) => runs === 4)).toBe(true)
         expect(runsPerMessage.at(-1)).toBeLessThanOrEqual(4)
+      })
+    )
+  )
+
+  it.effect("calls made while serving a child's call are never held by a busy worker, however deep the queue", () =>
+    withPool({ size: 1, prefetch: 8 }, ({ pool }) =>
+      Effect.gen(function* () {
+        const gateCall = yield* holdWorker(pool)
+        const numbers = Array.from({ length: 30 }, (_, i) => i + 1)
+        // As a task that fans out to its own pool through a `PoolHandle`: the parent submits while serving its call.
+        const calls = yield* submitInOrder(pool, numbers).pipe(Effect.provideService(ServingChild, true))
+        yield* untilStats(pool, (stats) => stats.queued === 30)
+        // Held behind the running task, one of them could wait for the very task that waits for it.
+        expect((yield* pool.stats).workers[0]!.held).toBe(1)
+        openGate()
+        yield* joinSoon(gateCall)
+        for (const call of calls) yield* joinSoon(call)
+        expect(ran).toEqual(["Gate 0", ...numbers.map((n) => `Record ${n}`)])
       })
     )
   )

@@ -189,6 +189,11 @@ for (const backend of backends) {
       Effect.gen(function* () {
         const handle = yield* PoolHandle.make(pool)
         expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: [1, 2, 3, 4] })).toBe("30")
+        // A fan-out deeper than the pool: the parent never queues a nested task in the worker that waits for it.
+        const many = Array.from({ length: 40 }, (_, i) => i + 1)
+        expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: many })).toBe(
+          String(many.reduce((sum, n) => sum + n * n, 0))
+        )
         // The nested task's typed error reaches the child decoded, as its own class.
         expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: [1, -2] })).toBe("InputError:true")
       }).pipe(Effect.scoped)

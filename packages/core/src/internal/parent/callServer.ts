@@ -22,6 +22,7 @@ import { ChannelError } from "../../TroupeError.ts"
 import * as Codec from "../wire/codec.ts"
 import type { Call, CallInterrupt, Reply } from "../wire/frame.ts"
 import * as ParentLink from "../wire/parentLink.ts"
+import { ServingChild } from "../wire/servingChild.ts"
 
 export interface CallServer {
   readonly onFrame: (frame: Call | CallInterrupt) => void
@@ -80,7 +81,7 @@ export const make = (connection: Connection): CallServer => {
       )
       // A call served at once needs no fiber.
       if (Exit.isExit(call)) return settle(frame.id, call as Exit.Exit<Reply, ChannelError>)
-      const fiber = Effect.runFork(call)
+      const fiber = Effect.runFork(Effect.provideService(call, ServingChild, true))
       if (fiber.pollUnsafe() !== undefined) return settle(frame.id, fiber.pollUnsafe()!)
       running.set(frame.id, fiber)
       fiber.addObserver((exit) => {

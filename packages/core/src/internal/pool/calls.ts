@@ -16,6 +16,7 @@ import * as Progress from "../../Progress.ts"
 import type * as Task from "../../Task.ts"
 import { InputError } from "../../TroupeError.ts"
 import { traceOf } from "../telemetry.ts"
+import { ServingChild } from "../wire/servingChild.ts"
 import { millis } from "./poolOptions.ts"
 import type { Submission } from "./submission.ts"
 
@@ -49,7 +50,7 @@ export const makeCalls = (options: CallsOptions): Calls => {
         const trace = tracing ? traceOf(fiber.context) : undefined
         const admissionMs = mode === "wait" ? undefined : (millis(call?.wait) ?? 0)
         return Effect.callback<Task.Success<T>, any>((resume) => {
-          const cancel = submission.one(task, payload, call, admissionMs, trace, resume)
+          const cancel = submission.one(task, payload, call, admissionMs, trace, fiber.getRef(ServingChild), resume)
           return cancel === undefined ? undefined : Effect.suspend(cancel)
         })
       })
@@ -88,6 +89,7 @@ export const makeCalls = (options: CallsOptions): Calls => {
     const chunkSize = call?.chunkSize ?? Math.max(1, Math.ceil(payloads.length / (4 * size)))
     return Effect.withFiber((fiber) => {
       const trace = tracing ? traceOf(fiber.context) : undefined
+      const servingChild = fiber.getRef(ServingChild)
       return Effect.callback<A, any>((resume) => {
         let finished = false
         const finish = (result: Effect.Effect<A, any>) => {
@@ -95,18 +97,26 @@ export const makeCalls = (options: CallsOptions): Calls => {
           finished = true
           resume(result)
         }
-        const submitted = submission.many(task, payloads, chunkSize, call, trace, (index, exit, cancelRest) => {
-          remaining--
-          progress?.item(Exit.isFailure(exit))
-          const early = settle(results, index, exit, cancelRest)
-          if (early !== undefined) {
-            progress?.end()
-            finish(early)
-          } else if (remaining === 0) {
-            progress?.end()
-            finish(Effect.succeed(results as A))
+        const submitted = submission.many(
+          task,
+          payloads,
+          chunkSize,
+          call,
+          trace,
+          servingChild,
+          (index, exit, cancelRest) => {
+            remaining--
+            progress?.item(Exit.isFailure(exit))
+            const early = settle(results, index, exit, cancelRest)
+            if (early !== undefined) {
+              progress?.end()
+              finish(early)
+            } else if (remaining === 0) {
+              progress?.end()
+              finish(Effect.succeed(results as A))
+            }
           }
-        })
+        )
         if (Exit.isExit(submitted)) return void resume(submitted)
         return submitted
       })

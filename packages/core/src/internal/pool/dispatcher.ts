@@ -34,6 +34,7 @@ import type { Timer, TimeSource } from "../timeSource.ts"
 import * as Codec from "../wire/codec.ts"
 import type { Addressed, Run, SpanRecord } from "../wire/frame.ts"
 import { Fifo } from "./fifo.ts"
+import type { CallSettings } from "./poolOptions.ts"
 import type { PoolTelemetry } from "./poolTelemetry.ts"
 import type { Slot } from "./slot.ts"
 
@@ -70,6 +71,8 @@ export interface Item {
 export interface Job extends Balancer.Job {
   readonly items: Array<Item>
   readonly timeoutMs: number | undefined
+  /** Whether a worker may hold it behind other jobs (`CallSettings.prefetch`). */
+  readonly prefetch: boolean
   /** The caller's span, when the call is traced. */
   readonly trace?: Trace | undefined
   /** Items of this job a worker still holds. */
@@ -81,7 +84,7 @@ export interface DispatcherOptions {
   /** The pool's figures and events. */
   readonly telemetry: PoolTelemetry
   readonly queueSize: number
-  /** Jobs a worker may hold: running plus prefetched. Jobs with a timeout only go to a free running slot. */
+  /** Jobs a worker may hold: running plus prefetched. A job that may not be prefetched (`Job.prefetch`) only goes to a free running slot. */
   readonly concurrency: number
   readonly prefetch: number
   readonly balancer: Balancer.Balancer<any>
@@ -139,7 +142,7 @@ const makeJob = (
   task: Task.Any,
   module: string,
   payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
-  options: { readonly retries: number; readonly timeoutMs: number | undefined },
+  options: CallSettings,
   onDone: (index: number, exit: Exit.Exit<unknown, unknown>) => void,
   trace: Trace | undefined,
   submittedAt: number
@@ -150,6 +153,7 @@ const makeJob = (
     payload: payloads[0]?.payload,
     items,
     timeoutMs: options.timeoutMs,
+    prefetch: options.prefetch,
     held: 0,
     timer: undefined,
     trace
@@ -179,13 +183,22 @@ const makeSingleJob = (
   task: Task.Any,
   payload: unknown,
   encoded: unknown,
-  options: { readonly retries: number; readonly timeoutMs: number | undefined },
+  options: CallSettings,
   onDone: (exit: Exit.Exit<unknown, unknown>) => void,
   trace: Trace | undefined,
   submittedAt: number
 ): Job => {
   const items: Array<Item> = []
-  const job: Job = { task: task.name, payload, items, timeoutMs: options.timeoutMs, held: 0, timer: undefined, trace }
+  const job: Job = {
+    task: task.name,
+    payload,
+    items,
+    timeoutMs: options.timeoutMs,
+    prefetch: options.prefetch,
+    held: 0,
+    timer: undefined,
+    trace
+  }
   items.push(makeItem(task, task.module, payload, encoded, job, options.retries, onDone, submittedAt))
   return job
 }
@@ -237,7 +250,7 @@ export class Dispatcher {
     task: Task.Any,
     payload: unknown,
     encoded: unknown,
-    settings: { readonly retries: number; readonly timeoutMs: number | undefined },
+    settings: CallSettings,
     admissionMs: number | undefined,
     trace: Trace | undefined,
     done: (exit: Exit.Exit<unknown, unknown>) => void
@@ -291,7 +304,7 @@ export class Dispatcher {
     task: Task.Any,
     payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
     chunkSize: number,
-    settings: { readonly retries: number; readonly timeoutMs: number | undefined },
+    settings: CallSettings,
     trace: Trace | undefined,
     onItem: (index: number, exit: Exit.Exit<unknown, unknown>, cancelRest: Effect.Effect<void>) => void
   ): Exit.Exit<never, PoolShuttingDown | RestartIntensityExceeded> | Effect.Effect<void> {
@@ -421,7 +434,7 @@ export class Dispatcher {
           // Prefetch only when more jobs wait than every worker can run at once: a batch then saves round
           // trips, while a shallow queue waits here for the first free worker instead of behind a long task.
           const deep = this.queue.length > this.options.size * concurrency
-          this.limit = deep && job.timeoutMs === undefined ? concurrency + prefetch : concurrency
+          this.limit = deep && job.prefetch ? concurrency + prefetch : concurrency
           this.module = job.items[0]!.run.module
           const index = balancer.pick(this.slots, job)
           if (index === undefined) {
@@ -614,6 +627,7 @@ export class Dispatcher {
       payload: item.payload,
       items: [item],
       timeoutMs: job.timeoutMs,
+      prefetch: job.prefetch,
       held: 0,
       timer: undefined,
       trace: job.trace

@@ -80,10 +80,17 @@ export const timerMillis = (ms: number | undefined): number | undefined =>
 export const defaultSize = (): number =>
   Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1)
 
-/** What a call runs with: its crash retries and its deadline (`undefined`: none). */
+/**
+ * What a call runs with: its crash retries, its deadline (`undefined`:
+ * none), and whether a worker may hold its jobs behind others (`prefetch`):
+ * not with a deadline, which runs from dispatch, nor for a call made while
+ * serving a child (`Endpoints.ServingChild`), which a task holding a worker
+ * may be waiting for.
+ */
 export interface CallSettings {
   readonly retries: number
   readonly timeoutMs: number | undefined
+  readonly prefetch: boolean
 }
 
 /**
@@ -97,8 +104,6 @@ export const callSettings = (
 ): CallSettings | InvalidOption => {
   const invalid = validateCall(call)
   if (invalid !== undefined) return invalid
-  return {
-    retries: call?.retries ?? task.retries ?? pool.retries ?? 0,
-    timeoutMs: timerMillis(millis(call?.timeout) ?? millis(task.timeout) ?? millis(pool.timeout))
-  }
+  const timeoutMs = timerMillis(millis(call?.timeout) ?? millis(task.timeout) ?? millis(pool.timeout))
+  return { retries: call?.retries ?? task.retries ?? pool.retries ?? 0, timeoutMs, prefetch: timeoutMs === undefined }
 }

@@ -43,7 +43,17 @@ export class Submission {
     this.modules = options.modules
   }
 
-  private settings(task: Task.Any, call: MapOptions | undefined): CallSettings | Exit.Exit<never, InvalidOption> {
+  /** The settings of a call; `servingChild`: it is made while serving a child's call, so it is not prefetched. */
+  private settings(
+    task: Task.Any,
+    call: MapOptions | undefined,
+    servingChild: boolean
+  ): CallSettings | Exit.Exit<never, InvalidOption> {
+    const settings = this.ownSettings(task, call)
+    return servingChild && !Exit.isExit(settings) && settings.prefetch ? { ...settings, prefetch: false } : settings
+  }
+
+  private ownSettings(task: Task.Any, call: MapOptions | undefined): CallSettings | Exit.Exit<never, InvalidOption> {
     // Options that set neither retries nor a timeout (a stream's per-item options) get the task's settings too.
     const plain = call === undefined || (call.retries === undefined && call.timeout === undefined)
     const cached = plain ? this.taskSettings.get(task) : undefined
@@ -65,6 +75,7 @@ export class Submission {
    * One payload (`apply`, `offer`, `Pool.runCallback`): `done` gets the
    * call's exit once, synchronously when it is refused. Returns what cancels
    * the call (`undefined` once refused); see `Dispatcher.submitOne`.
+   * `servingChild`: the call is made while serving a child's call.
    */
   one(
     task: Task.Any,
@@ -72,9 +83,10 @@ export class Submission {
     call: CallOptions | undefined,
     admissionMs: number | undefined,
     trace: Trace | undefined,
+    servingChild: boolean,
     done: (exit: Exit.Exit<any, any>) => void
   ): (() => Effect.Effect<void>) | undefined {
-    const settings = this.settings(task, call)
+    const settings = this.settings(task, call, servingChild)
     if (Exit.isExit(settings)) return void done(settings)
     const encoded = this.encode(task, payload)
     if (Exit.isFailure(encoded)) return void done(encoded)
@@ -94,9 +106,10 @@ export class Submission {
     chunkSize: number,
     call: MapOptions | undefined,
     trace: Trace | undefined,
+    servingChild: boolean,
     onItem: (index: number, exit: Exit.Exit<unknown, unknown>, cancelRest: Effect.Effect<void>) => void
   ): Exit.Exit<never, unknown> | Effect.Effect<void> {
-    const settings = this.settings(task, call)
+    const settings = this.settings(task, call, servingChild)
     if (Exit.isExit(settings)) return settings
     const prepared: Array<{ payload: unknown; encoded: unknown }> = new Array(payloads.length)
     for (let index = 0; index < payloads.length; index++) {
