@@ -19,7 +19,9 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "200" },
     bursts: { type: "string", default: "1" },
     /** Write `.cpuprofile`s of the first burst (main thread and each worker thread) with this prefix. */
-    profile: { type: "string" }
+    profile: { type: "string" },
+    /** Print each burst's start and end on the monotonic clock (µs), to window profiles taken with `node --cpu-prof`. */
+    window: { type: "boolean", default: false }
   }
 })
 
@@ -81,26 +83,33 @@ for (let b = 0; b < Number(args.bursts); b++) {
   }
   const before = pids.map(threads)
   const t0 = performance.now()
+  const startedAt = process.hrtime.bigint()
   await many(range(tasks), inFlight)
+  const endedAt = process.hrtime.bigint()
   const wall = performance.now() - t0
   const after = pids.map(threads)
+  // The burst's bounds on the monotonic clock that `node --cpu-prof` stamps its samples with (µs), to window profiles.
+  if (args.window) console.log(`window burst ${b + 1}: ${startedAt / 1000n} ${endedAt / 1000n}`)
   if (session !== undefined) {
     const { profile } = await session.post("Profiler.stop")
     writeFileSync(`${args.profile}-main.cpuprofile`, JSON.stringify(profile))
     for (const [i, handle] of workerProfiles.entries())
       writeFileSync(`${args.profile}-worker${i}.cpuprofile`, await handle.stop())
   }
-  const perTask: Record<string, number> = {}
+  // Nanoseconds by thread name, the workers' threads summed over every worker (`child main`: all the workers' main threads).
+  const spent: Record<string, number> = {}
   let total = 0
   for (const [i, pid] of pids.entries()) {
     for (const [name, ns] of Object.entries(after[i]!)) {
       const d = ns - (before[i]![name] ?? 0)
       if (d <= 0) continue
       const key = pid === process.pid ? name : `child ${name}`
-      perTask[key] = Math.round(d / tasks / 100) / 10
+      spent[key] = (spent[key] ?? 0) + d
       total += d
     }
   }
+  const perTask: Record<string, number> = {}
+  for (const [key, ns] of Object.entries(spent)) perTask[key] = Math.round(ns / tasks / 100) / 10
   console.log(
     `${args.contender} burst ${b + 1} inFlight=${args.inFlight}: ${Math.round((tasks / wall) * 1000)}/s, CPU µs/task total ${(total / tasks / 1000).toFixed(1)} ${JSON.stringify(perTask)}`
   )

@@ -481,7 +481,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
           break
         case "Batch":
           if (bootstrapping) endBootstrap()
-          for (const run of value.runs) queue.push(withModule(run))
+          for (let i = 0; i < value.runs.length; i++) queue.push(withModule(value.runs[i]!))
           break
         case "Interrupt":
           interrupt(value.id)

@@ -588,16 +588,18 @@ export const make = Effect.fnUntraced(function* (
     if (slot.occupy()) run(supervise(slot).pipe(Effect.ensuring(Effect.sync(() => slot.vacate()))))
   }
   // Queued work with no worker free: start a worker per waiting job, counting those already starting. A keyed job
-  // waits for its own worker, which may be any of them: a keyed balancer starts them all.
+  // waits for its own worker, which may be any of them: a keyed balancer starts them all. It runs at every call made
+  // while others wait, often before V8 has optimized it: indexed loops, which cost no iterator there.
   function startOnDemand(): void {
     if (balancer.keyed === true) {
-      for (const slot of slots) occupy(slot)
+      for (let i = 0; i < slots.length; i++) occupy(slots[i]!)
       return
     }
     let wanted = dispatcher.queue.length
-    for (const slot of slots) if (slot.state === "starting") wanted--
-    for (const slot of slots) {
+    for (let i = 0; i < slots.length; i++) if (slots[i]!.state === "starting") wanted--
+    for (let i = 0; i < slots.length; i++) {
       if (wanted <= 0) return
+      const slot = slots[i]!
       if (slot.state === "empty") {
         occupy(slot)
         wanted--

@@ -462,7 +462,9 @@ export class Dispatcher {
   private place(job: Job, slot: Slot): void {
     const now = this.clock.monotonicMillis()
     const waitMs = this.telemetry.waitMs
-    for (const item of job.items) {
+    const items = job.items
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!
       item.dispatchedAt = now
       waitMs.update(now - item.submittedAt)
     }
@@ -487,7 +489,8 @@ export class Dispatcher {
 
   private readonly flushAll = (): void => {
     this.flushScheduled = false
-    for (const slot of this.slots) slot.flush()
+    const slots = this.slots
+    for (let i = 0; i < slots.length; i++) slots[i]!.flush()
   }
 
   /** Starts a job's deadline, when it has one. */

@@ -183,8 +183,10 @@ export class Slot implements Balancer.WorkerView {
     }
     if (this.isIdle) this.setIdle(false)
     this.jobs++
-    job.held += job.items.length
-    for (const item of job.items) {
+    const items = job.items
+    job.held += items.length
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!
       item.slot = this
       item.sent = false
       this.held.set(item.id, item)
@@ -232,8 +234,10 @@ export class Slot implements Balancer.WorkerView {
       this.connection!.sendUnsafe(runsMessage(runs, this.isNamed))
       // The transport found the worker broken as it sent (its channel is closed): the runs never reached it.
       const reached = !this.isStopping()
-      for (const item of items) item.sent = reached
-      for (const run of runs) this.named.add(run.task)
+      for (let i = 0; i < items.length; i++) {
+        items[i]!.sent = reached
+        this.named.add(runs[i]!.task)
+      }
     } catch {
       for (const item of items) this.sendAlone(item)
     }
