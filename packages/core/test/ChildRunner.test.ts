@@ -103,6 +103,36 @@ describe("ChildRunner", () => {
     expect(sent).toEqual([])
   })
 
+  it("on a synchronous channel, each reply frame carries its own run, however the runner reuses its frames", async () => {
+    const copies: Array<ChildMessage> = []
+    const handed: Array<ChildMessage> = []
+    const runner = ChildRunner.make(
+      {
+        send: () => Promise.resolve(),
+        // `postMessage` copies the frame before it returns; so does this channel.
+        sendNow: (frame) => {
+          copies.push(structuredClone(frame))
+          handed.push(frame)
+        },
+        done: () => {},
+        defer: (f) => setImmediate(f),
+        rss: () => 0
+      },
+      { ...ChildRunner.defaultOptions, preload: [module], bundled: true }
+    )
+    await runner.warmUp
+    runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2, 3]) })
+    // The first reply also carries the resident set size (reported once a second).
+    expect(copies).toEqual([
+      [[1], [1], 0],
+      [[2], [2]],
+      [[3], [3]]
+    ])
+    // The lone replies went in one reused frame, which holds no value once the channel has taken it.
+    expect(handed[1]).toBe(handed[2])
+    expect((handed[2] as WireDone)[1]).toEqual([undefined])
+  })
+
   it("sends a frame that sendNow refuses again, one reply at a time, through the async send", async () => {
     log.length = 0
     const sent: Array<ChildMessage> = []

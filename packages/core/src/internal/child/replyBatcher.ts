@@ -89,6 +89,14 @@ export const make = (options: {
   let doneIds: Array<number> = []
   let doneValues: Array<unknown> = []
   const size = () => replies.length + doneIds.length
+  /**
+   * The `WireDone` of a lone plain success on a `sendNow` channel, which
+   * copies a frame before it returns: one frame for every such reply, the
+   * reply a worker thread sends after each run, instead of three arrays each.
+   */
+  const lone: [Array<number>, Array<unknown>] = [[0], [undefined]]
+  const loneIds = lone[0]
+  const loneValues = lone[1]
 
   /** Sends `frame`; if the channel refuses it, `oneByOne` sends its replies again apart. `undefined`: taken now. */
   const sendFrame = (frame: ChildMessage, oneByOne: () => Promise<void>): Promise<void> | undefined => {
@@ -102,9 +110,27 @@ export const make = (options: {
     }
   }
 
+  /** Sends the lone success `id` in the reused frame; `undefined`: taken now. */
+  const sendLone = (id: number, value: unknown): Promise<void> | undefined => {
+    loneIds[0] = id
+    loneValues[0] = value
+    try {
+      sendNow!(lone)
+      return undefined
+    } catch {
+      return sendOneByOne(send, [{ id, reply: { _tag: "Success", value } }])
+    } finally {
+      loneValues[0] = undefined
+    }
+  }
+
   const flush = (): Promise<void> | undefined => {
     if (size() === 0) return undefined
     const bytes = rss()
+    if (sendNow !== undefined && bytes === undefined && doneIds.length === 1 && replies.length === 0) {
+      const id = doneIds.pop()!
+      return sendLone(id, doneValues.pop())
+    }
     let first: Promise<void> | undefined
     let second: Promise<void> | undefined
     if (doneIds.length > 0) {
