@@ -327,8 +327,7 @@ const encodedExit = (task: Codable, exit: Exit.Exit<unknown, unknown>): Reply =>
 export const replyOf = <R = never>(
   task: Codable,
   effect: Effect.Effect<unknown, unknown, R>
-): Effect.Effect<Reply, never, R> =>
-  Effect.map(Effect.exit(effect), (exit) => encodedExit(task, exit))
+): Effect.Effect<Reply, never, R> => Effect.map(Effect.exit(effect), (exit) => encodedExit(task, exit))
 
 /**
  * The reply of a fiber that ran `runInChild`: its reply, or, when the fiber
