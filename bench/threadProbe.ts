@@ -1,10 +1,11 @@
 /**
  * Warm throughput and CPU per task of one contender, runnable in any tree
- * (it needs only the contender's `start`/`runMany`/`close`):
+ * (it needs only the contender's `start`/`run`/`close`):
  * `npx node bench/threadProbe.ts [--contender troupe-thread] [--warmup 20000] [--tasks 20000] [--reps 3]
- * [--probes tput64,tputAll]`.
+ * [--probes tput64,tputAll] [--perCall]`.
  * Each rep runs `--tasks` tasks 64 in flight (`tput64`) and all at once
- * (`tputAll`) through `runMany`, as `measure.ts` does, and prints for each
+ * (`tputAll`) through `runMany` when the contender has it, as `measure.ts`
+ * does (else, and with `--perCall`, one `run` Promise per task), and prints for each
  * the tasks per second, the on-CPU µs per task of every thread of this
  * process (`/proc/<pid>/task/<tid>/schedstat`) and the voluntary context
  * switches per task (a thread's sleeps: how often it drained its queue and
@@ -21,7 +22,9 @@ const { values: args } = parseArgs({
     tasks: { type: "string", default: "20000" },
     warmup: { type: "string", default: "20000" },
     reps: { type: "string", default: "3" },
-    probes: { type: "string", default: "tput64,tputAll" }
+    probes: { type: "string", default: "tput64,tputAll" },
+    /** One `run` Promise per task (the first-task probes' caller) even when the contender has `runMany`. */
+    perCall: { type: "boolean", default: false }
   }
 })
 
@@ -57,16 +60,27 @@ Worker.prototype.emit = function (this: Worker, event: string | symbol, ...rest:
 const { make } = (await import(`./contenders/${args.contender}.ts`)) as {
   make: () => {
     start(size: number): Promise<void>
-    runMany(ns: ReadonlyArray<number>, inFlight: number): Promise<ReadonlyArray<number>>
+    run(n: number): Promise<number>
+    runMany?(ns: ReadonlyArray<number>, inFlight: number): Promise<ReadonlyArray<number>>
     close(): Promise<void>
   }
 }
 const contender = make()
 await contender.start(2)
+/** `inFlight` tasks at a time: the contender's own idiom, or (`--perCall`, or none) one `run` Promise per task. */
+const runMany = async (ns: ReadonlyArray<number>, inFlight: number): Promise<unknown> => {
+  if (contender.runMany !== undefined && !args.perCall) return contender.runMany(ns, inFlight)
+  if (inFlight >= ns.length) return Promise.all(ns.map((n) => contender.run(n)))
+  let next = 0
+  const lane = async () => {
+    while (next < ns.length) await contender.run(ns[next++]!)
+  }
+  return Promise.all(Array.from({ length: Math.min(inFlight, ns.length) }, lane))
+}
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
 const tasks = Number(args.tasks)
-await contender.runMany(range(Number(args.warmup)), 64)
-await contender.runMany(range(Number(args.warmup)), Number(args.warmup))
+await runMany(range(Number(args.warmup)), 64)
+await runMany(range(Number(args.warmup)), Number(args.warmup))
 for (let rep = 0; rep < Number(args.reps); rep++) {
   for (const [probe, inFlight] of [
     ["tput64", 64],
@@ -76,7 +90,7 @@ for (let rep = 0; rep < Number(args.reps); rep++) {
     const before = threads()
     const [out0, in0] = [framesOut, framesIn]
     const t0 = performance.now()
-    await contender.runMany(range(tasks), inFlight)
+    await runMany(range(tasks), inFlight)
     const wall = performance.now() - t0
     const after = threads()
     const cpu: Record<string, number> = {}

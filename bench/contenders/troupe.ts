@@ -13,6 +13,10 @@ import * as Tasks from "../workers/troupeTasks.ts"
 import { lanes } from "./effectLanes.ts"
 import type { Contender } from "./types.ts"
 
+/** `TROUPE_PREFETCH=n`: the pool's `prefetch` for an experiment (default: the library's). */
+export const optionsFromEnv = (): { readonly prefetch?: number } =>
+  process.env.TROUPE_PREFETCH === undefined ? {} : { prefetch: Number(process.env.TROUPE_PREFETCH) }
+
 export const makeTroupe = (backend: "process" | "thread"): Contender => {
   let runtime: ManagedRuntime.ManagedRuntime<Pool.Pool, unknown> | undefined
   let pool: Pool.Service | undefined
@@ -26,6 +30,7 @@ export const makeTroupe = (backend: "process" | "thread"): Contender => {
         NodePool.layer({
           backend,
           size,
+          ...optionsFromEnv(),
           tasks: Tasks.all,
           // The crash probe kills 20 workers within seconds; the default intensity (2 × size in 10 s) would give up.
           intensity: 1000,

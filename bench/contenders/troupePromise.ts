@@ -4,6 +4,7 @@
  */
 import { PromisePool } from "@troupe/node"
 import * as Tasks from "../workers/troupeTasks.ts"
+import { optionsFromEnv } from "./troupe.ts"
 import type { Contender } from "./types.ts"
 
 export const makeTroupePromise = (backend: "process" | "thread"): Contender => {
@@ -14,6 +15,7 @@ export const makeTroupePromise = (backend: "process" | "thread"): Contender => {
       pool = await PromisePool.make({
         backend,
         size,
+        ...optionsFromEnv(),
         tasks: Tasks.all,
         // As in troupe.ts: the crash probe kills workers faster than the default intensity allows.
         intensity: 1000,

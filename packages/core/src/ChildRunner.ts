@@ -110,7 +110,8 @@ export interface ChildPort {
    * Sends a frame synchronously, for a channel that takes every frame as it
    * is handed over (a worker thread's `postMessage`); throws when it cannot
    * take it. When present, the runner sends its replies through it, and the
-   * next run starts without waiting for a promise.
+   * next run starts without waiting for a promise. The frame must be copied
+   * (or written) before it returns: the runner reuses its arrays afterwards.
    */
   readonly sendNow?: ((frame: ChildMessage) => void) | undefined
   /** Called once a `once` runner has replied, with the exit code to use. */

@@ -37,9 +37,9 @@ const loggedRuns = (ids: ReadonlyArray<number>) =>
       : { _tag: "Run", id, task: Logged.name, payload: id }
   )
 
-/** The ids a reply frame carries (`WireDone` or `Replies`). */
+/** The ids a reply frame carries (`WireDone`, `WireOne` or `Replies`). */
 const idsOf = (frame: ChildMessage): Array<number> => {
-  if (Array.isArray(frame)) return [...(frame as WireDone)[0]]
+  if (Array.isArray(frame)) return typeof frame[0] === "number" ? [frame[0]] : [...(frame as WireDone)[0]]
   const framed = frame as ChildFrame
   return framed._tag === "Replies" ? framed.replies.map((addressed) => addressed.id) : []
 }
@@ -52,8 +52,8 @@ describe("ChildRunner", () => {
     const allReplied = Promise.withResolvers<void>()
     const send = (frame: ChildMessage): Promise<void> => {
       if (Array.isArray(frame)) {
-        replied += frame[0].length
-        lastValue = frame[1].at(-1)
+        replied += idsOf(frame).length
+        lastValue = typeof frame[0] === "number" ? frame[1] : (frame as WireDone)[1].at(-1)
         if (replied === count) allReplied.resolve()
       }
       return Promise.resolve()
@@ -101,6 +101,36 @@ describe("ChildRunner", () => {
     // Every run answers at once: the whole batch is done before `onMessage` returns.
     expect(log).toEqual(["run 1", "reply 1", "run 2", "reply 2", "run 3", "reply 3"])
     expect(sent).toEqual([])
+  })
+
+  it("on a synchronous channel, each reply frame carries its own run, however the runner reuses its frames", async () => {
+    const copies: Array<ChildMessage> = []
+    const handed: Array<ChildMessage> = []
+    const runner = ChildRunner.make(
+      {
+        send: () => Promise.resolve(),
+        // `postMessage` copies the frame before it returns; so does this channel.
+        sendNow: (frame) => {
+          copies.push(structuredClone(frame))
+          handed.push(frame)
+        },
+        done: () => {},
+        defer: (f) => setImmediate(f),
+        rss: () => 0
+      },
+      { ...ChildRunner.defaultOptions, preload: [module], bundled: true }
+    )
+    await runner.warmUp
+    runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2, 3]) })
+    // The first reply also carries the resident set size (reported once a second).
+    expect(copies).toEqual([
+      [[1], [1], 0],
+      [2, 2],
+      [3, 3]
+    ])
+    // The lone successes went in one reused `WireOne`, which holds no value once the channel has taken it.
+    expect(handed[1]).toBe(handed[2])
+    expect(handed[2]).toEqual([3, undefined])
   })
 
   it("sends a frame that sendNow refuses again, one reply at a time, through the async send", async () => {

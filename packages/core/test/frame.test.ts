@@ -13,6 +13,7 @@ import {
   type Run,
   runsMessage,
   WireDone,
+  WireOne,
   WireRun,
   wireDone
 } from "../src/internal/wire/frame.ts"
@@ -194,6 +195,26 @@ describe("frames", () => {
     expect(decodeChildFrame(wireDone([3], ["x"], undefined))).toEqual(
       Exit.succeed({ _tag: "Done", ids: [3], values: ["x"] })
     )
+
+    // A success alone goes as a `WireOne`; an array that is neither is refused as the Schemas say.
+    const successes = Schema.Union([WireDone, WireOne])
+    const oneFrames: Array<unknown> = [
+      [1, 4],
+      [1, { a: 1 }],
+      [1, undefined],
+      [1, null],
+      ["1", 4],
+      [1],
+      [1, 4, 5],
+      [[1], 4]
+    ]
+    for (const frame of oneFrames) {
+      const decoded = decodeChildFrame(frame)
+      const schema = Schema.decodeUnknownExit(successes)(frame)
+      expect(Exit.isSuccess(decoded)).toBe(Exit.isSuccess(schema))
+    }
+    expect(decodeChildFrame([3, "x"])).toEqual(Exit.succeed({ _tag: "Done", ids: [3], values: ["x"] }))
+    expect(decodeChildFrame([3, undefined])).toEqual(Exit.succeed({ _tag: "Done", ids: [3], values: [undefined] }))
   })
 
   it("channel frames: the hand checks of Call and CallReply agree with their Schemas", () => {

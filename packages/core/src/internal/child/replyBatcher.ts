@@ -7,9 +7,9 @@
  * has already reached its parent, so a crash costs only the runs that were
  * running. Replies that finish while no run starts (concurrent runs ending in
  * one turn of the event loop) go out together: plain successes as one
- * compact `WireDone` (ids and values), the other replies as `Replies`. An
- * actor server batches its replies here too, all as `Replies` (an actor's
- * reply may carry its persisted state).
+ * compact `WireDone` (ids and values; a success alone as a `WireOne`), the
+ * other replies as `Replies`. An actor server batches its replies here too,
+ * all as `Replies` (an actor's reply may carry its persisted state).
  *
  * A frame the channel refuses (a value that cannot be serialized or cloned)
  * is sent again one reply at a time, and a reply the channel refuses alone
@@ -57,6 +57,8 @@ const sendOneByOne = (send: Send, replies: ReadonlyArray<Addressed>): Promise<vo
     )
   ).then(() => undefined)
 
+const success = (id: number, value: unknown): Addressed => ({ id, reply: { _tag: "Success", value } })
+
 export interface ReplyBatcher {
   /** How many replies wait to be sent. */
   readonly size: () => number
@@ -89,6 +91,12 @@ export const make = (options: {
   let doneIds: Array<number> = []
   let doneValues: Array<unknown> = []
   const size = () => replies.length + doneIds.length
+  /**
+   * The `WireOne` of a lone plain success on a `sendNow` channel, which
+   * copies a frame before it returns: one frame for every such reply (the
+   * reply a worker thread sends after each run).
+   */
+  const lone: [number, unknown] = [0, undefined]
 
   /** Sends `frame`; if the channel refuses it, `oneByOne` sends its replies again apart. `undefined`: taken now. */
   const sendFrame = (frame: ChildMessage, oneByOne: () => Promise<void>): Promise<void> | undefined => {
@@ -102,9 +110,28 @@ export const make = (options: {
     }
   }
 
+  /** Sends the lone success `id` as a `WireOne`; `undefined`: taken now. */
+  const sendOne = (id: number, value: unknown): Promise<void> | undefined => {
+    if (sendNow === undefined) return sendFrame([id, value], () => sendOneByOne(send, [success(id, value)]))
+    lone[0] = id
+    lone[1] = value
+    try {
+      sendNow(lone)
+      return undefined
+    } catch {
+      return sendOneByOne(send, [success(id, value)])
+    } finally {
+      lone[1] = undefined
+    }
+  }
+
   const flush = (): Promise<void> | undefined => {
     if (size() === 0) return undefined
     const bytes = rss()
+    if (bytes === undefined && doneIds.length === 1 && replies.length === 0) {
+      const id = doneIds.pop()!
+      return sendOne(id, doneValues.pop())
+    }
     let first: Promise<void> | undefined
     let second: Promise<void> | undefined
     if (doneIds.length > 0) {
@@ -112,7 +139,7 @@ export const make = (options: {
       const values = doneValues
       doneIds = []
       doneValues = []
-      const asReplies = () => ids.map((id, i): Addressed => ({ id, reply: { _tag: "Success", value: values[i] } }))
+      const asReplies = () => ids.map((id, i) => success(id, values[i]))
       first = sendFrame(wireDone(ids, values, replies.length > 0 ? undefined : bytes), () =>
         sendOneByOne(send, asReplies())
       )

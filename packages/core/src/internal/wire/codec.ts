@@ -312,11 +312,12 @@ export const runInChild = (
 
 /**
  * Encodes an outcome; a value whose encoding throws (a getter or a proxy
- * that throws as the Schema reads it) is an `EncodeFailed` reply.
+ * that throws as the Schema reads it) is an `EncodeFailed` reply. No
+ * closure: this runs once per run.
  */
-const encoded = (encode: () => Reply): Reply => {
+const encodedExit = (task: Codable, exit: Exit.Exit<unknown, unknown>): Reply => {
   try {
-    return encode()
+    return Exit.isSuccess(exit) ? successReply(task, exit.value) : replyOfCause(task, exit.cause)
   } catch (error) {
     return { _tag: "EncodeFailed", message: `the outcome could not be encoded: ${defectText(error)}` }
   }
@@ -326,11 +327,7 @@ const encoded = (encode: () => Reply): Reply => {
 export const replyOf = <R = never>(
   task: Codable,
   effect: Effect.Effect<unknown, unknown, R>
-): Effect.Effect<Reply, never, R> =>
-  Effect.matchCause(effect, {
-    onFailure: (cause): Reply => encoded(() => replyOfCause(task, cause)),
-    onSuccess: (value): Reply => encoded(() => successReply(task, value))
-  })
+): Effect.Effect<Reply, never, R> => Effect.map(Effect.exit(effect), (exit) => encodedExit(task, exit))
 
 /**
  * The reply of a fiber that ran `runInChild`: its reply, or, when the fiber
@@ -373,8 +370,7 @@ export const replyNow = <R>(
     return defectReply(defect)
   }
   if (!Exit.isExit(effect)) return replyOf(task, effect)
-  const exit = effect
-  return encoded(() => (Exit.isSuccess(exit) ? successReply(task, exit.value) : replyOfCause(task, exit.cause)))
+  return encodedExit(task, effect)
 }
 
 /**

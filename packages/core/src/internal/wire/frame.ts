@@ -6,9 +6,9 @@
  * sends `Ready` once it listens, then one reply per `Run`, several at a time
  * when several finish together: plain successes in a compact `Done` frame,
  * the others in a `Replies` frame. On the hot path, runs and `Done` travel as
- * arrays (`WireRun`, `WireDone`), which JSON reads faster. Each side decodes
- * what it receives with these Schemas, so a malformed frame is a typed error
- * at the boundary, never a crash.
+ * arrays (`WireRun`, `WireDone`, `WireOne`), which JSON reads faster. Each
+ * side decodes what it receives with these Schemas, so a malformed frame is
+ * a typed error at the boundary, never a crash.
  *
  * @internal
  */
@@ -203,6 +203,15 @@ export const WireDone = Schema.Tuple([
 export type WireDone = typeof WireDone.Type
 
 /**
+ * One plain success on the wire, alone: `[id, value]`, read as a `Done`
+ * frame of that run. It is what a worker sends after each run that succeeds
+ * with nothing else to send, so it is the most frequent reply: one array to
+ * copy and read instead of a `WireDone`'s three.
+ */
+export const WireOne = Schema.Tuple([Schema.Number, Schema.Unknown])
+export type WireOne = typeof WireOne.Type
+
+/**
  * Child to parent: call `method` of the service the parent serves as
  * `endpoint`, with a payload encoded by the method's Schema; answered by a
  * `CallReply` or `CallRefused` to `id`.
@@ -247,13 +256,13 @@ export const ChildFrame = Schema.Union([
 ])
 export type ChildFrame = typeof ChildFrame.Type
 
-/** What a child sends: a frame, or plain successes as a `WireDone`. */
-export type ChildMessage = ChildFrame | WireDone
+/** What a child sends: a frame, or plain successes as a `WireDone` (or one as a `WireOne`). */
+export type ChildMessage = ChildFrame | WireDone | WireOne
 
 const decodeChildFrameSchema = Schema.decodeUnknownExit(ChildFrame)
 const decodeParentFrameSchema = Schema.decodeUnknownExit(ParentFrame)
 const decodeWireRunsSchema = Schema.decodeUnknownExit(Schema.Array(WireRun))
-const decodeWireDoneSchema = Schema.decodeUnknownExit(WireDone)
+const decodeWireSuccessesSchema = Schema.decodeUnknownExit(Schema.Union([WireDone, WireOne]))
 
 /** `run` as a `WireRun` (naming its module when `withModule`), or `undefined` when only a `Run` object carries it (a traced run, or one without a payload, which JSON would turn into `null`). */
 const toWireRun = (run: Run, withModule: boolean): WireRun | undefined => {
@@ -310,6 +319,11 @@ const fromWireDone = (wire: WireDone): ChildFrame =>
     ? { _tag: "Done", ids: wire[0], values: wire[1], rss: wire[2] }
     : { _tag: "Done", ids: wire[0], values: wire[1] }
 
+const fromWireOne = (wire: WireOne): ChildFrame => ({ _tag: "Done", ids: [wire[0]], values: [wire[1]] })
+
+const fromWireSuccesses = (wire: WireDone | WireOne): ChildFrame =>
+  typeof wire[0] === "number" ? fromWireOne(wire as WireOne) : fromWireDone(wire as WireDone)
+
 // The hot frames (a `Run` or `Batch` of plain runs, `Replies` of successes and typed failures) are checked by
 // hand: a frame passes here only if it has exactly the shape its Schema accepts, and passes through unchanged
 // (frames arrive freshly deserialized, so nothing else holds them). Anything else, malformed frames included,
@@ -336,6 +350,8 @@ const isWireRuns = (u: ReadonlyArray<unknown>): boolean => {
   for (let i = 0; i < u.length; i++) if (!isWireRun(u[i])) return false
   return true
 }
+
+const isWireOne = (u: ReadonlyArray<unknown>): boolean => u.length === 2 && typeof u[0] === "number"
 
 const isWireDone = (u: ReadonlyArray<unknown>): boolean =>
   (u.length === 2 || (u.length === 3 && typeof u[2] === "number")) && isNumbers(u[0]) && Array.isArray(u[1])
@@ -438,9 +454,10 @@ const decodeEachReply = (u: Record<string, unknown>): ChildFrame | undefined => 
 
 export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> => {
   if (Array.isArray(u)) {
+    if (isWireOne(u)) return Exit.succeed(fromWireOne(u as unknown as WireOne))
     return isWireDone(u)
       ? Exit.succeed(fromWireDone(u as unknown as WireDone))
-      : Exit.map(decodeWireDoneSchema(u), fromWireDone)
+      : Exit.map(decodeWireSuccessesSchema(u), fromWireSuccesses)
   }
   if (
     isObject(u) &&
