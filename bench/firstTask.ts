@@ -81,8 +81,9 @@ for (let rep = 0; rep < reps; rep++) {
   const order = contenders.map((_, i) => contenders[(i + rep) % contenders.length]!)
   for (const probe of probeList) {
     const run: Record<string, Values> = {}
-    // The import probe also times \`effect\`'s own modules that every Troupe program loads: the floor below Troupe's.
-    for (const contender of probe === "import" ? [...order, "effect-floor"] : order) {
+    // The import probe also times \`effect\`'s own modules that every Troupe program loads (the floor below Troupe's),
+    // and the modules a program that only runs a pool imports (instead of the barrels).
+    for (const contender of probe === "import" ? [...order, "effect-floor", "troupe-pool-only"] : order) {
       const values = measure(contender, probe)
       run[contender] = values
       for (const [key, value] of Object.entries(values)) {
@@ -97,12 +98,14 @@ for (let rep = 0; rep < reps; rep++) {
     for (const contender of contenders) {
       for (const [key, value] of Object.entries(run[contender] ?? {})) {
         if (key === "importMs" && contender === "troupe-process") {
-          const floor = run["effect-floor"]?.importMs
-          if (floor !== undefined)
-            ratios["troupe-process importMs ÷ effect-floor"] = [
-              ...(ratios["troupe-process importMs ÷ effect-floor"] ?? []),
-              value / floor
-            ]
+          for (const below of ["effect-floor", "troupe-pool-only"]) {
+            const floor = run[below]?.importMs
+            if (floor !== undefined)
+              ratios[`troupe-process importMs ÷ ${below}`] = [
+                ...(ratios[`troupe-process importMs ÷ ${below}`] ?? []),
+                value / floor
+              ]
+          }
         }
         const baseline = baselineOf(contender, key)
         const base = run[baseline]?.[key]

@@ -67,17 +67,20 @@ const librarySpecifiers = (contender: string): ReadonlyArray<string> =>
   // Not a contender: the part of \`effect\` any Troupe program loads (tasks are defined with Schema), as a floor.
   contender === "effect-floor"
     ? ["effect/Effect", "effect/Schema", "effect/Layer"]
-    : contender.startsWith("troupe")
-      ? ["@troupe/core", "@troupe/node"]
-      : contender === "piscina"
-        ? ["piscina"]
-        : contender === "tinypool-thread"
-          ? ["tinypool"]
-          : contender.startsWith("poolifier")
-            ? ["poolifier"]
-            : contender.startsWith("workerpool")
-              ? ["workerpool"]
-              : []
+    : // Not a contender either: what a program that only runs a pool loads when it imports modules, not the barrels.
+      contender === "troupe-pool-only"
+      ? ["@troupe/core/Task", "@troupe/core/Pool", "@troupe/node/NodePool"]
+      : contender.startsWith("troupe")
+        ? ["@troupe/core", "@troupe/node"]
+        : contender === "piscina"
+          ? ["piscina"]
+          : contender === "tinypool-thread"
+            ? ["tinypool"]
+            : contender.startsWith("poolifier")
+              ? ["poolifier"]
+              : contender.startsWith("workerpool")
+                ? ["workerpool"]
+                : []
 
 /** Milliseconds to import `specifiers` in turn; the first thing the process does, so nothing of them is cached. */
 const importTime = async (specifiers: ReadonlyArray<string>): Promise<Values> => {

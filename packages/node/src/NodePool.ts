@@ -12,7 +12,8 @@
  */
 
 import { availableParallelism } from "node:os"
-import { Pool, type Transport } from "@troupe/core"
+import * as Pool from "@troupe/core/Pool"
+import type * as Transport from "@troupe/core/Transport"
 import * as Layer from "effect/Layer"
 import * as NodeProcess from "./NodeProcess.ts"
 import * as NodeThread from "./NodeThread.ts"

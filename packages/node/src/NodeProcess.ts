@@ -24,8 +24,10 @@
  */
 
 import { type ChildProcess, fork } from "node:child_process"
-import type { Transport as T } from "@troupe/core"
-import { ExitStatus, Transport, TroupeError } from "@troupe/core"
+import * as ExitStatus from "@troupe/core/ExitStatus"
+import type * as T from "@troupe/core/Transport"
+import * as Transport from "@troupe/core/Transport"
+import * as TroupeError from "@troupe/core/TroupeError"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import { distrust } from "./internal/bundle.ts"

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Progress } from "@troupe/core"
+import * as Progress from "@troupe/core/Progress"
 
 /**
  * An `onProgress` callback for `map`/`imap` that writes to stdout (or `stream`).

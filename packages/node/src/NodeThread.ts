@@ -63,8 +63,10 @@
  */
 
 import { type MessagePort, type ResourceLimits, Worker } from "node:worker_threads"
-import type { Transport as T } from "@troupe/core"
-import { ExitStatus, Transport, TroupeError } from "@troupe/core"
+import * as ExitStatus from "@troupe/core/ExitStatus"
+import type * as T from "@troupe/core/Transport"
+import * as Transport from "@troupe/core/Transport"
+import * as TroupeError from "@troupe/core/TroupeError"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"

@@ -18,7 +18,8 @@
  *
  * @since 0.1.0
  */
-import { Pool, type Task } from "@troupe/core"
+import * as Pool from "@troupe/core/Pool"
+import type * as Task from "@troupe/core/Task"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"

@@ -47,7 +47,7 @@ CompileCache.enable(bundleOf(process.argv))
 // Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
 const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 
-const port: import("@troupe/core").ChildRunner.ChildPort = {
+const port: import("@troupe/core/ChildRunner").ChildPort = {
   send: (frame) =>
     new Promise((resolve, reject) => {
       send(frame, undefined, {}, (error) => (error ? reject(error) : resolve()))

@@ -15,7 +15,7 @@
  * @internal
  */
 import { pathToFileURL } from "node:url"
-import type { ChildRunner as Runner } from "@troupe/core"
+import type * as Runner from "@troupe/core/ChildRunner"
 import { bundleOf, fromArguments } from "./runnerOptions.ts"
 import { stackMapper } from "./stackMapper.ts"
 

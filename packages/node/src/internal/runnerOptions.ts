@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type { ChildRunner } from "@troupe/core"
+import type * as ChildRunner from "@troupe/core/ChildRunner"
 
 const flag = "--troupe-runner="
 const bundleFlag = "--troupe-bundle="

@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { TroupeError } from "@troupe/core"
+import * as TroupeError from "@troupe/core/TroupeError"
 import * as Effect from "effect/Effect"
 
 /** Wraps a throwing `sendUnsafe`; `target` names the child in the message ("child 42", "thread 3"). */

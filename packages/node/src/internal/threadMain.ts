@@ -44,7 +44,7 @@ const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 // The runner's own `transferList`: a bundled runner records its transfers in the bundle's core.
 const post = (frame: unknown) => parent.postMessage(frame, ChildRunner.transferList(frame) as Array<ArrayBuffer>)
 
-const port: import("@troupe/core").ChildRunner.ChildPort = {
+const port: import("@troupe/core/ChildRunner").ChildPort = {
   send: (frame) =>
     new Promise((resolve) => {
       post(frame)

@@ -9,8 +9,9 @@
  */
 import type { Readable } from "node:stream"
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import type { ExitStatus, TroupeError } from "@troupe/core"
-import { Transport } from "@troupe/core"
+import type * as ExitStatus from "@troupe/core/ExitStatus"
+import * as Transport from "@troupe/core/Transport"
+import type * as TroupeError from "@troupe/core/TroupeError"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
