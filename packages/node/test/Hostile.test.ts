@@ -14,6 +14,7 @@ import { expect } from "vitest"
 import {
   AcquireLock,
   CallHang,
+  Collect,
   HoldLockForever,
   Narcissus,
   NarcissusBehaviour,
@@ -23,10 +24,11 @@ import {
   NestedForever,
   OfferUnknown,
   Probe,
+  Produce,
   Square,
   WaitOnQueue
 } from "./fixtures/hostile.ts"
-import { backends, eventually, withPool } from "./fixtures/pool.ts"
+import { backends, eventually, range, withPool } from "./fixtures/pool.ts"
 
 /** The bound on any one wait: long enough for a loaded machine, short enough to catch a hang. */
 const bound = "20 seconds"
@@ -182,6 +184,42 @@ for (const backend of backends) {
         }).pipe(Effect.scoped)
       )
   )
+}
+
+for (const backend of backends) {
+  for (const order of ["first", "with its producers"] as const) {
+    it.live(
+      `${backend}: a task waiting through a queue for 40 tasks of its own pool (submitted ${order}) finishes on a worker to spare`,
+      () =>
+        withPool(backend, { size: 2 }, (pool) =>
+          Effect.gen(function* () {
+            const results = yield* IpcQueue.make({ item: Schema.Int, capacity: Number.POSITIVE_INFINITY })
+            const collect = pool.apply(Collect, { results, count: 40 })
+            const produce = Effect.forEach(range(40), (n) => pool.apply(Produce, { results, n }), {
+              concurrency: "unbounded"
+            })
+            // The queue is deep: the pool prefetches, also into the worker whose task waits for the others.
+            const sum =
+              order === "first"
+                ? yield* Effect.gen(function* () {
+                    const collecting = yield* Effect.forkChild(collect)
+                    yield* eventually(
+                      Effect.map(pool.stats, (stats) => stats.inFlight),
+                      (n) => n === 1,
+                      20_000
+                    )
+                    yield* produce.pipe(Effect.timeout(bound))
+                    return yield* Fiber.join(collecting).pipe(Effect.timeout(bound))
+                  })
+                : yield* Effect.all([collect, produce], { concurrency: "unbounded" }).pipe(
+                    Effect.map(([sum]) => sum),
+                    Effect.timeout(bound)
+                  )
+            expect(sum).toBe(780)
+          }).pipe(Effect.scoped)
+        )
+    )
+  }
 }
 
 it.live("process: the lock's holder is killed while another child waits: the waiter gets it, abandoned", () =>
