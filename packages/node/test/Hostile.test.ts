@@ -22,6 +22,7 @@ import {
   NestedBadPayload,
   NestedEcho,
   NestedForever,
+  NoteHuge,
   OfferUnknown,
   Probe,
   Produce,
@@ -238,6 +239,24 @@ it.live("process: the lock's holder is killed while another child waits: the wai
       expect(failureOf(yield* Fiber.join(holding))).toMatchObject([{ _tag: "WorkerCrashed" }])
     }).pipe(Effect.scoped)
   )
+)
+
+it.live(
+  "process: a call whose frame is over the pool's maxFrameBytes costs its worker (WorkerCrashed with the reason), never a hang",
+  () =>
+    withPool("process", { size: 1, maxFrameBytes: 1024 * 1024 }, (pool) =>
+      Effect.gen(function* () {
+        const { probe } = yield* serveProbe
+        expect(yield* pool.apply(NoteHuge, { probe, size: 1000 })).toBe("ok:undefined")
+        const exit = yield* Effect.exit(pool.apply(NoteHuge, { probe, size: 2 * 1024 * 1024 })).pipe(
+          Effect.timeout(bound)
+        )
+        expect(failureOf(exit)).toMatchObject([
+          { _tag: "WorkerCrashed", reason: expect.stringMatching(/frame|bytes/i) }
+        ])
+        expect(yield* pool.apply(Square, 3).pipe(Effect.timeout(bound))).toBe(9)
+      }).pipe(Effect.scoped)
+    )
 )
 
 it.live("an actor that asks itself through its own ref waits for its askTimeout (AskTimeout), then serves on", () =>
