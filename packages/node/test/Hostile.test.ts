@@ -69,11 +69,13 @@ for (const backend of backends) {
   it.live(`${backend}: a child that dies while its call runs in the parent: the parent's handler is interrupted`, () =>
     withPool(backend, { size: 1 }, (pool) =>
       Effect.gen(function* () {
-        const { hangInterrupted, next, probe } = yield* serveProbe
+        const { hangInterrupted, next, open, probe } = yield* serveProbe
         const run = yield* Effect.forkChild(Effect.exit(pool.apply(CallHang, { probe, exit: backend === "thread" })))
         const calling = yield* next("calling")
         yield* next("hanging")
+        // A process is killed from outside; a thread ends itself (process.exit) when the gate opens.
         if (backend === "process") process.kill(calling.pid, "SIGKILL")
+        else yield* open
         yield* Deferred.await(hangInterrupted).pipe(Effect.timeout(bound))
         const exit = yield* Fiber.join(run).pipe(Effect.timeout(bound))
         expect(failureOf(exit)).toMatchObject([{ _tag: "WorkerCrashed" }])
@@ -84,14 +86,16 @@ for (const backend of backends) {
   it.live(`${backend}: a child that dies while its nested pool call runs: the nested task is interrupted`, () =>
     withPool(backend, { size: 2 }, (pool) =>
       Effect.gen(function* () {
-        const { next, probe } = yield* serveProbe
+        const { next, open, probe } = yield* serveProbe
         const handle = yield* PoolHandle.make(pool)
         const run = yield* Effect.forkChild(
           Effect.exit(pool.apply(NestedForever, { pool: handle, probe, exit: backend === "thread" }))
         )
         const calling = yield* next("calling")
         yield* next("running")
+        // A process is killed from outside; a thread ends itself (process.exit) when the gate opens.
         if (backend === "process") process.kill(calling.pid, "SIGKILL")
+        else yield* open
         yield* next("interrupted")
         const exit = yield* Fiber.join(run).pipe(Effect.timeout(bound))
         expect(failureOf(exit)).toMatchObject([{ _tag: "WorkerCrashed" }])
