@@ -157,6 +157,7 @@ export interface ChildRunner {
 }
 
 const interrupted: Reply = { _tag: "Interrupted" }
+const withdrawn: Reply = { _tag: "Withdrawn" }
 
 /** A run that is loading its module, or executing, or was interrupted while loading. */
 type Running = Fiber.Fiber<Reply> | "loading" | "interrupted"
@@ -487,6 +488,12 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         case "Interrupt":
           interrupt(value.id)
           break
+        case "Withdraw":
+          // Only a run still waiting goes back (one that started answers for itself), and at once: the runs
+          // running may hold the others back for long.
+          if (queue.remove((run) => run.id === value.id) === undefined) return
+          replies.add(value.id, withdrawn, undefined)
+          return flush()
         case "Close":
           closing = true
           return exitIfClosed()

@@ -30,6 +30,15 @@ const Logged = Task.make("ChildRunner.test/Logged", {
     })
 })
 
+/** Waits until the test releases it (`release`), noting its start. */
+let release = Promise.withResolvers<void>()
+const Blocked = Task.make("ChildRunner.test/Blocked", {
+  payload: Schema.Number,
+  success: Schema.Number,
+  handler: (n) =>
+    Effect.sync(() => log.push(`run ${n}`)).pipe(Effect.andThen(Effect.promise(() => release.promise)), Effect.as(n))
+})
+
 const loggedRuns = (ids: ReadonlyArray<number>) =>
   ids.map((id, i) =>
     i === 0
@@ -162,5 +171,42 @@ describe("ChildRunner", () => {
       { _tag: "Replies", replies: [{ id: 2, reply: { _tag: "Success", value: 2 } }] }
     ])
     expect(log).toEqual(["run 1", "run 2"])
+  })
+
+  it("gives back a run still waiting when the parent withdraws it, at once, and lets a started run answer for itself", async () => {
+    log.length = 0
+    release = Promise.withResolvers<void>()
+    const sent: Array<ChildMessage> = []
+    const runner = ChildRunner.make(
+      {
+        send: (frame) => {
+          sent.push(frame)
+          return Promise.resolve()
+        },
+        done: () => {},
+        defer: (f) => setImmediate(f),
+        rss: () => 0
+      },
+      { ...ChildRunner.defaultOptions, preload: [module], bundled: true }
+    )
+    await runner.warmUp
+    runner.onMessage({
+      _tag: "Batch",
+      runs: [
+        { _tag: "Run", id: 1, module, task: Blocked.name, payload: 1 },
+        ...loggedRuns([2, 3]).map((run, i) => (i === 0 ? { ...run, module } : run))
+      ]
+    })
+    expect(log).toEqual(["run 1"])
+    // Run 3 waits behind the blocked run 1: it comes back now, while run 1 still runs.
+    runner.onMessage({ _tag: "Withdraw", id: 3 })
+    expect(sent).toMatchObject([{ _tag: "Replies", replies: [{ id: 3, reply: { _tag: "Withdrawn" } }] }])
+    // Run 1 started: withdrawing it changes nothing, it answers when it ends; then run 2 runs, and never run 3.
+    runner.onMessage({ _tag: "Withdraw", id: 1 })
+    expect(sent).toHaveLength(1)
+    release.resolve()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(log).toEqual(["run 1", "run 2"])
+    expect(sent.flatMap(idsOf)).toEqual([3, 1, 2])
   })
 })

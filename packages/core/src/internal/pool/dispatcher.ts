@@ -58,6 +58,8 @@ export interface Item {
   settled: boolean
   /** The caller gave up: never retried, never reported. */
   cancelled: boolean
+  /** Its worker was asked to give it back unstarted (`Slot.withdraw`), and has not answered yet. */
+  withdrawing: boolean
   slot: Slot | undefined
   readonly onDone: (exit: Exit.Exit<unknown, unknown>) => void
   /** Called when no worker holds the item any more. */
@@ -129,6 +131,7 @@ const makeItem = (
     sent: false,
     settled: false,
     cancelled: false,
+    withdrawing: false,
     slot: undefined,
     onDone,
     onRelease: undefined,
@@ -209,6 +212,8 @@ export class Dispatcher {
   /** Callers waiting for room in the queue, oldest first; each returns `true` once it has nothing left to enqueue. */
   private readonly admissions = new Fifo<() => boolean>()
   private pumping = false
+  /** Items asked back from their workers (`rebalance`) that have not come back yet. */
+  private withdrawals = 0
   /** The job limit a balancer sees for the job being placed. */
   limit = 1
   /** The module of the job being placed: workers started from a bundle serve only their own modules. */
@@ -453,9 +458,47 @@ export class Dispatcher {
       }
       if (placed) this.scheduleFlush()
       if (this.queue.length > 0) this.options.onDemand()
+      else if (prefetch > 0 && balancer.keyed !== true && !this.closing) this.rebalance()
     } finally {
       this.pumping = false
     }
+  }
+
+  /**
+   * Nothing is queued and a worker has room: it takes over runs that another
+   * worker holds prefetched and has not started. Each is asked back from its
+   * worker (`Slot.withdraw`, newest first) and comes back through the queue
+   * (`withdrawn`). So a prefetched run never stays behind a long task while a
+   * worker is free, nor behind a task that waits for it (a task waiting,
+   * through an `IpcQueue` or any other way, for tasks of its own pool).
+   */
+  private rebalance(): void {
+    const { concurrency } = this.options
+    let room = -this.withdrawals
+    for (const slot of this.slots) if (slot.state === "ready") room += Math.max(0, concurrency - slot.inFlight)
+    while (room > 0) {
+      let donor: Slot | undefined
+      let item: Item | undefined
+      for (const slot of this.slots) {
+        if (donor !== undefined && slot.held.size <= donor.held.size) continue
+        const candidate = slot.withdrawable(concurrency)
+        if (candidate === undefined) continue
+        donor = slot
+        item = candidate
+      }
+      if (donor === undefined || item === undefined) return
+      item.withdrawing = true
+      this.withdrawals++
+      donor.withdraw(item)
+      room--
+    }
+  }
+
+  /** A worker gave `item` back unstarted (its slot let go of it): it goes back to the front of the queue. */
+  withdrawn(item: Item, jobDone: boolean): void {
+    this.released(item, jobDone)
+    if (item.settled || item.cancelled) return
+    this.queue.unshift(this.requeueable(item))
   }
 
   /** Hands `job` to `slot`: stamps its dispatch (the wait it had, for the figures), starts its deadline. */
@@ -538,6 +581,10 @@ export class Dispatcher {
    * then stops. A caller that gave up on the item stops waiting.
    */
   released(item: Item, jobDone: boolean): void {
+    if (item.withdrawing) {
+      item.withdrawing = false
+      this.withdrawals--
+    }
     const job = item.job
     if (jobDone && job.timer !== undefined) {
       this.clock.cancel(job.timer)

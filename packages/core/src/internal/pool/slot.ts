@@ -269,6 +269,41 @@ export class Slot implements Balancer.WorkerView {
     }
   }
 
+  /**
+   * The newest item the worker may give back: sent, held behind the
+   * `concurrency` oldest (which may be running), not started as far as the
+   * pool knows, with no deadline, not asked back already, and a job of its
+   * own (a `map` chunk runs in one worker).
+   */
+  withdrawable(concurrency: number): Item | undefined {
+    if (this.current !== "ready" || this.held.size <= concurrency) return undefined
+    const items = [...this.held.values()]
+    for (let index = items.length - 1; index >= concurrency; index--) {
+      const item = items[index]!
+      const { job } = item
+      if (
+        item.sent &&
+        !item.started &&
+        !item.withdrawing &&
+        !item.settled &&
+        job.items.length === 1 &&
+        job.timeoutMs === undefined
+      ) {
+        return item
+      }
+    }
+    return undefined
+  }
+
+  /** Asks the worker to give `item` back if it has not started it (it answers `Withdrawn`; a started run answers as usual). */
+  withdraw(item: Item): void {
+    try {
+      this.connection?.sendUnsafe({ _tag: "Withdraw", id: item.id })
+    } catch {
+      // The channel is gone: the worker's exit releases the item.
+    }
+  }
+
   /** Asks the worker to stop one item; replaces the worker if it has not let go after `graceMs`. */
   interrupt(item: Item, graceMs: number): void {
     // The item's run may still wait in the outbox: it must reach the worker before its interrupt.
@@ -383,7 +418,8 @@ export class Slot implements Balancer.WorkerView {
       )
       this.retire("Retired")
     }
-    this.context.dispatcher.replied(item, this.letGo(item), this.slot, reply, spans)
+    if (reply._tag === "Withdrawn") this.context.dispatcher.withdrawn(item, this.letGo(item))
+    else this.context.dispatcher.replied(item, this.letGo(item), this.slot, reply, spans)
   }
 
   private afterReplies(rss: number | undefined): void {

@@ -434,6 +434,7 @@ export const decodeReply = <A, E>(
     case "EncodeFailed":
       return Exit.fail(new ResultEncodeError({ task: task.name, message: reply.message }))
     case "Interrupted":
+    case "Withdrawn":
       return Exit.interrupt()
     case "TooLarge":
       return Exit.fail(

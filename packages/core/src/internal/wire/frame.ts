@@ -91,6 +91,14 @@ export type WireRun = typeof WireRun.Type
 export const Interrupt = Schema.Struct({ _tag: Schema.tag("Interrupt"), id: Schema.Number })
 export type Interrupt = typeof Interrupt.Type
 
+/**
+ * Parent to child: give back run `id` if it has not started (it waits in the
+ * child's queue): the child answers `Withdrawn` and never runs it. A run that
+ * started goes on, and its own reply answers.
+ */
+export const Withdraw = Schema.Struct({ _tag: Schema.tag("Withdraw"), id: Schema.Number })
+export type Withdraw = typeof Withdraw.Type
+
 /** Parent to child: finish what you hold, then exit with code 0. */
 export const Close = Schema.Struct({ _tag: Schema.tag("Close") })
 export type Close = typeof Close.Type
@@ -155,6 +163,8 @@ export const Reply = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("SpawnFailed"), reason: SpawnErrorReason, message: Schema.String }),
   Schema.Struct({ _tag: Schema.tag("EncodeFailed"), message: Schema.String }),
   Schema.Struct({ _tag: Schema.tag("Interrupted") }),
+  /** The run was given back unstarted (`Withdraw`): the pool runs it elsewhere; it never reaches a caller. */
+  Schema.Struct({ _tag: Schema.tag("Withdrawn") }),
   /** The encoded value was over the runner's `maxPayloadBytes`. */
   Schema.Struct({ _tag: Schema.tag("TooLarge"), size: Schema.Number, limit: Schema.Number })
 ])
@@ -176,7 +186,17 @@ export const CallRefused = Schema.Struct({
 })
 export type CallRefused = typeof CallRefused.Type
 
-export const ParentFrame = Schema.Union([Run, Batch, Interrupt, Close, Load, ActorFrames, CallReply, CallRefused])
+export const ParentFrame = Schema.Union([
+  Run,
+  Batch,
+  Interrupt,
+  Withdraw,
+  Close,
+  Load,
+  ActorFrames,
+  CallReply,
+  CallRefused
+])
 export type ParentFrame = typeof ParentFrame.Type
 
 /** One run's reply, addressed by the run's id. */
