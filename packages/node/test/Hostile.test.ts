@@ -123,8 +123,15 @@ for (const backend of backends) {
           const run = yield* Effect.forkChild(Effect.exit(pool.apply(NestedAfterGate, { pool: handle, probe })))
           yield* next("atGate")
           const closing = yield* Effect.forkChild(Scope.close(poolScope, Exit.void))
-          // Let the shutdown start (new work refused), then let the task submit.
-          yield* Effect.sleep(300)
+          // Once the shutdown has started (the pool refuses new work), the task submits.
+          yield* eventually(
+            Effect.exit(pool.apply(Square, 2)),
+            (exit) => {
+              const error = Exit.findErrorOption(exit)
+              return error._tag === "Some" && error.value._tag === "PoolShuttingDown"
+            },
+            20_000
+          )
           yield* open
           yield* Fiber.join(closing).pipe(Effect.timeout(bound))
           const exit = yield* Fiber.join(run).pipe(Effect.timeout(bound))
