@@ -94,6 +94,13 @@ export type State = "empty" | "starting" | "ready" | "retiring" | "stopping" | "
 export class Slot implements Balancer.WorkerView {
   /** Items the current worker holds, in the order they were sent. */
   readonly held = new Map<number, Item>()
+  /**
+   * The held items `withdrawable` may give back, in the order sent: the runs
+   * of single-run jobs without a deadline (a `map` chunk runs in one worker).
+   * At most one per job the worker holds, so a scan of it stays short however
+   * many items a worker's chunks hold.
+   */
+  private readonly movable = new Set<Item>()
   /** Jobs the current worker holds (what balancers weigh). */
   private jobs = 0
   private current: State = "empty"
@@ -192,6 +199,7 @@ export class Slot implements Balancer.WorkerView {
       this.held.set(item.id, item)
       this.outbox.push(item)
     }
+    if (items.length === 1 && job.timeoutMs === undefined) this.movable.add(items[0]!)
     this.dispatched += job.items.length
   }
 
@@ -205,6 +213,7 @@ export class Slot implements Balancer.WorkerView {
   private letGo(item: Item): boolean {
     item.slot = undefined
     this.held.delete(item.id)
+    this.movable.delete(item)
     if (--item.job.held > 0) return false
     this.jobs--
     return true
@@ -276,23 +285,18 @@ export class Slot implements Balancer.WorkerView {
    * own (a `map` chunk runs in one worker).
    */
   withdrawable(concurrency: number): Item | undefined {
-    if (this.current !== "ready" || this.held.size <= concurrency) return undefined
-    const items = [...this.held.values()]
-    for (let index = items.length - 1; index >= concurrency; index--) {
-      const item = items[index]!
-      const { job } = item
-      if (
-        item.sent &&
-        !item.started &&
-        !item.withdrawing &&
-        !item.settled &&
-        job.items.length === 1 &&
-        job.timeoutMs === undefined
-      ) {
-        return item
-      }
+    if (this.current !== "ready" || this.jobs <= concurrency || this.movable.size === 0) return undefined
+    // The `concurrency` oldest runs may be running: never asked back.
+    const front: Array<Item> = []
+    for (const item of this.held.values()) {
+      if (front.length === concurrency) break
+      front.push(item)
     }
-    return undefined
+    let newest: Item | undefined
+    for (const item of this.movable) {
+      if (item.sent && !item.started && !item.withdrawing && !item.settled && !front.includes(item)) newest = item
+    }
+    return newest
   }
 
   /** Asks the worker to give `item` back if it has not started it (it answers `Withdrawn`; a started run answers as usual). */
