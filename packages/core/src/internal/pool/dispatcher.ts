@@ -140,6 +140,24 @@ const makeItem = (
   }
 }
 
+/** A job of `items`, held by no worker yet: every job is made here, so every job has one shape. */
+const newJob = (
+  task: string,
+  payload: unknown,
+  items: Array<Item>,
+  settings: { readonly timeoutMs: number | undefined; readonly prefetch: boolean },
+  trace: Trace | undefined
+): Job => ({
+  task,
+  payload,
+  items,
+  timeoutMs: settings.timeoutMs,
+  prefetch: settings.prefetch,
+  held: 0,
+  timer: undefined,
+  trace
+})
+
 /** Creates the items of one job submitted at `submittedAt`; `onDone` receives each item's outcome. */
 const makeJob = (
   task: Task.Any,
@@ -151,16 +169,7 @@ const makeJob = (
   submittedAt: number
 ): Job => {
   const items: Array<Item> = new Array(payloads.length)
-  const job: Job = {
-    task: task.name,
-    payload: payloads[0]?.payload,
-    items,
-    timeoutMs: options.timeoutMs,
-    prefetch: options.prefetch,
-    held: 0,
-    timer: undefined,
-    trace
-  }
+  const job = newJob(task.name, payloads[0]?.payload, items, options, trace)
   for (let index = 0; index < payloads.length; index++) {
     const { encoded, payload } = payloads[index]!
     items[index] = makeItem(
@@ -192,16 +201,7 @@ const makeSingleJob = (
   submittedAt: number
 ): Job => {
   const items: Array<Item> = []
-  const job: Job = {
-    task: task.name,
-    payload,
-    items,
-    timeoutMs: options.timeoutMs,
-    prefetch: options.prefetch,
-    held: 0,
-    timer: undefined,
-    trace
-  }
+  const job = newJob(task.name, payload, items, options, trace)
   items.push(makeItem(task, task.module, payload, encoded, job, options.retries, onDone, submittedAt))
   return job
 }
@@ -672,16 +672,7 @@ export class Dispatcher {
   private requeueable(item: Item): Job {
     const job = item.job
     if (job.items.length === 1) return job
-    const solo: Job = {
-      task: job.task,
-      payload: item.payload,
-      items: [item],
-      timeoutMs: job.timeoutMs,
-      prefetch: job.prefetch,
-      held: 0,
-      timer: undefined,
-      trace: job.trace
-    }
+    const solo = newJob(job.task, item.payload, [item], job, job.trace)
     ;(item as { job: Job }).job = solo
     return solo
   }
