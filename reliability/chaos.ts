@@ -81,21 +81,27 @@ export interface Chaos {
 /**
  * Every 50-200 ms, SIGKILLs one worker picked at random among those ready
  * (a worker still starting is left alone: the point is to lose work, not to
- * fail starts).
+ * fail starts). A pid is killed once: a worker killed a moment ago may still
+ * show as ready until the pool has seen it exit, and a second signal to it
+ * (a zombie takes signals) would count a kill that costs no restart.
  */
 export const startChaos = (pool: Pool.Service) =>
   Effect.gen(function* () {
     let kills = 0
+    const killed = new Set<number>()
     const fiber = yield* Effect.forkChild(
       Effect.forever(
         Effect.gen(function* () {
           yield* Effect.sleep(50 + Math.floor(Math.random() * 151))
           const { workers } = yield* pool.stats
-          const ready = workers.filter((worker) => worker.state === "ready" && worker.pid > 0)
+          const ready = workers.filter(
+            (worker) => worker.state === "ready" && worker.pid > 0 && !killed.has(worker.pid)
+          )
           const victim = ready[Math.floor(Math.random() * ready.length)]
           if (victim === undefined) return
           try {
             process.kill(victim.pid, "SIGKILL")
+            killed.add(victim.pid)
             kills++
           } catch {
             // It ended on its own first.
