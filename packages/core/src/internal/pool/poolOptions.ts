@@ -84,7 +84,7 @@ export const defaultSize = (): number =>
  * What a call runs with: its crash retries, its deadline (`undefined`:
  * none), and whether a worker may hold its jobs behind others (`prefetch`):
  * not with a deadline, which runs from dispatch, nor for a call made while
- * serving a child (`Endpoints.ServingChild`), which a task holding a worker
+ * serving a child (`ServingChild`, `wire/servingChild.ts`), which a task holding a worker
  * may be waiting for.
  */
 export interface CallSettings {
