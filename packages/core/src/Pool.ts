@@ -18,6 +18,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
@@ -25,7 +26,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Balancer from "./Balancer.ts"
 import * as ProcessContext from "./internal/child/processContext.ts"
-import { makeCalls } from "./internal/pool/calls.ts"
+import { makeCalls, onInterrupt, type StartOne } from "./internal/pool/calls.ts"
 import { Dispatcher } from "./internal/pool/dispatcher.ts"
 import { Modules } from "./internal/pool/modules.ts"
 import {
@@ -648,7 +649,12 @@ export const make = Effect.fnUntraced(function* (
   })
 
   // The shapes of the calls (calls.ts): one task, many, streams; each through the submission.
-  const calls = makeCalls({ submission, tracing, size, monotonicMillis: dispatcher.clock.monotonicMillis })
+  const { calls, startOne } = makeCalls({
+    submission,
+    tracing,
+    size,
+    monotonicMillis: dispatcher.clock.monotonicMillis
+  })
 
   const service = Pool.of({
     ...calls,
@@ -686,21 +692,12 @@ export const make = Effect.fnUntraced(function* (
         })
       )
   })
-  callbackRunners.set(service, (task, payload, onExit, call) => {
-    submission.one(task, payload, call, undefined, undefined, false, onExit)
-  })
+  directStarts.set(service, startOne)
   return service
 })
 
-type CallbackRunner = (
-  task: Task.Any,
-  payload: unknown,
-  onExit: (exit: Exit.Exit<any, any>) => void,
-  options: CallOptions | undefined
-) => void
-
-/** The fiber-less start of one call, for each pool `make` built (a `Service` made by hand has none). */
-const callbackRunners = new WeakMap<Service, CallbackRunner>()
+/** How each pool `make` built starts one call without a fiber of its own (a `Service` made by hand has none). */
+const directStarts = new WeakMap<Service, StartOne>()
 
 /**
  * Runs one task on `pool` without a fiber and calls `onExit` once with its
@@ -730,8 +727,8 @@ export const runCallback = <T extends Task.Any>(
   onExit: (exit: Exit.Exit<Task.Success<T>, Task.Error<T> | PoolCallError>) => void,
   options?: CallOptions
 ): void => {
-  const runner = callbackRunners.get(pool)
-  if (runner !== undefined) runner(task, payload, onExit, options)
+  const start = directStarts.get(pool)
+  if (start !== undefined) start(task, payload, options, "wait", undefined, onExit)
   else Effect.runFork(pool.apply(task, payload, options)).addObserver(onExit)
 }
 
@@ -775,8 +772,20 @@ export const layer = (
  * @since 0.1.0
  * @category accessors
  */
-export const apply = <T extends Task.Any>(task: T, payload: Task.Payload<T>, options?: CallOptions) =>
-  Pool.use((pool) => pool.apply(task, payload, options))
+export const apply = <T extends Task.Any>(
+  task: T,
+  payload: Task.Payload<T>,
+  options?: CallOptions
+): Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError, Pool> =>
+  // One primitive per call, as `pool.apply` (`Pool.use` would add a step to reach the service, and another to
+  // reach the fiber): the registration runs in the caller's run loop, so `Fiber.getCurrent` is the caller.
+  Effect.callback((resume) => {
+    const fiber = Fiber.getCurrent()!
+    const pool = Context.get(fiber.context as Context.Context<Pool>, Pool)
+    const start = directStarts.get(pool)
+    if (start === undefined) return void resume(pool.apply(task, payload, options))
+    return onInterrupt(start(task, payload, options, "wait", fiber, resume))
+  })
 
 /**
  * Waits until the pool in the context has no worker starting: with

@@ -216,6 +216,40 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
     )
   )
 
+  it.effect("Pool.apply starts the call on the pool in the context; interrupted while queued, it never runs", () =>
+    withPool({ size: 1, prefetch: 0 }, ({ pool }) =>
+      Effect.gen(function* () {
+        const gateCall = yield* holdWorker(pool)
+        const viaContext = (n: number) => Pool.apply(Record, n).pipe(Effect.provideService(Pool.Pool, pool))
+        const kept = yield* Effect.forkChild(Effect.exit(viaContext(1)))
+        const dropped = yield* Effect.forkChild(Effect.exit(viaContext(2)))
+        yield* untilStats(pool, (stats) => stats.queued === 2)
+        yield* Fiber.interrupt(dropped)
+        expect((yield* pool.stats).queued).toBe(1)
+        openGate()
+        yield* joinSoon(gateCall)
+        expect(yield* joinSoon(kept)).toEqual(Exit.succeed(1))
+        expect(ran).toEqual(["Gate 0", "Record 1"])
+      })
+    )
+  )
+
+  it.effect("Pool.apply runs the apply of a pool service made by hand (a test double), as it is", () =>
+    Effect.gen(function* () {
+      const seen: Array<unknown> = []
+      const double = {
+        apply: (task: Task.Any, payload: unknown) =>
+          Effect.sync(() => {
+            seen.push([task.name, payload])
+            return 42
+          })
+      } as unknown as Pool.Service
+      const result = yield* Pool.apply(Record, 5).pipe(Effect.provideService(Pool.Pool, double))
+      expect(result).toBe(42)
+      expect(seen).toEqual([[Record.name, 5]])
+    })
+  )
+
   it.effect("a worker with nothing to do takes back what a busy worker holds prefetched and has not started", () =>
     withPool({ size: 2, prefetch: 8 }, ({ pool }) =>
       Effect.gen(function* () {

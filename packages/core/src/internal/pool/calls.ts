@@ -10,6 +10,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import type { MapOptions, OfferOptions, Service, StreamOptions } from "../../Pool.ts"
 import * as Progress from "../../Progress.ts"
@@ -32,6 +33,26 @@ export interface CallsOptions {
 
 export type Calls = Pick<Service, "apply" | "offer" | "map" | "mapSettled" | "starmap" | "imap" | "imapUnordered">
 
+/**
+ * Starts one call (`apply` in "wait" mode, `offer` in "offer" mode) from
+ * inside an `Effect.callback` registration, or with no fiber at all
+ * (`Pool.runCallback`): `resume` gets the call's exit once. `fiber` is the
+ * caller's, for its span and whether it serves a child's call. Returns what
+ * cancels the call (`undefined` once it is refused); see `onInterrupt`.
+ */
+export type StartOne = (
+  task: Task.Any,
+  payload: unknown,
+  call: OfferOptions | undefined,
+  mode: "wait" | "offer",
+  fiber: Fiber.Fiber<unknown, unknown> | undefined,
+  resume: (exit: Exit.Exit<any, any>) => void
+) => (() => Effect.Effect<void>) | undefined
+
+/** What an `Effect.callback` registration returns for a call `StartOne` started: its cancel, run on interruption. */
+export const onInterrupt = (cancel: (() => Effect.Effect<void>) | undefined): Effect.Effect<void> | undefined =>
+  cancel === undefined ? undefined : Effect.suspend(cancel)
+
 /** What `settle` of `submitAll` gets for each item: it may finish the call early. */
 type Settle<A> = (
   results: Array<unknown>,
@@ -40,20 +61,24 @@ type Settle<A> = (
   cancelRest: Effect.Effect<void>
 ) => Effect.Effect<A, any> | undefined
 
-export const makeCalls = (options: CallsOptions): Calls => {
+export const makeCalls = (options: CallsOptions): { readonly calls: Calls; readonly startOne: StartOne } => {
   const { submission, tracing, size, monotonicMillis } = options
 
+  const startOne: StartOne = (task, payload, call, mode, fiber, resume) => {
+    const trace = tracing && fiber !== undefined ? traceOf(fiber.context) : undefined
+    const admissionMs = mode === "wait" ? undefined : (millis(call?.wait) ?? 0)
+    const servingChild = fiber?.getRef(ServingChild) === true
+    return submission.one(task, payload, call, admissionMs, trace, servingChild, resume)
+  }
+
+  // One primitive per call: the registration runs inside the caller's run loop, where `Fiber.getCurrent` is the
+  // caller (no `withFiber` step to reach it).
   const single =
     <T extends Task.Any>(mode: "wait" | "offer") =>
     (task: T, payload: Task.Payload<T>, call?: OfferOptions): Effect.Effect<Task.Success<T>, any> =>
-      Effect.withFiber((fiber) => {
-        const trace = tracing ? traceOf(fiber.context) : undefined
-        const admissionMs = mode === "wait" ? undefined : (millis(call?.wait) ?? 0)
-        return Effect.callback<Task.Success<T>, any>((resume) => {
-          const cancel = submission.one(task, payload, call, admissionMs, trace, fiber.getRef(ServingChild), resume)
-          return cancel === undefined ? undefined : Effect.suspend(cancel)
-        })
-      })
+      Effect.callback<Task.Success<T>, any>((resume) =>
+        onInterrupt(startOne(task, payload, call, mode, Fiber.getCurrent(), resume))
+      )
 
   /** Runs `task` on every item; `settle` sees each item's outcome and may finish the call early. */
   const submitAll = <A>(
@@ -195,13 +220,16 @@ export const makeCalls = (options: CallsOptions): Calls => {
     }
 
   return {
-    apply: single("wait"),
-    offer: single("offer"),
-    map,
-    mapSettled,
-    starmap: map,
-    imap: stream(false),
-    imapUnordered: stream(true)
+    calls: {
+      apply: single("wait"),
+      offer: single("offer"),
+      map,
+      mapSettled,
+      starmap: map,
+      imap: stream(false),
+      imapUnordered: stream(true)
+    },
+    startOne
   }
 }
 
