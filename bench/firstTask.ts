@@ -37,6 +37,14 @@ const baselineOf = (contender: string, key: string): string =>
     : contender.includes("thread") || contender === "piscina"
       ? "raw-thread"
       : "raw-fork-json"
+/**
+ * The Effect contenders (one `Effect.runPromiseWith` per call) are also compared with their raw pool called the
+ * same way (`rawThroughEffect.ts`), when that contender runs: the part of the gap that is the fiber per call.
+ */
+const throughEffect: Record<string, string> = {
+  "troupe-process": "raw-fork-effect",
+  "troupe-thread": "raw-thread-effect"
+}
 const config: Config = {
   tasks: 0,
   warmup: 0,
@@ -107,11 +115,12 @@ for (let rep = 0; rep < reps; rep++) {
               ]
           }
         }
-        const baseline = baselineOf(contender, key)
-        const base = run[baseline]?.[key]
-        if (baseline === contender || base === undefined || base === 0 || key.startsWith("close")) continue
-        const name = `${contender} ${key} ÷ ${baseline}`
-        ratios[name] = [...(ratios[name] ?? []), value / base]
+        for (const baseline of [baselineOf(contender, key), throughEffect[contender]]) {
+          const base = baseline === undefined ? undefined : run[baseline]?.[key]
+          if (baseline === contender || base === undefined || base === 0 || key.startsWith("close")) continue
+          const name = `${contender} ${key} ÷ ${baseline}`
+          ratios[name] = [...(ratios[name] ?? []), value / base]
+        }
       }
     }
   }

@@ -1,11 +1,10 @@
 /** Contender `raw-thread`: `worker_threads` + `postMessage` on the minimal pool in `rawPool.ts`. */
 import { Worker } from "node:worker_threads"
-import { makeRawPool } from "./rawPool.ts"
-import type { Contender } from "./types.ts"
+import { makeRawPool, type RawPool } from "./rawPool.ts"
 
 const script = new URL("../workers/rawThread.ts", import.meta.url)
 
-export const make = (): Contender =>
+export const make = (): RawPool =>
   makeRawPool("thread", (onMessage, onExit) => {
     const worker = new Worker(script)
     worker.on("message", onMessage)

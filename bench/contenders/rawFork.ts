@@ -3,12 +3,11 @@
  * serialization) on the minimal pool in `rawPool.ts`.
  */
 import { fork } from "node:child_process"
-import { makeRawPool } from "./rawPool.ts"
-import type { Contender } from "./types.ts"
+import { makeRawPool, type RawPool } from "./rawPool.ts"
 
 const script = new URL("../workers/rawChild.ts", import.meta.url)
 
-export const makeRawFork = (serialization: "json" | "advanced"): Contender =>
+export const makeRawFork = (serialization: "json" | "advanced"): RawPool =>
   makeRawPool("process", (onMessage, onExit) => {
     const child = fork(script, [], { serialization, stdio: ["ignore", "inherit", "inherit", "ipc"] })
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))

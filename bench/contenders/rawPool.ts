@@ -28,7 +28,17 @@ interface Slot {
   readonly pending: Map<number, Pending>
 }
 
-export const makeRawPool = (kind: "process" | "thread", spawn: Spawn): Contender => {
+/** A raw pool: a contender, and its callback entry for wrappers that settle something other than a Promise. */
+export interface RawPool extends Contender {
+  readonly submitWith: (
+    code: number,
+    arg: number,
+    resolve: (value: number) => void,
+    reject: (error: Error) => void
+  ) => void
+}
+
+export const makeRawPool = (kind: "process" | "thread", spawn: Spawn): RawPool => {
   const slots: Array<Slot> = []
   let nextId = 0
   let closing = false
@@ -51,18 +61,26 @@ export const makeRawPool = (kind: "process" | "thread", spawn: Spawn): Contender
     slots[index] = slot
   }
 
-  const submit = (code: number, arg: number): Promise<number> => {
+  /** Sends one task to the worker with the fewest pending; `resolve` or `reject` is called once with its outcome. */
+  const submitWith = (
+    code: number,
+    arg: number,
+    resolve: (value: number) => void,
+    reject: (error: Error) => void
+  ): void => {
     let best = slots[0]!
     for (let i = 1; i < slots.length; i++) if (slots[i]!.pending.size < best.pending.size) best = slots[i]!
     const id = nextId++
-    return new Promise((resolve, reject) => {
-      best.pending.set(id, { resolve, reject })
-      best.channel.send([id, code, arg])
-    })
+    best.pending.set(id, { resolve, reject })
+    best.channel.send([id, code, arg])
   }
+
+  const submit = (code: number, arg: number): Promise<number> =>
+    new Promise((resolve, reject) => submitWith(code, arg, resolve, reject))
 
   return {
     kind,
+    submitWith,
     start: async (size) => {
       for (let i = 0; i < size; i++) open(i)
     },
