@@ -1,6 +1,6 @@
 /**
  * CPU per task of a short burst, thread by thread (issue 16):
- * `node --import ./distHooks.ts burstCpu.ts --contender troupe-thread [--warmup 200] [--tasks 2000] [--inFlight all|64]`.
+ * `node --import ./distHooks.mjs burstCpu.ts --contender troupe-thread [--warmup 200] [--tasks 2000] [--inFlight all|64]`.
  * Reads each thread's on-CPU nanoseconds from `/proc/<pid>/task/<tid>/schedstat`
  * (load-independent: time spent waiting for a core does not count) and its
  * voluntary context switches (its sleeps: each one a wake-up to pay) before

@@ -86,7 +86,7 @@ const measure = (contender: string, tasks: number): Run => {
       [
         ...process.execArgv,
         "--import",
-        new URL("./distHooks.ts", import.meta.url).pathname,
+        new URL("./distHooks.mjs", import.meta.url).pathname,
         new URL(import.meta.url).pathname,
         "--run",
         contender,
@@ -111,8 +111,10 @@ const measure = (contender: string, tasks: number): Run => {
           functions: Array<{ functionName: string; ranges: Array<{ startOffset: number; count: number }> }>
         }>
       }
-      const packages = (byPackage[place] ??= {})
-      const functions = (byFunction[place] ??= new Map())
+      const packages = byPackage[place] ?? {}
+      const functions = byFunction[place] ?? new Map()
+      byPackage[place] = packages
+      byFunction[place] = functions
       for (const script of result) {
         const pkg = packageOf(script.url)
         const short = script.url.replace(/^.*\/(node_modules|packages)\//, "").replace(/^.*\/troupe\//, "")

@@ -6,7 +6,7 @@
  * Each repetition runs every variant and every contender once (both orders
  * rotate) in a fresh process: `coldTimeline.ts` (the phases of one cold
  * start and their CPU time) or `measure.ts --probe import` (the library's
- * import). A variant is a bench directory (its `distHooks.ts` decides which
+ * import). A variant is a bench directory (its `distHooks.mjs` decides which
  * compiled `dist/` loads, so a copy of the bench beside an older `dist/` is
  * the "before" build) and environment variables for the measured process
  * and its workers (`NODE_COMPILE_CACHE=dir`, `NODE_DISABLE_COMPILE_CACHE=1`).
@@ -104,7 +104,7 @@ const run = (variant: Variant, contender: string): Values | string => {
     probe === "import"
       ? [`${variant.dir}measure.ts`, "--contender", contender, "--probe", "import", "--config", "{}"]
       : [`${variant.dir}coldTimeline.ts`, "--contender", contender]
-  const out = spawnSync(process.execPath, ["--expose-gc", "--import", `${variant.dir}distHooks.ts`, ...script], {
+  const out = spawnSync(process.execPath, ["--expose-gc", "--import", `${variant.dir}distHooks.mjs`, ...script], {
     encoding: "utf8",
     timeout: 120_000,
     env: { ...process.env, ...variant.env }

@@ -1,5 +1,5 @@
 /**
- * One cold start, phase by phase (issue 16): `node --import ./distHooks.ts
+ * One cold start, phase by phase (issue 16): `node --import ./distHooks.mjs
  * coldTimeline.ts --contender X`. In a fresh process it loads the contender
  * (the library's import), creates a pool of 2 and runs one task, and prints
  * one `@@timeline {...}` line: when each phase ended (milliseconds from the

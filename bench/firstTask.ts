@@ -3,7 +3,7 @@
  * not after 20,000 warm-up tasks. `node bench/firstTask.ts [--only a,b]
  * [--probes import,cold,...] [--reps 5] [--out file]`. Needs `npm run build`:
  * every measurement process loads `@troupe/*` from the compiled `dist/`, as an
- * installed copy does (`distHooks.ts`).
+ * installed copy does (`distHooks.mjs`).
  *
  * Each repetition runs each probe for each contender (the order rotates) in a
  * fresh `measure.ts` process; it prints the medians and the medians of the

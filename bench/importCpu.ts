@@ -1,6 +1,6 @@
 /**
  * CPU time of a library's import, first thing in a fresh process (issue 16):
- * `node --import ./distHooks.ts importCpu.ts @troupe/core @troupe/node`.
+ * `node --import ./distHooks.mjs importCpu.ts @troupe/core @troupe/node`.
  * Prints `{"cpuMs", "wallMs"}`: user + system time of the whole process
  * (V8's helper threads included) while the specifiers are imported in turn.
  * Unlike the wall time of the `import` probe, CPU time does not count the

@@ -1,6 +1,6 @@
 /**
  * CPU per task one at a time, parent and workers apart (issue 16's latency
- * probe, `latencyShort`): `node --import ./distHooks.ts latencyCpu.ts
+ * probe, `latencyShort`): `node --import ./distHooks.mjs latencyCpu.ts
  * --contender troupe-process [--warmup 200] [--tasks 1000] [--rounds 1]`.
  *
  * Starts a pool of 2, runs `warmup` tasks one at a time, then `rounds` times

@@ -380,7 +380,7 @@ const runProbe = async (
 
 /**
  * The Node arguments that run `probes` (comma-separated) for one contender in a fresh process: what run.ts and
- * ab.ts spawn. `dist`: load `@troupe/*` from their compiled `dist/` as an installed copy does (`distHooks.ts`).
+ * ab.ts spawn. `dist`: load `@troupe/*` from their compiled `dist/` as an installed copy does (`distHooks.mjs`).
  */
 export const measureArguments = (
   contender: string,
@@ -389,7 +389,7 @@ export const measureArguments = (
   options?: { readonly dist?: boolean }
 ): Array<string> => [
   "--expose-gc",
-  ...(options?.dist === true ? ["--import", new URL("./distHooks.ts", import.meta.url).pathname] : []),
+  ...(options?.dist === true ? ["--import", new URL("./distHooks.mjs", import.meta.url).pathname] : []),
   new URL("./measure.ts", import.meta.url).pathname,
   "--contender",
   contender,

@@ -18,7 +18,7 @@ import { writeChart } from "./chart.ts"
 import { type Config, measureArguments, type Probe, probes } from "./measure.ts"
 import { writeReport } from "./report.ts"
 import { measurements, type Results, ratiosVsBaselines, summarize, targets } from "./stats.ts"
-import { spin } from "./workers/work.ts"
+import { spin } from "./workers/work.mjs"
 
 export const contenders = [
   "troupe-process",

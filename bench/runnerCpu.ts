@@ -1,6 +1,6 @@
 /**
  * The child runner's own CPU per run, in one thread, with and without a
- * synchronous channel (`ChildPort.sendNow`): `node --import ./distHooks.ts
+ * synchronous channel (`ChildPort.sendNow`): `node --import ./distHooks.mjs
  * runnerCpu.ts` (needs `npm run build`). Runs of a tiny task arrive one per
  * message or 32 per message, as a worker sees them in a burst; each round
  * alternates the two runners, 20,000 runs each, and prints the CPU time

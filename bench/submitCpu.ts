@@ -1,6 +1,6 @@
 /**
  * The parent's main-thread CPU per task of one-Promise-per-task calls made all at once (issue 16):
- * `node --import ./distHooks.ts submitCpu.ts <contender> [tasks]` (default 2,000), after 200 warm-up tasks, three
+ * `node --import ./distHooks.mjs submitCpu.ts <contender> [tasks]` (default 2,000), after 200 warm-up tasks, three
  * rounds in one process. Each round reports the CPU of the synchronous loop that makes the calls and of the rest,
  * until every call settled (replies in, runs out), from `process.threadCpuUsage()`: the main thread only, so V8's
  * helper threads and the workers do not count. Alternate two builds' `bench/` directories to compare them.

@@ -1,7 +1,7 @@
 /**
  * A contender over a thread pool with piscina's API (piscina, and tinypool,
  * its fork): `run(arg, { name })` calls a named export of
- * `workers/namedExports.ts`, with `minThreads = maxThreads = size`.
+ * `workers/namedExports.mjs`, with `minThreads = maxThreads = size`.
  */
 import type { Contender } from "./types.ts"
 
@@ -16,7 +16,7 @@ export interface PoolOptions {
   readonly maxThreads: number
 }
 
-const filename = new URL("../workers/namedExports.ts", import.meta.url).href
+const filename = new URL("../workers/namedExports.mjs", import.meta.url).href
 
 export const makeNamedExportsPool = (create: (options: PoolOptions) => NamedExportsPool): Contender => {
   let pool: NamedExportsPool | undefined

@@ -8,7 +8,7 @@ type AnyPool = FixedClusterPool<number, number> | FixedThreadPool<number, number
 export const makePoolifier = (kind: "cluster" | "thread"): Contender => {
   let pool: AnyPool | undefined
   const script = fileURLToPath(
-    new URL(kind === "cluster" ? "../workers/poolifierCluster.ts" : "../workers/poolifierThread.ts", import.meta.url)
+    new URL(kind === "cluster" ? "../workers/poolifierCluster.mjs" : "../workers/poolifierThread.mjs", import.meta.url)
   )
   return {
     kind: kind === "cluster" ? "process" : "thread",

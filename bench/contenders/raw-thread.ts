@@ -2,7 +2,7 @@
 import { Worker } from "node:worker_threads"
 import { makeRawPool, type RawPool } from "./rawPool.ts"
 
-const script = new URL("../workers/rawThread.ts", import.meta.url)
+const script = new URL("../workers/rawThread.mjs", import.meta.url)
 
 export const make = (): RawPool =>
   makeRawPool("thread", (onMessage, onExit) => {

@@ -5,7 +5,7 @@
 import { fork } from "node:child_process"
 import { makeRawPool, type RawPool } from "./rawPool.ts"
 
-const script = new URL("../workers/rawChild.ts", import.meta.url)
+const script = new URL("../workers/rawChild.mjs", import.meta.url)
 
 export const makeRawFork = (serialization: "json" | "advanced"): RawPool =>
   makeRawPool("process", (onMessage, onExit) => {

@@ -6,7 +6,7 @@
  * replaced at once.
  */
 
-import { op } from "../workers/work.ts"
+import { op } from "../workers/work.mjs"
 import type { Contender } from "./types.ts"
 
 export interface Channel {

@@ -8,7 +8,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import { op } from "../workers/work.ts"
+import { op } from "../workers/work.mjs"
 import type { RawPool } from "./rawPool.ts"
 import type { Contender } from "./types.ts"
 

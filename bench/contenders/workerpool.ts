@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url"
 import workerpool from "workerpool"
 import type { Contender } from "./types.ts"
 
-const script = fileURLToPath(new URL("../workers/workerpoolWorker.ts", import.meta.url))
+const script = fileURLToPath(new URL("../workers/workerpoolWorker.mjs", import.meta.url))
 
 export const makeWorkerpool = (workerType: "process" | "thread"): Contender => {
   let pool: workerpool.Pool | undefined

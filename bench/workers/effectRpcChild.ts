@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { RpcServer } from "effect/rpc"
 import { Ops } from "./effectRpcProtocol.ts"
-import { crash, spin, square } from "./work.ts"
+import { crash, spin, square } from "./work.mjs"
 
 const Handlers = Ops.toLayer({
   Square: ({ n }) => Effect.succeed(square(n)),

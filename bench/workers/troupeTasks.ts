@@ -6,7 +6,7 @@
 import { Task } from "@troupe/core"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { crash, spin, square } from "./work.ts"
+import { crash, spin, square } from "./work.mjs"
 
 export const Square = Task.make("BenchSquare", {
   payload: Schema.Number,

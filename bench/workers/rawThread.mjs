@@ -3,9 +3,9 @@
  * `parentPort.postMessage`.
  */
 import { parentPort } from "node:worker_threads"
-import { perform } from "./work.ts"
+import { perform } from "./work.mjs"
 
-const port = parentPort!
-port.on("message", (message: [number, number, number]) => {
+const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPort)
+port.on("message", (/** @type {[number, number, number]} */ message) => {
   port.postMessage([message[0], perform(message[1], message[2])])
 })

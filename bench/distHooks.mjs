@@ -3,11 +3,15 @@
  * the compiled `dist/*.js`, through the exports the packages publish
  * (`publishConfig.exports`; in this repository their `exports` point at the
  * TypeScript sources, which Node strips on every load). `node --import
- * ./distHooks.ts measure.ts ...` (what `firstTask.ts` runs) redirects
+ * ./distHooks.mjs measure.ts ...` (what `firstTask.ts` runs) redirects
  * `@troupe/x` to `packages/x/dist/index.js` and `@troupe/x/Y` to
  * `packages/x/dist/Y.js`, for the program and for the packages' own imports
  * of each other. Needs `npm run build` first; fails at once when a `dist`
  * is missing.
+ *
+ * Plain JavaScript: pool workers inherit the parent's `--import`, and a
+ * TypeScript hook would load Node's type stripper into every worker, which
+ * an installed copy's workers never load.
  */
 import { existsSync } from "node:fs"
 import { registerHooks } from "node:module"

@@ -1,5 +1,5 @@
 /** The workerpool worker (process and thread): registers the three operations. */
 import workerpool from "workerpool"
-import { crash, spin, square } from "./work.ts"
+import { crash, spin, square } from "./work.mjs"
 
 workerpool.worker({ square, spin, crash })
