@@ -305,10 +305,7 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
   return { _tag: "Defect", name: "Interrupted", message: `task ${task.name} was interrupted in the child` }
 }
 
-const successReply = (task: Codable, value: unknown): Reply => {
-  const child = childCodecsOf(task)
-  if (child.successUnchanged?.(value)) return { _tag: "Success", value }
-  const codecs = child.codecs
+const successReply = (codecs: Codecs, value: unknown): Reply => {
   const encoded = codecs.encodeSuccess(value)
   if (Exit.isFailure(encoded)) {
     return { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
@@ -342,12 +339,17 @@ export const runInChild = (
 
 /**
  * Encodes an outcome; a value whose encoding throws (a getter or a proxy
- * that throws as the Schema reads it) is an `EncodeFailed` reply. No
- * closure: this runs once per run.
+ * that throws as the Schema reads it) is an `EncodeFailed` reply. The
+ * common success, a value the success Schema leaves as it is, goes as it
+ * is. No closure: this runs once per run.
  */
-const encodedExit = (task: Codable, exit: Exit.Exit<unknown, unknown>): Reply => {
+const encodedExit = (task: Codable, child: ChildCodecs, exit: Exit.Exit<unknown, unknown>): Reply => {
+  if (exit._tag === "Success") {
+    const value = exit.value
+    if (child.successUnchanged?.(value)) return { _tag: "Success", value }
+  }
   try {
-    return exit._tag === "Success" ? successReply(task, exit.value) : replyOfCause(task, exit.cause)
+    return exit._tag === "Success" ? successReply(child.codecs, exit.value) : replyOfCause(task, exit.cause)
   } catch (error) {
     return { _tag: "EncodeFailed", message: `the outcome could not be encoded: ${defectText(error)}` }
   }
@@ -357,7 +359,10 @@ const encodedExit = (task: Codable, exit: Exit.Exit<unknown, unknown>): Reply =>
 export const replyOf = <R = never>(
   task: Codable,
   effect: Effect.Effect<unknown, unknown, R>
-): Effect.Effect<Reply, never, R> => Effect.map(Effect.exit(effect), (exit) => encodedExit(task, exit))
+): Effect.Effect<Reply, never, R> => {
+  const child = childCodecsOf(task)
+  return Effect.map(Effect.exit(effect), (exit) => encodedExit(task, child, exit))
+}
 
 /**
  * The reply of a fiber that ran `runInChild`: its reply, or, when the fiber
@@ -405,7 +410,7 @@ export const replyNow = <R>(
     return defectReply(defect)
   }
   if (!isExit(effect)) return replyOf(task, effect)
-  return encodedExit(task, effect)
+  return encodedExit(task, child, effect)
 }
 
 /**
