@@ -25,7 +25,6 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
@@ -38,14 +37,7 @@ import { sendSafely } from "./internal/child/replyBatcher.ts"
 import { Fifo } from "./internal/pool/fifo.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import * as Contract from "./internal/wire/contract.ts"
-import {
-  type ChildMessage,
-  decodeParentFrame,
-  type Reply,
-  type Run,
-  type RunFrame,
-  type SpanRecord
-} from "./internal/wire/frame.ts"
+import { type ChildMessage, decodeParentFrame, type Reply, type Run, type SpanRecord } from "./internal/wire/frame.ts"
 import * as ParentLink from "./internal/wire/parentLink.ts"
 import * as Task from "./Task.ts"
 
@@ -288,21 +280,28 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   const afterSent = () => {
     pump()
-    exitIfClosed()
+    if (closing) exitIfClosed()
   }
 
   const limit = options.maxPayloadBytes
-  const withinLimit = (reply: Reply): Reply => {
-    if (limit === undefined || (reply._tag !== "Success" && reply._tag !== "Failure")) return reply
-    const size = Codec.encodedSize(reply._tag === "Success" ? reply.value : reply.error)
-    return size > limit ? { _tag: "TooLarge", size, limit } : reply
+  const mapStack = port.mapStack
+  /** A reply as it leaves the child: over `maxPayloadBytes` it is `TooLarge`; its stack is mapped back to the original files. */
+  const outgoing = (reply: Reply): Reply => {
+    if (limit !== undefined && (reply._tag === "Success" || reply._tag === "Failure")) {
+      const size = Codec.encodedSize(reply._tag === "Success" ? reply.value : reply.error)
+      if (size > limit) return { _tag: "TooLarge", size, limit }
+    }
+    return mapStack !== undefined && (reply._tag === "Failure" || reply._tag === "Defect") && reply.stack !== undefined
+      ? { ...reply, stack: mapStack(reply.stack) }
+      : reply
   }
 
   const finish = (id: number, result: Reply) => {
-    const reply = withinLimit(result)
+    // The common reply, a success with no size limit to keep, goes out as it is.
+    const reply = limit === undefined && result._tag === "Success" ? result : outgoing(result)
     running.delete(id)
     if (retries.size > 0) retries.delete(id)
-    const recorded = spans.get(id)
+    const recorded = spans.size > 0 ? spans.get(id) : undefined
     if (recorded !== undefined) spans.delete(id)
     if (options.once) {
       void sendSafely(port.send, { _tag: "Reply", id, reply })
@@ -315,21 +314,17 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       return
     }
     replies.add(id, reply, recorded)
-    // A run waits to start: `pump` sends this reply first.
-    if (queue.length > 0) return pump()
-    // Nothing left to run: no reply can join this one, so it goes out now rather than after the event loop turns.
-    if (running.size === 0) return flush()
-    // Concurrent runs that finish in this turn of the event loop reply together.
-    if (!flushScheduled) {
-      flushScheduled = true
-      port.defer(flush)
+    // Other runs are running and none waits: those that finish in this turn of the event loop reply together.
+    if (running.size > 0 && queue.length === 0) {
+      if (!flushScheduled) {
+        flushScheduled = true
+        port.defer(flush)
+      }
+      return
     }
+    // A run waits to start (this reply goes out first), or no run could join this reply: it goes out now.
+    flush()
   }
-
-  const withMappedStack = (reply: Reply): Reply =>
-    port.mapStack !== undefined && (reply._tag === "Failure" || reply._tag === "Defect") && reply.stack !== undefined
-      ? { ...reply, stack: port.mapStack(reply.stack) }
-      : reply
 
   // Every run of a task starts in the same context (the forwarding logger, the task's name on its log
   // lines), built once per task rather than provided and annotated per run.
@@ -348,13 +343,19 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     return runner
   }
 
-  const execute = (run: Run, task: Task.Any) => {
+  /** Runs a run whose module is loaded: finds its task, then replies at once or forks the task's fiber. */
+  const execute = (run: Run) => {
+    const task = Task.find(run.task)
+    if (task === undefined) {
+      const message = `module ${run.module} defines no task named ${run.task}; define it at the top level, outside the main guard`
+      return finish(run.id, Codec.spawnFailedReply("TaskNotFound", message))
+    }
     if (run.attempt !== undefined && run.attempt > 1) retries.set(run.id, run.attempt)
     const trace = run.trace
     if (trace === undefined) {
-      // A handler that answers at once (`Effect.succeed`, `Effect.fail`) needs no fiber.
-      const reply = Codec.replyInChild(task, run.payload)
-      return Effect.isEffect(reply) ? fork(run.id, task, reply) : finish(run.id, withMappedStack(reply))
+      // A handler that answers at once (`Effect.succeed`, `Effect.fail`) needs no fiber: its reply comes back.
+      const reply = Codec.replyNow(task, run.payload, task.handler)
+      return Effect.TypeId in reply ? fork(run.id, task, reply) : finish(run.id, reply)
     }
     const recorded: Array<SpanRecord> = []
     spans.set(run.id, recorded)
@@ -374,24 +375,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     const fiber = runnerOf(task)(effect)
     starting = undefined
     running.set(id, fiber)
-    fiber.addObserver((exit) => finish(id, withMappedStack(Codec.replyOfExit(exit))))
-  }
-
-  const resolve = (run: Run): Task.Any | Reply =>
-    Task.find(run.task) ??
-    Codec.spawnFailedReply(
-      "TaskNotFound",
-      `module ${run.module} defines no task named ${run.task}; define it at the top level, outside the main guard`
-    )
-
-  /** Gives a run the module of its task when the parent left it out (it named it in an earlier run of the task). */
-  const withModule = (run: RunFrame): Run => {
-    if (run.module !== undefined) {
-      moduleOfTask.set(run.task, run.module)
-      return run as Run
-    }
-    ;(run as { module?: string | undefined }).module = moduleOfTask.get(run.task)
-    return run as Run
+    fiber.addObserver((exit) => finish(id, Codec.replyOfExit(exit)))
   }
 
   const start = (run: Run) => {
@@ -401,42 +385,31 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     // Sent before the task runs: if the child dies in the task, the parent knows it had started.
     if (run.confirm === true) void sendSafely(port.send, { _tag: "Started", id: run.id })
     const loaded = loader.load(run.module)
-    if (loaded === true) {
-      const task = resolve(run)
-      return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
-    }
+    if (loaded === true) return execute(run)
     running.set(run.id, "loading")
     loaded.then(
-      () => {
-        if (running.get(run.id) === "interrupted") return finish(run.id, interrupted)
-        const task = resolve(run)
-        return Task.isTask(task) ? execute(run, task) : finish(run.id, task)
-      },
+      () => (running.get(run.id) === "interrupted" ? finish(run.id, interrupted) : execute(run)),
       (error) => finish(run.id, ModuleLoader.failedReply(run.module, error))
     )
   }
 
-  // A synchronous task finishes inside `start`, and `finish` pumps again: the flag turns that recursion into a loop.
+  // A synchronous run finishes inside `start`, and sending its reply may pump again: the loop below goes on
+  // instead (it sees every change a nested call would act on).
   let pumping = false
-  let pumpAgain = false
   const pump = () => {
-    if (pumping) {
-      pumpAgain = true
-      return
-    }
+    if (pumping) return
     pumping = true
     try {
-      do {
-        pumpAgain = false
-        while (running.size < options.concurrency && queue.length > 0) {
-          // Every reply reaches the channel before the next run starts: if that run kills the child, the
-          // parent must not mistake a finished run for it. The write is synchronous unless the channel is
-          // backed up; then the run waits for it.
-          if (replies.size() > 0) flush()
-          if (sending !== undefined) return
-          start(queue.shift()!)
-        }
-      } while (pumpAgain)
+      while (running.size < options.concurrency) {
+        // Every reply reaches the channel before the next run starts: if that run kills the child, the parent
+        // must not mistake a finished run for it. The write is synchronous unless the channel is backed up; then
+        // the run waits for it. (Replies wait unsent only while a flush is scheduled.)
+        if (flushScheduled) flush()
+        if (sending !== undefined) return
+        const run = queue.shift()
+        if (run === undefined) return
+        start(run)
+      }
     } finally {
       pumping = false
     }
@@ -468,7 +441,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     },
     onMessage: (message) => {
       const frame = decodeParentFrame(message)
-      if (Exit.isFailure(frame)) {
+      if (frame._tag === "Failure") {
         void sendSafely(port.send, {
           _tag: "ProtocolError",
           message: `the child received a malformed frame: ${String(frame.cause)}`
@@ -478,13 +451,18 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       const value = frame.value
       switch (value._tag) {
         case "Run":
+        case "Batch": {
           if (bootstrapping) endBootstrap()
-          queue.push(withModule(value))
+          const runs = value._tag === "Run" ? [value] : value.runs
+          for (let i = 0; i < runs.length; i++) {
+            const run = runs[i]! as { readonly task: string; module?: string | undefined }
+            // The parent names a task's module in the first run of it it sends here; later runs get it from that one.
+            if (run.module !== undefined) moduleOfTask.set(run.task, run.module)
+            else run.module = moduleOfTask.get(run.task)
+            queue.push(run as Run)
+          }
           break
-        case "Batch":
-          if (bootstrapping) endBootstrap()
-          for (let i = 0; i < value.runs.length; i++) queue.push(withModule(value.runs[i]!))
-          break
+        }
         case "Interrupt":
           interrupt(value.id)
           break

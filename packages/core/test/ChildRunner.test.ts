@@ -39,6 +39,13 @@ const Blocked = Task.make("ChildRunner.test/Blocked", {
     Effect.sync(() => log.push(`run ${n}`)).pipe(Effect.andThen(Effect.promise(() => release.promise)), Effect.as(n))
 })
 
+/** Answers at once: a string of `n` letters, or a defect for 0. */
+const Letters = Task.make("ChildRunner.test/Letters", {
+  payload: Schema.Number,
+  success: Schema.String,
+  handler: (n) => (n === 0 ? Effect.die(new Error("none")) : Effect.succeed("x".repeat(n)))
+})
+
 const loggedRuns = (ids: ReadonlyArray<number>) =>
   ids.map((id, i) =>
     i === 0
@@ -208,5 +215,39 @@ describe("ChildRunner", () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(log).toEqual(["run 1", "run 2"])
     expect(sent.flatMap(idsOf)).toEqual([3, 1, 2])
+  })
+
+  it("holds a reply that answers at once to maxPayloadBytes, and maps its stack back, as a forked run's", async () => {
+    const replies: Array<unknown> = []
+    const runner = ChildRunner.make(
+      {
+        send: () => Promise.resolve(),
+        sendNow: (frame) => {
+          const framed = frame as ChildFrame
+          if (!Array.isArray(frame) && framed._tag === "Replies") replies.push(...framed.replies)
+          else replies.push(structuredClone(frame))
+        },
+        mapStack: (stack) => `mapped: ${stack.split("\n")[0]}`,
+        done: () => {},
+        defer: (f) => setImmediate(f),
+        rss: () => 0
+      },
+      { ...ChildRunner.defaultOptions, preload: [module], bundled: true, maxPayloadBytes: 10 }
+    )
+    await runner.warmUp
+    runner.onMessage({
+      _tag: "Batch",
+      runs: [
+        { _tag: "Run", id: 1, module, task: Letters.name, payload: 3 },
+        { _tag: "Run", id: 2, task: Letters.name, payload: 20 },
+        { _tag: "Run", id: 3, task: Letters.name, payload: 0 }
+      ]
+    })
+    expect(replies).toEqual([
+      [[1], ["xxx"], 0],
+      // 22 bytes of JSON: over the limit of 10.
+      { id: 2, reply: { _tag: "TooLarge", size: 22, limit: 10 } },
+      { id: 3, reply: { _tag: "Defect", name: "Error", message: "none", stack: "mapped: Error: none" } }
+    ])
   })
 })

@@ -79,4 +79,34 @@ describe("codec", () => {
       expect(error._tag).toBe("ReplyValidationError")
     })
   )
+
+  describe("a handler that answers at once (replyNow)", () => {
+    const Square = Task.make("codec.test/Square", {
+      payload: Schema.Number,
+      success: Schema.Number,
+      handler: (n) => Effect.succeed(n === 4 ? Number.NaN : n * n)
+    })
+
+    it("replies at once, without a fiber, with the value itself", () => {
+      // An `Effect` here would mean that the handler's `Exit` was not recognized as complete.
+      expect(Codec.replyNow(Square, 3, Square.handler)).toEqual({ _tag: "Success", value: 9 })
+      expect(Codec.replyNow(Square, 3, () => Effect.fail("no"))).toMatchObject({ _tag: "EncodeFailed" })
+    })
+
+    it("still refuses a payload the Schema refuses", () => {
+      expect(Codec.replyNow(Square, "3", Square.handler)).toMatchObject({
+        _tag: "Defect",
+        name: "RequestValidationError"
+      })
+    })
+
+    it("encodes a value the Schema does not leave as it is", () => {
+      const reply = Codec.replyNow(Square, 4, Square.handler)
+      expect(reply).toEqual({
+        _tag: "Success",
+        value: Schema.encodeSync(Schema.toCodecJson(Schema.Number))(Number.NaN)
+      })
+      expect(reply).not.toEqual({ _tag: "Success", value: Number.NaN })
+    })
+  })
 })

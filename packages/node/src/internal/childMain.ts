@@ -48,10 +48,16 @@ CompileCache.enable(bundleOf(process.argv))
 const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 
 const port: import("@troupe/core/ChildRunner").ChildPort = {
-  send: (frame) =>
-    new Promise((resolve, reject) => {
+  // Without an executor to call (a call less per reply); a frame the channel refuses at once rejects, as it would there.
+  send: (frame) => {
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    try {
       send(frame, undefined, {}, (error) => (error ? reject(error) : resolve()))
-    }),
+    } catch (error) {
+      reject(error)
+    }
+    return promise
+  },
   done: (exitCode) => process.exit(exitCode),
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),

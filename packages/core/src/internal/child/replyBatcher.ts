@@ -100,9 +100,8 @@ export const make = (options: {
 
   /** Sends `frame`; if the channel refuses it, `oneByOne` sends its replies again apart. `undefined`: taken now. */
   const sendFrame = (frame: ChildMessage, oneByOne: () => Promise<void>): Promise<void> | undefined => {
-    if (sendNow === undefined)
-      return sendSafely(send, frame).then((why) => (why === undefined ? undefined : oneByOne()))
     try {
+      if (sendNow === undefined) return send(frame).then(undefined, oneByOne)
       sendNow(frame)
       return undefined
     } catch {
@@ -126,7 +125,7 @@ export const make = (options: {
   }
 
   const flush = (): Promise<void> | undefined => {
-    if (size() === 0) return undefined
+    if (replies.length === 0 && doneIds.length === 0) return undefined
     const bytes = rss()
     if (bytes === undefined && doneIds.length === 1 && replies.length === 0) {
       const id = doneIds.pop()!

@@ -112,12 +112,39 @@ const codecsOf = (task: Codable): Codecs => {
 }
 
 /**
+ * The child's view of a codable's codecs: its `Codecs`, and the test of the
+ * values each side's Schema leaves as they are (`unchangedBy`), which the
+ * child applies itself, so that the common value needs no `Exit` at all.
+ */
+interface ChildCodecs {
+  readonly codecs: Codecs
+  readonly payloadUnchanged: ((u: unknown) => boolean) | undefined
+  readonly successUnchanged: ((u: unknown) => boolean) | undefined
+}
+
+const childCache = new WeakMap<Codable, ChildCodecs>()
+
+/** `codecsOf` as the child runs them: one lookup per run. */
+const childCodecsOf = (task: Codable): ChildCodecs => {
+  let child = childCache.get(task)
+  if (child === undefined) {
+    child = {
+      codecs: codecsOf(task),
+      payloadUnchanged: unchangedBy(task.payloadSchema),
+      successUnchanged: unchangedBy(task.successSchema)
+    }
+    childCache.set(task, child)
+  }
+  return child
+}
+
+/**
  * Builds a task's codecs and runs each once, so that the parsers are compiled
  * before the first real value arrives (a fresh worker's first task is
  * otherwise slower than the rest).
  */
 export const warm = (task: Codable): void => {
-  const codecs = codecsOf(task)
+  const { codecs } = childCodecsOf(task)
   for (const codec of Object.values(codecs)) if (typeof codec === "function") codec(undefined)
 }
 
@@ -261,11 +288,12 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
   const failure = Cause.findError(cause)
   if (Result.isSuccess(failure)) {
     const error = failure.success
-    const encoded = codecsOf(task).encodeError(error)
+    const codecs = codecsOf(task)
+    const encoded = codecs.encodeError(error)
     if (Exit.isFailure(encoded)) {
       return { _tag: "EncodeFailed", message: `the error did not match the error Schema: ${issueMessage(encoded)}` }
     }
-    const refused = replyRefusal(codecsOf(task).walkError, encoded.value, "error")
+    const refused = replyRefusal(codecs.walkError, encoded.value, "error")
     if (refused !== undefined) return { _tag: "EncodeFailed", message: refused }
     const stack = safely(() => (error instanceof Error ? fieldText(error, "stack") : undefined), undefined)
     return stack === undefined
@@ -277,8 +305,7 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
   return { _tag: "Defect", name: "Interrupted", message: `task ${task.name} was interrupted in the child` }
 }
 
-const successReply = (task: Codable, value: unknown): Reply => {
-  const codecs = codecsOf(task)
+const successReply = (codecs: Codecs, value: unknown): Reply => {
   const encoded = codecs.encodeSuccess(value)
   if (Exit.isFailure(encoded)) {
     return { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
@@ -312,12 +339,17 @@ export const runInChild = (
 
 /**
  * Encodes an outcome; a value whose encoding throws (a getter or a proxy
- * that throws as the Schema reads it) is an `EncodeFailed` reply. No
- * closure: this runs once per run.
+ * that throws as the Schema reads it) is an `EncodeFailed` reply. The
+ * common success, a value the success Schema leaves as it is, goes as it
+ * is. No closure: this runs once per run.
  */
-const encodedExit = (task: Codable, exit: Exit.Exit<unknown, unknown>): Reply => {
+const encodedExit = (task: Codable, child: ChildCodecs, exit: Exit.Exit<unknown, unknown>): Reply => {
+  if (exit._tag === "Success") {
+    const value = exit.value
+    if (child.successUnchanged?.(value)) return { _tag: "Success", value }
+  }
   try {
-    return Exit.isSuccess(exit) ? successReply(task, exit.value) : replyOfCause(task, exit.cause)
+    return exit._tag === "Success" ? successReply(child.codecs, exit.value) : replyOfCause(task, exit.cause)
   } catch (error) {
     return { _tag: "EncodeFailed", message: `the outcome could not be encoded: ${defectText(error)}` }
   }
@@ -327,7 +359,10 @@ const encodedExit = (task: Codable, exit: Exit.Exit<unknown, unknown>): Reply =>
 export const replyOf = <R = never>(
   task: Codable,
   effect: Effect.Effect<unknown, unknown, R>
-): Effect.Effect<Reply, never, R> => Effect.map(Effect.exit(effect), (exit) => encodedExit(task, exit))
+): Effect.Effect<Reply, never, R> => {
+  const child = childCodecsOf(task)
+  return Effect.map(Effect.exit(effect), (exit) => encodedExit(task, child, exit))
+}
 
 /**
  * The reply of a fiber that ran `runInChild`: its reply, or, when the fiber
@@ -361,17 +396,30 @@ export const replyNow = <R>(
   encodedPayload: unknown,
   handler: (payload: any) => Effect.Effect<unknown, unknown, R>
 ): Reply | Effect.Effect<Reply, never, R> => {
-  const payload = codecsOf(task).decodePayload(encodedPayload)
-  if (Exit.isFailure(payload)) return payloadRejected(payload)
+  const child = childCodecsOf(task)
+  let payload = encodedPayload
+  if (!child.payloadUnchanged?.(encodedPayload)) {
+    const decoded = child.codecs.decodePayload(encodedPayload)
+    if (Exit.isFailure(decoded)) return payloadRejected(decoded)
+    payload = decoded.value
+  }
   let effect: Effect.Effect<unknown, unknown, R>
   try {
-    effect = handler(payload.value)
+    effect = handler(payload)
   } catch (defect) {
     return defectReply(defect)
   }
-  if (!Exit.isExit(effect)) return replyOf(task, effect)
-  return encodedExit(task, effect)
+  if (!isExit(effect)) return replyOf(task, effect)
+  return encodedExit(task, child, effect)
 }
+
+/**
+ * `Exit.isExit` for the handler's effect, in one call rather than four: an
+ * `Exit` carries this key (effect's `ExitTypeId`; codec.test.ts checks that
+ * a completed effect is still seen as one).
+ */
+const isExit = (effect: Effect.Effect<unknown, unknown, unknown>): effect is Exit.Exit<unknown, unknown> =>
+  typeof effect === "object" && effect !== null && "~effect/Exit" in effect
 
 /**
  * A `Reply` for a task the child could not load.
