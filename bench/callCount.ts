@@ -150,7 +150,9 @@ for (const contender of args.only.split(",")) {
       total += calls
       if (Math.abs(calls) >= 0.5) perTask[pkg] = round(calls)
     }
-    line.push(`${place} ${round(total)} ${JSON.stringify(perTask)}`)
+    // A negative count is something the smaller run did once and the larger did not (a late module load): noise.
+    const noisy = Object.values(perTask).some((calls) => calls < 0) ? " (a negative package: rerun)" : ""
+    line.push(`${place} ${round(total)} ${JSON.stringify(perTask)}${noisy}`)
   }
   console.log(`${contender}: JS calls per task: ${line.join("; ")}`)
   const top = Number(args.top)
