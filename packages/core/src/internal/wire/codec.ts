@@ -498,7 +498,12 @@ export class Refused {
  * worker without one. It runs once per call: a payload that is its own
  * encoding (a number for `Schema.Number`) builds no `Exit`.
  */
-export const encodeForWire = (task: Codable, payload: unknown, sharing: boolean, limit: number | undefined): unknown => {
+export const encodeForWire = (
+  task: Codable,
+  payload: unknown,
+  sharing: boolean,
+  limit: number | undefined
+): unknown => {
   let encoded = payload
   if (!codecsOf(task).payloadUnchanged(payload)) {
     const exit = encodePayloadExit(task, payload, sharing)
