@@ -281,12 +281,11 @@ export class Dispatcher {
       queued = true
       return true
     }
-    this.admit(feed)
-    // Only a job that went in can be placed: a caller left waiting changed nothing the last pump saw.
-    if (queued) this.pump()
+    // No room, or callers wait before this one: it waits behind them (nothing went in, so there is nothing to pump).
+    this.admissions.push(feed)
     // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
     const admissionTimer =
-      admissionMs !== undefined && !queued
+      admissionMs !== undefined
         ? this.clock.after(admissionMs, () => {
             if (queued) return
             this.withdraw(feed)

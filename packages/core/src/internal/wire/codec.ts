@@ -515,6 +515,7 @@ export const encodeForWire = (
       "the payload encodes to undefined, which no worker can receive (use Schema.Void or Schema.UndefinedOr)"
     return new Refused(Exit.fail(new ArgumentEncodeError({ task: task.name, message })))
   }
+  if (limit === undefined) return encoded
   const tooLarge = checkPayloadSize(task, encoded, limit)
   return tooLarge === undefined ? encoded : new Refused(Exit.fail(tooLarge))
 }
