@@ -480,15 +480,13 @@ export class Dispatcher {
    */
   private rebalance(): void {
     const { concurrency } = this.options
-    let room = -this.withdrawals
-    // Only a worker holding more than `concurrency` jobs holds runs that wait (the common case, after each pump
-    // that empties the queue: none does, and no worker is asked).
+    // Only a worker holding more than `concurrency` jobs holds runs that wait. The common case, after each pump
+    // that empties the queue: none does, and nothing more is read.
     let prefetched = false
-    for (const slot of this.slots) {
-      if (slot.state === "ready") room += Math.max(0, concurrency - slot.inFlight)
-      if (slot.inFlight > concurrency) prefetched = true
-    }
+    for (const slot of this.slots) if (slot.inFlight > concurrency) prefetched = true
     if (!prefetched) return
+    let room = -this.withdrawals
+    for (const slot of this.slots) if (slot.state === "ready") room += Math.max(0, concurrency - slot.inFlight)
     while (room > 0) {
       let donor: Slot | undefined
       let item: Item | undefined
