@@ -169,15 +169,18 @@ export const leastBusy = (): Balancer<unknown> => {
       let bestAfter = false
       for (let i = 0; i < workers.length; i++) {
         const worker = workers[i]!
-        if (!hasRoom(worker)) continue
+        const load = worker.inFlight
+        // `hasRoom`, with the view read once each: a pick that finds no room (most, under a deep queue) reads one
+        // getter per worker.
+        if (load >= worker.capacity || !worker.available) continue
         const after = worker.slot >= lastSlot
         if (
           best === -1 ||
-          worker.inFlight < bestLoad ||
-          (worker.inFlight === bestLoad && ((after && !bestAfter) || (after === bestAfter && worker.slot < bestSlot)))
+          load < bestLoad ||
+          (load === bestLoad && ((after && !bestAfter) || (after === bestAfter && worker.slot < bestSlot)))
         ) {
           best = i
-          bestLoad = worker.inFlight
+          bestLoad = load
           bestSlot = worker.slot
           bestAfter = after
         }

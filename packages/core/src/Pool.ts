@@ -494,7 +494,8 @@ export const make = Effect.fnUntraced(function* (
     balancer,
     size,
     interruptGraceMs: millis(options.interruptGrace) ?? 500,
-    onDemand: () => startOnDemand()
+    // Hoisted: declared below, with the slots it starts.
+    onDemand: startOnDemand
   })
   const initializer =
     options.initializer === undefined
@@ -584,14 +585,28 @@ export const make = Effect.fnUntraced(function* (
   const supervise = supervision.supervise
 
   const run = yield* FiberSet.makeRuntime<never>()
+  // Slots a supervising fiber holds: once all `size` are, a deep queue asks for no more workers (each reply's pump).
+  let occupied = 0
   const occupy = (slot: Slot) => {
     if (dispatcher.broken !== undefined || (dispatcher.closing && dispatcher.queue.length === 0)) return
-    if (slot.occupy()) run(supervise(slot).pipe(Effect.ensuring(Effect.sync(() => slot.vacate()))))
+    if (!slot.occupy()) return
+    occupied++
+    run(
+      supervise(slot).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            occupied--
+            slot.vacate()
+          })
+        )
+      )
+    )
   }
   // Queued work with no worker free: start a worker per waiting job, counting those already starting. A keyed job
   // waits for its own worker, which may be any of them: a keyed balancer starts them all. It runs at every call made
   // while others wait, often before V8 has optimized it: indexed loops, which cost no iterator there.
   function startOnDemand(): void {
+    if (occupied === size) return
     if (balancer.keyed === true) {
       for (let i = 0; i < slots.length; i++) occupy(slots[i]!)
       return

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Task } from "@troupe/core"
-import { Effect, Schema } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import * as Codec from "../src/internal/wire/codec.ts"
 
 class Overdrawn extends Schema.TaggedError<Overdrawn>()("Overdrawn", { balance: Schema.Number }) {}
@@ -107,6 +107,40 @@ describe("codec", () => {
         value: Schema.encodeSync(Schema.toCodecJson(Schema.Number))(Number.NaN)
       })
       expect(reply).not.toEqual({ _tag: "Success", value: Number.NaN })
+    })
+  })
+
+  describe("encodeForWire, the caller's payload", () => {
+    const Square = Task.make("codec.test/SquareOnTheWire", {
+      payload: Schema.Number,
+      success: Schema.Number,
+      handler: (n) => Effect.succeed(n * n)
+    })
+
+    it("gives a payload that is its own encoding back as it is, and refuses the Schema's rejects", () => {
+      expect(Codec.encodeForWire(Square, 3, false, undefined)).toBe(3)
+      // Not a finite number: the Schema's JSON codec decides (it writes NaN as a string).
+      expect(Codec.encodeForWire(Square, Number.NaN, false, undefined)).toBe("NaN")
+      const refused = Codec.encodeForWire(Square, "3" as unknown as number, false, undefined)
+      expect(refused).toBeInstanceOf(Codec.Refused)
+      expect(Exit.isFailure((refused as Codec.Refused).exit)).toBe(true)
+      expect(String((refused as Codec.Refused).exit)).toContain("RequestValidationError")
+    })
+
+    it("encodes other payloads by their Schema, within the size limit", () => {
+      expect(Codec.encodeForWire(Withdraw, { amount: 5 }, false, undefined)).toEqual({ amount: 5 })
+      expect(Codec.encodeForWire(Withdraw, { amount: -5 }, false, undefined)).toBeInstanceOf(Codec.Refused)
+      const tooLarge = Codec.encodeForWire(Square, 123456, false, 3)
+      expect(tooLarge).toBeInstanceOf(Codec.Refused)
+      expect(String((tooLarge as Codec.Refused).exit)).toContain("PayloadTooLarge")
+    })
+
+    it("decodes a success that is its own encoding as it is, and refuses one of the wrong type", () => {
+      expect(Codec.decodeReply(Square, { module: Square.module }, { _tag: "Success", value: 9 })).toEqual(
+        Exit.succeed(9)
+      )
+      const wrong = Codec.decodeReply(Square, { module: Square.module }, { _tag: "Success", value: "9" })
+      expect(String(wrong)).toContain("ReplyValidationError")
     })
   })
 })

@@ -26,7 +26,7 @@ import { violationReason } from "../../Transport.ts"
 import { SpawnError } from "../../TroupeError.ts"
 import * as ProcessContext from "../child/processContext.ts"
 import { emitLogs } from "../telemetry.ts"
-import { type ChildFrame, decodeChildFrame } from "../wire/frame.ts"
+import { type ChildFrame, childFrameOf } from "../wire/frame.ts"
 import * as CallServer from "./callServer.ts"
 
 /** The frames the client hands to its owner: all but those it serves itself. */
@@ -79,13 +79,12 @@ export const spawn = Effect.fnUntraced(function* (
   }
 
   const receive = (raw: unknown): void => {
-    const frame = decodeChildFrame(raw)
-    if (Exit.isFailure(frame)) {
+    const value = childFrameOf(raw)
+    if (value === undefined) {
       onViolation?.(violationReason(raw))
       kill()
       return
     }
-    const value = frame.value
     switch (value._tag) {
       case "Ready":
         Deferred.doneUnsafe(ready, Exit.void)

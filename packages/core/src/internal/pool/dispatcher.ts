@@ -193,6 +193,7 @@ const makeJob = (
  */
 const makeSingleJob = (
   task: Task.Any,
+  module: string,
   payload: unknown,
   encoded: unknown,
   options: CallSettings,
@@ -202,7 +203,7 @@ const makeSingleJob = (
 ): Job => {
   const items: Array<Item> = []
   const job = newJob(task.name, payload, items, options, trace)
-  items.push(makeItem(task, task.module, payload, encoded, job, options.retries, onDone, submittedAt))
+  items.push(makeItem(task, module, payload, encoded, job, options.retries, onDone, submittedAt))
   return job
 }
 
@@ -249,10 +250,12 @@ export class Dispatcher {
    * may wait for room in a full queue (`undefined`: as long as it takes).
    * Returns what cancels the call, for a caller that gives up (`undefined`
    * once refused). No fiber, no timer and no closure but the cancel in the
-   * common case: room in the queue and nobody waiting for it.
+   * common case: room in the queue and nobody waiting for it. `module`: the
+   * task's module (the caller has read it).
    */
   submitOne(
     task: Task.Any,
+    module: string,
     payload: unknown,
     encoded: unknown,
     settings: CallSettings,
@@ -260,31 +263,29 @@ export class Dispatcher {
     trace: Trace | undefined,
     done: (exit: Exit.Exit<unknown, unknown>) => void
   ): (() => Effect.Effect<void>) | undefined {
-    const refusal = this.refusal()
-    if (refusal !== undefined) return void done(Exit.fail(refusal))
+    if (this.brokenBy !== undefined || this.closed) return void done(Exit.fail(this.refusal()!))
     if (admissionMs === 0 && this.queueFull) return void done(Exit.fail(this.queueFullError()))
     this.telemetry.submitted++
-    const job = makeSingleJob(task, payload, encoded, settings, done, trace, this.clock.monotonicMillis())
+    const job = makeSingleJob(task, module, payload, encoded, settings, done, trace, this.clock.monotonicMillis())
     const item = job.items[0]!
     // The common case: room in the queue and no caller waiting before this one. Nothing to admit later, no timer.
-    if (this.admitsAtOnce) {
+    if (this.admissions.length === 0 && this.queue.length < this.options.queueSize) {
       this.queue.push(job)
       this.pump()
       return () => (item.settled ? Effect.void : this.cancel(item))
     }
     let queued = false
     const feed = () => {
-      if (this.queueFull) return false
+      if (this.queue.length >= this.options.queueSize) return false
       this.queue.push(job)
       queued = true
       return true
     }
-    this.admit(feed)
-    // Only a job that went in can be placed: a caller left waiting changed nothing the last pump saw.
-    if (queued) this.pump()
+    // No room, or callers wait before this one: it waits behind them (nothing went in, so there is nothing to pump).
+    this.admissions.push(feed)
     // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
     const admissionTimer =
-      admissionMs !== undefined && !queued
+      admissionMs !== undefined
         ? this.clock.after(admissionMs, () => {
             if (queued) return
             this.withdraw(feed)
@@ -307,6 +308,7 @@ export class Dispatcher {
    */
   submitMany(
     task: Task.Any,
+    module: string,
     payloads: ReadonlyArray<{ readonly payload: unknown; readonly encoded: unknown }>,
     chunkSize: number,
     settings: CallSettings,
@@ -336,7 +338,7 @@ export class Dispatcher {
       const offset = start
       const chunk = payloads.slice(start, start + chunkSize)
       const onDone = (index: number, exit: Exit.Exit<unknown, unknown>) => onItem(offset + index, exit, cancelRest)
-      jobs.push(makeJob(task, task.module, chunk, settings, onDone, trace, submittedAt))
+      jobs.push(makeJob(task, module, chunk, settings, onDone, trace, submittedAt))
     }
     this.admit(feed)
     this.pump()
@@ -399,11 +401,6 @@ export class Dispatcher {
     return this.queue.length >= this.options.queueSize
   }
 
-  /** Whether a job enqueued now goes in at once: there is room, and no caller waits for it before. */
-  private get admitsAtOnce(): boolean {
-    return this.admissions.length === 0 && this.queue.length < this.options.queueSize
-  }
-
   /** Enqueues jobs as room appears, in order, after every caller that waited before. */
   private admit(feed: () => boolean): void {
     if (this.admissions.length === 0 && feed()) return
@@ -415,16 +412,24 @@ export class Dispatcher {
     this.admissions.remove((waiting) => waiting === feed)
   }
 
+  /** Callers waiting for room enqueue their jobs, oldest first, while there is room. */
   private admitWaiting(): void {
     const admissions = this.admissions
-    while (admissions.length > 0 && !this.queueFull) {
+    const queue = this.queue
+    const queueSize = this.options.queueSize
+    while (admissions.length > 0 && queue.length < queueSize) {
       if (!admissions.peek()!()) return
       admissions.shift()
     }
   }
 
-  /** Hands queued jobs to workers with room, batching the jobs that go to one worker into one message. */
-  pump(): void {
+  /**
+   * Hands queued jobs to workers with room, batching the jobs that go to one
+   * worker into one message. `now`: the pool clock's reading, when the caller
+   * has just taken one (a reply's frame); else it is read at the first
+   * placement, once for the whole pump.
+   */
+  pump(now?: number): void {
     if (this.pumping) return
     this.pumping = true
     try {
@@ -449,11 +454,12 @@ export class Dispatcher {
           // The front job almost always: `shift` moves the array's start instead of copying the rest down.
           if (position === 0) this.queue.shift()
           else this.queue.splice(position, 1)
-          this.place(job, this.slots[index]!)
+          now ??= this.clock.monotonicMillis()
+          this.place(job, this.slots[index]!, now)
           placed = true
         }
         const queued = this.queue.length
-        this.admitWaiting()
+        if (this.admissions.length > 0) this.admitWaiting()
         if (queued > 0 || this.queue.length === queued) break
       }
       if (placed) this.scheduleFlush()
@@ -474,6 +480,11 @@ export class Dispatcher {
    */
   private rebalance(): void {
     const { concurrency } = this.options
+    // Only a worker holding more than `concurrency` jobs holds runs that wait. The common case, after each pump
+    // that empties the queue: none does, and nothing more is read.
+    let prefetched = false
+    for (const slot of this.slots) if (slot.inFlight > concurrency) prefetched = true
+    if (!prefetched) return
     let room = -this.withdrawals
     for (const slot of this.slots) if (slot.state === "ready") room += Math.max(0, concurrency - slot.inFlight)
     while (room > 0) {
@@ -501,9 +512,8 @@ export class Dispatcher {
     this.queue.unshift(this.requeueable(item))
   }
 
-  /** Hands `job` to `slot`: stamps its dispatch (the wait it had, for the figures), starts its deadline. */
-  private place(job: Job, slot: Slot): void {
-    const now = this.clock.monotonicMillis()
+  /** Hands `job` to `slot` at `now`: stamps its dispatch (the wait it had, for the figures), starts its deadline. */
+  private place(job: Job, slot: Slot, now: number): void {
     const waitMs = this.telemetry.waitMs
     const items = job.items
     for (let i = 0; i < items.length; i++) {
@@ -512,7 +522,7 @@ export class Dispatcher {
       waitMs.update(now - item.submittedAt)
     }
     this.telemetry.started += job.items.length
-    this.startTimer(job)
+    if (job.timeoutMs !== undefined) this.startTimer(job, job.timeoutMs)
     slot.hold(job)
   }
 
@@ -536,10 +546,10 @@ export class Dispatcher {
     for (let i = 0; i < slots.length; i++) slots[i]!.flush()
   }
 
-  /** Starts a job's deadline, when it has one. */
-  private startTimer(job: Job): void {
-    if (job.timeoutMs === undefined || job.timer !== undefined) return
-    job.timer = this.clock.after(job.timeoutMs, () => this.expire(job))
+  /** Starts a job's deadline (`timeoutMs`, the job's), unless it runs already. */
+  private startTimer(job: Job, timeoutMs: number): void {
+    if (job.timer !== undefined) return
+    job.timer = this.clock.after(timeoutMs, () => this.expire(job))
   }
 
   private expire(job: Job): void {
@@ -555,19 +565,25 @@ export class Dispatcher {
     if (item.settled) return
     item.settled = true
     if (item.cancelled) return
-    this.telemetry.settled(exit)
+    // A success only counts (the hot path); a failure is tallied by its error's tag.
+    if (exit._tag === "Success") this.telemetry.succeeded++
+    else this.telemetry.failedWith(exit)
     item.onDone(exit)
   }
 
-  /** A worker (in slot `worker`) replied for an item its slot has let go of (`jobDone` as in `released`). */
+  /**
+   * A worker (in slot `worker`) replied for an item its slot has let go of
+   * (`jobDone` as in `released`), in a frame that arrived at `now`.
+   */
   replied(
     item: Item,
     jobDone: boolean,
     worker: number,
     reply: Addressed["reply"],
-    spans: ReadonlyArray<SpanRecord> | undefined
+    spans: ReadonlyArray<SpanRecord> | undefined,
+    now: number
   ): void {
-    this.telemetry.runMs.update(this.clock.monotonicMillis() - item.dispatchedAt)
+    this.telemetry.runMs.update(now - item.dispatchedAt)
     if (spans !== undefined && item.job.trace !== undefined) {
       replaySpans(item.job.trace, spans, { "troupe.worker": worker })
     }

@@ -15,19 +15,18 @@ const compactAfter = 1024
 export class Fifo<A> {
   private entries: Array<A | undefined> = []
   private head = 0
-
-  /** How many entries are waiting. */
-  get length(): number {
-    return this.entries.length - this.head
-  }
+  /** How many entries are waiting: a field (read on every pump), written only by the methods below. */
+  length = 0
 
   push(entry: A): void {
     this.entries.push(entry)
+    this.length++
   }
 
   /** Puts `entries` back before the oldest entry, keeping their order. */
   pushFront(entries: ReadonlyArray<A>): void {
     if (entries.length === 0) return
+    this.length += entries.length
     if (this.head >= entries.length) {
       this.head -= entries.length
       for (let i = 0; i < entries.length; i++) this.entries[this.head + i] = entries[i]
@@ -45,6 +44,7 @@ export class Fifo<A> {
   /** Takes the oldest entry. */
   shift(): A | undefined {
     if (this.head === this.entries.length) return undefined
+    this.length--
     const entry = this.entries[this.head]
     this.entries[this.head++] = undefined
     if (this.head === this.entries.length) {
@@ -63,6 +63,7 @@ export class Fifo<A> {
       const entry = this.entries[i] as A
       if (matches(entry)) {
         this.entries.splice(i, 1)
+        this.length--
         return entry
       }
     }

@@ -30,12 +30,11 @@ export class Modules {
   }
 
   /**
-   * A call of `task` is about to be queued: it fails with a `SpawnError` if
-   * its module timed out loading; otherwise the pool knows its module from
-   * now on.
+   * A call of `task` (from `module`) is about to be queued: it fails with a
+   * `SpawnError` if its module timed out loading; otherwise the pool knows
+   * its module from now on.
    */
-  use(task: Task.Any): SpawnError | undefined {
-    const module = task.module
+  use(task: Task.Any, module: string): SpawnError | undefined {
     if (this.known.has(module)) return undefined
     const refused = this.refusal(task)
     if (refused !== undefined) return refused

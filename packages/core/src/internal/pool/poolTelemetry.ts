@@ -100,10 +100,9 @@ export class PoolTelemetry {
     register(Metrics.workerRssBytes, tags, this.context, () => gaugeState(worker.rss ?? 0), this.registrations)
   }
 
-  /** An item's outcome reached its caller. */
-  settled(exit: Exit.Exit<unknown, unknown>): void {
-    if (exit._tag === "Success") this.succeeded++
-    else this.failed.add(errorTag(exit))
+  /** An item's failure reached its caller (a success only bumps `succeeded`). */
+  failedWith(exit: Exit.Exit<unknown, unknown>): void {
+    this.failed.add(errorTag(exit))
   }
 
   publish(event: Pool.Event): void {

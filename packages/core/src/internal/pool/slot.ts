@@ -101,8 +101,11 @@ export class Slot implements Balancer.WorkerView {
    * many items a worker's chunks hold.
    */
   private readonly movable = new Set<Item>()
-  /** Jobs the current worker holds (what balancers weigh). */
-  private jobs = 0
+  /**
+   * Jobs the current worker holds (what balancers weigh): a field, since a
+   * balancer reads it for every worker at every pick; written only here.
+   */
+  inFlight = 0
   private current: State = "empty"
   pid = 0
   /** The worker's resident set size as it last reported it, in bytes. */
@@ -126,10 +129,6 @@ export class Slot implements Balancer.WorkerView {
   constructor(slot: number, context: SlotContext) {
     this.slot = slot
     this.context = context
-  }
-
-  get inFlight(): number {
-    return this.jobs
   }
 
   /** Where the slot's worker is in its life (changed only by the slot, through `become`). */
@@ -174,8 +173,8 @@ export class Slot implements Balancer.WorkerView {
   get capacity(): number {
     const dispatcher = this.context.dispatcher
     const quota = this.context.maxTasksPerWorker - this.dispatched
-    const window = this.jobs > dispatcher.refillAt && this.outbox.length === 0 ? this.jobs : dispatcher.limit
-    return Math.min(window, this.jobs + Math.max(0, quota))
+    const window = this.inFlight > dispatcher.refillAt && this.outbox.length === 0 ? this.inFlight : dispatcher.limit
+    return Math.min(window, this.inFlight + Math.max(0, quota))
   }
 
   /**
@@ -189,7 +188,7 @@ export class Slot implements Balancer.WorkerView {
       this.idleTimer = undefined
     }
     if (this.isIdle) this.setIdle(false)
-    this.jobs++
+    this.inFlight++
     const items = job.items
     job.held += items.length
     for (let i = 0; i < items.length; i++) {
@@ -215,7 +214,7 @@ export class Slot implements Balancer.WorkerView {
     this.held.delete(item.id)
     this.movable.delete(item)
     if (--item.job.held > 0) return false
-    this.jobs--
+    this.inFlight--
     return true
   }
 
@@ -285,7 +284,7 @@ export class Slot implements Balancer.WorkerView {
    * own (a `map` chunk runs in one worker).
    */
   withdrawable(concurrency: number): Item | undefined {
-    if (this.current !== "ready" || this.jobs <= concurrency || this.movable.size === 0) return undefined
+    if (this.current !== "ready" || this.inFlight <= concurrency || this.movable.size === 0) return undefined
     // The `concurrency` oldest runs may be running: never asked back.
     const front: Array<Item> = []
     for (const item of this.held.values()) {
@@ -378,18 +377,22 @@ export class Slot implements Balancer.WorkerView {
   private onFrame = (value: ChildClient.OwnFrame): void => {
     switch (value._tag) {
       case "Reply":
-        this.onReply(value.id, value.reply)
+        this.onReply(value.id, value.reply, this.context.dispatcher.clock.monotonicMillis())
         break
       case "Done": {
+        // One clock reading per frame: its replies' run times, and the dispatch of what they make room for.
+        const now = this.context.dispatcher.clock.monotonicMillis()
         const { ids, values } = value
-        for (let i = 0; i < ids.length; i++) this.onReply(ids[i]!, { _tag: "Success", value: values[i] })
-        this.afterReplies(value.rss)
+        for (let i = 0; i < ids.length; i++) this.onReply(ids[i]!, { _tag: "Success", value: values[i] }, now)
+        this.afterReplies(value.rss, now)
         break
       }
-      case "Replies":
-        for (const { id, reply, spans } of value.replies) this.onReply(id, reply, spans)
-        this.afterReplies(value.rss)
+      case "Replies": {
+        const now = this.context.dispatcher.clock.monotonicMillis()
+        for (const { id, reply, spans } of value.replies) this.onReply(id, reply, now, spans)
+        this.afterReplies(value.rss, now)
         break
+      }
       case "Started": {
         const item = this.held.get(value.id)
         if (item !== undefined) item.started = true
@@ -406,7 +409,8 @@ export class Slot implements Balancer.WorkerView {
     }
   }
 
-  private onReply(id: number, reply: Reply, spans?: ReadonlyArray<SpanRecord>): void {
+  /** `now`: the pool clock's reading when the reply's frame arrived. */
+  private onReply(id: number, reply: Reply, now: number, spans?: ReadonlyArray<SpanRecord>): void {
     if (id === initId) {
       if (this.initialized !== undefined) Deferred.doneUnsafe(this.initialized, Exit.succeed(reply))
       return
@@ -423,25 +427,30 @@ export class Slot implements Balancer.WorkerView {
       this.retire("Retired")
     }
     if (reply._tag === "Withdrawn") this.context.dispatcher.withdrawn(item, this.letGo(item))
-    else this.context.dispatcher.replied(item, this.letGo(item), this.slot, reply, spans)
+    else this.context.dispatcher.replied(item, this.letGo(item), this.slot, reply, spans, now)
   }
 
-  private afterReplies(rss: number | undefined): void {
+  private afterReplies(rss: number | undefined, now: number): void {
     if (rss !== undefined) {
       this.rss = rss
       if (rss > this.context.maxRssBytes) this.retire("Retired")
     }
-    this.review()
+    this.review(now)
   }
 
-  /** After a worker becomes ready or replies: retire it if it is due, arm its idle timer, let the pool dispatch. */
-  private review(): void {
+  /**
+   * After a worker becomes ready or replies: retire it if it is due, arm its
+   * idle timer, let the pool dispatch (`now`: the clock's reading, when the
+   * caller has one).
+   */
+  private review(now?: number): void {
     const { dispatcher, maxTasksPerWorker } = this.context
     if (this.current === "ready" && this.dispatched >= maxTasksPerWorker) this.retire("Retired")
-    if (this.current === "ready" && this.context.isStale(this)) this.retire("Retired")
+    // Only a worker whose modules were fixed at its spawn can be stale.
+    if (this.current === "ready" && this.modules !== undefined && this.context.isStale(this)) this.retire("Retired")
     if (this.current === "retiring" && this.held.size === 0) this.stopGracefully()
-    this.armIdleTimer()
-    dispatcher.pump()
+    if (this.held.size === 0) this.armIdleTimer()
+    dispatcher.pump(now)
     // A ready worker with nothing to do does not keep the program alive: one that never closes its pool still exits.
     if (this.current === "ready" && this.held.size === 0 && !this.isIdle) this.setIdle(true)
   }
@@ -578,7 +587,7 @@ export class Slot implements Balancer.WorkerView {
     this.outbox = []
     if (this.current !== "down") {
       const held = this.letGoAll()
-      this.jobs = 0
+      this.inFlight = 0
       this.become("down")
       if (held.length > 0) this.context.dispatcher.died(held, this.pid, new ExitStatus({ code: null, signal: null }))
     }

@@ -30,12 +30,19 @@ export interface SubmissionOptions {
   readonly timeout: CallOptions["timeout"]
 }
 
+/** What every call of one task shares, worked out at its first call. */
+interface KnownTask {
+  /** Its module's URL (`Task.module` is a getter that may read a source map). */
+  readonly module: string
+  /** The settings of a call that sets no options: the task's, else the pool's. */
+  readonly settings: CallSettings
+}
+
 export class Submission {
   private readonly dispatcher: Dispatcher
   private readonly modules: Modules
   private readonly options: SubmissionOptions
-  /** A call without options gets its task's settings, worked out once per task. */
-  private readonly taskSettings = new WeakMap<Task.Any, CallSettings>()
+  private readonly tasks = new WeakMap<Task.Any, KnownTask>()
 
   constructor(options: SubmissionOptions) {
     this.options = options
@@ -43,32 +50,33 @@ export class Submission {
     this.modules = options.modules
   }
 
+  /** Works out what the calls of `task` share, at its first call. */
+  private learn(task: Task.Any): KnownTask {
+    const known: KnownTask = {
+      module: task.module,
+      // A call without options cannot be invalid: only its own options are validated here.
+      settings: callSettings(task, undefined, this.options) as CallSettings
+    }
+    this.tasks.set(task, known)
+    return known
+  }
+
   /** The settings of a call; `servingChild`: it is made while serving a child's call, so it is not prefetched. */
   private settings(
     task: Task.Any,
+    known: KnownTask,
     call: MapOptions | undefined,
     servingChild: boolean
-  ): CallSettings | Exit.Exit<never, InvalidOption> {
-    const settings = this.ownSettings(task, call)
-    return servingChild && !Exit.isExit(settings) && settings.prefetch ? { ...settings, prefetch: false } : settings
+  ): CallSettings | InvalidOption {
+    const settings = this.ownSettings(task, known, call)
+    return servingChild && !("_tag" in settings) && settings.prefetch ? { ...settings, prefetch: false } : settings
   }
 
-  private ownSettings(task: Task.Any, call: MapOptions | undefined): CallSettings | Exit.Exit<never, InvalidOption> {
+  private ownSettings(task: Task.Any, known: KnownTask, call: MapOptions | undefined): CallSettings | InvalidOption {
     // Options that set neither retries nor a timeout (a stream's per-item options) get the task's settings too.
-    const plain = call === undefined || (call.retries === undefined && call.timeout === undefined)
-    const cached = plain ? this.taskSettings.get(task) : undefined
-    if (cached !== undefined) {
-      const invalid = call === undefined ? undefined : validateCall(call)
-      return invalid === undefined ? cached : Exit.fail(invalid)
-    }
-    const settings = callSettings(task, call, this.options)
-    if ("_tag" in settings) return Exit.fail(settings)
-    if (plain) this.taskSettings.set(task, settings)
-    return settings
-  }
-
-  private encode(task: Task.Any, payload: unknown) {
-    return Codec.encodeForWire(task, payload, this.options.sharesMemory, this.options.maxPayloadBytes)
+    if (call === undefined) return known.settings
+    if (call.retries === undefined && call.timeout === undefined) return validateCall(call) ?? known.settings
+    return callSettings(task, call, this.options)
   }
 
   /**
@@ -86,13 +94,17 @@ export class Submission {
     servingChild: boolean,
     done: (exit: Exit.Exit<any, any>) => void
   ): (() => Effect.Effect<void>) | undefined {
-    const settings = this.settings(task, call, servingChild)
-    if (Exit.isExit(settings)) return void done(settings)
-    const encoded = this.encode(task, payload)
-    if (Exit.isFailure(encoded)) return void done(encoded)
-    const refused = this.modules.use(task)
+    const known = this.tasks.get(task) ?? this.learn(task)
+    // The common call sets no options: its task's settings, with no call at all.
+    const settings =
+      call === undefined && !servingChild ? known.settings : this.settings(task, known, call, servingChild)
+    if ("_tag" in settings) return void done(Exit.fail(settings))
+    const { maxPayloadBytes, sharesMemory } = this.options
+    const encoded = Codec.encodeForWire(task, payload, sharesMemory, maxPayloadBytes)
+    if (encoded instanceof Codec.Refused) return void done(encoded.exit)
+    const refused = this.modules.use(task, known.module)
     if (refused !== undefined) return void done(Exit.fail(refused))
-    return this.dispatcher.submitOne(task, payload, encoded.value, settings, admissionMs, trace, done)
+    return this.dispatcher.submitOne(task, known.module, payload, encoded, settings, admissionMs, trace, done)
   }
 
   /**
@@ -109,16 +121,18 @@ export class Submission {
     servingChild: boolean,
     onItem: (index: number, exit: Exit.Exit<unknown, unknown>, cancelRest: Effect.Effect<void>) => void
   ): Exit.Exit<never, unknown> | Effect.Effect<void> {
-    const settings = this.settings(task, call, servingChild)
-    if (Exit.isExit(settings)) return settings
+    const known = this.tasks.get(task) ?? this.learn(task)
+    const settings = this.settings(task, known, call, servingChild)
+    if ("_tag" in settings) return Exit.fail(settings)
+    const { maxPayloadBytes, sharesMemory } = this.options
     const prepared: Array<{ payload: unknown; encoded: unknown }> = new Array(payloads.length)
     for (let index = 0; index < payloads.length; index++) {
-      const exit = this.encode(task, payloads[index])
-      if (Exit.isFailure(exit)) return exit as Exit.Exit<never, unknown>
-      prepared[index] = { payload: payloads[index], encoded: exit.value }
+      const encoded = Codec.encodeForWire(task, payloads[index], sharesMemory, maxPayloadBytes)
+      if (encoded instanceof Codec.Refused) return encoded.exit
+      prepared[index] = { payload: payloads[index], encoded }
     }
-    const refused = this.modules.use(task)
+    const refused = this.modules.use(task, known.module)
     if (refused !== undefined) return Exit.fail(refused)
-    return this.dispatcher.submitMany(task, prepared, chunkSize, settings, trace, onItem)
+    return this.dispatcher.submitMany(task, known.module, prepared, chunkSize, settings, trace, onItem)
   }
 }

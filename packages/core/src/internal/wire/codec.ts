@@ -36,6 +36,9 @@ interface Codecs {
   readonly decodeSuccess: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly encodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly decodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  /** Whether a payload (a success value) is its own encoding (and decoding): a bare `Number`, `String` or `Boolean`. */
+  readonly payloadUnchanged: (u: unknown) => boolean
+  readonly successUnchanged: (u: unknown) => boolean
   /** Whether each side's encoded values must be walked for the contract (decided once, from the Schema). */
   readonly walkPayload: boolean
   readonly walkSuccess: boolean
@@ -60,6 +63,7 @@ type SyncCodec = Schema.Codec<unknown, unknown, never, never>
 const isFiniteNumber = (u: unknown): boolean => typeof u === "number" && Number.isFinite(u)
 const isString = (u: unknown): boolean => typeof u === "string"
 const isBoolean = (u: unknown): boolean => typeof u === "boolean"
+const never = (): boolean => false
 
 /**
  * The values a Schema's JSON codec leaves as they are, both ways, when the
@@ -96,6 +100,8 @@ const codecsOf = (task: Codable): Codecs => {
     const payloadUnchanged = unchangedBy(task.payloadSchema)
     const successUnchanged = unchangedBy(task.successSchema)
     codecs = {
+      payloadUnchanged: payloadUnchanged ?? never,
+      successUnchanged: successUnchanged ?? never,
       encodePayload: withShortcut(payloadUnchanged, Schema.encodeUnknownExit(payload)),
       decodePayload: withShortcut(payloadUnchanged, Schema.decodeUnknownExit(payload)),
       encodeSuccess: withShortcut(successUnchanged, Schema.encodeUnknownExit(success)),
@@ -452,6 +458,7 @@ export const decodeReply = <A, E>(
   const codecs = codecsOf(task)
   switch (reply._tag) {
     case "Success": {
+      if (codecs.successUnchanged(reply.value)) return Exit.succeed(reply.value) as Exit.Exit<A>
       const value = codecs.decodeSuccess(reply.value)
       return Exit.isSuccess(value)
         ? (value as Exit.Exit<A>)
@@ -521,26 +528,42 @@ export const checkPayloadSize = (
   return size > limit ? new PayloadTooLarge({ task: task.name, direction: "payload", size, limit }) : undefined
 }
 
+type WireRefusal = RequestValidationError | ArgumentEncodeError | PayloadTooLarge
+
+/** A payload `encodeForWire` refuses, with the failure its caller gets: no encoded payload is one (internal class). */
+export class Refused {
+  readonly exit: Exit.Exit<never, WireRefusal>
+  constructor(exit: Exit.Exit<never, WireRefusal>) {
+    this.exit = exit
+  }
+}
+
 /**
  * A payload as it goes on the wire, in the caller: encoded by its Schema
- * (`encodePayloadExit`), within `limit` bytes (`checkPayloadSize`). A
- * payload that encodes to `undefined` (`Schema.Any` given `undefined`) is
- * refused: JSON cannot carry it, and the run would reach the worker without
- * one.
+ * (`encodePayloadExit`), within `limit` bytes (`checkPayloadSize`); or a
+ * `Refused`. A payload that encodes to `undefined` (`Schema.Any` given
+ * `undefined`) is refused: JSON cannot carry it, and the run would reach the
+ * worker without one. It runs once per call: a payload that is its own
+ * encoding (a number for `Schema.Number`) builds no `Exit`.
  */
 export const encodeForWire = (
   task: Codable,
   payload: unknown,
   sharing: boolean,
   limit: number | undefined
-): Exit.Exit<unknown, RequestValidationError | ArgumentEncodeError | PayloadTooLarge> => {
-  const exit = encodePayloadExit(task, payload, sharing)
-  if (Exit.isFailure(exit)) return exit
-  if (exit.value === undefined) {
+): unknown => {
+  let encoded = payload
+  if (!codecsOf(task).payloadUnchanged(payload)) {
+    const exit = encodePayloadExit(task, payload, sharing)
+    if (exit._tag === "Failure") return new Refused(exit as Exit.Exit<never, WireRefusal>)
+    encoded = exit.value
+  }
+  if (encoded === undefined) {
     const message =
       "the payload encodes to undefined, which no worker can receive (use Schema.Void or Schema.UndefinedOr)"
-    return Exit.fail(new ArgumentEncodeError({ task: task.name, message }))
+    return new Refused(Exit.fail(new ArgumentEncodeError({ task: task.name, message })))
   }
-  const tooLarge = checkPayloadSize(task, exit.value, limit)
-  return tooLarge === undefined ? exit : Exit.fail(tooLarge)
+  if (limit === undefined) return encoded
+  const tooLarge = checkPayloadSize(task, encoded, limit)
+  return tooLarge === undefined ? encoded : new Refused(Exit.fail(tooLarge))
 }

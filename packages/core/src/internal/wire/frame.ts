@@ -478,23 +478,42 @@ const decodeEachReply = (u: Record<string, unknown>): ChildFrame | undefined => 
   return u.rss === undefined ? { _tag: "Replies", replies } : { _tag: "Replies", replies, rss: u.rss }
 }
 
-export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> => {
+/** A hot child frame checked by hand (see above), or `undefined`: the Schema decides. */
+const plainChildFrame = (u: unknown): ChildFrame | undefined => {
   if (Array.isArray(u)) {
-    if (isWireOne(u)) return Exit.succeed(fromWireOne(u as unknown as WireOne))
-    return isWireDone(u)
-      ? Exit.succeed(fromWireDone(u as unknown as WireDone))
-      : Exit.map(decodeWireSuccessesSchema(u), fromWireSuccesses)
+    if (isWireOne(u)) return fromWireOne(u as unknown as WireOne)
+    return isWireDone(u) ? fromWireDone(u as unknown as WireDone) : undefined
   }
-  if (
-    isObject(u) &&
+  return isObject(u) &&
     ((u._tag === "Done" && isPlainDone(u)) || (u._tag === "Replies" && isPlainReplies(u)) || isPlainCall(u))
-  ) {
-    return Exit.succeed(u as unknown as ChildFrame)
-  }
+    ? (u as unknown as ChildFrame)
+    : undefined
+}
+
+/** A child frame that is not a hot one, by its Schema; a frame with some bad reply fails only that reply's run. */
+const decodeChildFrameBySchema = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> => {
+  if (Array.isArray(u)) return Exit.map(decodeWireSuccessesSchema(u), fromWireSuccesses)
   const decoded = decodeChildFrameSchema(u)
   if (Exit.isSuccess(decoded) || !isObject(u)) return decoded
   const each = decodeEachReply(u)
   return each === undefined ? decoded : Exit.succeed(each)
+}
+
+export const decodeChildFrame = (u: unknown): Exit.Exit<ChildFrame, Schema.SchemaError> => {
+  const plain = plainChildFrame(u)
+  return plain === undefined ? decodeChildFrameBySchema(u) : Exit.succeed(plain)
+}
+
+/**
+ * A child's frame as `decodeChildFrame` decodes it, or `undefined` when it
+ * does not decode: the parent's receiving path, which needs no `Exit` per
+ * frame (a malformed frame is refused whatever the issue).
+ */
+export const childFrameOf = (u: unknown): ChildFrame | undefined => {
+  const plain = plainChildFrame(u)
+  if (plain !== undefined) return plain
+  const decoded = decodeChildFrameBySchema(u)
+  return decoded._tag === "Success" ? decoded.value : undefined
 }
 
 export const decodeParentFrame = (u: unknown): Exit.Exit<ParentFrame, Schema.SchemaError> => {
