@@ -185,13 +185,16 @@ const pauseDuringSlowDeposit = (key: string) =>
     }
     const ownerWrote = yield* storedBalance(key)
     // Resumed: the paused runner gets its instance's reply to the slow deposit and tries to write.
+    // The key may have stopped in that host process before (a shard moving while the cluster settles):
+    // the stop to wait for is the next one.
+    const stops = () =>
+      readActivations(cluster.activations).filter(
+        (entry) => entry.key === key && entry.event === "stop" && entry.pid === instance.pid
+      ).length
+    const stoppedBefore = stops()
     const logged = paused.output().length
     paused.child.kill("SIGCONT")
-    const instanceStopped = () =>
-      readActivations(cluster.activations).some(
-        (entry) => entry.key === key && entry.event === "stop" && entry.pid === instance.pid
-      )
-    while (!instanceStopped() && paused.child.exitCode === null) yield* Effect.sleep("50 millis")
+    while (stops() === stoppedBefore && paused.child.exitCode === null) yield* Effect.sleep("50 millis")
     const stored = yield* storedBalance(key)
     // Until the resumed runner's engine sees its lost lock and lets the key go, the key's messages can
     // still reach its fenced activation, which refuses them: the balance is the first answer of a live one.
