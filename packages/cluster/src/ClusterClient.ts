@@ -19,6 +19,7 @@ import {
   ReplyValidationError,
   RequestValidationError
 } from "@troupe/core/TroupeError"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as ClusterError from "effect/cluster/ClusterError"
@@ -65,6 +66,14 @@ const fromClusterError = (actor: string, key: string, error: unknown): unknown =
   }
   return error
 }
+
+/** A message whose entity its runner stopped before it replied (the runner stopping, or handing the key over). */
+const entityStopped = (actor: string, key: string) =>
+  new ActorDied({
+    actor,
+    key,
+    reason: "its runner stopped the key's entity before it replied (the message may have run there)"
+  })
 
 /** A reply from the runner, decoded: the handler's success, or its typed error, or the runner's `AskError`. */
 const fromWire = (task: string, message: WireMessage, reply: unknown): Exit.Exit<unknown, unknown> => {
@@ -143,9 +152,13 @@ export const refs = <A extends Actor.Any>(
         if (Exit.isFailure(encoded)) {
           return Effect.fail(new RequestValidationError({ task, message: String(encoded.cause) }))
         }
-        const sent = Effect.mapError(
-          clientOf(key)[tag]!(encoded.value, discard ? { discard: true } : undefined),
-          (error) => fromClusterError(actor.name, key, error)
+        const sent = clientOf(key)[tag]!(encoded.value, discard ? { discard: true } : undefined).pipe(
+          // An interruption that comes back as the reply (this fiber was not interrupted): the runner stopped the
+          // key's entity under the message (a plain message gets an interrupt exit when its runner stops).
+          Effect.catchCause((cause) =>
+            Cause.hasInterruptsOnly(cause) ? Effect.fail(entityStopped(actor.name, key)) : Effect.failCause(cause)
+          ),
+          Effect.mapError((error) => fromClusterError(actor.name, key, error))
         )
         const call = discard ? sent : Effect.flatMap(sent, (reply) => fromWire(task, message, reply))
         const timedOut = () => new AskTimeout({ actor: actor.name, key, tag, timeoutMs: Duration.toMillis(timeout) })

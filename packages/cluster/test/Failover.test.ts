@@ -8,14 +8,19 @@
  * the dead runner's accounts answer elsewhere is measured. SIGTERM: the
  * runner stops its instances and hands its shards over in seconds, and the
  * accounts keep their balances. A fourth runner joining takes shards over,
- * the keys moving with their balances. (The tests share one cluster, in order.)
+ * the keys moving with their balances. A plain ask in flight on a runner that
+ * stops fails with a typed error, never as its caller's interruption. (The
+ * tests share one cluster, in order.)
  */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { ClusterClient } from "@troupe/cluster"
-import { Effect, type Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
-import { type Cluster, makeCluster, overlaps, readActivations } from "./fixtures/harness.ts"
+import { type Cluster, makeCluster, overlaps, readActivations, readJsonLines } from "./fixtures/harness.ts"
 import { accountsNamed, runClient, underLoad, waitUntilMoved } from "./fixtures/load.ts"
 
 let cluster: Cluster
@@ -141,4 +146,34 @@ it("a runner joining takes over shards: keys move to it with their balances, non
   console.log(`r4 joined: ${moved} of ${keys.length} accounts moved to it within ${result.ms} ms of its start`)
   expect(result.after.map((where) => where.balance)).toEqual(result.before.map((where) => where.balance))
   expect(overlaps(readActivations(cluster.activations), killedAt)).toEqual([])
+}, 120_000)
+
+it("SIGTERM with a plain ask in flight past the entity's termination timeout: the caller gets ActorDied, not an interruption", async () => {
+  const journal = join(mkdtempSync(join(tmpdir(), "troupe-sigterm-")), "held.jsonl")
+  const result = await run(
+    Effect.gen(function* () {
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })
+      const key = "held-0"
+      const { runner } = yield* accounts.get(key).ask("Where", undefined)
+      const leaving = cluster.runners.find((candidate) => candidate.id === runner)!
+      // Not persisted, and longer than the engine waits for an entity to stop (15 s): the engine interrupts it, and
+      // answers its caller with an interrupt exit.
+      const held = yield* Effect.forkChild(
+        Effect.exit(accounts.get(key).ask("SlowBalance", { millis: 20_000, journal }))
+      )
+      while (!readJsonLines<{ runner: string }>(journal).some((entry) => entry.runner === leaving.id)) {
+        yield* Effect.sleep("20 millis")
+      }
+      leaving.child.kill("SIGTERM")
+      return { leaving: leaving.id, held: yield* Fiber.join(held) }
+    })
+  )
+  console.log(
+    `SIGTERM ${result.leaving} with a plain ask in flight: ${Exit.isSuccess(result.held) ? "answered" : Cause.pretty(result.held.cause).split("\n")[0]}`
+  )
+  // Before, the interrupt exit reached the caller as its own interruption ("All fibers interrupted without error").
+  expect(Exit.isFailure(result.held) && Cause.hasInterruptsOnly(result.held.cause)).toBe(false)
+  expect(Exit.isFailure(result.held) ? Cause.squash(result.held.cause) : result.held.value).toMatchObject({
+    _tag: "ActorDied"
+  })
 }, 120_000)
