@@ -138,9 +138,14 @@ it("a persisted deposit delivered again after its effect was stored gets its fir
 /** What the paused runner logs when its stale activation's write is refused. */
 const refusedWrite = (key: string) => `Account(${key}): snapshot write refused`
 
-/** The answer of a fenced activation to every message after its refused write. */
+/**
+ * The answer of a fenced activation to every message after its refused write, or of its runner as it lets the
+ * key go (`ClusterClient`: the entity stopped before it replied): the key is not served there any more.
+ */
 const refusedByFencedActivation = (error: unknown) =>
-  error instanceof ActorDied && error.reason.startsWith("a newer activation of the key owns its state")
+  error instanceof ActorDied &&
+  (error.reason.startsWith("a newer activation of the key owns its state") ||
+    error.reason.startsWith("its runner stopped the key's entity"))
 
 /**
  * Pauses the runner of `key` with SIGSTOP while a persisted deposit (3 s) runs in its instance,
