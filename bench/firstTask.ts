@@ -115,7 +115,10 @@ for (let rep = 0; rep < reps; rep++) {
               ]
           }
         }
-        for (const baseline of [baselineOf(contender, key), throughEffect[contender]]) {
+        for (const baseline of [
+          baselineOf(contender, key),
+          key === "importMs" ? undefined : throughEffect[contender]
+        ]) {
           const base = baseline === undefined ? undefined : run[baseline]?.[key]
           if (baseline === contender || base === undefined || base === 0 || key.startsWith("close")) continue
           const name = `${contender} ${key} ÷ ${baseline}`
