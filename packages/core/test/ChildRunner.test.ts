@@ -94,23 +94,30 @@ describe("ChildRunner", () => {
     expect(seconds).toBeLessThan(30)
   }, 120_000)
 
-  it("on a synchronous channel (sendNow), hands each reply over before the next run starts, without the async send", async () => {
-    log.length = 0
-    const sent: Array<ChildMessage> = []
-    const runner = ChildRunner.make(
+  /** A runner of the preloaded test module on a channel that takes frames synchronously (`sendNow`). */
+  const onSynchronousChannel = (sendNow: (frame: ChildMessage) => void, send?: (frame: ChildMessage) => void) =>
+    ChildRunner.make(
       {
         send: (frame) => {
-          sent.push(frame)
+          send?.(frame)
           return Promise.resolve()
         },
-        sendNow: (frame) => {
-          for (const id of idsOf(frame)) log.push(`reply ${id}`)
-        },
+        sendNow,
         done: () => {},
         defer: (f) => setImmediate(f),
         rss: () => 0
       },
       { ...ChildRunner.defaultOptions, preload: [module], bundled: true }
+    )
+
+  it("on a synchronous channel (sendNow), hands each reply over before the next run starts, without the async send", async () => {
+    log.length = 0
+    const sent: Array<ChildMessage> = []
+    const runner = onSynchronousChannel(
+      (frame) => {
+        for (const id of idsOf(frame)) log.push(`reply ${id}`)
+      },
+      (frame) => sent.push(frame)
     )
     await runner.warmUp
     runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2, 3]) })
@@ -122,20 +129,11 @@ describe("ChildRunner", () => {
   it("on a synchronous channel, each reply frame carries its own run, however the runner reuses its frames", async () => {
     const copies: Array<ChildMessage> = []
     const handed: Array<ChildMessage> = []
-    const runner = ChildRunner.make(
-      {
-        send: () => Promise.resolve(),
-        // `postMessage` copies the frame before it returns; so does this channel.
-        sendNow: (frame) => {
-          copies.push(structuredClone(frame))
-          handed.push(frame)
-        },
-        done: () => {},
-        defer: (f) => setImmediate(f),
-        rss: () => 0
-      },
-      { ...ChildRunner.defaultOptions, preload: [module], bundled: true }
-    )
+    // `postMessage` copies the frame before it returns; so does this channel.
+    const runner = onSynchronousChannel((frame) => {
+      copies.push(structuredClone(frame))
+      handed.push(frame)
+    })
     await runner.warmUp
     runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2, 3]) })
     // The first reply also carries the resident set size (reported once a second).
