@@ -97,7 +97,11 @@ const runKeyed = <A extends typeof Journal | typeof Volatile>(
       yield* Fiber.interrupt(chaos)
       const results: Array<KeyRun> = []
       for (const run of runs) {
-        const journal = yield* run.ref.ask("Journal", undefined)
+        // A kill sent just before the chaos stopped can land while a journal is read: that read fails with
+        // ActorDied (its host died holding it), and the next one goes to the restarted host.
+        const journal = yield* run.ref
+          .ask("Journal", undefined)
+          .pipe(Effect.retry({ while: (error) => error._tag === "ActorDied", times: 3 }))
         results.push({ acknowledged: run.acknowledged, acknowledgedBeforeCrash: run.acknowledgedBeforeCrash, journal })
       }
       return { results, kills, durations, byTag }
