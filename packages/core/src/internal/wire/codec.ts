@@ -118,39 +118,12 @@ const codecsOf = (task: Codable): Codecs => {
 }
 
 /**
- * The child's view of a codable's codecs: its `Codecs`, and the test of the
- * values each side's Schema leaves as they are (`unchangedBy`), which the
- * child applies itself, so that the common value needs no `Exit` at all.
- */
-interface ChildCodecs {
-  readonly codecs: Codecs
-  readonly payloadUnchanged: ((u: unknown) => boolean) | undefined
-  readonly successUnchanged: ((u: unknown) => boolean) | undefined
-}
-
-const childCache = new WeakMap<Codable, ChildCodecs>()
-
-/** `codecsOf` as the child runs them: one lookup per run. */
-const childCodecsOf = (task: Codable): ChildCodecs => {
-  let child = childCache.get(task)
-  if (child === undefined) {
-    child = {
-      codecs: codecsOf(task),
-      payloadUnchanged: unchangedBy(task.payloadSchema),
-      successUnchanged: unchangedBy(task.successSchema)
-    }
-    childCache.set(task, child)
-  }
-  return child
-}
-
-/**
  * Builds a task's codecs and runs each once, so that the parsers are compiled
  * before the first real value arrives (a fresh worker's first task is
  * otherwise slower than the rest).
  */
 export const warm = (task: Codable): void => {
-  const { codecs } = childCodecsOf(task)
+  const codecs = codecsOf(task)
   for (const codec of Object.values(codecs)) if (typeof codec === "function") codec(undefined)
 }
 
@@ -349,13 +322,13 @@ export const runInChild = (
  * common success, a value the success Schema leaves as it is, goes as it
  * is. No closure: this runs once per run.
  */
-const encodedExit = (task: Codable, child: ChildCodecs, exit: Exit.Exit<unknown, unknown>): Reply => {
+const encodedExit = (task: Codable, codecs: Codecs, exit: Exit.Exit<unknown, unknown>): Reply => {
   if (exit._tag === "Success") {
     const value = exit.value
-    if (child.successUnchanged?.(value)) return { _tag: "Success", value }
+    if (codecs.successUnchanged(value)) return { _tag: "Success", value }
   }
   try {
-    return exit._tag === "Success" ? successReply(child.codecs, exit.value) : replyOfCause(task, exit.cause)
+    return exit._tag === "Success" ? successReply(codecs, exit.value) : replyOfCause(task, exit.cause)
   } catch (error) {
     return { _tag: "EncodeFailed", message: `the outcome could not be encoded: ${defectText(error)}` }
   }
@@ -366,8 +339,8 @@ export const replyOf = <R = never>(
   task: Codable,
   effect: Effect.Effect<unknown, unknown, R>
 ): Effect.Effect<Reply, never, R> => {
-  const child = childCodecsOf(task)
-  return Effect.map(Effect.exit(effect), (exit) => encodedExit(task, child, exit))
+  const codecs = codecsOf(task)
+  return Effect.map(Effect.exit(effect), (exit) => encodedExit(task, codecs, exit))
 }
 
 /**
@@ -402,10 +375,10 @@ export const replyNow = <R>(
   encodedPayload: unknown,
   handler: (payload: any) => Effect.Effect<unknown, unknown, R>
 ): Reply | Effect.Effect<Reply, never, R> => {
-  const child = childCodecsOf(task)
+  const codecs = codecsOf(task)
   let payload = encodedPayload
-  if (!child.payloadUnchanged?.(encodedPayload)) {
-    const decoded = child.codecs.decodePayload(encodedPayload)
+  if (!codecs.payloadUnchanged(encodedPayload)) {
+    const decoded = codecs.decodePayload(encodedPayload)
     if (Exit.isFailure(decoded)) return payloadRejected(decoded)
     payload = decoded.value
   }
@@ -416,7 +389,7 @@ export const replyNow = <R>(
     return defectReply(defect)
   }
   if (!isExit(effect)) return replyOf(task, effect)
-  return encodedExit(task, child, effect)
+  return encodedExit(task, codecs, effect)
 }
 
 /**
