@@ -201,11 +201,18 @@ const makeSingleJob = (
   trace: Trace | undefined,
   submittedAt: number
 ): Job => {
-  const items: Array<Item> = []
+  // Sized for its one item (an empty array's first `push` reserves room for 17): a job lives until its reply.
+  const items: Array<Item> = new Array(1)
   const job = newJob(task.name, payload, items, options, trace)
-  items.push(makeItem(task, module, payload, encoded, job, options.retries, onDone, submittedAt))
+  items[0] = makeItem(task, module, payload, encoded, job, options.retries, onDone, submittedAt)
   return job
 }
+
+/** What cancels a submitted item, for its caller: made apart from `submitOne` so that it holds only the two. */
+const cancelOf =
+  (dispatcher: Dispatcher, item: Item): (() => Effect.Effect<void>) =>
+  () =>
+    item.settled ? Effect.void : dispatcher.cancel(item)
 
 export class Dispatcher {
   readonly queue: Array<Job> = []
@@ -267,13 +274,27 @@ export class Dispatcher {
     if (admissionMs === 0 && this.queueFull) return void done(Exit.fail(this.queueFullError()))
     this.telemetry.submitted++
     const job = makeSingleJob(task, module, payload, encoded, settings, done, trace, this.clock.monotonicMillis())
-    const item = job.items[0]!
     // The common case: room in the queue and no caller waiting before this one. Nothing to admit later, no timer.
     if (this.admissions.length === 0 && this.queue.length < this.options.queueSize) {
       this.queue.push(job)
       this.pump()
-      return () => (item.settled ? Effect.void : this.cancel(item))
+      return cancelOf(this, job.items[0]!)
     }
+    return this.admitLater(job, admissionMs, done)
+  }
+
+  /**
+   * A call that found no room, or callers waiting before it: it waits behind
+   * them, at most `admissionMs` (nothing went in, so there is nothing to
+   * pump). Apart from `submitOne`, whose common path then allocates no
+   * closure but the cancel.
+   */
+  private admitLater(
+    job: Job,
+    admissionMs: number | undefined,
+    done: (exit: Exit.Exit<unknown, unknown>) => void
+  ): () => Effect.Effect<void> {
+    const item = job.items[0]!
     let queued = false
     const feed = () => {
       if (this.queue.length >= this.options.queueSize) return false
@@ -281,7 +302,6 @@ export class Dispatcher {
       queued = true
       return true
     }
-    // No room, or callers wait before this one: it waits behind them (nothing went in, so there is nothing to pump).
     this.admissions.push(feed)
     // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
     const admissionTimer =
