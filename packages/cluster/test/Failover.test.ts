@@ -20,7 +20,7 @@ import { Cause, Effect, Exit, Fiber, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
-import { type Cluster, makeCluster, overlaps, readActivations, readJsonLines } from "./fixtures/harness.ts"
+import { awaitJsonLine, type Cluster, makeCluster, overlaps, readActivations } from "./fixtures/harness.ts"
 import { accountsNamed, runClient, underLoad, waitUntilMoved } from "./fixtures/load.ts"
 
 let cluster: Cluster
@@ -162,9 +162,7 @@ it("SIGTERM with a plain ask in flight past the entity's termination timeout: th
       const held = yield* Effect.forkChild(
         Effect.exit(accounts.get(key).ask("SlowBalance", { millis: 45_000, journal }))
       )
-      while (!readJsonLines<{ runner: string }>(journal).some((entry) => entry.runner === leaving.id)) {
-        yield* Effect.sleep("20 millis")
-      }
+      yield* awaitJsonLine<{ runner: string }>(journal, (entry) => entry.runner === leaving.id)
       leaving.child.kill("SIGTERM")
       return { leaving: leaving.id, held: yield* Fiber.join(held) }
     })

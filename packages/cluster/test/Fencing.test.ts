@@ -23,7 +23,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import * as SnapshotStore from "../src/internal/snapshotStore.ts"
 import { Account } from "./fixtures/account.ts"
-import { type Cluster, makeCluster, readActivations, readJsonLines } from "./fixtures/harness.ts"
+import { awaitJsonLine, type Cluster, makeCluster, readActivations } from "./fixtures/harness.ts"
 
 let cluster: Cluster
 let dir: string
@@ -167,12 +167,10 @@ const pauseDuringSlowDeposit = (key: string) =>
     const paused = cluster.runners.find((runner) => runner.id === before.runner)!
     // A persisted deposit that takes 3 s in the instance: the runner is paused while it runs there.
     const slow = yield* Effect.forkScoped(account.ask("SlowDeposit", { amount: 1, millis: 3000, journal }))
-    while (!readJsonLines<{ runner: string }>(journal).some((entry) => entry.runner === paused.id)) {
-      yield* Effect.sleep("20 millis")
-    }
-    const instance = readJsonLines<{ runner: string; pid: number }>(journal).find(
+    const instance = yield* awaitJsonLine<{ runner: string; pid: number }>(
+      journal,
       (entry) => entry.runner === paused.id
-    )!
+    )
     paused.child.kill("SIGSTOP")
     const pausedAt = Date.now()
     // Its lock expires, the other runner takes the account over and is given the slow deposit again.
