@@ -9,6 +9,11 @@
  *
  * Options: `--quick`, `--reps N`, `--only a,b` (contenders), `--probes a,b`,
  * `--out file`, `--no-docs`.
+ *
+ * Troupe runs as an installed copy runs it: from the compiled `dist/`
+ * (`distHooks.mjs`; the root `npm run bench` builds first). From the
+ * TypeScript sources, every worker would load Node's type stripper to run
+ * its `.ts` entry, which an installed worker never does.
  */
 import { spawn } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
@@ -125,7 +130,7 @@ process.on("SIGINT", () => {
 /** Runs `measure.ts` for one contender and one or more probes in a fresh Node process, under a hard timeout. */
 const measureOnce = (contender: string, probeSet: ReadonlyArray<Probe>): Promise<Outcome> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, measureArguments(contender, probeSet.join(","), config), {
+    const child = spawn(process.execPath, measureArguments(contender, probeSet.join(","), config, { dist: true }), {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"]
     })

@@ -11,11 +11,11 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { RpcClient, type RpcClientError } from "effect/rpc"
 import * as Scope from "effect/Scope"
-import { Ops } from "../workers/effectRpcProtocol.ts"
+import { Ops } from "../workers/effectRpcProtocol.mjs"
 import { lanes } from "./effectLanes.ts"
 import type { Contender } from "./types.ts"
 
-const childScript = new URL("../workers/effectRpcChild.ts", import.meta.url)
+const childScript = new URL("../workers/effectRpcChild.mjs", import.meta.url)
 
 export const make = (): Contender => {
   const pids = new Map<number, number>()
