@@ -22,6 +22,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { distRunArguments } from "./measure.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -83,18 +84,12 @@ const measure = (contender: string, tasks: number): Run => {
   try {
     const out = spawnSync(
       process.execPath,
-      [
-        ...process.execArgv,
-        "--import",
-        new URL("./distHooks.mjs", import.meta.url).pathname,
-        new URL(import.meta.url).pathname,
-        "--run",
+      distRunArguments(
+        import.meta.url,
         contender,
-        "--tasks",
-        String(tasks),
-        "--warmup",
-        args.warmup
-      ],
+        ["--tasks", String(tasks), "--warmup", args.warmup],
+        process.execArgv
+      ),
       { encoding: "utf8", env: { ...process.env, NODE_V8_COVERAGE: dir }, timeout: 120_000 }
     )
     if (out.status !== 0) throw new Error(`${contender}: exit ${out.status} ${out.stderr.slice(-500)}`)

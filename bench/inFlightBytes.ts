@@ -18,6 +18,7 @@
  */
 import { spawnSync } from "node:child_process"
 import { parseArgs } from "node:util"
+import { distRunArguments } from "./measure.ts"
 
 const { values: args } = parseArgs({
   options: {
@@ -88,18 +89,7 @@ if (args.run !== undefined) {
 for (const contender of args.only.split(",")) {
   const out = spawnSync(
     process.execPath,
-    [
-      "--expose-gc",
-      "--import",
-      new URL("./distHooks.mjs", import.meta.url).pathname,
-      new URL(import.meta.url).pathname,
-      "--run",
-      contender,
-      "--tasks",
-      args.tasks,
-      "--sites",
-      args.sites
-    ],
+    distRunArguments(import.meta.url, contender, ["--tasks", args.tasks, "--sites", args.sites], ["--expose-gc"]),
     { encoding: "utf8", timeout: 300_000 }
   )
   if (out.status !== 0) throw new Error(`${contender}: exit ${out.status} ${out.stderr.slice(-500)}`)

@@ -399,6 +399,29 @@ export const measureArguments = (
   JSON.stringify(config)
 ]
 
+/**
+ * The arguments that run a bench tool's own module (`script`, its
+ * `import.meta.url`) again in a fresh Node process for one contender, with
+ * `@troupe/*` loaded from `dist/` (`distHooks.mjs`), as the tools that
+ * measure one contender per process (`callCount.ts`, `inFlightBytes.ts`)
+ * run themselves: `node [flags] --import distHooks.mjs script --run
+ * contender ...options`.
+ */
+export const distRunArguments = (
+  script: string,
+  contender: string,
+  options: ReadonlyArray<string>,
+  flags: ReadonlyArray<string> = []
+): Array<string> => [
+  ...flags,
+  "--import",
+  new URL("./distHooks.mjs", import.meta.url).pathname,
+  new URL(script).pathname,
+  "--run",
+  contender,
+  ...options
+]
+
 if (import.meta.main) {
   process.on("unhandledRejection", () => {})
   const { values: args } = parseArgs({
