@@ -141,6 +141,28 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
     )
   )
 
+  it.effect("a caller interrupted while it waits for room never runs; those behind it move up; an offer's wait ends", () =>
+    withPool({ size: 1, prefetch: 0, queueSize: 1 }, ({ pool }) =>
+      Effect.gen(function* () {
+        const gateCall = yield* holdWorker(pool)
+        // 1 fills the queue; 2, 3 and 4 wait for room, in that order.
+        const [first, second, third, fourth] = yield* submitInOrder(pool, [1, 2, 3, 4])
+        expect((yield* pool.stats).queued).toBe(1)
+        // An offer that waits for room gives up after its wait, behind the callers already waiting.
+        const offered = yield* Effect.forkChild(Effect.exit(pool.offer(Record, 5, { wait: "1 second" })))
+        yield* settle
+        yield* Fiber.interrupt(second!)
+        yield* TestClock.adjust("1 second")
+        expect(Exit.findErrorOption(yield* joinSoon(offered))).toMatchObject({ value: { _tag: "QueueFull" } })
+        openGate()
+        yield* joinSoon(gateCall)
+        for (const call of [first!, third!, fourth!]) expect(Exit.isSuccess(yield* joinSoon(call))).toBe(true)
+        expect(ran).toEqual(["Gate 0", "Record 1", "Record 3", "Record 4"])
+        expect((yield* pool.stats).queued).toBe(0)
+      })
+    )
+  )
+
   it.effect("a task's deadline runs from its dispatch, not from its submission; the call's own timeout wins", () =>
     withPool({ size: 1, prefetch: 0, timeout: "1 hour" }, ({ pool }) =>
       Effect.gen(function* () {
