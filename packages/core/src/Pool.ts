@@ -379,7 +379,8 @@ export interface Service {
   ) => Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError | QueueFull>
   /**
    * Runs the task on every item; results in input order. Fails fast: the first failure interrupts the rest.
-   * The items are read when the Effect runs (each run reads them again); an iterable that throws is an `InputError`.
+   * The items are read when the Effect runs (each run reads them again); an iterable that throws, or items that are
+   * not iterable, are an `InputError`.
    */
   readonly map: <T extends Task.Any>(
     task: T,

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Pool, Task, TestTransport, Transport } from "@troupe/core"
-import { Effect, Exit, Fiber, Schema, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { ServingChild } from "../src/internal/wire/servingChild.ts"
 import { closeDriven, driven, joinSoon, settle, until, untilEffect } from "./fixtures/clock.ts"
@@ -141,24 +141,43 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
     )
   )
 
-  it.effect("a caller interrupted while it waits for room never runs; those behind it move up; an offer's wait ends", () =>
-    withPool({ size: 1, prefetch: 0, queueSize: 1 }, ({ pool }) =>
+  it.effect(
+    "a caller interrupted while it waits for room never runs; those behind it move up; an offer's wait ends",
+    () =>
+      withPool({ size: 1, prefetch: 0, queueSize: 1 }, ({ pool }) =>
+        Effect.gen(function* () {
+          const gateCall = yield* holdWorker(pool)
+          // 1 fills the queue; 2, 3 and 4 wait for room, in that order.
+          const [first, second, third, fourth] = yield* submitInOrder(pool, [1, 2, 3, 4])
+          expect((yield* pool.stats).queued).toBe(1)
+          // An offer that waits for room gives up after its wait, behind the callers already waiting.
+          const offered = yield* Effect.forkChild(Effect.exit(pool.offer(Record, 5, { wait: "1 second" })))
+          yield* settle
+          yield* Fiber.interrupt(second!)
+          yield* TestClock.adjust("1 second")
+          expect(Exit.findErrorOption(yield* joinSoon(offered))).toMatchObject({ value: { _tag: "QueueFull" } })
+          openGate()
+          yield* joinSoon(gateCall)
+          for (const call of [first!, third!, fourth!]) expect(Exit.isSuccess(yield* joinSoon(call))).toBe(true)
+          expect(ran).toEqual(["Gate 0", "Record 1", "Record 3", "Record 4"])
+          expect((yield* pool.stats).queued).toBe(0)
+        })
+      )
+  )
+
+  it.effect("something not a task is a defect that says so; items that are not iterable are an InputError", () =>
+    withPool({ size: 1 }, ({ pool }) =>
       Effect.gen(function* () {
-        const gateCall = yield* holdWorker(pool)
-        // 1 fills the queue; 2, 3 and 4 wait for room, in that order.
-        const [first, second, third, fourth] = yield* submitInOrder(pool, [1, 2, 3, 4])
-        expect((yield* pool.stats).queued).toBe(1)
-        // An offer that waits for room gives up after its wait, behind the callers already waiting.
-        const offered = yield* Effect.forkChild(Effect.exit(pool.offer(Record, 5, { wait: "1 second" })))
-        yield* settle
-        yield* Fiber.interrupt(second!)
-        yield* TestClock.adjust("1 second")
-        expect(Exit.findErrorOption(yield* joinSoon(offered))).toMatchObject({ value: { _tag: "QueueFull" } })
-        openGate()
-        yield* joinSoon(gateCall)
-        for (const call of [first!, third!, fourth!]) expect(Exit.isSuccess(yield* joinSoon(call))).toBe(true)
-        expect(ran).toEqual(["Gate 0", "Record 1", "Record 3", "Record 4"])
-        expect((yield* pool.stats).queued).toBe(0)
+        const applied = yield* Effect.exit(pool.apply({} as never, 1 as never))
+        expect(Exit.isFailure(applied) && Cause.squash(applied.cause)).toBeInstanceOf(TypeError)
+        expect(String(Exit.isFailure(applied) && Cause.squash(applied.cause))).toContain("Task.make")
+        const mapped = yield* Effect.exit(pool.map(null as never, [1] as never))
+        expect(Exit.isFailure(mapped) && Cause.squash(mapped.cause)).toBeInstanceOf(TypeError)
+        expect(Exit.findErrorOption(yield* Effect.exit(pool.map(Record, 5 as never)))).toMatchObject({
+          value: { _tag: "InputError", task: Record.name }
+        })
+        expect(yield* pool.map(Record, new Set([1, 2]))).toEqual([1, 2])
+        expect(ran).toEqual(["Record 1", "Record 2"])
       })
     )
   )

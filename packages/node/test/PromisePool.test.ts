@@ -47,6 +47,33 @@ describe.each(backends)("PromisePool on %s", (backend) => {
     }
   })
 
+  it("what an untyped caller may pass: a bad payload, something not a task, items not iterable; the pool serves on", async () => {
+    const pool = await PromisePool.make({ backend, size: 2, tasks })
+    const rejection = (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (error: unknown) => error
+      )
+    try {
+      expect(await rejection(pool.run(T.Square, "7" as never))).toMatchObject({ _tag: "RequestValidationError" })
+      const notATask = await rejection(pool.run({} as never, 7 as never))
+      expect(notATask).toBeInstanceOf(TypeError)
+      expect(String(notATask)).toContain("expects a task made by Task.make")
+      expect(await rejection(pool.run(5 as never, 7 as never))).toBeInstanceOf(TypeError)
+      expect(await rejection(pool.map({} as never, [1, 2] as never))).toBeInstanceOf(TypeError)
+      // `Array.from(5)` is `[]`: a map over a number must not resolve with no results.
+      const notIterable = await rejection(pool.map(T.Square, 5 as never))
+      expect(notIterable).toMatchObject({ _tag: "InputError", task: T.Square.name })
+      expect(String((notIterable as Error).message)).toContain("not iterable")
+      expect(await rejection(pool.map(T.Square, { length: 2 } as never))).toMatchObject({ _tag: "InputError" })
+      expect(await pool.map(T.Square, new Set([2, 3]))).toEqual([4, 9])
+      expect(await pool.run(T.Square, 9)).toBe(81)
+      expect((await pool.stats()).failed).toEqual({})
+    } finally {
+      await pool.close()
+    }
+  })
+
   it("bad options reject with a typed error and start nothing", async () => {
     const error = await PromisePool.make({ backend, size: 0 }).then(
       () => undefined,

@@ -245,8 +245,14 @@ const describeThrown = (error: unknown): string => {
 const inputError = (task: Task.Any, error: unknown) =>
   new InputError({ task: task.name, message: `reading the items threw ${describeThrown(error)}` })
 
-/** Every item of `items`, read now; a throwing iterable is an `InputError`. */
+/** Every item of `items`, read now; a throwing iterable, or something not iterable, is an `InputError`. */
 const readAll = (task: Task.Any, items: Iterable<unknown>): Exit.Exit<Array<unknown>, InputError> => {
+  // `Array.from` would read a number, or any object without an iterator, as no items at all.
+  if (typeof (items as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator] !== "function") {
+    return Exit.fail(
+      new InputError({ task: task.name, message: `the items are not iterable: ${describeThrown(items)}` })
+    )
+  }
   try {
     return Exit.succeed(Array.from(items))
   } catch (error) {

@@ -11,7 +11,7 @@
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { CallOptions, MapOptions } from "../../Pool.ts"
-import type * as Task from "../../Task.ts"
+import * as Task from "../../Task.ts"
 import type { InvalidOption } from "../../TroupeError.ts"
 import type { Trace } from "../telemetry.ts"
 import * as Codec from "../wire/codec.ts"
@@ -50,8 +50,15 @@ export class Submission {
     this.modules = options.modules
   }
 
-  /** Works out what the calls of `task` share, at its first call. */
-  private learn(task: Task.Any): KnownTask {
+  /**
+   * Works out what the calls of `task` share, at its first call. Something
+   * that is not a task (a caller without types) is a defect with a message
+   * that says so, not an error from deep inside the codec.
+   */
+  private learn(task: Task.Any): KnownTask | Exit.Exit<never> {
+    if (!Task.isTask(task)) {
+      return Exit.die(new TypeError(`a pool call expects a task made by Task.make, got ${describe(task)}`))
+    }
     const known: KnownTask = {
       module: task.module,
       // A call without options cannot be invalid: only its own options are validated here.
@@ -95,6 +102,7 @@ export class Submission {
     done: (exit: Exit.Exit<any, any>) => void
   ): (() => Effect.Effect<void>) | undefined {
     const known = this.tasks.get(task) ?? this.learn(task)
+    if (Exit.isExit(known)) return void done(known)
     // The common call sets no options: its task's settings, with no call at all.
     const settings =
       call === undefined && !servingChild ? known.settings : this.settings(task, known, call, servingChild)
@@ -122,6 +130,7 @@ export class Submission {
     onItem: (index: number, exit: Exit.Exit<unknown, unknown>, cancelRest: Effect.Effect<void>) => void
   ): Exit.Exit<never, unknown> | Effect.Effect<void> {
     const known = this.tasks.get(task) ?? this.learn(task)
+    if (Exit.isExit(known)) return known
     const settings = this.settings(task, known, call, servingChild)
     if ("_tag" in settings) return Exit.fail(settings)
     const { maxPayloadBytes, sharesMemory } = this.options
@@ -134,5 +143,14 @@ export class Submission {
     const refused = this.modules.use(task, known.module)
     if (refused !== undefined) return Exit.fail(refused)
     return this.dispatcher.submitMany(task, known.module, prepared, chunkSize, settings, trace, onItem)
+  }
+}
+
+/** A value as a message can show it, without trusting it (its `toString` may throw). */
+const describe = (value: unknown): string => {
+  try {
+    return typeof value === "object" && value !== null ? Object.prototype.toString.call(value) : String(value)
+  } catch {
+    return "a value that cannot be described"
   }
 }
