@@ -471,8 +471,9 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
  * Reading the items of a `map` (or `mapSettled`, `starmap`), or the
  * iterable given to `imap`, threw (the iterator's own error, described in
  * `message`), or the items are not iterable at all (a number, an object
- * without an iterator: `Array.from` would read them as no items). Raised on the caller's side when the call runs; a `map` then
- * sends nothing, an `imap` delivers the results of the items read before.
+ * without an iterator: `Array.from` would read them as no items). Raised
+ * on the caller's side when the call runs; a `map` then sends nothing, an
+ * `imap` delivers the results of the items read before.
  *
  * @since 0.1.0
  * @category errors

@@ -23,9 +23,10 @@ export const durationMillis = (input: Duration.Input): number => {
 }
 
 const refuse = (option: string, reason: string, value: unknown) =>
-  new InvalidOption({ option, reason: `${reason}, got ${describe(value)}` })
+  new InvalidOption({ option, reason: `${reason}, got ${describeValue(value)}` })
 
-const describe = (value: unknown): string => {
+/** A value as a message shows it: strings quoted, objects as JSON where they can be. */
+export const describeValue = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
   try {
     return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)

@@ -16,6 +16,7 @@ import type { MapOptions, OfferOptions, Service, StreamOptions } from "../../Poo
 import * as Progress from "../../Progress.ts"
 import type * as Task from "../../Task.ts"
 import { InputError } from "../../TroupeError.ts"
+import { describeValue } from "../options.ts"
 import { traceOf } from "../telemetry.ts"
 import { ServingChild } from "../wire/servingChild.ts"
 import { millis } from "./poolOptions.ts"
@@ -250,7 +251,7 @@ const readAll = (task: Task.Any, items: Iterable<unknown>): Exit.Exit<Array<unkn
   // `Array.from` would read a number, or any object without an iterator, as no items at all.
   if (typeof (items as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator] !== "function") {
     return Exit.fail(
-      new InputError({ task: task.name, message: `the items are not iterable: ${describeThrown(items)}` })
+      new InputError({ task: task.name, message: `the items are not iterable: ${describeValue(items)}` })
     )
   }
   try {

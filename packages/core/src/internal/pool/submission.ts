@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import type { CallOptions, MapOptions } from "../../Pool.ts"
 import * as Task from "../../Task.ts"
 import type { InvalidOption } from "../../TroupeError.ts"
+import { describeValue } from "../options.ts"
 import type { Trace } from "../telemetry.ts"
 import * as Codec from "../wire/codec.ts"
 import type { Dispatcher } from "./dispatcher.ts"
@@ -57,7 +58,7 @@ export class Submission {
    */
   private learn(task: Task.Any): KnownTask | Exit.Exit<never> {
     if (!Task.isTask(task)) {
-      return Exit.die(new TypeError(`a pool call expects a task made by Task.make, got ${describe(task)}`))
+      return Exit.die(new TypeError(`a pool call expects a task made by Task.make, got ${describeValue(task)}`))
     }
     const known: KnownTask = {
       module: task.module,
@@ -102,7 +103,7 @@ export class Submission {
     done: (exit: Exit.Exit<any, any>) => void
   ): (() => Effect.Effect<void>) | undefined {
     const known = this.tasks.get(task) ?? this.learn(task)
-    if (Exit.isExit(known)) return void done(known)
+    if ("_tag" in known) return void done(known)
     // The common call sets no options: its task's settings, with no call at all.
     const settings =
       call === undefined && !servingChild ? known.settings : this.settings(task, known, call, servingChild)
@@ -130,7 +131,7 @@ export class Submission {
     onItem: (index: number, exit: Exit.Exit<unknown, unknown>, cancelRest: Effect.Effect<void>) => void
   ): Exit.Exit<never, unknown> | Effect.Effect<void> {
     const known = this.tasks.get(task) ?? this.learn(task)
-    if (Exit.isExit(known)) return known
+    if ("_tag" in known) return known
     const settings = this.settings(task, known, call, servingChild)
     if ("_tag" in settings) return Exit.fail(settings)
     const { maxPayloadBytes, sharesMemory } = this.options
@@ -143,14 +144,5 @@ export class Submission {
     const refused = this.modules.use(task, known.module)
     if (refused !== undefined) return Exit.fail(refused)
     return this.dispatcher.submitMany(task, known.module, prepared, chunkSize, settings, trace, onItem)
-  }
-}
-
-/** A value as a message can show it, without trusting it (its `toString` may throw). */
-const describe = (value: unknown): string => {
-  try {
-    return typeof value === "object" && value !== null ? Object.prototype.toString.call(value) : String(value)
-  } catch {
-    return "a value that cannot be described"
   }
 }
