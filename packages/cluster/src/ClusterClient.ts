@@ -19,7 +19,6 @@ import {
   ReplyValidationError,
   RequestValidationError
 } from "@troupe/core/TroupeError"
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as ClusterError from "effect/cluster/ClusterError"
@@ -30,6 +29,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { clusterActorOf, type WireMessage, type WireReply } from "./internal/clusterEntity.ts"
+import { failWhenStopped } from "./internal/stoppedEntity.ts"
 import type * as KeyedRefs from "./KeyedRefs.ts"
 
 /**
@@ -153,11 +153,7 @@ export const refs = <A extends Actor.Any>(
           return Effect.fail(new RequestValidationError({ task, message: String(encoded.cause) }))
         }
         const sent = clientOf(key)[tag]!(encoded.value, discard ? { discard: true } : undefined).pipe(
-          // An interruption that comes back as the reply (this fiber was not interrupted): the runner stopped the
-          // key's entity under the message (a plain message gets an interrupt exit when its runner stops).
-          Effect.catchCause((cause) =>
-            Cause.hasInterruptsOnly(cause) ? Effect.fail(entityStopped(actor.name, key)) : Effect.failCause(cause)
-          ),
+          failWhenStopped(() => entityStopped(actor.name, key)),
           Effect.mapError((error) => fromClusterError(actor.name, key, error))
         )
         const call = discard ? sent : Effect.flatMap(sent, (reply) => fromWire(task, message, reply))

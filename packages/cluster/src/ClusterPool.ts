@@ -49,6 +49,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { failWhenStopped } from "./internal/stoppedEntity.ts"
 
 /**
  * @since 0.1.0
@@ -299,10 +300,7 @@ export const make = (
         Effect.suspend(() => {
           counts.started++
           return nextClient()[task.name]!(payload).pipe(
-            // An interruption that comes back as the reply (this fiber was not interrupted): the runner stopped it.
-            Effect.catchCause((cause) =>
-              Cause.hasInterruptsOnly(cause) ? Effect.fail(runnerStopped(task.name)) : Effect.failCause(cause)
-            ),
+            failWhenStopped(() => runnerStopped(task.name)),
             Effect.mapError((error) => fromClusterError(task.name, error)),
             Effect.catchIf(
               (error): error is TroupeError.WorkerCrashed =>
