@@ -71,7 +71,8 @@ if (args.run !== undefined) {
     const walk = (node: SampledNode, caller: string) => {
       const { functionName, url, lineNumber } = node.callFrame
       const here = `${functionName || "(anonymous)"} ${url.replace(/^.*\/(node_modules|packages|bench)\//, "")}:${lineNumber}`
-      if (node.selfSize > 0) bySite.set(`${here} < ${caller}`, (bySite.get(`${here} < ${caller}`) ?? 0) + node.selfSize)
+      const site = `${here} < ${caller}`
+      if (node.selfSize > 0) bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize)
       for (const child of node.children) walk(child, here)
     }
     walk(profile.head, "(root)")

@@ -378,6 +378,9 @@ const runProbe = async (
   return closed === "timeout" ? { ...values, closeTimedOut: 1 } : values
 }
 
+/** The flag that loads `@troupe/*` from `dist/` in a measurement process, as an installed copy (`distHooks.mjs`). */
+const distImport = ["--import", new URL("./distHooks.mjs", import.meta.url).pathname]
+
 /**
  * The Node arguments that run `probes` (comma-separated) for one contender in a fresh process: what run.ts and
  * ab.ts spawn. `dist`: load `@troupe/*` from their compiled `dist/` as an installed copy does (`distHooks.mjs`).
@@ -389,7 +392,7 @@ export const measureArguments = (
   options?: { readonly dist?: boolean }
 ): Array<string> => [
   "--expose-gc",
-  ...(options?.dist === true ? ["--import", new URL("./distHooks.mjs", import.meta.url).pathname] : []),
+  ...(options?.dist === true ? distImport : []),
   new URL("./measure.ts", import.meta.url).pathname,
   "--contender",
   contender,
@@ -412,15 +415,7 @@ export const distRunArguments = (
   contender: string,
   options: ReadonlyArray<string>,
   flags: ReadonlyArray<string> = []
-): Array<string> => [
-  ...flags,
-  "--import",
-  new URL("./distHooks.mjs", import.meta.url).pathname,
-  new URL(script).pathname,
-  "--run",
-  contender,
-  ...options
-]
+): Array<string> => [...flags, ...distImport, new URL(script).pathname, "--run", contender, ...options]
 
 if (import.meta.main) {
   process.on("unhandledRejection", () => {})
