@@ -74,6 +74,25 @@ describe.each(backends)("PromisePool on %s", (backend) => {
     }
   })
 
+  it("a payload goes as it was at the call, a reply as it was when its handler returned", async () => {
+    // One worker: the calls of a tick go out in one message, and its replies are held and sent together.
+    const pool = await PromisePool.make({ backend, size: 1, tasks: [T.Echo, T.Tally] })
+    try {
+      const payload = { i: 0, nested: { tags: ["t0"] } }
+      const echoes: Array<Promise<unknown>> = []
+      for (const i of range(50)) {
+        payload.i = i
+        payload.nested.tags[0] = `t${i}`
+        echoes.push(pool.run(T.Echo, payload))
+      }
+      expect(await Promise.all(echoes)).toEqual(range(50).map((i) => ({ i, nested: { tags: [`t${i}`] } })))
+      const tallies = await Promise.all(range(50).map((n) => pool.run(T.Tally, { n, tag: `t${n}` })))
+      expect(tallies).toEqual(range(50).map((n) => ({ n, tags: [`t${n}`] })))
+    } finally {
+      await pool.close()
+    }
+  })
+
   it("bad options reject with a typed error and start nothing", async () => {
     const error = await PromisePool.make({ backend, size: 0 }).then(
       () => undefined,

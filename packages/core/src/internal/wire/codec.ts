@@ -6,7 +6,8 @@
  * handler and encodes its outcome as a `Reply`. All values use the JSON codec
  * of the task's Schemas, so what crosses the channel is plain JSON data; a
  * Schema that lets anything through (`Schema.Any`) has its encoded values
- * checked against the serialization contract (see contract.ts).
+ * checked against the serialization contract (see contract.ts). Values of
+ * plain Schemas skip Schema's parser (see asIs.ts).
  *
  * @internal
  */
@@ -26,6 +27,7 @@ import {
   SpawnError,
   type TaskCallError
 } from "../../TroupeError.ts"
+import { type AsIs, copiedBy, decodedAsIsBy, type Fits, notAsIs, unchangedBy } from "./asIs.ts"
 import * as Contract from "./contract.ts"
 import type { Reply } from "./frame.ts"
 
@@ -36,9 +38,12 @@ interface Codecs {
   readonly decodeSuccess: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly encodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly decodeError: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
-  /** Whether a payload (a success value) is its own encoding (and decoding): a bare `Number`, `String` or `Boolean`. */
-  readonly payloadUnchanged: (u: unknown) => boolean
-  readonly successUnchanged: (u: unknown) => boolean
+  /** Whether a payload (a success value) is its own encoding and decoding (asIs.ts `unchangedBy`). */
+  readonly payloadUnchanged: Fits
+  readonly successUnchanged: Fits
+  /** Whether an encoded payload (success value) decodes to itself (asIs.ts `decodedAsIsBy`): a superset of the above. */
+  readonly payloadDecodedAsIs: Fits
+  readonly successDecodedAsIs: Fits
   /** Whether each side's encoded values must be walked for the contract (decided once, from the Schema). */
   readonly walkPayload: boolean
   readonly walkSuccess: boolean
@@ -60,36 +65,23 @@ const cache = new WeakMap<Codable, Codecs>()
 
 type SyncCodec = Schema.Codec<unknown, unknown, never, never>
 
-const isFiniteNumber = (u: unknown): boolean => typeof u === "number" && Number.isFinite(u)
-const isString = (u: unknown): boolean => typeof u === "string"
-const isBoolean = (u: unknown): boolean => typeof u === "boolean"
 const never = (): boolean => false
 
-/**
- * The values a Schema's JSON codec leaves as they are, both ways, when the
- * Schema is a bare `String`, `Boolean` or `Number` (finite numbers only):
- * those skip the parser, which is most of the codec's cost for tiny tasks.
- */
-const unchangedBy = (schema: Schema.Top): ((u: unknown) => boolean) | undefined => {
-  const ast = schema.ast
-  if (ast.checks !== undefined || ast.encoding !== undefined || ast.context !== undefined) return undefined
-  switch (ast._tag) {
-    case "Number":
-      return isFiniteNumber
-    case "String":
-      return isString
-    case "Boolean":
-      return isBoolean
-    default:
-      return undefined
+/** A codec that runs the parser only for what the shortcut does not pass on (asIs.ts). */
+const withShortcut = (
+  asIs: AsIs | undefined,
+  codec: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+): ((u: unknown) => Exit.Exit<unknown, Schema.SchemaError>) => {
+  if (asIs === undefined) return codec
+  return (u) => {
+    const passed = asIs(u)
+    return passed === notAsIs ? codec(u) : Exit.succeed(passed)
   }
 }
 
-const withShortcut = (
-  unchanged: ((u: unknown) => boolean) | undefined,
-  codec: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
-): ((u: unknown) => Exit.Exit<unknown, Schema.SchemaError>) =>
-  unchanged === undefined ? codec : (u) => (unchanged(u) ? Exit.succeed(u) : codec(u))
+/** A decoding shortcut as a codec's: the value itself, when it fits. */
+const keptIf = (fits: Fits | undefined): AsIs | undefined =>
+  fits === undefined ? undefined : (u) => (fits(u) ? u : notAsIs)
 
 const codecsOf = (task: Codable): Codecs => {
   let codecs = cache.get(task)
@@ -99,13 +91,17 @@ const codecsOf = (task: Codable): Codecs => {
     const error = Schema.toCodecJson(task.errorSchema) as unknown as SyncCodec
     const payloadUnchanged = unchangedBy(task.payloadSchema)
     const successUnchanged = unchangedBy(task.successSchema)
+    const payloadDecodedAsIs = decodedAsIsBy(task.payloadSchema)
+    const successDecodedAsIs = decodedAsIsBy(task.successSchema)
     codecs = {
       payloadUnchanged: payloadUnchanged ?? never,
       successUnchanged: successUnchanged ?? never,
-      encodePayload: withShortcut(payloadUnchanged, Schema.encodeUnknownExit(payload)),
-      decodePayload: withShortcut(payloadUnchanged, Schema.decodeUnknownExit(payload)),
-      encodeSuccess: withShortcut(successUnchanged, Schema.encodeUnknownExit(success)),
-      decodeSuccess: withShortcut(successUnchanged, Schema.decodeUnknownExit(success)),
+      payloadDecodedAsIs: payloadDecodedAsIs ?? never,
+      successDecodedAsIs: successDecodedAsIs ?? never,
+      encodePayload: withShortcut(copiedBy(task.payloadSchema), Schema.encodeUnknownExit(payload)),
+      decodePayload: withShortcut(keptIf(payloadDecodedAsIs), Schema.decodeUnknownExit(payload)),
+      encodeSuccess: withShortcut(copiedBy(task.successSchema), Schema.encodeUnknownExit(success)),
+      decodeSuccess: withShortcut(keptIf(successDecodedAsIs), Schema.decodeUnknownExit(success)),
       encodeError: Schema.encodeUnknownExit(error),
       decodeError: Schema.decodeUnknownExit(error),
       walkPayload: Contract.needsWalk(task.payloadSchema),
@@ -377,7 +373,7 @@ export const replyNow = <R>(
 ): Reply | Effect.Effect<Reply, never, R> => {
   const codecs = codecsOf(task)
   let payload = encodedPayload
-  if (!codecs.payloadUnchanged(encodedPayload)) {
+  if (!codecs.payloadDecodedAsIs(encodedPayload)) {
     const decoded = codecs.decodePayload(encodedPayload)
     if (Exit.isFailure(decoded)) return payloadRejected(decoded)
     payload = decoded.value
@@ -431,7 +427,7 @@ export const decodeReply = <A, E>(
   const codecs = codecsOf(task)
   switch (reply._tag) {
     case "Success": {
-      if (codecs.successUnchanged(reply.value)) return Exit.succeed(reply.value) as Exit.Exit<A>
+      if (codecs.successDecodedAsIs(reply.value)) return Exit.succeed(reply.value) as Exit.Exit<A>
       const value = codecs.decodeSuccess(reply.value)
       return Exit.isSuccess(value)
         ? (value as Exit.Exit<A>)
