@@ -48,7 +48,6 @@ export type Fits = (u: unknown) => boolean
 const isFiniteNumber: Fits = (u) => typeof u === "number" && Number.isFinite(u)
 const isString: Fits = (u) => typeof u === "string"
 const isBoolean: Fits = (u) => typeof u === "boolean"
-const isNull: Fits = (u) => u === null
 
 /**
  * The values a Schema's codec returns as they are, both ways, with nothing
@@ -76,6 +75,9 @@ export const unchangedBy = (schema: Schema.Top): Fits | undefined => {
  * `undefined` when the Schema has no shortcut.
  */
 export const decodedAsIsBy = (schema: Schema.Top): Fits | undefined => {
+  // A bare leaf's test as it is: one call on the path of every tiny task.
+  const unchanged = unchangedBy(schema)
+  if (unchanged !== undefined) return unchanged
   const read = compile(schema.ast, false, false)
   return read === undefined ? undefined : (u) => guarded(read, u) !== notAsIs
 }
@@ -110,22 +112,23 @@ const isBare = (ast: SchemaAST.AST, inField: boolean): boolean =>
   (inField || ast.context === undefined) &&
   (ast as { readonly encodingChecks?: unknown }).encodingChecks === undefined
 
-const leaf =
-  (fits: Fits): AsIs =>
-  (u) =>
-    fits(u) ? u : notAsIs
+// Each leaf's shortcut tests its value itself: one call per field, not two.
+const finiteNumberLeaf: AsIs = (u) => (typeof u === "number" && Number.isFinite(u) ? u : notAsIs)
+const stringLeaf: AsIs = (u) => (typeof u === "string" ? u : notAsIs)
+const booleanLeaf: AsIs = (u) => (typeof u === "boolean" ? u : notAsIs)
+const nullLeaf: AsIs = (u) => (u === null ? u : notAsIs)
 
 /** The shortcut of a leaf (a value its codec hands on as it is), `copy`ing what `Unknown` holds. */
 const leafOf = (ast: SchemaAST.AST, copy: boolean): AsIs | undefined => {
   switch (ast._tag) {
     case "Number":
-      return leaf(isFiniteNumber)
+      return finiteNumberLeaf
     case "String":
-      return leaf(isString)
+      return stringLeaf
     case "Boolean":
-      return leaf(isBoolean)
+      return booleanLeaf
     case "Null":
-      return leaf(isNull)
+      return nullLeaf
     case "Unknown":
       return (u) => plainJson(u, [], copy)
     case "Literal": {
