@@ -59,6 +59,39 @@ describe("codec", () => {
     })
   )
 
+  it("an encoded payload holds none of the caller's objects, through the shortcut or the parser", () => {
+    const objectsOf = (value: unknown, into = new Set<object>()): Set<object> => {
+      if (typeof value === "object" && value !== null && !into.has(value)) {
+        into.add(value)
+        for (const item of Object.values(value)) objectsOf(item, into)
+      }
+      return into
+    }
+    const cases: ReadonlyArray<readonly [string, Schema.Top, unknown]> = [
+      ["Unknown (the shortcut)", Schema.Unknown, { tags: ["a"], nested: { n: 1 } }],
+      ["a struct (the shortcut)", Schema.Struct({ tags: Schema.Array(Schema.String) }), { tags: ["a"] }],
+      ["Any (the parser)", Schema.Any, { tags: ["a"], nested: { n: 1 } }],
+      [
+        "Unknown beside a Date (the parser)",
+        Schema.Struct({ at: Schema.Date, meta: Schema.Unknown }),
+        { at: new Date(0), meta: { tags: ["a"] } }
+      ],
+      ["a record of Unknown (the parser)", Schema.Record(Schema.String, Schema.Unknown), { a: { tags: ["a"] } }]
+    ]
+    for (const [name, schema, payload] of cases) {
+      const task = Task.make(`codec.test/Snapshot ${name}`, {
+        payload: schema,
+        success: Schema.Void,
+        handler: () => Effect.void
+      })
+      const encoded = Codec.encodePayloadExit(task, payload)
+      expect(Exit.isSuccess(encoded), name).toBe(true)
+      const value = (encoded as Exit.Success<unknown>).value
+      const callers = objectsOf(payload)
+      for (const object of objectsOf(value)) expect(callers.has(object), name).toBe(false)
+    }
+  })
+
   it.effect("an invalid payload is rejected before encoding", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Codec.encodePayload(Withdraw, { amount: -5 }))

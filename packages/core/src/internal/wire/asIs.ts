@@ -26,7 +26,7 @@
  * encoding and decoding: it needs neither.
  *
  * The shortcut is never a judge: a value it does not fit at once (a
- * mismatch, an extra key, a value nested deeper than 32, an object from
+ * mismatch, an extra key, a value nested deeper than 256, an object from
  * another realm) gets `notAsIs`, and the codec then runs Schema's parser,
  * which decides and words the error. So it may only pass values the parser
  * passes, as equal values (asIs.test.ts checks both against the parser).
@@ -255,12 +255,23 @@ const unionOf = (members: ReadonlyArray<SchemaAST.AST>, copy: boolean): AsIs | u
 const isPlainObject = (value: object): boolean => Object.getPrototypeOf(value) === Object.prototype
 
 /** How deep an `Unknown` is read before it is left to Effect's own check. */
-const plainDepth = 32
+const plainDepth = 256
+
+/**
+ * A copy of an encoded value that may hold the caller's own objects (what
+ * the parser hands on inside an `Unknown` or an `Any`), so that it goes as it
+ * was: plain JSON data is copied; anything else (shared memory, a
+ * null-prototype object, a value nested deeper than 256) is left as it is.
+ */
+export const snapshot = (encoded: unknown): unknown => {
+  const copy = guarded((u) => plainJson(u, [], true), encoded)
+  return copy === notAsIs ? encoded : copy
+}
 
 /**
  * An `Unknown`: JSON data as Effect's JSON check accepts it ("Expected JSON
  * value"), as itself or as a copy; `notAsIs` for a value nested deeper than
- * 32 and for an object from another realm, which Effect's check settles.
+ * 256 and for an object from another realm, which Effect's check settles.
  */
 const plainJson = (value: unknown, ancestors: Array<object>, copy: boolean): unknown => {
   switch (typeof value) {

@@ -27,7 +27,7 @@ import {
   SpawnError,
   type TaskCallError
 } from "../../TroupeError.ts"
-import { type AsIs, copiedBy, decodedAsIsBy, type Fits, notAsIs, unchangedBy } from "./asIs.ts"
+import { type AsIs, copiedBy, decodedAsIsBy, type Fits, notAsIs, snapshot, unchangedBy } from "./asIs.ts"
 import * as Contract from "./contract.ts"
 import type { Reply } from "./frame.ts"
 
@@ -79,9 +79,29 @@ const withShortcut = (
   }
 }
 
+/**
+ * The parser's encoder, for a Schema whose encoded values may hold the
+ * caller's own objects: they are copied (asIs.ts `snapshot`), so that a
+ * value goes as it was when it was encoded.
+ */
+const snapshotting = (
+  holdsCallersObjects: boolean,
+  codec: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+): ((u: unknown) => Exit.Exit<unknown, Schema.SchemaError>) => {
+  if (!holdsCallersObjects) return codec
+  return (u) => {
+    const exit = codec(u)
+    return exit._tag === "Success" ? Exit.succeed(snapshot(exit.value)) : exit
+  }
+}
+
 /** A decoding shortcut as a codec's: the value itself, when it fits. */
 const keptIf = (fits: Fits | undefined): AsIs | undefined =>
   fits === undefined ? undefined : (u) => (fits(u) ? u : notAsIs)
+
+/** The parser's encoder of a Schema's JSON codec, copying what it hands on as it is. */
+const encoderOf = (schema: Schema.Top, codec: SyncCodec) =>
+  snapshotting(Contract.mayHoldCallersObjects(schema), Schema.encodeUnknownExit(codec))
 
 const codecsOf = (task: Codable): Codecs => {
   let codecs = cache.get(task)
@@ -98,11 +118,11 @@ const codecsOf = (task: Codable): Codecs => {
       successUnchanged: successUnchanged ?? never,
       payloadDecodedAsIs: payloadDecodedAsIs ?? never,
       successDecodedAsIs: successDecodedAsIs ?? never,
-      encodePayload: withShortcut(copiedBy(task.payloadSchema), Schema.encodeUnknownExit(payload)),
+      encodePayload: withShortcut(copiedBy(task.payloadSchema), encoderOf(task.payloadSchema, payload)),
       decodePayload: withShortcut(keptIf(payloadDecodedAsIs), Schema.decodeUnknownExit(payload)),
-      encodeSuccess: withShortcut(copiedBy(task.successSchema), Schema.encodeUnknownExit(success)),
+      encodeSuccess: withShortcut(copiedBy(task.successSchema), encoderOf(task.successSchema, success)),
       decodeSuccess: withShortcut(keptIf(successDecodedAsIs), Schema.decodeUnknownExit(success)),
-      encodeError: Schema.encodeUnknownExit(error),
+      encodeError: encoderOf(task.errorSchema, error),
       decodeError: Schema.decodeUnknownExit(error),
       walkPayload: Contract.needsWalk(task.payloadSchema),
       walkSuccess: Contract.needsWalk(task.successSchema),

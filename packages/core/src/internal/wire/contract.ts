@@ -43,58 +43,71 @@ export const markTransferred = <A extends object>(buffer: A): A => {
   return buffer
 }
 
-const walkedAst = new WeakMap<SchemaAST.AST, boolean>()
+/** An AST search: whether a node of one of `tags` is somewhere in an AST, remembered per AST. */
+interface Search {
+  readonly tags: ReadonlySet<string>
+  readonly known: WeakMap<SchemaAST.AST, boolean>
+}
 
-/**
- * Whether values of this encoded AST can hold something other than JSON data:
- * it has `Any` (or an object keyword) somewhere. `Unknown` and declarations
- * without a JSON form are checked by Effect's own JSON codec ("Expected JSON
- * value"), so they need no walk here.
- */
-const letsAnythingThrough = (ast: SchemaAST.AST, visiting: Set<SchemaAST.AST>): boolean => {
-  const known = walkedAst.get(ast)
+const search = (tags: ReadonlyArray<string>): Search => ({ tags: new Set(tags), known: new WeakMap() })
+
+const holds = (ast: SchemaAST.AST, by: Search, visiting: Set<SchemaAST.AST>): boolean => {
+  const known = by.known.get(ast)
   if (known !== undefined) return known
   if (visiting.has(ast)) return false
   visiting.add(ast)
+  const inside = (node: SchemaAST.AST) => holds(node, by, visiting)
   let result: boolean
   switch (ast._tag) {
-    case "Any":
-    case "ObjectKeyword":
-      result = true
-      break
     case "Declaration":
-      result = ast.typeParameters.some((parameter) => letsAnythingThrough(parameter, visiting))
+      result = ast.typeParameters.some(inside)
       break
     case "Arrays":
-      result =
-        ast.elements.some((element) => letsAnythingThrough(element, visiting)) ||
-        ast.rest.some((element) => letsAnythingThrough(element, visiting))
+      result = ast.elements.some(inside) || ast.rest.some(inside)
       break
     case "Objects":
       result =
-        ast.propertySignatures.some((property) => letsAnythingThrough(property.type, visiting)) ||
-        ast.indexSignatures.some((index) => letsAnythingThrough(index.type, visiting))
+        ast.propertySignatures.some((property) => inside(property.type)) ||
+        ast.indexSignatures.some((index) => inside(index.type))
       break
     case "Union":
-      result = ast.types.some((member) => letsAnythingThrough(member, visiting))
+      result = ast.types.some(inside)
       break
     case "Suspend":
-      result = letsAnythingThrough(ast.thunk(), visiting)
+      result = inside(ast.thunk())
       break
     default:
-      result = false
+      result = by.tags.has(ast._tag)
   }
   visiting.delete(ast)
-  walkedAst.set(ast, result)
+  by.known.set(ast, result)
   return result
 }
+
+/**
+ * Values of an encoded AST with `Any` (or an object keyword) somewhere can
+ * hold something other than JSON data. `Unknown` and declarations without a
+ * JSON form are checked by Effect's own JSON codec ("Expected JSON value"),
+ * so they need no walk here.
+ */
+const letsAnythingThrough = search(["Any", "ObjectKeyword"])
 
 /**
  * Whether the encoded values of `schema`'s JSON codec must be walked: decided
  * once per Schema, from its AST.
  */
 export const needsWalk = (schema: Schema.Top): boolean =>
-  letsAnythingThrough(SchemaAST.toEncoded(Schema.toCodecJson(schema).ast), new Set())
+  holds(SchemaAST.toEncoded(Schema.toCodecJson(schema).ast), letsAnythingThrough, new Set())
+
+/** The parser copies structs and arrays, but hands on what these hold as it is. */
+const handedOn = search(["Unknown", "Any", "ObjectKeyword"])
+
+/**
+ * Whether the parser's encoding of a value of `schema` may still hold the
+ * caller's own objects (inside an `Unknown` or an `Any`): decided once per
+ * Schema, from its AST.
+ */
+export const mayHoldCallersObjects = (schema: Schema.Top): boolean => holds(schema.ast, handedOn, new Set())
 
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
