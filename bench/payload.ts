@@ -1,14 +1,15 @@
 /**
  * Large payloads: a table of rows sent to a worker and back
- * (`node bench/payload.ts [--rows 1000] [--tasks 400] [--reps 5]`). Needs
- * `npm run build` (it loads `dist/`).
+ * (`node bench/payload.ts [--backend process|thread] [--rows 1000]
+ * [--tasks 400] [--reps 5]`). Needs `npm run build` (it loads `dist/`).
  *
  * Each repetition runs each contender in a fresh process (the order
- * rotates): a pool of 2 process workers, 50 warm-up calls, then `tasks`
- * calls over 8 lanes, each the same table (1,000 rows are 64 KB of JSON).
- * It prints tasks/s, the parent's and the workers' CPU per task, and the
- * medians of the same-run ratios against the raw fork pool (JSON over
- * `process.send`, no codec):
+ * rotates): a pool of 2 workers, 50 warm-up calls, then `tasks` calls over
+ * 8 lanes, each the same table (1,000 rows are 64 KB of JSON). It prints
+ * tasks/s, the parent's and the workers' CPU per task (on threads, the
+ * process's, workers included), and the medians of the same-run ratios
+ * against the raw pool (`raw`: JSON over `process.send` on processes, a
+ * structured clone over `postMessage` on threads; no codec either way):
  *
  * - `troupe-rows`: typed rows (`Schema.Array(Schema.Struct(...))`);
  * - `troupe-unknown`: the same table as `Schema.Unknown`;
@@ -18,12 +19,14 @@
 import { fork, spawnSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
+import { Worker } from "node:worker_threads"
 import { distRunArguments } from "./measure.ts"
 import { quantile } from "./stats.ts"
 
 const { values: args } = parseArgs({
   options: {
-    only: { type: "string", default: "raw-fork-json,troupe-rows,troupe-unknown,troupe-text" },
+    backend: { type: "string", default: "process" },
+    only: { type: "string", default: "raw,troupe-rows,troupe-unknown,troupe-text" },
     rows: { type: "string", default: "1000" },
     tasks: { type: "string", default: "400" },
     reps: { type: "string", default: "5" },
@@ -52,7 +55,28 @@ const measureHere = async (contender: string): Promise<Values> => {
   let run: () => Promise<unknown>
   let close: () => Promise<void>
   let pids: () => Promise<Array<number>>
-  if (contender === "raw-fork-json") {
+  if (contender === "raw" && args.backend === "thread") {
+    const script = new URL("./workers/echoThread.mjs", import.meta.url)
+    const workers = [0, 1].map(() => new Worker(script))
+    const pending = new Map<number, (value: unknown) => void>()
+    let nextId = 0
+    for (const worker of workers) {
+      worker.on("message", ([id, value]: [number, unknown]) => {
+        pending.get(id)!(value)
+        pending.delete(id)
+      })
+    }
+    run = () =>
+      new Promise((resolve) => {
+        const id = nextId++
+        pending.set(id, resolve)
+        workers[id % 2]!.postMessage([id, rows])
+      })
+    close = async () => {
+      await Promise.all(workers.map((worker) => worker.terminate()))
+    }
+    pids = async () => []
+  } else if (contender === "raw") {
     const script = new URL("./workers/echoChild.mjs", import.meta.url)
     const children = [0, 1].map(() =>
       fork(script, [], { serialization: "json", stdio: ["ignore", "inherit", "inherit", "ipc"] })
@@ -78,7 +102,8 @@ const measureHere = async (contender: string): Promise<Values> => {
     pids = async () => children.map((child) => child.pid!)
   } else {
     const { PromisePool } = await import("@troupe/node")
-    const pool = await PromisePool.make({ backend: "process", size: 2, tasks: Tasks.all })
+    const backend = args.backend === "thread" ? "thread" : "process"
+    const pool = await PromisePool.make({ backend, size: 2, tasks: Tasks.all })
     const text = JSON.stringify(rows)
     run =
       contender === "troupe-rows"
@@ -87,7 +112,7 @@ const measureHere = async (contender: string): Promise<Values> => {
           ? () => pool.run(Tasks.EchoUnknown, rows)
           : () => pool.run(Tasks.EchoText, text)
     close = () => pool.close()
-    pids = async () => (await pool.stats()).workers.map((worker) => worker.pid)
+    pids = async () => (backend === "thread" ? [] : (await pool.stats()).workers.map((worker) => worker.pid))
   }
   for (let i = 0; i < 50; i++) await run()
   const lane = async () => {
@@ -124,7 +149,14 @@ for (let rep = 0; rep < Number(args.reps); rep++) {
   for (const contender of contenders.map((_, i) => contenders[(i + rep) % contenders.length]!)) {
     const out = spawnSync(
       process.execPath,
-      distRunArguments(import.meta.url, contender, ["--rows", args.rows, "--tasks", args.tasks]),
+      distRunArguments(import.meta.url, contender, [
+        "--backend",
+        args.backend,
+        "--rows",
+        args.rows,
+        "--tasks",
+        args.tasks
+      ]),
       { encoding: "utf8", timeout: 120_000 }
     )
     const line = out.stdout.split("\n").find((text) => text.startsWith("@@result "))
@@ -136,19 +168,19 @@ for (let rep = 0; rep < Number(args.reps); rep++) {
       `rep ${rep + 1} ${contender}: ${values.tasksPerSecond.toFixed(0)} tasks/s, parent ${values.parentMicros.toFixed(0)} µs/task, workers ${values.workersMicros.toFixed(0)} µs/task`
     )
   }
-  const raw = run["raw-fork-json"]
+  const raw = run.raw
   if (raw !== undefined) {
     for (const contender of contenders) {
-      if (contender !== "raw-fork-json") {
+      if (contender !== "raw") {
         ratios[contender] = [...(ratios[contender] ?? []), run[contender]!.tasksPerSecond / raw.tasksPerSecond]
       }
     }
   }
 }
-console.log(`\n${args.rows} rows, ${args.tasks} tasks, medians of ${args.reps}:`)
+console.log(`\n${args.backend}, ${args.rows} rows, ${args.tasks} tasks, medians of ${args.reps}:`)
 for (const contender of contenders) {
   const values = samples[contender]!
-  const ratio = ratios[contender] === undefined ? "" : `, ${median(ratios[contender]!).toFixed(2)}x raw fork`
+  const ratio = ratios[contender] === undefined ? "" : `, ${median(ratios[contender]!).toFixed(2)}x raw`
   console.log(
     `  ${contender}: ${median(values.map((v) => v.tasksPerSecond)).toFixed(0)} tasks/s${ratio}; parent ${median(values.map((v) => v.parentMicros)).toFixed(0)} µs/task, workers ${median(values.map((v) => v.workersMicros)).toFixed(0)} µs/task`
   )
