@@ -37,3 +37,10 @@ export const all = [EchoRows, EchoUnknown, EchoText]
 /** The table: `rows` rows of four fields (64 KB of JSON for 1,000). */
 export const table = (rows: number) =>
   Array.from({ length: rows }, (_, i) => ({ id: i, name: `name-${i}`, score: i * 1.5, tags: ["a", "b", `t${i % 7}`] }))
+
+/** A small struct in and out, for `structBurst.ts`. */
+export const Add = Task.make("BenchAdd", {
+  payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+  success: Schema.Struct({ sum: Schema.Number }),
+  handler: ({ a, b }) => Effect.succeed({ sum: a + b })
+})
