@@ -720,17 +720,24 @@ const directStarts = new WeakMap<Service, StartOne>()
  * exit (synchronously when the call is refused at once). For adapters that
  * settle something other than an Effect per call, such as `PromisePool` in
  * `@troupe/node`: `apply` under `Effect.runFork` gives the same exits and
- * errors at the cost of a fiber per call. The call cannot be interrupted
- * (it still has its `timeout`, if any), and with `tracing` on it has no
+ * errors at the cost of a fiber per call. With `tracing` on the call has no
  * parent span. A `Service` not made by `make` runs `apply` on a fiber.
+ *
+ * Returns what cancels the call, as interrupting `apply` does: a queued task
+ * is removed and never starts, a running one is interrupted in its worker;
+ * the effect ends once no worker holds it, and `onExit` is not called after
+ * it. It may be `undefined` when the call was refused at once.
  *
  * @example
  * ```ts
  * import { Pool } from "@troupe/core"
+ * import { Effect } from "effect"
  *
  * declare const pool: Pool.Service
  * declare const Square: import("@troupe/core").Task.Task<"Square", any, any, any>
- * Pool.runCallback(pool, Square, 3, (exit) => console.log(exit)) // Exit.succeed(9)
+ * const cancel = Pool.runCallback(pool, Square, 3, (exit) => console.log(exit)) // Exit.succeed(9)
+ * // Giving up instead: resolves once the task is gone from the pool.
+ * if (cancel !== undefined) Effect.runPromise(cancel())
  * ```
  *
  * @since 0.1.0
@@ -742,10 +749,22 @@ export const runCallback = <T extends Task.Any>(
   payload: Task.Payload<T>,
   onExit: (exit: Exit.Exit<Task.Success<T>, Task.Error<T> | PoolCallError>) => void,
   options?: CallOptions
-): void => {
+): (() => Effect.Effect<void>) | undefined => {
   const start = directStarts.get(pool)
-  if (start !== undefined) start(task, payload, options, "wait", undefined, onExit)
-  else Effect.runFork(pool.apply(task, payload, options)).addObserver(onExit)
+  if (start !== undefined) return start(task, payload, options, "wait", undefined, onExit)
+  let done = false
+  const fiber = Effect.runFork(pool.apply(task, payload, options))
+  fiber.addObserver((exit) => {
+    // An interrupted call has no exit to report (as `start`'s cancel, after which `onExit` is not called).
+    if (done) return
+    done = true
+    onExit(exit)
+  })
+  return () =>
+    Effect.suspend(() => {
+      done = true
+      return Effect.asVoid(Fiber.interrupt(fiber))
+    })
 }
 
 const summarize = (histogram: Histogram): HistogramSummary => {

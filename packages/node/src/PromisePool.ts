@@ -24,6 +24,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as NodePool from "./NodePool.ts"
@@ -35,17 +36,23 @@ import * as NodePool from "./NodePool.ts"
  * @category models
  */
 export interface PromisePool {
-  /** Runs one task and resolves with its result; rejects with the task's error or a pool error. */
+  /**
+   * Runs one task and resolves with its result; rejects with the task's
+   * error or a pool error. `signal` cancels it (see `Cancellable`).
+   */
   readonly run: <T extends Task.Any>(
     task: T,
     payload: Task.Payload<T>,
-    options?: Pool.CallOptions
+    options?: Pool.CallOptions & Cancellable
   ) => Promise<Task.Success<T>>
-  /** Runs the task on every item; resolves with the results in input order, or rejects with the first failure. */
+  /**
+   * Runs the task on every item; resolves with the results in input order,
+   * or rejects with the first failure. `signal` cancels every item not done.
+   */
   readonly map: <T extends Task.Any>(
     task: T,
     items: Iterable<Task.Payload<T>>,
-    options?: Pool.MapOptions
+    options?: Pool.MapOptions & Cancellable
   ) => Promise<Array<Task.Success<T>>>
   /** The pool's workers, queue and counters now. */
   readonly stats: () => Promise<Pool.Stats>
@@ -57,6 +64,32 @@ export interface PromisePool {
   readonly close: () => Promise<void>
   /** The Effect pool underneath, for code that mixes both styles. */
   readonly pool: Pool.Service
+}
+
+/**
+ * A call's `signal`, as `fetch` and piscina take one. Aborting it cancels the
+ * call as interrupting it does in Effect: a queued task is removed and never
+ * starts; a running one is interrupted in its worker (its finalizers run;
+ * one that does not let go within `interruptGrace` has its worker stopped).
+ * The call then rejects with `signal.reason`, once no worker holds its
+ * tasks, so nothing it started runs on after the rejection. A signal already
+ * aborted rejects at once and submits nothing; a call that has settled is
+ * not changed by a later abort.
+ *
+ * @example
+ * ```ts
+ * import { PromisePool } from "@troupe/node"
+ * import { Square } from "./tasks.ts"
+ *
+ * const pool = await PromisePool.make({ size: 2 })
+ * const result = await pool.run(Square, 3, { signal: AbortSignal.timeout(1000) })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Cancellable {
+  readonly signal?: AbortSignal | undefined
 }
 
 /**
@@ -103,16 +136,56 @@ export const make = async (options: NodePool.Options = {}): Promise<PromisePool>
       if (exit._tag === "Success") resolve(exit.value)
       else reject(Cause.squash(exit.cause))
     }
-  const promise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  /**
+   * A call under a `signal` (see `Cancellable`): `start` submits it and
+   * returns what cancels it; an abort runs that, then rejects with the
+   * signal's reason.
+   */
+  const cancellable = <A>(
+    signal: AbortSignal | undefined,
+    start: (settle: (exit: Exit.Exit<A, unknown>) => void) => (() => Effect.Effect<void>) | undefined
+  ): Promise<A> =>
     new Promise((resolve, reject) => {
-      fork(effect).addObserver(settle(resolve, reject))
+      if (signal === undefined) return void start(settle(resolve, reject))
+      if (signal.aborted) return reject(signal.reason)
+      // Settles once: by the call's exit, or by the abort once the call's cancel has ended.
+      const settled = settle(resolve, reject)
+      let cancel: (() => Effect.Effect<void>) | undefined
+      const onAbort = () => {
+        if (cancel === undefined) return
+        Effect.runFork(cancel()).addObserver(() => reject(signal.reason))
+      }
+      cancel = start((exit) => {
+        signal.removeEventListener("abort", onAbort)
+        cancel = undefined
+        settled(exit)
+      })
+      if (cancel !== undefined) signal.addEventListener("abort", onAbort, { once: true })
     })
+  /** An Effect call on a fiber of the pool's context; interrupting the fiber cancels it. */
+  const forked =
+    <A, E>(effect: Effect.Effect<A, E>) =>
+    (settleWith: (exit: Exit.Exit<A, unknown>) => void): (() => Effect.Effect<void>) => {
+      let interrupted = false
+      const fiber = fork(effect)
+      fiber.addObserver((exit) => {
+        if (!interrupted) settleWith(exit)
+      })
+      return () =>
+        Effect.suspend(() => {
+          interrupted = true
+          return Effect.asVoid(Fiber.interrupt(fiber))
+        })
+    }
+  const promise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => cancellable(undefined, forked(effect))
   let closed: Promise<void> | undefined
   return {
     // One task: no fiber at all (`Pool.runCallback`); the pool's own checks, queue and errors as `apply`.
     run: (task, payload, call) =>
-      new Promise((resolve, reject) => Pool.runCallback(pool, task, payload, settle(resolve, reject), call)),
-    map: (task, items, call) => promise(pool.map(task, items, call)),
+      call?.signal === undefined
+        ? new Promise((resolve, reject) => Pool.runCallback(pool, task, payload, settle(resolve, reject), call))
+        : cancellable(call.signal, (settleWith) => Pool.runCallback(pool, task, payload, settleWith, call)),
+    map: (task, items, call) => cancellable(call?.signal, forked(pool.map(task, items, call))),
     stats: () => promise(pool.stats),
     close: () => {
       closed ??= Effect.runPromise(Scope.close(scope, Exit.void))

@@ -12,6 +12,15 @@ import * as T from "./fixtures/poolTasks.ts"
 
 const tasks = [T.Square, T.FailAt, T.CrashAt]
 
+/** Waits for `condition` (checked every 20 ms); a minute without it fails the test (a hang bound, not a speed bound). */
+const until = async (condition: () => boolean): Promise<void> => {
+  const deadline = Date.now() + 60_000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("the condition did not hold within a minute")
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 describe.each(backends)("PromisePool on %s", (backend) => {
   it("run and map resolve with the results; 2,000 calls at once each get their own", async () => {
     const pool = await PromisePool.make({ backend, size: 2, tasks })
@@ -88,6 +97,57 @@ describe.each(backends)("PromisePool on %s", (backend) => {
       expect(await Promise.all(echoes)).toEqual(range(50).map((i) => ({ i, nested: { tags: [`t${i}`] } })))
       const tallies = await Promise.all(range(50).map((n) => pool.run(T.Tally, { n, tag: `t${n}` })))
       expect(tallies).toEqual(range(50).map((n) => ({ n, tags: [`t${n}`] })))
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it("signal: an aborted call rejects with the reason; a queued task never starts, a running one is interrupted; the pool serves on", async () => {
+    const pool = await PromisePool.make({ backend, size: 1, tasks: [T.Heartbeat, T.Delay, T.Square] })
+    try {
+      // Aborted before the call: rejects at once, submits nothing.
+      const early = new Error("gave up before")
+      await expect(pool.run(T.Square, 2, { signal: AbortSignal.abort(early) })).rejects.toBe(early)
+
+      // One running, one queued behind it (the pool's only worker is busy).
+      const beats = tempFile("beats")
+      const interrupted = tempFile("interrupted")
+      const queuedStarts = tempFile("queued")
+      const running = new AbortController()
+      const queued = new AbortController()
+      const first = pool.run(T.Heartbeat, { beats, interrupted }, { signal: running.signal })
+      const second = pool.run(T.Delay, { value: 1, ms: 0, ticks: queuedStarts }, { signal: queued.signal })
+      await until(() => T.countTicks(beats) > 0)
+      queued.abort("queued: gave up")
+      await expect(second).rejects.toBe("queued: gave up")
+      running.abort("running: gave up")
+      await expect(first).rejects.toBe("running: gave up")
+      // The rejection comes once the worker has let go: the task's finalizer has run, the queued task never started.
+      expect(T.countTicks(interrupted)).toBe(1)
+      expect(T.countTicks(queuedStarts)).toBe(0)
+
+      // An abort after the call settled changes nothing.
+      const late = new AbortController()
+      expect(await pool.run(T.Square, 3, { signal: late.signal })).toBe(9)
+      late.abort()
+
+      // map: every item not done is cancelled.
+      const mapStarts = tempFile("map")
+      const mapping = new AbortController()
+      const mapped = pool.map(
+        T.Delay,
+        range(4).map((value) => ({ value, ms: 60_000, ticks: mapStarts })),
+        { signal: mapping.signal }
+      )
+      await until(() => T.countTicks(mapStarts) > 0)
+      const reason = new Error("map: gave up")
+      mapping.abort(reason)
+      await expect(mapped).rejects.toBe(reason)
+      // Items already on the worker were interrupted there (each sleeps a minute): the one worker is free at once,
+      // and no item starts later.
+      const startedBeforeRejection = T.countTicks(mapStarts)
+      expect(await pool.run(T.Square, 4)).toBe(16)
+      expect(T.countTicks(mapStarts)).toBe(startedBeforeRejection)
     } finally {
       await pool.close()
     }
