@@ -2,7 +2,8 @@
  * A pool for a program that does not use Effect: `PromisePool` has
  * piscina's shape, `run`, `map` and `close`, each a Promise. Tasks are
  * still defined with `Task.make` at the top level of a module (the workers
- * import it to find them); a failed task rejects with its typed error.
+ * import it to find them); a failed task rejects with its typed error, and
+ * a call given an `AbortSignal` is cancelled when it aborts.
  *
  *     node examples/promise-pool.ts
  */
@@ -25,6 +26,12 @@ export const SquareRoot = Task.make("SquareRoot", {
   handler: (n) => (n < 0 ? Effect.fail(new Negative({ n })) : Effect.succeed(Math.sqrt(n)))
 })
 
+export const Slow = Task.make("Slow", {
+  payload: Schema.Number,
+  success: Schema.Number,
+  handler: (ms) => Effect.as(Effect.sleep(ms), ms)
+})
+
 if (import.meta.main) {
   const pool = await PromisePool.make({ size: 2 })
   try {
@@ -34,6 +41,11 @@ if (import.meta.main) {
     const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.run(Square, i)))
     console.log(`1000 at once, sum: ${many.reduce((sum, x) => sum + x, 0)}`)
     await pool.run(SquareRoot, -4).catch((error: Negative) => console.log(`rejected: ${error._tag} n=${error.n}`))
+    // Giving up on a call: it is taken off its worker, then rejects with the signal's reason.
+    const controller = new AbortController()
+    const slow = pool.run(Slow, 60_000, { signal: controller.signal })
+    controller.abort(new Error("the client went away"))
+    await slow.catch((error: Error) => console.log(`aborted: ${error.message}`))
   } finally {
     await pool.close()
   }
