@@ -48,6 +48,30 @@ const cpuOf = (pids: ReadonlyArray<number>): number =>
     return sum + (Number(fields[11]) + Number(fields[12])) * 10_000
   }, 0)
 
+/** One end of a raw pool's channel: what it sends, and where its replies go. */
+interface EchoChannel {
+  readonly send: (message: [number, unknown]) => void
+  readonly onReply: (listener: (reply: [number, unknown]) => void) => void
+}
+
+/** The raw pool's call: sends `[id, value]` to each channel in turn, and resolves with what comes back. */
+const rawEcho = (channels: ReadonlyArray<EchoChannel>, value: unknown): (() => Promise<unknown>) => {
+  const pending = new Map<number, (reply: unknown) => void>()
+  let nextId = 0
+  for (const channel of channels) {
+    channel.onReply(([id, reply]) => {
+      pending.get(id)!(reply)
+      pending.delete(id)
+    })
+  }
+  return () =>
+    new Promise((resolve) => {
+      const id = nextId++
+      pending.set(id, resolve)
+      channels[id % channels.length]!.send([id, value])
+    })
+}
+
 const measureHere = async (contender: string): Promise<Values> => {
   const Tasks = await import("./workers/payloadTasks.ts")
   const rows = Tasks.table(Number(args.rows))
@@ -56,22 +80,14 @@ const measureHere = async (contender: string): Promise<Values> => {
   let close: () => Promise<void>
   let pids: () => Promise<Array<number>>
   if (contender === "raw" && args.backend === "thread") {
-    const script = new URL("./workers/echoThread.mjs", import.meta.url)
-    const workers = [0, 1].map(() => new Worker(script))
-    const pending = new Map<number, (value: unknown) => void>()
-    let nextId = 0
-    for (const worker of workers) {
-      worker.on("message", ([id, value]: [number, unknown]) => {
-        pending.get(id)!(value)
-        pending.delete(id)
-      })
-    }
-    run = () =>
-      new Promise((resolve) => {
-        const id = nextId++
-        pending.set(id, resolve)
-        workers[id % 2]!.postMessage([id, rows])
-      })
+    const workers = [0, 1].map(() => new Worker(new URL("./workers/echoThread.mjs", import.meta.url)))
+    run = rawEcho(
+      workers.map((worker) => ({
+        send: (message) => worker.postMessage(message),
+        onReply: (listener) => worker.on("message", listener)
+      })),
+      rows
+    )
     close = async () => {
       await Promise.all(workers.map((worker) => worker.terminate()))
     }
@@ -81,21 +97,13 @@ const measureHere = async (contender: string): Promise<Values> => {
     const children = [0, 1].map(() =>
       fork(script, [], { serialization: "json", stdio: ["ignore", "inherit", "inherit", "ipc"] })
     )
-    const pending = new Map<number, (value: unknown) => void>()
-    let nextId = 0
-    for (const child of children) {
-      child.on("message", (message) => {
-        const [id, value] = message as [number, unknown]
-        pending.get(id)!(value)
-        pending.delete(id)
-      })
-    }
-    run = () =>
-      new Promise((resolve) => {
-        const id = nextId++
-        pending.set(id, resolve)
-        children[id % 2]!.send([id, rows])
-      })
+    run = rawEcho(
+      children.map((child) => ({
+        send: (message) => child.send(message),
+        onReply: (listener) => child.on("message", (message) => listener(message as [number, unknown]))
+      })),
+      rows
+    )
     close = async () => {
       for (const child of children) child.disconnect()
     }
