@@ -5,6 +5,7 @@
 
 import { Pool } from "@troupe/core"
 import { PromisePool } from "@troupe/node"
+import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { survivorsAfter } from "./fixtures/os.ts"
 import { backends, range, tempFile } from "./fixtures/pool.ts"
@@ -148,6 +149,28 @@ describe.each(backends)("PromisePool on %s", (backend) => {
       const startedBeforeRejection = T.countTicks(mapStarts)
       expect(await pool.run(T.Square, 4)).toBe(16)
       expect(T.countTicks(mapStarts)).toBe(startedBeforeRejection)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it("Pool.runCallback's cancel, on the pool and on a Service not made by Pool.make (a fiber per call)", async () => {
+    const pool = await PromisePool.make({ backend, size: 1, tasks: [T.Heartbeat, T.Square] })
+    try {
+      const handMade: Pool.Service = { ...pool.pool }
+      for (const service of [pool.pool, handMade]) {
+        const beats = tempFile("beats")
+        const interrupted = tempFile("interrupted")
+        const exits: Array<unknown> = []
+        const cancel = Pool.runCallback(service, T.Heartbeat, { beats, interrupted }, (exit) => exits.push(exit))
+        expect(cancel).toBeTypeOf("function")
+        await until(() => T.countTicks(beats) > 0)
+        await Effect.runPromise(cancel!())
+        // Once the cancel has ended, the task's finalizer has run in its worker, and its exit is never reported.
+        expect(T.countTicks(interrupted)).toBe(1)
+        expect(await pool.run(T.Square, 5)).toBe(25)
+        expect(exits).toEqual([])
+      }
     } finally {
       await pool.close()
     }
