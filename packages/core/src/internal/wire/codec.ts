@@ -33,6 +33,7 @@ import type { Reply } from "./frame.ts"
 
 interface Codecs {
   readonly encodePayload: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  /** Schema's parser: each decoding site tries its `…DecodedAsIs` test first, so a value is read once. */
   readonly decodePayload: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly encodeSuccess: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly decodeSuccess: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
@@ -95,10 +96,6 @@ const snapshotting = (
   }
 }
 
-/** A decoding shortcut as a codec's: the value itself, when it fits. */
-const keptIf = (fits: Fits | undefined): AsIs | undefined =>
-  fits === undefined ? undefined : (u) => (fits(u) ? u : notAsIs)
-
 /** The parser's encoder of a Schema's JSON codec, copying what it hands on as it is. */
 const encoderOf = (schema: Schema.Top, codec: SyncCodec) =>
   snapshotting(Contract.mayHoldCallersObjects(schema), Schema.encodeUnknownExit(codec))
@@ -119,9 +116,9 @@ const codecsOf = (task: Codable): Codecs => {
       payloadDecodedAsIs: payloadDecodedAsIs ?? never,
       successDecodedAsIs: successDecodedAsIs ?? never,
       encodePayload: withShortcut(copiedBy(task.payloadSchema), encoderOf(task.payloadSchema, payload)),
-      decodePayload: withShortcut(keptIf(payloadDecodedAsIs), Schema.decodeUnknownExit(payload)),
+      decodePayload: Schema.decodeUnknownExit(payload),
       encodeSuccess: withShortcut(copiedBy(task.successSchema), encoderOf(task.successSchema, success)),
-      decodeSuccess: withShortcut(keptIf(successDecodedAsIs), Schema.decodeUnknownExit(success)),
+      decodeSuccess: Schema.decodeUnknownExit(success),
       encodeError: encoderOf(task.errorSchema, error),
       decodeError: Schema.decodeUnknownExit(error),
       walkPayload: Contract.needsWalk(task.payloadSchema),
@@ -324,7 +321,10 @@ export const runInChild = (
   encodedPayload: unknown,
   handler: (payload: any) => Effect.Effect<unknown, unknown, never> = (task as Task.Any).handler
 ): Effect.Effect<Reply> => {
-  const payload = codecsOf(task).decodePayload(encodedPayload)
+  const codecs = codecsOf(task)
+  const payload = codecs.payloadDecodedAsIs(encodedPayload)
+    ? Exit.succeed(encodedPayload)
+    : codecs.decodePayload(encodedPayload)
   if (Exit.isFailure(payload)) return Effect.succeed(payloadRejected(payload))
   return replyOf(
     task,
