@@ -263,7 +263,9 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     return port.rss()
   }
 
-  const replies = ReplyBatcher.make({ send: port.send, sendNow: port.sendNow, rss })
+  // A reply the channel refuses even as `EncodeFailed` would leave its caller waiting: the child ends instead, and
+  // the parent settles what it held as for any crash.
+  const replies = ReplyBatcher.make({ send: port.send, sendNow: port.sendNow, rss, onLost: () => port.done(1) })
 
   const flush = () => {
     flushScheduled = false

@@ -248,4 +248,30 @@ describe("ChildRunner", () => {
       { id: 3, reply: { _tag: "Defect", name: "Error", message: "none", stack: "mapped: Error: none" } }
     ])
   })
+
+  it("ends the child when a reply cannot be sent even as EncodeFailed: its caller does not wait for ever", async () => {
+    for (const refuses of ["throws", "rejects"] as const) {
+      const exited = Promise.withResolvers<number>()
+      const attempts: Array<ReadonlyArray<number>> = []
+      const runner = ChildRunner.make(
+        {
+          // A broken channel: every frame is refused, the EncodeFailed that stands for a refused reply too.
+          send: (frame) => {
+            attempts.push(idsOf(frame))
+            if (refuses === "throws") throw new TypeError("the channel is broken")
+            return Promise.reject(new TypeError("the channel is broken"))
+          },
+          done: (code) => exited.resolve(code),
+          defer: (f) => setImmediate(f),
+          rss: () => 0
+        },
+        { ...ChildRunner.defaultOptions, preload: [module], bundled: true }
+      )
+      await runner.warmUp
+      runner.onMessage({ _tag: "Batch", runs: loggedRuns([1]) })
+      expect(await exited.promise).toBe(1)
+      // The batch, the reply alone, then its EncodeFailed: each refused.
+      expect(attempts).toEqual([[1], [1], [1]])
+    }
+  })
 })

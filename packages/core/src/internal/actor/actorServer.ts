@@ -81,8 +81,14 @@ export const make = (
 ): ActorServer => {
   const instances = new Map<number, Instance>()
   const loggers = new Set([logger])
-  // A reply the channel refuses fails alone (`EncodeFailed`); the rest of its batch goes out.
-  const replies = ReplyBatcher.make({ send: port.send, rss: () => undefined, compact: false })
+  // A reply the channel refuses fails alone (`EncodeFailed`); the rest of its batch goes out. One refused even so
+  // would leave its caller waiting: the host ends instead, and its actors' callers fail as for any crash.
+  const replies = ReplyBatcher.make({
+    send: port.send,
+    rss: () => undefined,
+    compact: false,
+    onLost: () => port.done(1)
+  })
   let flushScheduled = false
   /** The messages whose handlers are running, across instances. */
   let running = 0

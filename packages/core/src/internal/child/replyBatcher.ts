@@ -14,8 +14,10 @@
  * A frame the channel refuses (a value that cannot be serialized or cloned)
  * is sent again one reply at a time, and a reply the channel refuses alone
  * is replaced by an `EncodeFailed` reply: only its own caller fails
- * (`ResultEncodeError`), and the worker keeps serving. Nothing here throws or
- * rejects.
+ * (`ResultEncodeError`), and the worker keeps serving. A channel that refuses
+ * even that small frame is broken, and its caller would wait for ever:
+ * `onLost` then ends the child, and the parent settles what it held as for
+ * any crash. Nothing here throws or rejects.
  *
  * @internal
  */
@@ -45,14 +47,19 @@ export const unsendable = (why: string): Reply => ({
   message: `the reply could not be sent to the parent: ${why}`
 })
 
-/** Sends replies one frame each; one the channel refuses goes as `EncodeFailed`. */
-const sendOneByOne = (send: Send, replies: ReadonlyArray<Addressed>): Promise<void> =>
+/**
+ * Sends replies one frame each; one the channel refuses goes as
+ * `EncodeFailed`, and one refused even so is lost (`onLost`, with why).
+ */
+const sendOneByOne = (send: Send, replies: ReadonlyArray<Addressed>, onLost: (why: string) => void): Promise<void> =>
   Promise.all(
     replies.map((addressed) =>
       sendSafely(send, { _tag: "Replies", replies: [addressed] }).then((why) =>
         why === undefined
           ? undefined
-          : sendSafely(send, { _tag: "Replies", replies: [{ id: addressed.id, reply: unsendable(why) }] })
+          : sendSafely(send, { _tag: "Replies", replies: [{ id: addressed.id, reply: unsendable(why) }] }).then(
+              (lost) => (lost === undefined ? undefined : onLost(lost))
+            )
       )
     )
   ).then(() => undefined)
@@ -78,15 +85,18 @@ export interface ReplyBatcher {
  * `compact: false` sends every reply as `Replies`, none as `WireDone` (an
  * actor host reads only `Replies`). `sendNow`: the channel's synchronous
  * send, when it has one (`ChildPort.sendNow`): a frame it takes needs no
- * promise, and `flush` returns `undefined`.
+ * promise, and `flush` returns `undefined`. `onLost`: a reply could not be
+ * sent at all (the channel refused its `EncodeFailed` too); the caller ends
+ * the child.
  */
 export const make = (options: {
   readonly send: Send
   readonly sendNow?: ((frame: ChildMessage) => void) | undefined
   readonly rss: () => number | undefined
   readonly compact?: boolean | undefined
+  readonly onLost: (why: string) => void
 }): ReplyBatcher => {
-  const { send, sendNow, rss } = options
+  const { send, sendNow, rss, onLost } = options
   let replies: Array<Addressed> = []
   let doneIds: Array<number> = []
   let doneValues: Array<unknown> = []
@@ -111,14 +121,14 @@ export const make = (options: {
 
   /** Sends the lone success `id` as a `WireOne`; `undefined`: taken now. */
   const sendOne = (id: number, value: unknown): Promise<void> | undefined => {
-    if (sendNow === undefined) return sendFrame([id, value], () => sendOneByOne(send, [success(id, value)]))
+    if (sendNow === undefined) return sendFrame([id, value], () => sendOneByOne(send, [success(id, value)], onLost))
     lone[0] = id
     lone[1] = value
     try {
       sendNow(lone)
       return undefined
     } catch {
-      return sendOneByOne(send, [success(id, value)])
+      return sendOneByOne(send, [success(id, value)], onLost)
     } finally {
       lone[1] = undefined
     }
@@ -140,7 +150,7 @@ export const make = (options: {
       doneValues = []
       const asReplies = () => ids.map((id, i) => success(id, values[i]))
       first = sendFrame(wireDone(ids, values, replies.length > 0 ? undefined : bytes), () =>
-        sendOneByOne(send, asReplies())
+        sendOneByOne(send, asReplies(), onLost)
       )
     }
     if (replies.length > 0) {
@@ -148,7 +158,7 @@ export const make = (options: {
       replies = []
       second = sendFrame(
         bytes === undefined ? { _tag: "Replies", replies: batch } : { _tag: "Replies", replies: batch, rss: bytes },
-        () => sendOneByOne(send, batch)
+        () => sendOneByOne(send, batch, onLost)
       )
     }
     if (first === undefined) return second
