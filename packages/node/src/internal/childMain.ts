@@ -47,10 +47,28 @@ CompileCache.enable(bundleOf(process.argv))
 // Started from a bundle (see bundle.ts), the runner and the task modules come from one file.
 const { ChildRunner, mapStack, options } = await loadRunner(process.argv)
 
+/**
+ * `Promise.withResolvers` where the runtime has it: a promise without an executor to call (a call less per reply).
+ * Node 20 has none (the child would throw on its first frame and never say it is ready), so there the same shape is
+ * made with an executor.
+ */
+const withResolvers: <A>() => PromiseWithResolvers<A> =
+  typeof Promise.withResolvers === "function"
+    ? Promise.withResolvers.bind(Promise)
+    : <A>() => {
+        let resolve!: (value: A | PromiseLike<A>) => void
+        let reject!: (reason?: unknown) => void
+        const promise = new Promise<A>((onResolve, onReject) => {
+          resolve = onResolve
+          reject = onReject
+        })
+        return { promise, resolve, reject }
+      }
+
 const port: import("@troupe/core/ChildRunner").ChildPort = {
-  // Without an executor to call (a call less per reply); a frame the channel refuses at once rejects, as it would there.
+  // A frame the channel refuses at once rejects, as it would through an executor.
   send: (frame) => {
-    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    const { promise, resolve, reject } = withResolvers<void>()
     try {
       send(frame, undefined, {}, (error) => (error ? reject(error) : resolve()))
     } catch (error) {
