@@ -3,7 +3,8 @@
  * piscina's shape, `run`, `map` and `close`, each a Promise. Tasks are
  * still defined with `Task.make` at the top level of a module (the workers
  * import it to find them); a failed task rejects with its typed error, and
- * a call given an `AbortSignal` is cancelled when it aborts.
+ * a call given an `AbortSignal` is cancelled when it aborts. `await using`
+ * closes the pool when the block that made it is left.
  *
  *     node examples/promise-pool.ts
  */
@@ -32,22 +33,23 @@ export const Slow = Task.make("Slow", {
   handler: (ms) => Effect.as(Effect.sleep(ms), ms)
 })
 
+const main = async () => {
+  // Closed (drained, every worker gone) when `main` returns or throws: `await pool.close()` does the same by hand.
+  await using pool = await PromisePool.make({ size: 2 })
+  console.log(`run: ${await pool.run(Square, 7)}`)
+  console.log(`map: ${JSON.stringify(await pool.map(Square, [1, 2, 3, 4, 5]))}`)
+  // One Promise per request, as an HTTP handler calls it: all in flight at once.
+  const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.run(Square, i)))
+  console.log(`1000 at once, sum: ${many.reduce((sum, x) => sum + x, 0)}`)
+  await pool.run(SquareRoot, -4).catch((error: Negative) => console.log(`rejected: ${error._tag} n=${error.n}`))
+  // Giving up on a call: it is taken off its worker, then rejects with the signal's reason.
+  const controller = new AbortController()
+  const slow = pool.run(Slow, 60_000, { signal: controller.signal })
+  controller.abort(new Error("the client went away"))
+  await slow.catch((error: Error) => console.log(`aborted: ${error.message}`))
+}
+
 if (import.meta.main) {
-  const pool = await PromisePool.make({ size: 2 })
-  try {
-    console.log(`run: ${await pool.run(Square, 7)}`)
-    console.log(`map: ${JSON.stringify(await pool.map(Square, [1, 2, 3, 4, 5]))}`)
-    // One Promise per request, as an HTTP handler calls it: all in flight at once.
-    const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => pool.run(Square, i)))
-    console.log(`1000 at once, sum: ${many.reduce((sum, x) => sum + x, 0)}`)
-    await pool.run(SquareRoot, -4).catch((error: Negative) => console.log(`rejected: ${error._tag} n=${error.n}`))
-    // Giving up on a call: it is taken off its worker, then rejects with the signal's reason.
-    const controller = new AbortController()
-    const slow = pool.run(Slow, 60_000, { signal: controller.signal })
-    controller.abort(new Error("the client went away"))
-    await slow.catch((error: Error) => console.log(`aborted: ${error.message}`))
-  } finally {
-    await pool.close()
-  }
+  await main()
   console.log("closed")
 }

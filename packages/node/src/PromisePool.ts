@@ -35,7 +35,7 @@ import * as NodePool from "./NodePool.ts"
  * @since 0.1.0
  * @category models
  */
-export interface PromisePool {
+export interface PromisePool extends AsyncDisposable {
   /**
    * Runs one task and resolves with its result; rejects with the task's
    * error or a pool error. `signal` cancels it (see `Cancellable`).
@@ -62,6 +62,12 @@ export interface PromisePool {
    * it again returns the same Promise.
    */
   readonly close: () => Promise<void>
+  /**
+   * `close`, for `await using pool = await PromisePool.make(...)`: the pool
+   * closes (drained, its workers gone) when the block is left, by a return
+   * or a throw.
+   */
+  readonly [Symbol.asyncDispose]: () => Promise<void>
   /** The Effect pool underneath, for code that mixes both styles. */
   readonly pool: Pool.Service
 }
@@ -179,6 +185,10 @@ export const make = async (options: NodePool.Options = {}): Promise<PromisePool>
     }
   const promise = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => cancellable(undefined, forked(effect))
   let closed: Promise<void> | undefined
+  const close = (): Promise<void> => {
+    closed ??= Effect.runPromise(Scope.close(scope, Exit.void))
+    return closed
+  }
   return {
     // One task: no fiber at all (`Pool.runCallback`); the pool's own checks, queue and errors as `apply`.
     run: (task, payload, call) =>
@@ -187,10 +197,8 @@ export const make = async (options: NodePool.Options = {}): Promise<PromisePool>
         : cancellable(call.signal, (settleWith) => Pool.runCallback(pool, task, payload, settleWith, call)),
     map: (task, items, call) => cancellable(call?.signal, forked(pool.map(task, items, call))),
     stats: () => promise(pool.stats),
-    close: () => {
-      closed ??= Effect.runPromise(Scope.close(scope, Exit.void))
-      return closed
-    },
+    close,
+    [Symbol.asyncDispose]: close,
     pool
   }
 }

@@ -207,4 +207,26 @@ describe.each(backends)("PromisePool on %s", (backend) => {
     })
     expect(seen).toMatchObject({ _tag: "Failure" })
   })
+
+  it("await using closes the pool when its block is left, by a return or a throw: its workers are gone", async () => {
+    const used = async (fail: boolean) => {
+      await using pool = await PromisePool.make({ backend, size: 2, tasks })
+      expect(await pool.run(T.Square, 3)).toBe(9)
+      const pids = (await pool.stats()).workers.map((worker) => worker.pid)
+      if (fail) throw Object.assign(new Error("left by a throw"), { pool, pids })
+      return { pool, pids }
+    }
+    const returned = await used(false)
+    const thrown = await used(true).then(
+      () => undefined,
+      (error: { pool: PromisePool.PromisePool; pids: Array<number> }) => error
+    )
+    for (const left of [returned, thrown!]) {
+      expect(await left.pool.run(T.Square, 3).catch((e: unknown) => e)).toMatchObject({ _tag: "PoolShuttingDown" })
+      if (backend === "process") {
+        expect(left.pids).toHaveLength(2)
+        expect(await survivorsAfter(left.pids, 5000)).toEqual([])
+      }
+    }
+  })
 })
