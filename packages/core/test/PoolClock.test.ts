@@ -165,6 +165,25 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
       )
   )
 
+  it.effect("an offer admitted within its wait runs; its timer, firing later, changes nothing", () =>
+    withPool({ size: 1, prefetch: 0, queueSize: 1 }, ({ pool }) =>
+      Effect.gen(function* () {
+        const gateCall = yield* holdWorker(pool)
+        const [first] = yield* submitInOrder(pool, [1])
+        const offered = yield* Effect.forkChild(Effect.exit(pool.offer(Record, 2, { wait: "1 second" })))
+        yield* settle
+        expect((yield* pool.stats).queued).toBe(1)
+        openGate()
+        yield* joinSoon(gateCall)
+        expect(Exit.isSuccess(yield* joinSoon(first!))).toBe(true)
+        expect(yield* joinSoon(offered)).toEqual(Exit.succeed(2))
+        yield* TestClock.adjust("1 second")
+        expect(ran).toEqual(["Gate 0", "Record 1", "Record 2"])
+        expect((yield* pool.stats).queued).toBe(0)
+      })
+    )
+  )
+
   it.effect("something not a task is a defect that says so; items that are not iterable are an InputError", () =>
     withPool({ size: 1 }, ({ pool }) =>
       Effect.gen(function* () {

@@ -217,8 +217,13 @@ const cancelOf =
 export class Dispatcher {
   readonly queue: Array<Job> = []
   readonly slots: Array<Slot> = []
-  /** Callers waiting for room in the queue, oldest first; each returns `true` once it has nothing left to enqueue. */
-  private readonly admissions = new Fifo<() => boolean>()
+  /**
+   * Callers waiting for room in the queue, oldest first: the job of a single
+   * call itself (no closure per waiting call: 20,000 calls at once leave
+   * 19,000 here), or the feed of a call of many jobs, which returns `true`
+   * once it has nothing left to enqueue.
+   */
+  private readonly admissions = new Fifo<Job | (() => boolean)>()
   private pumping = false
   /** Items asked back from their workers (`rebalance`) that have not come back yet. */
   private withdrawals = 0
@@ -284,10 +289,11 @@ export class Dispatcher {
   }
 
   /**
-   * A call that found no room, or callers waiting before it: it waits behind
-   * them, at most `admissionMs` (nothing went in, so there is nothing to
-   * pump). Apart from `submitOne`, whose common path then allocates no
-   * closure but the cancel.
+   * A call that found no room, or callers waiting before it: its job waits
+   * behind them, at most `admissionMs` (nothing went in, so there is nothing
+   * to pump). A call that waits as long as it takes (`apply`, a Promise
+   * caller) is cancelled as a queued one is (`cancel` takes its job out of
+   * the line).
    */
   private admitLater(
     job: Job,
@@ -295,26 +301,14 @@ export class Dispatcher {
     done: (exit: Exit.Exit<unknown, unknown>) => void
   ): () => Effect.Effect<void> {
     const item = job.items[0]!
-    let queued = false
-    const feed = () => {
-      if (this.queue.length >= this.options.queueSize) return false
-      this.queue.push(job)
-      queued = true
-      return true
-    }
-    this.admissions.push(feed)
-    // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer does nothing.
-    const admissionTimer =
-      admissionMs !== undefined
-        ? this.clock.after(admissionMs, () => {
-            if (queued) return
-            this.withdraw(feed)
-            done(Exit.fail(this.queueFullError()))
-          })
-        : undefined
+    this.admissions.push(job)
+    if (admissionMs === undefined) return cancelOf(this, item)
+    // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer finds nothing to take.
+    const admissionTimer = this.clock.after(admissionMs, () => {
+      if (this.withdraw(job)) done(Exit.fail(this.queueFullError()))
+    })
     return () => {
-      if (admissionTimer !== undefined) this.clock.cancel(admissionTimer)
-      this.withdraw(feed)
+      this.clock.cancel(admissionTimer)
       return item.settled ? Effect.void : this.cancel(item)
     }
   }
@@ -427,9 +421,9 @@ export class Dispatcher {
     this.admissions.push(feed)
   }
 
-  /** Forgets an admission that has not finished (its caller was interrupted). */
-  private withdraw(feed: () => boolean): void {
-    this.admissions.remove((waiting) => waiting === feed)
+  /** Forgets an admission that has not finished (its caller gave up); `false` when it was not waiting any more. */
+  private withdraw(waiting: Job | (() => boolean)): boolean {
+    return this.admissions.remove((entry) => entry === waiting) !== undefined
   }
 
   /** Callers waiting for room enqueue their jobs, oldest first, while there is room. */
@@ -438,7 +432,9 @@ export class Dispatcher {
     const queue = this.queue
     const queueSize = this.options.queueSize
     while (admissions.length > 0 && queue.length < queueSize) {
-      if (!admissions.peek()!()) return
+      const waiting = admissions.peek()!
+      if (typeof waiting !== "function") queue.push(waiting)
+      else if (!waiting()) return
       admissions.shift()
     }
   }
@@ -732,11 +728,13 @@ export class Dispatcher {
     })
   }
 
+  /** Takes a cancelled item's job out of the queue, or out of the line for it, once none of its items is wanted. */
   private unqueue(item: Item): void {
     const job = item.job
     if (job.items.some((other) => !other.cancelled)) return
     const index = this.queue.indexOf(job)
     if (index >= 0) this.queue.splice(index, 1)
+    else this.withdraw(job)
     this.admitWaiting()
     this.changed()
   }
