@@ -45,21 +45,23 @@ describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
     )
   )
 
-  it.live("a worker whose runtime has no Promise.withResolvers (Node 20's) replies, from the bundle and without it", () =>
-    Effect.forEach(
-      [[T.StartedFromBundle], undefined] as const,
-      (tasks) =>
-        withPool(
-          backend,
-          { size: 1, tasks, execArgv: ["--import", "data:text/javascript,delete Promise.withResolvers"] },
-          (pool) =>
-            Effect.gen(function* () {
-              expect(yield* pool.apply(T.StartedFromBundle, undefined)).toBe(tasks !== undefined)
-              expect(yield* pool.map(T.Square, range(100))).toEqual(range(100).map((i) => i * i))
-            })
-        ),
-      { discard: true }
-    )
+  it.live(
+    "a worker whose runtime has no Promise.withResolvers (Node 20's) replies, from the bundle and without it",
+    () =>
+      Effect.forEach(
+        [[T.StartedFromBundle], undefined] as const,
+        (tasks) =>
+          withPool(
+            backend,
+            { size: 1, tasks, execArgv: ["--import", "data:text/javascript,delete Promise.withResolvers"] },
+            (pool) =>
+              Effect.gen(function* () {
+                expect(yield* pool.apply(T.StartedFromBundle, undefined)).toBe(tasks !== undefined)
+                expect(yield* pool.map(T.Square, range(100))).toEqual(range(100).map((i) => i * i))
+              })
+          ),
+        { discard: true }
+      )
   )
 
   it.live("S06 starmap over pairs and apply", () =>
