@@ -20,6 +20,7 @@
  */
 import * as Pool from "@troupe/core/Pool"
 import type * as Task from "@troupe/core/Task"
+import { InvalidOption } from "@troupe/core/TroupeError"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -95,8 +96,16 @@ export interface PromisePool extends AsyncDisposable {
  * @category models
  */
 export interface Cancellable {
-  readonly signal?: AbortSignal | undefined
+  readonly signal?: AbortSignal | null | undefined
 }
+
+/** Whether `signal` can be listened to as an `AbortSignal` is (one from another realm or a polyfill too). */
+const isAbortSignal = (signal: unknown): signal is AbortSignal =>
+  typeof signal === "object" &&
+  signal !== null &&
+  typeof (signal as AbortSignal).aborted === "boolean" &&
+  typeof (signal as AbortSignal).addEventListener === "function" &&
+  typeof (signal as AbortSignal).removeEventListener === "function"
 
 /**
  * Starts a pool and resolves once it accepts work (with the default
@@ -143,16 +152,20 @@ export const make = async (options: NodePool.Options = {}): Promise<PromisePool>
       else reject(Cause.squash(exit.cause))
     }
   /**
-   * A call under a `signal` (see `Cancellable`): `start` submits it and
-   * returns what cancels it; an abort runs that, then rejects with the
-   * signal's reason.
+   * A call under a `signal` (see `Cancellable`; `undefined` or `null`: none):
+   * `start` submits it and returns what cancels it; an abort runs that, then
+   * rejects with the signal's reason. Something else than an `AbortSignal`
+   * rejects with `InvalidOption` before anything is submitted.
    */
   const cancellable = <A>(
-    signal: AbortSignal | undefined,
+    signal: unknown,
     start: (settle: (exit: Exit.Exit<A, unknown>) => void) => (() => Effect.Effect<void>) | undefined
   ): Promise<A> =>
     new Promise((resolve, reject) => {
-      if (signal === undefined) return void start(settle(resolve, reject))
+      if (signal === undefined || signal === null) return void start(settle(resolve, reject))
+      if (!isAbortSignal(signal)) {
+        return reject(new InvalidOption({ option: "signal", reason: `must be an AbortSignal, got ${typeof signal}` }))
+      }
       if (signal.aborted) return reject(signal.reason)
       // Settles once: by the call's exit, or by the abort once the call's cancel has ended.
       const settled = settle(resolve, reject)
