@@ -728,6 +728,10 @@ const directStarts = new WeakMap<Service, StartOne>()
  * the effect ends once no worker holds it, and `onExit` is not called after
  * it. It may be `undefined` when the call was refused at once.
  *
+ * `onExit` should not throw. If it does, the pool still settles every other
+ * call, and the error is thrown again, uncaught, once it has (as a throwing
+ * event listener's error is); a refusal's `onExit` throws to the caller.
+ *
  * @example
  * ```ts
  * import { Pool } from "@troupe/core"

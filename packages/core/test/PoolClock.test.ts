@@ -184,6 +184,42 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
     )
   )
 
+  it.effect(
+    "Pool.runCallback: an onExit that throws keeps no other call of its reply from settling; it is thrown after",
+    () =>
+      withPool({ size: 1, concurrency: 3 }, ({ pool }) =>
+        Effect.gen(function* () {
+          const exits: Array<Exit.Exit<unknown, unknown>> = []
+          const rethrown: Array<unknown> = []
+          const queueMicrotask = globalThis.queueMicrotask
+          // What would be an uncaught exception is caught here instead, to be looked at.
+          globalThis.queueMicrotask = (callback) =>
+            queueMicrotask(() => {
+              try {
+                callback()
+              } catch (error) {
+                rethrown.push(error)
+              }
+            })
+          try {
+            for (const n of [1, 2, 3]) {
+              Pool.runCallback(pool, Record, n, (exit) => {
+                exits.push(exit)
+                if (n === 1) throw new Error("the caller's own bug")
+              })
+            }
+            yield* until(() => exits.length === 3 && rethrown.length === 1)
+          } finally {
+            globalThis.queueMicrotask = queueMicrotask
+          }
+          expect(exits).toEqual([Exit.succeed(1), Exit.succeed(2), Exit.succeed(3)])
+          expect(rethrown).toMatchObject([{ message: "the caller's own bug" }])
+          expect(yield* pool.apply(Record, 4)).toBe(4)
+          expect((yield* pool.stats).restarts).toBe(0)
+        })
+      )
+  )
+
   it.effect("something not a task is a defect that says so; items that are not iterable are an InputError", () =>
     withPool({ size: 1 }, ({ pool }) =>
       Effect.gen(function* () {

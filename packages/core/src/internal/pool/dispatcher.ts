@@ -584,7 +584,15 @@ export class Dispatcher {
     // A success only counts (the hot path); a failure is tallied by its error's tag.
     if (exit._tag === "Success") this.telemetry.succeeded++
     else this.telemetry.failedWith(exit)
-    item.onDone(exit)
+    try {
+      item.onDone(exit)
+    } catch (error) {
+      // A caller's own callback threw (`Pool.runCallback`'s `onExit`): the rest of the frame it came in still
+      // settles, and the error is thrown again afterwards, uncaught, as a throwing event listener's is.
+      queueMicrotask(() => {
+        throw error
+      })
+    }
   }
 
   /**
