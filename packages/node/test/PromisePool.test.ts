@@ -57,7 +57,7 @@ describe.each(backends)("PromisePool on %s", (backend) => {
     }
   })
 
-  it("what an untyped caller may pass: a bad payload, something not a task, items not iterable; the pool serves on", async () => {
+  it("what an untyped caller may pass: a bad payload, something not a task, items not iterable, null options; the pool serves on", async () => {
     const pool = await PromisePool.make({ backend, size: 2, tasks })
     const rejection = (promise: Promise<unknown>) =>
       promise.then(
@@ -77,6 +77,9 @@ describe.each(backends)("PromisePool on %s", (backend) => {
       expect(String((notIterable as Error).message)).toContain("not iterable")
       expect(await rejection(pool.map(T.Square, { length: 2 } as never))).toMatchObject({ _tag: "InputError" })
       expect(await pool.map(T.Square, new Set([2, 3]))).toEqual([4, 9])
+      // `null` options, as JavaScript callers write "none".
+      expect(await pool.run(T.Square, 4, null as never)).toBe(16)
+      expect(await pool.map(T.Square, [2, 3], null as never)).toEqual([4, 9])
       expect(await pool.run(T.Square, 9)).toBe(81)
       expect((await pool.stats()).failed).toEqual({})
     } finally {
@@ -149,6 +152,26 @@ describe.each(backends)("PromisePool on %s", (backend) => {
       const startedBeforeRejection = T.countTicks(mapStarts)
       expect(await pool.run(T.Square, 4)).toBe(16)
       expect(T.countTicks(mapStarts)).toBe(startedBeforeRejection)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it("a signal that is not an AbortSignal rejects with InvalidOption and submits nothing; null is no signal", async () => {
+    const pool = await PromisePool.make({ backend, size: 1, tasks })
+    try {
+      for (const signal of ["nope", {}, { aborted: false }, 5]) {
+        const call = { signal } as never
+        for (const rejected of [pool.run(T.Square, 3, call), pool.map(T.Square, [1, 2], call)]) {
+          expect(await rejected.catch((error: unknown) => error)).toMatchObject({
+            _tag: "InvalidOption",
+            option: "signal"
+          })
+        }
+      }
+      expect((await pool.stats()).submitted).toBe(0)
+      expect(await pool.run(T.Square, 3, { signal: null })).toBe(9)
+      expect(await pool.map(T.Square, [1, 2], { signal: null })).toEqual([1, 4])
     } finally {
       await pool.close()
     }

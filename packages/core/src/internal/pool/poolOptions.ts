@@ -61,9 +61,9 @@ export const validate = (options: Options): InvalidOption | undefined =>
       : thrown("backoff", () => RestartPolicy.backoffDelay(0, options.backoff!, 0))
   )
 
-/** The first invalid per-call option, or `undefined`. */
+/** The first invalid per-call option, or `undefined` (`null`, from an untyped caller, is no options). */
 export const validateCall = (call: (OfferOptions & MapOptions) | undefined): InvalidOption | undefined =>
-  call === undefined
+  call === undefined || call === null
     ? undefined
     : firstInvalid(
         positiveInteger("chunkSize", call.chunkSize),

@@ -82,7 +82,8 @@ export class Submission {
 
   private ownSettings(task: Task.Any, known: KnownTask, call: MapOptions | undefined): CallSettings | InvalidOption {
     // Options that set neither retries nor a timeout (a stream's per-item options) get the task's settings too.
-    if (call === undefined) return known.settings
+    // `null`, from an untyped caller, is no options.
+    if (call === undefined || call === null) return known.settings
     if (call.retries === undefined && call.timeout === undefined) return validateCall(call) ?? known.settings
     return callSettings(task, call, this.options)
   }
