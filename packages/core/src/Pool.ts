@@ -467,7 +467,7 @@ export class Pool extends Context.Service<Pool, Service>()("@troupe/core/Pool") 
  * @category constructors
  */
 export const make = Effect.fnUntraced(function* (
-  options: Options = {}
+  given: Options = {}
 ): Effect.fn.Return<
   Service,
   RequestValidationError | ArgumentEncodeError | InvalidOption | StartedWhileBootstrapping,
@@ -476,6 +476,8 @@ export const make = Effect.fnUntraced(function* (
   if (ProcessContext.refusesStart(yield* Effect.withFiber(Effect.succeed))) {
     return yield* new StartedWhileBootstrapping({ what: "pool", pid: ProcessContext.identity().pid })
   }
+  // `null`, from an untyped caller, is no options.
+  const options: Options = given ?? {}
   const size = options.size ?? Math.min(defaultSize(), poolSizeLimit)
   const invalid = validate({ ...options, size })
   if (invalid !== undefined) return yield* invalid

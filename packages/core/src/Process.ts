@@ -19,7 +19,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { ExitStatus } from "./ExitStatus.ts"
 import * as ProcessContext from "./internal/child/processContext.ts"
-import { nonNegativeDuration } from "./internal/options.ts"
+import { firstInvalid, nonNegativeDuration, oneOf, stringArray, stringRecord } from "./internal/options.ts"
 import * as ChildClient from "./internal/parent/childClient.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import type { Run } from "./internal/wire/frame.ts"
@@ -171,7 +171,13 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   if (ProcessContext.refusesStart(yield* Effect.withFiber(Effect.succeed))) {
     return yield* new StartedWhileBootstrapping({ what: "process", pid: ProcessContext.identity().pid })
   }
-  const invalid = nonNegativeDuration("shutdownTimeout", options?.shutdownTimeout)
+  const invalid = firstInvalid(
+    nonNegativeDuration("shutdownTimeout", options?.shutdownTimeout),
+    oneOf("stdout", options?.stdout, ["inherit", "pipe"]),
+    oneOf("stderr", options?.stderr, ["inherit", "pipe"]),
+    stringArray("execArgv", options?.execArgv),
+    stringRecord("env", options?.env)
+  )
   if (invalid !== undefined) return yield* invalid
   const transport = yield* Transport
   const encoded = yield* Codec.encodePayload(task, payload, transport.sharesMemory === true)

@@ -14,6 +14,8 @@
 import { availableParallelism } from "node:os"
 import * as Pool from "@troupe/core/Pool"
 import type * as Transport from "@troupe/core/Transport"
+import { InvalidOption } from "@troupe/core/TroupeError"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as NodeProcess from "./NodeProcess.ts"
 import * as NodeThread from "./NodeThread.ts"
@@ -56,7 +58,15 @@ export const transport = (backend: "process" | "thread" = "process"): Layer.Laye
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}) =>
-  Pool.layer({ ...options, size: options.size ?? Math.min(availableParallelism(), Pool.maxPoolSize) }).pipe(
-    Layer.provide(transport(options.backend))
+export const layer = (given: Options = {}): Layer.Layer<Pool.Pool, Layer.Error<ReturnType<typeof Pool.layer>>> => {
+  // `null`, from an untyped caller, is no options.
+  const options: Options = given ?? {}
+  const { backend } = options
+  if (backend !== undefined && backend !== "process" && backend !== "thread") {
+    const reason = `must be "process" or "thread", got ${typeof backend === "string" ? JSON.stringify(backend) : String(backend)}`
+    return Layer.effect(Pool.Pool, Effect.fail(new InvalidOption({ option: "backend", reason })))
+  }
+  return Pool.layer({ ...options, size: options.size ?? Math.min(availableParallelism(), Pool.maxPoolSize) }).pipe(
+    Layer.provide(transport(backend))
   )
+}

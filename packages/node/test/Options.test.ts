@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Pool, Process, Task, TroupeError } from "@troupe/core"
 import { NodePool } from "@troupe/node"
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Exit, Layer, Schema } from "effect"
 import { backends, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
 
@@ -40,16 +40,44 @@ describe("Pool options", () => {
     ["intensity", { intensity: 1.5 }],
     ["period", { period: 0 }],
     ["onExceeded", { onExceeded: "retry" as never }],
-    ["maxFrameBytes", { maxFrameBytes: 0 }]
+    ["maxFrameBytes", { maxFrameBytes: 0 }],
+    // What an untyped caller may write: each was accepted, then ignored or failed later, elsewhere.
+    ["start", { start: "soon" as never }],
+    ["tasks", { tasks: [5] as never }],
+    ["tasks", { tasks: "Square" as never }],
+    ["initializer", { initializer: 5 as never }],
+    ["initializer", { initializer: { task: 5, payload: 1 } as never }],
+    ["execArgv", { execArgv: "--expose-gc" as never }],
+    ["execArgv", { execArgv: [5] as never }],
+    ["env", { env: 5 as never }],
+    ["env", { env: { A: 1 } as never }]
   ]
   for (const [option, options] of refused) {
     it.effect(`${JSON.stringify(options)} is refused at construction, naming ${option}`, () =>
       Effect.gen(function* () {
-        const exit = yield* Effect.exit(Effect.scoped(Pool.make({ ...options, start: "lazy" })))
+        const exit = yield* Effect.exit(Effect.scoped(Pool.make({ start: "lazy", ...options })))
         expect(optionOf(exit)).toBe(option)
       }).pipe(Effect.provide(NodePool.transport("process")))
     )
   }
+
+  it.effect("NodePool.layer refuses a backend that is neither process nor thread, naming backend", () =>
+    Effect.gen(function* () {
+      for (const backend of ["threads", null, 1]) {
+        const layer = NodePool.layer({ backend: backend as never, start: "lazy" })
+        expect(optionOf(yield* Effect.exit(Effect.scoped(Layer.build(layer))))).toBe("backend")
+      }
+    })
+  )
+
+  it.live("options of null, from an untyped caller, are no options", () =>
+    Effect.gen(function* () {
+      const squared = Pool.apply(T.Square, 3)
+      expect(yield* squared.pipe(Effect.provide(NodePool.layer(null as never)))).toBe(9)
+      const made = Effect.scoped(Effect.flatMap(Pool.make(null as never), (pool) => pool.apply(T.Square, 4)))
+      expect(yield* made.pipe(Effect.provide(NodePool.transport("process")))).toBe(16)
+    })
+  )
 })
 
 describe("Task and Process options", () => {
@@ -61,10 +89,20 @@ describe("Task and Process options", () => {
     }
   })
 
-  it.effect("Process.start refuses a negative shutdownTimeout before it forks", () =>
+  it.effect("Process.start refuses a negative shutdownTimeout, and options of the wrong kind, before it forks", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.scoped(Process.start(T.Square, 2, { shutdownTimeout: -1 })))
       expect(optionOf(exit)).toBe("shutdownTimeout")
+      // What an untyped caller may write: each was handed to the spawn as it was.
+      const untyped: ReadonlyArray<readonly [string, Process.StartOptions]> = [
+        ["stdout", { stdout: "ignore" as never }],
+        ["stderr", { stderr: 1 as never }],
+        ["execArgv", { execArgv: "--expose-gc" as never }],
+        ["env", { env: { A: 1 } as never }]
+      ]
+      for (const [option, options] of untyped) {
+        expect(optionOf(yield* Effect.exit(Effect.scoped(Process.start(T.Square, 2, options))))).toBe(option)
+      }
     }).pipe(Effect.provide(NodePool.transport("process")))
   )
 })

@@ -60,6 +60,28 @@ export const nonNegativeInteger = (option: string, n: number | undefined): Inval
 export const positiveNumber = (option: string, n: number | undefined): InvalidOption | undefined =>
   n === undefined || n > 0 ? undefined : refuse(option, "must be positive", n)
 
+/** One of the `allowed` strings. */
+export const oneOf = (option: string, value: unknown, allowed: ReadonlyArray<string>): InvalidOption | undefined =>
+  value === undefined || allowed.includes(value as string)
+    ? undefined
+    : refuse(option, `must be ${allowed.map((one) => JSON.stringify(one)).join(" or ")}`, value)
+
+/** An array of strings (a worker's runtime flags). */
+export const stringArray = (option: string, value: unknown): InvalidOption | undefined =>
+  value === undefined || (Array.isArray(value) && value.every((item) => typeof item === "string"))
+    ? undefined
+    : refuse(option, "must be an array of strings", value)
+
+/** An object whose values are strings or `undefined` (an environment). */
+export const stringRecord = (option: string, value: unknown): InvalidOption | undefined =>
+  value === undefined ||
+  (typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((item) => item === undefined || typeof item === "string"))
+    ? undefined
+    : refuse(option, "must be an object of strings", value)
+
 /** Runs a check that throws (`RestartPolicy`'s own validation), as a check. */
 export const thrown = (option: string, check: () => unknown): InvalidOption | undefined => {
   try {

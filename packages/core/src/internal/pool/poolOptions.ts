@@ -6,15 +6,20 @@
 import type * as Duration from "effect/Duration"
 import type { MapOptions, OfferOptions, Options } from "../../Pool.ts"
 import * as RestartPolicy from "../../RestartPolicy.ts"
-import type { InvalidOption } from "../../TroupeError.ts"
+import * as Task from "../../Task.ts"
+import { InvalidOption } from "../../TroupeError.ts"
 import {
+  describeValue,
   durationMillis,
   firstInvalid,
   nonNegativeDuration,
   nonNegativeInteger,
+  oneOf,
   positiveDuration,
   positiveInteger,
   positiveNumber,
+  stringArray,
+  stringRecord,
   thrown
 } from "../options.ts"
 
@@ -46,11 +51,12 @@ export const validate = (options: Options): InvalidOption | undefined =>
     nonNegativeDuration("shutdown.timeout", options.shutdown?.timeout),
     nonNegativeInteger("intensity", options.intensity),
     positiveDuration("period", options.period),
-    options.onExceeded === undefined || options.onExceeded === "degrade" || options.onExceeded === "giveUp"
-      ? undefined
-      : thrown("onExceeded", () => {
-          throw new Error(`must be "degrade" or "giveUp", got ${String(options.onExceeded)}`)
-        }),
+    oneOf("onExceeded", options.onExceeded, ["degrade", "giveUp"]),
+    oneOf("start", options.start, ["eager", "lazy"]),
+    tasksOf(options.tasks),
+    initializerOf(options.initializer),
+    stringArray("execArgv", options.execArgv),
+    stringRecord("env", options.env),
     options.restartIntensity === undefined
       ? undefined
       : thrown("restartIntensity", () =>
@@ -60,6 +66,25 @@ export const validate = (options: Options): InvalidOption | undefined =>
       ? undefined
       : thrown("backoff", () => RestartPolicy.backoffDelay(0, options.backoff!, 0))
   )
+
+/** `tasks`: an array of tasks made by `Task.make` (a worker loads their modules). */
+const tasksOf = (tasks: unknown): InvalidOption | undefined =>
+  tasks === undefined || (Array.isArray(tasks) && tasks.every(Task.isTask))
+    ? undefined
+    : new InvalidOption({
+        option: "tasks",
+        reason: `must be an array of tasks made by Task.make, got ${describeValue(tasks)}`
+      })
+
+/** `initializer`: a task made by `Task.make`, with its payload. */
+const initializerOf = (initializer: unknown): InvalidOption | undefined =>
+  initializer === undefined ||
+  (typeof initializer === "object" && initializer !== null && Task.isTask((initializer as { task: unknown }).task))
+    ? undefined
+    : new InvalidOption({
+        option: "initializer",
+        reason: `must be { task, payload } with a task made by Task.make, got ${describeValue(initializer)}`
+      })
 
 /** The first invalid per-call option, or `undefined` (`null`, from an untyped caller, is no options). */
 export const validateCall = (call: (OfferOptions & MapOptions) | undefined): InvalidOption | undefined =>
