@@ -55,6 +55,9 @@ it.live("process: four processes under one lock never overlap, and a plain get/s
       const lock = yield* IpcLock.make()
       const counter = yield* SharedRef.make(Schema.Int, 0)
       const times = 100
+      // Four workers up, so that each of the four loops has its own (one still starting would leave its loop to
+      // the first worker free, and three processes to take the lock).
+      yield* pool.ready
       const abandoned = yield* Effect.forEach(range(4), () => pool.apply(LockLoop, { lock, counter, probe, times }), {
         concurrency: "unbounded"
       })

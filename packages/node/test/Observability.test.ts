@@ -21,6 +21,8 @@ it.live(
   () =>
     Effect.gen(function* () {
       const pool = yield* Pool.make({ name: "metrics-test", size: 2, tasks: [Square, FailAt] })
+      // Both workers up: on a busy machine the first could run every task while the second still starts.
+      yield* pool.ready
       yield* pool.map(Square, range(100))
       const ticks = tempFile("ticks")
       const failed = yield* pool.mapSettled(
