@@ -147,6 +147,8 @@ for (const backend of backends) {
     () =>
       withPool(backend, { size: 2, maxPayloadBytes: 10_000 }, (pool) =>
         Effect.gen(function* () {
+          // Both workers up first: the count below is of restarts, not of a worker still starting.
+          yield* pool.ready
           const handle = yield* PoolHandle.make(pool)
           expect(yield* pool.apply(NestedBadPayload, { pool: handle, n: 2 })).toBe("ok:4")
           expect(yield* pool.apply(NestedBadPayload, { pool: handle, n: 1.5 })).toBe("RequestValidationError")
