@@ -28,8 +28,8 @@ import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { callerModuleUrl } from "./internal/callsite.ts"
 import { assertOneEffect } from "./internal/oneEffect.ts"
-import { positiveDuration } from "./internal/options.ts"
-import { DuplicateTaskName } from "./TroupeError.ts"
+import { describeValue, firstInvalid, nonNegativeInteger, positiveDuration } from "./internal/options.ts"
+import { DuplicateTaskName, InvalidOption } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Task" as const
 
@@ -198,7 +198,8 @@ export const make = <
     readonly module?: string
     /**
      * Crash retries in a pool: run the task again on a live worker when its
-     * worker dies while holding it. Only for idempotent work (default 0).
+     * worker dies while holding it. Only for idempotent work (default 0). A
+     * non-negative integer: `make` throws an `InvalidOption` for any other.
      */
     readonly retries?: number
     /**
@@ -209,13 +210,25 @@ export const make = <
     readonly timeout?: Duration.Input
   }
 ): Task<Name, PayloadSchema<P>, S, E> => {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidOption({ option: "options", reason: `must be an object, got ${describeValue(options)}` })
+  }
   const moduleUrl = options.module === undefined ? callerModuleUrl(make) : () => options.module!
   if (moduleUrl === undefined) {
     throw new globalThis.Error(
       `Task.make("${name}"): cannot tell which module defines this task; pass { module: import.meta.url }`
     )
   }
-  const invalid = positiveDuration("timeout", options.timeout)
+  const invalid = firstInvalid(
+    typeof name === "string" && name.length > 0
+      ? undefined
+      : new InvalidOption({ option: "name", reason: `must be a non-empty string, got ${describeValue(name)}` }),
+    typeof options.handler === "function"
+      ? undefined
+      : new InvalidOption({ option: "handler", reason: `must be a function, got ${describeValue(options.handler)}` }),
+    positiveDuration("timeout", options.timeout),
+    nonNegativeInteger("retries", options.retries)
+  )
   if (invalid !== undefined) throw invalid
   const payloadSchema = Schema.isSchema(options.payload)
     ? options.payload

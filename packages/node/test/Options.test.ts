@@ -89,6 +89,31 @@ describe("Task and Process options", () => {
     }
   })
 
+  it("Task.make throws an InvalidOption naming what an untyped caller got wrong: name, handler, retries, options", () => {
+    const module = import.meta.url
+    const refused: ReadonlyArray<readonly [string, () => unknown]> = [
+      ["name", () => Task.make("" as never, { handler: Effect.succeed, module })],
+      ["name", () => Task.make(5 as never, { handler: Effect.succeed, module })],
+      ["handler", () => Task.make("options/NoHandler", { handler: 5 as never, module })],
+      ["handler", () => Task.make("options/NoHandler", { module } as never)],
+      ["retries", () => Task.make("options/BadRetries", { handler: Effect.succeed, retries: -1, module })],
+      ["retries", () => Task.make("options/BadRetries", { handler: Effect.succeed, retries: 1.5, module })],
+      ["options", () => Task.make("options/NoOptions", undefined as never)]
+    ]
+    for (const [option, make] of refused) {
+      const thrown = (() => {
+        try {
+          make()
+          return undefined
+        } catch (error) {
+          return error
+        }
+      })()
+      expect(thrown).toBeInstanceOf(TroupeError.InvalidOption)
+      expect((thrown as TroupeError.InvalidOption).option).toBe(option)
+    }
+  })
+
   it.effect("Process.start refuses a negative shutdownTimeout, and options of the wrong kind, before it forks", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(Effect.scoped(Process.start(T.Square, 2, { shutdownTimeout: -1 })))
