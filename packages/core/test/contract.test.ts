@@ -109,4 +109,49 @@ describe("contract", () => {
     expect(reply).toMatchObject({ _tag: "EncodeFailed" })
     expect((reply as { message: string }).message).toContain("result[0]: a Date is not plain JSON data")
   })
+
+  it("a value nested more than maxDepth levels is refused on every backend, by each Schema that lets it nest", () => {
+    const nested = (levels: number): unknown => JSON.parse(`${"[".repeat(levels)}${"]".repeat(levels)}`)
+    interface Tree {
+      readonly children: ReadonlyArray<Tree>
+    }
+    const Tree: Schema.Codec<Tree> = Schema.Struct({
+      children: Schema.Array(Schema.suspend((): Schema.Codec<Tree> => Tree))
+    })
+    // Each node is two levels, an object and its array of children.
+    const tree = (levels: number): Tree => {
+      let node: Tree = { children: [] }
+      for (let level = 2; level < levels; level += 2) node = { children: [node] }
+      return node
+    }
+    expect(Contract.checkOf(Schema.Number)).toBe("none")
+    expect(Contract.checkOf(Schema.Struct({ a: Schema.Date, b: Schema.Array(Schema.String) }))).toBe("none")
+    expect(Contract.checkOf(Schema.Unknown)).toBe("depth")
+    expect(Contract.checkOf(Schema.Struct({ value: Schema.Unknown }))).toBe("depth")
+    expect(Contract.checkOf(Tree)).toBe("depth")
+    expect(Contract.checkOf(Schema.Any)).toBe("walk")
+    const cases = [
+      [Schema.Unknown, nested],
+      [Schema.Any, nested],
+      [Tree, tree]
+    ] as const
+    for (const [schema, make] of cases) {
+      const Echo = Task.make("contract.test/Deep", {
+        payload: schema as Schema.Codec<unknown>,
+        success: schema as Schema.Codec<unknown>,
+        handler: Effect.succeed
+      })
+      // `maxDepth` levels pass; one more is refused, as a payload and as a reply.
+      expect(Exit.isSuccess(Codec.encodePayloadExit(Echo, make(Contract.maxDepth)))).toBe(true)
+      expect(Codec.replyInChild(Echo, make(Contract.maxDepth))).toMatchObject({ _tag: "Success" })
+      const refused = Codec.encodePayloadExit(Echo, make(Contract.maxDepth + 1))
+      expect(Exit.isFailure(refused) && String(refused.cause)).toContain("ArgumentEncodeError")
+      expect(Exit.isFailure(refused) && String(refused.cause)).toContain(
+        `nested more than ${Contract.maxDepth} levels deep`
+      )
+      const reply = Codec.replyInChild(Echo, make(Contract.maxDepth + 1))
+      expect(reply).toMatchObject({ _tag: "EncodeFailed" })
+      expect((reply as { message: string }).message).toContain(`nested more than ${Contract.maxDepth} levels deep`)
+    }
+  })
 })

@@ -57,6 +57,34 @@ describe.each(backends)("the serialization contract on %s", (backend) => {
     }).pipe(Effect.scoped, Effect.provide(transport))
   )
 
+  it.live(
+    "a value nested deeper than the contract's bound fails its own call, either way; the worker serves on, unrestarted",
+    () =>
+      withPool(backend, { size: 1, concurrency: 2 }, (pool) =>
+        Effect.gen(function* () {
+          // 4,000 levels: a worker thread could post it, and its parent could not read it and stopped the worker.
+          const [deep, beside] = yield* Effect.all(
+            [pool.apply(T.Nested, 4000).pipe(Effect.flip), pool.apply(T.Nested, 3)],
+            {
+              concurrency: "unbounded"
+            }
+          )
+          expect(deep._tag).toBe("ResultEncodeError")
+          expect((deep as { message: string }).message).toContain("result: nested more than 1000 levels deep")
+          expect(beside).toEqual([[[]]])
+          const nested = JSON.parse(`${"[".repeat(4000)}${"]".repeat(4000)}`) as unknown
+          const refused = yield* Effect.flip(pool.apply(T.EchoAny, { value: nested }))
+          expect(refused._tag).toBe("ArgumentEncodeError")
+          expect(yield* pool.apply(T.Nested, 1000)).toBeDefined()
+          const stats = yield* pool.stats
+          expect({ restarts: stats.restarts, workerStarts: stats.workerStarts }).toEqual({
+            restarts: 0,
+            workerStarts: 1
+          })
+        })
+      )
+  )
+
   it.live("a reply that breaks the contract is a ResultEncodeError that says where", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(Process.run(T.ReplyMap, undefined))

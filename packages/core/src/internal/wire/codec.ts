@@ -46,9 +46,10 @@ interface Codecs {
   readonly payloadDecodedAsIs: Fits
   readonly successDecodedAsIs: Fits
   /** Whether each side's encoded values must be walked for the contract (decided once, from the Schema). */
-  readonly walkPayload: boolean
-  readonly walkSuccess: boolean
-  readonly walkError: boolean
+  /** What the serialization contract checks of each encoded value (contract.ts `Check`). */
+  readonly checkPayload: Contract.Check
+  readonly checkSuccess: Contract.Check
+  readonly checkError: Contract.Check
 }
 
 /**
@@ -121,9 +122,9 @@ const codecsOf = (task: Codable): Codecs => {
       decodeSuccess: Schema.decodeUnknownExit(success),
       encodeError: encoderOf(task.errorSchema, error),
       decodeError: Schema.decodeUnknownExit(error),
-      walkPayload: Contract.needsWalk(task.payloadSchema),
-      walkSuccess: Contract.needsWalk(task.successSchema),
-      walkError: Contract.needsWalk(task.errorSchema)
+      checkPayload: Contract.checkOf(task.payloadSchema),
+      checkSuccess: Contract.checkOf(task.successSchema),
+      checkError: Contract.checkOf(task.errorSchema)
     }
     cache.set(task, codecs)
   }
@@ -164,7 +165,13 @@ export const encodePayloadExit = (
   if (Exit.isFailure(exit)) {
     return Exit.fail(new RequestValidationError({ task: task.name, message: issueMessage(exit) }))
   }
-  if (!codecs.walkPayload) return exit as Exit.Exit<unknown>
+  if (codecs.checkPayload === "none") return exit as Exit.Exit<unknown>
+  if (codecs.checkPayload === "depth") {
+    const refused = Contract.depthRefusal(exit.value, "payload")
+    return refused === undefined
+      ? (exit as Exit.Exit<unknown>)
+      : Exit.fail(new ArgumentEncodeError({ task: task.name, message: refused }))
+  }
   const walked = Contract.walk(exit.value, "payload", sharing)
   if (walked.refused !== undefined) {
     return Exit.fail(new ArgumentEncodeError({ task: task.name, message: walked.refused }))
@@ -194,8 +201,12 @@ export const setChildSharesMemory = (sharing: boolean): void => {
  * Checks an encoded reply value against the contract, in the child: the
  * message of an `EncodeFailed` reply, or `undefined` when it may be sent.
  */
-const replyRefusal = (walk: boolean, encoded: unknown, root: string): string | undefined => {
-  if (!walk) return undefined
+const replyRefusal = (check: Contract.Check, encoded: unknown, root: string): string | undefined => {
+  if (check === "none") return undefined
+  if (check === "depth") {
+    const refused = Contract.depthRefusal(encoded, root)
+    return refused === undefined ? undefined : `the ${root} cannot be sent: ${refused}`
+  }
   const walked = Contract.walk(encoded, root, childSharesMemory)
   if (walked.refused !== undefined) return `the ${root} cannot be sent: ${walked.refused}`
   if (walked.transfers !== undefined) Contract.recordTransfers(encoded, walked.transfers)
@@ -285,7 +296,7 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
     if (Exit.isFailure(encoded)) {
       return { _tag: "EncodeFailed", message: `the error did not match the error Schema: ${issueMessage(encoded)}` }
     }
-    const refused = replyRefusal(codecs.walkError, encoded.value, "error")
+    const refused = replyRefusal(codecs.checkError, encoded.value, "error")
     if (refused !== undefined) return { _tag: "EncodeFailed", message: refused }
     const stack = safely(() => (error instanceof Error ? fieldText(error, "stack") : undefined), undefined)
     return stack === undefined
@@ -302,7 +313,7 @@ const successReply = (codecs: Codecs, value: unknown): Reply => {
   if (Exit.isFailure(encoded)) {
     return { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
   }
-  const refused = replyRefusal(codecs.walkSuccess, encoded.value, "result")
+  const refused = replyRefusal(codecs.checkSuccess, encoded.value, "result")
   return refused === undefined ? { _tag: "Success", value: encoded.value } : { _tag: "EncodeFailed", message: refused }
 }
 

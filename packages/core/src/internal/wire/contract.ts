@@ -15,6 +15,13 @@
  * Schema with `Any` (or an object keyword) in its encoded side has its
  * encoded values walked, once per call.
  *
+ * A value may nest at most `maxDepth` levels deep, on every backend: a worker
+ * thread serializes on a stack four times its parent's, and V8 deserializes
+ * a frame by recursing once per level, so a parent could not read a deeper
+ * reply (and would have to stop the worker that sent it). Only a Schema
+ * whose values can nest as deep as a caller likes (an `Unknown`, an `Any`,
+ * an object keyword, a recursive part) has its values measured.
+ *
  * Two exceptions, for threads only, come from `SharedMemory`'s Schemas: a
  * typed array over a `SharedArrayBuffer` encoded by one of them is shared,
  * and an `ArrayBuffer` encoded by `SharedMemory.Transferred` is moved. A
@@ -74,7 +81,7 @@ const holds = (ast: SchemaAST.AST, by: Search, visiting: Set<SchemaAST.AST>): bo
       result = ast.types.some(inside)
       break
     case "Suspend":
-      result = inside(ast.thunk())
+      result = by.tags.has("Suspend") || inside(ast.thunk())
       break
     default:
       result = by.tags.has(ast._tag)
@@ -98,6 +105,46 @@ const letsAnythingThrough = search(["Any", "ObjectKeyword"])
  */
 export const needsWalk = (schema: Schema.Top): boolean =>
   holds(SchemaAST.toEncoded(Schema.toCodecJson(schema).ast), letsAnythingThrough, new Set())
+
+/** How deep an encoded value may nest (see above). */
+export const maxDepth = 1000
+
+/** What the contract asks of a Schema's encoded values: nothing, a bound on their depth, or a walk. */
+export type Check = "none" | "depth" | "walk"
+
+const nestsFreely = search(["Unknown", "Any", "ObjectKeyword", "Suspend"])
+
+/** The check of `schema`'s encoded values: decided once per Schema, from its AST. */
+export const checkOf = (schema: Schema.Top): Check => {
+  if (needsWalk(schema)) return "walk"
+  // The type side: an `Unknown`'s JSON codec encodes to a declaration, which the encoded side shows instead.
+  return holds(schema.ast, nestsFreely, new Set()) ? "depth" : "none"
+}
+
+const tooDeep = `nested more than ${maxDepth} levels deep (a worker thread's parent could not read it)`
+
+/** Whether `value` nests more than `limit` levels of arrays and objects deep. */
+const deeperThan = (value: object, limit: number): boolean => {
+  if (limit === 0) return true
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index]
+      if (typeof item === "object" && item !== null && deeperThan(item, limit - 1)) return true
+    }
+    return false
+  }
+  // Shared memory or a transferred buffer (a typed array's indices are not levels).
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return false
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key]
+    if (typeof item === "object" && item !== null && deeperThan(item, limit - 1)) return true
+  }
+  return false
+}
+
+/** Why an encoded value of a `"depth"`-checked Schema may not be sent (`root` names it), or `undefined`. */
+export const depthRefusal = (value: unknown, root: string): string | undefined =>
+  typeof value === "object" && value !== null && deeperThan(value, maxDepth) ? `${root}: ${tooDeep}` : undefined
 
 /** The parser copies structs and arrays, but hands on what these hold as it is. */
 const handedOn = search(["Unknown", "Any", "ObjectKeyword"])
@@ -181,6 +228,7 @@ export const walk = (value: unknown, root: string, sharing: boolean): Walked => 
     if (value === null) return undefined
     const object = value as object
     if (ancestors.includes(object)) return refusal("a circular reference is not JSON data")
+    if (ancestors.length === maxDepth) return refusal(tooDeep)
     if (Array.isArray(object)) {
       if (Object.getPrototypeOf(object) !== Array.prototype) {
         return refusal(`${article(constructorName(object) ?? "Array subclass")} is not plain JSON data`)
