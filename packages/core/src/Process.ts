@@ -19,11 +19,11 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { ExitStatus } from "./ExitStatus.ts"
 import * as ProcessContext from "./internal/child/processContext.ts"
-import { firstInvalid, nonNegativeDuration, oneOf, stringArray, stringRecord } from "./internal/options.ts"
+import { firstInvalid, nonNegativeDuration, notATask, oneOf, stringArray, stringRecord } from "./internal/options.ts"
 import * as ChildClient from "./internal/parent/childClient.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import type { Run } from "./internal/wire/frame.ts"
-import type * as Task from "./Task.ts"
+import * as Task from "./Task.ts"
 import { type Stdio, Transport } from "./Transport.ts"
 import {
   type ArgumentEncodeError,
@@ -171,6 +171,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   if (ProcessContext.refusesStart(yield* Effect.withFiber(Effect.succeed))) {
     return yield* new StartedWhileBootstrapping({ what: "process", pid: ProcessContext.identity().pid })
   }
+  if (!Task.isTask(task)) return yield* Effect.die(notATask("Process.start", task))
   const invalid = firstInvalid(
     nonNegativeDuration("shutdownTimeout", options?.shutdownTimeout),
     oneOf("stdout", options?.stdout, ["inherit", "pipe"]),

@@ -659,7 +659,11 @@ export interface DynamicChildren<Args, E = never> {
  * @category models
  */
 export interface Supervisor extends Children {
-  /** A client of the worker at `path` (`"counter"`, or `"sup2/c3"` in a nested supervisor). */
+  /**
+   * A client of the worker at `path` (`"counter"`, or `"sup2/c3"` in a
+   * nested supervisor). Throws an `Error` when no worker is at `path`, or
+   * when it runs another actor than `actor` (inside an Effect: a defect).
+   */
   readonly ref: <A extends Actor.Any>(path: string, actor: A) => Actor.ActorRef<A>
   /** The tree as data: ids, kinds, pids, status, restart counts, mailbox depths. */
   readonly tree: Effect.Effect<TreeNode>
@@ -686,7 +690,11 @@ export interface Supervisor extends Children {
  * @category models
  */
 export interface DynamicSupervisor<Args> extends DynamicChildren<Args> {
-  /** A client of the child `id`, typed by the caller (`id` as `startChild` returned it). */
+  /**
+   * A client of the child `id`, typed by the caller (`id` as `startChild`
+   * returned it). Throws an `Error` when no child has that id (now), or when
+   * it runs another actor than `actor` (inside an Effect: a defect).
+   */
   readonly ref: <A extends Actor.Any>(id: string, actor: A) => Actor.ActorRef<A>
   readonly tree: Effect.Effect<TreeNode>
   readonly events: Stream.Stream<Event>

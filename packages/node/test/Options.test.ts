@@ -128,6 +128,11 @@ describe("Task and Process options", () => {
       for (const [option, options] of untyped) {
         expect(optionOf(yield* Effect.exit(Effect.scoped(Process.start(T.Square, 2, options))))).toBe(option)
       }
+      // Something that is not a task is a defect that says so, as a pool call's is.
+      for (const notATask of [{}, null]) {
+        const exit = yield* Effect.exit(Process.run(notATask as never, 2 as never))
+        expect(Exit.isFailure(exit) && String(exit.cause)).toContain("Process.start expects a task made by Task.make")
+      }
     }).pipe(Effect.provide(NodePool.transport("process")))
   )
 })

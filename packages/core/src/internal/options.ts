@@ -35,6 +35,10 @@ export const describeValue = (value: unknown): string => {
   }
 }
 
+/** What an untyped caller gets for something that is not a task: a defect that says so (`what` names the call). */
+export const notATask = (what: string, value: unknown): TypeError =>
+  new TypeError(`${what} expects a task made by Task.make, got ${describeValue(value)}`)
+
 /** A deadline: more than zero (infinite means none). */
 export const positiveDuration = (option: string, input: Duration.Input | undefined): InvalidOption | undefined =>
   input === undefined || durationMillis(input) > 0 ? undefined : refuse(option, "must be a duration over zero", input)

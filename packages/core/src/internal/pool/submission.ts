@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import type { CallOptions, MapOptions } from "../../Pool.ts"
 import * as Task from "../../Task.ts"
 import type { InvalidOption } from "../../TroupeError.ts"
-import { describeValue } from "../options.ts"
+import { notATask } from "../options.ts"
 import type { Trace } from "../telemetry.ts"
 import * as Codec from "../wire/codec.ts"
 import type { Dispatcher } from "./dispatcher.ts"
@@ -58,7 +58,7 @@ export class Submission {
    */
   private learn(task: Task.Any): KnownTask | Exit.Exit<never> {
     if (!Task.isTask(task)) {
-      return Exit.die(new TypeError(`a pool call expects a task made by Task.make, got ${describeValue(task)}`))
+      return Exit.die(notATask("a pool call", task))
     }
     const known: KnownTask = {
       module: task.module,
