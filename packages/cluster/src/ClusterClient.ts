@@ -197,16 +197,20 @@ export const refs = <A extends Actor.Any>(
 
     return {
       actor,
-      get: (key) => ({
-        actor,
-        key,
-        ask: ((tag: string, payload: unknown) => send(key, tag, payload, false)) as Actor.ActorRef<A>["ask"],
-        tell: ((tag: string, payload: unknown) =>
-          Effect.asVoid(send(key, tag, payload, true))) as Actor.ActorRef<A>["tell"],
-        offer: ((tag: string, payload: unknown) =>
-          Effect.asVoid(send(key, tag, payload, true))) as Actor.ActorRef<A>["offer"],
-        depth: Effect.sync(() => pending.get(key) ?? 0)
-      })
+      get: (key) => {
+        // A key that is not a string (from a caller without types) would hash to no entity: refused at once.
+        if (typeof key !== "string") throw new TypeError(`KeyedRefs.get expects a string key, got ${typeof key}`)
+        return {
+          actor,
+          key,
+          ask: ((tag: string, payload: unknown) => send(key, tag, payload, false)) as Actor.ActorRef<A>["ask"],
+          tell: ((tag: string, payload: unknown) =>
+            Effect.asVoid(send(key, tag, payload, true))) as Actor.ActorRef<A>["tell"],
+          offer: ((tag: string, payload: unknown) =>
+            Effect.asVoid(send(key, tag, payload, true))) as Actor.ActorRef<A>["offer"],
+          depth: Effect.sync(() => pending.get(key) ?? 0)
+        }
+      }
     } satisfies KeyedRefs.KeyedRefs<A>
   })
 

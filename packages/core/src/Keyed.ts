@@ -18,11 +18,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as Actor from "./Actor.ts"
+import * as Actor from "./Actor.ts"
 import { ActorCell, resolveMailbox } from "./internal/actor/actorCell.ts"
 import type * as ActorHost from "./internal/actor/actorHost.ts"
 import type { BehaviourShape } from "./internal/actor/actorRegistry.ts"
 import * as HashRing from "./internal/actor/hashRing.ts"
+import { expected } from "./internal/options.ts"
 import * as Runtime from "./internal/supervisor/supervisorRuntime.ts"
 import * as Spec from "./internal/supervisor/supervisorSpec.ts"
 import { gaugeState, register } from "./internal/telemetry.ts"
@@ -80,6 +81,15 @@ const checkOptions = (options: Options) =>
   )
 
 /**
+ * A key as given, when it is a string: anything else (from a caller without
+ * types) would hash as nothing and reach no instance, so it throws.
+ */
+const keyOf = (where: string, key: string): string => {
+  if (typeof key !== "string") throw expected(where, "a string key", key)
+  return key
+}
+
+/**
  * A handler's reply as its instance encoded it (the JSON form of the
  * message's success or error Schema): what `Keyed.relay` gives.
  *
@@ -99,7 +109,7 @@ export type EncodedReply =
 export interface Keyed<A extends Actor.Any> {
   /** The actor every instance runs. */
   readonly actor: A
-  /** The client of the instance for `key`. */
+  /** The client of the instance for `key`. Throws a `TypeError` for a key that is not a string. */
   readonly get: (key: string) => Actor.ActorRef<A>
   /** Which host (0 to `hosts - 1`) holds `key`. */
   readonly hostOf: (key: string) => number
@@ -160,9 +170,14 @@ export interface Keyed<A extends Actor.Any> {
  */
 export const make = <A extends Actor.Any>(
   behaviour: Actor.Behaviour<A>,
-  options: Options = {}
+  given: Options = {}
 ): Effect.Effect<Keyed<A>, ChildStartFailed | InvalidSupervisorSpec, Transport | Scope.Scope> =>
   Effect.gen(function* () {
+    if (!Actor.isBehaviour(behaviour)) {
+      return yield* Effect.die(expected("Keyed.make", "a behaviour made by Actor.behaviour", behaviour))
+    }
+    // `null`, from an untyped caller, is no options.
+    const options: Options = given ?? {}
     const invalid = checkOptions(options)
     if (invalid !== undefined) return yield* invalid
     const count = options.hosts ?? 2
@@ -269,7 +284,7 @@ export const make = <A extends Actor.Any>(
 
     return {
       actor: behaviour.actor,
-      get: (key) => Runtime.refOf(behaviour.actor, key, () => cellOf(key), root),
+      get: (key) => Runtime.refOf(behaviour.actor, keyOf("Keyed.get", key), () => cellOf(key), root),
       hostOf: (key) => ring.lookup(key),
       pids: Effect.sync(() => hosts.map((host) => (host === undefined || host.isDown() ? null : host.pid))),
       activeKeys: Effect.sync(() => [...cells.keys()]),
@@ -291,7 +306,10 @@ export const make = <A extends Actor.Any>(
           else snapshots.set(key, snapshot)
         }),
       relay: (key, tag, encodedPayload) =>
-        Effect.suspend(() => cellOf(key).relayAsk(tag, encodedPayload)) as Effect.Effect<EncodedReply, AskError>,
+        Effect.suspend(() => cellOf(keyOf("Keyed.relay", key)).relayAsk(tag, encodedPayload)) as Effect.Effect<
+          EncodedReply,
+          AskError
+        >,
       tree: Effect.sync(() => node.tree(behaviour.actor.name)),
       events: Stream.fromPubSub(root.events),
       join: Effect.suspend(() => node.join)

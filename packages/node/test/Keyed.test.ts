@@ -234,3 +234,23 @@ it.live(
     }),
   30_000
 )
+
+it.live(
+  "what a caller without types may pass: null options are none; not a behaviour, or a key not a string, says so",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const made = yield* Effect.exit(Keyed.make({} as never, { hosts: 1 }))
+        expect(String(made._tag === "Failure" && made.cause)).toContain(
+          "Keyed.make expects a behaviour made by Actor.behaviour"
+        )
+        const counters = yield* Keyed.make(CounterBehaviour, null as never)
+        // A number, an object or null hashed to no instance: an ask of 5 waited for ever.
+        for (const key of [5, {}, null, undefined]) {
+          expect(() => counters.get(key as never)).toThrow("Keyed.get expects a string key")
+        }
+        expect(yield* counters.get("5").ask("Increment", { by: 2 })).toBe(2)
+      })
+    ),
+  30_000
+)

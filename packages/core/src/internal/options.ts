@@ -35,9 +35,12 @@ export const describeValue = (value: unknown): string => {
   }
 }
 
-/** What an untyped caller gets for something that is not a task: a defect that says so (`what` names the call). */
-export const notATask = (what: string, value: unknown): TypeError =>
-  new TypeError(`${what} expects a task made by Task.make, got ${describeValue(value)}`)
+/** What an untyped caller gets for an argument of the wrong kind: a defect that says so (`what` names the call). */
+export const expected = (what: string, kind: string, value: unknown): TypeError =>
+  new TypeError(`${what} expects ${kind}, got ${describeValue(value)}`)
+
+/** `expected` for something that is not a task. */
+export const notATask = (what: string, value: unknown): TypeError => expected(what, "a task made by Task.make", value)
 
 /** A deadline: more than zero (infinite means none). */
 export const positiveDuration = (option: string, input: Duration.Input | undefined): InvalidOption | undefined =>
