@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Channel from "./Channel.ts"
 import * as Hosted from "./internal/ipc/hosted.ts"
+import { expected } from "./internal/options.ts"
 
 const TypeId = "~@troupe/core/SharedRef" as const
 
@@ -88,7 +89,8 @@ export const schema = <A, I>(value: Schema.Codec<A, I>): Schema.Codec<SharedRef<
 
 /**
  * Makes a shared value, typed by `value` and starting at `initial`, hosted
- * by this process until the scope closes.
+ * by this process until the scope closes. An `initial` that `value` does not
+ * accept is a defect.
  *
  * @example
  * ```ts
@@ -107,6 +109,10 @@ export const schema = <A, I>(value: Schema.Codec<A, I>): Schema.Codec<SharedRef<
  */
 export const make = <A, I>(value: Schema.Codec<A, I>, initial: A): Effect.Effect<SharedRef<A>, never, Scope.Scope> =>
   Effect.suspend(() => {
+    // Served as it is to every `get`: a value its Schema refuses would fail each reader, far from the mistake.
+    if (!Schema.is(value)(initial)) {
+      return Effect.die(expected("SharedRef.make", "an initial value its Schema accepts", initial))
+    }
     let current = { version: 0, value: initial as unknown }
     return Channel.serve(serviceOf(value), {
       Get: () => Effect.sync(() => current),

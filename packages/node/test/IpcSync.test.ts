@@ -373,5 +373,11 @@ it.effect("SharedRef: get, set, modify and the update family, typed by its Schem
       concurrency: "unbounded"
     })
     expect((yield* SharedRef.get(ref)).hits).toBe(57)
+    // What a caller without types may do: a value its Schema refuses, at the start or later.
+    const made = yield* Effect.exit(SharedRef.make(Schema.Int, "x" as never))
+    expect(String(made._tag === "Failure" && made.cause)).toContain("SharedRef.make expects an initial value")
+    const set = yield* Effect.exit(SharedRef.set(ref, { name: 5 } as never))
+    expect(set._tag).toBe("Failure")
+    expect((yield* SharedRef.get(ref)).hits).toBe(57)
   }).pipe(Effect.scoped)
 )
