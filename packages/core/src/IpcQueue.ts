@@ -39,6 +39,7 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as Channel from "./Channel.ts"
 import * as Hosted from "./internal/ipc/hosted.ts"
+import { expected } from "./internal/options.ts"
 import { Fifo } from "./internal/pool/fifo.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
 import * as Session from "./Session.ts"
@@ -222,6 +223,12 @@ export const make = <S extends Schema.Top>(
   options: Options<S>
 ): Effect.Effect<IpcQueue<S["Type"]>, never, Scope.Scope> =>
   Effect.suspend(() => {
+    if (typeof options !== "object" || options === null) {
+      return Effect.die(expected("IpcQueue.make", "options { item, capacity }", options))
+    }
+    if (!Schema.isSchema(options.item)) {
+      return Effect.die(new InvalidOption({ option: "item", reason: "must be a Schema (the Schema of an item)" }))
+    }
     const capacity = options.capacity
     if (!(capacity === Number.POSITIVE_INFINITY || (Number.isInteger(capacity) && capacity > 0))) {
       return Effect.die(new InvalidOption({ option: "capacity", reason: `${capacity} is not a positive integer` }))

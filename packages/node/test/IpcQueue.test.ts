@@ -56,6 +56,25 @@ it.effect("in the host process: first in, first out; poll, size, takeUpTo", () =
   }).pipe(Effect.scoped)
 )
 
+it.effect(
+  "make: options of the wrong kind are a defect that names what is wrong; an item its Schema refuses is typed",
+  () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [unknown, string]> = [
+        [null, "IpcQueue.make expects options { item, capacity }"],
+        [{ capacity: 2 }, "invalid option item"],
+        [{ item: Schema.Int, capacity: 0 }, "invalid option capacity"]
+      ]
+      for (const [options, message] of cases) {
+        const exit = yield* Effect.exit(IpcQueue.make(options as never))
+        expect(String(exit._tag === "Failure" && exit.cause)).toContain(message)
+      }
+      const queue = yield* ints(2)
+      expect(yield* Effect.exit(IpcQueue.offer(queue, "x" as never))).toMatchObject({ _tag: "Failure" })
+      expect(yield* IpcQueue.size(queue)).toBe(0)
+    }).pipe(Effect.scoped)
+)
+
 it.effect("in the host process: a full queue holds an offer back until a take makes room", () =>
   Effect.gen(function* () {
     const queue = yield* ints(2)
