@@ -543,6 +543,45 @@ it.live(
 )
 
 it.live(
+  "a worker whose process ends while it starts fails that start at once, saying how it ended (not at the start timeout)",
+  () =>
+    Effect.gen(function* () {
+      const startCount = tempFile("exits")
+      yield* withTree(
+        { intensity: 5 },
+        [worker("c1", { env: { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_EXIT_ON_START: "2" } })],
+        (sup, events) =>
+          Effect.gen(function* () {
+            process.kill((yield* pids(sup)).c1!, "SIGKILL")
+            // The restart (start 2) fails, then the next one (start 3) starts.
+            const afterFailure = (list: ReadonlyArray<Supervisor.Event>) => {
+              const failure = list.findIndex((event) => event._tag === "ChildStartFailed")
+              return failure < 0 ? [] : list.slice(failure)
+            }
+            const all = yield* eventually(Ref.get(events), (list) =>
+              afterFailure(list).some((event) => event._tag === "ChildStarted")
+            )
+            const failed = all.find((event) => event._tag === "ChildStartFailed")
+            expect(failed?._tag === "ChildStartFailed" && failed.message).toMatch(
+              /its process \d+ ended \(exit code 3\) while it started/
+            )
+            // The third start serves.
+            expect(yield* sup.ref("c1", Counter).ask("Increment", { by: 2 })).toBe(2)
+          })
+      )
+      const exit = yield* Effect.exit(
+        Supervisor.start({}, [
+          worker("bad", { env: { TROUPE_FIXTURE_START_COUNT: tempFile("first"), TROUPE_FIXTURE_EXIT_ON_START: "1" } })
+        ]).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+      )
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      expect(error).toMatchObject({ _tag: "ChildStartFailed", child: "bad" })
+      expect((error as { message: string }).message).toMatch(/ended \(exit code 3\) while it started/)
+    }),
+  60_000
+)
+
+it.live(
   "a failed start keeps the child's stack: in the ChildStartFailed event of a restart and in the error of a first start",
   () =>
     Effect.gen(function* () {

@@ -103,6 +103,13 @@ const relayedVoid: EncodedReply = { _tag: "Success", value: null }
 /** The longest delay `setTimeout` takes; a longer ask timeout takes the general path. */
 const maxTimerMillis = 2 ** 31 - 1
 
+/** How a host's process ended, for messages: its exit code or signal. */
+const endedHow = (host: ActorHost): string => {
+  const status = host.connection.exitStatus()
+  if (status === undefined) return "it stopped"
+  return status.signal !== null ? `signal ${status.signal}` : `exit code ${status.code}`
+}
+
 export class ActorCell implements Tenant {
   readonly name: string
   host: ActorHost | undefined
@@ -115,6 +122,8 @@ export class ActorCell implements Tenant {
   lastActivity: number
   /** A passivation asked for while the instance was starting: it stops as soon as it has started. */
   private passivateWhenStarted: (() => void) | undefined
+  /** A supervised start waiting for its activation's reply (`start`): told if the host dies before it comes. */
+  private starting: ((failure: Reply) => void) | undefined
   private queue: Array<Envelope> = []
   private inflight: Array<Envelope> = []
   /** Places taken: messages queued or unanswered, and places handed to the line (`Line.handed`). */
@@ -500,7 +509,14 @@ export class ActorCell implements Tenant {
     return Effect.callback<void, Reply>((resume) => {
       this.startArgs = startArgs
       this.bind(host)
-      this.activate(host, (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)))
+      this.starting = (failure) => resume(Effect.fail(failure))
+      this.activate(host, (failure) => {
+        this.starting = undefined
+        resume(failure === undefined ? Effect.void : Effect.fail(failure))
+      })
+      return Effect.sync(() => {
+        this.starting = undefined
+      })
     })
   }
 
@@ -509,6 +525,15 @@ export class ActorCell implements Tenant {
     if (this.host !== host) return
     this.host = undefined
     this.activation = "none"
+    // A supervised start fails now, with how the process ended, rather than at its start timeout. (Messages
+    // queued for an instance that was starting on demand wait for the next host, as they would have.)
+    const starting = this.starting
+    this.starting = undefined
+    starting?.({
+      _tag: "Defect",
+      name: "ActorDied",
+      message: `its process ${host.pid} ended (${endedHow(host)}) while it started`
+    })
     const passivation = this.passivateWhenStarted
     this.passivateWhenStarted = undefined
     passivation?.()
@@ -521,13 +546,7 @@ export class ActorCell implements Tenant {
         requeue.unshift(first)
       } else {
         this.release()
-        const status = host.connection.exitStatus()
-        const how =
-          status === undefined
-            ? "it stopped"
-            : status.signal !== null
-              ? `signal ${status.signal}`
-              : `exit code ${status.code}`
+        const how = endedHow(host)
         Deferred.doneUnsafe(
           first.done,
           Exit.fail(
