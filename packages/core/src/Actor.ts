@@ -25,14 +25,15 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Ref from "effect/Ref"
-import type * as Rpc from "effect/rpc/Rpc"
+import * as Rpc from "effect/rpc/Rpc"
 import * as RpcGroup from "effect/rpc/RpcGroup"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as ActorRefs from "./internal/actor/actorRefs.ts"
 import * as Registry from "./internal/actor/actorRegistry.ts"
 import { callerModuleUrl } from "./internal/callsite.ts"
-import type { AskError, MailboxFull } from "./TroupeError.ts"
+import { describeValue, firstInvalid, oneOf } from "./internal/options.ts"
+import { type AskError, InvalidOption, type MailboxFull } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Actor" as const
 const BehaviourTypeId = "~@troupe/core/Actor/Behaviour" as const
@@ -66,7 +67,9 @@ export type Any = Actor<string, any>
 export type Messages<A> = A extends Actor<infer _N, infer R> ? R : never
 
 /**
- * Defines an actor type from its messages.
+ * Defines an actor type from its messages. Throws an `InvalidOption` for a
+ * name that is not a non-empty string, or a protocol that is not an array of
+ * `Rpc.make` messages with distinct tags.
  *
  * @example
  * ```ts
@@ -86,11 +89,36 @@ export type Messages<A> = A extends Actor<infer _N, infer R> ? R : never
 export const make = <const Name extends string, const Rpcs extends ReadonlyArray<Rpc.Any>>(
   name: Name,
   protocol: Rpcs
-): Actor<Name, Rpcs[number]> => ({
-  [TypeId]: TypeId,
-  name,
-  protocol: RpcGroup.make(...protocol) as unknown as RpcGroup.RpcGroup<Rpcs[number]>
-})
+): Actor<Name, Rpcs[number]> => {
+  const invalid = firstInvalid(
+    typeof name === "string" && name.length > 0
+      ? undefined
+      : new InvalidOption({ option: "name", reason: `must be a non-empty string, got ${describeValue(name)}` }),
+    protocolRefusal(protocol)
+  )
+  if (invalid !== undefined) throw invalid
+  return {
+    [TypeId]: TypeId,
+    name,
+    protocol: RpcGroup.make(...protocol) as unknown as RpcGroup.RpcGroup<Rpcs[number]>
+  }
+}
+
+/** Why `protocol` is not one: an array of `Rpc.make` messages, each tag once. */
+const protocolRefusal = (protocol: unknown): InvalidOption | undefined => {
+  const refuse = (reason: string) => new InvalidOption({ option: "protocol", reason })
+  if (!Array.isArray(protocol))
+    return refuse(`must be an array of messages made by Rpc.make, got ${describeValue(protocol)}`)
+  const tags = new Set<string>()
+  for (const [index, message] of protocol.entries()) {
+    if (!Rpc.isRpc(message))
+      return refuse(`[${index}] must be a message made by Rpc.make, got ${describeValue(message)}`)
+    const tag = (message as Rpc.Any)._tag
+    if (tags.has(tag)) return refuse(`has two messages tagged ${JSON.stringify(tag)}`)
+    tags.add(tag)
+  }
+  return undefined
+}
 
 /**
  * What a handler receives: the decoded payload, the message's tag, and the
@@ -177,7 +205,8 @@ export const find = (name: string): Behaviour<Any> | undefined => Registry.find(
  * a `Scope` that closes when the actor stops: finalizers are the actor's
  * `terminate`. State built with `Ref.make` starts fresh after a restart; use
  * `persistedRef` to carry it across crashes. Handlers run one at a time, in
- * mailbox order.
+ * mailbox order. Throws an `InvalidOption` for an `actor` not made by
+ * `Actor.make`, a `build` that is not an Effect, or an unknown `onFailure`.
  *
  * @example
  * ```ts
@@ -210,6 +239,22 @@ export const behaviour = <A extends Any>(
     readonly module?: string | undefined
   }
 ): Behaviour<A> => {
+  const invalid = firstInvalid(
+    typeof actor === "object" && actor !== null && TypeId in actor
+      ? undefined
+      : new InvalidOption({
+          option: "actor",
+          reason: `must be an actor made by Actor.make, got ${describeValue(actor)}`
+        }),
+    Effect.isEffect(build)
+      ? undefined
+      : new InvalidOption({
+          option: "build",
+          reason: `must be an Effect that builds the handlers, got ${describeValue(build)}`
+        }),
+    oneOf("onFailure", options?.onFailure, ["resume", "restart"])
+  )
+  if (invalid !== undefined) throw invalid
   const moduleUrl = options?.module === undefined ? callerModuleUrl(behaviour) : () => options.module!
   if (moduleUrl === undefined) {
     throw new globalThis.Error(

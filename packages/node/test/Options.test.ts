@@ -6,9 +6,10 @@
  * worker starts; nothing becomes an immediate timeout.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Pool, Process, Task, TroupeError } from "@troupe/core"
+import { Actor, Pool, Process, Task, TroupeError } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import { Effect, Exit, Layer, Schema } from "effect"
+import { Rpc } from "effect/rpc"
 import { backends, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
 
@@ -110,6 +111,36 @@ describe("Task and Process options", () => {
         }
       })()
       expect(thrown).toBeInstanceOf(TroupeError.InvalidOption)
+      expect((thrown as TroupeError.InvalidOption).option).toBe(option)
+    }
+  })
+
+  it("Actor.make and Actor.behaviour throw an InvalidOption naming what an untyped caller got wrong", () => {
+    const Ok = Actor.make("options/Ok", [Rpc.make("A", { success: Schema.Int })])
+    const module = import.meta.url
+    const refused: ReadonlyArray<readonly [string, () => unknown]> = [
+      ["name", () => Actor.make("", [Rpc.make("A", {})])],
+      ["protocol", () => Actor.make("options/NotAnArray", null as never)],
+      ["protocol", () => Actor.make("options/NotRpcs", [5] as never)],
+      ["protocol", () => Actor.make("options/TwoA", [Rpc.make("A", {}), Rpc.make("A", {})])],
+      ["actor", () => Actor.behaviour({} as never, Effect.succeed({}) as never, { module })],
+      ["build", () => Actor.behaviour(Ok, 5 as never, { module })],
+      [
+        "onFailure",
+        () =>
+          Actor.behaviour(Ok, Effect.succeed({ A: () => Effect.succeed(1) }), { module, onFailure: "retry" as never })
+      ]
+    ]
+    for (const [option, make] of refused) {
+      const thrown = (() => {
+        try {
+          make()
+          return undefined
+        } catch (error) {
+          return error
+        }
+      })()
+      expect(thrown, option).toBeInstanceOf(TroupeError.InvalidOption)
       expect((thrown as TroupeError.InvalidOption).option).toBe(option)
     }
   })
