@@ -30,16 +30,18 @@ import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type * as Scope from "effect/Scope"
 import * as Calls from "./internal/ipc/calls.ts"
+import { describeValue } from "./internal/options.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
 import type { Reply } from "./internal/wire/frame.ts"
 import * as ParentLink from "./internal/wire/parentLink.ts"
-import type {
-  ChannelError,
-  RemoteDefect,
-  ReplyValidationError,
-  RequestValidationError,
-  ResultEncodeError
+import {
+  type ChannelError,
+  InvalidOption,
+  type RemoteDefect,
+  type ReplyValidationError,
+  type RequestValidationError,
+  type ResultEncodeError
 } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Channel" as const
@@ -112,7 +114,8 @@ export type Any = Service<string, Record<string, Method<any, any, any>>>
 export type Methods<S> = S extends Service<infer _N, infer M> ? M : never
 
 /**
- * Defines a service from its methods.
+ * Defines a service from its methods. Throws an `InvalidOption` for an empty
+ * name, or a method whose `payload`, `success` or `error` is not a Schema.
  *
  * @example
  * ```ts
@@ -132,8 +135,26 @@ export const make = <const Name extends string, const Options extends Record<str
   name: Name,
   methods: Options
 ): Service<Name, { readonly [K in keyof Options]: MethodOf<Options[K]> }> => {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new InvalidOption({ option: "name", reason: `must be a non-empty string, got ${describeValue(name)}` })
+  }
+  if (typeof methods !== "object" || methods === null) {
+    throw new InvalidOption({
+      option: "methods",
+      reason: `must be an object of methods, got ${describeValue(methods)}`
+    })
+  }
   const full: Record<string, Method<Schema.Top, Schema.Top, Schema.Top>> = {}
   for (const [method, options] of Object.entries(methods)) {
+    for (const part of ["payload", "success", "error"] as const) {
+      const schema: unknown = options?.[part]
+      if (schema !== undefined && !Schema.isSchema(schema)) {
+        throw new InvalidOption({
+          option: `${method}.${part}`,
+          reason: `must be a Schema, got ${describeValue(schema)}`
+        })
+      }
+    }
     full[method] = {
       payload: options.payload ?? Schema.Void,
       success: options.success ?? Schema.Void,

@@ -35,6 +35,7 @@ import * as Stream from "effect/Stream"
 import type * as Types from "effect/Types"
 import * as Channel from "./Channel.ts"
 import * as Hosted from "./internal/ipc/hosted.ts"
+import { expected } from "./internal/options.ts"
 import * as Session from "./Session.ts"
 import { PipeClosed, PipeEndInUse } from "./TroupeError.ts"
 
@@ -216,6 +217,9 @@ export const make = <A extends Schema.Top, B extends Schema.Top>(
   b: B
 ): Effect.Effect<readonly [End<A["Type"], B["Type"]>, End<B["Type"], A["Type"]>], never, Scope.Scope> =>
   Effect.gen(function* () {
+    for (const schema of [a, b]) {
+      if (!Schema.isSchema(schema)) return yield* Effect.die(expected("IpcPipe.make", "two Schemas", schema))
+    }
     const sessions = Session.makeTable()
     const sides: [Side, Side] = [makeSide(), makeSide()]
     // This end can no longer be used; the other end gets what is already sent, then PipeClosed.

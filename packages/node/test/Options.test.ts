@@ -6,7 +6,7 @@
  * worker starts; nothing becomes an immediate timeout.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Actor, Pool, Process, Task, TroupeError } from "@troupe/core"
+import { Actor, Channel, IpcPipe, Pool, Process, Task, TroupeError } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import { Effect, Exit, Layer, Schema } from "effect"
 import { Rpc } from "effect/rpc"
@@ -115,7 +115,7 @@ describe("Task and Process options", () => {
     }
   })
 
-  it("Actor.make and Actor.behaviour throw an InvalidOption naming what an untyped caller got wrong", () => {
+  it("Actor.make, Actor.behaviour and Channel.make throw an InvalidOption naming what an untyped caller got wrong", () => {
     const Ok = Actor.make("options/Ok", [Rpc.make("A", { success: Schema.Int })])
     const module = import.meta.url
     const refused: ReadonlyArray<readonly [string, () => unknown]> = [
@@ -125,6 +125,9 @@ describe("Task and Process options", () => {
       ["protocol", () => Actor.make("options/TwoA", [Rpc.make("A", {}), Rpc.make("A", {})])],
       ["actor", () => Actor.behaviour({} as never, Effect.succeed({}) as never, { module })],
       ["build", () => Actor.behaviour(Ok, 5 as never, { module })],
+      ["name", () => Channel.make("", {})],
+      ["methods", () => Channel.make("options/NoMethods", null as never)],
+      ["Add.payload", () => Channel.make("options/BadMethod", { Add: { payload: 5 as never } })],
       [
         "onFailure",
         () =>
@@ -144,6 +147,13 @@ describe("Task and Process options", () => {
       expect((thrown as TroupeError.InvalidOption).option).toBe(option)
     }
   })
+
+  it.effect("IpcPipe.make of something that is not a Schema is a defect that says so", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Effect.scoped(IpcPipe.make(Schema.String, 5 as never)))
+      expect(String(exit._tag === "Failure" && exit.cause)).toContain("IpcPipe.make expects two Schemas")
+    })
+  )
 
   it.effect("Process.start refuses a negative shutdownTimeout, and options of the wrong kind, before it forks", () =>
     Effect.gen(function* () {
