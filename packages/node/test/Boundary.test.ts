@@ -139,6 +139,24 @@ for (const backend of backends) {
         ),
       60_000
     )
+
+    it.live(
+      "a handler that returns no Effect (undefined, null, a Promise, a number) fails that run with a RemoteDefect saying what it returned; the worker stays",
+      () =>
+        withOneWorker(backend, (pool, pid) =>
+          Effect.gen(function* () {
+            const returned = { undefined: "undefined", null: "null", promise: "a Promise", number: "the number 1" }
+            for (const kind of B.NotAnEffectKind.literals) {
+              const error = yield* Effect.flip(pool.apply(B.NotAnEffect, kind))
+              expect(error).toMatchObject({ _tag: "RemoteDefect", task: "boundary/NotAnEffect", name: "TypeError" })
+              expect((error as { message: string }).message).toContain(`returned ${returned[kind]}, not an Effect`)
+            }
+            // Undefined and null ended the worker: Effect's run loop threw outside any fiber.
+            expect(yield* workerPid(pool)).toBe(pid)
+          })
+        ),
+      60_000
+    )
   })
 }
 

@@ -339,8 +339,36 @@ export const runInChild = (
   if (Exit.isFailure(payload)) return Effect.succeed(payloadRejected(payload))
   return replyOf(
     task,
-    Effect.suspend(() => handler(payload.value))
+    Effect.suspend(() => asEffect(task, handler(payload.value)))
   )
+}
+
+/**
+ * What a handler returned, when it is an Effect; anything else (from a
+ * handler written without types: a value, a Promise, `undefined`) is a
+ * defect that says what it was, for that run alone. (Effect's run loop
+ * would throw on `undefined` or `null`, outside any fiber, and end the
+ * worker.)
+ */
+const asEffect = <R>(
+  task: Codable,
+  returned: Effect.Effect<unknown, unknown, R>
+): Effect.Effect<unknown, unknown, R> =>
+  Effect.isEffect(returned)
+    ? returned
+    : Effect.die(new TypeError(`the handler of ${task.name} returned ${kindOf(returned)}, not an Effect`))
+
+/** A value's kind, for a message: `undefined`, `null`, `a Promise`, `the number 9`. */
+const kindOf = (value: unknown): string => {
+  if (value === undefined || value === null) return String(value)
+  if (typeof value === "object" || typeof value === "function") {
+    const name = safely(
+      () => (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name,
+      undefined
+    )
+    return typeof name === "string" && name !== "" ? `a ${name}` : `an ${typeof value}`
+  }
+  return `the ${typeof value} ${textOf(value)}`
 }
 
 /**
@@ -415,7 +443,7 @@ export const replyNow = <R>(
   } catch (defect) {
     return defectReply(defect)
   }
-  if (!isExit(effect)) return replyOf(task, effect)
+  if (!isExit(effect)) return replyOf(task, asEffect(task, effect))
   return encodedExit(task, codecs, effect)
 }
 
