@@ -31,6 +31,29 @@ const failureTag = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
 }
 
 it.live(
+  "a supervised worker's crash fails only the message that crashed it: the messages sent with it never ran, and run once on the new instance",
+  () =>
+    withActor(CounterBehaviour, {}, (counter) =>
+      Effect.gen(function* () {
+        for (let round = 0; round < 3; round++) {
+          // Sent together: the child has them all when `Die` ends its process, and runs none of the others.
+          const [died, ...increments] = yield* Effect.all(
+            [
+              Effect.exit(counter.ask("Die", undefined)),
+              ...[1, 2, 3].map((by) => Effect.exit(counter.ask("Increment", { by })))
+            ],
+            { concurrency: "unbounded" }
+          )
+          expect(failureTag(died!)).toBe("RemoteDefect")
+          // Each ran once, in order, on the fresh instance: 1, 1 + 2, 1 + 2 + 3.
+          expect(increments).toEqual([Exit.succeed(1), Exit.succeed(3), Exit.succeed(6)])
+        }
+      })
+    ),
+  60_000
+)
+
+it.live(
   "S40 state lives across messages; resume keeps it after a typed failure; a crash starts it fresh; persistedRef restores it",
   () =>
     Effect.gen(function* () {

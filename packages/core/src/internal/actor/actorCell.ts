@@ -8,6 +8,9 @@
  * message is the one that may have run: it fails with `ActorDied` (or goes
  * back to the head of the queue while it has retries left); the others never
  * started and wait for the next instance. Answered messages never run again.
+ * A supervised worker's process that ends because its instance crashed (it
+ * sent the crash's reply, then exits) runs nothing after it: every message
+ * unanswered then waits for the next instance, and none is sent to it.
  *
  * `capacity` bounds waiting plus unanswered messages: senders beyond it wait
  * in order (`offer` does not), in a `Semaphore` (the cell's `Line`). While
@@ -24,7 +27,7 @@ import * as Semaphore from "effect/Semaphore"
 import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "../../TroupeError.ts"
 import type { TimeSource } from "../timeSource.ts"
 import * as Codec from "../wire/codec.ts"
-import type { Reply } from "../wire/frame.ts"
+import { isActorCrash, type Reply } from "../wire/frame.ts"
 import type { ActorHost, Tenant } from "./actorHost.ts"
 import { type BehaviourShape, messageCodable } from "./actorRegistry.ts"
 
@@ -124,6 +127,8 @@ export class ActorCell implements Tenant {
   private passivateWhenStarted: (() => void) | undefined
   /** A supervised start waiting for its activation's reply (`start`): told if the host dies before it comes. */
   private starting: ((failure: Reply) => void) | undefined
+  /** The host whose process is ending because this (supervised) instance crashed: it runs nothing more. */
+  private ending: ActorHost | undefined
   private queue: Array<Envelope> = []
   private inflight: Array<Envelope> = []
   /** Places taken: messages queued or unanswered, and places handed to the line (`Line.handed`). */
@@ -403,6 +408,9 @@ export class ActorCell implements Tenant {
   private settle(envelope: Envelope, reply: Reply, snapshot: unknown) {
     const index = this.inflight.indexOf(envelope)
     if (index < 0) return
+    // Sent before the crash's reply came, it reached a child whose instance was gone: it never ran, and waits
+    // (still unanswered) for the next instance.
+    if (this.ending !== undefined && reply._tag === "Defect" && reply.name === "ActorNotActive") return
     if (
       !this.exitWithActor &&
       reply._tag === "Defect" &&
@@ -419,6 +427,7 @@ export class ActorCell implements Tenant {
       return this.deliver()
     }
     this.inflight.splice(index, 1)
+    if (this.exitWithActor && isActorCrash(reply)) this.ending = this.host
     if (snapshot !== undefined) this.snapshot = snapshot
     // Room first: a caller resumed by the reply may look at the mailbox at once.
     this.release()
@@ -450,7 +459,7 @@ export class ActorCell implements Tenant {
       })
       return
     }
-    if (this.activation === "pending") return
+    if (this.activation === "pending" || this.ending === host) return
     for (const envelope of this.queue.splice(0)) {
       this.inflight.push(envelope)
       host.push(
@@ -529,6 +538,8 @@ export class ActorCell implements Tenant {
     // queued for an instance that was starting on demand wait for the next host, as they would have.)
     const starting = this.starting
     this.starting = undefined
+    const crashed = this.ending === host
+    this.ending = undefined
     starting?.({
       _tag: "Defect",
       name: "ActorDied",
@@ -539,8 +550,9 @@ export class ActorCell implements Tenant {
     passivation?.()
     const [first, ...rest] = this.inflight
     this.inflight = []
-    const requeue = rest
-    if (first !== undefined) {
+    // After its instance's crash the process ran nothing more: the first unanswered message did not run either.
+    const requeue = crashed && first !== undefined ? [first, ...rest] : rest
+    if (first !== undefined && !crashed) {
       if (first.attempts < this.settings.retries && !first.abandoned) {
         first.attempts++
         requeue.unshift(first)

@@ -32,7 +32,7 @@ import * as ReplyBatcher from "../child/replyBatcher.ts"
 import { sendSafely } from "../child/replyBatcher.ts"
 import * as StartArgs from "../supervisor/startArgs.ts"
 import * as Codec from "../wire/codec.ts"
-import type { Activate, ActorFrame, Message, Reply } from "../wire/frame.ts"
+import { type Activate, type ActorFrame, isActorCrash, type Message, type Reply } from "../wire/frame.ts"
 import { ActorContext, type BehaviourShape, find, ignoredName, messageCodable } from "./actorRegistry.ts"
 
 type Handlers = Record<string, (request: any) => Effect.Effect<unknown, unknown, ActorContext>>
@@ -69,10 +69,6 @@ export interface ActorServer {
 const success: Reply = { _tag: "Success", value: null }
 
 const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name, message })
-
-/** Whether a `Defect` reply came from the handler (a crash) rather than from the boundary. */
-const isCrash = (reply: Reply): boolean =>
-  reply._tag === "Defect" && reply.name !== "RequestValidationError" && reply.name !== "UnknownMessage"
 
 export const make = (
   port: ChildPort,
@@ -294,7 +290,7 @@ export const make = (
     reply(message.id, value, snapshot)
     const stop = instance.stopRequest
     if (stop !== undefined) return stopInstance(instance, stop)
-    if (isCrash(value)) {
+    if (isActorCrash(value)) {
       if (instance.exitWithActor) {
         instances.delete(instance.ref)
         void closeScope(instance)

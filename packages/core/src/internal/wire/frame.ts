@@ -170,6 +170,21 @@ export const Reply = Schema.Union([
 ])
 export type Reply = typeof Reply.Type
 
+/** Defects an actor's host sends for a message it refused or could not deliver: none of them ends the instance. */
+const notCrashes: ReadonlySet<string> = new Set([
+  "RequestValidationError",
+  "UnknownMessage",
+  "ActorStopped",
+  "ActorNotActive"
+])
+
+/**
+ * Whether an actor's reply is a crash of its instance (its handler died),
+ * rather than a refusal of the message: the host rebuilds a keyed instance,
+ * and a supervised worker's process exits after sending it.
+ */
+export const isActorCrash = (reply: Reply): boolean => reply._tag === "Defect" && !notCrashes.has(reply.name)
+
 /**
  * Parent to child: the answer to the child's `Call` `id`, encoded by the
  * service's Schemas (a `Reply`, as a task's).
