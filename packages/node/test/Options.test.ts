@@ -21,6 +21,22 @@ const optionOf = <A, E>(exit: Exit.Exit<A, E>): string => {
   return error.value.option
 }
 
+/** Each constructor call throws an `InvalidOption` naming its option. */
+const expectRefused = (refused: ReadonlyArray<readonly [string, () => unknown]>) => {
+  for (const [option, make] of refused) {
+    const thrown = (() => {
+      try {
+        make()
+        return undefined
+      } catch (error) {
+        return error
+      }
+    })()
+    expect(thrown, option).toBeInstanceOf(TroupeError.InvalidOption)
+    expect((thrown as TroupeError.InvalidOption).option).toBe(option)
+  }
+}
+
 describe("Pool options", () => {
   const refused: ReadonlyArray<readonly [string, Pool.Options]> = [
     ["size", { size: 1_000_000 }],
@@ -101,18 +117,7 @@ describe("Task and Process options", () => {
       ["retries", () => Task.make("options/BadRetries", { handler: Effect.succeed, retries: 1.5, module })],
       ["options", () => Task.make("options/NoOptions", undefined as never)]
     ]
-    for (const [option, make] of refused) {
-      const thrown = (() => {
-        try {
-          make()
-          return undefined
-        } catch (error) {
-          return error
-        }
-      })()
-      expect(thrown).toBeInstanceOf(TroupeError.InvalidOption)
-      expect((thrown as TroupeError.InvalidOption).option).toBe(option)
-    }
+    expectRefused(refused)
   })
 
   it("Actor.make, Actor.behaviour and Channel.make throw an InvalidOption naming what an untyped caller got wrong", () => {
@@ -134,18 +139,7 @@ describe("Task and Process options", () => {
           Actor.behaviour(Ok, Effect.succeed({ A: () => Effect.succeed(1) }), { module, onFailure: "retry" as never })
       ]
     ]
-    for (const [option, make] of refused) {
-      const thrown = (() => {
-        try {
-          make()
-          return undefined
-        } catch (error) {
-          return error
-        }
-      })()
-      expect(thrown, option).toBeInstanceOf(TroupeError.InvalidOption)
-      expect((thrown as TroupeError.InvalidOption).option).toBe(option)
-    }
+    expectRefused(refused)
   })
 
   it.effect("IpcPipe.make of something that is not a Schema is a defect that says so", () =>
