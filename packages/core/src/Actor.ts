@@ -32,7 +32,7 @@ import type * as Scope from "effect/Scope"
 import * as ActorRefs from "./internal/actor/actorRefs.ts"
 import * as Registry from "./internal/actor/actorRegistry.ts"
 import { callerModuleUrl } from "./internal/callsite.ts"
-import { describeValue, firstInvalid, oneOf } from "./internal/options.ts"
+import { firstInvalid, nonEmptyString, oneOf, refuse } from "./internal/options.ts"
 import { type AskError, InvalidOption, type MailboxFull } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Actor" as const
@@ -90,12 +90,7 @@ export const make = <const Name extends string, const Rpcs extends ReadonlyArray
   name: Name,
   protocol: Rpcs
 ): Actor<Name, Rpcs[number]> => {
-  const invalid = firstInvalid(
-    typeof name === "string" && name.length > 0
-      ? undefined
-      : new InvalidOption({ option: "name", reason: `must be a non-empty string, got ${describeValue(name)}` }),
-    protocolRefusal(protocol)
-  )
+  const invalid = firstInvalid(nonEmptyString("name", name), protocolRefusal(protocol))
   if (invalid !== undefined) throw invalid
   return {
     [TypeId]: TypeId,
@@ -106,15 +101,13 @@ export const make = <const Name extends string, const Rpcs extends ReadonlyArray
 
 /** Why `protocol` is not one: an array of `Rpc.make` messages, each tag once. */
 const protocolRefusal = (protocol: unknown): InvalidOption | undefined => {
-  const refuse = (reason: string) => new InvalidOption({ option: "protocol", reason })
-  if (!Array.isArray(protocol))
-    return refuse(`must be an array of messages made by Rpc.make, got ${describeValue(protocol)}`)
+  if (!Array.isArray(protocol)) return refuse("protocol", "must be an array of messages made by Rpc.make", protocol)
   const tags = new Set<string>()
   for (const [index, message] of protocol.entries()) {
-    if (!Rpc.isRpc(message))
-      return refuse(`[${index}] must be a message made by Rpc.make, got ${describeValue(message)}`)
+    if (!Rpc.isRpc(message)) return refuse("protocol", `[${index}] must be a message made by Rpc.make`, message)
     const tag = (message as Rpc.Any)._tag
-    if (tags.has(tag)) return refuse(`has two messages tagged ${JSON.stringify(tag)}`)
+    if (tags.has(tag))
+      return new InvalidOption({ option: "protocol", reason: `has two messages tagged ${JSON.stringify(tag)}` })
     tags.add(tag)
   }
   return undefined
@@ -242,16 +235,8 @@ export const behaviour = <A extends Any>(
   const invalid = firstInvalid(
     typeof actor === "object" && actor !== null && TypeId in actor
       ? undefined
-      : new InvalidOption({
-          option: "actor",
-          reason: `must be an actor made by Actor.make, got ${describeValue(actor)}`
-        }),
-    Effect.isEffect(build)
-      ? undefined
-      : new InvalidOption({
-          option: "build",
-          reason: `must be an Effect that builds the handlers, got ${describeValue(build)}`
-        }),
+      : refuse("actor", "must be an actor made by Actor.make", actor),
+    Effect.isEffect(build) ? undefined : refuse("build", "must be an Effect that builds the handlers", build),
     oneOf("onFailure", options?.onFailure, ["resume", "restart"])
   )
   if (invalid !== undefined) throw invalid

@@ -30,18 +30,17 @@ import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type * as Scope from "effect/Scope"
 import * as Calls from "./internal/ipc/calls.ts"
-import { describeValue } from "./internal/options.ts"
+import { nonEmptyString, refuse } from "./internal/options.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
 import type { Reply } from "./internal/wire/frame.ts"
 import * as ParentLink from "./internal/wire/parentLink.ts"
-import {
-  type ChannelError,
-  InvalidOption,
-  type RemoteDefect,
-  type ReplyValidationError,
-  type RequestValidationError,
-  type ResultEncodeError
+import type {
+  ChannelError,
+  RemoteDefect,
+  ReplyValidationError,
+  RequestValidationError,
+  ResultEncodeError
 } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Channel" as const
@@ -135,24 +134,15 @@ export const make = <const Name extends string, const Options extends Record<str
   name: Name,
   methods: Options
 ): Service<Name, { readonly [K in keyof Options]: MethodOf<Options[K]> }> => {
-  if (typeof name !== "string" || name.length === 0) {
-    throw new InvalidOption({ option: "name", reason: `must be a non-empty string, got ${describeValue(name)}` })
-  }
-  if (typeof methods !== "object" || methods === null) {
-    throw new InvalidOption({
-      option: "methods",
-      reason: `must be an object of methods, got ${describeValue(methods)}`
-    })
-  }
+  const invalidName = nonEmptyString("name", name)
+  if (invalidName !== undefined) throw invalidName
+  if (typeof methods !== "object" || methods === null) throw refuse("methods", "must be an object of methods", methods)
   const full: Record<string, Method<Schema.Top, Schema.Top, Schema.Top>> = {}
   for (const [method, options] of Object.entries(methods)) {
     for (const part of ["payload", "success", "error"] as const) {
       const schema: unknown = options?.[part]
       if (schema !== undefined && !Schema.isSchema(schema)) {
-        throw new InvalidOption({
-          option: `${method}.${part}`,
-          reason: `must be a Schema, got ${describeValue(schema)}`
-        })
+        throw refuse(`${method}.${part}`, "must be a Schema", schema)
       }
     }
     full[method] = {

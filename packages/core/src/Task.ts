@@ -28,8 +28,8 @@ import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { callerModuleUrl } from "./internal/callsite.ts"
 import { assertOneEffect } from "./internal/oneEffect.ts"
-import { describeValue, firstInvalid, nonNegativeInteger, positiveDuration } from "./internal/options.ts"
-import { DuplicateTaskName, InvalidOption } from "./TroupeError.ts"
+import { firstInvalid, nonEmptyString, nonNegativeInteger, positiveDuration, refuse } from "./internal/options.ts"
+import { DuplicateTaskName } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Task" as const
 
@@ -211,7 +211,7 @@ export const make = <
   }
 ): Task<Name, PayloadSchema<P>, S, E> => {
   if (typeof options !== "object" || options === null) {
-    throw new InvalidOption({ option: "options", reason: `must be an object, got ${describeValue(options)}` })
+    throw refuse("options", "must be an object", options)
   }
   const moduleUrl = options.module === undefined ? callerModuleUrl(make) : () => options.module!
   if (moduleUrl === undefined) {
@@ -220,12 +220,8 @@ export const make = <
     )
   }
   const invalid = firstInvalid(
-    typeof name === "string" && name.length > 0
-      ? undefined
-      : new InvalidOption({ option: "name", reason: `must be a non-empty string, got ${describeValue(name)}` }),
-    typeof options.handler === "function"
-      ? undefined
-      : new InvalidOption({ option: "handler", reason: `must be a function, got ${describeValue(options.handler)}` }),
+    nonEmptyString("name", name),
+    typeof options.handler === "function" ? undefined : refuse("handler", "must be a function", options.handler),
     positiveDuration("timeout", options.timeout),
     nonNegativeInteger("retries", options.retries)
   )

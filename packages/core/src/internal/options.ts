@@ -22,7 +22,8 @@ export const durationMillis = (input: Duration.Input): number => {
   }
 }
 
-const refuse = (option: string, reason: string, value: unknown) =>
+/** A refusal of `option`: what it must be (`reason`), and what it was. */
+export const refuse = (option: string, reason: string, value: unknown): InvalidOption =>
   new InvalidOption({ option, reason: `${reason}, got ${describeValue(value)}` })
 
 /** A value as a message shows it: strings quoted, objects as JSON where they can be. */
@@ -66,6 +67,10 @@ export const nonNegativeInteger = (option: string, n: number | undefined): Inval
 /** A positive number (not necessarily an integer). */
 export const positiveNumber = (option: string, n: number | undefined): InvalidOption | undefined =>
   n === undefined || n > 0 ? undefined : refuse(option, "must be positive", n)
+
+/** A name: a string with something in it. */
+export const nonEmptyString = (option: string, value: unknown): InvalidOption | undefined =>
+  typeof value === "string" && value.length > 0 ? undefined : refuse(option, "must be a non-empty string", value)
 
 /** One of the `allowed` strings. */
 export const oneOf = (option: string, value: unknown, allowed: ReadonlyArray<string>): InvalidOption | undefined =>

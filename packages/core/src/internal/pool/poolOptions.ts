@@ -7,9 +7,8 @@ import type * as Duration from "effect/Duration"
 import type { MapOptions, OfferOptions, Options } from "../../Pool.ts"
 import * as RestartPolicy from "../../RestartPolicy.ts"
 import * as Task from "../../Task.ts"
-import { InvalidOption } from "../../TroupeError.ts"
+import type { InvalidOption } from "../../TroupeError.ts"
 import {
-  describeValue,
   durationMillis,
   firstInvalid,
   nonNegativeDuration,
@@ -18,6 +17,7 @@ import {
   positiveDuration,
   positiveInteger,
   positiveNumber,
+  refuse,
   stringArray,
   stringRecord,
   thrown
@@ -71,20 +71,14 @@ export const validate = (options: Options): InvalidOption | undefined =>
 const tasksOf = (tasks: unknown): InvalidOption | undefined =>
   tasks === undefined || (Array.isArray(tasks) && tasks.every(Task.isTask))
     ? undefined
-    : new InvalidOption({
-        option: "tasks",
-        reason: `must be an array of tasks made by Task.make, got ${describeValue(tasks)}`
-      })
+    : refuse("tasks", "must be an array of tasks made by Task.make", tasks)
 
 /** `initializer`: a task made by `Task.make`, with its payload. */
 const initializerOf = (initializer: unknown): InvalidOption | undefined =>
   initializer === undefined ||
   (typeof initializer === "object" && initializer !== null && Task.isTask((initializer as { task: unknown }).task))
     ? undefined
-    : new InvalidOption({
-        option: "initializer",
-        reason: `must be { task, payload } with a task made by Task.make, got ${describeValue(initializer)}`
-      })
+    : refuse("initializer", "must be { task, payload } with a task made by Task.make", initializer)
 
 /** The first invalid per-call option, or `undefined` (`null`, from an untyped caller, is no options). */
 export const validateCall = (call: (OfferOptions & MapOptions) | undefined): InvalidOption | undefined =>
