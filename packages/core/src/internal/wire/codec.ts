@@ -362,11 +362,8 @@ const asEffect = <R>(
 const kindOf = (value: unknown): string => {
   if (value === undefined || value === null) return String(value)
   if (typeof value === "object" || typeof value === "function") {
-    const name = safely(
-      () => (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name,
-      undefined
-    )
-    return typeof name === "string" && name !== "" ? `a ${name}` : `an ${typeof value}`
+    const name = Contract.constructorName(value)
+    return name === undefined ? `an ${typeof value}` : Contract.article(name)
   }
   return `the ${typeof value} ${textOf(value)}`
 }

@@ -167,7 +167,8 @@ const pathOf = (path: ReadonlyArray<string | number>): string => {
   return text
 }
 
-const constructorName = (value: object): string | undefined => {
+/** The name of a value's constructor, read without trusting the value; `undefined` when it has none. */
+export const constructorName = (value: object): string | undefined => {
   try {
     const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
     return typeof name === "string" && name !== "" ? name : undefined
@@ -177,7 +178,7 @@ const constructorName = (value: object): string | undefined => {
 }
 
 // "a Uint8Array", "an Int32Array": a leading U is read "you" in these names.
-const article = (name: string): string => (/^[AEIO]/.test(name) ? `an ${name}` : `a ${name}`)
+export const article = (name: string): string => (/^[AEIO]/.test(name) ? `an ${name}` : `a ${name}`)
 
 const isShared = (view: ArrayBufferView): boolean =>
   typeof SharedArrayBuffer === "function" && view.buffer instanceof SharedArrayBuffer
