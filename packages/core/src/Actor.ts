@@ -482,13 +482,14 @@ export interface ActorRef<A extends Any> {
   ) => Effect.Effect<void, AskError>
   /**
    * `tell` that does not wait for room: `MailboxFull` at once, or after
-   * `wait` if given.
+   * `wait` if given. A `wait` that is not a duration of zero or more is an
+   * `InvalidOption`, and nothing is sent.
    */
   readonly offer: <Tag extends Messages<A>["_tag"]>(
     tag: Tag,
     payload: Rpc.Payload<Rpc.ExtractTag<Messages<A>, Tag>>,
     options?: { readonly wait?: Duration.Input | undefined }
-  ) => Effect.Effect<void, AskError | MailboxFull>
+  ) => Effect.Effect<void, AskError | MailboxFull | InvalidOption>
   /** Messages in the mailbox now: waiting, and sent but not answered. */
   readonly depth: Effect.Effect<number>
 }

@@ -163,6 +163,31 @@ it.live("sending 10,000 refs hosts one endpoint per actor, reused, released when
   })
 )
 
+it.live(
+  "an offer whose wait is not a duration of zero or more is an InvalidOption, from the parent or a child; nothing is sent",
+  () =>
+    withActors((counter, relay) =>
+      Effect.gen(function* () {
+        for (const wait of [-5, Number.NaN, "abc", null]) {
+          // Refused before the mailbox is looked at: with room in it (as here), and when full (below).
+          const local = yield* Effect.flip(counter.offer("Increment", { by: 1 }, { wait: wait as number }))
+          expect(local).toMatchObject({ _tag: "InvalidOption", option: "wait" })
+          // NaN is no JSON value: a child cannot be sent one.
+          if (!Number.isNaN(wait))
+            expect(yield* relay.ask("OfferWith", { target: counter, wait })).toBe("InvalidOption")
+        }
+        expect(yield* counter.ask("Get", undefined)).toBe(0)
+        // The counter's mailbox (one place) is taken: a bad wait used to reach the mailbox's timer and die there.
+        yield* counter.tell("Sleep", { ms: 1000 })
+        const full = yield* Effect.flip(counter.offer("Increment", { by: 1 }, { wait: "abc" as never }))
+        expect(full).toMatchObject({ _tag: "InvalidOption", option: "wait" })
+        expect(yield* relay.ask("OfferWith", { target: counter, wait: "abc" })).toBe("InvalidOption")
+        expect(yield* relay.ask("OfferWith", { target: counter, wait: 0 })).toBe("MailboxFull")
+        expect(yield* counter.ask("Get", undefined)).toBe(0)
+      })
+    )
+)
+
 it.live("an interrupted ask from a child is cancelled in the parent: the message never reaches the actor", () =>
   withActors((counter, relay) =>
     Effect.gen(function* () {

@@ -25,6 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Semaphore from "effect/Semaphore"
 import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "../../TroupeError.ts"
+import { nonNegativeDuration } from "../options.ts"
 import type { TimeSource } from "../timeSource.ts"
 import * as Codec from "../wire/codec.ts"
 import { isActorCrash, type Reply } from "../wire/frame.ts"
@@ -197,6 +198,8 @@ export class ActorCell implements Tenant {
     return Effect.suspend(() => {
       const codable = this.codableOf(tag)
       if (Exit.isFailure(codable)) return codable
+      const badWait = nonNegativeDuration("wait", wait)
+      if (badWait !== undefined) return Exit.fail(badWait)
       const encoded = Codec.encodePayloadExit(codable.value, payload)
       if (Exit.isFailure(encoded)) return encoded
       return this.post(tag, encoded.value, mode, wait, (reply) =>

@@ -45,6 +45,7 @@ import {
   ResultEncodeError,
   SpawnError
 } from "../../TroupeError.ts"
+import { nonNegativeDuration } from "../options.ts"
 import * as Codec from "../wire/codec.ts"
 import * as Endpoints from "../wire/endpoints.ts"
 import type { Reply } from "../wire/frame.ts"
@@ -256,6 +257,8 @@ const remoteRef = <A extends Actor.Any>(actor: A, key: string, endpoint: string)
           })
         )
       }
+      const badWait = nonNegativeDuration("wait", wait)
+      if (badWait !== undefined) return Effect.fail(badWait)
       const waitMs = wait === undefined ? undefined : DurationModule.toMillis(wait)
       return ParentLink.callWith(actor.name, endpoint, methodOf(mode, tag, waitMs), codable, payload).pipe(
         Effect.catchIf(
