@@ -173,6 +173,10 @@ export interface Template<Args> {
   readonly mailbox?: Actor.MailboxOptions | undefined
   /** The Schema of the arguments: they reach the actor as a value (`Actor.startArgs`); a bad one is refused at `startChild`. */
   readonly args?: Schema.Codec<Args, any, any, never> | undefined
+  /**
+   * The child's process options, from its arguments. One that throws fails `startChild` with `ChildStartFailed`;
+   * options of the wrong kind are an `InvalidSupervisorSpec`.
+   */
   readonly start: (args: Args) => ProcessOptions
 }
 

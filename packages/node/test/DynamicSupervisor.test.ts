@@ -188,6 +188,50 @@ it.live(
 )
 
 it.live(
+  "a template's start gives only process options: one that throws is ChildStartFailed, bad options are refused, nothing starts",
+  () =>
+    Effect.gen(function* () {
+      const withStart = (start: (args: { readonly name: string }) => unknown) =>
+        Supervisor.template(ConnBehaviour, { shutdown: 2000, start: start as () => Supervisor.ProcessOptions })
+      const throws = yield* Supervisor.startDynamic(
+        {},
+        withStart(() => {
+          throw new Error("no such tenant")
+        })
+      )
+      expect(yield* Effect.flip(throws.startChild({ name: "a" }))).toMatchObject({
+        _tag: "ChildStartFailed",
+        child: "1",
+        message: "its template's start threw: no such tenant"
+      })
+      for (const [options, field] of [
+        [{ env: 5 }, "2.env"],
+        [{ execArgv: "--inspect" }, "3.execArgv"]
+      ] as const) {
+        const sup = yield* Supervisor.startDynamic(
+          {},
+          withStart(() => options)
+        )
+        const id = field.split(".")[0]!
+        expect(yield* Effect.flip(sup.startChild({ name: "b" }, { id }))).toMatchObject({
+          _tag: "InvalidSupervisorSpec",
+          field
+        })
+        expect(yield* sup.whichChildren).toEqual([])
+      }
+      // It cannot change what the template fixes: the child keeps its id and restart type.
+      const sneaky = yield* Supervisor.startDynamic(
+        {},
+        withStart((args) => ({ id: "other", restart: "bogus", env: { CONN_NAME: args.name } }))
+      )
+      const id = yield* sneaky.startChild({ name: "c" })
+      expect(id).toBe("1")
+      expect((yield* sneaky.ref(id, Conn).ask("Info", undefined)).name).toBe("c")
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+it.live(
   "a worker whose actor calls Actor.ignore is recorded, not running; restartChild starts it once it no longer ignores",
   () =>
     Effect.gen(function* () {

@@ -673,6 +673,10 @@ it.live(
         [{}, [ok, { ...worker("w"), shutdown: -1 }], "w.shutdown"],
         [{}, [ok, { ...worker("w"), shutdown: Number.NaN }], "w.shutdown"],
         [{}, [ok, { ...worker("w"), mailbox: { capacity: 0 } }], "w.mailbox"],
+        // Process options of the wrong kind: an `execArgv` string used to become the child's script, which failed.
+        [{}, [ok, { ...worker("w"), env: 5 }], "w.env"],
+        [{}, [ok, { ...worker("w"), env: { A: 1 } }], "w.env"],
+        [{}, [ok, { ...worker("w"), execArgv: "--inspect" }], "w.execArgv"],
         [{}, [ok, { ...worker("w"), id: "" }], "children[1].id"],
         [{}, [ok, ok], "children[1].id"],
         [{}, [ok, 42], "children[1]"],

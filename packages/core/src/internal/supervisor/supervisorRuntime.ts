@@ -666,6 +666,16 @@ export class Node {
         if (template === undefined)
           return Effect.fail(new ChildOperationFailed({ child: this.path, reason: "notFound" }))
         const childId = id ?? String(++this.nextDynamicId)
+        // The template's `start` gives the child's process options, and only those (it cannot change the child's
+        // id or restart type). One that throws fails this start, as a child that fails to start does.
+        let processOptions: Supervisor.ProcessOptions | undefined
+        try {
+          processOptions = template.start(args) ?? undefined
+        } catch (error) {
+          const path = this.path === "" ? childId : `${this.path}/${childId}`
+          const message = `its template's start threw: ${error instanceof Error ? error.message : String(error)}`
+          return Effect.fail(new ChildStartFailed({ child: path, message }))
+        }
         const spec: Supervisor.WorkerSpec = {
           _tag: "Worker",
           id: childId,
@@ -674,7 +684,8 @@ export class Node {
           shutdown: template.shutdown,
           mailbox: template.mailbox,
           significant: false,
-          ...template.start(args)
+          env: processOptions?.env,
+          execArgv: processOptions?.execArgv
         }
         const invalid = checkChildren([spec], this.path, "never")
         if (invalid !== undefined) return Effect.fail(invalid)

@@ -16,7 +16,7 @@ import * as Schema from "effect/Schema"
 import type * as Supervisor from "../../Supervisor.ts"
 import { InvalidSupervisorSpec } from "../../TroupeError.ts"
 import { resolveMailbox } from "../actor/actorCell.ts"
-import { durationMillis } from "../options.ts"
+import { durationMillis, stringArray, stringRecord } from "../options.ts"
 
 const strategies: ReadonlyArray<unknown> = ["oneForOne", "oneForAll", "restForOne"]
 const autoShutdowns: ReadonlyArray<unknown> = ["never", "anySignificant", "allSignificant"]
@@ -149,7 +149,19 @@ const checkChild = (
     return checkOptions(child.options, `${path}.`) ?? checkTemplate(`${path}.template`, child.template)
   }
   if (child._tag === "Service") return undefined
-  return checkBehaviour(`${path}.behaviour`, child.behaviour) ?? checkMailbox(`${path}.mailbox`, child.mailbox)
+  return (
+    checkBehaviour(`${path}.behaviour`, child.behaviour) ??
+    checkMailbox(`${path}.mailbox`, child.mailbox) ??
+    checkProcessOptions(path, child)
+  )
+}
+
+/** A worker's process options (`env`, `execArgv`), checked as `Process.start` checks its own. */
+const checkProcessOptions = (path: string, options: Record<string, unknown>): InvalidSupervisorSpec | undefined => {
+  const refusal = stringRecord("env", options.env) ?? stringArray("execArgv", options.execArgv)
+  return refusal === undefined
+    ? undefined
+    : new InvalidSupervisorSpec({ field: `${path}.${refusal.option}`, reason: refusal.reason })
 }
 
 const checkBehaviour = (field: string, behaviour: unknown): InvalidSupervisorSpec | undefined => {
