@@ -74,7 +74,8 @@ export interface Job<out Payload = unknown> {
  * `pick(workers, job)` returns the index into `workers` of a worker that
  * has room for `job` (see `hasRoom`), or `undefined` when none fits and the
  * job must wait. The pool calls it again when a worker frees up or changes
- * state.
+ * state. A `pick` that throws, or returns anything else, fails the job it
+ * was placing with that error as a defect; the pool serves on.
  *
  * @example
  * ```ts

@@ -7,7 +7,7 @@
  * holds its worker until the test opens the gate.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Pool, Task, TestTransport, Transport } from "@troupe/core"
+import { Balancer, Pool, Task, TestTransport, Transport } from "@troupe/core"
 import { Cause, Effect, Exit, Fiber, Schema, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { ServingChild } from "../src/internal/wire/servingChild.ts"
@@ -408,6 +408,63 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
         expect(Exit.isSuccess(yield* joinSoon(running))).toBe(true)
       })
     )
+  )
+})
+
+describe("Pool over TestTransport, under TestClock: a user's balancer", () => {
+  it.effect(
+    "one that throws, or picks what is not a worker with room, fails only the job it placed; the pool serves on",
+    () => {
+      let mode: "right" | "throws" | "past the end" | "busy worker" = "right"
+      const leastBusy = Balancer.leastBusy()
+      const balancer: Balancer.Balancer = {
+        name: "moody",
+        pick: (workers, job) => {
+          if (mode === "throws") throw new Error("no worker for you")
+          if (mode === "past the end") return workers.length
+          if (mode === "busy worker") return 0
+          return leastBusy.pick(workers, job)
+        }
+      }
+      return withPool({ size: 1, prefetch: 0, balancer }, ({ pool }) =>
+        Effect.gen(function* () {
+          yield* pool.ready
+          const defectOf = (exit: Exit.Exit<unknown, unknown>) =>
+            Exit.isFailure(exit) ? String(Cause.squash(exit.cause)) : "succeeded"
+          mode = "throws"
+          expect(defectOf(yield* Effect.exit(pool.apply(Record, 1)))).toBe("Error: no worker for you")
+          mode = "past the end"
+          expect(defectOf(yield* Effect.exit(pool.apply(Record, 2)))).toBe(
+            'Error: the balancer "moody" picked 1, not the index of a worker with room (Balancer.hasRoom)'
+          )
+          // The only worker runs Gate: it has no room for another job.
+          mode = "right"
+          const gateCall = yield* holdWorker(pool)
+          mode = "busy worker"
+          expect(defectOf(yield* Effect.exit(pool.apply(Record, 3)))).toContain('"moody" picked 0, not the index')
+          mode = "right"
+          openGate()
+          expect(Exit.isSuccess(yield* joinSoon(gateCall))).toBe(true)
+          expect(yield* pool.apply(Record, 4)).toBe(4)
+          expect(ran).toEqual(["Gate 0", "Record 4"])
+          expect((yield* pool.stats).queued).toBe(0)
+        })
+      )
+    }
+  )
+
+  it.effect("one that is not a Balancer is an InvalidOption at Pool.make", () =>
+    Effect.gen(function* () {
+      for (const balancer of [5, {}, { name: "x", pick: "first" }]) {
+        const error = yield* Effect.flip(
+          Pool.make({ tasks, balancer: balancer as never }).pipe(
+            Effect.scoped,
+            Effect.provideService(Transport.Transport, TestTransport.make().transport)
+          )
+        )
+        expect(error).toMatchObject({ _tag: "InvalidOption", option: "balancer" })
+      }
+    })
   )
 })
 

@@ -29,6 +29,7 @@ import {
   TaskTimeout,
   WorkerCrashed
 } from "../../TroupeError.ts"
+import { describeValue } from "../options.ts"
 import { replaySpans, type Trace } from "../telemetry.ts"
 import type { Timer, TimeSource } from "../timeSource.ts"
 import * as Codec from "../wire/codec.ts"
@@ -462,7 +463,7 @@ export class Dispatcher {
           const deep = this.queue.length > this.options.size * concurrency
           this.limit = deep && job.prefetch ? concurrency + prefetch : concurrency
           this.module = job.items[0]!.run.module
-          const index = balancer.pick(this.slots, job)
+          const index = this.pick(job)
           if (index === undefined) {
             position++
             continue
@@ -470,6 +471,10 @@ export class Dispatcher {
           // The front job almost always: `shift` moves the array's start instead of copying the rest down.
           if (position === 0) this.queue.shift()
           else this.queue.splice(position, 1)
+          if (typeof index !== "number") {
+            for (const item of job.items) this.settle(item, Exit.die(index.defect))
+            continue
+          }
           now ??= this.clock.monotonicMillis()
           this.place(job, this.slots[index]!, now)
           placed = true
@@ -483,6 +488,32 @@ export class Dispatcher {
       else if (prefetch > 0 && balancer.keyed !== true && !this.closing) this.rebalance()
     } finally {
       this.pumping = false
+    }
+  }
+
+  /**
+   * The balancer's choice for `job`: the index of a worker with room, or
+   * `undefined` when the job waits. A balancer written by the pool's user can
+   * be wrong (its `pick` throws, or returns something else, such as an index
+   * past the workers or a worker without room): that job then fails with
+   * the error as a defect, and the pool serves on, instead of the error
+   * stopping the pump with the job left queued for ever.
+   */
+  private pick(job: Job): number | undefined | { readonly defect: unknown } {
+    const balancer = this.options.balancer
+    let index: unknown
+    try {
+      index = balancer.pick(this.slots, job)
+    } catch (defect) {
+      return { defect }
+    }
+    if (index === undefined) return undefined
+    const slot = Number.isInteger(index) ? this.slots[index as number] : undefined
+    if (slot !== undefined && slot.available && slot.inFlight < slot.capacity) return index as number
+    return {
+      defect: new Error(
+        `the balancer ${JSON.stringify(balancer.name)} picked ${describeValue(index)}, not the index of a worker with room (Balancer.hasRoom)`
+      )
     }
   }
 

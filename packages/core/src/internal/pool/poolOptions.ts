@@ -53,6 +53,7 @@ export const validate = (options: Options): InvalidOption | undefined =>
     positiveDuration("period", options.period),
     oneOf("onExceeded", options.onExceeded, ["degrade", "giveUp"]),
     oneOf("start", options.start, ["eager", "lazy"]),
+    balancerOf(options.balancer),
     tasksOf(options.tasks),
     initializerOf(options.initializer),
     stringArray("execArgv", options.execArgv),
@@ -66,6 +67,13 @@ export const validate = (options: Options): InvalidOption | undefined =>
       ? undefined
       : thrown("backoff", () => RestartPolicy.backoffDelay(0, options.backoff!, 0))
   )
+
+/** `balancer`: an object with a `pick` function (see `Balancer.Balancer`). */
+const balancerOf = (balancer: unknown): InvalidOption | undefined =>
+  balancer === undefined ||
+  (typeof balancer === "object" && balancer !== null && typeof (balancer as { pick?: unknown }).pick === "function")
+    ? undefined
+    : refuse("balancer", "must be a Balancer: an object with a pick function", balancer)
 
 /** `tasks`: an array of tasks made by `Task.make` (a worker loads their modules). */
 const tasksOf = (tasks: unknown): InvalidOption | undefined =>
