@@ -509,7 +509,7 @@ export class Dispatcher {
     }
     if (index === undefined) return undefined
     const slot = Number.isInteger(index) ? this.slots[index as number] : undefined
-    if (slot !== undefined && slot.available && slot.inFlight < slot.capacity) return index as number
+    if (slot?.available && slot.inFlight < slot.capacity) return index as number
     return {
       defect: new Error(
         `the balancer ${JSON.stringify(balancer.name)} picked ${describeValue(index)}, not the index of a worker with room (Balancer.hasRoom)`
