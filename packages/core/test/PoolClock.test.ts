@@ -468,6 +468,40 @@ describe("Pool over TestTransport, under TestClock: a user's balancer", () => {
   )
 })
 
+describe("Pool over TestTransport, under TestClock: a map's onProgress", () => {
+  it.effect("one that throws fails its map with the error as a defect, once; the calls beside it settle", () =>
+    withPool({ size: 2, prefetch: 0 }, ({ pool }) =>
+      Effect.gen(function* () {
+        yield* pool.ready
+        let calls = 0
+        const onProgress = () => {
+          calls++
+          throw new Error("the progress bar broke")
+        }
+        const beside = yield* Effect.forkChild(pool.map(Record, [100, 101, 102], { chunkSize: 1 }))
+        const exit = yield* Effect.exit(pool.map(Record, [1, 2, 3, 4], { chunkSize: 1, onProgress }))
+        expect(Exit.isFailure(exit) && String(Cause.squash(exit.cause))).toBe("Error: the progress bar broke")
+        expect(calls).toBe(1)
+        expect(yield* joinSoon(beside)).toEqual([100, 101, 102])
+        expect(yield* pool.apply(Record, 5)).toBe(5)
+        // An empty map reports once, as finished: the same.
+        const empty = yield* Effect.exit(pool.map(Record, [], { onProgress }))
+        expect(Exit.isFailure(empty) && String(Cause.squash(empty.cause))).toBe("Error: the progress bar broke")
+      })
+    )
+  )
+
+  it.effect("one that is not a function is an InvalidOption, and nothing runs", () =>
+    withPool({ size: 1 }, ({ pool }) =>
+      Effect.gen(function* () {
+        const error = yield* Effect.flip(pool.map(Record, [1, 2], { onProgress: 42 as never }))
+        expect(error).toMatchObject({ _tag: "InvalidOption", option: "onProgress" })
+        expect(ran).toEqual([])
+      })
+    )
+  )
+})
+
 describe("Pool over TestTransport, under TestClock: supervision and shutdown", () => {
   const backoff = { min: "100 millis", max: "1 second", randomFactor: 0 } as const
 

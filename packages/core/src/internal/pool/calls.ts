@@ -103,13 +103,29 @@ export const makeCalls = (options: CallsOptions): { readonly calls: Calls; reado
     settle: Settle<A>
   ): Effect.Effect<A, any> => {
     const results: Array<unknown> = new Array(payloads.length)
+    // A report callback that throws fails the call with its error as a defect (and is not called again): it runs
+    // in the reply path, where an error would stop the replies of other calls, or end the host process.
+    let progressDefect: { readonly defect: unknown } | undefined
+    const onProgress = call?.onProgress
     const progress =
-      call?.onProgress === undefined
+      onProgress === undefined
         ? undefined
-        : Progress.tracker(payloads.length, call.onProgress, undefined, monotonicMillis)
+        : Progress.tracker(
+            payloads.length,
+            (report) => {
+              if (progressDefect !== undefined) return
+              try {
+                onProgress(report)
+              } catch (defect) {
+                progressDefect = { defect }
+              }
+            },
+            undefined,
+            monotonicMillis
+          )
     if (payloads.length === 0) {
       progress?.end()
-      return Effect.succeed(results as A)
+      return progressDefect === undefined ? Effect.succeed(results as A) : Effect.die(progressDefect.defect)
     }
     let remaining = payloads.length
     const chunkSize = call?.chunkSize ?? Math.max(1, Math.ceil(payloads.length / (4 * size)))
@@ -133,13 +149,16 @@ export const makeCalls = (options: CallsOptions): { readonly calls: Calls; reado
           (index, exit, cancelRest) => {
             remaining--
             progress?.item(Exit.isFailure(exit))
-            const early = settle(results, index, exit, cancelRest)
+            const early =
+              progressDefect === undefined
+                ? settle(results, index, exit, cancelRest)
+                : cancelRest.pipe(Effect.andThen(Effect.die(progressDefect.defect)))
             if (early !== undefined) {
               progress?.end()
               finish(early)
             } else if (remaining === 0) {
               progress?.end()
-              finish(Effect.succeed(results as A))
+              finish(progressDefect === undefined ? Effect.succeed(results as A) : Effect.die(progressDefect.defect))
             }
           }
         )

@@ -96,7 +96,10 @@ export const validateCall = (call: (OfferOptions & MapOptions) | undefined): Inv
         positiveInteger("chunkSize", call.chunkSize),
         nonNegativeInteger("retries", call.retries),
         positiveDuration("timeout", call.timeout),
-        nonNegativeDuration("wait", call.wait)
+        nonNegativeDuration("wait", call.wait),
+        call.onProgress === undefined || typeof call.onProgress === "function"
+          ? undefined
+          : refuse("onProgress", "must be a function", call.onProgress)
       )
 
 /** A deadline a timer can hold: beyond about 24.8 days (or infinite) means none. */
