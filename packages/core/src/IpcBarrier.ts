@@ -25,6 +25,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Channel from "./Channel.ts"
 import * as Hosted from "./internal/ipc/hosted.ts"
+import { refuse } from "./internal/options.ts"
 import { BrokenBarrier } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/IpcBarrier" as const
@@ -104,7 +105,8 @@ interface Round {
 /**
  * Creates a barrier for `parties` parties in this process, hosted until the
  * scope closes (waiting calls then fail with `ChannelError`, and so do
- * later calls). `parties` below 1 is taken as 1.
+ * later calls). `parties` is a positive integer: anything else is a defect,
+ * an `InvalidOption`.
  *
  * @example
  * ```ts
@@ -122,7 +124,10 @@ interface Round {
  */
 export const make = (parties: number): Effect.Effect<IpcBarrier, never, Scope.Scope> =>
   Effect.suspend(() => {
-    const size = Math.max(1, Math.floor(parties))
+    if (!Number.isSafeInteger(parties) || parties < 1) {
+      return Effect.die(refuse("parties", "must be a positive integer", parties))
+    }
+    const size = parties
     const fresh = (): Round => ({ arrived: 0, passed: false, released: Deferred.makeUnsafe() })
     let round = fresh()
     let broken: BrokenBarrier | undefined

@@ -71,11 +71,14 @@ export interface IpcQueue<A> {
   readonly handle: Channel.Handle<Channel.Any>
 }
 
+/** How many items a take may bring: below 1 is taken as 1, `Infinity` as all there are; `NaN` is refused. */
+const TakeMax = Schema.Number.check(Schema.makeFilter((n: number) => !Number.isNaN(n) || "a number of items, not NaN"))
+
 const TakeRequest = Schema.Struct({
   session: Schema.String,
   /** The take's id, unique in the tree: what the host files the items under in an acknowledged queue. */
   take: Schema.String,
-  max: Schema.Number,
+  max: TakeMax,
   wait: Schema.Boolean
 })
 
@@ -86,10 +89,10 @@ const serviceOf = Hosted.serviceMemo((item: Schema.Top) => {
     Open: Session.openMethod,
     Offer: { payload: items, error: QueueShutdown },
     Take: { payload: TakeRequest, success: items, error: QueueShutdown },
-    GiveBack: { payload: Schema.Struct({ session: Schema.String, take: Schema.String, count: Schema.Number, items }) },
+    GiveBack: { payload: Schema.Struct({ session: Schema.String, take: Schema.String, count: Schema.Int, items }) },
     Size: { success: Schema.Number },
     Shutdown: {},
-    TaskDone: { payload: Schema.Struct({ session: Schema.String, count: Schema.Number }), error: QueueTaskDoneError },
+    TaskDone: { payload: Schema.Struct({ session: Schema.String, count: Schema.Int }), error: QueueTaskDoneError },
     Join: {}
   })
 })
@@ -388,7 +391,7 @@ export const make = <S extends Schema.Top>(
     }
 
     const taskDone = (request: { readonly session: string; readonly count: number }) => {
-      const count = Math.floor(request.count)
+      const count = request.count
       if (count < 0) return Effect.fail(new QueueTaskDoneError({ count, outstanding: unfinished }))
       const entries = acknowledged ? held.get(request.session) : undefined
       const outstanding = acknowledged ? Math.min(entries?.length ?? 0, unfinished) : unfinished

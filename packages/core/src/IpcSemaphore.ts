@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Channel from "./Channel.ts"
 import * as Hosted from "./internal/ipc/hosted.ts"
+import { refuse } from "./internal/options.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
 import * as Session from "./Session.ts"
 import { SemaphoreError } from "./TroupeError.ts"
@@ -130,7 +131,7 @@ const invalidCount = (message: string) => new SemaphoreError({ reason: "InvalidC
 export const make = (permits: number): Effect.Effect<IpcSemaphore, never, Scope.Scope> =>
   Effect.suspend(() => {
     if (!Number.isSafeInteger(permits) || permits < 1) {
-      return Effect.die(new RangeError(`IpcSemaphore.make: permits must be an integer of at least 1, got ${permits}`))
+      return Effect.die(refuse("permits", "must be an integer of at least 1", permits))
     }
     const sessions = Session.makeTable()
     const waiters = new Set<Waiter>()

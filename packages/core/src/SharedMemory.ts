@@ -18,6 +18,7 @@
  */
 import * as Schema from "effect/Schema"
 import * as SchemaGetter from "effect/SchemaGetter"
+import { refuse } from "./internal/options.ts"
 import { markShared, markTransferred } from "./internal/wire/contract.ts"
 
 /**
@@ -135,7 +136,8 @@ export const Float64: Schema.declare<Shared<Float64ArrayConstructor>> = sharedAr
 
 /**
  * A new typed array of `length` zeroed elements over a new
- * `SharedArrayBuffer`.
+ * `SharedArrayBuffer`. A `length` that is not an integer of 0 or more
+ * throws an `InvalidOption`.
  *
  * @example
  * ```ts
@@ -148,10 +150,12 @@ export const Float64: Schema.declare<Shared<Float64ArrayConstructor>> = sharedAr
  * @since 0.1.0
  * @category constructors
  */
-export const allocate = <C extends TypedArrayConstructor>(kind: C, length: number): Shared<C> =>
-  new (kind as unknown as new (buffer: SharedArrayBuffer) => Shared<C>)(
+export const allocate = <C extends TypedArrayConstructor>(kind: C, length: number): Shared<C> => {
+  if (!Number.isSafeInteger(length) || length < 0) throw refuse("length", "must be an integer of 0 or more", length)
+  return new (kind as unknown as new (buffer: SharedArrayBuffer) => Shared<C>)(
     new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT)
   )
+}
 
 /**
  * The Schema of an `ArrayBuffer` moved (not copied) to or from a worker

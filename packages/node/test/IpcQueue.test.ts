@@ -150,6 +150,26 @@ it.effect("in the host process: join waits for taskDone of every item; too many 
   }).pipe(Effect.scoped)
 )
 
+it.effect("in the host process: counts that are NaN or fractional are typed errors, and change nothing", () =>
+  Effect.gen(function* () {
+    const queue = yield* ints(10)
+    yield* IpcQueue.offerAll(queue, [1, 2, 3])
+    const joining = yield* Effect.forkChild(IpcQueue.join(queue))
+    // A take of NaN items used to take none and say so; a stream whose prefetch was NaN emitted undefined for ever.
+    expect(yield* Effect.flip(IpcQueue.takeUpTo(queue, Number.NaN))).toMatchObject({ _tag: "RequestValidationError" })
+    const streamed = IpcQueue.stream(queue, { prefetch: Number.NaN }).pipe(Stream.take(5), Stream.runCollect)
+    expect(yield* Effect.flip(streamed)).toMatchObject({ _tag: "RequestValidationError" })
+    expect(yield* IpcQueue.size(queue)).toBe(3)
+    expect(yield* IpcQueue.takeUpTo(queue, Number.POSITIVE_INFINITY)).toEqual([1, 2, 3])
+    // A taskDone of NaN used to make the count of unfinished items NaN: join then waited for ever.
+    for (const count of [Number.NaN, 1.5]) {
+      expect(yield* Effect.flip(IpcQueue.taskDone(queue, count))).toMatchObject({ _tag: "RequestValidationError" })
+    }
+    yield* IpcQueue.taskDone(queue, 3)
+    yield* Fiber.join(joining)
+  }).pipe(Effect.scoped)
+)
+
 it.effect("in the host process: an acknowledged queue acknowledges with taskDone, only what this process took", () =>
   Effect.gen(function* () {
     const queue = yield* ints(10, true)

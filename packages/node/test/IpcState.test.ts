@@ -7,7 +7,7 @@
  * waiting party is SIGKILLed.
  */
 import { it } from "@effect/vitest"
-import { IpcBarrier, IpcEvent, IpcPipe, Process, SharedMap } from "@troupe/core"
+import { IpcBarrier, IpcEvent, IpcPipe, IpcSemaphore, Process, SharedMap, SharedMemory } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Cause, Effect, Exit, Fiber, Option, Schema, Scope, Stream } from "effect"
 import { expect } from "vitest"
@@ -272,6 +272,26 @@ for (const backend of backends) {
     120_000
   )
 }
+
+it.effect(
+  "a barrier's parties, a semaphore's permits and a shared array's length that are not counts are an InvalidOption",
+  () =>
+    Effect.gen(function* () {
+      const defectOf = <A, E>(made: Effect.Effect<A, E, Scope.Scope>) =>
+        Effect.map(Effect.exit(Effect.scoped(made)), (exit) => (Exit.isFailure(exit) ? Cause.squash(exit.cause) : exit))
+      // A barrier of NaN parties used to release nobody, ever.
+      for (const parties of [Number.NaN, 2.5, Number.POSITIVE_INFINITY, 0]) {
+        expect(yield* defectOf(IpcBarrier.make(parties))).toMatchObject({ _tag: "InvalidOption", option: "parties" })
+      }
+      expect(yield* defectOf(IpcSemaphore.make(0))).toMatchObject({ _tag: "InvalidOption", option: "permits" })
+      for (const length of [1.5, Number.NaN, -1]) {
+        expect(() => SharedMemory.allocate(Uint8Array, length)).toThrow(
+          expect.objectContaining({ _tag: "InvalidOption", option: "length" })
+        )
+      }
+      expect(SharedMemory.allocate(Int32Array, 0).length).toBe(0)
+    })
+)
 
 it.live("closing the scope that made them fails waiting calls with ChannelError, never a hang", () =>
   Effect.gen(function* () {
