@@ -37,6 +37,7 @@ import type { Reply } from "./internal/wire/frame.ts"
 import * as ParentLink from "./internal/wire/parentLink.ts"
 import type {
   ChannelError,
+  PayloadTooLarge,
   RemoteDefect,
   ReplyValidationError,
   RequestValidationError,
@@ -181,11 +182,19 @@ export type Handlers<S extends Any, R = never> = {
 
 /**
  * Everything a call can fail with, besides the method's own typed error.
+ * `PayloadTooLarge`: a call from a pool's worker whose payload is over the
+ * pool's `maxPayloadBytes` (it is not sent).
  *
  * @since 0.1.0
  * @category models
  */
-export type CallError = ChannelError | RequestValidationError | ReplyValidationError | ResultEncodeError | RemoteDefect
+export type CallError =
+  | ChannelError
+  | RequestValidationError
+  | ReplyValidationError
+  | ResultEncodeError
+  | RemoteDefect
+  | PayloadTooLarge
 
 const codables = new WeakMap<Method<any, any, any>, Codec.Codable>()
 

@@ -7,7 +7,7 @@
  * within a bound that only catches hangs, with a typed error where it fails.
  */
 import { it } from "@effect/vitest"
-import { ActorDirectory, Channel, IpcLock, IpcQueue, Pool, PoolHandle, Supervisor } from "@troupe/core"
+import { ActorDirectory, Channel, IpcLock, IpcQueue, Pool, PoolHandle, SharedRef, Supervisor } from "@troupe/core"
 import { NodePool, NodeProcess } from "@troupe/node"
 import { Deferred, Effect, Exit, Fiber, Queue, Schema, Scope } from "effect"
 import { expect } from "vitest"
@@ -26,6 +26,7 @@ import {
   OfferUnknown,
   Probe,
   Produce,
+  SetShared,
   Square,
   WaitOnQueue
 } from "./fixtures/hostile.ts"
@@ -158,6 +159,23 @@ for (const backend of backends) {
           // The workers that saw all that are still the same two.
           const stats = yield* pool.stats
           expect(stats.workerStarts).toBe(2)
+        }).pipe(Effect.scoped)
+      )
+  )
+
+  it.live(
+    `${backend}: a call to a shared value over maxPayloadBytes is a PayloadTooLarge in the child, and its worker stays`,
+    () =>
+      // A frame limit below the payload: a process used to send the call anyway and be killed for its frame.
+      withPool(backend, { size: 1, maxPayloadBytes: 10_000, maxFrameBytes: 100_000 }, (pool) =>
+        Effect.gen(function* () {
+          yield* pool.ready
+          const ref = yield* SharedRef.make(Schema.String, "")
+          expect(yield* pool.apply(SetShared, { ref, size: 200_000 })).toBe("PayloadTooLarge")
+          expect(yield* SharedRef.get(ref)).toBe("")
+          expect(yield* pool.apply(SetShared, { ref, size: 100 })).toBe("ok:undefined")
+          expect((yield* SharedRef.get(ref)).length).toBe(100)
+          expect((yield* pool.stats).workerStarts).toBe(1)
         }).pipe(Effect.scoped)
       )
   )

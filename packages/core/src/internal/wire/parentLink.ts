@@ -30,18 +30,23 @@ type Answer = CallReply | CallRefused
 
 interface Link {
   send: ((frame: ChildMessage) => Promise<void>) | undefined
+  /** The runner's `maxPayloadBytes`: a call's payload over it is refused here, never sent (it could be a frame over the parent's limit, which ends the child). */
+  maxPayloadBytes: number | undefined
   readonly pending: Map<number, (answer: Answer) => void>
   next: number
 }
 
 const linkKey = Symbol.for("@troupe/core/Channel/parentLink")
 const holder = globalThis as { [linkKey]?: Link }
-if (holder[linkKey] === undefined) holder[linkKey] = { send: undefined, pending: new Map(), next: 0 }
+if (holder[linkKey] === undefined) {
+  holder[linkKey] = { send: undefined, maxPayloadBytes: undefined, pending: new Map(), next: 0 }
+}
 const link: Link = holder[linkKey]
 
-/** Connects this process's calls to its parent (a child's runner does it at start). */
-export const install = (send: (frame: ChildMessage) => Promise<void>): void => {
+/** Connects this process's calls to its parent (a child's runner does it at start), with the runner's payload limit. */
+export const install = (send: (frame: ChildMessage) => Promise<void>, maxPayloadBytes: number | undefined): void => {
   link.send = send
+  link.maxPayloadBytes = maxPayloadBytes
 }
 
 /** Settles the call the parent answered. */
@@ -175,6 +180,11 @@ export const callWith = (
 ): Effect.Effect<unknown, unknown> => {
   const encoded = Codec.encodePayloadExit(codable, payload)
   if (Exit.isFailure(encoded)) return encoded
+  // A call that goes up the channel is held to the runner's payload limit (one served here is not).
+  if (link.maxPayloadBytes !== undefined && Endpoints.find(endpoint) === undefined) {
+    const tooLarge = Codec.checkPayloadSize(codable, encoded.value, link.maxPayloadBytes)
+    if (tooLarge !== undefined) return Exit.fail(tooLarge)
+  }
   const onLateReply =
     onLateSuccess === undefined
       ? undefined
