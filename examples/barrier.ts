@@ -28,7 +28,14 @@ export const Phases = Task.make("Phases", {
       return passed
     }).pipe(
       Effect.catchTag(
-        ["ChannelError", "RemoteDefect", "RequestValidationError", "ReplyValidationError", "ResultEncodeError"],
+        [
+          "ChannelError",
+          "RemoteDefect",
+          "RequestValidationError",
+          "ReplyValidationError",
+          "ResultEncodeError",
+          "PayloadTooLarge"
+        ],
         Effect.die
       )
     )
