@@ -145,13 +145,25 @@ export const schema = <K extends Schema.Top, V extends Schema.Top>(
  * @since 0.1.0
  * @category constructors
  */
+/** JSON text of an encoded key with every object's fields in sorted order: equal keys give equal text, whatever their field order. */
+const canonicalJson = (value: unknown): string => {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value) ?? "null"
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+  const record = value as Record<string, unknown>
+  const fields: Array<string> = []
+  for (const field of Object.keys(record).sort()) {
+    if (record[field] !== undefined) fields.push(`${JSON.stringify(field)}:${canonicalJson(record[field])}`)
+  }
+  return `{${fields.join(",")}}`
+}
+
 export const make = <K extends Schema.Top, V extends Schema.Top>(
   key: K,
   value: V
 ): Effect.Effect<SharedMap<K["Type"], V["Type"]>, never, Scope.Scope> =>
   Effect.suspend(() => {
     const encodeKey = Schema.encodeSync(Schema.toCodecJson(key) as unknown as Schema.Codec<unknown, unknown>)
-    const idOf = (k: unknown) => JSON.stringify(encodeKey(k))
+    const idOf = (k: unknown) => canonicalJson(encodeKey(k))
     const entries = new Map<string, { readonly key: unknown; value: unknown; version: number }>()
     // One counter for every write of every key: a version is never reused, so compare-and-set cannot be fooled.
     let clock = 0

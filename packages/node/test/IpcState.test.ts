@@ -51,6 +51,12 @@ it.effect("SharedMap: get, set, remove, has, size, keys, entries, clear; keys co
     expect(previous).toEqual(Option.some("c"))
     yield* SharedMap.clear(map)
     expect(yield* SharedMap.size(map)).toBe(0)
+    // A record's fields come in the order they were written: that order is not part of the key.
+    const tags = yield* SharedMap.make(Schema.Record(Schema.String, Schema.Int), Schema.String)
+    yield* SharedMap.set(tags, { a: 1, b: 2 }, "first")
+    yield* SharedMap.set(tags, { b: 2, a: 1 }, "second")
+    expect(yield* SharedMap.size(tags)).toBe(1)
+    expect(yield* SharedMap.get(tags, { a: 1, b: 2 })).toEqual(Option.some("second"))
   }).pipe(Effect.scoped)
 )
 
