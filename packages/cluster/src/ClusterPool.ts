@@ -35,20 +35,18 @@ import * as Cause from "effect/Cause"
 import * as ClusterError from "effect/cluster/ClusterError"
 import * as Entity from "effect/cluster/Entity"
 import * as EntityId from "effect/cluster/EntityId"
-import * as ShardId from "effect/cluster/ShardId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
-import * as Snowflake from "effect/cluster/Snowflake"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Rpc from "effect/rpc/Rpc"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as ShardClock from "./internal/shardClock.ts"
 import { failWhenStopped } from "./internal/stoppedEntity.ts"
 
 /**
@@ -123,48 +121,6 @@ const runnerStopped = (task: string) =>
     reason: "its runner stopped it while handing its shard over to another runner"
   })
 
-/**
- * When this runner acquired each shard, at the latest: the last time it was
- * seen not to own it. A call made before that may have reached the shard's
- * previous owner.
- */
-const shardClock = Effect.gen(function* () {
-  const sharding = yield* Sharding.Sharding
-  const config = yield* ShardingConfig.ShardingConfig
-  // The pool's entity lives in the default shard group.
-  const shards = Array.from({ length: config.shardsPerGroup }, (_, index) => ShardId.make("default", index + 1))
-  const since = new Map<string, number>()
-  const keyOf = (shard: ShardId.ShardId) => `${shard.group}:${shard.id}`
-  // The last look: every shard missing from `since` was not owned then.
-  let lastLook = Date.now()
-  const ownedSince = (shard: ShardId.ShardId): number | undefined => {
-    const key = keyOf(shard)
-    if (!sharding.hasShardId(shard)) {
-      since.delete(key)
-      return undefined
-    }
-    let owned = since.get(key)
-    if (owned === undefined) {
-      owned = lastLook
-      since.set(key, owned)
-    }
-    return owned
-  }
-  const look = Effect.sync(() => {
-    const now = Date.now()
-    for (const shard of shards) ownedSince(shard)
-    lastLook = now
-  })
-  yield* look.pipe(Effect.repeat(Schedule.spaced(Duration.millis(50))), Effect.forkScoped)
-  return {
-    /** Whether a call made at `createdAt` (ms) may have reached another owner of `shard`. */
-    predates: (shard: ShardId.ShardId, createdAt: number) => {
-      const owned = ownedSince(shard)
-      return owned === undefined || createdAt < owned
-    }
-  }
-})
-
 type AnyHandler = (request: Entity.Request<any>) => Effect.Effect<unknown, unknown>
 
 /**
@@ -197,14 +153,14 @@ export const layerRunner = (
   Layer.unwrap(
     Effect.gen(function* () {
       const pool = yield* PoolTag
-      const clock = yield* shardClock
+      const clock = yield* ShardClock.make
       const entity = entityOf(options.name ?? "pool", tasks)
       const build = Effect.gen(function* () {
         const address = yield* Entity.CurrentAddress
         const handlers: Record<string, AnyHandler> = {}
         for (const task of tasks) {
           handlers[task.name] = (request) =>
-            clock.predates(address.shardId, Snowflake.timestamp(request.requestId))
+            clock.predates(address.shardId, request.requestId)
               ? Effect.fail(runnerLost(task.name, request.requestId))
               : pool.apply(task, request.payload, { retries: 0 })
         }

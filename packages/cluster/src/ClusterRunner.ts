@@ -24,6 +24,10 @@
  * new owner's state; its write is refused, its instance stopped, and the
  * message left to the owner.
  *
+ * A volatile message runs at most once: one made before this runner acquired
+ * its key's shard, which the engine delivers again after the shard's
+ * previous owner died, is refused with `ActorDied` (it may have run there).
+ *
  * @since 0.1.0
  */
 import type * as Actor from "@troupe/core/Actor"
@@ -36,6 +40,8 @@ import * as Context from "effect/Context"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
 import type * as Sharding from "effect/cluster/Sharding"
+import type * as ShardingConfig from "effect/cluster/ShardingConfig"
+import type * as Snowflake from "effect/cluster/Snowflake"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -44,6 +50,7 @@ import type * as Rpc from "effect/rpc/Rpc"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
 import { clusterActorOf, type WireMessage } from "./internal/clusterEntity.ts"
+import * as ShardClock from "./internal/shardClock.ts"
 import * as SnapshotStore from "./internal/snapshotStore.ts"
 
 /**
@@ -97,6 +104,7 @@ const storedReply = (
 const serve = <A extends Actor.Any>(
   behaviour: Actor.Behaviour<A>,
   store: SnapshotStore.SnapshotStore,
+  clock: ShardClock.ShardClock,
   options: Options
 ) =>
   Effect.gen(function* () {
@@ -110,7 +118,8 @@ const serve = <A extends Actor.Any>(
       message: wire.get(tag)!
     }))
     const build = Effect.gen(function* () {
-      const key = (yield* Entity.CurrentAddress).entityId
+      const address = yield* Entity.CurrentAddress
+      const key = address.entityId
       // Takes the next epoch: from here on, an older activation of the key can no longer write its row.
       const activation = yield* Effect.orDie(store.activate(actor, key))
       yield* keyed.handOver(key, activation.snapshot)
@@ -123,6 +132,14 @@ const serve = <A extends Actor.Any>(
         actor,
         key,
         reason: `a newer activation of the key owns its state (this one had epoch ${activation.epoch})`
+      })
+      // A volatile message made before this runner took the key's shard: the engine delivers it again after its
+      // first owner died, and that runner may have run it. Not run twice.
+      const resent = new ActorDied({
+        actor,
+        key,
+        reason:
+          "the runner it was sent to left the cluster before it replied (the message may have run there; it is not run twice)"
       })
       const lost = new ActorDied({
         actor,
@@ -160,6 +177,9 @@ const serve = <A extends Actor.Any>(
         handlers[tag] = (request) =>
           Effect.suspend(() => {
             if (fenced) return Effect.fail(refused)
+            if (!persisted && clock.predates(address.shardId, request.requestId as Snowflake.Snowflake)) {
+              return Effect.fail(resent)
+            }
             // The envelope's id, the same on every redelivery of a persisted message.
             const requestId = persisted ? String(request.requestId) : undefined
             const done = requestId === undefined ? undefined : applied.find((entry) => entry.id === requestId)
@@ -192,8 +212,8 @@ const serve = <A extends Actor.Any>(
 
 /**
  * Serves actor types on this runner: one `Keyed` group of child processes per
- * type, registered with the cluster's `Sharding`. Needs `Sharding` and a
- * `SqlClient` (`ClusterNode.layerRunner`) and a `Transport`
+ * type, registered with the cluster's `Sharding`. Needs `Sharding`, its
+ * `ShardingConfig` and a `SqlClient` (`ClusterNode.layerRunner`) and a `Transport`
  * (`NodeProcess.layer` or `NodeThread.layer`).
  *
  * @example
@@ -220,12 +240,13 @@ export const layer = (
 ): Layer.Layer<
   never,
   ChildStartFailed | InvalidSupervisorSpec | SqlError.SqlError,
-  Sharding.Sharding | SqlClient.SqlClient | Transport
+  Sharding.Sharding | ShardingConfig.ShardingConfig | SqlClient.SqlClient | Transport
 > =>
   Layer.unwrap(
     Effect.gen(function* () {
       const store = yield* SnapshotStore.make(options.snapshotTable ?? "troupe_actor_snapshots")
-      const layers = yield* Effect.forEach(behaviours, (behaviour) => serve(behaviour, store, options))
+      const clock = yield* ShardClock.make
+      const layers = yield* Effect.forEach(behaviours, (behaviour) => serve(behaviour, store, clock, options))
       return Layer.mergeAll(Layer.empty, ...layers)
     })
   )

@@ -1,0 +1,77 @@
+/**
+ * What a caller gets when a message or a call cannot be delivered as sent,
+ * on two runner processes and a real PostgreSQL, with this process as the
+ * client. Last, a runner is SIGKILLed with volatile asks in flight on it:
+ * each of those runs at most once, and its caller gets `ActorDied` (the
+ * engine sends such a message again to the shard's next owner, which used
+ * to run it a second time). (The tests share one cluster, in order.)
+ */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { ClusterClient, ClusterNode } from "@troupe/cluster"
+import { Cause, Effect, Exit, Fiber, Layer, type Scope } from "effect"
+import type { Sharding } from "effect/cluster/Sharding"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import { Account } from "./fixtures/account.ts"
+import { type Cluster, makeCluster, readJsonLines } from "./fixtures/harness.ts"
+import { shardsSettled } from "./fixtures/load.ts"
+
+let cluster: Cluster
+
+beforeAll(async () => {
+  cluster = await makeCluster()
+  await Promise.all(["r1", "r2"].map((id) => cluster.start(id)))
+  await shardsSettled(cluster.database.url, 2)
+}, 180_000)
+
+afterAll(() => cluster?.close(), 60_000)
+
+const run = <A, E>(effect: Effect.Effect<A, E, Sharding | Scope.Scope>) =>
+  Effect.runPromise(
+    effect.pipe(
+      Effect.provide(ClusterNode.layerClient({ database: cluster.database.url }).pipe(Layer.orDie)),
+      Effect.scoped
+    )
+  )
+
+/** The error an exit failed with, or the value it succeeded with. */
+const outcome = <A, E>(exit: Exit.Exit<A, E>): unknown => (Exit.isSuccess(exit) ? exit.value : Cause.squash(exit.cause))
+
+it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its caller gets ActorDied", async () => {
+  const journal = join(mkdtempSync(join(tmpdir(), "troupe-volatile-")), "runs.jsonl")
+  const keys = Array.from({ length: 12 }, (_, i) => `volatile-${i}`)
+  const { placed, victim, exits } = await run(
+    Effect.gen(function* () {
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })
+      const placed = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+        concurrency: 6
+      })
+      const victim = placed[0]!.runner
+      // Volatile asks on every key, long enough to be in flight on the victim when it dies.
+      const fibers = yield* Effect.forEach(keys, (key) =>
+        Effect.forkChild(Effect.exit(accounts.get(key).ask("SlowBalance", { millis: 8_000, journal })))
+      )
+      // Every one of them has started in its instance.
+      yield* Effect.sleep("20 millis").pipe(
+        Effect.repeat({ until: () => readJsonLines(journal).length >= keys.length })
+      )
+      cluster.runners.find((runner) => runner.id === victim)!.child.kill("SIGKILL")
+      return { placed, victim, exits: yield* Fiber.joinAll(fibers) }
+    })
+  )
+  const runs = readJsonLines<{ key: string; runner: string }>(journal)
+  keys.forEach((key, index) => {
+    const ranOn = runs.filter((entry) => entry.key === key).map((entry) => entry.runner)
+    if (placed[index]!.runner === victim) {
+      // It ran on the dead runner, and not again on the shard's next owner: its caller learns it may have run.
+      expect(ranOn, key).toEqual([victim])
+      expect(outcome(exits[index]!), key).toMatchObject({ _tag: "ActorDied", actor: "Account", key })
+      expect((outcome(exits[index]!) as { reason: string }).reason).toContain("may have run")
+    } else {
+      expect(ranOn, key).toHaveLength(1)
+      expect(Exit.isSuccess(exits[index]!), key).toBe(true)
+    }
+  })
+  expect(placed.some((where) => where.runner !== victim)).toBe(true)
+}, 120_000)
