@@ -67,7 +67,26 @@ export interface ClientOptions extends Options {
   readonly retries?: number | undefined
   /** Calls one `map`, `mapSettled` or stream has in flight at once (default 64). */
   readonly concurrency?: number | undefined
+  /**
+   * The bound on a call that sets no `timeout` of its own, from the caller's
+   * side, delivery included: `TaskTimeout` after it. Default: 5 minutes, or
+   * the task's own `timeout` plus 1 minute when that is more. It is what
+   * settles a call no runner serves (no runner up, or none serving this
+   * pool's `name` or the task), which the cluster would otherwise keep
+   * sending for ever. `Duration.infinity` for no bound.
+   */
+  readonly timeout?: Duration.Input | undefined
 }
+
+/**
+ * The bound on a call when neither the call nor the pool sets one: 5 minutes,
+ * or the task's own `timeout` (a run on the runner's pool) plus a minute for
+ * the delivery and a failover.
+ */
+const defaultTimeout = (task: Task.Any): Duration.Duration =>
+  task.timeout === undefined
+    ? Duration.minutes(5)
+    : Duration.max(Duration.minutes(5), Duration.sum(task.timeout, Duration.minutes(1)))
 
 /** `PoolCallError`'s members, as the Schemas that carry them from a runner. */
 const poolCallErrors = [
@@ -272,15 +291,14 @@ export const make = (
             )
           )
         })
-      const timeout = call?.timeout === undefined ? undefined : Duration.fromInputUnsafe(call.timeout)
-      const bounded =
-        timeout === undefined
-          ? attempt(1)
-          : Effect.timeoutOrElse(attempt(1), {
-              duration: timeout,
-              orElse: () =>
-                Effect.fail(new TroupeError.TaskTimeout({ task: task.name, timeoutMs: Duration.toMillis(timeout) }))
-            })
+      const timeout = Duration.fromInputUnsafe(call?.timeout ?? options.timeout ?? defaultTimeout(task))
+      const bounded = !Duration.isFinite(timeout)
+        ? attempt(1)
+        : Effect.timeoutOrElse(attempt(1), {
+            duration: timeout,
+            orElse: () =>
+              Effect.fail(new TroupeError.TaskTimeout({ task: task.name, timeoutMs: Duration.toMillis(timeout) }))
+          })
       return Effect.suspend((): Effect.Effect<unknown, unknown> => {
         if (!tasks.includes(task)) {
           return Effect.fail(

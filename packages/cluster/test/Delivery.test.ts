@@ -9,13 +9,15 @@
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { ClusterClient, ClusterNode } from "@troupe/cluster"
+import { ClusterClient, ClusterNode, ClusterPool } from "@troupe/cluster"
 import { Cause, Effect, Exit, Fiber, Layer, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
+import type { ShardingConfig } from "effect/cluster/ShardingConfig"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
-import { type Cluster, makeCluster, readJsonLines } from "./fixtures/harness.ts"
+import { type Cluster, createDatabase, makeCluster, readJsonLines } from "./fixtures/harness.ts"
 import { shardsSettled } from "./fixtures/load.ts"
+import { poolTasks, Work } from "./fixtures/poolTasks.ts"
 
 let cluster: Cluster
 
@@ -27,16 +29,41 @@ beforeAll(async () => {
 
 afterAll(() => cluster?.close(), 60_000)
 
-const run = <A, E>(effect: Effect.Effect<A, E, Sharding | Scope.Scope>) =>
-  Effect.runPromise(
-    effect.pipe(
-      Effect.provide(ClusterNode.layerClient({ database: cluster.database.url }).pipe(Layer.orDie)),
-      Effect.scoped
+/** Runs `effect` on a client node of the cluster whose database is `database` (a URL). */
+const runOn =
+  (database: string) =>
+  <A, E>(effect: Effect.Effect<A, E, Sharding | ShardingConfig | Scope.Scope>) =>
+    Effect.runPromise(
+      effect.pipe(Effect.provide(ClusterNode.layerClient({ database }).pipe(Layer.orDie)), Effect.scoped)
     )
-  )
+
+const run = <A, E>(effect: Effect.Effect<A, E, Sharding | ShardingConfig | Scope.Scope>) =>
+  runOn(cluster.database.url)(effect)
 
 /** The error an exit failed with, or the value it succeeded with. */
 const outcome = <A, E>(exit: Exit.Exit<A, E>): unknown => (Exit.isSuccess(exit) ? exit.value : Cause.squash(exit.cause))
+
+/** `effect`'s outcome, or `"hung"` when it has not settled within 30 s (a bound that catches hangs only). */
+const settles = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.timeoutOrElse(Effect.map(Effect.exit(effect), outcome), {
+    duration: "30 seconds",
+    orElse: () => Effect.succeed("hung" as unknown)
+  })
+
+it("a pool call no runner serves settles with TaskTimeout: a pool name no runner serves, a cluster without runners", async () => {
+  const empty = await createDatabase()
+  try {
+    const call = (name: string) =>
+      Effect.flatMap(ClusterPool.make(poolTasks, { name, timeout: "3 seconds" }), (pool) =>
+        settles(pool.apply(Work, { id: `unserved-${name}`, ms: 0 }))
+      )
+    const [unnamed, noRunner] = await Promise.all([run(call("nosuchpool")), runOn(empty.url)(call("pool"))])
+    expect(unnamed).toMatchObject({ _tag: "TaskTimeout", task: "Work", timeoutMs: 3000 })
+    expect(noRunner).toMatchObject({ _tag: "TaskTimeout", task: "Work", timeoutMs: 3000 })
+  } finally {
+    empty.drop()
+  }
+}, 120_000)
 
 it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its caller gets ActorDied", async () => {
   const journal = join(mkdtempSync(join(tmpdir(), "troupe-volatile-")), "runs.jsonl")
