@@ -29,6 +29,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { clusterActorOf, type WireMessage, type WireReply } from "./internal/clusterEntity.ts"
+import { askRefusal, refusePayload } from "./internal/payload.ts"
 import { failWhenStopped } from "./internal/stoppedEntity.ts"
 import type * as KeyedRefs from "./KeyedRefs.ts"
 
@@ -152,6 +153,9 @@ export const refs = <A extends Actor.Any>(
         if (Exit.isFailure(encoded)) {
           return Effect.fail(new RequestValidationError({ task, message: String(encoded.cause) }))
         }
+        // Over the limit, it would not reach the runner, and would break the connection for later messages.
+        const refused = refusePayload(encoded.value)
+        if (refused !== undefined) return Effect.fail(askRefusal(task, refused))
         const sent = clientOf(key)[tag]!(encoded.value, discard ? { discard: true } : undefined).pipe(
           failWhenStopped(() => entityStopped(actor.name, key)),
           Effect.mapError((error) => fromClusterError(actor.name, key, error))

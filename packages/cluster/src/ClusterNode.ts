@@ -12,6 +12,10 @@
  * half a minute (see docs/cluster.md for the figures and the split-brain risk
  * of short locks).
  *
+ * Every node takes messages of up to 64 MiB from the others (the socket
+ * serialization's frame limit, the same on runners and clients); callers
+ * refuse a payload over 16 MiB of JSON with `PayloadTooLarge`.
+ *
  * @since 0.1.0
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
@@ -29,6 +33,7 @@ import * as Redacted from "effect/Redacted"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
+import { maxFrameBytes } from "./internal/payload.ts"
 
 /**
  * @since 0.1.0
@@ -109,7 +114,7 @@ export const layerRunner = (
     runnerAddress: Option.some(RunnerAddress.make(options.host ?? "localhost", options.port ?? 34431)),
     ...options.shardingConfig
   }
-  return NodeClusterSocket.layer({ storage: "sql", shardingConfig }).pipe(
+  return NodeClusterSocket.layer({ storage: "sql", shardingConfig, serializationMaxBufferSize: maxFrameBytes }).pipe(
     Layer.provideMerge(layerSql(options.database)),
     Layer.merge(ShardingConfig.layerFromEnv(shardingConfig))
   )
@@ -139,8 +144,10 @@ export const layerClient = (
   Config.ConfigError | SqlError.SqlError
 > => {
   const shardingConfig = { ...failover, ...options.shardingConfig }
-  return NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig }).pipe(
-    Layer.provideMerge(layerSql(options.database)),
-    Layer.merge(ShardingConfig.layerFromEnv(shardingConfig))
-  )
+  return NodeClusterSocket.layer({
+    clientOnly: true,
+    storage: "sql",
+    shardingConfig,
+    serializationMaxBufferSize: maxFrameBytes
+  }).pipe(Layer.provideMerge(layerSql(options.database)), Layer.merge(ShardingConfig.layerFromEnv(shardingConfig)))
 }

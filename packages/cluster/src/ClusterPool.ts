@@ -46,6 +46,7 @@ import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { poolRefusal, refusePayload } from "./internal/payload.ts"
 import * as ShardClock from "./internal/shardClock.ts"
 import { failWhenStopped } from "./internal/stoppedEntity.ts"
 
@@ -269,7 +270,35 @@ export const make = (
     const counts = { submitted: 0, started: 0, succeeded: 0, retried: 0, inFlight: 0 }
     const failed: Record<string, number> = {}
 
-    const apply = <T extends Task.Any>(task: T, payload: Task.Payload<T>, call?: Pool.CallOptions): Pool.Result<T> => {
+    // Each task's payload, as the runner will decode it: a payload its Schema refuses is refused here.
+    const encoders = new Map(
+      tasks.map((task) => [
+        task,
+        Schema.encodeUnknownExit(Schema.toCodecJson(task.payloadSchema as Schema.Codec<unknown, unknown>))
+      ])
+    )
+    /** Why a payload cannot be sent for `task` (`RequestValidationError`, `PayloadTooLarge`), or `undefined`. */
+    const refusal = (task: Task.Any, payload: unknown) => {
+      if (!tasks.includes(task)) {
+        return new TroupeError.RequestValidationError({
+          task: String(task?.name),
+          message: `task ${task?.name} is not in cluster pool ${name}: give it to ClusterPool.make and layerRunner`
+        })
+      }
+      const encoded = encoders.get(task)!(payload)
+      if (Exit.isFailure(encoded)) {
+        const issue = Cause.findErrorOption(encoded.cause)
+        return new TroupeError.RequestValidationError({
+          task: task.name,
+          message: Option.isSome(issue) ? String(issue.value) : Cause.pretty(encoded.cause)
+        })
+      }
+      const refused = refusePayload(encoded.value)
+      return refused === undefined ? undefined : poolRefusal(task.name, refused)
+    }
+
+    /** A call whose payload was checked. */
+    const submit = (task: Task.Any, payload: unknown, call: Pool.CallOptions | undefined) => {
       const retries = call?.retries ?? task.retries ?? options.retries ?? 0
       const attempt = (attempts: number): Effect.Effect<unknown, unknown> =>
         Effect.suspend(() => {
@@ -300,14 +329,6 @@ export const make = (
               Effect.fail(new TroupeError.TaskTimeout({ task: task.name, timeoutMs: Duration.toMillis(timeout) }))
           })
       return Effect.suspend((): Effect.Effect<unknown, unknown> => {
-        if (!tasks.includes(task)) {
-          return Effect.fail(
-            new TroupeError.RequestValidationError({
-              task: task.name,
-              message: `task ${task.name} is not in cluster pool ${name}: give it to ClusterPool.make and layerRunner`
-            })
-          )
-        }
         counts.submitted++
         counts.inFlight++
         return bounded.pipe(
@@ -325,18 +346,39 @@ export const make = (
             })
           )
         )
-      }) as Pool.Result<T>
+      })
     }
+    const apply = <T extends Task.Any>(task: T, payload: Task.Payload<T>, call?: Pool.CallOptions): Pool.Result<T> =>
+      Effect.suspend(() => {
+        const refused = refusal(task, payload)
+        return refused === undefined ? submit(task, payload, call) : Effect.fail(refused)
+      }) as Pool.Result<T>
 
     const read = <A>(task: Task.Any, items: Iterable<A>) =>
       Effect.try({
         try: () => Array.from(items),
         catch: (error) => new TroupeError.InputError({ task: task.name, message: String(error) })
       })
-    const map = <T extends Task.Any>(task: T, items: Iterable<Task.Payload<T>>, call?: Pool.MapOptions) =>
-      Effect.flatMap(read(task, items), (payloads) =>
-        Effect.forEach(payloads, (payload) => apply(task, payload, call), { concurrency })
-      )
+    /**
+     * `items`, read and checked before anything is sent, each with its refusal: one payload its Schema refuses
+     * (`RequestValidationError`) refuses the whole call, as locally.
+     */
+    const readAll = <A>(task: Task.Any, items: Iterable<A>) =>
+      Effect.flatMap(read(task, items), (payloads) => {
+        const refusals = payloads.map((payload) => refusal(task, payload))
+        const invalid = refusals.find((refused) => refused?._tag === "RequestValidationError")
+        return invalid === undefined
+          ? Effect.succeed(payloads.map((payload, index) => ({ payload, refused: refusals[index] })))
+          : Effect.fail(invalid as TroupeError.RequestValidationError)
+      })
+    const map: Pool.Service["map"] = (task, items, call) =>
+      Effect.flatMap(readAll(task, items), (checked) => {
+        // Fail-fast: an item that cannot be sent (`PayloadTooLarge`) fails the call before any is sent.
+        const refused = checked.find((item) => item.refused !== undefined)?.refused
+        return refused === undefined
+          ? Effect.forEach(checked, ({ payload }) => submit(task, payload, call), { concurrency })
+          : Effect.fail(refused)
+      }) as never
     const stream = <T extends Task.Any, E, R>(
       task: T,
       items: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
@@ -356,9 +398,14 @@ export const make = (
       map,
       starmap: map as Pool.Service["starmap"],
       mapSettled: (task, items, call) =>
-        Effect.flatMap(read(task, items), (payloads) =>
-          Effect.forEach(payloads, (payload) => Effect.exit(apply(task, payload, call)), { concurrency })
-        ),
+        Effect.flatMap(readAll(task, items), (checked) =>
+          Effect.forEach(
+            checked,
+            ({ payload, refused }) =>
+              Effect.exit(refused === undefined ? submit(task, payload, call) : Effect.fail(refused)),
+            { concurrency }
+          )
+        ) as never,
       imap: (task, items, call) => stream(task, items, call, false),
       imapUnordered: (task, items, call) => stream(task, items, call, true),
       stats: Effect.sync(() => ({

@@ -65,6 +65,67 @@ it("a pool call no runner serves settles with TaskTimeout: a pool name no runner
   }
 }, 120_000)
 
+it("a pool payload its Schema refuses is a RequestValidationError; a map with one bad item sends nothing", async () => {
+  const result = await run(
+    Effect.gen(function* () {
+      const pool = yield* ClusterPool.make(poolTasks, { timeout: "60 seconds" })
+      const apply = (payload: unknown) => settles(pool.apply(Work, payload as { id: string; ms: number }))
+      const wrongType = yield* apply({ id: 5, ms: 0 })
+      const bigint = yield* apply({ id: "bigint", ms: 10n })
+      const nothing = yield* apply(null)
+      const map = yield* settles(
+        pool.map(Work, [{ id: "map-good-0", ms: 0 }, { id: null, ms: 0 } as never, { id: "map-good-1", ms: 0 }])
+      )
+      const settled = yield* settles(
+        pool.mapSettled(Work, [{ id: "settled-good-0", ms: 0 }, { id: 1, ms: 0 } as never])
+      )
+      // A call after them: had the good items been sent, they would have run by the time it has.
+      const after = yield* apply({ id: "after-bad", ms: 0 })
+      return { wrongType, bigint, nothing, map, settled, after }
+    })
+  )
+  for (const refused of [result.wrongType, result.bigint, result.nothing, result.map, result.settled]) {
+    expect(refused).toMatchObject({ _tag: "RequestValidationError", task: "Work" })
+  }
+  expect(result.after).toMatchObject({ id: "after-bad" })
+  const ran = readJsonLines<{ id: string }>(cluster.executions).map((entry) => entry.id)
+  expect(ran.filter((id) => id.startsWith("map-good") || id.startsWith("settled-good"))).toEqual([])
+}, 120_000)
+
+it("a payload over 16 MiB is refused at the call, before the serializer; the connections keep working", async () => {
+  const huge = "x".repeat(17 * 1024 * 1024)
+  const keys = Array.from({ length: 8 }, (_, i) => `big-${i}`)
+  const result = await run(
+    Effect.gen(function* () {
+      const pool = yield* ClusterPool.make(poolTasks, { timeout: "60 seconds" })
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "60 seconds" })
+      const call = yield* settles(pool.apply(Work, { id: huge, ms: 0 }))
+      const ask = yield* settles(accounts.get(keys[0]!).ask("SlowBalance", { millis: 0, journal: huge }))
+      const asks = yield* settles(
+        Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), { concurrency: 8 })
+      )
+      const calls = yield* settles(
+        pool.map(
+          Work,
+          keys.map((key) => ({ id: `after-${key}`, ms: 0 }))
+        )
+      )
+      return { call, ask, asks, calls }
+    })
+  )
+  expect(result.call).toMatchObject({
+    _tag: "PayloadTooLarge",
+    task: "Work",
+    direction: "payload",
+    limit: 16 * 1024 * 1024
+  })
+  expect(result.ask).toMatchObject({ _tag: "ArgumentEncodeError", task: "Account.SlowBalance" })
+  expect((result.asks as Array<{ runner: string }>).map((where) => typeof where.runner)).toEqual(
+    keys.map(() => "string")
+  )
+  expect((result.calls as Array<{ id: string }>).map((ran) => ran.id)).toEqual(keys.map((key) => `after-${key}`))
+}, 120_000)
+
 it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its caller gets ActorDied", async () => {
   const journal = join(mkdtempSync(join(tmpdir(), "troupe-volatile-")), "runs.jsonl")
   const keys = Array.from({ length: 12 }, (_, i) => `volatile-${i}`)
