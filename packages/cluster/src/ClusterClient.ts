@@ -15,6 +15,7 @@ import type * as Actor from "@troupe/core/Actor"
 import {
   ActorDied,
   AskTimeout,
+  type InvalidOption,
   MailboxFull,
   ReplyValidationError,
   RequestValidationError
@@ -29,6 +30,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { clusterActorOf, type WireMessage, type WireReply } from "./internal/clusterEntity.ts"
+import * as Check from "./internal/options.ts"
 import { askRefusal, refusePayload } from "./internal/payload.ts"
 import { failWhenStopped } from "./internal/stoppedEntity.ts"
 import type * as KeyedRefs from "./KeyedRefs.ts"
@@ -38,7 +40,10 @@ import type * as KeyedRefs from "./KeyedRefs.ts"
  * @category models
  */
 export interface Options {
-  /** The bound on one `ask` or `tell`, failover included (default 30 seconds): `AskTimeout` after it. */
+  /**
+   * The bound on one `ask` or `tell`, failover included (default 30 seconds):
+   * `AskTimeout` after it. A duration over zero: another is an `InvalidOption`.
+   */
   readonly askTimeout?: Duration.Input | undefined
 }
 
@@ -115,11 +120,13 @@ const fromWire = (task: string, message: WireMessage, reply: unknown): Exit.Exit
 export const refs = <A extends Actor.Any>(
   actor: A,
   options: Options = {}
-): Effect.Effect<KeyedRefs.KeyedRefs<A>, never, Sharding.Sharding> =>
+): Effect.Effect<KeyedRefs.KeyedRefs<A>, InvalidOption, Sharding.Sharding> =>
   Effect.gen(function* () {
+    const invalid = Check.optionsObject("options", options) ?? Check.positiveDuration("askTimeout", options?.askTimeout)
+    if (invalid !== undefined) return yield* Effect.fail(invalid)
     const { entity, messages } = clusterActorOf(actor)
     const clientFor = (yield* entity.client) as unknown as (key: string) => AnyClient
-    const timeout = Duration.fromInputUnsafe(options.askTimeout ?? Duration.seconds(30))
+    const timeout = Duration.fromInputUnsafe(options?.askTimeout ?? Duration.seconds(30))
     const timeoutMs = Duration.toMillis(timeout)
     // Messages sent from this process and not answered yet, by key: the part of the mailbox a caller can see.
     const pending = new Map<string, number>()
@@ -240,4 +247,4 @@ export const refs = <A extends Actor.Any>(
 export const layer = <A extends Actor.Any>(
   tag: KeyedRefs.Tag<A>,
   options?: Options
-): Layer.Layer<KeyedRefs.KeyedRefs<A>, never, Sharding.Sharding> => Layer.effect(tag, refs(tag.actor, options))
+): Layer.Layer<KeyedRefs.KeyedRefs<A>, InvalidOption, Sharding.Sharding> => Layer.effect(tag, refs(tag.actor, options))

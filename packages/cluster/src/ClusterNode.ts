@@ -20,6 +20,7 @@
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import type { InvalidOption } from "@troupe/core/TroupeError"
 import type * as Config from "effect/Config"
 import type * as MessageStorage from "effect/cluster/MessageStorage"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
@@ -27,12 +28,14 @@ import type * as Runners from "effect/cluster/Runners"
 import type * as Sharding from "effect/cluster/Sharding"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as SocketServer from "effect/socket/SocketServer"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
+import * as Check from "./internal/options.ts"
 import { maxFrameBytes } from "./internal/payload.ts"
 
 /**
@@ -77,6 +80,16 @@ export const failover: Partial<ShardingConfig.ShardingConfig["Service"]> = {
   shardLockRefreshInterval: Duration.seconds(2)
 }
 
+/** What both kinds of node check: the options object, the database URL, the shard count. */
+const invalidOptions = (options: Options): InvalidOption | undefined =>
+  typeof options !== "object" || options === null || Array.isArray(options)
+    ? Check.refuse("options", "must be an object with a database URL", options)
+    : Check.firstInvalid(
+        Check.nonEmptyString("database", options.database),
+        Check.optionsObject("shardingConfig", options.shardingConfig),
+        Check.positiveInteger("shardingConfig.shardsPerGroup", options.shardingConfig?.shardsPerGroup)
+      )
+
 /**
  * The `SqlClient` of a cluster's database.
  *
@@ -107,8 +120,12 @@ export const layerRunner = (
   | MessageStorage.MessageStorage
   | SqlClient.SqlClient
   | ShardingConfig.ShardingConfig,
-  SocketServer.SocketServerError | Config.ConfigError | SqlError.SqlError
+  SocketServer.SocketServerError | Config.ConfigError | SqlError.SqlError | InvalidOption
 > => {
+  const invalid =
+    invalidOptions(options) ??
+    Check.firstInvalid(Check.optionalNonEmptyString("host", options.host), Check.port("port", options.port))
+  if (invalid !== undefined) return Layer.effectDiscard(Effect.fail(invalid)) as never
   const shardingConfig = {
     ...failover,
     runnerAddress: Option.some(RunnerAddress.make(options.host ?? "localhost", options.port ?? 34431)),
@@ -141,8 +158,10 @@ export const layerClient = (
   | MessageStorage.MessageStorage
   | SqlClient.SqlClient
   | ShardingConfig.ShardingConfig,
-  Config.ConfigError | SqlError.SqlError
+  Config.ConfigError | SqlError.SqlError | InvalidOption
 > => {
+  const invalid = invalidOptions(options)
+  if (invalid !== undefined) return Layer.effectDiscard(Effect.fail(invalid)) as never
   const shardingConfig = { ...failover, ...options.shardingConfig }
   return NodeClusterSocket.layer({
     clientOnly: true,

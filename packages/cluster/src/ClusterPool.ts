@@ -46,6 +46,7 @@ import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Check from "./internal/options.ts"
 import { poolRefusal, refusePayload } from "./internal/payload.ts"
 import * as ShardClock from "./internal/shardClock.ts"
 import { failWhenStopped } from "./internal/stoppedEntity.ts"
@@ -169,9 +170,11 @@ type AnyHandler = (request: Entity.Request<any>) => Effect.Effect<unknown, unkno
 export const layerRunner = (
   tasks: ReadonlyArray<Task.Any>,
   options: Options = {}
-): Layer.Layer<never, never, Sharding.Sharding | ShardingConfig.ShardingConfig | PoolTag> =>
+): Layer.Layer<never, TroupeError.InvalidOption, Sharding.Sharding | ShardingConfig.ShardingConfig | PoolTag> =>
   Layer.unwrap(
     Effect.gen(function* () {
+      const invalid = Check.optionsObject("options", options) ?? Check.optionalNonEmptyString("name", options?.name)
+      if (invalid !== undefined) return yield* Effect.fail(invalid)
       const pool = yield* PoolTag
       const clock = yield* ShardClock.make
       const entity = entityOf(options.name ?? "pool", tasks)
@@ -237,8 +240,21 @@ const emptyHistogram: Pool.HistogramSummary = { count: 0, p50: null, p99: null, 
 export const make = (
   tasks: ReadonlyArray<Task.Any>,
   options: ClientOptions = {}
-): Effect.Effect<Pool.Service, never, Sharding.Sharding | ShardingConfig.ShardingConfig | Scope.Scope> =>
+): Effect.Effect<
+  Pool.Service,
+  TroupeError.InvalidOption,
+  Sharding.Sharding | ShardingConfig.ShardingConfig | Scope.Scope
+> =>
   Effect.gen(function* () {
+    const invalid =
+      Check.optionsObject("options", options) ??
+      Check.firstInvalid(
+        Check.optionalNonEmptyString("name", options?.name),
+        Check.positiveInteger("concurrency", options?.concurrency),
+        Check.nonNegativeInteger("retries", options?.retries),
+        Check.positiveDuration("timeout", options?.timeout)
+      )
+    if (invalid !== undefined) return yield* Effect.fail(invalid)
     const name = options.name ?? "pool"
     const entity = entityOf(name, tasks)
     const clientFor = (yield* entity.client) as unknown as (key: string) => AnyClient
@@ -348,9 +364,16 @@ export const make = (
         )
       })
     }
+    /** A call's own options, checked where they are given. */
+    const invalidCall = (call: Pool.CallOptions | undefined) =>
+      Check.optionsObject("options", call) ??
+      Check.firstInvalid(
+        Check.positiveDuration("timeout", call?.timeout),
+        Check.nonNegativeInteger("retries", call?.retries)
+      )
     const apply = <T extends Task.Any>(task: T, payload: Task.Payload<T>, call?: Pool.CallOptions): Pool.Result<T> =>
       Effect.suspend(() => {
-        const refused = refusal(task, payload)
+        const refused = invalidCall(call) ?? refusal(task, payload)
         return refused === undefined ? submit(task, payload, call) : Effect.fail(refused)
       }) as Pool.Result<T>
 
@@ -373,8 +396,9 @@ export const make = (
       })
     const map: Pool.Service["map"] = (task, items, call) =>
       Effect.flatMap(readAll(task, items), (checked) => {
-        // Fail-fast: an item that cannot be sent (`PayloadTooLarge`) fails the call before any is sent.
-        const refused = checked.find((item) => item.refused !== undefined)?.refused
+        // Fail-fast: bad call options, or an item that cannot be sent (`PayloadTooLarge`), fail the call before
+        // any item is sent.
+        const refused = invalidCall(call) ?? checked.find((item) => item.refused !== undefined)?.refused
         return refused === undefined
           ? Effect.forEach(checked, ({ payload }) => submit(task, payload, call), { concurrency })
           : Effect.fail(refused)
@@ -398,14 +422,18 @@ export const make = (
       map,
       starmap: map as Pool.Service["starmap"],
       mapSettled: (task, items, call) =>
-        Effect.flatMap(readAll(task, items), (checked) =>
-          Effect.forEach(
+        Effect.flatMap(readAll(task, items), (checked) => {
+          // Bad call options fail every item, as a refused payload fails its own.
+          const invalid = invalidCall(call)
+          return Effect.forEach(
             checked,
-            ({ payload, refused }) =>
-              Effect.exit(refused === undefined ? submit(task, payload, call) : Effect.fail(refused)),
+            ({ payload, refused }) => {
+              const failure = invalid ?? refused
+              return Effect.exit(failure === undefined ? submit(task, payload, call) : Effect.fail(failure))
+            },
             { concurrency }
           )
-        ) as never,
+        }) as never,
       imap: (task, items, call) => stream(task, items, call, false),
       imapUnordered: (task, items, call) => stream(task, items, call, true),
       stats: Effect.sync(() => ({
@@ -455,5 +483,5 @@ export const make = (
 export const layer = (
   tasks: ReadonlyArray<Task.Any>,
   options?: ClientOptions
-): Layer.Layer<PoolTag, never, Sharding.Sharding | ShardingConfig.ShardingConfig> =>
+): Layer.Layer<PoolTag, TroupeError.InvalidOption, Sharding.Sharding | ShardingConfig.ShardingConfig> =>
   Layer.effect(PoolTag, make(tasks, options))

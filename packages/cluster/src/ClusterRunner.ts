@@ -33,7 +33,7 @@
 import type * as Actor from "@troupe/core/Actor"
 import * as Keyed from "@troupe/core/Keyed"
 import type { Transport } from "@troupe/core/Transport"
-import type { ChildStartFailed, InvalidSupervisorSpec } from "@troupe/core/TroupeError"
+import type { ChildStartFailed, InvalidOption, InvalidSupervisorSpec } from "@troupe/core/TroupeError"
 import { ActorDied } from "@troupe/core/TroupeError"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -50,6 +50,7 @@ import type * as Rpc from "effect/rpc/Rpc"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
 import { clusterActorOf, type WireMessage } from "./internal/clusterEntity.ts"
+import * as Check from "./internal/options.ts"
 import * as ShardClock from "./internal/shardClock.ts"
 import * as SnapshotStore from "./internal/snapshotStore.ts"
 
@@ -239,11 +240,18 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<
   never,
-  ChildStartFailed | InvalidSupervisorSpec | SqlError.SqlError,
+  ChildStartFailed | InvalidSupervisorSpec | InvalidOption | SqlError.SqlError,
   Sharding.Sharding | ShardingConfig.ShardingConfig | SqlClient.SqlClient | Transport
 > =>
   Layer.unwrap(
     Effect.gen(function* () {
+      const invalid =
+        Check.optionsObject("options", options) ??
+        Check.firstInvalid(
+          Check.positiveDuration("maxIdleTime", options?.maxIdleTime),
+          Check.optionalNonEmptyString("snapshotTable", options?.snapshotTable)
+        )
+      if (invalid !== undefined) return yield* Effect.fail(invalid)
       const store = yield* SnapshotStore.make(options.snapshotTable ?? "troupe_actor_snapshots")
       const clock = yield* ShardClock.make
       const layers = yield* Effect.forEach(behaviours, (behaviour) => serve(behaviour, store, clock, options))

@@ -9,12 +9,13 @@
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { ClusterClient, ClusterNode, ClusterPool } from "@troupe/cluster"
+import { ClusterClient, ClusterNode, ClusterPool, ClusterRunner } from "@troupe/cluster"
+import { NodeProcess } from "@troupe/node"
 import { Cause, Effect, Exit, Fiber, Layer, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import type { ShardingConfig } from "effect/cluster/ShardingConfig"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { Account } from "./fixtures/account.ts"
+import { Account, AccountBehaviour } from "./fixtures/account.ts"
 import { type Cluster, createDatabase, makeCluster, readJsonLines } from "./fixtures/harness.ts"
 import { shardsSettled } from "./fixtures/load.ts"
 import { poolTasks, Work } from "./fixtures/poolTasks.ts"
@@ -125,6 +126,51 @@ it("a payload over 16 MiB is refused at the call, before the serializer; the con
   )
   expect((result.calls as Array<{ id: string }>).map((ran) => ran.id)).toEqual(keys.map((key) => `after-${key}`))
 }, 120_000)
+
+it("options of the wrong kind are an InvalidOption naming the option, where they are given", async () => {
+  const database = cluster.database.url
+  const job = { id: "options", ms: 0 }
+  const built = <A, E>(layer: Layer.Layer<A, E>) => settles(Effect.scoped(Layer.build(layer)))
+  const cases = await run(
+    Effect.gen(function* () {
+      const refs = (askTimeout: unknown) =>
+        settles(ClusterClient.refs(Account, { askTimeout: askTimeout as never }).pipe(Effect.asVoid))
+      const pool = (options: object) => settles(ClusterPool.make(poolTasks, options).pipe(Effect.asVoid))
+      const good = yield* ClusterPool.make(poolTasks, { timeout: "60 seconds" })
+      const runnerWith = (options: object) =>
+        built(
+          ClusterRunner.layer([AccountBehaviour], options).pipe(
+            Layer.provide(NodeProcess.layer),
+            Layer.provide(ClusterNode.layerClient({ database }))
+          )
+        )
+      return [
+        ["askTimeout", yield* refs(Number.NaN)],
+        ["askTimeout", yield* refs(0)],
+        ["askTimeout", yield* refs(-1000)],
+        ["askTimeout", yield* refs("bogus")],
+        ["concurrency", yield* pool({ concurrency: 0 })],
+        ["retries", yield* pool({ retries: -1 })],
+        ["name", yield* pool({ name: "" })],
+        ["timeout", yield* pool({ timeout: Number.NaN })],
+        ["timeout", yield* settles(good.apply(Work, job, { timeout: "bogus" as never }))],
+        ["timeout", yield* settles(good.apply(Work, job, { timeout: -1 }))],
+        ["retries", yield* settles(good.apply(Work, job, { retries: -3 }))],
+        ["retries", yield* settles(good.map(Work, [job], { retries: 1.5 }))],
+        ["port", yield* built(ClusterNode.layerRunner({ database, port: -1 }))],
+        ["host", yield* built(ClusterNode.layerRunner({ database, host: "" }))],
+        [
+          "shardingConfig.shardsPerGroup",
+          yield* built(ClusterNode.layerClient({ database, shardingConfig: { shardsPerGroup: 0 } }))
+        ],
+        ["options", yield* built(ClusterNode.layerClient(null as never))],
+        ["maxIdleTime", yield* runnerWith({ maxIdleTime: -1 })],
+        ["snapshotTable", yield* runnerWith({ snapshotTable: "" })]
+      ] as const
+    })
+  )
+  for (const [option, error] of cases) expect(error, option).toMatchObject({ _tag: "InvalidOption", option })
+}, 180_000)
 
 it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its caller gets ActorDied", async () => {
   const journal = join(mkdtempSync(join(tmpdir(), "troupe-volatile-")), "runs.jsonl")
