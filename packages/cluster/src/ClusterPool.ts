@@ -215,6 +215,23 @@ const fromClusterError = (task: string, error: unknown): unknown => {
   return error
 }
 
+/**
+ * A defect of the cluster call itself (a task's own defect comes back as a typed `RemoteDefect`), as a
+ * `RemoteDefect`. A runner that does not serve the task cannot read its call, and the engine fails it with a
+ * `TypeError` about the task's (missing) `errorSchema`: the message says so.
+ */
+const deliveryDefect = (pool: string, task: string, defect: unknown): TroupeError.RemoteDefect => {
+  const error = defect instanceof Error ? defect : new Error(String(defect))
+  const unserved = error.message.includes("reading 'errorSchema'")
+  return new TroupeError.RemoteDefect({
+    task,
+    name: error.name,
+    message: unserved
+      ? `a runner of cluster pool ${pool} does not serve task ${task}: give it to that runner's ClusterPool.layerRunner (${error.message})`
+      : `the cluster could not deliver the call: ${error.message}`
+  })
+}
+
 const emptyHistogram: Pool.HistogramSummary = { count: 0, p50: null, p99: null, max: null }
 
 /**
@@ -321,6 +338,7 @@ export const make = (
           counts.started++
           return nextClient()[task.name]!(payload).pipe(
             failWhenStopped(() => runnerStopped(task.name)),
+            Effect.catchDefect((defect) => Effect.fail(deliveryDefect(name, task.name, defect))),
             Effect.mapError((error) => fromClusterError(task.name, error)),
             Effect.catchIf(
               (error): error is TroupeError.WorkerCrashed =>

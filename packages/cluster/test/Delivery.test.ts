@@ -18,7 +18,7 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account, AccountBehaviour } from "./fixtures/account.ts"
 import { type Cluster, createDatabase, makeCluster, readJsonLines } from "./fixtures/harness.ts"
 import { shardsSettled } from "./fixtures/load.ts"
-import { poolTasks, Work } from "./fixtures/poolTasks.ts"
+import { poolTasks, Unserved, Work } from "./fixtures/poolTasks.ts"
 
 let cluster: Cluster
 
@@ -171,6 +171,20 @@ it("options of the wrong kind are an InvalidOption naming the option, where they
   )
   for (const [option, error] of cases) expect(error, option).toMatchObject({ _tag: "InvalidOption", option })
 }, 180_000)
+
+it("a task the caller lists but the runners do not serve fails with a RemoteDefect that says so", async () => {
+  const result = await run(
+    Effect.gen(function* () {
+      const pool = yield* ClusterPool.make([...poolTasks, Unserved], { timeout: "60 seconds" })
+      const unserved = yield* settles(pool.apply(Unserved, 3))
+      const served = yield* settles(pool.apply(Work, { id: "served-after-unserved", ms: 0 }))
+      return { unserved, served }
+    })
+  )
+  expect(result.unserved).toMatchObject({ _tag: "RemoteDefect", task: "Unserved" })
+  expect((result.unserved as { message: string }).message).toContain("does not serve task Unserved")
+  expect(result.served).toMatchObject({ id: "served-after-unserved" })
+}, 120_000)
 
 it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its caller gets ActorDied", async () => {
   const journal = join(mkdtempSync(join(tmpdir(), "troupe-volatile-")), "runs.jsonl")
