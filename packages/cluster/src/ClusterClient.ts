@@ -73,6 +73,24 @@ const fromClusterError = (actor: string, key: string, error: unknown): unknown =
   return error
 }
 
+/**
+ * The longest key, in UTF-16 code units: the engine stores a persisted message's entity id in a
+ * `VARCHAR(255)` column, so a longer key could take volatile messages and never a persisted one.
+ */
+const maxKeyLength = 255
+
+/**
+ * Why PostgreSQL could not store `key`, or `undefined`: such a key used to loop in the runner until the ask
+ * timed out.
+ */
+const keyRefusal = (key: string): string | undefined => {
+  if (key.includes("\u0000"))
+    return `the key ${JSON.stringify(key)} contains a NUL character, which PostgreSQL cannot store`
+  if (key.length > maxKeyLength)
+    return `the key is ${key.length} characters long, over the cluster's limit of ${maxKeyLength}`
+  return undefined
+}
+
 /** A message whose entity its runner stopped before it replied (the runner stopping, or handing the key over). */
 const entityStopped = (actor: string, key: string) =>
   new ActorDied({
@@ -152,6 +170,8 @@ export const refs = <A extends Actor.Any>(
       Effect.suspend(() => {
         const message = messages.get(tag)
         const task = `${actor.name}.${tag}`
+        const badKey = keyRefusal(key)
+        if (badKey !== undefined) return Effect.fail(new RequestValidationError({ task, message: badKey }))
         if (message === undefined) {
           return Effect.fail(new RequestValidationError({ task, message: `actor ${actor.name} has no message ${tag}` }))
         }

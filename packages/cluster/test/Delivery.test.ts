@@ -186,6 +186,23 @@ it("a task the caller lists but the runners do not serve fails with a RemoteDefe
   expect(result.served).toMatchObject({ id: "served-after-unserved" })
 }, 120_000)
 
+it("a key PostgreSQL cannot store (a NUL, over 255 characters) is refused at the ask with RequestValidationError", async () => {
+  const result = await run(
+    Effect.gen(function* () {
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "20 seconds" })
+      const nul = yield* settles(accounts.get("a\u0000b").ask("Where", undefined))
+      const long = yield* settles(accounts.get("k".repeat(256)).ask("Deposit", { amount: 1 }))
+      const told = yield* settles(accounts.get("t\u0000").tell("Deposit", { amount: 1 }))
+      const longest = yield* settles(accounts.get("k".repeat(255)).ask("Deposit", { amount: 1 }))
+      return { nul, long, told, longest }
+    })
+  )
+  expect(result.nul).toMatchObject({ _tag: "RequestValidationError", task: "Account.Where" })
+  expect(result.long).toMatchObject({ _tag: "RequestValidationError", task: "Account.Deposit" })
+  expect(result.told).toMatchObject({ _tag: "RequestValidationError", task: "Account.Deposit" })
+  expect(result.longest).toBe(1)
+}, 120_000)
+
 it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its caller gets ActorDied", async () => {
   const journal = join(mkdtempSync(join(tmpdir(), "troupe-volatile-")), "runs.jsonl")
   const keys = Array.from({ length: 12 }, (_, i) => `volatile-${i}`)
