@@ -6,7 +6,7 @@
  * engine sends such a message again to the shard's next owner, which used
  * to run it a second time). (The tests share one cluster, in order.)
  */
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ClusterClient, ClusterNode, ClusterPool, ClusterRunner } from "@troupe/cluster"
@@ -14,7 +14,7 @@ import { NodeProcess } from "@troupe/node"
 import { Cause, Effect, Exit, Fiber, Layer, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import type { ShardingConfig } from "effect/cluster/ShardingConfig"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest"
 import { Account, AccountBehaviour } from "./fixtures/account.ts"
 import { type Cluster, createDatabase, makeCluster, readJsonLines } from "./fixtures/harness.ts"
 import { shardsSettled } from "./fixtures/load.ts"
@@ -204,7 +204,9 @@ it("a key PostgreSQL cannot store (a NUL, over 255 characters) is refused at the
 }, 120_000)
 
 it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its caller gets ActorDied", async () => {
-  const journal = join(mkdtempSync(join(tmpdir(), "troupe-volatile-")), "runs.jsonl")
+  const dir = mkdtempSync(join(tmpdir(), "troupe-volatile-"))
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  const journal = join(dir, "runs.jsonl")
   const keys = Array.from({ length: 12 }, (_, i) => `volatile-${i}`)
   const { placed, victim, exits } = await run(
     Effect.gen(function* () {
