@@ -243,6 +243,19 @@ describe("Process", () => {
         yield* child.result
       }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
     )
+
+    it.live("a child exits once everything it wrote has gone out: megabytes on a pipe arrive whole", () =>
+      Effect.gen(function* () {
+        // More than a pipe holds: Node writes the rest from the child's event loop, which process.exit used to cut.
+        const out = "o".repeat(4_000_000)
+        const err = "e".repeat(1_000_000)
+        const child = yield* Process.start(Fixtures.Print, { out, err }, { stdout: "pipe", stderr: "pipe" })
+        const [stdout, stderr] = yield* Effect.all([text(child.stdout), text(child.stderr)], { concurrency: 2 })
+        expect([stdout.length, stderr.length]).toEqual([out.length, err.length])
+        yield* child.result
+        expect(yield* child.join).toEqual({ code: 0, signal: null })
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
   })
 
   describe("scope", () => {

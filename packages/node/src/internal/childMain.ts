@@ -65,6 +65,24 @@ const withResolvers: <A>() => PromiseWithResolvers<A> =
         return { promise, resolve, reject }
       }
 
+/**
+ * Exits once what this child wrote to its stdout and stderr has gone out. On a pipe (a parent's `"pipe"`, or an
+ * inherited stdout that is one: `node app.ts | tee log`, a container's log) Node writes what the pipe does not take
+ * at once later, from the event loop, and `process.exit` drops it. A write of nothing calls back after every write
+ * before it. As a child that fills a pipe nobody reads blocks, this one waits until the pipe is read (a pool stops
+ * such a worker at its kill timeout).
+ */
+const exitWhenFlushed = (exitCode: number): void => {
+  let waiting = 2
+  const flushed = () => {
+    if (--waiting === 0) process.exit(exitCode)
+  }
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.writableLength === 0 || stream.destroyed || !stream.writable) flushed()
+    else stream.write("", flushed)
+  }
+}
+
 const port: import("@troupe/core/ChildRunner").ChildPort = {
   // A frame the channel refuses at once rejects, as it would through an executor.
   send: (frame) => {
@@ -76,7 +94,7 @@ const port: import("@troupe/core/ChildRunner").ChildPort = {
     }
     return promise
   },
-  done: (exitCode) => process.exit(exitCode),
+  done: exitWhenFlushed,
   defer: setImmediate,
   rss: () => process.memoryUsage.rss(),
   pid: process.pid,
@@ -87,7 +105,7 @@ const port: import("@troupe/core/ChildRunner").ChildPort = {
   onTerminate: (stop) => {
     process.once("SIGTERM", () => {
       process.on("SIGTERM", () => {})
-      void stop().finally(() => process.exit(0))
+      void stop().finally(() => exitWhenFlushed(0))
     })
   }
 }
