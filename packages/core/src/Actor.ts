@@ -289,7 +289,8 @@ export type ActorContext = Registry.ActorContext
  * reason. An actor alone in its process (a supervised worker) ends its
  * process, and its supervisor applies the restart type: a `transient` child
  * is not restarted after `"normal"` or `"shutdown"`. A keyed actor is
- * passivated; its next message starts it again.
+ * passivated; its next message starts it again. Any other reason is a
+ * defect (an `InvalidOption`) of the handler that calls it.
  *
  * @example
  * ```ts
@@ -303,7 +304,9 @@ export type ActorContext = Registry.ActorContext
  * @category child
  */
 export const exit = (reason: StopReason = "normal"): Effect.Effect<void, never, ActorContext> =>
-  ActorContext.use((context) => context.exit(reason))
+  reason === "normal" || reason === "shutdown"
+    ? ActorContext.use((context) => context.exit(reason))
+    : Effect.die(refuse("reason", 'must be "normal" or "shutdown"', reason))
 
 /**
  * Tells the actor's supervisor that it is healthy (Akka's manual backoff
@@ -369,7 +372,9 @@ export const ignore: Effect.Effect<never> = Effect.die(
  * restored state reflects exactly the answered messages; a message that was
  * running when the process died is not in it, and with crash retries it runs
  * again. Its effects outside the persisted state (a file, a network call)
- * may then happen twice. One `persistedRef` per actor.
+ * may then happen twice. One `persistedRef` per actor. A stored snapshot
+ * that `schema` no longer decodes fails it with the `SchemaError`, and so
+ * the build: the instance does not start, and its state is kept.
  *
  * @example
  * ```ts
@@ -388,8 +393,11 @@ export const ignore: Effect.Effect<never> = Effect.die(
 export const persistedRef = <S extends Schema.Top>(
   schema: S,
   initial: S["Type"]
-): Effect.Effect<Ref.Ref<S["Type"]>, never, ActorContext | S["DecodingServices"] | S["EncodingServices"]> =>
-  ActorContext.use((context) => context.persistedRef(schema, initial))
+): Effect.Effect<
+  Ref.Ref<S["Type"]>,
+  Schema.SchemaError,
+  ActorContext | S["DecodingServices"] | S["EncodingServices"]
+> => ActorContext.use((context) => context.persistedRef(schema, initial))
 
 /**
  * The actor's start arguments, decoded with `schema`: what

@@ -289,8 +289,9 @@ export const make = <A extends Actor.Any>(
       pids: Effect.sync(() => hosts.map((host) => (host === undefined || host.isDown() ? null : host.pid))),
       activeKeys: Effect.sync(() => [...cells.keys()]),
       snapshotOf: (key) => cells.get(key)?.snapshot ?? snapshots.get(key),
-      handOver: (key, snapshot) =>
+      handOver: (given, snapshot) =>
         Effect.gen(function* () {
+          const key = keyOf("Keyed.handOver", given)
           const cell = cells.get(key)
           if (cell !== undefined) {
             // Messages sent while it waited are let in: it waits again until none is left.

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Keyed, type Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Effect, Fiber, Ref, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Ref, Stream } from "effect"
 import { expect } from "vitest"
 import { CounterBehaviour, PersistentBehaviour } from "./fixtures/actors.ts"
 import { eventually, range, tempFile } from "./fixtures/pool.ts"
@@ -253,4 +253,45 @@ it.live(
       })
     ),
   30_000
+)
+
+it.live(
+  "what an untyped caller gets wrong fails its own message: a relayed payload JSON cannot carry, an exit reason OTP does not know, a stored state its Schema no longer reads; the host serves on",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1 })
+        expect(yield* counters.get("other").ask("Increment", { by: 1 })).toBe(1)
+        const pid = yield* counters.get("other").ask("Pid", undefined)
+        // Each used to be lost on its way to the host, its caller waiting for the ask timeout (30 s).
+        for (const payload of [undefined, { by: 1n }, { by: () => 1 }]) {
+          const refused = yield* Effect.flip(counters.relay("a", "Increment", payload))
+          expect(refused).toMatchObject({ _tag: "RequestValidationError", task: "Counter.Increment" })
+        }
+        // An exit reason that is neither "normal" nor "shutdown" used to reach the parent in a frame it could not
+        // read, which killed the host and every instance in it.
+        const stopped = yield* Effect.flip(counters.get("a").ask("StopWith", { reason: "kill" }))
+        // A defect of the handler that called it, which the instance's caller sees.
+        expect(stopped).toMatchObject({ _tag: "RemoteDefect", name: "InvalidOption" })
+        expect(stopped.message).toContain('reason: must be "normal" or "shutdown", got "kill"')
+        expect(yield* counters.get("other").ask("Increment", { by: 1 })).toBe(2)
+        expect(yield* counters.get("other").ask("Pid", undefined)).toBe(pid)
+        const badKey = yield* Effect.exit(counters.handOver(5 as unknown as string, undefined))
+        expect(Exit.isFailure(badKey) && String(Cause.squash(badKey.cause))).toBe(
+          "TypeError: Keyed.handOver expects a string key, got 5"
+        )
+
+        // A snapshot the state's Schema does not read: the instance does not start (its state used to be
+        // dropped for the initial value, and overwritten by the next message), and the snapshot is kept.
+        const persistent = yield* Keyed.make(PersistentBehaviour, { hosts: 1 })
+        yield* persistent.handOver("p", { count: "many", log: [] })
+        const failed = yield* Effect.flip(persistent.get("p").ask("Get", undefined))
+        expect(failed).toMatchObject({ _tag: "RemoteDefect", name: "ActorStartFailed" })
+        expect(failed.message).toContain("Expected")
+        expect(persistent.snapshotOf("p")).toEqual({ count: "many", log: [] })
+        yield* persistent.handOver("p", { count: 41, log: [] })
+        expect(yield* persistent.get("p").ask("Increment", { by: 1 })).toBe(42)
+      })
+    ),
+  60_000
 )

@@ -28,6 +28,7 @@ import { ActorDied, AskTimeout, MailboxFull, RequestValidationError } from "../.
 import { nonNegativeDuration } from "../options.ts"
 import type { TimeSource } from "../timeSource.ts"
 import * as Codec from "../wire/codec.ts"
+import { walk } from "../wire/contract.ts"
 import { isActorCrash, type Reply } from "../wire/frame.ts"
 import type { ActorHost, Tenant } from "./actorHost.ts"
 import { type BehaviourShape, messageCodable } from "./actorRegistry.ts"
@@ -240,6 +241,17 @@ export class ActorCell implements Tenant {
    * encoded) decoded here into the error an `ask` gives for it.
    */
   relayAsk(tag: string, encodedPayload: unknown): Effect.Effect<EncodedReply, unknown> {
+    // Said to be encoded, from a caller the types do not reach: what JSON cannot carry (undefined, a function, a
+    // bigint, a cycle) is refused here, as the instance's child would refuse what does not decode.
+    const refused = walk(encodedPayload, "payload", false).refused
+    if (refused !== undefined) {
+      return Exit.fail(
+        new RequestValidationError({
+          task: `${this.name}.${tag}`,
+          message: `the encoded payload is not JSON data: ${refused}`
+        })
+      )
+    }
     return Effect.flatMap(this.relay(tag, encodedPayload, "ask"), (reply): Exit.Exit<EncodedReply, unknown> => {
       if (reply === undefined) return Exit.succeed(relayedVoid)
       if (reply._tag === "Success") return Exit.succeed(reply)

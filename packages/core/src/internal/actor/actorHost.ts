@@ -101,7 +101,28 @@ export const spawn = Effect.fnUntraced(function* (
     try {
       connection.sendUnsafe({ _tag: "Actors", frames })
     } catch {
-      // The child is gone or the channel closed; its exit reaches every tenant.
+      // The child is gone or the channel closed (its exit reaches every tenant), or one frame could not be
+      // serialized: each goes alone, so that one that cannot be sent fails its own message, not those beside it.
+      for (const frame of frames) sendAlone(frame)
+    }
+  }
+
+  const sendAlone = (frame: ActorFrame) => {
+    if (connection === undefined || connection.exitStatus() !== undefined) return
+    try {
+      connection.sendUnsafe({ _tag: "Actors", frames: [frame] })
+    } catch (error) {
+      if (connection.exitStatus() !== undefined) return
+      const onReply = handlers.get(frame.id)
+      handlers.delete(frame.id)
+      onReply?.(
+        {
+          _tag: "Defect",
+          name: "RequestValidationError",
+          message: `the message could not be sent to its actor's process: ${error instanceof Error ? error.message : String(error)}`
+        },
+        undefined
+      )
     }
   }
 

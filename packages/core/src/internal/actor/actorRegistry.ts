@@ -46,7 +46,7 @@ export class ActorContext extends Context.Service<
     readonly persistedRef: <S extends Schema.Top>(
       schema: S,
       initial: S["Type"]
-    ) => Effect.Effect<Ref.Ref<S["Type"]>, never, S["DecodingServices"] | S["EncodingServices"]>
+    ) => Effect.Effect<Ref.Ref<S["Type"]>, Schema.SchemaError, S["DecodingServices"] | S["EncodingServices"]>
     /** Its start arguments (a dynamic supervisor's child), decoded with `schema`; `undefined` is decoded when it has none. */
     readonly startArgs: <S extends Schema.Top>(
       schema: S

@@ -132,17 +132,20 @@ export const make = (
       void sendSafely(port.send, { _tag: "Healthy", ref: self().ref })
     }),
     persistedRef: <S extends Schema.Top>(schema: S, initial: S["Type"]) =>
-      Effect.sync(() => {
+      Effect.suspend((): Effect.Effect<Ref.Ref<S["Type"]>, Schema.SchemaError> => {
         const current = self()
         const codec = Schema.toCodecJson(schema) as unknown as Schema.Codec<unknown, unknown, never, never>
         let value: unknown = initial
         if (current.snapshot !== undefined) {
+          // A stored state its Schema no longer reads fails the build: starting from `initial` would lose it,
+          // as the next answered message overwrites the snapshot.
           const decoded = Schema.decodeUnknownExit(codec)(current.snapshot)
-          if (Exit.isSuccess(decoded)) value = decoded.value
+          if (Exit.isFailure(decoded)) return decoded as Exit.Exit<never, Schema.SchemaError>
+          value = decoded.value
         }
         const ref = Ref.makeUnsafe(value)
         current.persisted = { ref, encode: Schema.encodeUnknownExit(codec) }
-        return ref as Ref.Ref<S["Type"]>
+        return Effect.succeed(ref as Ref.Ref<S["Type"]>)
       }),
     startArgs: <S extends Schema.Top>(schema: S) => StartArgs.decode(schema, instance.startArgs)
   })
