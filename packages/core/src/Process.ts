@@ -19,7 +19,15 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { ExitStatus } from "./ExitStatus.ts"
 import * as ProcessContext from "./internal/child/processContext.ts"
-import { firstInvalid, nonNegativeDuration, notATask, oneOf, stringArray, stringRecord } from "./internal/options.ts"
+import {
+  firstInvalid,
+  nonEmptyString,
+  nonNegativeDuration,
+  notATask,
+  oneOf,
+  stringArray,
+  stringRecord
+} from "./internal/options.ts"
 import * as ChildClient from "./internal/parent/childClient.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import type { Run } from "./internal/wire/frame.ts"
@@ -48,8 +56,13 @@ export interface Process<A, E> {
   readonly pid: number
   /** Waits for the child to exit and returns how it ended. Never kills. */
   readonly join: Effect.Effect<ExitStatus, ProcessClosed>
-  /** Waits at most `timeout`; `None` if the child is still running then. Never kills. */
-  readonly joinTimeout: (timeout: Duration.Input) => Effect.Effect<Option.Option<ExitStatus>, ProcessClosed>
+  /**
+   * Waits at most `timeout`; `None` if the child is still running then (`0` polls). Never kills. A `timeout`
+   * that is not a duration of zero or more is an `InvalidOption`.
+   */
+  readonly joinTimeout: (
+    timeout: Duration.Input
+  ) => Effect.Effect<Option.Option<ExitStatus>, ProcessClosed | InvalidOption>
   readonly isAlive: Effect.Effect<boolean, ProcessClosed>
   /** Sends SIGTERM to the child's process group. */
   readonly terminate: Effect.Effect<void, ProcessClosed>
@@ -173,6 +186,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   }
   if (!Task.isTask(task)) return yield* Effect.die(notATask("Process.start", task))
   const invalid = firstInvalid(
+    options?.name === undefined ? undefined : nonEmptyString("name", options.name),
     nonNegativeDuration("shutdownTimeout", options?.shutdownTimeout),
     oneOf("stdout", options?.stdout, ["inherit", "pipe"]),
     oneOf("stderr", options?.stderr, ["inherit", "pipe"]),
@@ -263,7 +277,11 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   const child: Process<A, Task.Error<T>> = {
     pid: connection.pid,
     join: open(connection.exited),
-    joinTimeout: (timeout) => open(Effect.timeoutOption(connection.exited, timeout)),
+    joinTimeout: (timeout) =>
+      Effect.suspend((): Effect.Effect<Option.Option<ExitStatus>, ProcessClosed | InvalidOption> => {
+        const invalid = nonNegativeDuration("timeout", timeout)
+        return invalid === undefined ? open(Effect.timeoutOption(connection.exited, timeout)) : Effect.fail(invalid)
+      }),
     isAlive: open(Effect.sync(() => connection.exitStatus() === undefined)),
     terminate: open(connection.signal("SIGTERM")),
     kill: open(connection.signal("SIGKILL")),

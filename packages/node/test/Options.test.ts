@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Actor, Channel, IpcPipe, Pool, Process, Task, TroupeError } from "@troupe/core"
 import { NodePool } from "@troupe/node"
-import { Effect, Exit, Layer, Schema } from "effect"
+import { Effect, Exit, Layer, Option, Schema } from "effect"
 import { Rpc } from "effect/rpc"
 import { backends, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
@@ -158,7 +158,9 @@ describe("Task and Process options", () => {
         ["stdout", { stdout: "ignore" as never }],
         ["stderr", { stderr: 1 as never }],
         ["execArgv", { execArgv: "--expose-gc" as never }],
-        ["env", { env: { A: 1 } as never }]
+        ["env", { env: { A: 1 } as never }],
+        ["name", { name: 5 as never }],
+        ["name", { name: "" }]
       ]
       for (const [option, options] of untyped) {
         expect(optionOf(yield* Effect.exit(Effect.scoped(Process.start(T.Square, 2, options))))).toBe(option)
@@ -169,6 +171,17 @@ describe("Task and Process options", () => {
         expect(Exit.isFailure(exit) && String(exit.cause)).toContain("Process.start expects a task made by Task.make")
       }
     }).pipe(Effect.provide(NodePool.transport("process")))
+  )
+
+  it.live("a process handle's joinTimeout refuses a timeout that is not a duration of zero or more", () =>
+    Effect.gen(function* () {
+      const child = yield* Process.start(T.Square, 3)
+      for (const timeout of [-1, Number.NaN, "banana"]) {
+        expect(optionOf(yield* Effect.exit(child.joinTimeout(timeout as never)))).toBe("timeout")
+      }
+      expect(yield* child.result).toBe(9)
+      expect(yield* child.joinTimeout("20 seconds")).toEqual(Option.some({ code: 0, signal: null }))
+    }).pipe(Effect.scoped, Effect.provide(NodePool.transport("process")))
   )
 })
 
