@@ -126,6 +126,18 @@ export const schema = <K extends Schema.Top, V extends Schema.Top>(
     unwrap: (map) => map.handle as Channel.Handle<MapService>
   })
 
+/** JSON text of an encoded key with every object's fields in sorted order: equal keys give equal text, whatever their field order. */
+const canonicalJson = (value: unknown): string => {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value) ?? "null"
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+  const record = value as Record<string, unknown>
+  const fields: Array<string> = []
+  for (const field of Object.keys(record).sort()) {
+    if (record[field] !== undefined) fields.push(`${JSON.stringify(field)}:${canonicalJson(record[field])}`)
+  }
+  return `{${fields.join(",")}}`
+}
+
 /**
  * Creates an empty map in this process, hosted until the scope closes
  * (calls after that fail with `ChannelError`).
@@ -145,18 +157,6 @@ export const schema = <K extends Schema.Top, V extends Schema.Top>(
  * @since 0.1.0
  * @category constructors
  */
-/** JSON text of an encoded key with every object's fields in sorted order: equal keys give equal text, whatever their field order. */
-const canonicalJson = (value: unknown): string => {
-  if (typeof value !== "object" || value === null) return JSON.stringify(value) ?? "null"
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
-  const record = value as Record<string, unknown>
-  const fields: Array<string> = []
-  for (const field of Object.keys(record).sort()) {
-    if (record[field] !== undefined) fields.push(`${JSON.stringify(field)}:${canonicalJson(record[field])}`)
-  }
-  return `{${fields.join(",")}}`
-}
-
 export const make = <K extends Schema.Top, V extends Schema.Top>(
   key: K,
   value: V
