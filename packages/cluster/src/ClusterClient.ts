@@ -23,7 +23,7 @@ import {
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as ClusterError from "effect/cluster/ClusterError"
-import type * as Sharding from "effect/cluster/Sharding"
+import * as Sharding from "effect/cluster/Sharding"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -99,6 +99,13 @@ const entityStopped = (actor: string, key: string) =>
     reason: "its runner stopped the key's entity before it replied (the message may have run there)"
   })
 
+const clientShutDown = (actor: string, key: string) =>
+  new ActorDied({
+    actor,
+    key,
+    reason: "this node's cluster client shut down before the reply came (the message may have run)"
+  })
+
 /** A reply from the runner, decoded: the handler's success, or its typed error, or the runner's `AskError`. */
 const fromWire = (task: string, message: WireMessage, reply: unknown): Exit.Exit<unknown, unknown> => {
   const wire = reply as WireReply | null
@@ -143,6 +150,7 @@ export const refs = <A extends Actor.Any>(
     const invalid = Check.optionsObject("options", options) ?? Check.positiveDuration("askTimeout", options?.askTimeout)
     if (invalid !== undefined) return yield* Effect.fail(invalid)
     const { entity, messages } = clusterActorOf(actor)
+    const sharding = yield* Sharding.Sharding
     const clientFor = (yield* entity.client) as unknown as (key: string) => AnyClient
     const timeout = Duration.fromInputUnsafe(options?.askTimeout ?? Duration.seconds(30))
     const timeoutMs = Duration.toMillis(timeout)
@@ -184,10 +192,26 @@ export const refs = <A extends Actor.Any>(
         const refused = refusePayload(encoded.value)
         if (refused !== undefined) return Effect.fail(askRefusal(task, refused))
         const sent = clientOf(key)[tag]!(encoded.value, discard ? { discard: true } : undefined).pipe(
-          failWhenStopped(() => entityStopped(actor.name, key)),
+          failWhenStopped(
+            sharding,
+            () => entityStopped(actor.name, key),
+            () => clientShutDown(actor.name, key)
+          ),
           Effect.mapError((error) => fromClusterError(actor.name, key, error))
         )
-        const call = discard ? sent : Effect.flatMap(sent, (reply) => fromWire(task, message, reply))
+        const answered = discard ? sent : Effect.flatMap(sent, (reply) => fromWire(task, message, reply))
+        // A node shutting down sends nothing more.
+        const call = Effect.flatMap(sharding.isShutdown, (down) =>
+          down
+            ? Effect.fail(
+                new ActorDied({
+                  actor: actor.name,
+                  key,
+                  reason: "this node's cluster client is shut down: the message was not sent"
+                })
+              )
+            : answered
+        )
         const timedOut = () => new AskTimeout({ actor: actor.name, key, tag, timeoutMs: Duration.toMillis(timeout) })
         return Effect.withFiber((parent) => {
           pending.set(key, (pending.get(key) ?? 0) + 1)

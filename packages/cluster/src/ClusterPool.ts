@@ -337,7 +337,11 @@ export const make = (
         Effect.suspend(() => {
           counts.started++
           return nextClient()[task.name]!(payload).pipe(
-            failWhenStopped(() => runnerStopped(task.name)),
+            failWhenStopped(
+              sharding,
+              () => runnerStopped(task.name),
+              () => new TroupeError.ShutdownError({ task: task.name, phase: "running" })
+            ),
             Effect.catchDefect((defect) => Effect.fail(deliveryDefect(name, task.name, defect))),
             Effect.mapError((error) => fromClusterError(task.name, error)),
             Effect.catchIf(
@@ -362,10 +366,14 @@ export const make = (
             orElse: () =>
               Effect.fail(new TroupeError.TaskTimeout({ task: task.name, timeoutMs: Duration.toMillis(timeout) }))
           })
+      // A node shutting down sends nothing more: a call made then is refused as a closing local pool refuses it.
+      const sendUnlessShutDown = Effect.flatMap(sharding.isShutdown, (down) =>
+        down ? Effect.fail(new TroupeError.PoolShuttingDown()) : bounded
+      )
       return Effect.suspend((): Effect.Effect<unknown, unknown> => {
         counts.submitted++
         counts.inFlight++
-        return bounded.pipe(
+        return sendUnlessShutDown.pipe(
           Effect.onExit((exit) =>
             Effect.sync(() => {
               counts.inFlight--

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ClusterClient, ClusterNode, ClusterPool, ClusterRunner } from "@troupe/cluster"
 import { NodeProcess } from "@troupe/node"
-import { Cause, Effect, Exit, Fiber, Layer, type Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import type { ShardingConfig } from "effect/cluster/ShardingConfig"
 import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest"
@@ -201,6 +201,43 @@ it("a key PostgreSQL cannot store (a NUL, over 255 characters) is refused at the
   expect(result.long).toMatchObject({ _tag: "RequestValidationError", task: "Account.Deposit" })
   expect(result.told).toMatchObject({ _tag: "RequestValidationError", task: "Account.Deposit" })
   expect(result.longest).toBe(1)
+}, 120_000)
+
+it("calls in flight when their own node shuts down fail as that node's doing, not the runner's; later ones are not sent", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-client-shutdown-"))
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+  const journal = join(dir, "runs.jsonl")
+  const result = await Effect.runPromise(
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const node = ClusterNode.layerClient({ database: cluster.database.url }).pipe(Layer.orDie)
+      const context = yield* Layer.buildWithScope(node, scope)
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "60 seconds" }).pipe(Effect.provide(context))
+      const pool = yield* ClusterPool.make(poolTasks, { timeout: "60 seconds" }).pipe(
+        Effect.provide(context),
+        Scope.provide(scope)
+      )
+      const ask = yield* Effect.forkDetach(
+        Effect.exit(accounts.get("shutdown-ask").ask("SlowBalance", { millis: 5_000, journal }))
+      )
+      const call = yield* Effect.forkDetach(Effect.exit(pool.apply(Work, { id: "shutdown-call", ms: 5_000 })))
+      // The ask has started in its instance; then this node's cluster client shuts down under both calls.
+      yield* Effect.sleep("20 millis").pipe(Effect.repeat({ until: () => readJsonLines(journal).length >= 1 }))
+      yield* Scope.close(scope, Exit.void)
+      return {
+        ask: outcome(yield* Fiber.join(ask)),
+        call: outcome(yield* Fiber.join(call)),
+        askAfter: yield* settles(accounts.get("shutdown-ask").ask("Balance", undefined)),
+        callAfter: yield* settles(pool.apply(Work, { id: "shutdown-late", ms: 0 }))
+      }
+    })
+  )
+  // They used to be WorkerCrashed and ActorDied saying the runner stopped them.
+  expect(result.ask).toMatchObject({ _tag: "ActorDied", actor: "Account", key: "shutdown-ask" })
+  expect((result.ask as { reason: string }).reason).toContain("this node's cluster client shut down")
+  expect(result.call).toMatchObject({ _tag: "ShutdownError", task: "Work", phase: "running" })
+  expect((result.askAfter as { reason: string }).reason).toContain("the message was not sent")
+  expect(result.callAfter).toMatchObject({ _tag: "PoolShuttingDown" })
 }, 120_000)
 
 it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its caller gets ActorDied", async () => {
