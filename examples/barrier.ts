@@ -7,7 +7,7 @@
  *     node examples/barrier.ts
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { IpcBarrier, Pool, Process, Task, TroupeError } from "@troupe/core"
+import { Channel, IpcBarrier, Pool, Process, Task, TroupeError } from "@troupe/core"
 import { NodePool, NodeProcess } from "@troupe/node"
 import { Console, Effect, Exit, Schema } from "effect"
 
@@ -26,19 +26,7 @@ export const Phases = Task.make("Phases", {
         passed++
       }
       return passed
-    }).pipe(
-      Effect.catchTag(
-        [
-          "ChannelError",
-          "RemoteDefect",
-          "RequestValidationError",
-          "ReplyValidationError",
-          "ResultEncodeError",
-          "PayloadTooLarge"
-        ],
-        Effect.die
-      )
-    )
+    }).pipe(Effect.catchIf(Channel.isCallError, Effect.die))
 })
 
 if (import.meta.main) {

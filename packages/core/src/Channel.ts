@@ -196,6 +196,36 @@ export type CallError =
   | RemoteDefect
   | PayloadTooLarge
 
+const callErrorTags: ReadonlySet<unknown> = new Set<CallError["_tag"]>([
+  "ChannelError",
+  "RequestValidationError",
+  "ReplyValidationError",
+  "ResultEncodeError",
+  "RemoteDefect",
+  "PayloadTooLarge"
+])
+
+/**
+ * Whether `u` is one of the `CallError`s: for code that keeps a method's own
+ * typed error and treats a failure of the call itself as a defect, without
+ * naming every tag (a later version may add one).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Channel, IpcBarrier } from "@troupe/core"
+ *
+ * declare const barrier: IpcBarrier.IpcBarrier
+ * // Effect<number, BrokenBarrier>: a failure of the channel itself is a defect.
+ * const arrived = IpcBarrier.wait(barrier).pipe(Effect.catchIf(Channel.isCallError, Effect.die))
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isCallError = (u: unknown): u is CallError =>
+  typeof u === "object" && u !== null && callErrorTags.has((u as { readonly _tag?: unknown })._tag)
+
 const codables = new WeakMap<Method<any, any, any>, Codec.Codable>()
 
 /** The codec view of a method, shared by the caller's and the server's side. */

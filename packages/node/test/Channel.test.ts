@@ -163,6 +163,17 @@ it.live("sending 10,000 refs hosts one endpoint per actor, reused, released when
   })
 )
 
+it("Channel.isCallError tells the call's own failures from a method's typed error", () => {
+  const callErrors = [
+    new TroupeError.ChannelError({ service: "s", method: "m", reason: "ServiceClosed", message: "closed" }),
+    new TroupeError.RequestValidationError({ task: "s.m", message: "bad" }),
+    new TroupeError.PayloadTooLarge({ task: "s.m", direction: "payload", size: 2, limit: 1 })
+  ]
+  for (const error of callErrors) expect(Channel.isCallError(error), error._tag).toBe(true)
+  const others = [new TroupeError.BrokenBarrier({ reason: "Aborted", message: "" }), { _tag: "Other" }, null, "x"]
+  for (const other of others) expect(Channel.isCallError(other)).toBe(false)
+})
+
 it.live(
   "an offer whose wait is not a duration of zero or more is an InvalidOption, from the parent or a child; nothing is sent",
   () =>
