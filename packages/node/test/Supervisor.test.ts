@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Cause, Effect, Exit, Ref, Stream } from "effect"
+import { Cause, Effect, Exit, Fiber, Ref, Stream } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
@@ -801,4 +801,83 @@ it.live(
       }
     }),
   90_000
+)
+
+it.live(
+  "an operation in progress when its supervisor stops is answered: ChildOperationFailed, stopped",
+  () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.start({}, [worker("a")])
+      const starts = tempFile("starts")
+      // A worker whose build takes 20 s: the startChild is in the supervisor's loop when it stops.
+      const slow = worker("slow", { env: { TROUPE_FIXTURE_BUILD_MS: "20000", TROUPE_FIXTURE_STARTS: starts } })
+      const call = yield* Effect.forkChild(Effect.exit(sup.startChild(slow)))
+      yield* eventually(
+        Effect.sync(() => existsSync(starts)),
+        (started) => started
+      )
+      yield* sup.stop
+      // It used to wait for ever: the loop was interrupted under it, and nothing answered it.
+      const answered = yield* Fiber.join(call).pipe(Effect.timeout("15 seconds"))
+      expect(answered).toMatchObject(Exit.fail({ _tag: "ChildOperationFailed", child: "slow", reason: "stopped" }))
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+it.live(
+  "terminateChild during a restart's backoff: the terminated child stays stopped, the rest of the group restarts",
+  () =>
+    Effect.gen(function* () {
+      const backoff = { min: "1 second", max: "1 second", randomFactor: 0 } as const
+      for (const [crashed, terminated] of [
+        ["b", "a"],
+        ["a", "b"]
+      ] as const) {
+        const sup = yield* Supervisor.start({ strategy: "oneForAll", intensity: 5, period: "1 minute", backoff }, [
+          worker("a"),
+          worker("b")
+        ])
+        const events = yield* Effect.forkChild(
+          Stream.runCollect(
+            Stream.takeUntil(sup.events, (event) => event._tag === "ChildRestarting" && event.path === crashed)
+          )
+        )
+        yield* Effect.exit(sup.ref(crashed, Counter).ask("Crash", undefined))
+        yield* Fiber.join(events)
+        yield* sup.terminateChild(terminated)
+        // After the backoff: the crashed child runs again, the terminated one is still stopped (it used to stay
+        // "restarting" for ever when it was the group's first child, and to be started again otherwise).
+        const children = yield* eventually(sup.whichChildren, (all) =>
+          all.some((child) => child.id === crashed && child.status === "running")
+        )
+        expect(children.find((child) => child.id === terminated)?.status, `${crashed}/${terminated}`).toBe("stopped")
+        expect(yield* sup.ref(crashed, Counter).ask("Increment", { by: 1 })).toBe(1)
+        yield* sup.restartChild(terminated)
+        expect(yield* sup.ref(terminated, Counter).ask("Increment", { by: 2 })).toBe(2)
+        yield* sup.stop
+      }
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+it.live(
+  "interrupting Supervisor.start stops at once what it started: children still building are stopped, none is left",
+  () =>
+    Effect.gen(function* () {
+      const starts = tempFile("starts")
+      const slow = (id: string) =>
+        worker(id, { env: { TROUPE_FIXTURE_BUILD_MS: "20000", TROUPE_FIXTURE_STARTS: starts } })
+      const starting = yield* Effect.forkChild(
+        Supervisor.start({}, [slow("w1"), slow("w2")]).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+      )
+      const firstPid = yield* eventually(
+        Effect.sync(() => (existsSync(starts) ? Number(readFileSync(starts, "utf8").split(" ")[1]) : 0)),
+        (pid) => pid > 0
+      )
+      // The start used to run on to its end (every child built, 20 s each) before the interruption took effect.
+      yield* Fiber.interrupt(starting).pipe(Effect.timeout("15 seconds"))
+      expect(isRunning(firstPid)).toBe(false)
+      expect(readFileSync(starts, "utf8").trim().split("\n")).toHaveLength(1)
+    }),
+  60_000
 )

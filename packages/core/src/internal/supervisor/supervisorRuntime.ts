@@ -129,7 +129,12 @@ type Message =
       readonly generation: number
       readonly reason: ActorHost.ExitReason
     }
-  | { readonly _tag: "Restart"; readonly children: ReadonlyArray<Child>; readonly generation: number }
+  | {
+      readonly _tag: "Restart"
+      readonly children: ReadonlyArray<Child>
+      /** Each child's generation when the restart was scheduled: one stopped since then (terminated) is left. */
+      readonly generations: ReadonlyArray<number>
+    }
   /** An operation on the children (`startChild`, `terminateChild`, …), run in turn with the ends and restarts. */
   | { readonly _tag: "Call"; readonly run: Effect.Effect<void> }
 
@@ -372,7 +377,7 @@ export class Node {
             ? Effect.void
             : (message._tag === "Ended"
                 ? this.onEnded(message.child, message.generation, message.reason)
-                : this.restart(message.children, message.generation)
+                : this.restart(message.children, message.generations)
               ).pipe(
                 Effect.catchCause((cause) =>
                   Cause.hasInterruptsOnly(cause)
@@ -453,9 +458,9 @@ export class Node {
    * inbox, as OTP's `try_again_restart`: the ends of other children are handled, and counted, in between.
    */
   private scheduleRestart(children: ReadonlyArray<Child>, delayMs: number, retry = false): Effect.Effect<void> {
-    const generation = children[0]?.generation ?? 0
-    const message: Message = { _tag: "Restart", children, generation }
-    if (delayMs <= 0) return retry ? Queue.offer(this.inbox, message) : this.restart(children, generation)
+    const generations = children.map((child) => child.generation)
+    const message: Message = { _tag: "Restart", children, generations }
+    if (delayMs <= 0) return retry ? Queue.offer(this.inbox, message) : this.restart(children, generations)
     return Effect.asVoid(
       Effect.forkIn(
         Effect.andThen(Effect.sleep(Duration.millis(delayMs)), Queue.offer(this.inbox, message)),
@@ -467,11 +472,13 @@ export class Node {
   /**
    * Restarts `children` left to right; a start that fails counts as a restart and is tried again, as OTP's
    * `try_again_restart`: under `oneForAll` the whole group (the children this round already restarted are
-   * stopped again, right to left), otherwise from the child that failed on.
+   * stopped again, right to left), otherwise from the child that failed on. A child stopped since the restart
+   * was scheduled (`generations`: a `terminateChild` during the backoff, or a newer restart that took it over)
+   * is left as it is; the others still restart.
    */
-  private restart(children: ReadonlyArray<Child>, generation: number): Effect.Effect<void> {
+  private restart(scheduled: ReadonlyArray<Child>, generations: ReadonlyArray<number>): Effect.Effect<void> {
     return Effect.gen({ self: this }, function* () {
-      if (children[0] !== undefined && children[0].generation !== generation) return
+      const children = scheduled.filter((child, index) => child.generation === generations[index])
       for (const [index, child] of children.entries()) {
         if (this.status !== "running" || !this.children.includes(child)) continue
         const started = yield* Effect.exit(this.startChild(child))
@@ -588,14 +595,16 @@ export class Node {
   private call<A, E>(id: string, operation: () => Effect.Effect<A, E>): Effect.Effect<A, E | ChildOperationFailed> {
     return Effect.suspend(() => {
       const done = Deferred.makeUnsafe<A, E | ChildOperationFailed>()
+      const refused = () => new ChildOperationFailed({ child: id, reason: "stopped" })
       const run = Effect.suspend(
         (): Effect.Effect<A, E | ChildOperationFailed> =>
-          this.status === "running"
-            ? operation()
-            : Effect.fail(new ChildOperationFailed({ child: id, reason: "stopped" }))
+          this.status === "running" ? operation() : Effect.fail(refused())
       ).pipe(
         Effect.exit,
         Effect.flatMap((exit) => Deferred.done(done, exit)),
+        // The loop was stopped under it (this supervisor stopped or gave up, or its parent restarted it): its
+        // caller is answered, never left waiting.
+        Effect.onInterrupt(() => Deferred.done(done, Exit.fail(refused()))),
         Effect.asVoid
       )
       // A stopped node has no loop to run it: refused at once.
@@ -936,7 +945,11 @@ export const startRoot = (
   Effect.gen(function* () {
     const root = yield* makeRoot(options.name ?? "supervisor")
     const node = new Node(root, "", options, specs)
-    yield* Effect.acquireRelease(node.start(), () => node.stop)
+    // Interruptible while it starts (a SIGTERM to a program that is still starting its tree): it then stops
+    // the children it started, as a nested supervisor does.
+    yield* Effect.acquireRelease(node.start().pipe(Effect.onInterrupt(() => node.stop)), () => node.stop, {
+      interruptible: true
+    })
     const nodeAt = (path: string) =>
       Effect.suspend(() => {
         const found = node.nodeAt(path)
@@ -979,7 +992,13 @@ export const startDynamicRoot = <Args>(
   Effect.gen(function* () {
     const root = yield* makeRoot(options.name ?? "dynamic")
     const node = new Node(root, "", { ...options, strategy: "oneForOne", parallelStop: true, template }, [])
-    yield* Effect.acquireRelease(Effect.orDie(node.start()), () => node.stop)
+    yield* Effect.acquireRelease(
+      Effect.orDie(node.start()).pipe(Effect.onInterrupt(() => node.stop)),
+      () => node.stop,
+      {
+        interruptible: true
+      }
+    )
     return {
       ...dynamicChildrenOf<Args, never>(Effect.succeed(node)),
       ref: <A extends Actor.Any>(id: string, actor: A) => refAt(root, "DynamicSupervisor.ref", id, actor),
