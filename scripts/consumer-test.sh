@@ -19,7 +19,7 @@ mkdir -p "$work/app"
 cd "$work/app"
 npm init -y >/dev/null
 npm pkg set type=module
-cp "$root/scripts/consumer/app.ts" app.ts
+cp "$root/scripts/consumer/app.ts" "$root/scripts/consumer/tasks.ts" .
 
 # 2. Pack every published package into it (prepack builds dist/ and writes the published manifest),
 #    then install: registry dependencies plus the tarballs.
@@ -36,6 +36,7 @@ cat >tsconfig.json <<JSON
     "strict": true,
     "verbatimModuleSyntax": true,
     "erasableSyntaxOnly": true,
+    "allowImportingTsExtensions": true,
     "noEmit": true
   }
 }

@@ -2,7 +2,8 @@
  * The consumer test's program: what a new user writes against the installed
  * packages. It runs a `Process`, a pool on each backend, a supervised actor,
  * a keyed actor and the same actor through `@troupe/cluster`'s keyed refs on
- * their one-machine layer, checks every result, and prints `consumer: ok`.
+ * their one-machine layer, and a task from a second module of the app
+ * (`./tasks.ts`), checks every result, and prints `consumer: ok`.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { KeyedRefs } from "@troupe/cluster"
@@ -10,6 +11,7 @@ import { Actor, Keyed, Pool, Process, Supervisor, Task } from "@troupe/core"
 import { NodePool, NodeProcess } from "@troupe/node"
 import { Console, Effect, Ref, Schema } from "effect"
 import { Rpc } from "effect/rpc"
+import { Cube } from "./tasks.ts"
 
 export const Square = Task.make("Square", {
   payload: Schema.Int,
@@ -57,6 +59,8 @@ if (import.meta.main) {
       )
       yield* check(`pool (${backend})`, squares, [1, 4, 9, 16, 25])
     }
+    const cubes = yield* Pool.map(Cube, [1, 2, 3]).pipe(Effect.provide(NodePool.layer({ size: 2 })))
+    yield* check("a task from another module of the app", cubes, [1, 8, 27])
 
     const supervisor = yield* Supervisor.start({ strategy: "oneForOne" }, [
       Supervisor.worker("counter", CounterBehaviour)
