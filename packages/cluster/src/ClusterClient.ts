@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import type * as Actor from "@troupe/core/Actor"
+import { expected } from "@troupe/core/Check"
 import {
   ActorDied,
   AskTimeout,
@@ -254,7 +255,7 @@ export const refs = <A extends Actor.Any>(
       actor,
       get: (key) => {
         // A key that is not a string (from a caller without types) would hash to no entity: refused at once.
-        if (typeof key !== "string") throw new TypeError(`KeyedRefs.get expects a string key, got ${typeof key}`)
+        if (typeof key !== "string") throw expected("KeyedRefs.get", "a string key", key)
         return {
           actor,
           key,

@@ -12,9 +12,9 @@
  */
 
 import { availableParallelism } from "node:os"
+import { oneOf } from "@troupe/core/Check"
 import * as Pool from "@troupe/core/Pool"
 import type * as Transport from "@troupe/core/Transport"
-import { InvalidOption } from "@troupe/core/TroupeError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as NodeProcess from "./NodeProcess.ts"
@@ -62,10 +62,8 @@ export const layer = (given: Options = {}): Layer.Layer<Pool.Pool, Layer.Error<R
   // `null`, from an untyped caller, is no options.
   const options: Options = given ?? {}
   const { backend } = options
-  if (backend !== undefined && backend !== "process" && backend !== "thread") {
-    const reason = `must be "process" or "thread", got ${typeof backend === "string" ? JSON.stringify(backend) : String(backend)}`
-    return Layer.effect(Pool.Pool, Effect.fail(new InvalidOption({ option: "backend", reason })))
-  }
+  const invalid = oneOf("backend", backend, ["process", "thread"])
+  if (invalid !== undefined) return Layer.effect(Pool.Pool, Effect.fail(invalid))
   return Pool.layer({ ...options, size: options.size ?? Math.min(availableParallelism(), Pool.maxPoolSize) }).pipe(
     Layer.provide(transport(backend))
   )

@@ -1,6 +1,7 @@
 /**
  * Checks on option values, shared by `Pool`, `Process`, `Task` and per-call
- * options: each refuses a bad value with an `InvalidOption` that names the
+ * options (and, through `Check.ts`, by `@troupe/node` and `@troupe/cluster`):
+ * each refuses a bad value with an `InvalidOption` that names the
  * option, where it is given, instead of letting it become an immediate
  * timeout, a kill without grace, or a crash later.
  *
@@ -13,10 +14,10 @@ import * as Duration from "effect/Duration"
 import { InvalidOption } from "../TroupeError.ts"
 
 /** A duration input in milliseconds; `NaN` when it is not one (Effect reads a `NaN` number as 0). */
-export const durationMillis = (input: Duration.Input): number => {
+export const durationMillis = (input: unknown): number => {
   if (typeof input === "number" && Number.isNaN(input)) return Number.NaN
   try {
-    return Duration.toMillis(Duration.fromInputUnsafe(input))
+    return Duration.toMillis(Duration.fromInputUnsafe(input as Duration.Input))
   } catch {
     return Number.NaN
   }
@@ -29,6 +30,7 @@ export const refuse = (option: string, reason: string, value: unknown): InvalidO
 /** A value as a message shows it: strings quoted, objects as JSON where they can be. */
 export const describeValue = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value)
+  if (typeof value === "bigint") return `${value}n`
   try {
     return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)
   } catch {
@@ -44,25 +46,27 @@ export const expected = (what: string, kind: string, value: unknown): TypeError 
 export const notATask = (what: string, value: unknown): TypeError => expected(what, "a task made by Task.make", value)
 
 /** A deadline: more than zero (infinite means none). */
-export const positiveDuration = (option: string, input: Duration.Input | undefined): InvalidOption | undefined =>
+export const positiveDuration = (option: string, input: unknown): InvalidOption | undefined =>
   input === undefined || durationMillis(input) > 0 ? undefined : refuse(option, "must be a duration over zero", input)
 
 /** A grace or a wait: zero or more (infinite means forever). */
-export const nonNegativeDuration = (option: string, input: Duration.Input | undefined): InvalidOption | undefined =>
+export const nonNegativeDuration = (option: string, input: unknown): InvalidOption | undefined =>
   input === undefined || durationMillis(input) >= 0
     ? undefined
     : refuse(option, "must be a duration of zero or more", input)
 
 /** A count of at least 1, and at most `max` when given. */
-export const positiveInteger = (option: string, n: number | undefined, max?: number): InvalidOption | undefined => {
+export const positiveInteger = (option: string, n: unknown, max?: number): InvalidOption | undefined => {
   if (n === undefined) return undefined
-  if (!Number.isInteger(n) || n < 1) return refuse(option, "must be a positive integer", n)
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1) return refuse(option, "must be a positive integer", n)
   return max !== undefined && n > max ? refuse(option, `must be at most ${max}`, n) : undefined
 }
 
 /** A count of 0 or more. */
-export const nonNegativeInteger = (option: string, n: number | undefined): InvalidOption | undefined =>
-  n === undefined || (Number.isInteger(n) && n >= 0) ? undefined : refuse(option, "must be a non-negative integer", n)
+export const nonNegativeInteger = (option: string, n: unknown): InvalidOption | undefined =>
+  n === undefined || (typeof n === "number" && Number.isInteger(n) && n >= 0)
+    ? undefined
+    : refuse(option, "must be a non-negative integer", n)
 
 /** A positive number (not necessarily an integer). */
 export const positiveNumber = (option: string, n: number | undefined): InvalidOption | undefined =>
