@@ -17,7 +17,7 @@ import type { ShardingConfig } from "effect/cluster/ShardingConfig"
 import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest"
 import { Account, AccountBehaviour } from "./fixtures/account.ts"
 import { type Cluster, createDatabase, makeCluster, readJsonLines } from "./fixtures/harness.ts"
-import { shardsSettled } from "./fixtures/load.ts"
+import { shardsSettled, whereOf } from "./fixtures/load.ts"
 import { poolTasks, Unserved, Work } from "./fixtures/poolTasks.ts"
 
 let cluster: Cluster
@@ -102,9 +102,7 @@ it("a payload over 16 MiB is refused at the call, before the serializer; the con
       const accounts = yield* ClusterClient.refs(Account, { askTimeout: "60 seconds" })
       const call = yield* settles(pool.apply(Work, { id: huge, ms: 0 }))
       const ask = yield* settles(accounts.get(keys[0]!).ask("SlowBalance", { millis: 0, journal: huge }))
-      const asks = yield* settles(
-        Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), { concurrency: 8 })
-      )
+      const asks = yield* settles(Effect.forEach(keys, (key) => whereOf(accounts, key), { concurrency: 8 }))
       const calls = yield* settles(
         pool.map(
           Work,
@@ -248,7 +246,7 @@ it("a runner SIGKILLed with volatile asks in flight: each runs at most once, its
   const { placed, victim, exits } = await run(
     Effect.gen(function* () {
       const accounts = yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })
-      const placed = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+      const placed = yield* Effect.forEach(keys, (key) => whereOf(accounts, key), {
         concurrency: 6
       })
       const victim = placed[0]!.runner

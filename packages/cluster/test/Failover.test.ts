@@ -21,7 +21,7 @@ import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account } from "./fixtures/account.ts"
 import { awaitJsonLine, type Cluster, makeCluster, overlaps, readActivations } from "./fixtures/harness.ts"
-import { accountsNamed, runClient, underLoad, waitUntilMoved } from "./fixtures/load.ts"
+import { accountsNamed, runClient, underLoad, waitUntilMoved, whereOf } from "./fixtures/load.ts"
 
 let cluster: Cluster
 const killedAt = new Map<string, number>()
@@ -57,7 +57,7 @@ it("SIGKILL of a runner under load: the balances are exactly the acknowledged de
     Effect.gen(function* () {
       const keys = accountsNamed("sigkill")
       const accounts = yield* ClusterClient.refs(Account)
-      const placed = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+      const placed = yield* Effect.forEach(keys, (key) => whereOf(accounts, key), {
         concurrency: 8
       })
       const victim = placed[0]!.runner
@@ -92,7 +92,7 @@ it("SIGTERM: the runner stops its instances and hands its shards over in seconds
     Effect.gen(function* () {
       const keys = accountsNamed("sigkill")
       const accounts = yield* ClusterClient.refs(Account)
-      const placed = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+      const placed = yield* Effect.forEach(keys, (key) => whereOf(accounts, key), {
         concurrency: 8
       })
       const leaving = alive[0]!
@@ -101,7 +101,7 @@ it("SIGTERM: the runner stops its instances and hands its shards over in seconds
       const since = Date.now()
       const moved = yield* waitUntilMoved(leavingKeys[0]!, leaving.id, since)
       yield* Effect.promise(() => leaving.exited)
-      const after = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+      const after = yield* Effect.forEach(keys, (key) => whereOf(accounts, key), {
         concurrency: 8
       })
       return { leaving, leavingKeys, placed, moved, after, stoppedMs: Date.now() - since }
@@ -128,7 +128,7 @@ it("a runner joining takes over shards: keys move to it with their balances, non
   const result = await run(
     Effect.gen(function* () {
       const accounts = yield* ClusterClient.refs(Account)
-      const before = yield* Effect.forEach(keys, (key) => accounts.get(key).ask("Where", undefined), {
+      const before = yield* Effect.forEach(keys, (key) => whereOf(accounts, key), {
         concurrency: 8
       })
       yield* Effect.promise(() => cluster.start("r4"))
@@ -161,7 +161,7 @@ it("SIGTERM with a plain ask in flight past the entity's termination timeout: th
     Effect.gen(function* () {
       const accounts = yield* ClusterClient.refs(Account, { askTimeout: "90 seconds" })
       const key = "held-0"
-      const { runner } = yield* accounts.get(key).ask("Where", undefined)
+      const { runner } = yield* whereOf(accounts, key)
       const leaving = cluster.runners.find((candidate) => candidate.id === runner)!
       // Not persisted, and well past the engine's wait for an entity to stop (15 s from the SIGTERM, however late the
       // runner gets to it on a busy machine): the engine interrupts it, and
