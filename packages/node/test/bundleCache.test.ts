@@ -26,7 +26,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { bundleFor, distrust } from "../src/internal/bundle.ts"
+import { bundleFor, distrust, prune } from "../src/internal/bundle.ts"
 import { runScript } from "./fixtures/script.ts"
 
 const roots: Array<string> = []
@@ -216,5 +216,82 @@ describe("the bundle cache directory", () => {
     mkdirSync(temporary)
     const fallback = freshProcess({ TROUPE_BUNDLE_DIR: "", XDG_CACHE_HOME: "/dev/null", TMPDIR: temporary })
     expect(dirname(fallback.path!)).toBe(join(temporary, `troupe-bundles-${process.getuid?.()}`))
+  })
+
+  it("a build prunes manifests unused for a week and the bundles no manifest names; taking a bundle marks it used", () => {
+    const { cache, module, freshProcess } = setup()
+    const first = freshProcess()
+    const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 60 * 60 * 1000)
+    const plant = (name: string, contents: string, age: Date) => {
+      writeFileSync(join(cache, name), contents, { mode: 0o600 })
+      utimesSync(join(cache, name), age, age)
+    }
+    const manifestOf = (bundle: string) => JSON.stringify({ bundle: join(cache, bundle), sha256: "x", inputs: [] })
+    // Another program's bundle, last used 8 days ago; one used yesterday, built long ago.
+    plant("manifest-aaaa.json", manifestOf("child-aaaa.mjs"), daysAgo(8))
+    plant("child-aaaa.mjs", "", daysAgo(8))
+    plant("child-aaaa.mjs.map", "", daysAgo(8))
+    plant("manifest-dddd.json", manifestOf("child-dddd.mjs"), daysAgo(1))
+    plant("child-dddd.mjs", "", daysAgo(30))
+    plant("child-dddd.mjs.map", "", daysAgo(30))
+    // Named by no manifest: two hours old (a bundle from an earlier edit, a crashed write), and a minute old.
+    plant("child-bbbb.mjs", "", daysAgo(2 / 24))
+    plant("child-bbbb.mjs.123.tmp", "", daysAgo(2 / 24))
+    plant("child-cccc.mjs", "", daysAgo(1 / 24 / 60))
+    const compileCache = join(cache, "compile-cache", "v0")
+    mkdirSync(compileCache, { recursive: true })
+    writeFileSync(join(compileCache, "old"), "")
+    utimesSync(join(compileCache, "old"), daysAgo(8), daysAgo(8))
+    writeFileSync(join(compileCache, "new"), "")
+    // The same program's manifest, last taken 8 days ago: taking it marks it used, so it survives the build below.
+    const own = readdirSync(cache).find((name) => name.startsWith("manifest-") && name.length > 24)!
+    utimesSync(join(cache, own), daysAgo(8), daysAgo(8))
+    expect(freshProcess()).toEqual({ path: first.path, builds: 0 })
+    expect(Date.now() - statSync(join(cache, own)).mtimeMs).toBeLessThan(24 * 60 * 60 * 1000)
+
+    // A changed task module: a build, and the pruning after it.
+    appendFileSync(module, "export const more = 1\n")
+    const second = freshProcess()
+    expect(second.builds).toBe(1)
+    const left = readdirSync(cache).sort()
+    for (const gone of ["manifest-aaaa.json", "child-aaaa.mjs", "child-aaaa.mjs.map", "child-bbbb.mjs"]) {
+      expect(left).not.toContain(gone)
+    }
+    expect(left).not.toContain("child-bbbb.mjs.123.tmp")
+    for (const kept of ["manifest-dddd.json", "child-dddd.mjs", "child-dddd.mjs.map", "child-cccc.mjs", own]) {
+      expect(left).toContain(kept)
+    }
+    // The first bundle is named by no manifest now (the key's manifest names the new one), but is minutes old.
+    expect(left).toContain(first.path!.split("/").at(-1))
+    expect(left).toContain(second.path!.split("/").at(-1))
+    expect(readdirSync(compileCache)).toEqual(["new"])
+    // And the next process takes the new bundle.
+    expect(freshProcess()).toEqual({ path: second.path, builds: 0 })
+  })
+
+  it("keeps the 32 manifests used last, and the bundles they name", () => {
+    const directory = mkdtempSync(join(tmpdir(), "troupe-prune-"))
+    roots.push(directory)
+    const now = Date.now()
+    for (let i = 0; i < 40; i++) {
+      // Manifest i was last used i minutes ago; each names a bundle built a day ago.
+      const age = new Date(now - i * 60 * 1000)
+      const old = new Date(now - 24 * 60 * 60 * 1000)
+      const bundle = join(directory, `child-${i.toString(16).padStart(4, "0")}.mjs`)
+      writeFileSync(join(directory, `manifest-${i.toString(16).padStart(4, "0")}.json`), JSON.stringify({ bundle }))
+      utimesSync(join(directory, `manifest-${i.toString(16).padStart(4, "0")}.json`), age, age)
+      writeFileSync(bundle, "")
+      utimesSync(bundle, old, old)
+    }
+    prune(directory, now)
+    const left = readdirSync(directory)
+    const indexes = (prefix: string) =>
+      left
+        .filter((name) => name.startsWith(prefix))
+        .map((name) => Number.parseInt(name.slice(prefix.length, prefix.length + 4), 16))
+        .sort((a, b) => a - b)
+    const newest = Array.from({ length: 32 }, (_, i) => i)
+    expect(indexes("manifest-")).toEqual(newest)
+    expect(indexes("child-")).toEqual(newest)
   })
 })

@@ -33,6 +33,12 @@
  * those, delete the directory. esbuild's service process is stopped once
  * no build is running.
  *
+ * The cache is pruned when a bundle is built (see `prune`): a manifest
+ * marks its last use with its modification time (set when a process takes
+ * its bundle), and the manifests unused for a week, or past the 32 used
+ * last, go, then every bundle no manifest names. A bundle deleted under a
+ * running program costs that program one unbundled child, then a build.
+ *
  * What the bundle keeps exactly as Node would run it:
  * - `effect`, `@effect/*` and `@troupe/*` are bundled (one instance of each
  *   in the child); every other package stays external, imported by absolute
@@ -47,7 +53,7 @@
  * @internal
  */
 import { createHash } from "node:crypto"
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -168,9 +174,88 @@ const reuse = (manifest: string): Built | undefined => {
       const stats = statSync(input.file)
       return stats.mtimeMs === input.mtimeMs && stats.size === input.size
     })
-    return unchanged ? verified({ file: bundle, sha256 }) : undefined
+    const taken = unchanged ? verified({ file: bundle, sha256 }) : undefined
+    // Its last use, for `prune`.
+    if (taken !== undefined) touch(manifest)
+    return taken
   } catch {
     return undefined
+  }
+}
+
+const touch = (file: string): void => {
+  try {
+    const now = new Date()
+    utimesSync(file, now, now)
+  } catch {}
+}
+
+const day = 24 * 60 * 60 * 1000
+/** A manifest unused for this long is pruned. */
+const unusedFor = 7 * day
+/** At most this many manifests are kept, the ones used last. */
+const manifestsKept = 32
+/**
+ * A file no kept manifest names is pruned once it is this old: a bundle is written before its manifest (a build in
+ * another process may be between the two), and a build that saw an input change keeps its bundle without one.
+ */
+const orphanedFor = 60 * 60 * 1000
+
+/**
+ * Removes from the cache directory what no program is likely to take
+ * again: manifests unused for a week or past the 32 used last, then the
+ * bundles, source maps and partial writes that no remaining manifest names
+ * and that are over an hour old, and compile-cache entries unused for a
+ * week (Node writes an entry again when it needs it). Runs after a build,
+ * whose cost hides its own; any error leaves the file where it is.
+ */
+export const prune = (directory: string, now = Date.now()): void => {
+  const entries = (path: string) => {
+    try {
+      return readdirSync(path, { withFileTypes: true })
+    } catch {
+      return []
+    }
+  }
+  const remove = (path: string) => {
+    try {
+      rmSync(path, { force: true })
+    } catch {}
+  }
+  const ageOf = (path: string): number | undefined => {
+    try {
+      return now - statSync(path).mtimeMs
+    } catch {
+      return undefined
+    }
+  }
+  const manifests = entries(directory)
+    .filter((entry) => entry.isFile() && /^manifest-[0-9a-f]+\.json$/.test(entry.name))
+    .map((entry) => ({ path: join(directory, entry.name), age: ageOf(join(directory, entry.name)) ?? 0 }))
+    .sort((a, b) => a.age - b.age)
+  const named = new Set<string>()
+  manifests.forEach(({ path, age }, index) => {
+    if (age > unusedFor || index >= manifestsKept) {
+      remove(path)
+      return
+    }
+    try {
+      named.add((JSON.parse(readFileSync(path, "utf8")) as Manifest).bundle)
+    } catch {}
+  })
+  for (const entry of entries(directory)) {
+    const match = /^(child-[0-9a-f]+\.mjs)(\.map)?(\.\d+\.tmp)?$/.exec(entry.name)
+    if (!entry.isFile() || match === null || named.has(join(directory, match[1]!))) continue
+    const path = join(directory, entry.name)
+    if ((ageOf(path) ?? 0) > orphanedFor) remove(path)
+  }
+  const compileCache = join(directory, "compile-cache")
+  for (const version of entries(compileCache)) {
+    if (!version.isDirectory()) continue
+    for (const entry of entries(join(compileCache, version.name))) {
+      const path = join(compileCache, version.name, entry.name)
+      if (entry.isFile() && (ageOf(path) ?? 0) > unusedFor) remove(path)
+    }
   }
 }
 
@@ -296,7 +381,9 @@ const build = async (modules: ReadonlyArray<string>, manifest: string): Promise<
     } catch {}
   }
   // A file edited during the build may not be in the bundle: the next process builds again.
-  if (inputs.some((input) => input.mtimeMs >= started)) return built
-  writeAtomically(manifest, JSON.stringify({ bundle: file, sha256: built.sha256, inputs } satisfies Manifest))
+  if (inputs.every((input) => input.mtimeMs < started)) {
+    writeAtomically(manifest, JSON.stringify({ bundle: file, sha256: built.sha256, inputs } satisfies Manifest))
+  }
+  prune(directory)
   return built
 }
