@@ -82,13 +82,16 @@ const maxKeyLength = 255
 
 /**
  * Why PostgreSQL could not store `key`, or `undefined`: such a key used to loop in the runner until the ask
- * timed out.
+ * timed out (a NUL), or to share its entity with other keys (a lone surrogate).
  */
 const keyRefusal = (key: string): string | undefined => {
   if (key.includes("\u0000"))
     return `the key ${JSON.stringify(key)} contains a NUL character, which PostgreSQL cannot store`
   if (key.length > maxKeyLength)
     return `the key is ${key.length} characters long, over the cluster's limit of ${maxKeyLength}`
+  // UTF-8 (the wire, PostgreSQL) turns every lone surrogate into U+FFFD: two such keys would be one entity.
+  if (!key.isWellFormed())
+    return `the key ${JSON.stringify(key)} holds a lone surrogate, which UTF-8 (and so PostgreSQL) cannot store`
   return undefined
 }
 

@@ -184,7 +184,7 @@ it("a task the caller lists but the runners do not serve fails with a RemoteDefe
   expect(result.served).toMatchObject({ id: "served-after-unserved" })
 }, 120_000)
 
-it("a key PostgreSQL cannot store (a NUL, over 255 characters) is refused at the ask with RequestValidationError", async () => {
+it("a key PostgreSQL cannot store (a NUL, over 255 characters, a lone surrogate) is refused at the ask with RequestValidationError", async () => {
   const result = await run(
     Effect.gen(function* () {
       const accounts = yield* ClusterClient.refs(Account, { askTimeout: "20 seconds" })
@@ -192,13 +192,20 @@ it("a key PostgreSQL cannot store (a NUL, over 255 characters) is refused at the
       const long = yield* settles(accounts.get("k".repeat(256)).ask("Deposit", { amount: 1 }))
       const told = yield* settles(accounts.get("t\u0000").tell("Deposit", { amount: 1 }))
       const longest = yield* settles(accounts.get("k".repeat(255)).ask("Deposit", { amount: 1 }))
-      return { nul, long, told, longest }
+      // Lone surrogates: UTF-8 (the wire, PostgreSQL) would turn both into U+FFFD, one key for two.
+      const high = yield* settles(accounts.get("s\uD800").ask("Deposit", { amount: 1 }))
+      const low = yield* settles(accounts.get("s\uDC00").tell("Deposit", { amount: 1 }))
+      const paired = yield* settles(accounts.get("s\uD83D\uDE00").ask("Deposit", { amount: 1 }))
+      return { nul, long, told, longest, high, low, paired }
     })
   )
   expect(result.nul).toMatchObject({ _tag: "RequestValidationError", task: "Account.Where" })
   expect(result.long).toMatchObject({ _tag: "RequestValidationError", task: "Account.Deposit" })
   expect(result.told).toMatchObject({ _tag: "RequestValidationError", task: "Account.Deposit" })
   expect(result.longest).toBe(1)
+  expect(result.high).toMatchObject({ _tag: "RequestValidationError", task: "Account.Deposit" })
+  expect(result.low).toMatchObject({ _tag: "RequestValidationError", task: "Account.Deposit" })
+  expect(result.paired).toBe(1)
 }, 120_000)
 
 it("calls in flight when their own node shuts down fail as that node's doing, not the runner's; later ones are not sent", async () => {
