@@ -9,7 +9,7 @@ import { Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Cause, Effect, Exit, Fiber, Ref, Stream } from "effect"
 import { expect } from "vitest"
-import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
+import { Counter, CounterBehaviour, Restarting, RestartingBehaviour } from "./fixtures/actors.ts"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
 import { eventually, tempFile } from "./fixtures/pool.ts"
 
@@ -728,12 +728,14 @@ it.live(
         expect(again.c2).not.toBeNull()
         expect(again.c2).not.toBe(restarted.c2)
         expect(yield* sup.ref("c2", Counter).ask("Increment", { by: 1 })).toBe(1)
-        // delete: only once terminated; then the spec is gone and its mailbox fails.
+        // delete: only once terminated; then the spec is gone, a ref taken before fails, and no worker is there.
+        const taken = sup.ref("c2", Counter)
         yield* sup.terminateChild("c2")
         yield* sup.deleteChild("c2")
         expect((yield* sup.whichChildren).map((child) => child.id)).toEqual(["c1"])
-        const ask = yield* Effect.exit(sup.ref("c2", Counter).ask("Get", undefined))
+        const ask = yield* Effect.exit(taken.ask("Get", undefined))
         expect(Exit.isFailure(ask) && JSON.stringify(ask.cause)).toContain("ActorDied")
+        expect(() => sup.ref("c2", Counter)).toThrow('no worker at "c2"')
         // A child whose start fails is not kept.
         const startCount = tempFile("starts")
         const bad = worker("bad", {
@@ -879,5 +881,56 @@ it.live(
       expect(isRunning(firstPid)).toBe(false)
       expect(readFileSync(starts, "utf8").trim().split("\n")).toHaveLength(1)
     }),
+  60_000
+)
+
+it.live(
+  "a worker that ends by itself takes its grandchildren with it: after a crash (then restarted) and after a normal exit",
+  () =>
+    withTree({ intensity: 5 }, [worker("crashes"), worker("exits", { restart: "transient" })], (sup) =>
+      Effect.gen(function* () {
+        const crashing = yield* sup.ref("crashes", Counter).ask("Grandchild", undefined)
+        const exiting = yield* sup.ref("exits", Counter).ask("Grandchild", undefined)
+        expect(isRunning(crashing) && isRunning(exiting)).toBe(true)
+        // The grandchildren ignore SIGTERM: only the final SIGKILL to the ended worker's group stops them.
+        yield* killAndAwaitRestart(sup, "crashes")
+        yield* sup.ref("exits", Counter).ask("Stop", { reason: "normal" })
+        expect(yield* Effect.promise(() => survivorsAfter([crashing, exiting], 10_000))).toEqual([])
+      })
+    ),
+  60_000
+)
+
+it.live(
+  "a child added again under a deleted or removed id gets its own actor and mailbox, not the old ones",
+  () =>
+    withTree({}, [worker("w")], (sup) =>
+      Effect.gen(function* () {
+        const old = sup.ref("w", Counter)
+        yield* sup.terminateChild("w")
+        yield* sup.deleteChild("w")
+        yield* sup.startChild(Supervisor.worker("w", RestartingBehaviour, { mailbox: { capacity: 5 } }))
+        expect(yield* sup.ref("w", Restarting).ask("Increment", { by: 3 })).toBe(3)
+        expect(() => sup.ref("w", Counter)).toThrow("runs Restarting, not Counter")
+        expect((yield* sup.tree).children?.[0]).toMatchObject({ id: "w", actor: "Restarting" })
+        expect(JSON.stringify(yield* Effect.flip(old.ask("Get", undefined)))).toContain("ActorDied")
+        // A start that fails leaves nothing behind either: the next start's settings are its own.
+        const startCount = tempFile("starts")
+        const failing = Supervisor.worker("t", CounterBehaviour, {
+          restart: "temporary",
+          mailbox: { capacity: 1 },
+          env: { TROUPE_FIXTURE_START_COUNT: startCount, TROUPE_FIXTURE_FAIL_ON_START: "1" }
+        })
+        expect(yield* Effect.flip(sup.startChild(failing))).toMatchObject({ _tag: "ChildStartFailed", child: "t" })
+        yield* sup.startChild(
+          Supervisor.worker("t", CounterBehaviour, { restart: "temporary", mailbox: { capacity: 10 } })
+        )
+        const slow = sup.ref("t", Counter)
+        const offers = yield* Effect.forEach([1, 2, 3], () =>
+          Effect.exit(slow.offer("Sleep", { ms: 500 }, { wait: 0 }))
+        )
+        expect(offers.every(Exit.isSuccess)).toBe(true)
+      })
+    ),
   60_000
 )

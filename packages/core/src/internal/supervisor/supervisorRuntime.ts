@@ -87,6 +87,8 @@ export interface Root {
   /** The tree's time: the `Clock` of the context it was started in. */
   readonly clock: TimeSource.TimeSource
   readonly cells: Map<string, ActorCell>
+  /** Each cell's mailbox-depth series, removed with the cell. */
+  readonly cellSeries: Map<string, Metric.Registration>
   readonly events: PubSub.PubSub<Supervisor.Event>
   nextRef: number
   restarts: number
@@ -353,13 +355,14 @@ export class Node {
       })
       this.root.cells.set(path, cell)
       const counted = cell
-      register(
+      const series = register(
         Metrics.mailboxDepth,
         { supervisor: this.root.name, actor: cell.name, key: path },
         this.root.context,
         () => gaugeState(counted.depth),
         this.root.registrations
       )
+      this.root.cellSeries.set(path, series)
     }
     return cell
   }
@@ -392,9 +395,13 @@ export class Node {
   private onEnded(child: Child, generation: number, reason: ActorHost.ExitReason): Effect.Effect<void> {
     return Effect.gen({ self: this }, function* () {
       if (child.generation !== generation || child.status !== "running") return
-      const pid = child.running?.pid ?? null
+      const ended = child.running
+      const pid = ended?.pid ?? null
       child.running = undefined
       child.status = "stopped"
+      // It ended by itself (a crash, an exit): what its launch still holds goes now, as on a stop. For a
+      // process, that is the final SIGKILL to its process group, so no grandchild outlives it.
+      if (ended !== undefined) yield* ended.stop("brutalKill")
       this.publish({ _tag: "ChildExited", path: child.path, pid, reason, at: this.now() })
       const restart = child.spec.restart
       if (restart === "temporary") {
@@ -535,13 +542,31 @@ export class Node {
   private remove(child: Child, reason: string) {
     const index = this.children.indexOf(child)
     if (index >= 0) this.children.splice(index, 1)
-    this.killCells(child.path, reason)
+    this.forgetCells(child.path, reason)
     this.publish({ _tag: "ChildRemoved", path: child.path, at: this.now() })
   }
 
   private killCells(path: string, reason: string) {
     for (const [cellPath, cell] of this.root.cells) {
       if (path === "" || cellPath === path || cellPath.startsWith(`${path}/`)) cell.kill(reason)
+    }
+  }
+
+  /**
+   * Kills the cells of a child whose spec is gone (removed, deleted, or never added) and forgets them: refs
+   * taken before keep failing, and a child added later under the same id gets a cell of its own, with its
+   * own behaviour and mailbox, instead of the old one.
+   */
+  private forgetCells(path: string, reason: string) {
+    this.killCells(path, reason)
+    for (const cellPath of [...this.root.cells.keys()]) {
+      if (cellPath !== path && !cellPath.startsWith(`${path}/`)) continue
+      this.root.cells.delete(cellPath)
+      const series = this.root.cellSeries.get(cellPath)
+      if (series === undefined) continue
+      this.root.cellSeries.delete(cellPath)
+      this.root.registrations.splice(this.root.registrations.indexOf(series), 1)
+      series.remove()
     }
   }
 
@@ -654,7 +679,7 @@ export class Node {
         const started = yield* Effect.exit(this.startChild(child))
         if (Exit.isFailure(started)) {
           this.children.splice(this.children.indexOf(child), 1)
-          this.killCells(child.path, `${child.path} could not start`)
+          this.forgetCells(child.path, `${child.path} could not start`)
           return yield* started
         }
       })
@@ -880,6 +905,7 @@ export const makeRoot = (name: string) =>
       context,
       clock: TimeSource.make(context),
       cells: new Map(),
+      cellSeries: new Map(),
       events,
       nextRef: 0,
       restarts: 0,
