@@ -671,7 +671,7 @@ export interface Supervisor extends Children {
   readonly ref: <A extends Actor.Any>(path: string, actor: A) => Actor.ActorRef<A>
   /** The tree as data: ids, kinds, pids, status, restart counts, mailbox depths. */
   readonly tree: Effect.Effect<TreeNode>
-  /** Lifecycle events from now on. */
+  /** Lifecycle events from now on; the stream ends when the tree stops or gives up, after its last event. */
   readonly events: Stream.Stream<Event>
   /** Waits until the supervisor stops; fails if it gave up (or, with `SupervisorFailed`, if its own bookkeeping failed). */
   readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
@@ -701,6 +701,7 @@ export interface DynamicSupervisor<Args> extends DynamicChildren<Args> {
    */
   readonly ref: <A extends Actor.Any>(id: string, actor: A) => Actor.ActorRef<A>
   readonly tree: Effect.Effect<TreeNode>
+  /** Lifecycle events from now on; the stream ends when the supervisor stops or gives up, after its last event. */
   readonly events: Stream.Stream<Event>
   readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
   /** Stops every child, all at once, each by its shutdown; harmless twice. */

@@ -964,6 +964,12 @@ const refAt = <A extends Actor.Any>(root: Root, where: string, path: string, act
   return refOf(actor, path, () => cell, root)
 }
 
+/** The tree's events end when its root does (stopped or given up), after the last of them: a reader's stream ends. */
+const endEventsWith = (root: Root, node: Node): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(
+    Effect.forkScoped(Effect.andThen(Effect.exit(Deferred.await(node.ended)), PubSub.shutdown(root.events)))
+  )
+
 export const startRoot = (
   options: Supervisor.Options,
   specs: ReadonlyArray<Supervisor.ChildSpec>
@@ -976,6 +982,7 @@ export const startRoot = (
     yield* Effect.acquireRelease(node.start().pipe(Effect.onInterrupt(() => node.stop)), () => node.stop, {
       interruptible: true
     })
+    yield* endEventsWith(root, node)
     const nodeAt = (path: string) =>
       Effect.suspend(() => {
         const found = node.nodeAt(path)
@@ -1025,6 +1032,7 @@ export const startDynamicRoot = <Args>(
         interruptible: true
       }
     )
+    yield* endEventsWith(root, node)
     return {
       ...dynamicChildrenOf<Args, never>(Effect.succeed(node)),
       ref: <A extends Actor.Any>(id: string, actor: A) => refAt(root, "DynamicSupervisor.ref", id, actor),
