@@ -142,6 +142,7 @@ export interface Keyed<A extends Actor.Any> {
    */
   readonly relay: (key: string, tag: string, encodedPayload: unknown) => Effect.Effect<EncodedReply, AskError>
   readonly tree: Effect.Effect<Supervisor.TreeNode>
+  /** Its hosts' lifecycle events from now on; the stream ends when the group stops or gives up. */
   readonly events: Stream.Stream<Supervisor.Event>
   /** Waits until the group stops; fails if its hosts failed past their restart intensity. */
   readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
@@ -259,6 +260,7 @@ export const make = <A extends Actor.Any>(
     yield* Effect.acquireRelease(node.start(), () =>
       node.stop.pipe(Effect.andThen(killAll(`the ${behaviour.actor.name} group stopped`)))
     )
+    yield* Runtime.endEventsWith(root, node)
     yield* node.join.pipe(
       Effect.match({
         onFailure: (error) => `the ${behaviour.actor.name} group gave up: ${error.message}`,

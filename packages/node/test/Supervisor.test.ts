@@ -936,20 +936,24 @@ it.live(
 )
 
 it.live(
-  "events end when the tree stops or gives up, after its last event",
+  "events end when the tree stops, gives up or its scope closes, after its last event",
   () =>
     Effect.gen(function* () {
       const readUntilEnd = (end: (sup: Sup) => Effect.Effect<unknown>) =>
-        Effect.scoped(
-          Effect.gen(function* () {
-            const sup = yield* Supervisor.start({ intensity: 0 }, [worker("a")])
-            const reading = yield* Effect.forkScoped(Stream.runCollect(sup.events), { startImmediately: true })
-            yield* end(sup)
-            // Used to wait for ever: the stream did not end with the tree.
-            return (yield* Fiber.join(reading).pipe(Effect.timeout("10 seconds"))).map((event) => event._tag)
-          })
-        )
+        Effect.gen(function* () {
+          const reading = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const sup = yield* Supervisor.start({ intensity: 0 }, [worker("a")])
+              const reading = yield* Effect.forkDetach(Stream.runCollect(sup.events), { startImmediately: true })
+              yield* end(sup)
+              return reading
+            })
+          )
+          // Used to wait for ever: the stream did not end with the tree.
+          return (yield* Fiber.join(reading).pipe(Effect.timeout("10 seconds"))).map((event) => event._tag)
+        })
       expect(yield* readUntilEnd((sup) => sup.stop)).toContain("ChildStopped")
+      expect(yield* readUntilEnd(() => Effect.void)).toContain("ChildStopped")
       const gaveUp = yield* readUntilEnd((sup) =>
         Effect.gen(function* () {
           process.kill((yield* pids(sup)).a!, "SIGKILL")

@@ -964,10 +964,13 @@ const refAt = <A extends Actor.Any>(root: Root, where: string, path: string, act
   return refOf(actor, path, () => cell, root)
 }
 
-/** The tree's events end when its root does (stopped or given up), after the last of them: a reader's stream ends. */
-const endEventsWith = (root: Root, node: Node): Effect.Effect<void, never, Scope.Scope> =>
+/**
+ * The tree's events end when its root does (stopped, given up, or its scope closed), after the last of them: a
+ * reader's stream ends. Detached: a fiber of the tree's scope would be interrupted before the stop it waits for.
+ */
+export const endEventsWith = (root: Root, node: Node): Effect.Effect<void> =>
   Effect.asVoid(
-    Effect.forkScoped(Effect.andThen(Effect.exit(Deferred.await(node.ended)), PubSub.shutdown(root.events)))
+    Effect.forkDetach(Effect.andThen(Effect.exit(Deferred.await(node.ended)), PubSub.shutdown(root.events)))
   )
 
 export const startRoot = (
