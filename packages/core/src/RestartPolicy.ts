@@ -342,7 +342,8 @@ export type RestartDecision = Restart | GiveUp
  * - `failed`: the child failed (it ended and must restart, or a start
  *   failed: `startFailed`); records the restart in the supervisor's window
  *   and decides. `ranMs` gives the run's length when the caller measured it
- *   (otherwise the time since `started`).
+ *   (otherwise the time since `started`; without a `started` since the last
+ *   failure there was no run).
  * - `healthy`: the child says it is healthy (Akka's manual reset): its next
  *   failure backs off from `min` again. The intensity window is kept: OTP
  *   counts every restart.
@@ -451,12 +452,16 @@ export const makeRestarter = (options: RestartOptions): Restarter => {
     const failed: ChildRestarts["failed"] = (ending) =>
       Effect.withFiberSucceed((fiber): RestartDecision => {
         const now = nowMillis(fiber)
+        // No run at all (a failed start, or no start since the last failure) is never a stable one, not even
+        // with `resetAfter: 0`: the run of failures goes on, so `maxRestarts` still gives up.
         const ranMs =
-          ending?.startFailed === true ? 0 : (ending?.ranMs ?? (startedAt === undefined ? 0 : now - startedAt))
+          ending?.startFailed === true
+            ? undefined
+            : (ending?.ranMs ?? (startedAt === undefined ? undefined : now - startedAt))
         startedAt = undefined
         const step = addRestart(history, now, limit)
         history = step.history
-        if (backoff !== undefined && ranMs >= resetAfterMs) consecutive = 0
+        if (backoff !== undefined && ranMs !== undefined && ranMs >= resetAfterMs) consecutive = 0
         consecutive += 1
         const giveUp = (reason: GiveUp["reason"]): GiveUp => ({
           _tag: "GiveUp",

@@ -192,6 +192,22 @@ describe("RestartPolicy.makeRestarter (the one restart core)", () => {
     })
   )
 
+  it.effect("resetAfter 0: any run is stable, but a failed start (or no start at all) still is not one", () =>
+    Effect.gen(function* () {
+      const child = RestartPolicy.makeRestarter({
+        intensity: 100,
+        period: "1 hour",
+        backoff: { ...s38, resetAfter: 0, maxRestarts: 2 }
+      }).child()
+      yield* child.started
+      expect(delays(yield* child.failed())).toBe(100)
+      yield* child.started
+      expect(delays(yield* child.failed())).toBe(100)
+      expect(delays(yield* child.failed({ startFailed: true }))).toBe(200)
+      expect(yield* child.failed()).toMatchObject({ _tag: "GiveUp", reason: "maxRestarts", consecutive: 3 })
+    })
+  )
+
   it.effect("healthy (Akka's manual reset) starts the run of failures again but keeps the intensity window", () =>
     Effect.gen(function* () {
       const child = RestartPolicy.makeRestarter({
