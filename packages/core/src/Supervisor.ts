@@ -643,7 +643,7 @@ export interface Children<E = never> {
  */
 export interface DynamicChildren<Args, E = never> {
   /**
-   * Starts a child from the template with `args`, under `id` (default: the next number). Returns its id: its
+   * Starts a child from the template with `args`, under `id` (default: the next number no child holds). Returns its id: its
    * path is the dynamic supervisor's path and the id (`ref` finds it). `maxChildren` is a `ChildOperationFailed`.
    */
   readonly startChild: (

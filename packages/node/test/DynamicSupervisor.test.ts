@@ -261,3 +261,21 @@ it.live(
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
   60_000
 )
+
+it.live(
+  "automatic ids skip the ids that explicit ones already took",
+  () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.startDynamic({ intensity: 3, period: "1 minute" }, connection)
+      expect(yield* sup.startChild({ name: "two" }, { id: "2" })).toBe("2")
+      expect(yield* sup.startChild({ name: "a" })).toBe("1")
+      expect(yield* sup.startChild({ name: "b" })).toBe("3")
+      expect((yield* sup.whichChildren).map((child) => [child.id, child.status])).toEqual([
+        ["2", "running"],
+        ["1", "running"],
+        ["3", "running"]
+      ])
+      expect((yield* sup.ref("3", Conn).ask("Info", undefined)).name).toBe("b")
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)

@@ -686,9 +686,17 @@ export class Node {
     )
   }
 
+  /** The next number no child holds as its id: an explicit `startChild(args, { id })` may have taken it. */
+  private nextFreeId(): string {
+    let id: string
+    do id = String(++this.nextDynamicId)
+    while (this.children.some((child) => child.spec.id === id))
+    return id
+  }
+
   /**
    * A dynamic supervisor's `startChild`: a worker spec from the template and `args`, under `id` (default the next
-   * number), added as `addChild` adds one. Returns the id.
+   * number no child holds), added as `addChild` adds one. Returns the id.
    */
   addFromTemplate(
     args: unknown,
@@ -699,7 +707,7 @@ export class Node {
         const template = this.options.template
         if (template === undefined)
           return Effect.fail(new ChildOperationFailed({ child: this.path, reason: "notFound" }))
-        const childId = id ?? String(++this.nextDynamicId)
+        const childId = id ?? this.nextFreeId()
         // The template's `start` gives the child's process options, and only those (it cannot change the child's
         // id or restart type). One that throws fails this start, as a child that fails to start does.
         let processOptions: Supervisor.ProcessOptions | undefined
