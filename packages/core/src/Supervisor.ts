@@ -344,7 +344,8 @@ const noProcessOptions = (): ProcessOptions => ({})
  * and read decoded by the actor with `Actor.startArgs`, the same after every
  * restart. `start` turns them into per-child process options (environment,
  * `execArgv`); without `args` that is the only way they reach the child.
- * Defaults: `restart: "permanent"`, `shutdown: 5000` ms.
+ * Defaults: `restart: "permanent"`, `shutdown: 5000` ms. A child that ends
+ * and is not restarted is removed, as in `simple_one_for_one`.
  *
  * @example
  * ```ts

@@ -279,3 +279,30 @@ it.live(
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
   60_000
 )
+
+it.live(
+  "a dynamic child that ends and is not restarted is removed (simple_one_for_one): its maxChildren slot is free again",
+  () =>
+    Effect.gen(function* () {
+      const cases = [
+        ["transient", "normal"],
+        ["transient", "shutdown"],
+        ["temporary", "crash"]
+      ] as const
+      for (const [restart, end] of cases) {
+        const template = Supervisor.template(CounterBehaviour, { restart, start: (_: { readonly n: number }) => ({}) })
+        const sup = yield* Supervisor.startDynamic({ maxChildren: 1, intensity: 3, period: "1 minute" }, template)
+        const first = yield* sup.startChild({ n: 1 })
+        const counter = sup.ref(first, Counter)
+        // The ask's reply races the end of the process: only the end matters here.
+        yield* Effect.exit(end === "crash" ? counter.ask("Crash", undefined) : counter.ask("Stop", { reason: end }))
+        yield* eventually(sup.whichChildren, (children) => children.every((child) => child.status !== "running"))
+        // startChild runs in the supervisor's loop, after the end was handled.
+        const second = yield* Effect.exit(sup.startChild({ n: 2 }))
+        expect([restart, end, second]).toMatchObject([restart, end, Exit.succeed("2")])
+        expect((yield* sup.whichChildren).map((child) => child.id)).toEqual(["2"])
+        expect(yield* Effect.exit(counter.ask("Get", undefined))).toMatchObject(Exit.fail({ _tag: "ActorDied" }))
+      }
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)

@@ -409,7 +409,9 @@ export class Node {
         return yield* this.afterSignificantEnd(child)
       }
       if (restart === "transient" && reason !== "abnormal") {
-        this.killCells(child.path, `${child.path} ended (${reason}) and is transient`)
+        // A dynamic supervisor keeps no child it will not restart (simple_one_for_one): its maxChildren slot is free.
+        if (this.options.template !== undefined) this.remove(child, `${child.path} ended (${reason}) and is transient`)
+        else this.killCells(child.path, `${child.path} ended (${reason}) and is transient`)
         return yield* this.afterSignificantEnd(child)
       }
       const delay = yield* this.countRestart(child, reason)
