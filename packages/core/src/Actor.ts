@@ -339,7 +339,8 @@ export const healthy: Effect.Effect<void, never, ActorContext> = ActorContext.us
  * Declines to start, from the behaviour's build: OTP's `init` returning
  * `ignore`. A supervised worker is then kept in its supervisor, not running
  * (`whichChildren` shows it `stopped`, a `ChildIgnored` event says why);
- * `restartChild` can start it later, when the build no longer ignores it.
+ * `restartChild`, or a restart of its group (`oneForAll`, `restForOne`),
+ * starts it again, and it comes up once the build no longer ignores it.
  * Outside a supervisor (a keyed actor), it is a failed start.
  *
  * @example

@@ -594,7 +594,7 @@ export interface TreeNode {
   readonly kind: "supervisor" | "worker" | "pool" | "keyed"
   readonly status: "running" | "restarting" | "stopped" | "failed"
   readonly pid: number | null
-  /** Completed restarts of this child. */
+  /** Completed restarts of this child (a start its actor ignored, `Actor.ignore`, is none). */
   readonly restarts: number
   /** Messages waiting or being handled, for a worker. */
   readonly mailbox: number | null

@@ -2,15 +2,16 @@
  * Dynamic supervision on real processes: a dynamic supervisor's children
  * started from one template with their own arguments (OTP's
  * `simple_one_for_one`), as process options or as a typed value decoded in
- * the child (`args`, `Actor.startArgs`), `maxChildren`, restarts; an `Actor.ignore` start
- * kept but not running; dynamic operations on a nested supervisor reached
- * from the root.
+ * the child (`args`, `Actor.startArgs`), `maxChildren`, restarts, automatic
+ * ids, the removal of a child that is not restarted; an `Actor.ignore` start
+ * kept but not running, and started again with its group; dynamic operations
+ * on a nested supervisor reached from the root.
  */
-import { unlinkSync, writeFileSync } from "node:fs"
+import { readFileSync, unlinkSync, writeFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Ref, Stream } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import { isRunning } from "./fixtures/os.ts"
@@ -306,3 +307,60 @@ it.live(
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
   60_000
 )
+
+for (const strategy of ["oneForAll", "restForOne"] as const) {
+  it.live(
+    `${strategy}: an ignored child is started again with its group, as OTP does; only a start that brings it up counts as its restart`,
+    () =>
+      Effect.gen(function* () {
+        const flag = tempFile("ignore")
+        const starts = tempFile("starts")
+        writeFileSync(flag, "on")
+        const sup = yield* Supervisor.start({ strategy, intensity: 5, period: "1 minute" }, [
+          Supervisor.worker("counter", CounterBehaviour),
+          Supervisor.worker("maybe", ConnBehaviour, { env: { CONN_IGNORE_IF_EXISTS: flag, CONN_STARTS: starts } })
+        ])
+        const ignored = yield* Ref.make(0)
+        yield* Effect.forkScoped(
+          Stream.runForEach(sup.events, (event) =>
+            event._tag === "ChildIgnored" ? Ref.update(ignored, (n) => n + 1) : Effect.void
+          ),
+          { startImmediately: true }
+        )
+        const builds = () => readFileSync(starts, "utf8").trim().split("\n").length
+        const restarts = Effect.map(sup.tree, (tree) => tree.children?.map((child) => [child.id, child.restarts]))
+        const crashCounter = Effect.flatMap(sup.ref("counter", Counter).ask("Pid", undefined), (pid) =>
+          Effect.sync(() => process.kill(pid, "SIGKILL"))
+        )
+        expect(builds()).toBe(1)
+
+        // The group restarts: "maybe" is built again (it restarts after "counter") and ignores again.
+        yield* crashCounter
+        yield* eventually(Ref.get(ignored), (n) => n === 1)
+        expect(builds()).toBe(2)
+        expect((yield* sup.whichChildren)[1]).toMatchObject({ id: "maybe", status: "stopped", pid: null })
+        expect(yield* restarts).toEqual([
+          ["counter", 1],
+          ["maybe", 0]
+        ])
+        // Nor does a restartChild that it ignores count.
+        yield* sup.restartChild("maybe")
+        expect(builds()).toBe(3)
+        expect(yield* restarts).toEqual([
+          ["counter", 1],
+          ["maybe", 0]
+        ])
+
+        // Once it no longer ignores, its group's next restart brings it up: that start counts.
+        unlinkSync(flag)
+        yield* crashCounter
+        const up = yield* eventually(sup.whichChildren, (children) => children[1]?.status === "running")
+        expect((yield* sup.ref("maybe", Conn).ask("Info", undefined)).pid).toBe(up[1]!.pid)
+        expect(yield* restarts).toEqual([
+          ["counter", 2],
+          ["maybe", 1]
+        ])
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+    60_000
+  )
+}

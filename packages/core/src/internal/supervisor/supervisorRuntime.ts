@@ -492,8 +492,7 @@ export class Node {
         if (this.status !== "running" || !this.children.includes(child)) continue
         const started = yield* Effect.exit(this.startChild(child))
         if (Exit.isSuccess(started)) {
-          child.restarts++
-          this.root.restarts++
+          this.countCompletedRestart(child)
           continue
         }
         child.status = "restarting"
@@ -513,6 +512,13 @@ export class Node {
         return yield* this.scheduleRestart(wholeGroup ? children : children.slice(index), delay, true)
       }
     })
+  }
+
+  /** Counts a completed restart: a start that `Actor.ignore` declined brought nothing up, so it is none. */
+  private countCompletedRestart(child: Child) {
+    if (child.status !== "running") return
+    child.restarts++
+    this.root.restarts++
   }
 
   private stopChild(child: Child): Effect.Effect<void> {
@@ -807,8 +813,7 @@ export class Node {
         const child = yield* this.find(id)
         if (child.status !== "stopped") return yield* new ChildOperationFailed({ child: id, reason: "running" })
         yield* this.startChild(child)
-        child.restarts++
-        this.root.restarts++
+        this.countCompletedRestart(child)
       })
     )
   }
