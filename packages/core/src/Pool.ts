@@ -394,7 +394,7 @@ export interface Service {
     options?: MapOptions
   ) => Effect.Effect<
     Array<Exit.Exit<Task.Success<T>, Task.Error<T> | PoolCallError>>,
-    RequestValidationError | PoolShuttingDown | RestartIntensityExceeded | InputError
+    RequestValidationError | PoolShuttingDown | RestartIntensityExceeded | InputError | InvalidOption
   >
   /** `map` for tasks whose payload is a tuple. */
   readonly starmap: <T extends Task.Any>(

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Actor, Channel, IpcPipe, Pool, Process, Task, TroupeError } from "@troupe/core"
 import { NodePool } from "@troupe/node"
-import { Effect, Exit, Layer, Option, Schema } from "effect"
+import { Effect, Exit, Layer, Option, Schema, Stream } from "effect"
 import { Rpc } from "effect/rpc"
 import { backends, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
@@ -186,17 +186,30 @@ describe("Task and Process options", () => {
 })
 
 describe.each(backends)("per-call options on %s", (backend) => {
-  it.live("a call with a bad timeout, retries, wait or chunkSize fails with InvalidOption; the pool serves on", () =>
-    withPool(backend, { size: 1 }, (pool) =>
-      Effect.gen(function* () {
-        expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { timeout: 0 })))).toBe("timeout")
-        expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { timeout: -1 })))).toBe("timeout")
-        expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { retries: -1 })))).toBe("retries")
-        expect(optionOf(yield* Effect.exit(pool.offer(T.Square, 2, { wait: -1 })))).toBe("wait")
-        expect(optionOf(yield* Effect.exit(pool.map(T.Square, [1, 2], { timeout: Number.NaN })))).toBe("timeout")
-        expect(optionOf(yield* Effect.exit(pool.map(T.Square, [1, 2], { chunkSize: 0 })))).toBe("chunkSize")
-        expect(yield* pool.apply(T.Square, 3, { timeout: "10 seconds" })).toBe(9)
-      })
-    )
+  it.live(
+    "a call with a bad timeout, retries, wait, chunkSize, bufferSize or total fails with InvalidOption; the pool serves on",
+    () =>
+      withPool(backend, { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { timeout: 0 })))).toBe("timeout")
+          expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { timeout: -1 })))).toBe("timeout")
+          expect(optionOf(yield* Effect.exit(pool.apply(T.Square, 2, { retries: -1 })))).toBe("retries")
+          expect(optionOf(yield* Effect.exit(pool.offer(T.Square, 2, { wait: -1 })))).toBe("wait")
+          expect(optionOf(yield* Effect.exit(pool.map(T.Square, [1, 2], { timeout: Number.NaN })))).toBe("timeout")
+          expect(optionOf(yield* Effect.exit(pool.map(T.Square, [1, 2], { chunkSize: 0 })))).toBe("chunkSize")
+          // Typed in mapSettled too (it died with it).
+          expect(optionOf(yield* Effect.exit(pool.mapSettled(T.Square, [1, 2], { chunkSize: 0 })))).toBe("chunkSize")
+          // A stream's own options: a NaN bufferSize sent nothing and waited for ever.
+          for (const imap of [pool.imap, pool.imapUnordered]) {
+            for (const bufferSize of [Number.NaN, 0, -1, 1.5]) {
+              const collect = Stream.runCollect(imap(T.Square, [1, 2], { bufferSize }))
+              const exit = yield* Effect.exit(Effect.timeout(collect, "10 seconds"))
+              expect(optionOf(exit)).toBe("bufferSize")
+            }
+            expect(optionOf(yield* Effect.exit(Stream.runCollect(imap(T.Square, [1, 2], { total: -1 }))))).toBe("total")
+          }
+          expect(yield* pool.apply(T.Square, 3, { timeout: "10 seconds" })).toBe(9)
+        })
+      )
   )
 })

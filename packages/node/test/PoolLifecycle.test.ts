@@ -209,7 +209,7 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
   )
 
   it.live(
-    "S44 closing the scope drains submitted work; later submits fail with PoolShuttingDown",
+    "S44 closing the scope drains submitted work; later submits fail with PoolShuttingDown, an empty map too",
     () =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
@@ -226,6 +226,10 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
         yield* Effect.sleep(20)
         const refused = yield* Effect.flip(pool.apply(T.Square, 1))
         expect(refused._tag).toBe("PoolShuttingDown")
+        // Every kind of call, an empty map too (it used to return [] from a closed pool), and mapSettled typed.
+        expect((yield* Effect.flip(pool.map(T.Square, [])))._tag).toBe("PoolShuttingDown")
+        expect((yield* Effect.flip(pool.mapSettled(T.Square, [])))._tag).toBe("PoolShuttingDown")
+        expect((yield* Effect.flip(pool.mapSettled(T.Square, [1, 2])))._tag).toBe("PoolShuttingDown")
         const [elapsed] = yield* Effect.timed(Fiber.join(closing))
         const values = yield* Effect.forEach(fibers, (fiber) => Fiber.join(fiber))
         expect(values).toEqual(range(40))

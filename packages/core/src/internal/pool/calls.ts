@@ -19,7 +19,7 @@ import { InputError } from "../../TroupeError.ts"
 import { describeValue } from "../options.ts"
 import { traceOf } from "../telemetry.ts"
 import { ServingChild } from "../wire/servingChild.ts"
-import { millis } from "./poolOptions.ts"
+import { millis, validateStream } from "./poolOptions.ts"
 import type { Submission } from "./submission.ts"
 
 export interface CallsOptions {
@@ -124,6 +124,9 @@ export const makeCalls = (options: CallsOptions): { readonly calls: Calls; reado
             monotonicMillis
           )
     if (payloads.length === 0) {
+      // Nothing to queue, but a pool that refuses calls refuses this one too (as Python's "Pool not running").
+      const refused = submission.refusal()
+      if (refused !== undefined) return Effect.fail(refused)
       progress?.end()
       return progressDefect === undefined ? Effect.succeed(results as A) : Effect.die(progressDefect.defect)
     }
@@ -183,6 +186,7 @@ export const makeCalls = (options: CallsOptions): { readonly calls: Calls; reado
       Effect.catch((error) =>
         error._tag === "RequestValidationError" ||
         error._tag === "InputError" ||
+        error._tag === "InvalidOption" ||
         error._tag === "PoolShuttingDown" ||
         error._tag === "RestartIntensityExceeded"
           ? Effect.fail(error)
@@ -197,6 +201,9 @@ export const makeCalls = (options: CallsOptions): { readonly calls: Calls; reado
       input: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
       call?: StreamOptions
     ) => {
+      // An unchecked `bufferSize` became the stream's concurrency: NaN sent nothing and waited for ever.
+      const invalid = validateStream(call)
+      if (invalid !== undefined) return Stream.fail(invalid)
       const items: Stream.Stream<Task.Payload<T>, E | InputError, R> = Stream.isStream(input)
         ? (input as Stream.Stream<Task.Payload<T>, E, R>)
         : readOneByOne(task, input)

@@ -4,7 +4,7 @@
  * @internal
  */
 import type * as Duration from "effect/Duration"
-import type { MapOptions, OfferOptions, Options } from "../../Pool.ts"
+import type { MapOptions, OfferOptions, Options, StreamOptions } from "../../Pool.ts"
 import * as RestartPolicy from "../../RestartPolicy.ts"
 import * as Task from "../../Task.ts"
 import type { InvalidOption } from "../../TroupeError.ts"
@@ -101,6 +101,12 @@ export const validateCall = (call: (OfferOptions & MapOptions) | undefined): Inv
           ? undefined
           : refuse("onProgress", "must be a function", call.onProgress)
       )
+
+/** The first invalid option of a stream call (`imap`, `imapUnordered`) besides the per-call ones, or `undefined`. */
+export const validateStream = (call: StreamOptions | undefined): InvalidOption | undefined =>
+  call === undefined || call === null
+    ? undefined
+    : firstInvalid(positiveInteger("bufferSize", call.bufferSize), nonNegativeInteger("total", call.total))
 
 /** A deadline a timer can hold: beyond about 24.8 days (or infinite) means none. */
 export const timerMillis = (ms: number | undefined): number | undefined =>

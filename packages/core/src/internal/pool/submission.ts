@@ -12,7 +12,7 @@ import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { CallOptions, MapOptions } from "../../Pool.ts"
 import * as Task from "../../Task.ts"
-import type { InvalidOption } from "../../TroupeError.ts"
+import type { InvalidOption, PoolShuttingDown, RestartIntensityExceeded } from "../../TroupeError.ts"
 import { notATask } from "../options.ts"
 import type { Trace } from "../telemetry.ts"
 import * as Codec from "../wire/codec.ts"
@@ -86,6 +86,11 @@ export class Submission {
     if (call === undefined || call === null) return known.settings
     if (call.retries === undefined && call.timeout === undefined) return validateCall(call) ?? known.settings
     return callSettings(task, call, this.options)
+  }
+
+  /** Why the pool refuses new calls now (it is shutting down, or gave up), or `undefined`. */
+  refusal(): PoolShuttingDown | RestartIntensityExceeded | undefined {
+    return this.dispatcher.refusal()
   }
 
   /**
