@@ -256,6 +256,22 @@ describe("Process", () => {
         expect(yield* child.join).toEqual({ code: 0, signal: null })
       }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
     )
+
+    it.live("a handler's own process.exit(n) loses none of what it wrote to a pipe", () =>
+      Effect.gen(function* () {
+        // Node writes to a pipe asynchronously: process.exit dropped all but the first tens of kilobytes.
+        const out = "o".repeat(2_000_000)
+        const err = "e".repeat(500_000)
+        const child = yield* Process.start(
+          Fixtures.Print,
+          { out, err, exitCode: 3 },
+          { stdout: "pipe", stderr: "pipe" }
+        )
+        const [stdout, stderr] = yield* Effect.all([text(child.stdout), text(child.stderr)], { concurrency: 2 })
+        expect([stdout.length, stderr.length]).toEqual([out.length, err.length])
+        expect(yield* child.join).toEqual({ code: 3, signal: null })
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
   })
 
   describe("scope", () => {

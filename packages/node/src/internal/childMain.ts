@@ -66,6 +66,17 @@ const withResolvers: <A>() => PromiseWithResolvers<A> =
       }
 
 /**
+ * Output on a pipe is written synchronously, as Node writes to a file or a terminal: a `process.exit(n)` anywhere (a
+ * task's own, which the runner cannot wait for) then loses nothing already written. Node writes to a pipe
+ * asynchronously on POSIX, and a handler's `process.exit` kept only the first tens of kilobytes. A child that fills
+ * a pipe nobody reads now waits in its write (it waited at its exit before); a pool stops such a worker at its kill
+ * timeout. Streams that cannot block are left as they are, and `exitWhenFlushed` still covers the runner's exit.
+ */
+for (const stream of [process.stdout, process.stderr]) {
+  ;(stream as { _handle?: { setBlocking?: (blocking: boolean) => unknown } })._handle?.setBlocking?.(true)
+}
+
+/**
  * Exits once what this child wrote to its stdout and stderr has gone out. On a pipe (a parent's `"pipe"`, or an
  * inherited stdout that is one: `node app.ts | tee log`, a container's log) Node writes what the pipe does not take
  * at once later, from the event loop, and `process.exit` drops it. A write of nothing calls back after every write
