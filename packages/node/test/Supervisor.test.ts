@@ -722,6 +722,11 @@ it.live(
         yield* sup.terminateChild("c2")
         expect(yield* Effect.promise(() => survivorsAfter([restarted.c2!], 5000))).toEqual([])
         expect(yield* sup.countChildren).toEqual({ specs: 2, active: 1, supervisors: 0, workers: 2 })
+        // A message to a terminated child fails at once (OTP's noproc), not after its ask timeout.
+        const toStopped = yield* Effect.exit(
+          sup.ref("c2", Counter).ask("Get", undefined).pipe(Effect.timeout("5 seconds"))
+        )
+        expect(Exit.isFailure(toStopped) && JSON.stringify(toStopped.cause)).toContain("ActorDied")
         // restart: a new process from the spec.
         yield* sup.restartChild("c2")
         const again = yield* pids(sup)

@@ -763,6 +763,9 @@ export class Node {
         yield* this.stopChild(child)
         if (child.spec.restart === "temporary" || this.options.template !== undefined) {
           this.remove(child, `${child.path} was terminated`)
+        } else {
+          // As OTP's `noproc`: a message to it fails at once, not after its ask timeout; `restartChild` revives it.
+          this.killCells(child.path, `${child.path} was terminated`)
         }
       })
     )
