@@ -115,7 +115,7 @@ export interface Keyed<A extends Actor.Any> {
   readonly hostOf: (key: string) => number
   /** The hosts' pids, by index (`null` while one restarts). */
   readonly pids: Effect.Effect<ReadonlyArray<number | null>>
-  /** Keys with a live instance or messages in flight. */
+  /** Keys with a live instance (or one still stopping) or messages in flight. */
   readonly activeKeys: Effect.Effect<ReadonlyArray<string>>
   /**
    * The last snapshot of `key`'s `Actor.persistedRef` (encoded), `undefined`
@@ -270,14 +270,18 @@ export const make = <A extends Actor.Any>(
       Effect.forkScoped
     )
 
-    // Passivation: idle instances stop; their snapshot waits for their next message.
+    // Passivation: idle instances stop; their snapshot waits for their next message. A cell stays until its
+    // instance has stopped: a message sent meanwhile waits in it for that, and then starts the next instance.
     const sweep = Effect.sync(() => {
       const before = root.clock.monotonicMillis() - idleMs
       for (const [key, cell] of cells) {
-        if (!cell.idle || cell.lastActivity > before) continue
-        cell.passivate()
-        if (cell.snapshot !== undefined) snapshots.set(key, cell.snapshot)
-        cells.delete(key)
+        // One passivation at a time; an instance still starting is passivated by a later sweep.
+        if (!cell.idle || cell.stopping || cell.activation === "pending" || cell.lastActivity > before) continue
+        cell.passivate(() => {
+          if (cells.get(key) !== cell || !cell.idle) return
+          if (cell.snapshot !== undefined) snapshots.set(key, cell.snapshot)
+          cells.delete(key)
+        })
       }
     })
     yield* Effect.forkScoped(

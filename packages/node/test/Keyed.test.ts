@@ -144,6 +144,82 @@ it.live(
   60_000
 )
 
+/** The lines of an instance log (`TROUPE_FIXTURE_LOG`), as written so far. */
+const logLines = (file: string) =>
+  Effect.sync(() =>
+    existsSync(file)
+      ? readFileSync(file, "utf8")
+          .split("\n")
+          .filter((line) => line !== "")
+      : []
+  )
+
+it.live(
+  "one instance per key: a message sent while its key's instance stops (passivated, or stopped itself) starts the next instance only once that one's finalizers ran",
+  () => {
+    const log = tempFile("log")
+    return provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, {
+          hosts: 1,
+          idleTimeout: 300,
+          env: { TROUPE_FIXTURE_LOG: log }
+        })
+        // A key stop-<ms>-... takes that long to stop.
+        const passivated = counters.get("stop-1000-a")
+        expect(yield* passivated.ask("Increment", { by: 1 })).toBe(1)
+        yield* eventually(logLines(log), (lines) => lines.includes("stopping stop-1000-a"))
+        expect(yield* passivated.ask("Increment", { by: 1 })).toBe(1)
+        expect(yield* logLines(log)).toEqual([
+          "start stop-1000-a",
+          "stopping stop-1000-a",
+          "stop stop-1000-a",
+          "start stop-1000-a"
+        ])
+
+        const stopped = counters.get("stop-1000-b")
+        expect(yield* stopped.ask("Increment", { by: 1 })).toBe(1)
+        yield* stopped.ask("Stop", { reason: "normal" })
+        expect(yield* stopped.ask("Increment", { by: 1 })).toBe(1)
+        expect((yield* logLines(log)).filter((line) => line.endsWith("stop-1000-b"))).toEqual([
+          "start stop-1000-b",
+          "stopping stop-1000-b",
+          "stop stop-1000-b",
+          "start stop-1000-b"
+        ])
+      })
+    )
+  },
+  60_000
+)
+
+it.live(
+  "a message for a key whose instance never finishes stopping fails at its ask timeout, and reaches a new instance once that instance's host dies",
+  () => {
+    const log = tempFile("log")
+    return provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, {
+          hosts: 1,
+          mailbox: { askTimeout: 3000 },
+          env: { TROUPE_FIXTURE_LOG: log }
+        })
+        const ref = counters.get("stop-never-a")
+        expect(yield* ref.ask("Increment", { by: 1 })).toBe(1)
+        yield* ref.ask("Stop", { reason: "normal" })
+        const waited = yield* Effect.flip(ref.ask("Increment", { by: 1 }))
+        expect(waited).toMatchObject({ _tag: "AskTimeout" })
+        const waiting = yield* Effect.forkChild(ref.ask("Increment", { by: 1 }), { startImmediately: true })
+        const [pid] = yield* counters.pids
+        process.kill(pid!, "SIGKILL")
+        expect(yield* Fiber.join(waiting)).toBe(1)
+        expect(yield* logLines(log)).toEqual(["start stop-never-a", "stopping stop-never-a", "start stop-never-a"])
+      })
+    )
+  },
+  60_000
+)
+
 it.live(
   "a keyed group past its restart intensity fails every message with ActorDied",
   () =>

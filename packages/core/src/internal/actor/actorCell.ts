@@ -127,6 +127,14 @@ export class ActorCell implements Tenant {
   lastActivity: number
   /** A passivation asked for while the instance was starting: it stops as soon as it has started. */
   private passivateWhenStarted: (() => void) | undefined
+  /**
+   * The host whose instance is stopping (passivated, or stopped itself with `Actor.exit`): the cell stays bound to
+   * it, and no new instance starts, until that one has stopped (its finalizers ran) or the host died. One
+   * instance per key, as Akka's sharding buffers an entity's messages while it stops.
+   */
+  private stoppingIn: ActorHost | undefined
+  /** Callers of `passivate`, told once the instance has stopped. */
+  private whenStopped: Array<() => void> = []
   /** A supervised start waiting for its activation's reply (`start`): told if the host dies before it comes. */
   private starting: ((failure: Reply) => void) | undefined
   /** The host whose process is ending because this (supervised) instance crashed: it runs nothing more. */
@@ -178,6 +186,11 @@ export class ActorCell implements Tenant {
 
   get idle(): boolean {
     return this.size === 0
+  }
+
+  /** Whether the instance is stopping (passivated, or stopped itself) and has not finished. */
+  get stopping(): boolean {
+    return this.stoppingIn !== undefined
   }
 
   /** Waits until the mailbox is empty (at once if it is): no message queued or unanswered, nobody in line. */
@@ -431,15 +444,8 @@ export class ActorCell implements Tenant {
       reply._tag === "Defect" &&
       (reply.name === "ActorStopped" || reply.name === "ActorNotActive")
     ) {
-      // A keyed instance stopped itself (`Actor.exit`): the messages sent after that never ran. They go back to
-      // the front of the queue, in order, and the next delivery starts a new instance.
-      const host = this.host
-      this.host = undefined
-      this.activation = "none"
-      host?.tenants.delete(this)
-      this.queue = [...this.inflight, ...this.queue]
-      this.inflight = []
-      return this.deliver()
+      // A keyed instance stopped itself (`Actor.exit`); its `Stopped` frame comes once its finalizers ran.
+      return this.stoppedItself()
     }
     this.inflight.splice(index, 1)
     if (this.exitWithActor && isActorCrash(reply)) this.ending = this.host
@@ -456,7 +462,7 @@ export class ActorCell implements Tenant {
 
   /** Sends what is queued, activating the instance first if its host does not have it yet. */
   deliver(): void {
-    if (this.dead !== undefined) return
+    if (this.dead !== undefined || this.stoppingIn !== undefined) return
     if (this.host === undefined) {
       const host = this.locate()
       if (host === undefined || host.isDown()) return
@@ -587,14 +593,21 @@ export class ActorCell implements Tenant {
       }
     }
     this.queue = [...requeue, ...this.queue]
+    // An instance that was stopping is gone with its process: the next one may start.
+    this.stopped(host)
   }
 
   /**
-   * Passivates an idle instance: its host stops it; the next message starts it again. `onStopped` runs once the
-   * host has stopped it (its finalizers ran), or at once if there was nothing to stop.
+   * Passivates an idle instance: its host stops it; the next message starts it again, once this one has stopped.
+   * `onStopped` runs once the host has stopped it (its finalizers ran) or died, or at once if there was nothing to
+   * stop.
    */
   passivate(onStopped: () => void = () => {}): void {
     const host = this.host
+    if (this.stoppingIn !== undefined) {
+      this.whenStopped.push(onStopped)
+      return
+    }
     if (host !== undefined && this.activation === "pending" && this.idle) {
       // Its messages were abandoned while it started: stopping it now would leave the instance that is
       // starting running in its host, unowned.
@@ -606,9 +619,46 @@ export class ActorCell implements Tenant {
       return
     }
     this.activation = "none"
-    this.host = undefined
-    host.tenants.delete(this)
-    host.push({ _tag: "Passivate", ref: this.ref }, () => onStopped())
+    this.stoppingIn = host
+    this.whenStopped.push(onStopped)
+    host.push({ _tag: "Passivate", ref: this.ref }, () => this.stopped(host))
+  }
+
+  /**
+   * The instance stopped itself (`Actor.exit`): the messages sent after that never ran. They go back to the front
+   * of the queue, in order, for the next instance, which starts once this one has stopped.
+   */
+  private stoppedItself(): void {
+    this.activation = "none"
+    this.stoppingIn = this.host
+    this.queue = [...this.inflight, ...this.queue]
+    this.inflight = []
+  }
+
+  /**
+   * The child says the instance in `host` stopped itself and its finalizers ran (its `Stopped` frame, which
+   * follows the replies of every message it handled): the next message starts a new one.
+   */
+  instanceStopped(host: ActorHost): void {
+    // A supervised worker's process ends next, and its cell hears of that (`hostDied`).
+    if (this.exitWithActor || this.host !== host) return
+    this.stoppedItself()
+    this.stopped(host)
+  }
+
+  /**
+   * The instance in `host` has stopped, or `host` died: the callers of `passivate` hear of it, and the next
+   * instance may start.
+   */
+  private stopped(host: ActorHost): void {
+    if (this.stoppingIn !== host) return
+    this.stoppingIn = undefined
+    if (this.host === host) {
+      this.host = undefined
+      host.tenants.delete(this)
+    }
+    for (const told of this.whenStopped.splice(0)) told()
+    this.deliver()
   }
 
   /** The instance is gone for good: every waiting and later message fails with `ActorDied`. */

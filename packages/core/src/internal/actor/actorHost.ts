@@ -27,7 +27,10 @@ export type ExitReason = "normal" | "shutdown" | "abnormal"
 
 /** What the host tells the cells bound to it. */
 export interface Tenant {
+  readonly ref: number
   readonly hostDied: (host: ActorHost) => void
+  /** Its instance stopped itself and its finalizers ran (the child's `Stopped` frame). */
+  readonly instanceStopped: (host: ActorHost) => void
 }
 
 export type ReplyHandler = (reply: Reply, snapshot: unknown) => void
@@ -85,6 +88,12 @@ export const spawn = Effect.fnUntraced(function* (
         return
       case "Stopped":
         stoppedReason = value.reason
+        // Found first: the cell leaves `tenants` and may join it again (its next instance) while it is told.
+        for (const tenant of tenants) {
+          if (tenant.ref !== value.ref) continue
+          tenant.instanceStopped(host)
+          break
+        }
         return
       case "Healthy":
         healthyListener?.(value.ref)
