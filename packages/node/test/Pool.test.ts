@@ -330,6 +330,39 @@ describe.each(backends)("Pool on %s: crashes", (backend) => {
     )
   }
 
+  if (backend === "process") {
+    it.live(
+      "a worker SIGTERMed from outside (kill -TERM) while it runs a task fails that task with WorkerCrashed, or runs it again on a new worker when it has retries",
+      () =>
+        withPool(backend, { size: 1 }, (pool) =>
+          Effect.gen(function* () {
+            for (const retries of [0, 1]) {
+              const ticks = tempFile("ticks")
+              const pid = yield* pool.apply(T.Pid, 0)
+              const running = yield* Effect.forkChild(pool.apply(T.Delay, { value: 7, ms: 3000, ticks }, { retries }), {
+                startImmediately: true
+              })
+              yield* eventually(
+                Effect.sync(() => T.countTicks(ticks)),
+                (count) => count === 1
+              )
+              process.kill(pid, "SIGTERM")
+              const exit = yield* Fiber.await(running)
+              if (retries === 0) {
+                expect(Exit.findErrorOption(exit)).toMatchObject({
+                  value: { _tag: "WorkerCrashed", pid, exitCode: null, signal: "SIGTERM" }
+                })
+              } else {
+                expect(Exit.isSuccess(exit) && exit.value).toBe(7)
+                expect(T.countTicks(ticks)).toBe(2)
+              }
+            }
+          })
+        ),
+      60_000
+    )
+  }
+
   it.live(
     "S12 S13 a defect (thrown in or before the task's Effect) and an unencodable result are typed errors; the worker is not replaced",
     () =>

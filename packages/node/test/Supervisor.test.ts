@@ -237,6 +237,32 @@ it.live(
 )
 
 it.live(
+  "a SIGTERM its supervisor did not send (someone ran kill -TERM) ends a worker abnormally: its finalizers run, and a significant transient worker is restarted rather than shutting its supervisor down",
+  () => {
+    const stops = tempFile("stops")
+    return withTree(
+      { intensity: 3, autoShutdown: "anySignificant" },
+      [worker("t", { restart: "transient", significant: true, env: { TROUPE_FIXTURE_STOPS: stops } })],
+      (sup, events) =>
+        Effect.gen(function* () {
+          const ref = sup.ref("t", Counter)
+          expect(yield* ref.ask("Increment", { by: 1 })).toBe(1)
+          const before = yield* ref.ask("Pid", undefined)
+          process.kill(before, "SIGTERM")
+          const all = yield* eventually(Ref.get(events), (all) => all.some((event) => event._tag === "ChildExited"))
+          expect(all.find((event) => event._tag === "ChildExited")).toMatchObject({ path: "t", reason: "abnormal" })
+          // Its next message reaches a new instance, in a new process.
+          expect(yield* ref.ask("Increment", { by: 1 })).toBe(1)
+          expect(yield* ref.ask("Pid", undefined)).not.toBe(before)
+          expect(readFileSync(stops, "utf8")).toBe("stop t\n")
+          expect((yield* sup.tree).status).toBe("running")
+        })
+    )
+  },
+  60_000
+)
+
+it.live(
   "S34 escalation: an inner supervisor past its intensity (a failed restart counts) restarts both subtrees under oneForAll",
   () => {
     const startCount = tempFile("c3-starts")

@@ -68,6 +68,10 @@ export const spawn = Effect.fnUntraced(function* (
   const tenants = new Set<Tenant>()
   const down = Deferred.makeUnsafe<{ readonly status: ExitStatus; readonly reason: ExitReason }>()
   let stoppedReason: "normal" | "shutdown" | undefined
+  // The child said a SIGTERM stops it (`Terminating`), and whether this host's `stop` sent one: a child stopped by
+  // someone else's signal exits with code 0 after its finalizers, yet did not end deliberately.
+  let terminating = false
+  let stopAsked = false
   let healthyListener: ((ref: number) => void) | undefined
   let nextId = 0
   let outbox: Array<ActorFrame> = []
@@ -97,6 +101,9 @@ export const spawn = Effect.fnUntraced(function* (
         return
       case "Healthy":
         healthyListener?.(value.ref)
+        return
+      case "Terminating":
+        terminating = true
         return
       default:
         return
@@ -171,6 +178,7 @@ export const spawn = Effect.fnUntraced(function* (
     },
     stop: (shutdown) =>
       Effect.suspend(() => {
+        stopAsked = true
         // A child that never held an actor has no SIGTERM handler (it would die by the signal): it is asked to close.
         const gentle: StopStep = heldActors ? "SIGTERM" : "Close"
         const stopped =
@@ -190,7 +198,8 @@ export const spawn = Effect.fnUntraced(function* (
         handlers.clear()
         for (const tenant of [...tenants]) tenant.hostDied(host)
         tenants.clear()
-        const reason: ExitReason = stoppedReason ?? (status.code === 0 ? "normal" : "abnormal")
+        const deliberate = status.code === 0 && (stopAsked || !terminating)
+        const reason: ExitReason = stoppedReason ?? (deliberate ? "normal" : "abnormal")
         Deferred.doneUnsafe(down, Exit.succeed({ status, reason }))
       })
     ),

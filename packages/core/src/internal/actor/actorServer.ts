@@ -13,7 +13,8 @@
  * instance is then rebuilt. A defect is a reply too, and then a crash: an
  * actor alone in its child (`exitWithActor`) ends the child with code 1 for
  * its supervisor to see; other instances are rebuilt in place. On SIGTERM
- * (`terminate`) every instance's scope closes, running its finalizers.
+ * (`terminate`) the child tells its parent (`Terminating`), then every
+ * instance's scope closes, running its finalizers.
  *
  * @internal
  */
@@ -339,6 +340,8 @@ export const make = (
   }
 
   const terminate = (): Promise<void> => {
+    // First, so that the parent knows the exit with code 0 that follows came from a SIGTERM.
+    void sendSafely(port.send, { _tag: "Terminating" })
     const all = [...instances.values()]
     instances.clear()
     return Promise.all(all.map(closeScope))

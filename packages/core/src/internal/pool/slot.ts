@@ -405,6 +405,7 @@ export class Slot implements Balancer.WorkerView {
         break
       case "Stopped":
       case "Healthy":
+      case "Terminating":
         break
     }
   }

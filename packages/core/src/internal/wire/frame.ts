@@ -286,6 +286,11 @@ export const ChildFrame = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Healthy"), ref: Schema.Number }),
   /** Actor instance `ref` stopped itself with an OTP reason (sent before a worker's child exits). */
   Schema.Struct({ _tag: Schema.tag("Stopped"), ref: Schema.Number, reason: Schema.Literals(["normal", "shutdown"]) }),
+  /**
+   * A child hosting actors got a SIGTERM: it stops them (their finalizers run), then exits with code 0. Its parent
+   * reads that end as abnormal unless it sent the signal itself (someone else's `kill -TERM` is no deliberate stop).
+   */
+  Schema.Struct({ _tag: Schema.tag("Terminating") }),
   Call,
   CallInterrupt
 ])
