@@ -133,6 +133,8 @@ interface Holder {
   readonly session: string
   /** Every acquisition holding the lock: one, or more when it was entered again. */
   readonly tokens: Set<string>
+  /** Granted with `abandoned: true`: a grant given back unheard passes that on to the next holder. */
+  readonly abandoned: boolean
   /** Forgets the release that runs when the holder's process dies. */
   forget: () => void
 }
@@ -167,7 +169,7 @@ export const make = (options?: Options): Effect.Effect<IpcLock, never, Scope.Sco
     const grant = (session: string, token: string): boolean => {
       const wasAbandoned = abandoned
       abandoned = false
-      const granted: Holder = { session, tokens: new Set([token]), forget: () => {} }
+      const granted: Holder = { session, tokens: new Set([token]), abandoned: wasAbandoned, forget: () => {} }
       holder = granted
       // Registered once `holder` is set: a session already gone releases at once, and must find it.
       granted.forget = sessions.onGone(session, () => {
@@ -205,6 +207,8 @@ export const make = (options?: Options): Effect.Effect<IpcLock, never, Scope.Sco
           return
         }
       }
+      // Its caller never learned the lock was abandoned: the next holder must, as if this grant never happened.
+      if (holder?.abandoned === true && holder.tokens.size === 1 && holder.tokens.has(token)) abandoned = true
       giveBack(session, token)
     }
 

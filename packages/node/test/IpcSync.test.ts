@@ -8,7 +8,7 @@
  * process alone, where calls are local.
  */
 import { it } from "@effect/vitest"
-import { Channel, IpcLock, IpcSemaphore, SharedRef } from "@troupe/core"
+import { Channel, IpcLock, IpcSemaphore, Session, SharedRef } from "@troupe/core"
 import { Deferred, Effect, Exit, Fiber, Queue, Schema } from "effect"
 import { expect } from "vitest"
 import {
@@ -136,6 +136,32 @@ for (const backend of backends) {
     )
   )
 }
+
+it.live("process: an abandoned lock granted to a caller that gave up reaches the next holder as abandoned", () =>
+  withPool("process", { size: 1 }, (pool) =>
+    Effect.gen(function* () {
+      const { next, probe } = yield* serveProbe
+      const lock = yield* IpcLock.make()
+      const run = yield* Effect.forkChild(Effect.exit(pool.apply(HoldLock, { lock, probe, exit: false })))
+      const held = yield* next("held")
+      // The first waiter speaks the wire itself, so that its Cancel comes after the host granted it the lock: what
+      // an acquire under a timeout sends when the host's reply is on its way as the timeout fires.
+      const session = Session.of(lock.handle)
+      const token = "gives-up"
+      const first = yield* Effect.forkChild(Channel.call(lock.handle, "Acquire", { session, token }))
+      yield* eventually(Effect.orDie(IpcLock.status(lock)), (status) => status.waiting === 1)
+      const second = yield* Effect.forkChild(IpcLock.acquire(lock))
+      yield* eventually(Effect.orDie(IpcLock.status(lock)), (status) => status.waiting === 2)
+      process.kill(held.pid, "SIGKILL")
+      expect(yield* Fiber.join(first).pipe(Effect.timeout("60 seconds"))).toBe(true)
+      yield* Channel.call(lock.handle, "Cancel", { session, token })
+      const next2 = yield* Fiber.join(second).pipe(Effect.timeout("60 seconds"))
+      expect(next2.abandoned).toBe(true)
+      yield* IpcLock.release(lock, next2)
+      yield* Fiber.interrupt(run)
+    }).pipe(Effect.scoped)
+  )
+)
 
 it.live("process: a killed waiter is granted nothing; the lock goes free, not abandoned", () =>
   withPool("process", { size: 1 }, (pool) =>
