@@ -16,11 +16,20 @@
  * for a party that will never come, and every later `wait` fails the same
  * way until `reset`. `abort` breaks it on purpose.
  *
+ * A bound on a wait is its `timeout` option, Python's `wait(timeout)`: the
+ * parent decides, so the round passes for every party or the barrier breaks
+ * for every party, the one whose time ran out included. An interruption
+ * from outside (`Effect.timeout`, a race) breaks the barrier only if it
+ * reaches the parent before the round passes; if the last party arrived
+ * first, the others pass and the interrupted party does not learn it.
+ *
  * @since 0.1.0
  */
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Channel from "./Channel.ts"
@@ -31,7 +40,8 @@ import { BrokenBarrier } from "./TroupeError.ts"
 const TypeId = "~@troupe/core/IpcBarrier" as const
 
 const BarrierService = Channel.make("troupe/IpcBarrier", {
-  Wait: { success: Schema.Number, error: BrokenBarrier },
+  /** The payload is the wait's timeout in milliseconds, `null` for none. */
+  Wait: { payload: Schema.NullOr(Schema.Number), success: Schema.Number, error: BrokenBarrier },
   Abort: {},
   Reset: {},
   Broken: { success: Schema.Boolean },
@@ -140,7 +150,7 @@ export const make = (parties: number): Effect.Effect<IpcBarrier, never, Scope.Sc
       Deferred.doneUnsafe(waiting.released, Exit.fail(error))
     }
     return Channel.serve(BarrierService, {
-      Wait: () =>
+      Wait: (timeoutMillis) =>
         Effect.suspend(() => {
           if (broken !== undefined) return Effect.fail(broken)
           const mine = round
@@ -151,7 +161,22 @@ export const make = (parties: number): Effect.Effect<IpcBarrier, never, Scope.Sc
             Deferred.doneUnsafe(mine.released, Exit.void)
             return Effect.succeed(index)
           }
-          return Deferred.await(mine.released).pipe(
+          const released = Deferred.await(mine.released)
+          const bounded =
+            timeoutMillis === null
+              ? released
+              : released.pipe(
+                  Effect.timeoutOption(timeoutMillis),
+                  Effect.flatMap((passed) => {
+                    // Decided here, for every party at once: a round still open when the time is up breaks.
+                    if (Option.isNone(passed) && round === mine) {
+                      breakRound("Timeout", "a party's wait timed out before the round passed", true)
+                    }
+                    // The round's outcome, whichever came first: passed for all, or broken for all.
+                    return released
+                  })
+                )
+          return bounded.pipe(
             Effect.as(index),
             Effect.onInterrupt(() =>
               Effect.sync(() => {
@@ -184,6 +209,14 @@ export const make = (parties: number): Effect.Effect<IpcBarrier, never, Scope.Sc
  * last to arrive gets `parties - 1`). Fails with `BrokenBarrier` when the
  * barrier is or becomes broken.
  *
+ * With a `timeout` (Python's `wait(timeout)`), the parent breaks the barrier
+ * if the round has not passed when it runs out: this wait and every other
+ * one in the round fail with `BrokenBarrier` `"Timeout"`. The parent decides
+ * for all, so the parties never disagree, which `Effect.timeout` around the
+ * wait cannot promise: an interruption that reaches the parent after the
+ * round passed leaves the others passed and the barrier whole. A timeout
+ * that is not a duration of zero or more is an `InvalidOption` defect.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -194,13 +227,18 @@ export const make = (parties: number): Effect.Effect<IpcBarrier, never, Scope.Sc
  *   const index = yield* IpcBarrier.wait(barrier)
  *   if (index === 0) yield* Effect.log("first to arrive")
  * })
+ * // Every party passes within 5 seconds, or every party fails with BrokenBarrier "Timeout".
+ * const bounded = IpcBarrier.wait(barrier, { timeout: "5 seconds" })
  * ```
  *
  * @since 0.1.0
  * @category waiting
  */
-export const wait = (barrier: IpcBarrier): Effect.Effect<number, BrokenBarrier | Channel.CallError> =>
-  Channel.call(handleOf(barrier), "Wait", undefined)
+export const wait = (
+  barrier: IpcBarrier,
+  options?: { readonly timeout?: Duration.Input | undefined }
+): Effect.Effect<number, BrokenBarrier | Channel.CallError> =>
+  Hosted.withTimeout(options?.timeout, (millis) => Channel.call(handleOf(barrier), "Wait", millis))
 
 /**
  * Breaks the barrier: every party waiting fails with `BrokenBarrier`, and

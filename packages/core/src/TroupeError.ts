@@ -657,15 +657,16 @@ export class PipeEndInUse extends Schema.TaggedError<PipeEndInUse>()("PipeEndInU
 
 /**
  * An `IpcBarrier` is broken (Python's `BrokenBarrierError`): `abort` was
- * called, `reset` was called while parties waited, or a waiting party's
- * process died or its wait was interrupted. Every waiter fails with it, and
- * so does every later `wait` until `reset`.
+ * called, `reset` was called while parties waited, a waiting party's
+ * process died or its wait was interrupted, or a party's `wait` `timeout`
+ * passed before the round did. Every waiter fails with it, and so does
+ * every later `wait` until `reset`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class BrokenBarrier extends Schema.TaggedError<BrokenBarrier>()("BrokenBarrier", {
-  reason: Schema.Literals(["Aborted", "Reset", "PartyGone"]),
+  reason: Schema.Literals(["Aborted", "Reset", "PartyGone", "Timeout"]),
   message: Schema.String
 }) {}
 

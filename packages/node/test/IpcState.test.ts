@@ -14,6 +14,7 @@ import { expect } from "vitest"
 import {
   BarrierRounds,
   BarrierWaitThenExit,
+  BarrierWaitWithin,
   EventWait,
   MapIncrement,
   PipeChild,
@@ -234,6 +235,37 @@ it.live(
       yield* eventually(Effect.orDie(IpcBarrier.waiting(barrier)), (n) => n === 1, 60_000)
       yield* IpcBarrier.abort(barrier)
       expect(failureOf(yield* Fiber.join(waiting))).toMatchObject({ _tag: "BrokenBarrier", reason: "Aborted" })
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  120_000
+)
+
+it.live(
+  "IpcBarrier: wait's timeout runs in the parent: the round passes for both parties or breaks for both",
+  () =>
+    Effect.gen(function* () {
+      const barrier = yield* IpcBarrier.make(2)
+      // Nobody else comes: the child's wait times out, the barrier breaks, and the parent's next wait fails too.
+      const alone = yield* Effect.exit(Process.run(BarrierWaitWithin, { barrier, timeoutMillis: 100 })).pipe(
+        Effect.timeout("60 seconds")
+      )
+      expect(failureOf(alone)).toMatchObject({ _tag: "BrokenBarrier", reason: "Timeout" })
+      expect(yield* IpcBarrier.broken(barrier)).toBe(true)
+      expect(failureOf(yield* Effect.exit(IpcBarrier.wait(barrier)))).toMatchObject({ _tag: "BrokenBarrier" })
+      yield* IpcBarrier.reset(barrier)
+      // The parent arrives from at once to about the child's 40 ms deadline: whichever comes first in the parent
+      // decides for both (with Effect.timeout in the child instead, the child timed out while the parent passed, in
+      // 2-4 rounds of 150).
+      for (const round of range(20)) {
+        const child = yield* Process.start(BarrierWaitWithin, { barrier, timeoutMillis: 40 })
+        yield* eventually(Effect.orDie(IpcBarrier.waiting(barrier)), (n) => n === 1, 60_000)
+        yield* Effect.sleep(round * 2)
+        const parent = yield* Effect.exit(IpcBarrier.wait(barrier, { timeout: "60 seconds" }))
+        const theirs = yield* Effect.exit(child.result).pipe(Effect.timeout("60 seconds"))
+        expect(Exit.isSuccess(theirs)).toBe(Exit.isSuccess(parent))
+        expect(yield* IpcBarrier.broken(barrier)).toBe(Exit.isFailure(parent))
+        if (Exit.isSuccess(parent)) expect([parent.value, Exit.isSuccess(theirs) && theirs.value]).toEqual([1, 0])
+        yield* IpcBarrier.reset(barrier)
+      }
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
   120_000
 )

@@ -8,9 +8,11 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Channel from "../../Channel.ts"
+import { durationMillis, nonNegativeDuration } from "../options.ts"
 
 /**
  * The Schema of a primitive's handle `P`: encoded as its service's handle
@@ -46,3 +48,20 @@ export const serviceMemo = <Key extends object, S>(build: (key: Key) => S): ((ke
     return service
   }
 }
+
+/**
+ * Runs `call` with a wait's `timeout` as it travels to the host, which runs
+ * it: its milliseconds, or `null` for none (absent or infinite). A timeout
+ * that is not a duration of zero or more is an `InvalidOption` defect, as
+ * the primitives' other bad arguments are, and nothing is sent.
+ */
+export const withTimeout = <A, E>(
+  timeout: unknown,
+  call: (millis: number | null) => Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    const invalid = nonNegativeDuration("timeout", timeout)
+    if (invalid !== undefined) return Effect.die(invalid)
+    const millis = timeout === undefined ? Number.POSITIVE_INFINITY : durationMillis(timeout)
+    return call(millis === Number.POSITIVE_INFINITY ? null : millis)
+  })
