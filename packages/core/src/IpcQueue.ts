@@ -14,7 +14,9 @@
  * An item goes to exactly one taker. A `take` that waits and is interrupted,
  * or whose process dies while it waits, takes nothing; one interrupted while
  * the host's reply is on its way gives that reply's items back to the head of
- * the queue, so a take under a timeout loses nothing.
+ * the queue, so a take under a timeout loses nothing. An `offer` bounded by
+ * its own `timeout` (Python's `put(timeout=...)`) fails with `QueueFull`
+ * exactly when its item was not put.
  *
  * `taskDone` and `join` are `JoinableQueue`'s: `join` waits until every item
  * ever put was marked done. In an acknowledged queue
@@ -30,6 +32,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -43,7 +46,7 @@ import { expected } from "./internal/options.ts"
 import { Fifo } from "./internal/pool/fifo.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
 import * as Session from "./Session.ts"
-import { InvalidOption, QueueShutdown, QueueTaskDoneError } from "./TroupeError.ts"
+import { InvalidOption, QueueFull, QueueShutdown, QueueTaskDoneError } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/IpcQueue" as const
 
@@ -88,6 +91,11 @@ const serviceOf = Hosted.serviceMemo((item: Schema.Top) => {
   return Channel.make("troupe/IpcQueue", {
     Open: Session.openMethod,
     Offer: { payload: items, error: QueueShutdown },
+    /** An offer bounded by `timeout` (milliseconds), which the host runs: at its end, what is not in stays out. */
+    OfferWithin: {
+      payload: Schema.Struct({ items, timeout: Schema.Number }),
+      error: Schema.Union([QueueShutdown, QueueFull])
+    },
     Take: { payload: TakeRequest, success: items, error: QueueShutdown },
     GiveBack: { payload: Schema.Struct({ session: Schema.String, take: Schema.String, count: Schema.Int, items }) },
     Size: { success: Schema.Number },
@@ -338,7 +346,7 @@ export const make = <S extends Schema.Top>(
     }
 
     // The handlers do their work when called, and return an `Exit` when they are done (no fiber for the call).
-    const offer = (items: ReadonlyArray<A>): Effect.Effect<void, QueueShutdown> => {
+    const offer = (items: ReadonlyArray<A>, timeout: number | null): Effect.Effect<void, QueueShutdown | QueueFull> => {
       if (isShutdown) return Effect.fail(new QueueShutdown())
       if (offerers.length === 0 && buffer.length + items.length <= capacity) {
         for (const item of items) buffer.push(item)
@@ -350,10 +358,23 @@ export const make = <S extends Schema.Top>(
       offerers.push(offerer)
       settle()
       if (offerer.next === items.length) return Effect.void
+      const woken: Effect.Effect<void, QueueShutdown | QueueFull> = Deferred.await(offerer.wake)
+      const bounded =
+        timeout === null
+          ? woken
+          : woken.pipe(
+              Effect.timeoutOption(timeout),
+              Effect.flatMap((done) => {
+                // All in, though its wake may still be on its way: the offer succeeded.
+                if (Option.isSome(done) || offerer.next === items.length) return woken
+                // Decided here, so the caller's answer is exact: the items not yet in stay out (a single
+                // offer's one item: none is in), and QueueFull says so.
+                offerers.remove((entry) => entry === offerer)
+                return Effect.fail(new QueueFull({ capacity }))
+              })
+            )
       // Interrupted: the items not yet in stay out (those in stay: other processes may have taken them).
-      return Deferred.await(offerer.wake).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => offerers.remove((entry) => entry === offerer)))
-      )
+      return bounded.pipe(Effect.onInterrupt(() => Effect.sync(() => offerers.remove((entry) => entry === offerer))))
     }
 
     const take = (request: typeof TakeRequest.Type): Effect.Effect<ReadonlyArray<A>, QueueShutdown> => {
@@ -413,7 +434,8 @@ export const make = <S extends Schema.Top>(
 
     return Channel.serve(serviceOf(options.item), {
       Open: sessions.hold,
-      Offer: offer,
+      Offer: (items) => offer(items, null),
+      OfferWithin: ({ items, timeout }) => offer(items, timeout),
       Take: take,
       GiveBack: ({ count, items, session, take }) => {
         if (acknowledged) giveBackHeld(session, take, count)
@@ -439,23 +461,66 @@ export const make = <S extends Schema.Top>(
 const handleOf = (queue: IpcQueue<any>) => queue.handle as Channel.Handle<QueueService>
 
 /**
+ * Options of `offer`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OfferOptions {
+  /**
+   * How long to wait for room, run by the process that hosts the queue
+   * (Python's `put(timeout=...)`): when it passes first, the offer fails
+   * with `QueueFull` and its item is not in the queue. A duration of zero
+   * or more (anything else is an `InvalidOption` defect); `Infinity` waits
+   * as long as it takes.
+   */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
  * Puts an item at the end of the queue, waiting for room while it is full.
  * Fails with `QueueShutdown` once the queue is shut down (a waiting offer
  * too: its item is not put).
  *
+ * With a `timeout`, the host bounds the wait: the offer fails with
+ * `QueueFull` exactly when its item was not put, so a producer may offer it
+ * again. Interrupting an offer from outside (`Effect.timeout`, a race) is no
+ * such answer: the host may have put the item just before, and the failed
+ * offer's item is then in the queue.
+ *
  * @example
  * ```ts
+ * import { Effect } from "effect"
  * import { IpcQueue } from "@troupe/core"
  *
  * declare const queue: IpcQueue.IpcQueue<string>
  * const put = IpcQueue.offer(queue, "job-1")
+ * // Not put (and safe to offer again) when there is no room within 100 ms.
+ * const bounded = IpcQueue.offer(queue, "job-2", { timeout: "100 millis" }).pipe(
+ *   Effect.catchTag("QueueFull", () => Effect.log("queue full, job-2 not put"))
+ * )
  * ```
  *
  * @since 0.1.0
  * @category offering
  */
-export const offer = <A>(self: IpcQueue<A>, item: A): Effect.Effect<void, QueueShutdown | Channel.CallError> =>
-  Channel.call(handleOf(self), "Offer", [item])
+export function offer<A>(self: IpcQueue<A>, item: A): Effect.Effect<void, QueueShutdown | Channel.CallError>
+export function offer<A>(
+  self: IpcQueue<A>,
+  item: A,
+  options: OfferOptions
+): Effect.Effect<void, QueueFull | QueueShutdown | Channel.CallError>
+export function offer<A>(
+  self: IpcQueue<A>,
+  item: A,
+  options?: OfferOptions
+): Effect.Effect<void, QueueFull | QueueShutdown | Channel.CallError> {
+  return Hosted.withTimeout(options?.timeout, (timeout) =>
+    timeout === null
+      ? Channel.call(handleOf(self), "Offer", [item])
+      : Channel.call(handleOf(self), "OfferWithin", { items: [item], timeout })
+  )
+}
 
 /**
  * Puts items at the end of the queue, in their order, in one message to the

@@ -228,7 +228,9 @@ export class TaskTimeout extends Schema.TaggedError<TaskTimeout>()("TaskTimeout"
 }
 
 /**
- * The pool's queue is full and the caller asked not to wait (`offer`).
+ * A queue is full and the caller would not wait for room, or not longer
+ * than it said: a pool's `offer`, or an `IpcQueue.offer` whose `timeout`
+ * passed (Python's `queue.Full`). What was offered was not put.
  *
  * @since 0.1.0
  * @category errors
@@ -237,7 +239,7 @@ export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {
   capacity: Schema.Number
 }) {
   override get message(): string {
-    return `the pool's queue is full (${this.capacity} waiting tasks)`
+    return `the queue is full (${this.capacity} waiting)`
   }
 }
 
