@@ -174,7 +174,8 @@ export const isSet = (event: IpcEvent): Effect.Effect<boolean, Channel.CallError
 /**
  * Waits until the flag is set, and succeeds with `true`; with a `timeout`,
  * succeeds with `false` if it passes first (Python's `Event.wait`). The
- * timeout runs in the parent, so the answer is the parent's.
+ * timeout runs in the parent, so the answer is the parent's. A timeout that
+ * is not a duration of zero or more is an `InvalidOption` defect.
  *
  * @example
  * ```ts
@@ -195,10 +196,4 @@ export const wait = (
   event: IpcEvent,
   options?: { readonly timeout?: Duration.Input | undefined }
 ): Effect.Effect<boolean, Channel.CallError> =>
-  Effect.suspend(() =>
-    Channel.call(
-      handleOf(event),
-      "Wait",
-      options?.timeout === undefined ? null : Math.max(0, Duration.toMillis(options.timeout))
-    )
-  )
+  Hosted.withTimeout(options?.timeout, (millis) => Channel.call(handleOf(event), "Wait", millis))

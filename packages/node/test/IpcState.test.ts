@@ -7,7 +7,7 @@
  * waiting party is SIGKILLed.
  */
 import { it } from "@effect/vitest"
-import { IpcBarrier, IpcEvent, IpcPipe, IpcSemaphore, Process, SharedMap, SharedMemory } from "@troupe/core"
+import { IpcBarrier, IpcEvent, IpcPipe, IpcQueue, IpcSemaphore, Process, SharedMap, SharedMemory } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Cause, Effect, Exit, Fiber, Option, Schema, Scope, Stream } from "effect"
 import { expect } from "vitest"
@@ -310,6 +310,30 @@ for (const backend of backends) {
     120_000
   )
 }
+
+it.effect("a wait's timeout that is not a duration of zero or more is an InvalidOption, and nothing waits", () =>
+  Effect.gen(function* () {
+    const event = yield* IpcEvent.make
+    const barrier = yield* IpcBarrier.make(2)
+    const queue = yield* IpcQueue.make({ item: Schema.Int, capacity: 1 })
+    const defectOf = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.map(Effect.exit(effect), (exit) => (Exit.isFailure(exit) ? Cause.squash(exit.cause) : exit))
+    // An event's wait used to die untyped on "banana", and to return false at once on NaN. ({} is Effect's empty
+    // DurationObject: zero, as for every duration option.)
+    for (const timeout of ["banana", Number.NaN, -1, "-1 seconds"]) {
+      const invalid = { _tag: "InvalidOption", option: "timeout" }
+      expect(yield* defectOf(IpcEvent.wait(event, { timeout: timeout as never }))).toMatchObject(invalid)
+      expect(yield* defectOf(IpcBarrier.wait(barrier, { timeout: timeout as never }))).toMatchObject(invalid)
+      expect(yield* defectOf(IpcQueue.offer(queue, 1, { timeout: timeout as never }))).toMatchObject(invalid)
+    }
+    expect(yield* IpcBarrier.waiting(barrier)).toBe(0)
+    expect(yield* IpcQueue.size(queue)).toBe(0)
+    // Good ones still work: zero, and Infinity (no bound).
+    expect(yield* IpcEvent.wait(event, { timeout: 0 })).toBe(false)
+    yield* IpcEvent.set(event)
+    expect(yield* IpcEvent.wait(event, { timeout: Number.POSITIVE_INFINITY })).toBe(true)
+  }).pipe(Effect.scoped)
+)
 
 it.effect(
   "a barrier's parties, a semaphore's permits and a shared array's length that are not counts are an InvalidOption",
