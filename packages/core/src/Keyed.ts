@@ -17,7 +17,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import * as Actor from "./Actor.ts"
 import { ActorCell, resolveMailbox } from "./internal/actor/actorCell.ts"
 import type * as ActorHost from "./internal/actor/actorHost.ts"
@@ -260,7 +260,6 @@ export const make = <A extends Actor.Any>(
     yield* Effect.acquireRelease(node.start(), () =>
       node.stop.pipe(Effect.andThen(killAll(`the ${behaviour.actor.name} group stopped`)))
     )
-    yield* Runtime.endEventsWith(root, node)
     yield* node.join.pipe(
       Effect.match({
         onFailure: (error) => `the ${behaviour.actor.name} group gave up: ${error.message}`,
@@ -318,7 +317,7 @@ export const make = <A extends Actor.Any>(
           AskError
         >,
       tree: Effect.sync(() => node.tree(behaviour.actor.name)),
-      events: Stream.fromPubSub(root.events),
+      events: Runtime.eventsOf(root),
       join: Effect.suspend(() => node.join)
     } satisfies Keyed<A>
   })

@@ -99,6 +99,13 @@ export interface Root {
   readonly endpoints: ActorRefs.OwnedEndpoints
 }
 
+/** The last message of a tree's events, which no reader sees: its stream ends there. */
+const endOfEvents = { _tag: "EndOfEvents" } as unknown as Supervisor.Event
+
+/** The tree's events from now on, up to its end (`Node.finish`). */
+export const eventsOf = (root: Root): Stream.Stream<Supervisor.Event> =>
+  Stream.takeWhile(Stream.fromPubSub(root.events), (event) => event !== endOfEvents)
+
 interface Running {
   readonly pid: number | null
   readonly host: ActorHost.ActorHost | undefined
@@ -607,6 +614,15 @@ export class Node {
   }
 
   /** Ends the node from its own loop: its children stop, its mailboxes fail, then its loop goes. */
+  /**
+   * This node has ended: its joiners hear how. The root's end is the end of the tree's events: each reader gets
+   * what it has not read yet, then its stream ends (`eventsOf`).
+   */
+  private finish(exit: Exit.Exit<void, SupervisorError>): void {
+    Deferred.doneUnsafe(this.ended, exit)
+    if (this.path === "") PubSub.endUnsafe(this.root.events, endOfEvents)
+  }
+
   private end(
     status: "stopped" | "failed",
     exit: Exit.Exit<void, SupervisorError>,
@@ -618,7 +634,7 @@ export class Node {
       yield* this.stopChildren()
       this.killCells(this.path, `supervisor ${this.path || "(root)"} ${why}`)
       beforeDone()
-      Deferred.doneUnsafe(this.ended, exit)
+      this.finish(exit)
       yield* this.refusePendingCalls
       if (this.scope !== undefined) yield* Effect.forkDetach(Scope.close(this.scope, Exit.void))
     })
@@ -846,7 +862,7 @@ export class Node {
           Effect.andThen(
             Effect.sync(() => {
               this.killCells(this.path, `supervisor ${this.path || "(root)"} stopped`)
-              Deferred.doneUnsafe(this.ended, Exit.void)
+              this.finish(Exit.void)
             })
           ),
           Effect.andThen(this.refusePendingCalls)
@@ -982,15 +998,6 @@ const refAt = <A extends Actor.Any>(root: Root, where: string, path: string, act
   return refOf(actor, path, () => cell, root)
 }
 
-/**
- * The tree's events end when its root does (stopped, given up, or its scope closed), after the last of them: a
- * reader's stream ends. Detached: a fiber of the tree's scope would be interrupted before the stop it waits for.
- */
-export const endEventsWith = (root: Root, node: Node): Effect.Effect<void> =>
-  Effect.asVoid(
-    Effect.forkDetach(Effect.andThen(Effect.exit(Deferred.await(node.ended)), PubSub.shutdown(root.events)))
-  )
-
 export const startRoot = (
   options: Supervisor.Options,
   specs: ReadonlyArray<Supervisor.ChildSpec>
@@ -1003,7 +1010,6 @@ export const startRoot = (
     yield* Effect.acquireRelease(node.start().pipe(Effect.onInterrupt(() => node.stop)), () => node.stop, {
       interruptible: true
     })
-    yield* endEventsWith(root, node)
     const nodeAt = (path: string) =>
       Effect.suspend(() => {
         const found = node.nodeAt(path)
@@ -1020,7 +1026,7 @@ export const startRoot = (
       ...childrenOf(Effect.succeed(node), () => options.autoShutdown),
       ref: <A extends Actor.Any>(path: string, actor: A) => refAt(root, "Supervisor.ref", path, actor),
       tree: Effect.sync(() => node.tree("(root)")),
-      events: Stream.fromPubSub(root.events),
+      events: eventsOf(root),
       join: Deferred.await(node.ended),
       stop: node.stop,
       at: (path) => childrenOf(nodeAt(path), (found) => found.options.autoShutdown),
@@ -1053,12 +1059,11 @@ export const startDynamicRoot = <Args>(
         interruptible: true
       }
     )
-    yield* endEventsWith(root, node)
     return {
       ...dynamicChildrenOf<Args, never>(Effect.succeed(node)),
       ref: <A extends Actor.Any>(id: string, actor: A) => refAt(root, "DynamicSupervisor.ref", id, actor),
       tree: Effect.sync(() => node.tree("(root)")),
-      events: Stream.fromPubSub(root.events),
+      events: eventsOf(root),
       join: Deferred.await(node.ended),
       stop: node.stop
     } satisfies Supervisor.DynamicSupervisor<Args>
