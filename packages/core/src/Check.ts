@@ -16,6 +16,7 @@ export {
   nonNegativeDuration,
   nonNegativeInteger,
   oneOf,
+  optionsObject,
   positiveDuration,
   positiveInteger,
   refuse,

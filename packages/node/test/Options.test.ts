@@ -67,7 +67,17 @@ describe("Pool options", () => {
     ["execArgv", { execArgv: "--expose-gc" as never }],
     ["execArgv", { execArgv: [5] as never }],
     ["env", { env: 5 as never }],
-    ["env", { env: { A: 1 } as never }]
+    ["env", { env: { A: 1 } as never }],
+    // A misspelt bound was no bound at all: a task module that never loads held its calls for ever.
+    ["moduleLoadTimeout", { moduleLoadTimeout: "500 milis" as never }],
+    ["moduleLoadTimeout", { moduleLoadTimeout: "abc" as never }],
+    ["moduleLoadTimeout", { moduleLoadTimeout: 0 }],
+    ["moduleLoadTimeout", { moduleLoadTimeout: -1 }],
+    // Misspelt, these drained as "all".
+    ["shutdown.drain", { shutdown: { drain: "inflight" as never } }],
+    ["shutdown.drain", { shutdown: { drain: 5 as never } }],
+    ["shutdown.onInterrupt", { shutdown: { onInterrupt: "abort" as never } }],
+    ["shutdown", { shutdown: "now" as never }]
   ]
   for (const [option, options] of refused) {
     it.effect(`${JSON.stringify(options)} is refused at construction, naming ${option}`, () =>

@@ -16,6 +16,7 @@ export {
   firstInvalid,
   nonEmptyString,
   nonNegativeInteger,
+  optionsObject,
   positiveDuration,
   positiveInteger,
   refuse
@@ -24,12 +25,6 @@ export {
 /** `nonEmptyString`, when given. */
 export const optionalNonEmptyString = (option: string, value: unknown): InvalidOption | undefined =>
   value === undefined ? undefined : nonEmptyString(option, value)
-
-/** An options argument: an object, or absent. */
-export const optionsObject = (option: string, value: unknown): InvalidOption | undefined =>
-  value === undefined || (typeof value === "object" && value !== null && !Array.isArray(value))
-    ? undefined
-    : refuse(option, "must be an object", value)
 
 /** A TCP port: an integer from 1 to 65535. */
 export const port = (option: string, n: unknown): InvalidOption | undefined =>
