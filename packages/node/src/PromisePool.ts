@@ -169,17 +169,23 @@ export const make = async (options: NodePool.Options = {}): Promise<PromisePool>
       if (signal.aborted) return reject(signal.reason)
       // Settles once: by the call's exit, or by the abort once the call's cancel has ended.
       const settled = settle(resolve, reject)
+      let done = false
       let cancel: (() => Effect.Effect<void>) | undefined
       const onAbort = () => {
         if (cancel === undefined) return
         Effect.runFork(cancel()).addObserver(() => reject(signal.reason))
       }
-      cancel = start((exit) => {
+      const started = start((exit) => {
+        done = true
         signal.removeEventListener("abort", onAbort)
         cancel = undefined
         settled(exit)
       })
-      if (cancel !== undefined) signal.addEventListener("abort", onAbort, { once: true })
+      // A call may settle inside `start` (refused, or an empty map): then nothing is left to cancel, and no
+      // listener may stay on a long-lived signal, holding the call.
+      if (done || started === undefined) return
+      cancel = started
+      signal.addEventListener("abort", onAbort, { once: true })
     })
   /** An Effect call on a fiber of the pool's context; interrupting the fiber cancels it. */
   const forked =

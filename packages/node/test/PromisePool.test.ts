@@ -3,6 +3,7 @@
  * rejections, a real crash, bad options, and `close` reaping every worker.
  */
 
+import { getEventListeners } from "node:events"
 import { Pool } from "@troupe/core"
 import { PromisePool } from "@troupe/node"
 import { Effect } from "effect"
@@ -172,6 +173,29 @@ describe.each(backends)("PromisePool on %s", (backend) => {
       expect((await pool.stats()).submitted).toBe(0)
       expect(await pool.run(T.Square, 3, { signal: null })).toBe(9)
       expect(await pool.map(T.Square, [1, 2], { signal: null })).toEqual([1, 4])
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it("a settled call leaves no listener on its signal, also one refused or settled at once (an empty map)", async () => {
+    const pool = await PromisePool.make({ backend, size: 1, tasks })
+    const controller = new AbortController()
+    const signal = controller.signal
+    try {
+      for (let i = 0; i < 20; i++) {
+        expect(await pool.map(T.Square, [], { signal })).toEqual([])
+        await expect(pool.map(T.Square, ["bad" as never], { signal })).rejects.toMatchObject({
+          _tag: "RequestValidationError"
+        })
+        await expect(pool.run(T.Square, "bad" as never, { signal })).rejects.toMatchObject({
+          _tag: "RequestValidationError"
+        })
+        expect(await pool.run(T.Square, i, { signal })).toBe(i * i)
+        expect(await pool.map(T.Square, [i], { signal })).toEqual([i * i])
+      }
+      // Each listener held its call (a map's fiber and items) for as long as the signal lived.
+      expect(getEventListeners(signal, "abort")).toHaveLength(0)
     } finally {
       await pool.close()
     }
