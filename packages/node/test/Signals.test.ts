@@ -62,6 +62,20 @@ const withinBound = <A>(promise: Promise<A>) =>
   Promise.race([promise, new Promise<"still running">((resolve) => setTimeout(resolve, exitBoundMs, "still running"))])
 
 describe.each(backends)("%s", (backend) => {
+  it("a program's own process.once SIGINT handler, registered before its pool started, closes the pool: the runs drain, it exits 0", async () => {
+    const program = startProgram(fixture("signalOnce.ts"), [backend])
+    JSON.parse(await program.nextLine())
+    process.kill(program.pid, "SIGINT")
+    // Troupe's hook used to count only itself (Node removes a once listener before calling it), kill every child and
+    // end the program by the signal.
+    const lines = [await program.nextLine(), await program.nextLine(), await program.nextLine()].map((line) =>
+      JSON.parse(line)
+    )
+    expect(lines).toEqual([{ signal: "SIGINT" }, { results: [1, 2] }, { closed: true }])
+    expect(await withinBound(program.exited)).toEqual({ code: 0, signal: null })
+    expect(await leftOf(program)).toEqual([])
+  }, 60_000)
+
   it("under runMain, one SIGTERM while a map keeps 2 workers spinning stops the pool without draining: the map fails with ShutdownError, the program exits, no worker is left", async () => {
     const { program, workers } = await startSpinning(backend, { timeout: 60_000 })
     const settled = program.nextLine()

@@ -54,8 +54,10 @@ const onSignal = (signal: NodeJS.Signals) => {
   setTimeout(() => process.exit(128 + constants.signals[signal]), forceExitMs).unref()
 }
 
+// First in line: Node removes a `once` listener (`process.once("SIGINT", close)`, a common way to shut down) before
+// it calls it, so a hook that ran after one would count only itself and end the program the listener was closing.
 const install = () => {
-  for (const signal of handled) process.on(signal, onSignal)
+  for (const signal of handled) process.prependListener(signal, onSignal)
 }
 
 const uninstall = () => {
