@@ -24,6 +24,7 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import * as SnapshotStore from "../src/internal/snapshotStore.ts"
 import { Account } from "./fixtures/account.ts"
 import { awaitJsonLine, type Cluster, makeCluster, readActivations } from "./fixtures/harness.ts"
+import { whereOf } from "./fixtures/load.ts"
 
 let cluster: Cluster
 let dir: string
@@ -163,7 +164,8 @@ const pauseDuringSlowDeposit = (key: string) =>
       yield* account.ask("Deposit", { amount: 1 })
       acked++
     }
-    const before = yield* account.ask("Where", undefined)
+    // A read, asked again if its shard is moving (the cluster may still be settling from the test before).
+    const before = yield* whereOf(accounts, key)
     const paused = cluster.runners.find((runner) => runner.id === before.runner)!
     // A persisted deposit that takes 3 s in the instance: the runner is paused while it runs there.
     const slow = yield* Effect.forkScoped(account.ask("SlowDeposit", { amount: 1, millis: 3000, journal }))
@@ -202,9 +204,14 @@ const pauseDuringSlowDeposit = (key: string) =>
     // Until the resumed runner's engine sees its lost lock and lets the key go, the key's messages can
     // still reach its fenced activation, which refuses them: the balance is the first answer of a live one.
     let refusedAsks = 0
+    // A read is asked again too when the shard moves under it (a volatile ask is then refused as "may have run").
     const balance = yield* account.ask("Balance", undefined).pipe(
       Effect.tapError((error) => Effect.sync(() => (refusedByFencedActivation(error) ? refusedAsks++ : undefined))),
-      Effect.retry({ while: refusedByFencedActivation, schedule: Schedule.spaced("100 millis") })
+      Effect.retry({
+        while: (error) => refusedByFencedActivation(error) || error._tag === "ActorDied",
+        schedule: Schedule.spaced("100 millis"),
+        times: 100
+      })
     )
     return {
       key,
