@@ -70,6 +70,40 @@ describe.each(backends)("Pool on %s: recycling", (backend) => {
     180_000
   )
 
+  it.live(
+    "S44 callers still waiting for room in a full queue settle too when the close drops queued work (ShutdownError)",
+    () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const pool = yield* Pool.make({ size: 1, prefetch: 0, queueSize: 1, shutdown: { drain: "inFlight" } }).pipe(
+          Scope.provide(scope),
+          Effect.provide(NodePool.transport(backend))
+        )
+        // One runs, one is queued, three wait for room in the queue (a map's chunks among them).
+        const fibers = yield* Effect.forEach(range(4), (i) =>
+          Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 300 }), { startImmediately: true })
+        )
+        const mapping = yield* Effect.forkChild(
+          pool.map(T.Delay, [
+            { value: 8, ms: 300 },
+            { value: 9, ms: 300 }
+          ]),
+          { startImmediately: true }
+        )
+        yield* eventually(pool.stats, (stats) => stats.queued === 1 && stats.inFlight === 1)
+        yield* Scope.close(scope, Exit.void)
+        // The running call finishes; the rest fail (those waiting for room used to wait for ever).
+        const all: ReadonlyArray<Fiber.Fiber<unknown, unknown>> = [...fibers, mapping]
+        const exits = yield* Effect.forEach(all, (fiber) => Fiber.await(fiber).pipe(Effect.timeout("20 seconds")))
+        const tags = exits.map((exit) => {
+          const error = Exit.findErrorOption(exit)
+          return Exit.isSuccess(exit) ? "ok" : error._tag === "Some" ? (error.value as { _tag: string })._tag : "die"
+        })
+        expect(tags).toEqual(["ok", "ShutdownError", "ShutdownError", "ShutdownError", "ShutdownError"])
+      }),
+    60_000
+  )
+
   // Resident memory and process groups belong to processes: threads share both with the parent.
   if (backend === "process")
     it.live(

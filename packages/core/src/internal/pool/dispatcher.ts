@@ -83,6 +83,17 @@ export interface Job extends Balancer.Job {
   timer: Timer | undefined
 }
 
+/**
+ * The jobs of a many-payload call waiting for room: `next` enqueues what fits and says whether all went in;
+ * `rest` is what has not.
+ */
+interface Feed {
+  readonly next: () => boolean
+  readonly rest: () => ReadonlyArray<Job>
+}
+
+const isFeed = (waiting: Job | Feed): waiting is Feed => "next" in waiting
+
 export interface DispatcherOptions {
   /** The pool's figures and events. */
   readonly telemetry: PoolTelemetry
@@ -224,7 +235,7 @@ export class Dispatcher {
    * 19,000 here), or the feed of a call of many jobs, which returns `true`
    * once it has nothing left to enqueue.
    */
-  private readonly admissions = new Fifo<Job | (() => boolean)>()
+  private readonly admissions = new Fifo<Job | Feed>()
   private pumping = false
   /** Items asked back from their workers (`rebalance`) that have not come back yet. */
   private withdrawals = 0
@@ -335,9 +346,12 @@ export class Dispatcher {
     this.telemetry.submitted += payloads.length
     const jobs: Array<Job> = []
     let cursor = 0
-    const feed = () => {
-      while (cursor < jobs.length && !this.queueFull) this.queue.push(jobs[cursor++]!)
-      return cursor === jobs.length
+    const feed: Feed = {
+      next: () => {
+        while (cursor < jobs.length && !this.queueFull) this.queue.push(jobs[cursor++]!)
+        return cursor === jobs.length
+      },
+      rest: () => jobs.slice(cursor)
     }
     // Lazy: every settled item holds it, and only the call's end (or its failure) runs it.
     const cancelRest = Effect.suspend(() => {
@@ -417,13 +431,13 @@ export class Dispatcher {
   }
 
   /** Enqueues jobs as room appears, in order, after every caller that waited before. */
-  private admit(feed: () => boolean): void {
-    if (this.admissions.length === 0 && feed()) return
+  private admit(feed: Feed): void {
+    if (this.admissions.length === 0 && feed.next()) return
     this.admissions.push(feed)
   }
 
   /** Forgets an admission that has not finished (its caller gave up); `false` when it was not waiting any more. */
-  private withdraw(waiting: Job | (() => boolean)): boolean {
+  private withdraw(waiting: Job | Feed): boolean {
     return this.admissions.remove((entry) => entry === waiting) !== undefined
   }
 
@@ -434,8 +448,8 @@ export class Dispatcher {
     const queueSize = this.options.queueSize
     while (admissions.length > 0 && queue.length < queueSize) {
       const waiting = admissions.peek()!
-      if (typeof waiting !== "function") queue.push(waiting)
-      else if (!waiting()) return
+      if (!isFeed(waiting)) queue.push(waiting)
+      else if (!waiting.next()) return
       admissions.shift()
     }
   }
@@ -778,11 +792,17 @@ export class Dispatcher {
     this.changed()
   }
 
-  /** Fails every queued job with `error` (the pool broke, or is closing and drops queued work). */
+  /**
+   * Fails every queued job with `error` (the pool broke, or is closing and drops queued work), and the jobs of
+   * callers still waiting for room: admitted now, they would wait in a queue nothing serves any more.
+   */
   failQueued(error: (item: Item) => unknown): void {
     const jobs = this.queue.splice(0)
+    for (let waiting = this.admissions.shift(); waiting !== undefined; waiting = this.admissions.shift()) {
+      if (isFeed(waiting)) jobs.push(...waiting.rest())
+      else jobs.push(waiting)
+    }
     for (const job of jobs) for (const item of job.items) this.settle(item, Exit.fail(error(item)))
-    this.admitWaiting()
     this.changed()
   }
 
