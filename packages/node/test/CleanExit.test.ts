@@ -6,7 +6,17 @@
  */
 import { expect, it } from "@effect/vitest"
 import { backends } from "./fixtures/pool.ts"
-import { endedLine, fixture, leftOf, startProgram } from "./fixtures/program.ts"
+import { endedLine, fixture, leftOf, type Program, startProgram } from "./fixtures/program.ts"
+
+/**
+ * The program's exit, or a message if it is still running after `ms`: the pool's timers that wait for something
+ * nobody needs (an idle worker's retirement) must not hold it up for their 60 seconds. The bound only catches that.
+ */
+const exitsWithin = (program: Program, ms: number) =>
+  Promise.race([
+    program.exited,
+    new Promise((resolve) => setTimeout(() => resolve(`still running after ${ms} ms`), ms).unref())
+  ])
 
 for (const backend of backends) {
   it(`${backend}: a program that never closes its pool exits with code 0 when its main part is done, and leaves no child`, async () => {
@@ -27,6 +37,13 @@ for (const backend of backends) {
     expect(JSON.parse(await program.nextLine())).toMatchObject({ squares: [1, 4, 9, 16] })
     expect(await program.nextLine()).toBe("slow task done after 300 ms")
     expect(await program.exited).toEqual({ code: 0, signal: null })
+    expect(await leftOf(program)).toEqual([])
+  }, 60_000)
+
+  it(`${backend}: with idleTimeout, a program that never closes its pool exits without waiting for its idle workers' timers`, async () => {
+    const program = startProgram(fixture("unclosed.ts"), [backend, "idleTimeout"])
+    expect(JSON.parse(await program.nextLine())).toMatchObject({ squares: [1, 4, 9, 16] })
+    expect(await exitsWithin(program, 20_000)).toEqual({ code: 0, signal: null })
     expect(await leftOf(program)).toEqual([])
   }, 60_000)
 }

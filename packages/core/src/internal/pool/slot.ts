@@ -464,14 +464,22 @@ export class Slot implements Balancer.WorkerView {
     this.connection?.idle?.(idle)
   }
 
-  /** An idle worker retires after the idle timeout, if the pool may shrink. */
+  /**
+   * An idle worker retires after the idle timeout, if the pool may shrink.
+   * A background timer: an idle worker does not keep the program alive, nor
+   * does the wait for its retirement.
+   */
   private armIdleTimer(): void {
     const { idleTimeoutMs } = this.context
     if (this.current !== "ready" || this.held.size > 0 || idleTimeoutMs === undefined) return
-    this.idleTimer ??= this.context.dispatcher.clock.after(idleTimeoutMs, () => {
-      this.idleTimer = undefined
-      if (this.held.size === 0 && this.context.mayShrink(this)) this.retire("Idle")
-    })
+    this.idleTimer ??= this.context.dispatcher.clock.after(
+      idleTimeoutMs,
+      () => {
+        this.idleTimer = undefined
+        if (this.held.size === 0 && this.context.mayShrink(this)) this.retire("Idle")
+      },
+      true
+    )
   }
 
   /**
