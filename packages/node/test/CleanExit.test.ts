@@ -10,7 +10,8 @@ import { endedLine, fixture, leftOf, type Program, startProgram } from "./fixtur
 
 /**
  * The program's exit, or a message if it is still running after `ms`: the pool's timers that wait for something
- * nobody needs (an idle worker's retirement) must not hold it up for their 60 seconds. The bound only catches that.
+ * nobody needs (an idle worker's retirement, an admitted offer's wait) must not hold it up for their 60 seconds.
+ * The bound only catches that.
  */
 const exitsWithin = (program: Program, ms: number) =>
   Promise.race([
@@ -43,6 +44,14 @@ for (const backend of backends) {
   it(`${backend}: with idleTimeout, a program that never closes its pool exits without waiting for its idle workers' timers`, async () => {
     const program = startProgram(fixture("unclosed.ts"), [backend, "idleTimeout"])
     expect(JSON.parse(await program.nextLine())).toMatchObject({ squares: [1, 4, 9, 16] })
+    expect(await exitsWithin(program, 20_000)).toEqual({ code: 0, signal: null })
+    expect(await leftOf(program)).toEqual([])
+  }, 60_000)
+
+  it(`${backend}: an offer that waited for room and was admitted does not keep the program alive for its wait`, async () => {
+    const program = startProgram(fixture("unclosed.ts"), [backend, "offer"])
+    expect(JSON.parse(await program.nextLine())).toMatchObject({ squares: [1, 4, 9, 16] })
+    expect(await program.nextLine()).toBe("offer admitted: 25")
     expect(await exitsWithin(program, 20_000)).toEqual({ code: 0, signal: null })
     expect(await leftOf(program)).toEqual([])
   }, 60_000)

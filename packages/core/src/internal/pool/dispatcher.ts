@@ -236,6 +236,8 @@ export class Dispatcher {
    * once it has nothing left to enqueue.
    */
   private readonly admissions = new Fifo<Job | Feed>()
+  /** The end of the wait of each timed `offer` waiting in `admissions`. */
+  private readonly admissionTimers = new Map<Job, Timer>()
   private pumping = false
   /** Items asked back from their workers (`rebalance`) that have not come back yet. */
   private withdrawals = 0
@@ -315,14 +317,30 @@ export class Dispatcher {
     const item = job.items[0]!
     this.admissions.push(job)
     if (admissionMs === undefined) return cancelOf(this, item)
-    // An offer that found no room waits at most `admissionMs` for it; once admitted, the timer finds nothing to take.
-    const admissionTimer = this.clock.after(admissionMs, () => {
-      if (this.withdraw(job)) done(Exit.fail(this.queueFullError()))
-    })
+    // An offer that found no room waits at most `admissionMs` for it. Its admission stops the timer
+    // (`admitWaiting`), which would otherwise hold the job for the whole wait. A background timer: the offer's
+    // caller waits for it, and a caller that stops waiting does not need it.
+    const admissionTimer = this.clock.after(
+      admissionMs,
+      () => {
+        this.admissionTimers.delete(job)
+        if (this.withdraw(job)) done(Exit.fail(this.queueFullError()))
+      },
+      true
+    )
+    this.admissionTimers.set(job, admissionTimer)
     return () => {
-      this.clock.cancel(admissionTimer)
+      this.stopAdmissionTimer(job)
       return item.settled ? Effect.void : this.cancel(item)
     }
+  }
+
+  /** A timed offer's job got in, or its caller gave up: the end of its wait is nothing to wait for. */
+  private stopAdmissionTimer(job: Job): void {
+    const timer = this.admissionTimers.get(job)
+    if (timer === undefined) return
+    this.admissionTimers.delete(job)
+    this.clock.cancel(timer)
   }
 
   /**
@@ -448,8 +466,10 @@ export class Dispatcher {
     const queueSize = this.options.queueSize
     while (admissions.length > 0 && queue.length < queueSize) {
       const waiting = admissions.peek()!
-      if (!isFeed(waiting)) queue.push(waiting)
-      else if (!waiting.next()) return
+      if (!isFeed(waiting)) {
+        this.stopAdmissionTimer(waiting)
+        queue.push(waiting)
+      } else if (!waiting.next()) return
       admissions.shift()
     }
   }
