@@ -537,7 +537,8 @@ export const make = Effect.fnUntraced(function* (
     env: options.env,
     execArgv: options.execArgv
   }
-  const liveCount = () => dispatcher.slots.filter((slot) => slot.state !== "empty" && slot.state !== "down").length
+  const isLive = (slot: Slot) => slot.state !== "empty" && slot.state !== "down"
+  const liveCount = () => dispatcher.slots.filter(isLive).length
   // Slots are made as they are first used (all of them at once for an eager pool, or a keyed balancer's ring).
   const slots = dispatcher.slots
   const slotContext = {
@@ -557,7 +558,9 @@ export const make = Effect.fnUntraced(function* (
     idleTimeoutMs: millis(options.idleTimeout),
     killGraceMs,
     startTimeout: options.startTimeout ?? Duration.seconds(30),
-    mayShrink: () => liveCount() > minSize,
+    // Counts only the workers that will stay: idle timers that fire together would each see the others, retiring
+    // but not gone yet, as live, and all retire below `minSize`.
+    mayShrink: () => slots.filter((slot) => isLive(slot) && !slot.leaving).length > minSize,
     isStale: modules.isStale,
     moduleTimedOut: modules.moduleTimedOut
   }

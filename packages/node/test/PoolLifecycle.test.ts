@@ -137,6 +137,33 @@ describe.each(backends)("Pool on %s: recycling", (backend) => {
       ),
     30_000
   )
+
+  it.live(
+    "idle retirement leaves minSize workers, even when the idle timers of a burst's workers fire together",
+    () =>
+      withPool(backend, { size: 4, minSize: 2, idleTimeout: "300 millis" }, (pool) =>
+        Effect.gen(function* () {
+          const ready = (stats: Pool.Stats) => stats.workers.filter((worker) => worker.state === "ready").length
+          // The workers take part in the burst, so they go idle at about the same time.
+          yield* pool.map(
+            T.Delay,
+            range(8).map((value) => ({ value, ms: 50 })),
+            { chunkSize: 1 }
+          )
+          // The retired workers are gone (`empty`), and none is on its way out.
+          const settled = yield* eventually(
+            pool.stats,
+            (stats) =>
+              stats.workers.every((worker) => worker.state === "ready" || worker.state === "empty") && ready(stats) <= 2
+          )
+          expect(ready(settled)).toBe(2)
+          // Every idle timer has fired by now (none is armed again without work): the two stay.
+          yield* Effect.sleep("1 second")
+          expect(ready(yield* pool.stats)).toBe(2)
+        })
+      ),
+    30_000
+  )
 })
 
 describe.each(backends)("Pool on %s: starting workers", (backend) => {

@@ -155,6 +155,15 @@ export class Slot implements Balancer.WorkerView {
     this.become("empty")
   }
 
+  /**
+   * Whether the worker is leaving for good: it retired idle (or the pool is
+   * stopping it), so no worker replaces it, though it may not have exited yet.
+   */
+  get leaving(): boolean {
+    const ending = this.ending?._tag
+    return ending === "Idle" || ending === "Stopped"
+  }
+
   get available(): boolean {
     return this.current === "ready" && (this.modules === undefined || this.modules.has(this.context.dispatcher.module))
   }
