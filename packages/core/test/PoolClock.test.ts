@@ -346,21 +346,25 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
     })
   )
 
-  it.effect("a worker with nothing to do takes back what a busy worker holds prefetched and has not started", () =>
-    withPool({ size: 2, prefetch: 8 }, ({ pool }) =>
-      Effect.gen(function* () {
-        const gateCall = yield* holdWorker(pool)
-        const numbers = Array.from({ length: 30 }, (_, i) => i + 1)
-        // Submitted at once: deep enough to prefetch, also behind the task that holds its worker (it might wait for them).
-        const calls = yield* Effect.forEach(numbers, (n) => Effect.forkChild(Effect.exit(pool.apply(Record, n))))
-        // Every one runs while the gate is still closed: the other worker took back those held behind it.
-        for (const call of calls) yield* joinSoon(call)
-        expect(ran.filter((entry) => entry.startsWith("Record"))).toHaveLength(30)
-        expect((yield* pool.stats).workers.map((worker) => worker.held).sort()).toEqual([0, 1])
-        openGate()
-        yield* joinSoon(gateCall)
-      })
-    )
+  it.effect(
+    "a worker with nothing to do takes back what a busy worker holds prefetched and has not started; each run is started once",
+    () =>
+      withPool({ size: 2, prefetch: 8 }, ({ pool }) =>
+        Effect.gen(function* () {
+          const gateCall = yield* holdWorker(pool)
+          const numbers = Array.from({ length: 30 }, (_, i) => i + 1)
+          // Submitted at once: deep enough to prefetch, also behind the task that holds its worker (it might wait for them).
+          const calls = yield* Effect.forEach(numbers, (n) => Effect.forkChild(Effect.exit(pool.apply(Record, n))))
+          // Every one runs while the gate is still closed: the other worker took back those held behind it.
+          for (const call of calls) yield* joinSoon(call)
+          expect(ran.filter((entry) => entry.startsWith("Record"))).toHaveLength(30)
+          expect((yield* pool.stats).workers.map((worker) => worker.held).sort()).toEqual([0, 1])
+          openGate()
+          yield* joinSoon(gateCall)
+          // A run given back unstarted and sent to the other worker is still one run.
+          expect((yield* pool.stats).started).toBe(31)
+        })
+      )
   )
 
   it.effect("a crash fails only the task its worker ran (WorkerCrashed); the queued ones run on the replacement", () =>
@@ -385,6 +389,8 @@ describe("Pool over TestTransport, under TestClock: the data path", () => {
               for (const call of calls) yield* joinSoon(call)
               expect(ran).toEqual(["Gate 0", "Record 1", "Record 2", "Record 3"])
               expect((yield* pool.stats).failed).toEqual({ WorkerCrashed: 1 })
+              // Those the dead worker held unstarted went back to the queue: each is still one run.
+              expect((yield* pool.stats).started).toBe(4)
             })
         ),
       { discard: true }

@@ -53,6 +53,12 @@ export interface Item {
   attempts: number
   /** The worker confirmed it started this item (only asked for items that may be retried). */
   started: boolean
+  /**
+   * Its current run is in `stats.started`: a run given back unstarted (taken
+   * back for an idle worker, or held by a worker that died) and sent again is
+   * still one run. A retry is a new run.
+   */
+  counted: boolean
   /** The item's run was handed to its worker's channel (false while it waits in the slot's outbox). */
   sent: boolean
   /** The caller has its outcome (or gave up); later replies only release the worker. */
@@ -140,6 +146,7 @@ const makeItem = (
     job,
     attempts: 0,
     started: false,
+    counted: false,
     sent: false,
     settled: false,
     cancelled: false,
@@ -595,14 +602,17 @@ export class Dispatcher {
 
   /** Hands `job` to `slot` at `now`: stamps its dispatch (the wait it had, for the figures), starts its deadline. */
   private place(job: Job, slot: Slot, now: number): void {
-    const waitMs = this.telemetry.waitMs
+    const telemetry = this.telemetry
     const items = job.items
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!
       item.dispatchedAt = now
-      waitMs.update(now - item.submittedAt)
+      telemetry.waitMs.update(now - item.submittedAt)
+      if (!item.counted) {
+        item.counted = true
+        telemetry.started++
+      }
     }
-    this.telemetry.started += job.items.length
     if (job.timeoutMs !== undefined) this.startTimer(job, job.timeoutMs)
     slot.hold(job)
   }
@@ -729,7 +739,10 @@ export class Dispatcher {
       // An item the worker was never sent (still in the outbox when its channel closed) did not run.
       const mayHaveRun = item.retries > 0 ? item.started : item.sent && position < concurrency
       item.started = false
-      if (mayHaveRun) item.attempts++
+      if (mayHaveRun) {
+        item.attempts++
+        item.counted = false
+      }
       if (mayHaveRun && item.attempts > item.retries) {
         this.settle(
           item,
