@@ -833,7 +833,10 @@ export class Dispatcher {
     const jobs = this.queue.splice(0)
     for (let waiting = this.admissions.shift(); waiting !== undefined; waiting = this.admissions.shift()) {
       if (isFeed(waiting)) jobs.push(...waiting.rest())
-      else jobs.push(waiting)
+      else {
+        this.stopAdmissionTimer(waiting)
+        jobs.push(waiting)
+      }
     }
     for (const job of jobs) for (const item of job.items) this.settle(item, Exit.fail(error(item)))
     this.changed()
