@@ -22,6 +22,7 @@ import {
   NestedBadPayload,
   NestedEcho,
   NestedForever,
+  NestedNoteHuge,
   NoteHuge,
   OfferUnknown,
   Probe,
@@ -52,7 +53,8 @@ const serveProbe = Effect.gen(function* () {
         Effect.andThen(Effect.never),
         Effect.onInterrupt(() => Deferred.succeed(hangInterrupted, undefined))
       ),
-    Gate: () => Deferred.await(gate)
+    Gate: () => Deferred.await(gate),
+    Unsendable: () => Effect.void
   })
   const next = (event: string) =>
     Queue.take(arrivals).pipe(
@@ -178,6 +180,26 @@ for (const backend of backends) {
           expect((yield* pool.stats).workerStarts).toBe(1)
         }).pipe(Effect.scoped)
       )
+  )
+
+  it.live(
+    `${backend}: a grandchild's call over its parent worker's maxPayloadBytes is a PayloadTooLarge in the grandchild, and the worker stays`,
+    () =>
+      // The worker's nested pool has no limit: the worker forwards its grandchild's call, and is held to its own.
+      withPool(backend, { size: 1, maxPayloadBytes: 10_000, maxFrameBytes: 100_000 }, (pool) =>
+        Effect.gen(function* () {
+          const { probe } = yield* serveProbe
+          yield* pool.ready
+          const forward = (size: number) =>
+            pool.apply(NestedNoteHuge, { probe, size, backend }).pipe(Effect.timeout(bound))
+          // Over the payload limit and under the frame limit; then over both (a process was killed for its frame).
+          expect(yield* forward(20_000)).toBe("PayloadTooLarge")
+          expect(yield* forward(200_000)).toBe("PayloadTooLarge")
+          expect(yield* forward(100)).toBe("ok:undefined")
+          expect((yield* pool.stats).workerStarts).toBe(1)
+        }).pipe(Effect.scoped)
+      ),
+    60_000
   )
 
   it.live(

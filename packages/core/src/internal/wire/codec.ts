@@ -518,7 +518,12 @@ export const decodeReply = <A, E>(
       return Exit.interrupt()
     case "TooLarge":
       return Exit.fail(
-        new PayloadTooLarge({ task: task.name, direction: "reply", size: reply.size, limit: reply.limit })
+        new PayloadTooLarge({
+          task: task.name,
+          direction: reply.direction ?? "reply",
+          size: reply.size,
+          limit: reply.limit
+        })
       )
   }
 }

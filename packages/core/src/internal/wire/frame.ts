@@ -165,8 +165,17 @@ export const Reply = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Interrupted") }),
   /** The run was given back unstarted (`Withdraw`): the pool runs it elsewhere; it never reaches a caller. */
   Schema.Struct({ _tag: Schema.tag("Withdrawn") }),
-  /** The encoded value was over the runner's `maxPayloadBytes`. */
-  Schema.Struct({ _tag: Schema.tag("TooLarge"), size: Schema.Number, limit: Schema.Number })
+  /**
+   * The encoded value was over the runner's `maxPayloadBytes`: a run's reply,
+   * or (`direction: "payload"`) the payload of a call to a parent, refused
+   * before it went up the channel.
+   */
+  Schema.Struct({
+    _tag: Schema.tag("TooLarge"),
+    size: Schema.Number,
+    limit: Schema.Number,
+    direction: Schema.optional(Schema.Literal("payload"))
+  })
 ])
 export type Reply = typeof Reply.Type
 

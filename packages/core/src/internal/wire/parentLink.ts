@@ -123,6 +123,14 @@ export const callNow = (
       : handleLocally(local, method, payload, onLateReply)
   }
   const send = link.send
+  // Held to the runner's payload limit here, where every call that goes up passes (a call of this process's
+  // code, and one it forwards for a child of its own): over it, the frame could be over the parent's limit, which
+  // ends this process.
+  const limit = link.maxPayloadBytes
+  if (send !== undefined && limit !== undefined) {
+    const size = Codec.encodedSize(payload)
+    if (size > limit) return Effect.succeed({ _tag: "TooLarge", size, limit, direction: "payload" })
+  }
   if (send === undefined) {
     return Effect.fail(
       refused(
@@ -180,11 +188,6 @@ export const callWith = (
 ): Effect.Effect<unknown, unknown> => {
   const encoded = Codec.encodePayloadExit(codable, payload)
   if (Exit.isFailure(encoded)) return encoded
-  // A call that goes up the channel is held to the runner's payload limit (one served here is not).
-  if (link.maxPayloadBytes !== undefined && Endpoints.find(endpoint) === undefined) {
-    const tooLarge = Codec.checkPayloadSize(codable, encoded.value, link.maxPayloadBytes)
-    if (tooLarge !== undefined) return Exit.fail(tooLarge)
-  }
   const onLateReply =
     onLateSuccess === undefined
       ? undefined
