@@ -14,6 +14,7 @@ import { expect } from "vitest"
 import {
   AcquireLock,
   CallHang,
+  CallUnsendable,
   Collect,
   HoldLockForever,
   Narcissus,
@@ -54,7 +55,7 @@ const serveProbe = Effect.gen(function* () {
         Effect.onInterrupt(() => Deferred.succeed(hangInterrupted, undefined))
       ),
     Gate: () => Deferred.await(gate),
-    Unsendable: () => Effect.void
+    Unsendable: () => Effect.sync(unsendable)
   })
   const next = (event: string) =>
     Queue.take(arrivals).pipe(
@@ -64,6 +65,15 @@ const serveProbe = Effect.gen(function* () {
     )
   return { probe, next, hangInterrupted, open: Deferred.succeed(gate, undefined) }
 })
+
+/**
+ * A reply whose JSON is longer than a string may be (V8's limit is about 2^29
+ * characters): the service's checks pass it, and `process.send` throws on it.
+ */
+const unsendable = () => {
+  const half = "x".repeat(2 ** 28)
+  return [half, half]
+}
 
 const failureOf = (exit: Exit.Exit<unknown, unknown>) =>
   Exit.isFailure(exit) ? exit.cause.reasons.map((reason) => (reason._tag === "Fail" ? reason.error : reason)) : []
@@ -275,6 +285,21 @@ for (const backend of backends) {
     )
   }
 }
+
+it.live(
+  "process: a reply of the parent's service the channel cannot carry is a ResultEncodeError in the child; its next call is answered",
+  () =>
+    withPool("process", { size: 1 }, (pool) =>
+      Effect.gen(function* () {
+        const { probe } = yield* serveProbe
+        expect(yield* pool.apply(CallUnsendable, { probe }).pipe(Effect.timeout(bound))).toEqual([
+          "ResultEncodeError",
+          "ok:undefined"
+        ])
+        expect((yield* pool.stats).workerStarts).toBe(1)
+      }).pipe(Effect.scoped)
+    )
+)
 
 it.live("process: the lock's holder is killed while another child waits: the waiter gets it, abandoned", () =>
   withPool("process", { size: 2 }, (pool) =>

@@ -20,7 +20,7 @@ import type * as Fiber from "effect/Fiber"
 import type { Connection } from "../../Transport.ts"
 import { ChannelError } from "../../TroupeError.ts"
 import * as Codec from "../wire/codec.ts"
-import type { Call, CallInterrupt, Reply } from "../wire/frame.ts"
+import type { Call, CallInterrupt, CallRefused, CallReply, Reply } from "../wire/frame.ts"
 import * as ParentLink from "../wire/parentLink.ts"
 import { ServingChild } from "../wire/servingChild.ts"
 
@@ -31,12 +31,26 @@ export interface CallServer {
 export const make = (connection: Connection): CallServer => {
   const running = new Map<number, Fiber.Fiber<Reply, ChannelError>>()
 
-  const answer = (frame: unknown) => {
+  const answer = (frame: CallReply | CallRefused) => {
     if (connection.exitStatus() !== undefined) return
     try {
       connection.sendUnsafe(frame)
-    } catch {
-      // The child is gone: nobody waits for this answer.
+    } catch (error) {
+      // A child still there waits for this call: it gets a small failure in place of the reply the channel refused
+      // (too large to serialize, say), as a worker's caller does for a reply the worker cannot send.
+      if (connection.exitStatus() !== undefined) return
+      try {
+        connection.sendUnsafe({
+          _tag: "CallReply",
+          id: frame.id,
+          reply: {
+            _tag: "EncodeFailed",
+            message: `the reply could not be sent to the child: ${Codec.defectText(error)}`
+          }
+        })
+      } catch {
+        // The child is gone: nobody waits for this answer.
+      }
     }
   }
 
