@@ -9,13 +9,14 @@
 import { it } from "@effect/vitest"
 import { ActorDirectory, Channel, IpcLock, IpcQueue, Pool, PoolHandle, SharedRef, Supervisor } from "@troupe/core"
 import { NodePool, NodeProcess } from "@troupe/node"
-import { Deferred, Effect, Exit, Fiber, Queue, Schema, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Queue, Ref, Schema, Scope } from "effect"
 import { expect } from "vitest"
 import {
   AcquireLock,
   CallHang,
   CallUnsendable,
   Collect,
+  DuplicateCalls,
   HoldLockForever,
   Narcissus,
   NarcissusBehaviour,
@@ -299,6 +300,34 @@ it.live(
         expect((yield* pool.stats).workerStarts).toBe(1)
       }).pipe(Effect.scoped)
     )
+)
+
+it.live("process: a child that reuses a call's id is killed as broken, and no handler it started runs on", () =>
+  withPool("process", { size: 1 }, (pool) =>
+    Effect.gen(function* () {
+      const running = yield* Ref.make(0)
+      const started = yield* Deferred.make<void>()
+      const probe = yield* Channel.serve(Probe, {
+        // Never answers: each call the child makes holds a handler until it is interrupted.
+        Note: () =>
+          Ref.update(running, (n) => n + 1).pipe(
+            Effect.andThen(Deferred.succeed(started, undefined)),
+            Effect.andThen(Effect.never),
+            Effect.ensuring(Ref.update(running, (n) => n - 1))
+          ),
+        Hang: () => Effect.void,
+        Gate: () => Effect.void,
+        Unsendable: () => Effect.void
+      })
+      const exit = yield* Effect.exit(pool.apply(DuplicateCalls, { probe, count: 100 }).pipe(Effect.timeout(bound)))
+      expect(failureOf(exit)).toMatchObject([
+        { _tag: "WorkerCrashed", signal: "SIGKILL", reason: expect.stringContaining("was still running") }
+      ])
+      yield* Deferred.await(started).pipe(Effect.timeout(bound))
+      // The child is gone: every call it made is interrupted (before, only the last of the 100 was).
+      expect(yield* eventually(Ref.get(running), (n) => n === 0, 20_000)).toBe(0)
+    }).pipe(Effect.scoped)
+  )
 )
 
 it.live("process: the lock's holder is killed while another child waits: the waiter gets it, abandoned", () =>

@@ -5,7 +5,9 @@
  * a `CallReply`, or a `CallRefused` when no service took it. `CallInterrupt`
  * interrupts the call's fiber, and so do the child's exit and `close`: work
  * for a caller that is gone stops. A `late` call is answered even then, with
- * what its work produced (`Interrupted` if nothing).
+ * what its work produced (`Interrupted` if nothing). A `Call` under the id
+ * of a call still running is refused as a broken protocol (its child is
+ * killed): it would leave the first call's work running for good.
  *
  * A child's client (`childClient.ts`, behind a pool's worker, an actor host
  * and a `Process`) makes one on the first call its child sends: a child that
@@ -25,7 +27,8 @@ import * as ParentLink from "../wire/parentLink.ts"
 import { ServingChild } from "../wire/servingChild.ts"
 
 export interface CallServer {
-  readonly onFrame: (frame: Call | CallInterrupt) => void
+  /** Serves a frame; a frame that breaks the protocol is not served: the reason is returned, and the child is to be killed. */
+  readonly onFrame: (frame: Call | CallInterrupt) => string | undefined
 }
 
 export const make = (connection: Connection): CallServer => {
@@ -85,6 +88,9 @@ export const make = (connection: Connection): CallServer => {
         fiber.interruptUnsafe()
         return
       }
+      // A child numbers its calls: one whose id still runs is no call of a working child, and serving it would
+      // leave the first one's fiber running for good (only those in `running` are interrupted when the child exits).
+      if (running.has(frame.id)) return `it sent call ${frame.id} while its call ${frame.id} was still running`
       const call = ParentLink.callNow(
         `service ${frame.endpoint}`,
         frame.endpoint,
@@ -94,9 +100,15 @@ export const make = (connection: Connection): CallServer => {
         frame.late === true ? (reply) => answer({ _tag: "CallReply", id: frame.id, reply }) : undefined
       )
       // A call served at once needs no fiber.
-      if (Exit.isExit(call)) return settle(frame.id, call as Exit.Exit<Reply, ChannelError>)
+      if (Exit.isExit(call)) {
+        settle(frame.id, call as Exit.Exit<Reply, ChannelError>)
+        return
+      }
       const fiber = Effect.runFork(Effect.provideService(call, ServingChild, true))
-      if (fiber.pollUnsafe() !== undefined) return settle(frame.id, fiber.pollUnsafe()!)
+      if (fiber.pollUnsafe() !== undefined) {
+        settle(frame.id, fiber.pollUnsafe()!)
+        return
+      }
       running.set(frame.id, fiber)
       fiber.addObserver((exit) => {
         // An interrupted call was dropped from `running`: its caller expects no answer.

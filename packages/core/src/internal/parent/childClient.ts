@@ -8,8 +8,8 @@
  * the parent's logger, serves the child's calls to the parent's services
  * (`Call`, `CallInterrupt`, through `callServer.ts`), and hands every other
  * frame to its owner. A child that breaks the protocol (what it sent is not
- * a frame) cannot be trusted to reply: the owner hears why, and the child is
- * killed. `awaitStart` races `Ready` with the child's exit and a start
+ * a frame, or is a call under the id of one of its calls still running)
+ * cannot be trusted to reply: the owner hears why, and the child is killed. `awaitStart` races `Ready` with the child's exit and a start
  * timeout. Each owner keeps only what is its own: a slot its jobs, an actor
  * host its actor frames, `Process` its public handle.
  *
@@ -96,7 +96,11 @@ export const spawn = Effect.fnUntraced(function* (
       case "CallInterrupt":
         if (connection !== undefined) {
           calls ??= CallServer.make(connection)
-          calls.onFrame(value)
+          const violation = calls.onFrame(value)
+          if (violation !== undefined) {
+            onViolation?.(violation)
+            kill()
+          }
         }
         return
       default:
