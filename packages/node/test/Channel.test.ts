@@ -22,6 +22,7 @@ import {
   TallyRefuse,
   TallyThroughPool
 } from "./fixtures/channel.ts"
+import { Callee, ImportCall } from "./fixtures/importCall.ts"
 import { backends, eventually, withPool } from "./fixtures/pool.ts"
 
 /** The count of endpoints this process hosts (core's internal registry, kept on `globalThis` for every copy). */
@@ -88,6 +89,26 @@ for (const backend of backends) {
       )
     }).pipe(Effect.scoped)
   )
+}
+
+for (const backend of backends) {
+  for (const start of ["preloaded (tasks)", "loaded on the first run"] as const) {
+    it.live(
+      `${backend}: a call to the parent from a task module's top level, ${start}, is refused: a ChannelError saying why`,
+      () =>
+        Effect.gen(function* () {
+          const handle = yield* Channel.serve(Callee, { Add: (n) => Effect.succeed(n) })
+          const env = { ...process.env, TROUPE_TEST_IMPORT_CALL: handle.endpoint }
+          const preload = start === "preloaded (tasks)" ? { tasks: [ImportCall] } : {}
+          const got = yield* withPool(backend, { size: 1, env, ...preload }, (pool) =>
+            pool.apply(ImportCall, undefined)
+          )
+          // Refused the same way however the module was loaded (preloaded, the link to the parent was not there yet).
+          expect(got).toMatch(/^ChannelError:.*while this child imports its task modules/)
+        }).pipe(Effect.scoped),
+      60_000
+    )
+  }
 }
 
 it.live("a call after the parent's service closed fails with a typed ChannelError", () =>

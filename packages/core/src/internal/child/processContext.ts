@@ -134,6 +134,13 @@ export const importing = (): (() => void) => {
 export const refusesStart = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
   (globals[bootstrappingKey] === true || state.importing > 0) && runOf(fiber) === undefined
 
+/** Whether this child is still bootstrapping: its entry marked it, and no run has come yet. */
+export const isBootstrapping = (): boolean => globals[bootstrappingKey] === true
+
+/** Whether code in `fiber` is a task module's top level: the child's loader imports a module, and `fiber` is no run's. */
+export const inModuleImport = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+  state.importing > 0 && runOf(fiber) === undefined
+
 /** Ends the bootstrapping phase: the child now runs what its parent sends. */
 export const bootstrapped = (): void => {
   if (globals[bootstrappingKey] === true) globals[bootstrappingKey] = false

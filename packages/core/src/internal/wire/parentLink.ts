@@ -22,6 +22,7 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { ChannelError } from "../../TroupeError.ts"
+import * as ProcessContext from "../child/processContext.ts"
 import * as Codec from "./codec.ts"
 import * as Endpoints from "./endpoints.ts"
 import type { CallRefused, CallReply, ChildMessage, Reply } from "./frame.ts"
@@ -103,7 +104,23 @@ export const call = (
   method: string,
   payload: unknown,
   onLateReply?: (reply: Reply) => void
-): Effect.Effect<Reply, ChannelError> => Effect.suspend(() => callNow(service, endpoint, method, payload, onLateReply))
+): Effect.Effect<Reply, ChannelError> =>
+  Effect.withFiber((fiber) =>
+    // A call to the parent from a task module's top level is refused while the child imports the module, however it
+    // was loaded: a preloaded module (a worker's bundle) runs before the runner links this process to its parent, so
+    // its call could not be answered; one loaded for its first run is refused too, so a module behaves the same both ways.
+    Endpoints.find(endpoint) === undefined &&
+    ((link.send === undefined && ProcessContext.isBootstrapping()) || ProcessContext.inModuleImport(fiber))
+      ? Effect.fail(
+          refused(
+            service,
+            method,
+            "ServiceClosed",
+            `${service} cannot be called while this child imports its task modules: a call to the parent from a module's top level is not supported; make it in a task or a pool's initializer`
+          )
+        )
+      : callNow(service, endpoint, method, payload, onLateReply)
+  )
 
 /**
  * `call`, started now: a call served here that completes at once gives its
