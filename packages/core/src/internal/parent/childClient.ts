@@ -9,9 +9,10 @@
  * (`Call`, `CallInterrupt`, through `callServer.ts`), and hands every other
  * frame to its owner. A child that breaks the protocol (what it sent is not
  * a frame, or is a call under the id of one of its calls still running)
- * cannot be trusted to reply: the owner hears why, and the child is killed. `awaitStart` races `Ready` with the child's exit and a start
- * timeout. Each owner keeps only what is its own: a slot its jobs, an actor
- * host its actor frames, `Process` its public handle.
+ * cannot be trusted to reply: the owner hears why, and the child is killed.
+ * `awaitStart` races `Ready` with the child's exit and a start timeout. Each
+ * owner keeps only what is its own: a slot its jobs, an actor host its actor
+ * frames, `Process` its public handle.
  *
  * @internal
  */
