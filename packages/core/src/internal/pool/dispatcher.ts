@@ -474,7 +474,8 @@ export class Dispatcher {
     while (admissions.length > 0 && queue.length < queueSize) {
       const waiting = admissions.peek()!
       if (!isFeed(waiting)) {
-        this.stopAdmissionTimer(waiting)
+        // Only offers have a wait of their own: a burst of calls past the queue's size has none to look up.
+        if (this.admissionTimers.size > 0) this.stopAdmissionTimer(waiting)
         queue.push(waiting)
       } else if (!waiting.next()) return
       admissions.shift()
