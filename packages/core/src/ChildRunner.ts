@@ -361,14 +361,18 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     }
     const recorded: Array<SpanRecord> = []
     spans.set(run.id, recorded)
+    // `runInChild` always succeeds, with the reply: inside the span, a reply other than a success fails, so the
+    // span ends as the task did (a typed failure or a defect is a failed span); outside it, it is the reply again.
     const traced = ChildTelemetry.traced(
-      Codec.runInChild(task, run.payload),
+      Effect.flatMap(Codec.runInChild(task, run.payload), (reply) =>
+        reply._tag === "Success" ? Effect.succeed(reply) : Effect.fail(reply)
+      ),
       `troupe.task ${task.name}`,
       trace,
       { "troupe.task": task.name, "troupe.pid": port.pid, "troupe.attempt": run.attempt ?? 1 },
       recorded
     )
-    fork(run.id, task, traced)
+    fork(run.id, task, Effect.catch(traced, Effect.succeed))
   }
 
   const fork = (id: number, task: Task.Any, effect: Effect.Effect<Reply>) => {

@@ -7,11 +7,11 @@
 import { it } from "@effect/vitest"
 import { Keyed, Metrics, Pool, type Progress, Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Effect, Fiber, Logger, Metric, Option, References, Stream, Tracer } from "effect"
+import { Effect, Exit, Fiber, Logger, Metric, Option, References, Stream, Tracer } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import { eventually, range, tempFile } from "./fixtures/pool.ts"
-import { Chatty, Delay, FailAt, LastWords, Pid, Square, Traced } from "./fixtures/poolTasks.ts"
+import { Chatty, Defect, Delay, FailAt, LastWords, Pid, Square, Traced } from "./fixtures/poolTasks.ts"
 
 const value = <S>(metric: Metric.Metric<any, S>, attributes: Record<string, string>) =>
   Metric.value(Metric.withAttributes(metric, attributes))
@@ -107,6 +107,7 @@ interface Recorded {
   readonly traceId: string
   readonly parentSpanId: string | undefined
   readonly attributes: ReadonlyMap<string, unknown>
+  readonly ok: boolean
 }
 
 /** A tracer that keeps every span that ends. */
@@ -122,7 +123,8 @@ const memoryTracer = (spans: Array<Recorded>) =>
           spanId: span.spanId,
           traceId: span.traceId,
           parentSpanId: Option.getOrUndefined(span.parent)?.spanId,
-          attributes: span.attributes
+          attributes: span.attributes,
+          ok: Exit.isSuccess(exit)
         })
       }
       return span
@@ -151,6 +153,27 @@ it.live(
       const before = spans.length
       yield* pool.apply(Traced, 1)
       expect(spans.length).toBe(before)
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer), Effect.provideService(Tracer.Tracer, memoryTracer(spans)))
+  },
+  60_000
+)
+
+it.live(
+  "a task's span ends as the task did: a typed failure and a defect end it as failures",
+  () => {
+    const spans: Array<Recorded> = []
+    return Effect.gen(function* () {
+      const pool = yield* Pool.make({ size: 1, tracing: true, tasks: [Pid, FailAt, Defect] })
+      const ended = (name: string) => spans.filter((span) => span.name === `troupe.task ${name}`).map((span) => span.ok)
+      yield* pool.apply(Pid, 0).pipe(Effect.withSpan("caller"))
+      const failure = yield* Effect.exit(
+        pool.apply(FailAt, { i: 0, failAt: 0, ms: 0, ticks: tempFile("ticks") }).pipe(Effect.withSpan("caller"))
+      )
+      const defect = yield* Effect.exit(pool.apply(Defect, 0).pipe(Effect.withSpan("caller")))
+      expect(Exit.isFailure(failure) && Exit.isFailure(defect)).toBe(true)
+      expect(ended("pool/Pid")).toEqual([true])
+      expect(ended("pool/FailAt")).toEqual([false])
+      expect(ended("pool/Defect")).toEqual([false])
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer), Effect.provideService(Tracer.Tracer, memoryTracer(spans)))
   },
   60_000
