@@ -620,6 +620,29 @@ describe.each(backends)("Pool on %s: timeouts and cancellation", (backend) => {
   )
 
   it.live(
+    "S22 interrupting a map starts none of the items its worker holds: one chunk, or prefetched items",
+    () =>
+      withPool(backend, { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          for (const chunkSize of [6, 1]) {
+            const ticks = tempFile("ticks")
+            const items = range(6).map(() => ({ value: 0, ms: 60_000, ticks }))
+            const map = yield* Effect.forkChild(pool.map(T.Delay, items, { chunkSize }))
+            yield* eventually(
+              Effect.sync(() => T.countTicks(ticks)),
+              (count) => count > 0
+            )
+            yield* Fiber.interrupt(map)
+            // The worker runs this after whatever it held: an item that would start has started by then.
+            expect(yield* pool.apply(T.Square, 4)).toBe(16)
+            expect(T.countTicks(ticks)).toBe(1)
+          }
+        })
+      ),
+    30_000
+  )
+
+  it.live(
     "S23 halting a stream early interrupts the tasks still running",
     () =>
       withPool(backend, { size: 4, interruptGrace: "300 millis" }, (pool) =>

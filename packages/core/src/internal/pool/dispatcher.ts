@@ -381,8 +381,13 @@ export class Dispatcher {
     // Lazy: every settled item holds it, and only the call's end (or its failure) runs it.
     const cancelRest = Effect.suspend(() => {
       this.withdraw(feed)
+      // Last item first: a worker starts the next run it holds when the one running lets go, so the runs it holds
+      // behind it must be interrupted before it is.
       return Effect.forEach(
-        jobs.flatMap((job) => job.items).filter((item) => !item.settled),
+        jobs
+          .flatMap((job) => job.items)
+          .filter((item) => !item.settled)
+          .reverse(),
         (item) => this.cancel(item),
         { concurrency: "unbounded", discard: true }
       )
