@@ -212,6 +212,13 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   let starting: number | undefined
   /** The attempt number of each running run that is a retry (a run without one is a first attempt). */
   const retries = new Map<number, number>()
+  /**
+   * Set while the frames received together are read: no run starts until all of them are, so a run whose
+   * `Interrupt` came with it (or with its `Run`) never starts. The frames of one read reach `onMessage` before
+   * the microtasks queued meanwhile run (a process: they are emitted as one series of ticks; a thread: its
+   * platform hands over the port's whole queue at once).
+   */
+  let reading = false
 
   // The child's bootstrapping phase (its module imports) ends with the first frame that runs its code.
   let bootstrapping = true
@@ -394,7 +401,13 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     if (loaded === true) return execute(run)
     running.set(run.id, "loading")
     loaded.then(
-      () => (running.get(run.id) === "interrupted" ? finish(run.id, interrupted) : execute(run)),
+      // Importing may have kept the event loop busy while the run's `Interrupt` came: the run waits until the
+      // frames already received are read. A deferred call runs before the loop's next poll, one deferred from it
+      // after: that poll reads what the channel holds.
+      () =>
+        port.defer(() =>
+          port.defer(() => (running.get(run.id) === "interrupted" ? finish(run.id, interrupted) : execute(run)))
+        ),
       (error) => finish(run.id, ModuleLoader.failedReply(run.module, error))
     )
   }
@@ -411,7 +424,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
         // must not mistake a finished run for it. The write is synchronous unless the channel is backed up; then
         // the run waits for it. (Replies wait unsent only while a flush is scheduled.)
         if (flushScheduled) flush()
-        if (sending !== undefined) return
+        if (sending !== undefined || reading) return
         const run = queue.shift()
         if (run === undefined) return
         start(run)
@@ -446,6 +459,13 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       void replies.flush()
     },
     onMessage: (message) => {
+      if (!reading) {
+        reading = true
+        queueMicrotask(() => {
+          reading = false
+          pump()
+        })
+      }
       const frame = decodeParentFrame(message)
       if (frame._tag === "Failure") {
         void sendSafely(port.send, {

@@ -60,6 +60,9 @@ const idsOf = (frame: ChildMessage): Array<number> => {
   return framed._tag === "Replies" ? framed.replies.map((addressed) => addressed.id) : []
 }
 
+/** Runs start once the frames received together are read: after the microtasks queued while they are. */
+const framesRead = () => Promise.resolve()
+
 describe("ChildRunner", () => {
   it("runs the 300,000 runs of one message in linear time: every one replies once, in a generous bound", async () => {
     const count = 300_000
@@ -121,7 +124,8 @@ describe("ChildRunner", () => {
     )
     await runner.warmUp
     runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2, 3]) })
-    // Every run answers at once: the whole batch is done before `onMessage` returns.
+    await framesRead()
+    // Every run answers at once: the whole batch is done in one go, the async send unused.
     expect(log).toEqual(["run 1", "reply 1", "run 2", "reply 2", "run 3", "reply 3"])
     expect(sent).toEqual([])
   })
@@ -136,6 +140,7 @@ describe("ChildRunner", () => {
     })
     await runner.warmUp
     runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2, 3]) })
+    await framesRead()
     // The first reply also carries the resident set size (reported once a second).
     expect(copies).toEqual([
       [[1], [1], 0],
@@ -178,6 +183,19 @@ describe("ChildRunner", () => {
     expect(log).toEqual(["run 1", "run 2"])
   })
 
+  it("never starts a run whose Interrupt is read with it: the parent cancelled it before it could start", async () => {
+    log.length = 0
+    const sent: Array<ChildMessage> = []
+    const runner = onSynchronousChannel((frame) => sent.push(frame))
+    await runner.warmUp
+    runner.onMessage({ _tag: "Batch", runs: loggedRuns([1, 2]) })
+    runner.onMessage({ _tag: "Interrupt", id: 1 })
+    runner.onMessage({ _tag: "Interrupt", id: 2 })
+    await framesRead()
+    expect(log).toEqual([])
+    expect(sent.flatMap(idsOf).sort()).toEqual([1, 2])
+  })
+
   it("gives back a run still waiting when the parent withdraws it, at once, and lets a started run answer for itself", async () => {
     log.length = 0
     release = Promise.withResolvers<void>()
@@ -202,6 +220,7 @@ describe("ChildRunner", () => {
         ...loggedRuns([2, 3]).map((run, i) => (i === 0 ? { ...run, module } : run))
       ]
     })
+    await framesRead()
     expect(log).toEqual(["run 1"])
     // Run 3 waits behind the blocked run 1: it comes back now, while run 1 still runs.
     runner.onMessage({ _tag: "Withdraw", id: 3 })
@@ -241,6 +260,7 @@ describe("ChildRunner", () => {
         { _tag: "Run", id: 3, task: Letters.name, payload: 0 }
       ]
     })
+    await framesRead()
     expect(replies).toEqual([
       [[1], ["xxx"], 0],
       // 22 bytes of JSON: over the limit of 10.

@@ -643,6 +643,26 @@ describe.each(backends)("Pool on %s: timeouts and cancellation", (backend) => {
   )
 
   it.live(
+    "S22 a call that times out while its fresh worker loads the task's module never starts",
+    () =>
+      withPool(backend, { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          yield* pool.ready
+          const ticks = tempFile("ticks")
+          // Loading the module takes far longer than 5 ms: the interrupt comes while the worker is busy importing.
+          const exit = yield* Effect.exit(
+            pool.apply(T.Delay, { value: 0, ms: 0, ticks }).pipe(Effect.timeout("5 millis"))
+          )
+          expect(Exit.isFailure(exit)).toBe(true)
+          // The worker runs this after the cancelled run: had that started, it would have ticked by then.
+          expect(yield* pool.apply(T.Square, 4)).toBe(16)
+          expect(T.countTicks(ticks)).toBe(0)
+        })
+      ),
+    30_000
+  )
+
+  it.live(
     "S23 halting a stream early interrupts the tasks still running",
     () =>
       withPool(backend, { size: 4, interruptGrace: "300 millis" }, (pool) =>

@@ -20,7 +20,7 @@
  *
  * @internal
  */
-import { parentPort, threadId } from "node:worker_threads"
+import { parentPort, receiveMessageOnPort, threadId } from "node:worker_threads"
 // First, before any bundle loads: records the real entry points for a nested `Process` or pool.
 import "./entryPoints.ts"
 import * as CompileCache from "./compileCache.ts"
@@ -64,7 +64,14 @@ const port: import("@troupe/core/ChildRunner").ChildPort = {
 }
 
 const runner = ChildRunner.make(port, options)
-parent.on("message", runner.onMessage)
+// The runner reads every frame already queued before it starts a run (a cancelled run's `Interrupt` may be
+// among them): the port's queue is handed over at once, as a process's frames of one read are.
+parent.on("message", (frame) => {
+  runner.onMessage(frame)
+  for (let next = receiveMessageOnPort(parent); next !== undefined; next = receiveMessageOnPort(parent)) {
+    runner.onMessage(next.message)
+  }
+})
 // Node delivers what a thread posted before it reports the thread's exit.
 process.on("exit", runner.lastWords)
 // Once Ready is posted, what this thread compiled goes to disk: a terminated thread never gets to write it at exit.
