@@ -99,6 +99,10 @@ export interface Root {
   readonly endpoints: ActorRefs.OwnedEndpoints
 }
 
+/** Whether the cell at `cellPath` belongs to the node or worker at `path` (`""`: the root, every cell). */
+const isAt = (cellPath: string, path: string): boolean =>
+  path === "" || cellPath === path || cellPath.startsWith(`${path}/`)
+
 /** The last message of a tree's events, which no reader sees: its stream ends there. */
 const endOfEvents = { _tag: "EndOfEvents" } as unknown as Supervisor.Event
 
@@ -562,9 +566,7 @@ export class Node {
   }
 
   private killCells(path: string, reason: string) {
-    for (const [cellPath, cell] of this.root.cells) {
-      if (path === "" || cellPath === path || cellPath.startsWith(`${path}/`)) cell.kill(reason)
-    }
+    for (const [cellPath, cell] of this.root.cells) if (isAt(cellPath, path)) cell.kill(reason)
   }
 
   /**
@@ -573,9 +575,9 @@ export class Node {
    * own behaviour and mailbox, instead of the old one.
    */
   private forgetCells(path: string, reason: string) {
-    this.killCells(path, reason)
-    for (const cellPath of [...this.root.cells.keys()]) {
-      if (cellPath !== path && !cellPath.startsWith(`${path}/`)) continue
+    for (const [cellPath, cell] of [...this.root.cells]) {
+      if (!isAt(cellPath, path)) continue
+      cell.kill(reason)
       this.root.cells.delete(cellPath)
       const series = this.root.cellSeries.get(cellPath)
       if (series === undefined) continue
