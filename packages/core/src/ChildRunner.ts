@@ -294,13 +294,18 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   const limit = options.maxPayloadBytes
   const mapStack = port.mapStack
-  /** A reply as it leaves the child: over `maxPayloadBytes` it is `TooLarge`; its stack is mapped back to the original files. */
+  /** A reply as it leaves the child: over `maxPayloadBytes` it is `TooLarge`; its stacks (a defect's cause's too) are mapped back to the original files. */
   const outgoing = (reply: Reply): Reply => {
     if (limit !== undefined && (reply._tag === "Success" || reply._tag === "Failure")) {
       const size = Codec.encodedSize(reply._tag === "Success" ? reply.value : reply.error)
       if (size > limit) return { _tag: "TooLarge", size, limit }
     }
-    return mapStack !== undefined && (reply._tag === "Failure" || reply._tag === "Defect") && reply.stack !== undefined
+    if (mapStack === undefined) return reply
+    if (reply._tag === "Defect" && reply.cause?.stack !== undefined) {
+      const cause = { ...reply.cause, stack: mapStack(reply.cause.stack) }
+      return reply.stack === undefined ? { ...reply, cause } : { ...reply, stack: mapStack(reply.stack), cause }
+    }
+    return (reply._tag === "Failure" || reply._tag === "Defect") && reply.stack !== undefined
       ? { ...reply, stack: mapStack(reply.stack) }
       : reply
   }

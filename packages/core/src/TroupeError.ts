@@ -66,8 +66,45 @@ export class SpawnError extends Schema.TaggedError<SpawnError>()("SpawnError", {
 }) {}
 
 /**
+ * The own fields of a thrown value, as they cross the process boundary: a
+ * record of JSON-safe primitives (string, finite number, boolean, null).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DefectFields = Schema.Record(
+  Schema.String,
+  Schema.Union([Schema.String, Schema.Finite, Schema.Boolean, Schema.Null])
+)
+
+/**
  * The handler threw, or died with a defect, instead of returning a typed
- * failure. Carries the remote error's name, message and stack.
+ * failure. Carries the remote error's name, message and stack, and its own
+ * fields in `fields`: the enumerable own properties whose values are
+ * strings, finite numbers, booleans or `null` (a Node system error's `code`,
+ * `errno`, `syscall`, `path`; an HTTP client's `status`), at most 32 of
+ * them, read from the first 64 such properties, strings cut at 1,024
+ * characters, keys of at most 128 characters (not `name`, `message`,
+ * `stack`, `cause`, `__proto__`). A thrown object that is not an `Error`
+ * (`{ code: "E_X" }`) has its fields read the same way; `fields` is absent
+ * when there are none. When the `Error`'s `cause` is itself an `Error`, the
+ * cause is read the same way (one level) and is this error's `cause`, a
+ * `RemoteDefect` of the same task (it is not encoded with this error: a
+ * `RemoteDefect` sent on again carries its own fields, not its cause).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { TroupeError } from "@troupe/core"
+ *
+ * declare const read: Effect.Effect<string, TroupeError.RemoteDefect>
+ * // A task that ran `fs.readFileSync` of a missing file: its defect's `code` is "ENOENT".
+ * const orEmpty = read.pipe(
+ *   Effect.catchTag("RemoteDefect", (defect) =>
+ *     defect.fields?.code === "ENOENT" ? Effect.succeed("") : Effect.fail(defect)
+ *   )
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -76,7 +113,8 @@ export class RemoteDefect extends Schema.TaggedError<RemoteDefect>()("RemoteDefe
   task: Schema.String,
   name: Schema.String,
   message: Schema.String,
-  stack: Schema.optional(Schema.String)
+  stack: Schema.optional(Schema.String),
+  fields: Schema.optional(DefectFields)
 }) {}
 
 /**

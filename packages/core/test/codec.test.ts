@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Task } from "@troupe/core"
 import { Effect, Exit, Schema } from "effect"
 import * as Codec from "../src/internal/wire/codec.ts"
+import { Reply } from "../src/internal/wire/frame.ts"
 
 class Overdrawn extends Schema.TaggedError<Overdrawn>()("Overdrawn", { balance: Schema.Number }) {}
 
@@ -51,6 +52,43 @@ describe("codec", () => {
       expect(error).toMatchObject({ _tag: "RemoteDefect", name: "TypeError", message: "unlucky" })
     })
   )
+
+  it("a defect's own fields and its cause are read without trusting them, and always fit the wire's Reply", () => {
+    const throwing = () => {
+      throw new Error("you may not read me")
+    }
+    const decodeReply = Schema.decodeUnknownSync(Reply)
+    const described = (defect: unknown) => {
+      const description = Codec.describeDefect(defect)
+      expect(decodeReply({ _tag: "Defect", ...description })).toEqual({ _tag: "Defect", ...description })
+      return description
+    }
+    // The cause is read one level deep: the cause's own cause is not.
+    const deep = new Error("outer", {
+      cause: Object.assign(new Error("middle", { cause: new Error("inner") }), { code: "E_MID" })
+    })
+    expect(described(deep)).toMatchObject({ message: "outer", cause: { message: "middle", fields: { code: "E_MID" } } })
+    expect((described(deep).cause as object as { cause?: unknown }).cause).toBeUndefined()
+    // A cause that throws to be read, a revoked proxy for a cause, a cause that is not an Error: no cause.
+    expect(described(Object.defineProperty(new Error("getter"), "cause", { get: throwing })).cause).toBeUndefined()
+    const { proxy, revoke } = Proxy.revocable(new Error("revoked"), {})
+    revoke()
+    expect(described(new Error("revoked cause", { cause: proxy })).cause).toBeUndefined()
+    expect(described(new Error("string cause", { cause: "a string" })).cause).toBeUndefined()
+    // A proxy whose keys are listed but whose reads throw for some; keys that are not fields.
+    const listed = new Proxy(Object.assign(new Error("proxied"), { code: "E_P", secret: 1 }), {
+      get: (target, key, receiver) => (key === "secret" ? throwing() : Reflect.get(target, key, receiver))
+    })
+    expect(described(listed).fields).toEqual({ code: "E_P" })
+    const odd = Object.defineProperty(Object.assign(new Error("odd"), { ["k".repeat(200)]: 1, ok: 2 }), "__proto__", {
+      value: "polluted",
+      enumerable: true
+    })
+    expect(described(odd).fields).toEqual({ ok: 2 })
+    // A function thrown with fields, and an Error whose fields are all unreadable: no `fields` key at all.
+    expect(described(Object.assign(() => 1, { code: "E_FN" })).fields).toEqual({ code: "E_FN" })
+    expect("fields" in described(Object.assign(new Error("none"), { f: () => 1, big: 2n }))).toBe(false)
+  })
 
   it.effect("a success that does not match its Schema becomes a ResultEncodeError", () =>
     Effect.gen(function* () {

@@ -20,6 +20,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Keyed, type Pool, Supervisor } from "@troupe/core"
+import { RemoteDefect } from "@troupe/core/TroupeError"
 import { NodeProcess } from "@troupe/node"
 import { Effect, Exit, Option } from "effect"
 import * as B from "./fixtures/boundary.ts"
@@ -152,6 +153,47 @@ for (const backend of backends) {
               expect((error as { message: string }).message).toContain(`returned ${returned[kind]}, not an Effect`)
             }
             // Undefined and null ended the worker: Effect's run loop threw outside any fiber.
+            expect(yield* workerPid(pool)).toBe(pid)
+          })
+        ),
+      60_000
+    )
+
+    it.live(
+      "a thrown Error's own fields cross: a system error's code, errno, syscall and path (thrown, rejected, as a cause); hostile fields and non-Errors give what is safe; the worker stays",
+      () =>
+        withOneWorker(backend, (pool, pid) =>
+          Effect.gen(function* () {
+            const path = tempFile("missing")
+            const enoent = { code: "ENOENT", errno: -2, syscall: "open", path }
+            const kinds = B.FieldsKind.literals
+            const exits = yield* pool.mapSettled(
+              B.Fields,
+              kinds.map((kind) => ({ kind, path }))
+            )
+            const errors = Object.fromEntries(kinds.map((kind, i) => [kind, errorOf(exits[i]!) as RemoteDefect]))
+            for (const kind of kinds) expect({ kind, _tag: errors[kind]!._tag }).toEqual({ kind, _tag: "RemoteDefect" })
+            expect(errors.readFileSync!.fields).toEqual(enoent)
+            expect(errors.readFileSync!.message).toContain("ENOENT")
+            expect(errors.readFile!.fields).toEqual(enoent)
+            const wrapped = errors.withCause!
+            expect(wrapped.message).toBe("could not read the settings")
+            expect(wrapped.fields).toBeUndefined()
+            expect(wrapped.cause).toBeInstanceOf(RemoteDefect)
+            expect(wrapped.cause).toMatchObject({ _tag: "RemoteDefect", name: "Error", fields: enoent })
+            expect(errors.throwingField!.fields).toEqual({ code: "E_GETTER" })
+            expect(errors.oddFields!.fields).toEqual({ kept: "yes", nothing: null, flag: false, count: 3 })
+            const many = errors.manyFields!.fields!
+            expect(Object.keys(many).length).toBe(32)
+            expect(many.f0).toBe(0)
+            const long = errors.longField!.fields!.long as string
+            expect(long.startsWith("xxx")).toBe(true)
+            expect(long.length).toBeLessThanOrEqual(1025)
+            expect(errors.plainObject).toMatchObject({ name: "NonErrorThrown", fields: { code: "E_PLAIN", detail: 1 } })
+            expect(errors.string).toMatchObject({ name: "NonErrorThrown", message: "a thrown string" })
+            expect(errors.string!.fields).toBeUndefined()
+            expect(errors.number).toMatchObject({ name: "NonErrorThrown", message: "7" })
+            expect(errors.number!.fields).toBeUndefined()
             expect(yield* workerPid(pool)).toBe(pid)
           })
         ),

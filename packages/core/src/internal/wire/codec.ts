@@ -29,7 +29,7 @@ import {
 } from "../../TroupeError.ts"
 import { type AsIs, copiedBy, decodedAsIsBy, type Fits, notAsIs, snapshot, unchangedBy } from "./asIs.ts"
 import * as Contract from "./contract.ts"
-import type { Reply } from "./frame.ts"
+import type { Reply, ThrownValue } from "./frame.ts"
 
 interface Codecs {
   readonly encodePayload: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>
@@ -251,32 +251,97 @@ const fieldText = (value: object, key: string): string | undefined =>
     return field === undefined ? undefined : textOf(field)
   }, undefined)
 
-/** What can be read safely of a thrown value: a name, a message and a stack, all strings. */
-export interface DefectDescription {
-  readonly name: string
-  readonly message: string
-  readonly stack?: string
+/** What can be read safely of a thrown value (frame.ts `ThrownValue`), and of its cause when that is an `Error`. */
+export interface DefectDescription extends ThrownValue {
+  readonly cause?: ThrownValue
+}
+
+/** At most this many fields of a thrown value cross, read from its first `fieldsRead` own enumerable keys. */
+const maxFields = 32
+const fieldsRead = 64
+/** A longer string field is cut to this many characters (and `…`); a longer key is left out. */
+const maxFieldText = 1024
+const maxFieldKey = 128
+/** Keys that are not fields: the description has its own, and `__proto__` would set a prototype. */
+const notFields: ReadonlySet<string> = new Set(["name", "message", "stack", "cause", "__proto__"])
+
+type Field = string | number | boolean | null
+
+/** A field's value as it crosses: a JSON-safe primitive (a long string cut), else `undefined`. */
+const fieldValue = (value: unknown): Field | undefined => {
+  switch (typeof value) {
+    case "string":
+      return value.length > maxFieldText ? `${value.slice(0, maxFieldText)}…` : value
+    case "number":
+      return Number.isFinite(value) ? value : undefined
+    case "boolean":
+      return value
+    case "object":
+      return value === null ? null : undefined
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The own enumerable fields of a thrown object whose values are JSON-safe
+ * primitives, bounded (see the constants above); `undefined` when there are
+ * none. A getter or a proxy that throws leaves out what it guards.
+ */
+const fieldsOf = (value: object): Record<string, Field> | undefined => {
+  const keys = safely(() => Object.keys(value), [])
+  const read = Math.min(keys.length, fieldsRead)
+  let fields: Record<string, Field> | undefined
+  let kept = 0
+  for (let i = 0; i < read && kept < maxFields; i++) {
+    const key = keys[i]!
+    if (key.length > maxFieldKey || notFields.has(key)) continue
+    const field = safely(() => fieldValue((value as Record<string, unknown>)[key]), undefined)
+    if (field === undefined) continue
+    fields ??= {}
+    fields[key] = field
+    kept++
+  }
+  return fields
+}
+
+/** A thrown value's description, with its fields when it has some. */
+const withFields = (described: ThrownValue, fields: Record<string, Field> | undefined): ThrownValue =>
+  fields === undefined ? described : { ...described, fields }
+
+/** Whether a thrown value is an `Error` (or a look-alike), without letting a proxy throw out. */
+const isError = (value: object): boolean => safely(() => value instanceof Error, false)
+
+/** `describeDefect` without the cause. */
+const readThrown = (defect: unknown): ThrownValue => {
+  if (typeof defect !== "object" && typeof defect !== "function") {
+    return { name: "NonErrorThrown", message: textOf(defect) }
+  }
+  if (defect === null) return { name: "NonErrorThrown", message: "null" }
+  const fields = fieldsOf(defect)
+  if (!isError(defect)) return withFields({ name: "NonErrorThrown", message: textOf(defect) }, fields)
+  const name = fieldText(defect, "name") ?? "Error"
+  const message = fieldText(defect, "message") ?? ""
+  const stack = fieldText(defect, "stack")
+  return withFields(stack === undefined ? { name, message } : { name, message, stack }, fields)
 }
 
 /**
  * Describes a defect (anything a handler threw or died with) without trusting
  * it: an `Error` (or a look-alike) gives its name, message and stack as text;
- * anything else is `NonErrorThrown` with the value as text. Throwing getters,
- * throwing or revoked proxies, null-prototype objects and symbols give what
- * could be read, and this function never throws.
+ * anything else is `NonErrorThrown` with the value as text. Either gives its
+ * own fields that are JSON-safe primitives (`fieldsOf`), and an `Error` whose
+ * `cause` is an `Error` gives that cause, described the same way (one level).
+ * Throwing getters, throwing or revoked proxies, null-prototype objects and
+ * symbols give what could be read, and this function never throws.
  */
 export const describeDefect = (defect: unknown): DefectDescription => {
-  if (typeof defect !== "object" && typeof defect !== "function") {
-    return { name: "NonErrorThrown", message: textOf(defect) }
-  }
-  if (defect === null) return { name: "NonErrorThrown", message: "null" }
-  if (!safely(() => defect instanceof Error, false)) {
-    return { name: "NonErrorThrown", message: textOf(defect) }
-  }
-  const name = fieldText(defect, "name") ?? "Error"
-  const message = fieldText(defect, "message") ?? ""
-  const stack = fieldText(defect, "stack")
-  return stack === undefined ? { name, message } : { name, message, stack }
+  const described = readThrown(defect)
+  if (typeof defect !== "object" || defect === null || !isError(defect)) return described
+  const cause = safely(() => (defect as Error).cause, undefined)
+  return typeof cause === "object" && cause !== null && isError(cause)
+    ? { ...described, cause: readThrown(cause) }
+    : described
 }
 
 /** A defect as one line of text (its stack when it has one), for messages. */
@@ -471,6 +536,18 @@ const attachRemoteStack = (error: unknown, stack: string | undefined): unknown =
   return error
 }
 
+/** A `RemoteDefect` of what the child read of a thrown value. */
+const remoteDefect = (task: string, thrown: ThrownValue): RemoteDefect => {
+  const { fields, message, name, stack } = thrown
+  return new RemoteDefect({
+    task,
+    name,
+    message,
+    ...(stack === undefined ? {} : { stack }),
+    ...(fields === undefined ? {} : { fields })
+  })
+}
+
 /**
  * Decodes a child's reply on the parent's side into the task's success, its
  * typed error, or one of the boundary errors.
@@ -499,14 +576,17 @@ export const decodeReply = <A, E>(
             new ReplyValidationError({ task: task.name, message: `invalid error value: ${issueMessage(error)}` })
           )
     }
-    case "Defect":
-      return Exit.fail(
-        new RemoteDefect(
-          reply.stack === undefined
-            ? { task: task.name, name: reply.name, message: reply.message }
-            : { task: task.name, name: reply.name, message: reply.message, stack: reply.stack }
-        )
-      )
+    case "Defect": {
+      const defect = remoteDefect(task.name, reply)
+      if (reply.cause !== undefined) {
+        Object.defineProperty(defect, "cause", {
+          value: remoteDefect(task.name, reply.cause),
+          configurable: true,
+          writable: true
+        })
+      }
+      return Exit.fail(defect)
+    }
     case "SpawnFailed":
       return Exit.fail(
         new SpawnError({ reason: reply.reason, module: run.module, task: task.name, message: reply.message })

@@ -15,7 +15,7 @@
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { SpawnErrorReason } from "../../TroupeError.ts"
+import { DefectFields, SpawnErrorReason } from "../../TroupeError.ts"
 
 /** The caller's span, for a run the child should trace under it. */
 export const TraceContext = Schema.Struct({ traceId: Schema.String, spanId: Schema.String, sampled: Schema.Boolean })
@@ -150,15 +150,25 @@ export type ActorFrame = typeof ActorFrame.Type
 export const ActorFrames = Schema.Struct({ _tag: Schema.tag("Actors"), frames: Schema.Array(ActorFrame) })
 export type ActorFrames = typeof ActorFrames.Type
 
+/** What the child could read of a thrown value (codec.ts `describeDefect`): a `Defect` reply's, or its cause's. */
+export const ThrownValue = Schema.Struct({
+  name: Schema.String,
+  message: Schema.String,
+  stack: Schema.optional(Schema.String),
+  /** Its own fields that are JSON-safe primitives (`code`, `errno`, ...), bounded. */
+  fields: Schema.optional(DefectFields)
+})
+export type ThrownValue = typeof ThrownValue.Type
+
 /** The outcome of one `Run`, encoded in the child. */
 export const Reply = Schema.Union([
   Schema.Struct({ _tag: Schema.tag("Success"), value: Schema.Unknown }),
   Schema.Struct({ _tag: Schema.tag("Failure"), error: Schema.Unknown, stack: Schema.optional(Schema.String) }),
   Schema.Struct({
     _tag: Schema.tag("Defect"),
-    name: Schema.String,
-    message: Schema.String,
-    stack: Schema.optional(Schema.String)
+    ...ThrownValue.fields,
+    /** The defect's `cause`, when it is an `Error`: read as the defect is, one level. */
+    cause: Schema.optional(ThrownValue)
   }),
   Schema.Struct({ _tag: Schema.tag("SpawnFailed"), reason: SpawnErrorReason, message: Schema.String }),
   Schema.Struct({ _tag: Schema.tag("EncodeFailed"), message: Schema.String }),
