@@ -11,7 +11,9 @@
  * per call (a registry entry and a scope finalizer for every fiber, so that
  * `dispose` can interrupt it). A
  * failed call rejects with its typed error itself (`WorkerCrashed`,
- * `TaskTimeout`, the task's own error, ...), each an `Error` with a `_tag`.
+ * `TaskTimeout`, the task's own error, ...), each an `Error` with a `_tag`;
+ * a `RemoteDefect` also carries its `fields` as its own properties
+ * (`err.code`, as piscina users read it).
  *
  * Tasks are still defined with `Task.make` at the top level of a module
  * (workers import that module to find them).
@@ -20,7 +22,7 @@
  */
 import * as Pool from "@troupe/core/Pool"
 import type * as Task from "@troupe/core/Task"
-import { InvalidOption } from "@troupe/core/TroupeError"
+import { InvalidOption, RemoteDefect } from "@troupe/core/TroupeError"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -107,6 +109,31 @@ const isAbortSignal = (signal: unknown): signal is AbortSignal =>
   typeof (signal as AbortSignal).addEventListener === "function" &&
   typeof (signal as AbortSignal).removeEventListener === "function"
 
+/** Copies a `RemoteDefect`'s `fields` onto it as its own enumerable properties, but for names it already has. */
+const withOwnFields = (defect: RemoteDefect): void => {
+  const fields = defect.fields
+  if (fields === undefined) return
+  for (const key of Object.keys(fields)) {
+    if (key in defect) continue
+    Object.defineProperty(defect, key, { value: fields[key], enumerable: true, writable: true, configurable: true })
+  }
+}
+
+/**
+ * What a failed call rejects with: its error, where a `RemoteDefect` (and
+ * its `cause`, when that is one) also has its `fields` as its own
+ * properties, so that `err.code` reads as it would have in the worker (a
+ * rejected piscina `run` gives the thrown error itself). A field named as
+ * one of the error's own properties (`name`, `task`, ...) stays in `fields`.
+ */
+const rejection = (error: unknown): unknown => {
+  if (error instanceof RemoteDefect) {
+    withOwnFields(error)
+    if (error.cause instanceof RemoteDefect) withOwnFields(error.cause)
+  }
+  return error
+}
+
 /**
  * Starts a pool and resolves once it accepts work (with the default
  * `start: "eager"`, its workers are starting; `run` waits for them). Takes
@@ -149,7 +176,7 @@ export const make = async (options: NodePool.Options = {}): Promise<PromisePool>
     <A>(resolve: (value: A) => void, reject: (error: unknown) => void) =>
     (exit: Exit.Exit<A, unknown>): void => {
       if (exit._tag === "Success") resolve(exit.value)
-      else reject(Cause.squash(exit.cause))
+      else reject(rejection(Cause.squash(exit.cause)))
     }
   /**
    * A call under a `signal` (see `Cancellable`; `undefined` or `null`: none):

@@ -5,9 +5,11 @@
 
 import { getEventListeners } from "node:events"
 import { Pool } from "@troupe/core"
+import { RemoteDefect } from "@troupe/core/TroupeError"
 import { PromisePool } from "@troupe/node"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
+import * as B from "./fixtures/boundary.ts"
 import { survivorsAfter } from "./fixtures/os.ts"
 import { backends, range, tempFile } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
@@ -53,6 +55,30 @@ describe.each(backends)("PromisePool on %s", (backend) => {
       expect(crashed).toMatchObject({ _tag: "WorkerCrashed" })
       // The pool replaces the worker and keeps serving.
       expect(await pool.run(T.Square, 9)).toBe(81)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it("a task that throws a Node system error rejects with a RemoteDefect whose fields are also its own properties: err.code, as a piscina user reads it", async () => {
+    const pool = await PromisePool.make({ backend, size: 1, tasks: [B.Fields] })
+    try {
+      const path = tempFile("missing")
+      const enoent = { code: "ENOENT", errno: -2, syscall: "open", path }
+      const rejected = (kind: B.FieldsKind) =>
+        pool.run(B.Fields, { kind, path }).then(
+          () => undefined,
+          (error: unknown) => error as RemoteDefect & Record<string, unknown>
+        )
+      const error = await rejected("readFileSync")
+      expect(error).toBeInstanceOf(RemoteDefect)
+      expect(error).toMatchObject({ _tag: "RemoteDefect", fields: enoent, ...enoent })
+      expect(await rejected("readFile")).toMatchObject({ _tag: "RemoteDefect", ...enoent })
+      // A field named as one of the error's own (`name`, `task`) keeps the error's; the cause gets its fields too.
+      const wrapped = await rejected("withCause")
+      expect(wrapped).toMatchObject({ message: "could not read the settings", task: "boundary/Fields" })
+      expect(wrapped!.cause).toMatchObject({ ...enoent, fields: enoent })
+      expect(await rejected("plainObject")).toMatchObject({ name: "NonErrorThrown", code: "E_PLAIN" })
     } finally {
       await pool.close()
     }
