@@ -16,6 +16,14 @@
  * may have run. A reply the channel cannot take fails only its own run
  * (`EncodeFailed`), and no send failure stops the child.
  *
+ * A SIGTERM (`ChildPort.onTerminate`) stops the child gracefully: the runs
+ * waiting are dropped (they never ran), the running ones are interrupted as
+ * an `Interrupt` frame would (their finalizers run), the actors it hosts are
+ * stopped; once the replies are out, a task child ends by the signal, as it
+ * would have at once, and an actor host exits with code 0. It first tells
+ * its parent (`Terminating`), which then reads an `Interrupted` reply as the
+ * signal's doing rather than as the run's outcome.
+ *
  * The same child can host actors (`Actors` frames, served by the internal
  * actor server), and it forwards every `Effect.log` line of its runs and
  * handlers to the parent's logger (`Logs` frames). A run sent with the
@@ -119,16 +127,30 @@ export interface ChildPort {
   /** The pid of the child's parent, for `Process.current` (a worker thread: its process's). */
   readonly parentPid?: number | undefined
   /**
-   * Installs a graceful-stop handler (Node: on SIGTERM), called once the
-   * child hosts actors: the child exits with code 0 when the promise settles.
+   * Installs the child's graceful-stop handler (Node: on SIGTERM), once, as
+   * the runner is made. The platform calls `stop` on the first signal (a
+   * later one changes nothing). When its promise settles the child ends:
+   * with code 0 on `"exit"` (it stopped the actors it hosted), or on
+   * `"signal"` by the same signal, as a child without a handler would have
+   * at once (Node: the handler removes itself and raises the signal again).
    */
-  readonly onTerminate?: ((stop: () => Promise<void>) => void) | undefined
+  readonly onTerminate?: ((stop: () => Promise<Ending>) => void) | undefined
   /**
    * Whether this child shares memory with its parent (a worker thread): its
    * replies may then hold `SharedMemory` values. Absent means no (a process).
    */
   readonly sharesMemory?: boolean | undefined
 }
+
+/**
+ * How a child ends after a graceful stop (`ChildPort.onTerminate`): with
+ * code 0 (`"exit"`, a child that hosted actors and stopped them), or by the
+ * signal that stopped it (`"signal"`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Ending = "exit" | "signal"
 
 /**
  * A running child's message handler.
@@ -207,6 +229,8 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   /** Replies handed to the channel and not yet taken: no run starts until they are. */
   let sending: Promise<void> | undefined
   let closing = false
+  /** Set by a SIGTERM (`terminate`): no run starts any more; called once the runs it interrupted have replied. */
+  let stopped: (() => void) | undefined
   const spans = new Map<number, Array<SpanRecord>>()
   /** The run whose fiber is taking its first, synchronous steps (it is not in `running` yet). */
   let starting: number | undefined
@@ -255,8 +279,22 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     )
   })
 
+  // A SIGTERM that came after `Close` decides how the child ends (`stoppedIfDone`).
   const exitIfClosed = () => {
-    if (closing && running.size === 0 && queue.length === 0 && !flushScheduled && sending === undefined) port.done(0)
+    if (
+      closing &&
+      stopped === undefined &&
+      running.size === 0 &&
+      queue.length === 0 &&
+      !flushScheduled &&
+      sending === undefined
+    )
+      port.done(0)
+  }
+
+  /** A terminating child is done once its runs have all replied and the channel has taken their replies. */
+  const stoppedIfDone = () => {
+    if (stopped !== undefined && running.size === 0 && !flushScheduled && sending === undefined) stopped()
   }
 
   // The resident set size goes with every batch of replies when the pool checks a memory limit, else once a second.
@@ -290,6 +328,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   const afterSent = () => {
     pump()
     if (closing) exitIfClosed()
+    if (stopped !== undefined) stoppedIfDone()
   }
 
   const limit = options.maxPayloadBytes
@@ -318,13 +357,19 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     const recorded = spans.size > 0 ? spans.get(id) : undefined
     if (recorded !== undefined) spans.delete(id)
     if (options.once) {
-      void sendSafely(port.send, { _tag: "Reply", id, reply })
+      const sent: Promise<void> = sendSafely(port.send, { _tag: "Reply", id, reply })
         .then((why) =>
           why === undefined
             ? reply
             : sendSafely(port.send, { _tag: "Reply", id, reply: ReplyBatcher.unsendable(why) }).then(() => undefined)
         )
-        .then((sent) => port.done(sent?._tag === "Success" ? 0 : 1))
+        .then((out) => {
+          sending = undefined
+          // A terminating child ends once its reply is out, by the signal (`terminate`).
+          if (stopped === undefined) port.done(out?._tag === "Success" ? 0 : 1)
+          else stoppedIfDone()
+        })
+      sending = sent
       return
     }
     replies.add(id, reply, recorded)
@@ -408,12 +453,18 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     loaded.then(
       // Importing may have kept the event loop busy while the run's `Interrupt` came: the run waits until the
       // frames already received are read. A deferred call runs before the loop's next poll, one deferred from it
-      // after: that poll reads what the channel holds.
+      // after: that poll reads what the channel holds. A SIGTERM meanwhile dropped the run: it never ran.
       () =>
         port.defer(() =>
-          port.defer(() => (running.get(run.id) === "interrupted" ? finish(run.id, interrupted) : execute(run)))
+          port.defer(() => {
+            const state = running.get(run.id)
+            if (state === "interrupted") finish(run.id, interrupted)
+            else if (state !== undefined) execute(run)
+          })
         ),
-      (error) => finish(run.id, ModuleLoader.failedReply(run.module, error))
+      (error) => {
+        if (running.has(run.id)) finish(run.id, ModuleLoader.failedReply(run.module, error))
+      }
     )
   }
 
@@ -421,7 +472,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   // instead (it sees every change a nested call would act on).
   let pumping = false
   const pump = () => {
-    if (pumping) return
+    if (pumping || stopped !== undefined) return
     pumping = true
     try {
       while (running.size < options.concurrency) {
@@ -445,6 +496,33 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     if (current === "loading") running.set(id, "interrupted")
     else if (current !== undefined && current !== "interrupted") current.interruptUnsafe()
   }
+
+  /**
+   * The graceful stop (SIGTERM): the runs waiting are dropped and those loading their module too (none of them ran),
+   * the running ones are interrupted (their finalizers run) and reply as usual, the actors stop. The parent hears
+   * first that the signal came (`Terminating`): the `Interrupted` replies that follow are its doing.
+   */
+  let ended: Promise<Ending> | undefined
+  const terminate = (): Promise<Ending> => {
+    if (ended !== undefined) return ended
+    const runsDone = new Promise<void>((resolve) => {
+      stopped = resolve
+    })
+    queue.clear()
+    if (running.size > 0 || actors !== undefined) void sendSafely(port.send, { _tag: "Terminating" })
+    for (const [id, run] of running) {
+      if (typeof run === "string") running.delete(id)
+      else run.interruptUnsafe()
+    }
+    stoppedIfDone()
+    const hosted = actors
+    ended =
+      hosted === undefined
+        ? runsDone.then(() => "signal")
+        : Promise.all([runsDone, hosted.terminate()]).then(() => "exit")
+    return ended
+  }
+  port.onTerminate?.(terminate)
 
   /** Imports modules ahead of their tasks and compiles their codecs; a failure waits for the task that needs it. */
   const preload = (list: ReadonlyArray<string>) =>
@@ -483,6 +561,8 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       switch (value._tag) {
         case "Run":
         case "Batch": {
+          // A terminating child starts nothing more: the runs sent meanwhile never run.
+          if (stopped !== undefined) return
           if (bootstrapping) endBootstrap()
           const runs = value._tag === "Run" ? [value] : value.runs
           for (let i = 0; i < runs.length; i++) {

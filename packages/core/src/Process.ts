@@ -200,11 +200,18 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   const run: Run = { _tag: "Run", id: 0, module: options?.module ?? task.module, task: task.name, payload: encoded }
   const name = options?.name ?? ProcessContext.nextProcessName()
   const outcome = Deferred.makeUnsafe<A, E>()
+  // The child got a SIGTERM (`Terminating`): a run it then interrupted replies `Interrupted`, and its outcome is the
+  // exit by the signal that follows (`ProcessCrashed`), as for a child that died of it at once.
+  let terminating = false
 
   const onFrame = (frame: ChildClient.OwnFrame): void => {
     switch (frame._tag) {
       case "Reply":
+        if (terminating && frame.reply._tag === "Interrupted") return
         Deferred.doneUnsafe(outcome, Codec.decodeReply<A, E>(task, run, frame.reply))
+        return
+      case "Terminating":
+        terminating = true
         return
       case "Started":
         return

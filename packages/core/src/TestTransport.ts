@@ -135,7 +135,8 @@ export const make = (options: Options = {}): TestTransport => {
       const signals: Array<Transport.Signal> = []
       const exited = Deferred.makeUnsafe<ExitStatus>()
       let status: ExitStatus | undefined
-      let terminate: (() => Promise<void>) | undefined
+      let terminate: (() => Promise<ChildRunner.Ending>) | undefined
+      let terminating = false
       const exit = (ending: { readonly code: number | null; readonly signal: string | null }) => {
         if (status !== undefined) return
         status = new ExitStatus(ending)
@@ -195,11 +196,14 @@ export const make = (options: Options = {}): TestTransport => {
         Effect.sync(() => {
           if (status !== undefined) return
           signals.push(name)
-          // A child hosting actors stops them on SIGTERM and exits with 0; anything else dies of the signal.
+          // SIGTERM stops the runner gracefully (once: a second one changes nothing); it then dies of the signal,
+          // or exits with 0 after stopping the actors it hosted. Anything else dies of the signal now.
           if (name === "SIGTERM" && terminate !== undefined) {
-            const stop = terminate
-            terminate = undefined
-            void stop().then(() => exit({ code: 0, signal: null }))
+            if (terminating) return
+            terminating = true
+            void terminate().then((end) =>
+              exit(end === "exit" ? { code: 0, signal: null } : { code: null, signal: "SIGTERM" })
+            )
             return
           }
           exit({ code: null, signal: name })

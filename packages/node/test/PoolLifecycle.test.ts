@@ -3,7 +3,9 @@
  * initializer, balancers, and shutdown (S44, S45), checked with the
  * operating system where processes are concerned.
  */
-import { readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Balancer, Pool } from "@troupe/core"
 import { NodePool } from "@troupe/node"
@@ -11,6 +13,7 @@ import { Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { survivorsAfter } from "./fixtures/os.ts"
 import { backends, eventually, livePids, range, tempFile, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
+import { HoldResource } from "./fixtures/tasks.ts"
 
 describe.each(backends)("Pool on %s: recycling", (backend) => {
   it.live(
@@ -356,6 +359,35 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
           expect(tags).toEqual(range(4).map(() => "ShutdownError"))
           expect(yield* Effect.promise(() => survivorsAfter(pids, 1000))).toEqual([])
           yield* Scope.close(scope, Exit.void)
+        }),
+      30_000
+    )
+
+  // A thread ends by `terminate()`: no finalizer of its runs runs.
+  if (backend === "process")
+    it.live(
+      "a worker stopped at shutdown runs its task's finalizers, and the caller still gets ShutdownError",
+      () =>
+        Effect.gen(function* () {
+          const dir = mkdtempSync(join(tmpdir(), "troupe-term-"))
+          const scope = yield* Scope.make()
+          const pool = yield* Pool.make({
+            size: 1,
+            shutdown: { timeout: "100 millis" },
+            killTimeout: "20 seconds"
+          }).pipe(Scope.provide(scope), Effect.provide(NodePool.transport(backend)))
+          const fiber = yield* Effect.forkChild(pool.apply(HoldResource, dir))
+          yield* eventually(
+            Effect.sync(() => existsSync(join(dir, "held"))),
+            (held) => held
+          )
+          // A hang bound: a worker whose SIGTERM runs nothing would wait for the SIGKILL 20 s later.
+          const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
+          expect(existsSync(join(dir, "released"))).toBe(true)
+          expect(Duration.toMillis(elapsed)).toBeLessThan(15_000)
+          // The run the SIGTERM interrupted replied `Interrupted`: its caller still hears of the shutdown.
+          const error = Exit.findErrorOption(yield* Fiber.await(fiber))
+          expect(error._tag === "Some" ? (error.value as { _tag: string })._tag : "none").toBe("ShutdownError")
         }),
       30_000
     )

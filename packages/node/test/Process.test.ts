@@ -3,10 +3,13 @@
  * processes, typed errors across the boundary, spawn failures, captured
  * output, and scope-driven shutdown. Scenarios S01-S04 of shared/semantics.md.
  */
+import { existsSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Process, Task } from "@troupe/core"
+import { Process, Task, Transport } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Duration, Effect, Option, Scope, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Schedule, Scope, Stream } from "effect"
 import * as Exit from "effect/Exit"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
 import * as Fixtures from "./fixtures/tasks.ts"
@@ -15,6 +18,30 @@ const firstLine = (stream: Stream.Stream<Uint8Array>) =>
   stream.pipe(Stream.decodeText(), Stream.splitLines, Stream.runHead, Effect.map(Option.getOrThrow))
 
 const text = (stream: Stream.Stream<Uint8Array>) => stream.pipe(Stream.decodeText(), Stream.mkString)
+
+/** Waits until `path` exists (polled: the file is the child's event). */
+const untilExists = (path: string) =>
+  Effect.suspend(() => (existsSync(path) ? Effect.void : Effect.fail("absent" as const))).pipe(
+    Effect.retry(Schedule.spaced("20 millis"))
+  )
+
+/** `NodeProcess.layer`, with every connection it spawns kept in `spawned`: how a `Process.run` child ended. */
+const recording = () => {
+  const spawned: Array<Transport.Connection> = []
+  const layer = Layer.effect(
+    Transport.Transport,
+    Transport.Transport.use((transport) =>
+      Effect.succeed(
+        Transport.Transport.of({
+          ...transport,
+          spawn: (options, onFrame) =>
+            Effect.tap(transport.spawn(options, onFrame), (connection) => Effect.sync(() => spawned.push(connection)))
+        })
+      )
+    )
+  ).pipe(Layer.provide(NodeProcess.layer))
+  return { spawned, layer }
+}
 
 describe("Process", () => {
   describe("S01 exit codes", () => {
@@ -300,6 +327,63 @@ describe("Process", () => {
         const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
         expect(Duration.toMillis(elapsed)).toBeGreaterThanOrEqual(300)
         expect(isRunning(child.pid)).toBe(false)
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
+  })
+
+  describe("graceful termination", () => {
+    it.live("leaving the scope runs the task's finalizers, and the child still ends by SIGTERM", () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "troupe-term-"))
+        const scope = yield* Scope.make()
+        const child = yield* Process.start(Fixtures.HoldResource, dir, { shutdownTimeout: "20 seconds" }).pipe(
+          Scope.provide(scope)
+        )
+        yield* untilExists(join(dir, "held"))
+        // A hang bound: a child whose SIGTERM runs nothing would wait for the SIGKILL 20 s later.
+        const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
+        expect(existsSync(join(dir, "released"))).toBe(true)
+        const exit = yield* child.join
+        expect({ code: exit.code, signal: exit.signal }).toEqual({ code: null, signal: "SIGTERM" })
+        expect(Duration.toMillis(elapsed)).toBeLessThan(15_000)
+      }).pipe(Effect.provide(NodeProcess.layer))
+    )
+
+    it.live("Process.run under Effect.timeout runs the task's finalizers, and the child ends by SIGTERM", () =>
+      Effect.gen(function* () {
+        const { layer, spawned } = recording()
+        const dir = mkdtempSync(join(tmpdir(), "troupe-term-"))
+        // The timeout must fire once the task holds its resource: a child slow to start gets a longer one.
+        let timeout = 1000
+        while (!existsSync(join(dir, "held")) && timeout <= 16_000) {
+          const outcome = yield* Process.run(Fixtures.HoldResource, dir).pipe(
+            Effect.timeout(Duration.millis(timeout)),
+            Effect.flip,
+            Effect.provide(layer)
+          )
+          expect(outcome._tag).toBe("TimeoutError")
+          timeout *= 2
+        }
+        expect(existsSync(join(dir, "held"))).toBe(true)
+        expect(existsSync(join(dir, "released"))).toBe(true)
+        const status = spawned.at(-1)!.exitStatus()!
+        expect({ code: status.code, signal: status.signal }).toEqual({ code: null, signal: "SIGTERM" })
+      })
+    )
+
+    it.live("a task that blocks synchronously is still killed after the shutdown timeout", () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const child = yield* Process.start(Fixtures.Spin, undefined, {
+          stdout: "pipe",
+          shutdownTimeout: "300 millis"
+        }).pipe(Scope.provide(scope))
+        yield* firstLine(child.stdout)
+        const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
+        expect(Duration.toMillis(elapsed)).toBeLessThan(10_000)
+        expect(isRunning(child.pid)).toBe(false)
+        const exit = yield* child.join
+        expect(exit.signal === "SIGTERM" || exit.signal === "SIGKILL").toBe(true)
       }).pipe(Effect.provide(NodeProcess.layer))
     )
   })

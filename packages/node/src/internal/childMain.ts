@@ -83,10 +83,13 @@ for (const stream of [process.stdout, process.stderr]) {
  * before it. As a child that fills a pipe nobody reads blocks, this one waits until the pipe is read (a pool stops
  * such a worker at its kill timeout).
  */
-const exitWhenFlushed = (exitCode: number): void => {
+const exitWhenFlushed = (exitCode: number): void => whenFlushed(() => process.exit(exitCode))
+
+/** Calls `then` once what this child wrote to its stdout and stderr has gone out. */
+const whenFlushed = (then: () => void): void => {
   let waiting = 2
   const flushed = () => {
-    if (--waiting === 0) process.exit(exitCode)
+    if (--waiting === 0) then()
   }
   for (const stream of [process.stdout, process.stderr]) {
     if (stream.writableLength === 0 || stream.destroyed || !stream.writable) flushed()
@@ -112,12 +115,22 @@ const port: import("@troupe/core/ChildRunner").ChildPort = {
   parentPid: process.ppid,
   // A bundled child maps the stacks it sends back to the original files.
   mapStack,
-  // A child hosting actors stops them gracefully on SIGTERM (their finalizers run), then exits with code 0.
+  // SIGTERM stops the runner gracefully: its runs are interrupted and the actors it hosts stopped (their finalizers
+  // run). A task child then ends by the signal itself, as it would have at once without this handler: the handler
+  // removes itself and raises it again. A child that hosted actors exits with code 0. A second SIGTERM changes nothing.
   onTerminate: (stop) => {
-    process.once("SIGTERM", () => {
-      process.on("SIGTERM", () => {})
-      void stop().finally(() => exitWhenFlushed(0))
-    })
+    let stopping = false
+    const onSigterm = () => {
+      if (stopping) return
+      stopping = true
+      const raise = () =>
+        whenFlushed(() => {
+          process.removeListener("SIGTERM", onSigterm)
+          process.kill(process.pid, "SIGTERM")
+        })
+      void stop().then((end) => (end === "exit" ? exitWhenFlushed(0) : raise()), raise)
+    }
+    process.on("SIGTERM", onSigterm)
   }
 }
 

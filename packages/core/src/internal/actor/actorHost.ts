@@ -179,7 +179,8 @@ export const spawn = Effect.fnUntraced(function* (
     stop: (shutdown) =>
       Effect.suspend(() => {
         stopAsked = true
-        // A child that never held an actor has no SIGTERM handler (it would die by the signal): it is asked to close.
+        // A child that never held an actor has nothing for a SIGTERM to stop (it would die by the signal): it is asked
+        // to close.
         const gentle: StopStep = heldActors ? "SIGTERM" : "Close"
         const stopped =
           shutdown === "brutalKill"

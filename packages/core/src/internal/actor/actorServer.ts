@@ -13,8 +13,8 @@
  * instance is then rebuilt. A defect is a reply too, and then a crash: an
  * actor alone in its child (`exitWithActor`) ends the child with code 1 for
  * its supervisor to see; other instances are rebuilt in place. On SIGTERM
- * (`terminate`) the child tells its parent (`Terminating`), then every
- * instance's scope closes, running its finalizers.
+ * (`terminate`, called by the runner's handler once it has told the parent,
+ * `Terminating`) every instance's scope closes, running its finalizers.
  *
  * @internal
  */
@@ -89,7 +89,6 @@ export const make = (
   let flushScheduled = false
   /** The messages whose handlers are running, across instances. */
   let running = 0
-  let terminateInstalled = false
 
   const flush = (): Promise<void> => {
     flushScheduled = false
@@ -186,10 +185,6 @@ export const make = (
     })
 
   const activate = (frame: Activate) => {
-    if (!terminateInstalled && port.onTerminate !== undefined) {
-      terminateInstalled = true
-      port.onTerminate(terminate)
-    }
     const started = (behaviour: BehaviourShape) =>
       // A turn later, as when the scope was made by a run of `Scope.make` (a message sent with the activation waits).
       Promise.resolve(Scope.makeUnsafe()).then((scope) => {
@@ -339,9 +334,8 @@ export const make = (
     void closeScope(instance).then(() => reply(id, success))
   }
 
+  // The runner's SIGTERM handler calls it, after telling the parent (`Terminating`).
   const terminate = (): Promise<void> => {
-    // First, so that the parent knows the exit with code 0 that follows came from a SIGTERM.
-    void sendSafely(port.send, { _tag: "Terminating" })
     const all = [...instances.values()]
     instances.clear()
     return Promise.all(all.map(closeScope))

@@ -57,6 +57,13 @@ export class Fifo<A> {
     return entry
   }
 
+  /** Takes every entry. */
+  clear(): void {
+    this.entries = []
+    this.head = 0
+    this.length = 0
+  }
+
   /** Removes the oldest entry that matches (a linear search: for rare removals). */
   remove(matches: (entry: A) => boolean): A | undefined {
     for (let i = this.head; i < this.entries.length; i++) {

@@ -116,6 +116,8 @@ export class Slot implements Balancer.WorkerView {
   private readonly isNamed = (task: string): boolean => this.named.has(task)
   /** Why the current worker was killed for breaking the protocol, if it was. */
   private violation: string | undefined = undefined
+  /** The worker said it got a SIGTERM (`Terminating`): it interrupts its runs, then dies of the signal. */
+  private terminating = false
   private connection: Transport.Connection | undefined
   private client: ChildClient.ChildClient | undefined
   private dispatched = 0
@@ -412,9 +414,11 @@ export class Slot implements Balancer.WorkerView {
         this.violated(`it could not read a frame the pool sent (${value.message})`)
         this.client?.kill()
         break
+      case "Terminating":
+        this.terminating = true
+        break
       case "Stopped":
       case "Healthy":
-      case "Terminating":
         break
     }
   }
@@ -427,6 +431,9 @@ export class Slot implements Balancer.WorkerView {
     }
     const item = this.held.get(id)
     if (item === undefined) return
+    // A run the worker interrupted because it got a SIGTERM, not because its caller gave up: the worker's exit by the
+    // signal settles it (retried, `WorkerCrashed`, `ShutdownError`), as when a worker died of the signal at once.
+    if (this.terminating && reply._tag === "Interrupted" && !item.settled) return
     if (reply._tag === "SpawnFailed" && reply.reason === "ModuleLoadTimeout") {
       // The worker may still be evaluating the module: it is replaced, and the pool does not load the module again.
       const { module } = item.run
@@ -503,6 +510,7 @@ export class Slot implements Balancer.WorkerView {
     this.dispatched = 0
     this.named.clear()
     this.violation = undefined
+    this.terminating = false
     this.initialized = undefined
     return this.spawnAndServe.pipe(
       Effect.catch((error) => Effect.succeed<Ending>({ _tag: "StartFailed", error })),
