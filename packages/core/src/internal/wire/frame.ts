@@ -306,8 +306,10 @@ export const ChildFrame = Schema.Union([
   /** Actor instance `ref` stopped itself with an OTP reason (sent before a worker's child exits). */
   Schema.Struct({ _tag: Schema.tag("Stopped"), ref: Schema.Number, reason: Schema.Literals(["normal", "shutdown"]) }),
   /**
-   * A child hosting actors got a SIGTERM: it stops them (their finalizers run), then exits with code 0. Its parent
-   * reads that end as abnormal unless it sent the signal itself (someone else's `kill -TERM` is no deliberate stop).
+   * A child got a SIGTERM. A child hosting actors stops them (their finalizers run), then exits with code 0; its
+   * parent reads that end as abnormal unless it sent the signal itself (someone else's `kill -TERM` is no deliberate
+   * stop). A task child interrupts its runs (their finalizers run), then dies of the signal: the `Interrupted` replies
+   * that follow are the signal's doing, and the exit, not they, settles those runs.
    */
   Schema.Struct({ _tag: Schema.tag("Terminating") }),
   Call,
