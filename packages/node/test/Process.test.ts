@@ -371,6 +371,23 @@ describe("Process", () => {
       })
     )
 
+    it.live(
+      "terminate lets a slow release finish, a second SIGTERM changes nothing, the result is ProcessCrashed",
+      () =>
+        Effect.gen(function* () {
+          const dir = mkdtempSync(join(tmpdir(), "troupe-term-"))
+          const child = yield* Process.start(Fixtures.HoldSlowRelease, { dir, releaseMs: 300 })
+          yield* untilExists(join(dir, "held"))
+          yield* child.terminate
+          yield* child.terminate
+          const exit = yield* child.join
+          expect(existsSync(join(dir, "released"))).toBe(true)
+          expect({ code: exit.code, signal: exit.signal }).toEqual({ code: null, signal: "SIGTERM" })
+          // The run the signal interrupted replied `Interrupted`: the result is the exit's, as before.
+          expect(yield* Effect.flip(child.result)).toMatchObject({ _tag: "ProcessCrashed", signal: "SIGTERM" })
+        }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
+
     it.live("a task that blocks synchronously is still killed after the shutdown timeout", () =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
