@@ -64,7 +64,11 @@ export interface Process<A, E> {
     timeout: Duration.Input
   ) => Effect.Effect<Option.Option<ExitStatus>, ProcessClosed | InvalidOption>
   readonly isAlive: Effect.Effect<boolean, ProcessClosed>
-  /** Sends SIGTERM to the child's process group. */
+  /**
+   * Sends SIGTERM to the child's process group: the task is interrupted in the child (its finalizers run), then the
+   * child ends by the signal. A child still running `shutdownTimeout` later (a task that does not yield, a handler
+   * that ignores the signal) gets SIGKILL, so `terminate` then `join` always ends.
+   */
   readonly terminate: Effect.Effect<void, ProcessClosed>
   /** Sends SIGKILL to the child's process group. */
   readonly kill: Effect.Effect<void, ProcessClosed>
@@ -198,6 +202,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   const encoded = yield* Codec.encodePayload(task, payload, transport.sharesMemory === true)
   let violation: string | undefined
   const run: Run = { _tag: "Run", id: 0, module: options?.module ?? task.module, task: task.name, payload: encoded }
+  const shutdownTimeout = options?.shutdownTimeout ?? defaultShutdownTimeout
   const name = options?.name ?? ProcessContext.nextProcessName()
   const outcome = Deferred.makeUnsafe<A, E>()
   // The child got a SIGTERM (`Terminating`): a run it then interrupted replies `Interrupted`, and its outcome is the
@@ -240,7 +245,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         bundled: false,
         identity: { name }
       },
-      shutdownTimeout: options?.shutdownTimeout ?? defaultShutdownTimeout,
+      shutdownTimeout,
       env: options?.env,
       execArgv: options?.execArgv
     },
@@ -252,6 +257,17 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   })
   const connection = client.connection
   const pid = client.pid
+  const scope = yield* Effect.scope
+  // SIGTERM lets the task's finalizers run; a child that has not ended after the grace period gets SIGKILL.
+  const terminate = connection.signal("SIGTERM").pipe(
+    Effect.andThen(
+      Effect.timeoutOption(connection.exited, shutdownTimeout).pipe(
+        Effect.flatMap((ended) => (ended._tag === "None" ? connection.signal("SIGKILL") : Effect.void)),
+        Effect.forkIn(scope)
+      )
+    ),
+    Effect.asVoid
+  )
 
   yield* client.ready.pipe(
     Effect.andThen(connection.send(run)),
@@ -290,7 +306,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         return invalid === undefined ? open(Effect.timeoutOption(connection.exited, timeout)) : Effect.fail(invalid)
       }),
     isAlive: open(Effect.sync(() => connection.exitStatus() === undefined)),
-    terminate: open(connection.signal("SIGTERM")),
+    terminate: open(terminate),
     kill: open(connection.signal("SIGKILL")),
     interrupt: open(connection.signal("SIGINT")),
     result: open(Deferred.await(outcome)),

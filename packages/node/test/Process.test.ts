@@ -388,6 +388,16 @@ describe("Process", () => {
         }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
     )
 
+    it.live("terminate alone ends a task that blocks synchronously: SIGKILL after the shutdown timeout", () =>
+      Effect.gen(function* () {
+        const child = yield* Process.start(Fixtures.Spin, undefined, { stdout: "pipe", shutdownTimeout: "300 millis" })
+        yield* firstLine(child.stdout)
+        yield* child.terminate
+        const exit = yield* child.join.pipe(Effect.timeout("20 seconds"))
+        expect({ code: exit.code, signal: exit.signal }).toEqual({ code: null, signal: "SIGKILL" })
+      }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+    )
+
     it.live("a task that blocks synchronously is still killed after the shutdown timeout", () =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
