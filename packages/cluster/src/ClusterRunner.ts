@@ -127,6 +127,7 @@ const serve = <A extends Actor.Any>(
       yield* Effect.addFinalizer(() => keyed.handOver(key, undefined))
       // This activation's copy of the row, which only it writes while its epoch is the key's.
       let saved = JSON.stringify(activation.snapshot)
+      let stored = activation.snapshot
       let applied = activation.applied
       let fenced = false
       const refused = new ActorDied({
@@ -163,6 +164,7 @@ const serve = <A extends Actor.Any>(
               : [...applied, { id: requestId, reply: storedReply(message, exit, lost) }].slice(-appliedWindow)
           yield* store.save(actor, key, activation.epoch, snapshot, next)
           saved = text
+          stored = snapshot
           applied = next
         })
       // Fenced: this instance's state is no longer the key's. It is stopped, and every message from now on
@@ -173,6 +175,19 @@ const serve = <A extends Actor.Any>(
         yield* keyed.handOver(key, undefined)
         return yield* Effect.fail(refused)
       })
+      // The write failed: the instance's memory is ahead of the row, so it starts again from the row, and the
+      // message fails. A defect would have the engine run the message again and again until the database answered.
+      const unstored = (error: SqlError.SqlError) =>
+        Effect.andThen(
+          keyed.handOver(key, stored),
+          Effect.fail(
+            new ActorDied({
+              actor,
+              key,
+              reason: `its effect on the state could not be stored (${error.message}); the instance starts again from the stored state`
+            })
+          )
+        )
       const handlers: Record<string, AnyHandler> = {}
       for (const { tag, persisted, message } of messages) {
         handlers[tag] = (request) =>
@@ -196,7 +211,7 @@ const serve = <A extends Actor.Any>(
                 if (text === saved) return exit
                 return persist(message, requestId, exit, snapshot, text).pipe(
                   Effect.catchTag("StaleEpoch", () => fence),
-                  Effect.catchTag("SqlError", Effect.die),
+                  Effect.catchTag("SqlError", unstored),
                   Effect.andThen(exit)
                 )
               })

@@ -208,6 +208,37 @@ it("a key PostgreSQL cannot store (a NUL, over 255 characters, a lone surrogate)
   expect(result.paired).toBe(1)
 }, 120_000)
 
+it("a snapshot write PostgreSQL refuses fails the message with ActorDied at once; the instance goes back to the stored state", async () => {
+  const key = "write-refused"
+  // A trigger that refuses this key's snapshot writes, and nothing else's.
+  cluster.database.query(`CREATE FUNCTION refuse_write() RETURNS trigger AS $$ BEGIN
+      IF NEW.key = '${key}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`)
+  onTestFinished(() => {
+    cluster.database.query("DROP FUNCTION IF EXISTS refuse_write() CASCADE")
+  })
+  const result = await run(
+    Effect.gen(function* () {
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "20 seconds" })
+      const account = accounts.get(key)
+      yield* account.ask("Deposit", { amount: 10 })
+      cluster.database.query(`CREATE TRIGGER refuse_write BEFORE UPDATE OF snapshot ON troupe_actor_snapshots
+          FOR EACH ROW EXECUTE FUNCTION refuse_write()`)
+      // A volatile message that changes the state: its write fails (it used to die, and the engine ran it again and
+      // again until the database answered or the caller timed out).
+      const withdraw = yield* settles(account.ask("Withdraw", { amount: 3 }))
+      const deposit = yield* settles(account.ask("Deposit", { amount: 5 }))
+      cluster.database.query("DROP TRIGGER refuse_write ON troupe_actor_snapshots")
+      return { withdraw, deposit, balance: yield* settles(account.ask("Balance", undefined)) }
+    })
+  )
+  for (const refused of [result.withdraw, result.deposit]) {
+    expect(refused).toMatchObject({ _tag: "ActorDied", actor: "Account", key })
+    expect((refused as { reason: string }).reason).toContain("could not be stored")
+  }
+  // Neither is in the stored state, and the instance started again from it.
+  expect(result.balance).toBe(10)
+}, 120_000)
+
 it("calls in flight when their own node shuts down fail as that node's doing, not the runner's; later ones are not sent", async () => {
   const dir = mkdtempSync(join(tmpdir(), "troupe-client-shutdown-"))
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
