@@ -121,20 +121,30 @@ const serve = <A extends Actor.Any>(
     const build = Effect.gen(function* () {
       const address = yield* Entity.CurrentAddress
       const key = address.entityId
-      // Takes the next epoch: from here on, an older activation of the key can no longer write its row.
-      const activation = yield* Effect.orDie(store.activate(actor, key))
-      yield* keyed.handOver(key, activation.snapshot)
-      yield* Effect.addFinalizer(() => keyed.handOver(key, undefined))
       // This activation's copy of the row, which only it writes while its epoch is the key's.
-      let saved = JSON.stringify(activation.snapshot)
-      let stored = activation.snapshot
+      let activation: SnapshotStore.Activation = { snapshot: undefined, epoch: 0, applied: [] }
+      let saved = ""
       let applied = activation.applied
       let fenced = false
-      const refused = new ActorDied({
-        actor,
-        key,
-        reason: `a newer activation of the key owns its state (this one had epoch ${activation.epoch})`
+      // Set when a write failed: whether it reached the row is not known, so the next message reads the row again.
+      let unsure = false
+      // Takes the next epoch: from here on, an older activation of the key can no longer write its row.
+      const load = Effect.gen(function* () {
+        const row = yield* store.activate(actor, key)
+        yield* keyed.handOver(key, row.snapshot)
+        activation = row
+        saved = JSON.stringify(row.snapshot)
+        applied = row.applied
+        unsure = false
       })
+      yield* Effect.orDie(load)
+      yield* Effect.addFinalizer(() => keyed.handOver(key, undefined))
+      const refused = () =>
+        new ActorDied({
+          actor,
+          key,
+          reason: `a newer activation of the key owns its state (this one had epoch ${activation.epoch})`
+        })
       // A volatile message made before this runner took the key's shard: the engine delivers it again after its
       // first owner died, and that runner may have run it. Not run twice.
       const resent = new ActorDied({
@@ -164,7 +174,6 @@ const serve = <A extends Actor.Any>(
               : [...applied, { id: requestId, reply: storedReply(message, exit, lost) }].slice(-appliedWindow)
           yield* store.save(actor, key, activation.epoch, snapshot, next)
           saved = text
-          stored = snapshot
           applied = next
         })
       // Fenced: this instance's state is no longer the key's. It is stopped, and every message from now on
@@ -173,29 +182,31 @@ const serve = <A extends Actor.Any>(
         fenced = true
         yield* Effect.logWarning(`${actor}(${key}): snapshot write refused (epoch ${activation.epoch} is stale)`)
         yield* keyed.handOver(key, undefined)
-        return yield* Effect.fail(refused)
+        return yield* Effect.fail(refused())
       })
-      // The write failed: the instance's memory is ahead of the row, so it starts again from the row, and the
-      // message fails. A defect would have the engine run the message again and again until the database answered.
-      const unstored = (error: SqlError.SqlError) =>
+      // The database failed: the message fails, and the instance, whose memory may be ahead of the row, stops; the
+      // key's next message reads the row again. A defect would have the engine run the message again and again
+      // until the database answered.
+      const unavailable = (what: "read" | "stored") => (error: SqlError.SqlError) =>
         Effect.andThen(
-          keyed.handOver(key, stored),
+          Effect.andThen(
+            Effect.sync(() => {
+              unsure = true
+            }),
+            keyed.handOver(key, undefined)
+          ),
           Effect.fail(
             new ActorDied({
               actor,
               key,
-              reason: `its effect on the state could not be stored (${error.message}); the instance starts again from the stored state`
+              reason: `the key's state could not be ${what} (${error.message}); its next message starts its instance again from the stored state`
             })
           )
         )
       const handlers: Record<string, AnyHandler> = {}
       for (const { tag, persisted, message } of messages) {
-        handlers[tag] = (request) =>
+        const handle = (request: Parameters<AnyHandler>[0]) =>
           Effect.suspend(() => {
-            if (fenced) return Effect.fail(refused)
-            if (!persisted && clock.predates(address.shardId, request.requestId as Snowflake.Snowflake)) {
-              return Effect.fail(resent)
-            }
             // The envelope's id, the same on every redelivery of a persisted message.
             const requestId = persisted ? String(request.requestId) : undefined
             const done = requestId === undefined ? undefined : applied.find((entry) => entry.id === requestId)
@@ -211,11 +222,22 @@ const serve = <A extends Actor.Any>(
                 if (text === saved) return exit
                 return persist(message, requestId, exit, snapshot, text).pipe(
                   Effect.catchTag("StaleEpoch", () => fence),
-                  Effect.catchTag("SqlError", unstored),
+                  Effect.catchTag("SqlError", unavailable("stored")),
                   Effect.andThen(exit)
                 )
               })
             )
+          })
+        handlers[tag] = (request) =>
+          Effect.suspend(() => {
+            if (fenced) return Effect.fail(refused())
+            if (!persisted && clock.predates(address.shardId, request.requestId as Snowflake.Snowflake)) {
+              return Effect.fail(resent)
+            }
+            // After a failed write, the row is read again first.
+            return unsure
+              ? Effect.andThen(Effect.catchTag(load, "SqlError", unavailable("read")), handle(request))
+              : handle(request)
           })
       }
       return handlers

@@ -208,7 +208,7 @@ it("a key PostgreSQL cannot store (a NUL, over 255 characters, a lone surrogate)
   expect(result.paired).toBe(1)
 }, 120_000)
 
-it("a snapshot write PostgreSQL refuses fails the message with ActorDied at once; the instance goes back to the stored state", async () => {
+it("a snapshot write PostgreSQL refuses fails the message with ActorDied at once; the next message reads the stored state", async () => {
   const key = "write-refused"
   // A trigger that refuses this key's snapshot writes, and nothing else's.
   cluster.database.query(`CREATE FUNCTION refuse_write() RETURNS trigger AS $$ BEGIN
