@@ -13,6 +13,7 @@
  */
 import type * as Actor from "@troupe/core/Actor"
 import { expected } from "@troupe/core/Check"
+import * as Keyed from "@troupe/core/Keyed"
 import {
   ActorDied,
   AskTimeout,
@@ -180,18 +181,14 @@ export const refs = <A extends Actor.Any>(
 
     const send = (key: string, tag: string, payload: unknown, discard: boolean): Effect.Effect<unknown, unknown> =>
       Effect.suspend(() => {
-        const message = messages.get(tag)
         const task = `${actor.name}.${tag}`
         const badKey = keyRefusal(key)
         if (badKey !== undefined) return Effect.fail(new RequestValidationError({ task, message: badKey }))
-        if (message === undefined) {
-          return Effect.fail(new RequestValidationError({ task, message: `actor ${actor.name} has no message ${tag}` }))
-        }
-        // Encoded once, here: the runner forwards it as it is, and the instance's host decodes it.
-        const encoded = message.encodePayload(payload)
-        if (Exit.isFailure(encoded)) {
-          return Effect.fail(new RequestValidationError({ task, message: String(encoded.cause) }))
-        }
+        // Encoded once, here, with a local ask's checks: the runner forwards it as it is, and the instance's host
+        // decodes it.
+        const encoded = Keyed.encodePayload(actor, tag, payload)
+        if (Exit.isFailure(encoded)) return encoded
+        const message = messages.get(tag)!
         // Over the limit, it would not reach the runner, and would break the connection for later messages.
         const refused = refusePayload(encoded.value)
         if (refused !== undefined) return Effect.fail(askRefusal(task, refused))

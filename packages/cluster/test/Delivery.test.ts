@@ -208,6 +208,27 @@ it("a key PostgreSQL cannot store (a NUL, over 255 characters, a lone surrogate)
   expect(result.paired).toBe(1)
 }, 120_000)
 
+it("a payload JSON cannot carry under Schema.Any (NaN, a function, a symbol) is refused at the ask with ArgumentEncodeError, as locally", async () => {
+  const result = await run(
+    Effect.gen(function* () {
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "20 seconds" })
+      const echo = (data: unknown) => settles(accounts.get("echo").ask("Echo", { data }))
+      return {
+        nan: yield* echo(Number.NaN),
+        fn: yield* echo(() => 1),
+        symbol: yield* echo(Symbol("s")),
+        told: yield* settles(accounts.get("echo").tell("Echo", { data: [Number.POSITIVE_INFINITY] })),
+        good: yield* echo({ a: [1, "x", null] })
+      }
+    })
+  )
+  // They used to be sent: NaN came back as null, a function or a symbol as a RemoteDefect from the host.
+  for (const refused of [result.nan, result.fn, result.symbol, result.told]) {
+    expect(refused).toMatchObject({ _tag: "ArgumentEncodeError", task: "Account.Echo" })
+  }
+  expect(result.good).toEqual({ a: [1, "x", null] })
+}, 120_000)
+
 it("a snapshot write PostgreSQL refuses fails the message with ActorDied at once; the next message reads the stored state", async () => {
   const key = "write-refused"
   // A trigger that refuses this key's snapshot writes, and nothing else's.

@@ -16,26 +16,30 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as Actor from "./Actor.ts"
 import { ActorCell, resolveMailbox } from "./internal/actor/actorCell.ts"
 import type * as ActorHost from "./internal/actor/actorHost.ts"
-import type { BehaviourShape } from "./internal/actor/actorRegistry.ts"
+import { type BehaviourShape, messageCodable } from "./internal/actor/actorRegistry.ts"
 import * as HashRing from "./internal/actor/hashRing.ts"
 import { expected } from "./internal/options.ts"
 import * as Runtime from "./internal/supervisor/supervisorRuntime.ts"
 import * as Spec from "./internal/supervisor/supervisorSpec.ts"
 import { gaugeState, register } from "./internal/telemetry.ts"
+import * as Codec from "./internal/wire/codec.ts"
 import * as Metrics from "./Metrics.ts"
 import type * as Supervisor from "./Supervisor.ts"
 import type { Transport } from "./Transport.ts"
-import type {
-  AskError,
-  ChildStartFailed,
-  InvalidSupervisorSpec,
-  RestartIntensityExceeded,
-  SupervisorFailed
+import {
+  type ArgumentEncodeError,
+  type AskError,
+  type ChildStartFailed,
+  type InvalidSupervisorSpec,
+  RequestValidationError,
+  type RestartIntensityExceeded,
+  type SupervisorFailed
 } from "./TroupeError.ts"
 
 /**
@@ -146,6 +150,41 @@ export interface Keyed<A extends Actor.Any> {
   readonly events: Stream.Stream<Supervisor.Event>
   /** Waits until the group stops; fails if its hosts failed past their restart intensity. */
   readonly join: Effect.Effect<void, RestartIntensityExceeded | SupervisorFailed>
+}
+
+/**
+ * Encodes a message's payload into the form `relay` takes (the JSON form of
+ * the message's payload Schema), with the checks an `ask` makes before it
+ * sends: an unknown message or a payload its Schema refuses is a
+ * `RequestValidationError`, and one that JSON cannot carry (`NaN`, a
+ * function, a bigint under `Schema.Any`) an `ArgumentEncodeError`. For an
+ * owner that sends messages to a `relay` in another process (a cluster
+ * client), so that its callers get the errors a local `ask` gives.
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import { Keyed } from "@troupe/core"
+ * import { Counter } from "./counter.ts"
+ *
+ * const encoded = Keyed.encodePayload(Counter, "Increment", { by: 1 })
+ * if (Exit.isSuccess(encoded)) console.log(encoded.value) // { by: 1 }
+ * ```
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodePayload = (
+  actor: Actor.Any,
+  tag: string,
+  payload: unknown
+): Exit.Exit<unknown, RequestValidationError | ArgumentEncodeError> => {
+  const codable = messageCodable(actor, tag)
+  if (codable === undefined) {
+    const message = `actor ${actor.name} has no message ${tag}`
+    return Exit.fail(new RequestValidationError({ task: `${actor.name}.${tag}`, message }))
+  }
+  return Codec.encodePayloadExit(codable, payload)
 }
 
 /**

@@ -42,10 +42,9 @@ const WireReply = Schema.Unknown
 
 type Codec = Schema.Codec<unknown, unknown>
 
-/** How one message of an actor type is encoded by its callers and decoded from its replies. */
+/** How the replies of one message of an actor type are decoded by its callers (its payload: `Keyed.encodePayload`). */
 export interface WireMessage {
   readonly tag: string
-  readonly encodePayload: (payload: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   readonly decodeSuccess: (value: unknown) => Exit.Exit<unknown, Schema.SchemaError>
   /** The message's own error or an `AskError`. */
   readonly decodeError: (error: unknown) => Exit.Exit<unknown, Schema.SchemaError>
@@ -68,11 +67,9 @@ export const clusterActorOf = (actor: Actor.Any): ClusterActor => {
   const messages = new Map<string, WireMessage>()
   const rpcs: Array<Rpc.AnyWithProps> = []
   for (const rpc of actor.protocol.requests.values() as Iterable<Rpc.AnyWithProps>) {
-    const payload = Schema.toCodecJson(rpc.payloadSchema as Codec)
     const error = Schema.toCodecJson(Schema.Union([rpc.errorSchema, AskError]) as unknown as Codec)
     messages.set(rpc._tag, {
       tag: rpc._tag,
-      encodePayload: Schema.encodeUnknownExit(payload),
       decodeSuccess: Schema.decodeUnknownExit(Schema.toCodecJson(rpc.successSchema as Codec)),
       decodeError: Schema.decodeUnknownExit(error),
       encodeError: Schema.encodeUnknownExit(error)
