@@ -29,7 +29,7 @@
  */
 import type * as Pool from "@troupe/core/Pool"
 import { Pool as PoolTag } from "@troupe/core/Pool"
-import type * as Task from "@troupe/core/Task"
+import * as Task from "@troupe/core/Task"
 import * as TroupeError from "@troupe/core/TroupeError"
 import * as Cause from "effect/Cause"
 import * as ClusterError from "effect/cluster/ClusterError"
@@ -303,14 +303,10 @@ export const make = (
     const counts = { submitted: 0, started: 0, succeeded: 0, retried: 0, inFlight: 0 }
     const failed: Record<string, number> = {}
 
-    // Each task's payload, as the runner will decode it: a payload its Schema refuses is refused here.
-    const encoders = new Map(
-      tasks.map((task) => [
-        task,
-        Schema.encodeUnknownExit(Schema.toCodecJson(task.payloadSchema as Schema.Codec<unknown, unknown>))
-      ])
-    )
-    /** Why a payload cannot be sent for `task` (`RequestValidationError`, `PayloadTooLarge`), or `undefined`. */
+    /**
+     * Why a payload cannot be sent for `task` (`RequestValidationError`, `ArgumentEncodeError`, `PayloadTooLarge`),
+     * or `undefined`: what a local pool refuses is refused here.
+     */
     const refusal = (task: Task.Any, payload: unknown) => {
       if (!tasks.includes(task)) {
         return new TroupeError.RequestValidationError({
@@ -318,13 +314,12 @@ export const make = (
           message: `task ${task?.name} is not in cluster pool ${name}: give it to ClusterPool.make and layerRunner`
         })
       }
-      const encoded = encoders.get(task)!(payload)
+      const encoded = Task.encodePayload(task, payload)
       if (Exit.isFailure(encoded)) {
-        const issue = Cause.findErrorOption(encoded.cause)
-        return new TroupeError.RequestValidationError({
-          task: task.name,
-          message: Option.isSome(issue) ? String(issue.value) : Cause.pretty(encoded.cause)
-        })
+        const error = Cause.findErrorOption(encoded.cause)
+        return Option.isSome(error)
+          ? error.value
+          : new TroupeError.RequestValidationError({ task: task.name, message: Cause.pretty(encoded.cause) })
       }
       const refused = refusePayload(encoded.value)
       return refused === undefined ? undefined : poolRefusal(task.name, refused)

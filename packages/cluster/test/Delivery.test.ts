@@ -18,7 +18,7 @@ import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest"
 import { Account, AccountBehaviour } from "./fixtures/account.ts"
 import { type Cluster, createDatabase, makeCluster, readJsonLines } from "./fixtures/harness.ts"
 import { shardsSettled, whereOf } from "./fixtures/load.ts"
-import { poolTasks, Unserved, Work } from "./fixtures/poolTasks.ts"
+import { EchoAny, poolTasks, Unserved, Work } from "./fixtures/poolTasks.ts"
 
 let cluster: Cluster
 
@@ -225,6 +225,28 @@ it("a payload JSON cannot carry under Schema.Any (NaN, a function, a symbol) is 
   // They used to be sent: NaN came back as null, a function or a symbol as a RemoteDefect from the host.
   for (const refused of [result.nan, result.fn, result.symbol, result.told]) {
     expect(refused).toMatchObject({ _tag: "ArgumentEncodeError", task: "Account.Echo" })
+  }
+  expect(result.good).toEqual({ a: [1, "x", null] })
+}, 120_000)
+
+it("a pool payload JSON cannot carry under Schema.Any (NaN, a function, a Date) is refused at the call with ArgumentEncodeError, as locally", async () => {
+  const result = await run(
+    Effect.gen(function* () {
+      const pool = yield* ClusterPool.make(poolTasks, { timeout: "20 seconds" })
+      const echo = (data: unknown) => settles(pool.apply(EchoAny, { data }))
+      return {
+        nan: yield* echo(Number.NaN),
+        fn: yield* echo(() => 1),
+        date: yield* echo(new Date(0)),
+        hole: yield* echo([undefined]),
+        good: yield* echo({ a: [1, "x", null] })
+      }
+    })
+  )
+  // They used to be sent: NaN and [undefined] arrived as null and [null], a Date as a string, a function failed
+  // in the cluster's serializer as a RemoteDefect.
+  for (const refused of [result.nan, result.fn, result.date, result.hole]) {
+    expect(refused).toMatchObject({ _tag: "ArgumentEncodeError", task: "EchoAny" })
   }
   expect(result.good).toEqual({ a: [1, "x", null] })
 }, 120_000)

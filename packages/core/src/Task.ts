@@ -25,11 +25,13 @@
  */
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { callerModuleUrl } from "./internal/callsite.ts"
 import { assertOneEffect } from "./internal/oneEffect.ts"
 import { firstInvalid, nonEmptyString, nonNegativeInteger, positiveDuration, refuse } from "./internal/options.ts"
-import { DuplicateTaskName } from "./TroupeError.ts"
+import { encodePayloadExit } from "./internal/wire/codec.ts"
+import { type ArgumentEncodeError, DuplicateTaskName, type RequestValidationError } from "./TroupeError.ts"
 
 const TypeId = "~@troupe/core/Task" as const
 
@@ -138,6 +140,32 @@ export const find = (name: string): Any | undefined => registry.get(name)
  * @category lookup
  */
 export const registered = (): Iterable<Any> => registry.values()
+
+/**
+ * Encodes a task's payload as a pool sends it to a worker (the JSON form of
+ * its payload Schema), with the checks a pool makes before it sends: a
+ * payload its Schema refuses is a `RequestValidationError`, and one that
+ * JSON cannot carry (`NaN`, a function, a `Date` under `Schema.Any`) an
+ * `ArgumentEncodeError`. For a caller that sends tasks to workers of its
+ * own elsewhere (a cluster pool), so that it refuses what a local pool does.
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import { Task } from "@troupe/core"
+ * import { Square } from "./tasks.ts"
+ *
+ * const encoded = Task.encodePayload(Square, 3)
+ * if (Exit.isFailure(encoded)) console.log("refused")
+ * ```
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodePayload = (
+  task: Any,
+  payload: unknown
+): Exit.Exit<unknown, RequestValidationError | ArgumentEncodeError> => encodePayloadExit(task, payload)
 
 /**
  * The payload schema of a task made with `payload: P`: `P` itself, or a
