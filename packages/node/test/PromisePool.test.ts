@@ -184,6 +184,29 @@ describe.each(backends)("PromisePool on %s", (backend) => {
     }
   })
 
+  it("signal: one abort cancels 40 calls at once, one running and the rest held by its worker: none of the others starts", async () => {
+    const pool = await PromisePool.make({ backend, size: 1, tasks: [T.Delay, T.Square] })
+    try {
+      // Five rounds: which side of the race a held call fell on varied from run to run.
+      for (let round = 0; round < 5; round++) {
+        const ticks = tempFile("ticks")
+        const controller = new AbortController()
+        // 40 calls in one tick: the queue is deep, so the one worker holds the first 33 (its prefetch) and runs one.
+        const calls = range(40).map((value) =>
+          pool.run(T.Delay, { value, ms: 60_000, ticks }, { signal: controller.signal }).catch((error) => error)
+        )
+        await until(() => T.countTicks(ticks) > 0)
+        controller.abort("gave up")
+        expect(await Promise.all(calls)).toEqual(range(40).map(() => "gave up"))
+        // The worker runs this after whatever it held: a held call that would start has started by then.
+        expect(await pool.run(T.Square, 4)).toBe(16)
+        expect(T.countTicks(ticks)).toBe(1)
+      }
+    } finally {
+      await pool.close()
+    }
+  })
+
   it("a signal that is not an AbortSignal rejects with InvalidOption and submits nothing; null is no signal", async () => {
     const pool = await PromisePool.make({ backend, size: 1, tasks })
     try {

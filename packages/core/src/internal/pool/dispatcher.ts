@@ -630,7 +630,7 @@ export class Dispatcher {
    * microtask): callers that submit one by one in the same tick (many fibers
    * resumed together) share one message per worker instead of one each.
    */
-  private scheduleFlush(): void {
+  scheduleFlush(): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
     // A resolved promise's `then` rather than `queueMicrotask`, which Node wraps in an async resource per call.

@@ -111,6 +111,8 @@ export class Slot implements Balancer.WorkerView {
   /** The worker's resident set size as it last reported it, in bytes. */
   rss: number | undefined = undefined
   private outbox: Array<Item> = []
+  /** Items to interrupt, sent with the next `flush` (see `interrupt`). */
+  private interrupts: Array<Item> = []
   /** The tasks whose module the current worker has been told (their later runs leave it out). */
   private readonly named = new Set<string>()
   private readonly isNamed = (task: string): boolean => this.named.has(task)
@@ -241,8 +243,13 @@ export class Slot implements Balancer.WorkerView {
     return this.current === "stopping"
   }
 
-  /** Sends the runs taken since the last flush, as one message. */
+  /** Sends the runs taken since the last flush, as one message, then the interrupts asked for meanwhile. */
   flush(): void {
+    this.sendRuns()
+    if (this.interrupts.length > 0) this.sendInterrupts()
+  }
+
+  private sendRuns(): void {
     // A stopping worker gets nothing more: what waits in the outbox never reached it, and is requeued on its exit.
     if (this.outbox.length === 0 || this.connection === undefined || this.current === "stopping") return
     const items = this.outbox
@@ -309,6 +316,22 @@ export class Slot implements Balancer.WorkerView {
     return newest
   }
 
+  /** Sends the interrupts asked for since the last flush, for the items the worker still holds, newest first. */
+  private sendInterrupts(): void {
+    const wanted = new Set(this.interrupts)
+    this.interrupts = []
+    const held = [...this.held.values()]
+    for (let i = held.length - 1; i >= 0; i--) {
+      const item = held[i]!
+      if (!wanted.has(item)) continue
+      try {
+        this.connection?.sendUnsafe({ _tag: "Interrupt", id: item.id })
+      } catch {
+        // The channel is gone: the worker's exit releases the item.
+      }
+    }
+  }
+
   /** Asks the worker to give `item` back if it has not started it (it answers `Withdrawn`; a started run answers as usual). */
   withdraw(item: Item): void {
     try {
@@ -318,15 +341,15 @@ export class Slot implements Balancer.WorkerView {
     }
   }
 
-  /** Asks the worker to stop one item; replaces the worker if it has not let go after `graceMs`. */
+  /**
+   * Asks the worker to stop one item; replaces the worker if it has not let go after `graceMs`. The interrupt goes
+   * at the end of the tick, with the others asked for in it, newest run first: a worker starts the next run it
+   * holds as soon as the running one lets go, so when callers give up together (one abort, many calls) the runs
+   * held behind the running one must be dropped before it is interrupted.
+   */
   interrupt(item: Item, graceMs: number): void {
-    // The item's run may still wait in the outbox: it must reach the worker before its interrupt.
-    this.flush()
-    try {
-      this.connection?.sendUnsafe({ _tag: "Interrupt", id: item.id })
-    } catch {
-      // The channel is gone: the worker's exit releases the item.
-    }
+    this.interrupts.push(item)
+    this.context.dispatcher.scheduleFlush()
     this.context.dispatcher.clock.after(
       graceMs,
       () => {
@@ -611,6 +634,7 @@ export class Slot implements Balancer.WorkerView {
     this.client = undefined
     this.rss = undefined
     this.outbox = []
+    this.interrupts = []
     if (this.current !== "down") {
       const held = this.letGoAll()
       this.inFlight = 0
