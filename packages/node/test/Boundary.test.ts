@@ -160,7 +160,7 @@ for (const backend of backends) {
     )
 
     it.live(
-      "a thrown Error's own fields cross: a system error's code, errno, syscall and path (thrown, rejected, as a cause); hostile fields and non-Errors give what is safe; the worker stays",
+      "a thrown Error's own fields cross: a system error's code, errno, syscall and path (thrown, rejected, as a cause); hostile fields, a 70 MiB message and non-Errors give what is safe; the worker stays",
       () =>
         withOneWorker(backend, (pool, pid) =>
           Effect.gen(function* () {
@@ -189,6 +189,11 @@ for (const backend of backends) {
             const long = errors.longField!.fields!.long as string
             expect(long.startsWith("xxx")).toBe(true)
             expect(long.length).toBeLessThanOrEqual(1025)
+            // A message over the frame limit is cut in the child, with a marker: the worker stays.
+            const huge = errors.hugeMessage!
+            expect(huge.message.length).toBeLessThan(70_000)
+            expect(huge.message).toContain("more characters dropped")
+            expect(huge.stack!.length).toBeLessThan(70_000)
             expect(errors.plainObject).toMatchObject({ name: "NonErrorThrown", fields: { code: "E_PLAIN", detail: 1 } })
             expect(errors.string).toMatchObject({ name: "NonErrorThrown", message: "a thrown string" })
             expect(errors.string!.fields).toBeUndefined()

@@ -15,6 +15,7 @@ import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
+import { bounded } from "../wire/codec.ts"
 import type { LogRecord, SpanRecord, TraceContext } from "../wire/frame.ts"
 
 const text = (value: unknown): string => {
@@ -33,19 +34,6 @@ const plain = (value: unknown): unknown => {
   }
   return text(value)
 }
-
-/**
- * The longest log message a child forwards, in characters: a longer one is
- * cut, with a marker that says how much was dropped. The parent bounds every
- * message it takes from a child anyway (`maxFrameBytes`); this keeps an
- * honest child's long line from costing it its worker.
- */
-export const maxLogChars = 64 * 1024
-
-const bounded = (message: string): string =>
-  message.length <= maxLogChars
-    ? message
-    : `${message.slice(0, maxLogChars)}… [troupe: ${message.length - maxLogChars} more characters dropped]`
 
 /** A logger that hands each line to `emit` as a `LogRecord`. */
 export const forwardingLogger = (emit: (record: LogRecord) => void): Logger.Logger<unknown, void> =>

@@ -245,6 +245,21 @@ export const textOf = (value: unknown): string => {
 }
 
 /** A property of a value, as text when it is set, without letting a getter or a proxy throw out. */
+/**
+ * The longest text a child sends of its own (a log line, a defect's message
+ * or stack), in characters: a longer one is cut, with a marker that says how
+ * much was dropped. The parent bounds every message it takes from a child
+ * anyway (`maxFrameBytes`); this keeps an honest child's long line, or an
+ * error with a huge message, from costing it its worker.
+ */
+export const maxTextChars = 64 * 1024
+
+/** `text`, cut to `maxTextChars` with a marker when it is longer. */
+export const bounded = (text: string): string =>
+  text.length <= maxTextChars
+    ? text
+    : `${text.slice(0, maxTextChars)}… [troupe: ${text.length - maxTextChars} more characters dropped]`
+
 const fieldText = (value: object, key: string): string | undefined =>
   safely(() => {
     const field = (value as Record<string, unknown>)[key]
@@ -312,18 +327,18 @@ const withFields = (described: ThrownValue, fields: Record<string, Field> | unde
 /** Whether a thrown value is an `Error` (or a look-alike), without letting a proxy throw out. */
 const isError = (value: object): boolean => safely(() => value instanceof Error, false)
 
-/** `describeDefect` without the cause. */
+/** `describeDefect` without the cause: each text `bounded`. */
 const readThrown = (defect: unknown): ThrownValue => {
   if (typeof defect !== "object" && typeof defect !== "function") {
-    return { name: "NonErrorThrown", message: textOf(defect) }
+    return { name: "NonErrorThrown", message: bounded(textOf(defect)) }
   }
   if (defect === null) return { name: "NonErrorThrown", message: "null" }
   const fields = fieldsOf(defect)
-  if (!isError(defect)) return withFields({ name: "NonErrorThrown", message: textOf(defect) }, fields)
-  const name = fieldText(defect, "name") ?? "Error"
-  const message = fieldText(defect, "message") ?? ""
+  if (!isError(defect)) return withFields({ name: "NonErrorThrown", message: bounded(textOf(defect)) }, fields)
+  const name = bounded(fieldText(defect, "name") ?? "Error")
+  const message = bounded(fieldText(defect, "message") ?? "")
   const stack = fieldText(defect, "stack")
-  return withFields(stack === undefined ? { name, message } : { name, message, stack }, fields)
+  return withFields(stack === undefined ? { name, message } : { name, message, stack: bounded(stack) }, fields)
 }
 
 /**
