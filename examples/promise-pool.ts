@@ -3,7 +3,8 @@
  * piscina's shape, `run`, `map` and `close`, each a Promise. Tasks are
  * still defined with `Task.make` at the top level of a module (the workers
  * import it to find them); a failed task rejects with its typed error, and
- * a call given an `AbortSignal` is cancelled when it aborts. `await using`
+ * a call given an `AbortSignal` is cancelled when it aborts; `offer` is
+ * refused (`QueueFull`) when the queue is full, where `run` waits. `await using`
  * closes the pool when the block that made it is left.
  *
  *     node examples/promise-pool.ts
@@ -47,6 +48,14 @@ const main = async () => {
   const slow = pool.run(Slow, 60_000, { signal: controller.signal })
   controller.abort(new Error("the client went away"))
   await slow.catch((error: Error) => console.log(`aborted: ${error.message}`))
+  // Refused rather than kept waiting (an HTTP handler answers 503): `offer` rejects when the queue is full.
+  await using small = await PromisePool.make({ size: 1, queueSize: 1, prefetch: 0 })
+  const busy = new AbortController()
+  const held = small.run(Slow, 60_000, { signal: busy.signal }).catch(() => "aborted")
+  const waiting = small.run(Square, 2) // the one place in the queue
+  await small.offer(Square, 3).catch((error: Error & { _tag: string }) => console.log(`offer: ${error._tag}`))
+  busy.abort()
+  console.log(`after the abort: ${await held}, ${await waiting}, offer: ${await small.offer(Square, 3)}`)
 }
 
 if (import.meta.main) {

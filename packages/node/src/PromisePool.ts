@@ -1,6 +1,6 @@
 /**
  * Troupe's pool for programs that do not use Effect: an object with
- * `run(task, payload)`, `map(task, items)` and `close()`, each returning a
+ * `run(task, payload)`, `offer`, `map(task, items)` and `close()`, each returning a
  * Promise (the shape piscina users know).
  *
  * It is the same pool as `NodePool.layer` (same workers, queue, balancer,
@@ -47,6 +47,16 @@ export interface PromisePool extends AsyncDisposable {
     task: T,
     payload: Task.Payload<T>,
     options?: Pool.CallOptions & Cancellable
+  ) => Promise<Task.Success<T>>
+  /**
+   * `run`, but rejects with `QueueFull` when the pool's queue (`queueSize`)
+   * is full, at once or after waiting `wait` for room, where `run` waits
+   * (piscina's `maxQueue`). `signal` cancels it.
+   */
+  readonly offer: <T extends Task.Any>(
+    task: T,
+    payload: Task.Payload<T>,
+    options?: Pool.OfferOptions & Cancellable
   ) => Promise<Task.Success<T>>
   /**
    * Runs the task on every item; resolves with the results in input order,
@@ -241,6 +251,7 @@ export const make = async (options: NodePool.Options = {}): Promise<PromisePool>
       call?.signal === undefined
         ? new Promise((resolve, reject) => Pool.runCallback(pool, task, payload, settle(resolve, reject), call))
         : cancellable(call.signal, (settleWith) => Pool.runCallback(pool, task, payload, settleWith, call)),
+    offer: (task, payload, call) => cancellable(call?.signal, forked(pool.offer(task, payload, call))),
     map: (task, items, call) => cancellable(call?.signal, forked(pool.map(task, items, call))),
     stats: () => promise(pool.stats),
     close,

@@ -38,6 +38,38 @@ describe.each(backends)("PromisePool on %s", (backend) => {
     }
   })
 
+  it("offer rejects with QueueFull when the queue is full, where run waits; a waiting offer gets in; nothing is dropped", async () => {
+    const pool = await PromisePool.make({ backend, size: 1, queueSize: 4, prefetch: 0, tasks: [T.Delay, T.Square] })
+    try {
+      // The one worker holds a long run until it is aborted: the queue behind it stays full.
+      const hold = new AbortController()
+      const held = pool.run(T.Delay, { value: -1, ms: 600_000 }, { signal: hold.signal }).then(
+        () => "finished",
+        (error: unknown) => error
+      )
+      const queued = range(4).map((i) => pool.run(T.Delay, { value: i, ms: 0 }))
+      let stats = await pool.stats()
+      const deadline = Date.now() + 60_000
+      while (stats.queued < 4 || stats.inFlight < 1) {
+        if (Date.now() > deadline) throw new Error(`the queue did not fill: ${JSON.stringify(stats)}`)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        stats = await pool.stats()
+      }
+      const full = await pool.offer(T.Square, 2).then(
+        () => undefined,
+        (error: unknown) => error
+      )
+      expect(full).toMatchObject({ _tag: "QueueFull" })
+      const waiting = pool.offer(T.Square, 3, { wait: "1 minute" })
+      hold.abort(new Error("released"))
+      expect(await held).toMatchObject({ message: "released" })
+      expect(await Promise.all(queued)).toEqual(range(4))
+      expect(await waiting).toBe(9)
+    } finally {
+      await pool.close()
+    }
+  })
+
   it("a task's failure rejects with its typed error; a crashed worker's task rejects with WorkerCrashed", async () => {
     const pool = await PromisePool.make({ backend, size: 2, tasks })
     try {
