@@ -231,6 +231,15 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     }
   }
 
+  // Registered before the child's own finalizer, so it runs after the child is reaped: a result read after the
+  // scope closed is the exit's, as it would have been had the scope's fiber watching the exit seen it.
+  let reaped: (() => ProcessCrashed | undefined) | undefined
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => {
+      const crashed = reaped?.()
+      return crashed === undefined ? Effect.void : Deferred.fail(outcome, crashed)
+    })
+  )
   // A child that broke the protocol (closed its channel, sent too much or garbage) may never reply: its client
   // kills it, and its result is a `ProcessCrashed` that says why.
   const client = yield* ChildClient.spawn(transport, {
@@ -274,19 +283,20 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
     Effect.catch((error) => Deferred.fail(outcome, error).pipe(Effect.andThen(connection.signal("SIGKILL")))),
     Effect.forkScoped
   )
+  const crashedWith = (status: ExitStatus) =>
+    new ProcessCrashed({
+      task: task.name,
+      pid,
+      exitCode: status.code,
+      signal: status.signal,
+      ...(violation === undefined ? {} : { reason: violation })
+    })
+  reaped = () => {
+    const status = connection.exitStatus()
+    return status === undefined ? undefined : crashedWith(status)
+  }
   yield* connection.exited.pipe(
-    Effect.flatMap((status) =>
-      Deferred.fail(
-        outcome,
-        new ProcessCrashed({
-          task: task.name,
-          pid,
-          exitCode: status.code,
-          signal: status.signal,
-          ...(violation === undefined ? {} : { reason: violation })
-        })
-      )
-    ),
+    Effect.flatMap((status) => Deferred.fail(outcome, crashedWith(status))),
     Effect.forkScoped
   )
 

@@ -332,21 +332,26 @@ describe("Process", () => {
   })
 
   describe("graceful termination", () => {
-    it.live("leaving the scope runs the task's finalizers, and the child still ends by SIGTERM", () =>
-      Effect.gen(function* () {
-        const dir = mkdtempSync(join(tmpdir(), "troupe-term-"))
-        const scope = yield* Scope.make()
-        const child = yield* Process.start(Fixtures.HoldResource, dir, { shutdownTimeout: "20 seconds" }).pipe(
-          Scope.provide(scope)
-        )
-        yield* untilExists(join(dir, "held"))
-        // A hang bound: a child whose SIGTERM runs nothing would wait for the SIGKILL 20 s later.
-        const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
-        expect(existsSync(join(dir, "released"))).toBe(true)
-        const exit = yield* child.join
-        expect({ code: exit.code, signal: exit.signal }).toEqual({ code: null, signal: "SIGTERM" })
-        expect(Duration.toMillis(elapsed)).toBeLessThan(15_000)
-      }).pipe(Effect.provide(NodeProcess.layer))
+    it.live(
+      "leaving the scope runs the task's finalizers, the child still ends by SIGTERM, and its result settles",
+      () =>
+        Effect.gen(function* () {
+          const dir = mkdtempSync(join(tmpdir(), "troupe-term-"))
+          const scope = yield* Scope.make()
+          const child = yield* Process.start(Fixtures.HoldResource, dir, { shutdownTimeout: "20 seconds" }).pipe(
+            Scope.provide(scope)
+          )
+          yield* untilExists(join(dir, "held"))
+          // A hang bound: a child whose SIGTERM runs nothing would wait for the SIGKILL 20 s later.
+          const [elapsed] = yield* Effect.timed(Scope.close(scope, Exit.void))
+          expect(existsSync(join(dir, "released"))).toBe(true)
+          const exit = yield* child.join
+          expect({ code: exit.code, signal: exit.signal }).toEqual({ code: null, signal: "SIGTERM" })
+          expect(Duration.toMillis(elapsed)).toBeLessThan(15_000)
+          // Read after the scope closed, the result is the exit's (the bound catches a result that never settles).
+          const result = yield* Effect.flip(child.result).pipe(Effect.timeout("20 seconds"))
+          expect(result).toMatchObject({ _tag: "ProcessCrashed", signal: "SIGTERM" })
+        }).pipe(Effect.provide(NodeProcess.layer))
     )
 
     it.live("Process.run under Effect.timeout runs the task's finalizers, and the child ends by SIGTERM", () =>
