@@ -367,3 +367,31 @@ it.live(
     ),
   60_000
 )
+
+it.live(
+  "messages sent the moment a host's death is reported reach new instances: none fails for the process that was already gone",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1 })
+        const keys = range(200).map((i) => `k${i}`)
+        // The crashing key is bound to the host first, so its caller hears of the death before the others' cells.
+        yield* counters.get(keys[0]!).ask("Increment", { by: 1 })
+        yield* Effect.forEach(keys.slice(1), (key) => counters.get(key).ask("Increment", { by: 1 }), {
+          concurrency: "unbounded"
+        })
+        const crashed = yield* Effect.flip(counters.get(keys[0]!).ask("Crash", undefined))
+        expect(crashed).toMatchObject({ _tag: "ActorDied" })
+        // Sent in the same tick the death reached the crashing key's caller: every other instance was idle.
+        const after = yield* Effect.forEach(keys, (key) => Effect.exit(counters.get(key).ask("Get", undefined)), {
+          concurrency: "unbounded"
+        })
+        const failed = after.flatMap((exit, i) =>
+          Exit.isFailure(exit) ? [`${keys[i]}: ${Cause.pretty(exit.cause)}`] : []
+        )
+        expect(failed.slice(0, 3), `${failed.length} of ${keys.length} failed`).toEqual([])
+        expect(after.map((exit) => (Exit.isSuccess(exit) ? exit.value : -1))).toEqual(keys.map(() => 0))
+      })
+    ),
+  60_000
+)

@@ -469,6 +469,9 @@ export class ActorCell implements Tenant {
       this.bind(host)
     }
     const host = this.host!
+    // Its host has exited and is telling its cells one by one; a caller resumed by an earlier cell's news may send
+    // before this cell hears. Nothing goes to the dead process: the messages wait for the next host, as after the news.
+    if (host.isDown()) return
     if (this.activation === "none") {
       if (this.queue.length === 0) return
       this.activate(host, (failure) => {
