@@ -11,8 +11,10 @@ import { Deferred, Effect, Exit, Ref } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import {
+  PassOnSquare,
   Relay,
   RelayBehaviour,
+  Square,
   SumOfSquares,
   Tally,
   TallyAdd,
@@ -253,6 +255,23 @@ for (const backend of backends) {
         )
         // The nested task's typed error reaches the child decoded, as its own class.
         expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: [1, -2] })).toBe("InputError:true")
+      }).pipe(Effect.scoped)
+    )
+  )
+
+  it.live(`${backend}: a nested task's typed error, passed on, carries the stack of the task that raised it`, () =>
+    withPool(backend, { size: 2 }, (pool) =>
+      Effect.gen(function* () {
+        const handle = yield* PoolHandle.make(pool)
+        const direct = yield* Effect.flip(pool.apply(Square, -1))
+        const passedOn = yield* Effect.flip(pool.apply(PassOnSquare, { pool: handle, n: -2 }))
+        expect(passedOn).toBeInstanceOf(TroupeError.InputError)
+        expect(passedOn.message).toBe("-2")
+        const stackOf = (error: Error) => String((error.cause as Error | undefined)?.stack)
+        // Where `Square` raised it, as for the error of a direct call; not where the middle task decoded it.
+        expect(stackOf(direct)).toContain("channel.ts")
+        expect(stackOf(passedOn)).toContain("channel.ts")
+        expect(stackOf(passedOn)).not.toContain("makeClassTrusted")
       }).pipe(Effect.scoped)
     )
   )

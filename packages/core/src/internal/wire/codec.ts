@@ -378,7 +378,7 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
     }
     const refused = replyRefusal(codecs.checkError, encoded.value, "error")
     if (refused !== undefined) return { _tag: "EncodeFailed", message: refused }
-    const stack = safely(() => (error instanceof Error ? fieldText(error, "stack") : undefined), undefined)
+    const stack = safely(() => (error instanceof Error ? fieldText(originOf(error), "stack") : undefined), undefined)
     return stack === undefined
       ? { _tag: "Failure", error: encoded.value }
       : { _tag: "Failure", error: encoded.value, stack }
@@ -541,11 +541,24 @@ export const spawnFailedReply = (reason: SpawnError["reason"], message: string):
   message
 })
 
+/** The `RemoteStack` causes this process attached to typed errors it decoded: the stacks of where they were raised. */
+const remoteStacks = new WeakSet<Error>()
+
+/**
+ * Where a typed error was raised: the error itself, or, for one this process decoded from a nested call's reply
+ * and passes on, the remote stack it came with (its own stack is only where it was decoded).
+ */
+const originOf = (error: Error): Error => {
+  const cause = error.cause
+  return cause instanceof Error && remoteStacks.has(cause) ? cause : error
+}
+
 const attachRemoteStack = (error: unknown, stack: string | undefined): unknown => {
   if (stack !== undefined && error instanceof Error && error.cause === undefined) {
     const remote = new Error("remote stack")
     remote.name = "RemoteStack"
     remote.stack = stack
+    remoteStacks.add(remote)
     Object.defineProperty(error, "cause", { value: remote, configurable: true, writable: true })
   }
   return error
