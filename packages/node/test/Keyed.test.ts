@@ -395,3 +395,26 @@ it.live(
     ),
   60_000
 )
+
+it.live(
+  "a passivated instance leaves nothing behind in its host: 200 keys come and go, the host holds no cell",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1, idleTimeout: 300 })
+        const keys = range(200).map((i) => `gone-${i}`)
+        yield* Effect.forEach(keys, (key) => counters.get(key).ask("Increment", { by: 1 }), {
+          concurrency: "unbounded"
+        })
+        // The cells a host tells of its death (core's internals, reached through a ref's route: no API shows them).
+        const route = (
+          counters.get(keys[0]!) as unknown as Record<symbol, { cell: () => { host?: { tenants: Set<unknown> } } }>
+        )[Symbol.for("@troupe/core/Actor/route")]!
+        const tenants = route.cell().host!.tenants
+        expect(tenants.size).toBe(200)
+        yield* eventually(counters.activeKeys, (active) => active.length === 0)
+        expect(tenants.size).toBe(0)
+      })
+    ),
+  60_000
+)

@@ -464,6 +464,9 @@ export class ActorCell implements Tenant {
   deliver(): void {
     if (this.dead !== undefined || this.stoppingIn !== undefined) return
     if (this.host === undefined) {
+      // Bound only for a message: a cell that binds with none (after its passivation) would stay among its host's
+      // tenants after its group let go of it, one more for every key that ever passivated.
+      if (this.queue.length === 0) return
       const host = this.locate()
       if (host === undefined || host.isDown()) return
       this.bind(host)
