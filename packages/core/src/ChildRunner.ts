@@ -510,10 +510,20 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     })
     queue.clear()
     if (running.size > 0 || actors !== undefined) void sendSafely(port.send, { _tag: "Terminating" })
+    let dropped = false
     for (const [id, run] of running) {
-      if (typeof run === "string") running.delete(id)
-      else run.interruptUnsafe()
+      if (typeof run !== "string") run.interruptUnsafe()
+      else {
+        running.delete(id)
+        // A pool's run still loading its module never started: it goes back (`Withdrawn`), so the pool runs it
+        // elsewhere rather than count it among the runs the signal may have cut short.
+        if (!options.once) {
+          replies.add(id, run === "loading" ? withdrawn : interrupted, undefined)
+          dropped = true
+        }
+      }
     }
+    if (dropped) flush()
     stoppedIfDone()
     const hosted = actors
     ended =

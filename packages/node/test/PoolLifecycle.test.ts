@@ -13,6 +13,7 @@ import { Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { survivorsAfter } from "./fixtures/os.ts"
 import { backends, eventually, livePids, range, tempFile, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
+import { NoteRun } from "./fixtures/slowImport.ts"
 import { HoldResource } from "./fixtures/tasks.ts"
 
 describe.each(backends)("Pool on %s: recycling", (backend) => {
@@ -391,4 +392,34 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
         }),
       30_000
     )
+})
+
+describe("Pool on process: a SIGTERM from outside", () => {
+  it.live(
+    "a worker SIGTERMed while it imports the module of its runs drops them unrun: they run on its replacement",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "troupe-slow-import-"))
+        const runs = yield* withPool(
+          "process",
+          { size: 1, concurrency: 2, env: { ...process.env, TROUPE_FIXTURE_SLOW_IMPORT: dir } },
+          (pool) =>
+            Effect.gen(function* () {
+              const [pid] = yield* eventually(livePids(pool), (pids) => pids.length === 1)
+              const calls = yield* Effect.forEach(range(2), () => Effect.forkChild(pool.apply(NoteRun, dir)))
+              // Both runs are loading their module: none has started, the worker knows it and the pool cannot.
+              yield* eventually(
+                Effect.sync(() => existsSync(join(dir, `importing-${pid}`))),
+                (importing) => importing
+              )
+              process.kill(pid!, "SIGTERM")
+              return yield* Effect.forEach(calls, (call) => Effect.result(Fiber.join(call)))
+            })
+        )
+        // Neither ran in the stopped worker: both run once, on its replacement, and succeed.
+        expect(runs.map((run) => run._tag)).toEqual(["Success", "Success"])
+        expect(readFileSync(join(dir, "runs"), "utf8").trim().split("\n")).toHaveLength(2)
+      }),
+    60_000
+  )
 })

@@ -439,6 +439,8 @@ export class Slot implements Balancer.WorkerView {
         break
       case "Terminating":
         this.terminating = true
+        // It starts nothing more: what it gives back unstarted (`Withdrawn`) must go to another worker, not to it.
+        if (this.current === "ready") this.become("stopping")
         break
       case "Stopped":
       case "Healthy":
