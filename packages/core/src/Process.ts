@@ -208,6 +208,8 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   // The child got a SIGTERM (`Terminating`): a run it then interrupted replies `Interrupted`, and its outcome is the
   // exit by the signal that follows (`ProcessCrashed`), as for a child that died of it at once.
   let terminating = false
+  /** Set by `Terminating`: whoever sent the SIGTERM, the child gets `shutdownTimeout` to end, then SIGKILL. */
+  const signalled = Deferred.makeUnsafe<void>()
 
   const onFrame = (frame: ChildClient.OwnFrame): void => {
     switch (frame._tag) {
@@ -217,6 +219,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
         return
       case "Terminating":
         terminating = true
+        Deferred.doneUnsafe(signalled, Exit.void)
         return
       case "Started":
         return
@@ -268,15 +271,13 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   const pid = client.pid
   const scope = yield* Effect.scope
   // SIGTERM lets the task's finalizers run; a child that has not ended after the grace period gets SIGKILL.
-  const terminate = connection.signal("SIGTERM").pipe(
-    Effect.andThen(
-      Effect.timeoutOption(connection.exited, shutdownTimeout).pipe(
-        Effect.flatMap((ended) => (ended._tag === "None" ? connection.signal("SIGKILL") : Effect.void)),
-        Effect.forkIn(scope)
-      )
-    ),
-    Effect.asVoid
+  const killLate = Effect.timeoutOption(connection.exited, shutdownTimeout).pipe(
+    Effect.flatMap((ended) => (ended._tag === "None" ? connection.signal("SIGKILL") : Effect.void))
   )
+  const terminate = connection.signal("SIGTERM").pipe(Effect.andThen(Effect.forkIn(killLate, scope)), Effect.asVoid)
+  // A SIGTERM from outside (`kill -TERM <pid>`) is bounded the same way: a release that hangs, or a task's own
+  // SIGTERM listener that keeps the child alive, would leave `join` and `result` waiting for ever.
+  yield* Deferred.await(signalled).pipe(Effect.andThen(killLate), Effect.forkScoped)
 
   yield* client.ready.pipe(
     Effect.andThen(connection.send(run)),

@@ -14,7 +14,7 @@ import { survivorsAfter } from "./fixtures/os.ts"
 import { backends, eventually, livePids, range, tempFile, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
 import { NoteRun } from "./fixtures/slowImport.ts"
-import { HoldResource } from "./fixtures/tasks.ts"
+import { HoldResource, HoldSlowRelease } from "./fixtures/tasks.ts"
 
 describe.each(backends)("Pool on %s: recycling", (backend) => {
   it.live(
@@ -419,6 +419,29 @@ describe("Pool on process: a SIGTERM from outside", () => {
         // Neither ran in the stopped worker: both run once, on its replacement, and succeed.
         expect(runs.map((run) => run._tag)).toEqual(["Success", "Success"])
         expect(readFileSync(join(dir, "runs"), "utf8").trim().split("\n")).toHaveLength(2)
+      }),
+    60_000
+  )
+
+  it.live(
+    "a worker SIGTERMed from outside whose task's release hangs is killed after killTimeout: the call settles",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "troupe-term-"))
+        const error = yield* withPool("process", { size: 1, killTimeout: "300 millis" }, (pool) =>
+          Effect.gen(function* () {
+            const call = yield* Effect.forkChild(Effect.flip(pool.apply(HoldSlowRelease, { dir, releaseMs: 600_000 })))
+            const pid = yield* eventually(
+              Effect.sync(() => (existsSync(join(dir, "held")) ? Number(readFileSync(join(dir, "held"), "utf8")) : 0)),
+              (pid) => pid > 0
+            )
+            // Nobody in the program stops it: `kill -TERM <pid>` from a shell.
+            process.kill(pid, "SIGTERM")
+            // A hang bound: the worker never ends by itself, its task's release waits 10 minutes.
+            return yield* Fiber.join(call).pipe(Effect.timeout("20 seconds"))
+          })
+        )
+        expect(error).toMatchObject({ _tag: "WorkerCrashed", signal: "SIGKILL" })
       }),
     60_000
   )

@@ -3,13 +3,13 @@
  * processes, typed errors across the boundary, spawn failures, captured
  * output, and scope-driven shutdown. Scenarios S01-S04 of shared/semantics.md.
  */
-import { existsSync, mkdtempSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Process, Task, Transport } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Duration, Effect, Layer, Option, Schedule, Scope, Stream } from "effect"
+import { Duration, Effect, Fiber, Layer, Option, Schedule, Scope, Stream } from "effect"
 import * as Exit from "effect/Exit"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
 import * as Fixtures from "./fixtures/tasks.ts"
@@ -417,6 +417,28 @@ describe("Process", () => {
         const exit = yield* child.join
         expect(exit.signal === "SIGTERM" || exit.signal === "SIGKILL").toBe(true)
       }).pipe(Effect.provide(NodeProcess.layer))
+    )
+
+    it.live(
+      "a SIGTERM from outside to a child whose release hangs: SIGKILL after the shutdown timeout, run settles",
+      () =>
+        Effect.gen(function* () {
+          const dir = mkdtempSync(join(tmpdir(), "troupe-term-"))
+          const running = yield* Process.run(
+            Fixtures.HoldSlowRelease,
+            { dir, releaseMs: 600_000 },
+            {
+              shutdownTimeout: "300 millis"
+            }
+          ).pipe(Effect.flip, Effect.forkChild)
+          yield* untilExists(join(dir, "held"))
+          // Nobody in the program stops it: `kill -TERM <pid>` from a shell.
+          process.kill(Number(readFileSync(join(dir, "held"), "utf8")), "SIGTERM")
+          // A hang bound: the child never ends by itself, its release waits 10 minutes.
+          const error = yield* Fiber.join(running).pipe(Effect.timeout("20 seconds"))
+          expect(error).toMatchObject({ _tag: "ProcessCrashed", signal: "SIGKILL" })
+        }).pipe(Effect.provide(NodeProcess.layer)),
+      60_000
     )
   })
 })

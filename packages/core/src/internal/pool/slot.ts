@@ -439,8 +439,10 @@ export class Slot implements Balancer.WorkerView {
         break
       case "Terminating":
         this.terminating = true
-        // It starts nothing more: what it gives back unstarted (`Withdrawn`) must go to another worker, not to it.
-        if (this.current === "ready") this.become("stopping")
+        // It starts nothing more: what it gives back unstarted (`Withdrawn`) must go to another worker, not to it. A
+        // SIGTERM the pool did not send (`kill -TERM` from a shell) gets the pool's bound too: a release that hangs, or
+        // a task's own SIGTERM listener that keeps the worker alive, ends with SIGKILL after the kill grace.
+        if (this.current === "ready" || this.current === "retiring") this.kill()
         break
       case "Stopped":
       case "Healthy":
