@@ -263,6 +263,31 @@ it.live(
 )
 
 it.live(
+  "a SIGTERM from outside to a permanent worker whose finalizer never ends: SIGKILL after its shutdown, then a restart",
+  () =>
+    withTree(
+      { intensity: 3 },
+      [worker("p", { shutdown: 300, env: { TROUPE_FIXTURE_STOP_MS: "never" } })],
+      (sup, events) =>
+        Effect.gen(function* () {
+          const ref = sup.ref("p", Counter)
+          const before = yield* ref.ask("Pid", undefined)
+          process.kill(before, "SIGTERM")
+          // A hang bound: the old host never ends by itself, its actor's finalizer waits for ever.
+          const all = yield* eventually(
+            Ref.get(events),
+            (all) => all.some((event) => event._tag === "ChildExited"),
+            20_000
+          )
+          expect(all.find((event) => event._tag === "ChildExited")).toMatchObject({ path: "p", reason: "abnormal" })
+          expect(yield* ref.ask("Pid", undefined)).not.toBe(before)
+          expect(isRunning(before)).toBe(false)
+        })
+    ),
+  60_000
+)
+
+it.live(
   "S34 escalation: an inner supervisor past its intensity (a failed restart counts) restarts both subtrees under oneForAll",
   () => {
     const startCount = tempFile("c3-starts")

@@ -72,6 +72,8 @@ export const spawn = Effect.fnUntraced(function* (
   // someone else's signal exits with code 0 after its finalizers, yet did not end deliberately.
   let terminating = false
   let stopAsked = false
+  /** Set by `Terminating`: a SIGTERM nobody here sent still gets the stop's bound (`killLate`). */
+  const signalled = Deferred.makeUnsafe<void>()
   let healthyListener: ((ref: number) => void) | undefined
   let nextId = 0
   let outbox: Array<ActorFrame> = []
@@ -104,6 +106,7 @@ export const spawn = Effect.fnUntraced(function* (
         return
       case "Terminating":
         terminating = true
+        Deferred.doneUnsafe(signalled, Exit.void)
         return
       default:
         return
@@ -192,6 +195,16 @@ export const spawn = Effect.fnUntraced(function* (
       }).pipe(Effect.asVoid)
   }
 
+  // A SIGTERM from outside (`kill -TERM <pid>`) whose finalizers never end would leave the host alive and its actors
+  // gone: it gets SIGKILL after the spec's `shutdown`, as a stop asked for would (`"infinity"` waits).
+  const shutdownMs = Duration.toMillis(Duration.fromInputUnsafe(options.shutdownTimeout))
+  if (shutdownMs > 0) {
+    yield* Deferred.await(signalled).pipe(
+      Effect.andThen(Effect.timeoutOption(spawned.exited, Duration.millis(shutdownMs))),
+      Effect.flatMap((ended) => (ended._tag === "None" && !stopAsked ? spawned.signal("SIGKILL") : Effect.void)),
+      Effect.forkScoped
+    )
+  }
   yield* spawned.exited.pipe(
     Effect.flatMap((status) =>
       Effect.sync(() => {
