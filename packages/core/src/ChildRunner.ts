@@ -33,6 +33,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
@@ -438,7 +439,11 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     const fiber = runnerOf(task)(effect)
     starting = undefined
     running.set(id, fiber)
-    fiber.addObserver((exit) => finish(id, Codec.replyOfExit(exit)))
+    // A run the SIGTERM interrupted answers `Interrupted` even when a finalizer failed or died on the way: its outcome
+    // is the exit by the signal (a retry, `WorkerCrashed`, `ProcessCrashed`), as for a child the signal ended at once.
+    fiber.addObserver((exit) =>
+      finish(id, stopped !== undefined && Exit.hasInterrupts(exit) ? interrupted : Codec.replyOfExit(exit))
+    )
   }
 
   const start = (run: Run) => {

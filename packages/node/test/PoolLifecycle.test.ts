@@ -445,4 +445,25 @@ describe("Pool on process: a SIGTERM from outside", () => {
       }),
     60_000
   )
+
+  it.live(
+    "a worker SIGTERMed from outside whose task's release dies: the task is retried as after any death by the signal",
+    () =>
+      Effect.gen(function* () {
+        const file = tempFile("pid")
+        const attempt = yield* withPool("process", { size: 1, killTimeout: "5 seconds" }, (pool) =>
+          Effect.gen(function* () {
+            const call = yield* Effect.forkChild(pool.apply(T.DieOnRelease, file, { retries: 1 }))
+            const pid = yield* eventually(
+              Effect.sync(() => (existsSync(file) ? Number(readFileSync(file, "utf8")) : 0)),
+              (pid) => pid > 0
+            )
+            process.kill(pid, "SIGTERM")
+            return yield* Fiber.join(call).pipe(Effect.timeout("20 seconds"))
+          })
+        )
+        expect(attempt).toBe(2)
+      }),
+    60_000
+  )
 })
