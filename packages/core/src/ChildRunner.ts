@@ -513,9 +513,15 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     const runsDone = new Promise<void>((resolve) => {
       stopped = resolve
     })
-    queue.clear()
-    if (running.size > 0 || actors !== undefined) void sendSafely(port.send, { _tag: "Terminating" })
+    // The runs waiting never started: a pool's go back (`Withdrawn`), so the pool runs them elsewhere rather than
+    // count them among the runs the signal may have cut short. A `once` child's run fails with its exit.
     let dropped = false
+    for (let run = queue.shift(); run !== undefined; run = queue.shift()) {
+      if (options.once) continue
+      replies.add(run.id, withdrawn, undefined)
+      dropped = true
+    }
+    if (running.size > 0 || dropped || actors !== undefined) void sendSafely(port.send, { _tag: "Terminating" })
     for (const [id, run] of running) {
       if (typeof run !== "string") run.interruptUnsafe()
       else {
@@ -538,6 +544,12 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     return ended
   }
   port.onTerminate?.(terminate)
+
+  /** Runs that came after the SIGTERM: they go back unstarted (`Withdrawn`), with the replies still to send. */
+  const giveBack = (runs: ReadonlyArray<{ readonly id: number }>) => {
+    for (const run of runs) replies.add(run.id, withdrawn, undefined)
+    flush()
+  }
 
   /** Imports modules ahead of their tasks and compiles their codecs; a failure waits for the task that needs it. */
   const preload = (list: ReadonlyArray<string>) =>
@@ -576,8 +588,9 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
       switch (value._tag) {
         case "Run":
         case "Batch": {
-          // A terminating child starts nothing more: the runs sent meanwhile never run.
-          if (stopped !== undefined) return
+          // A terminating child starts nothing more: the runs sent meanwhile never run, and a pool's go back.
+          if (stopped !== undefined)
+            return options.once ? undefined : giveBack(value._tag === "Run" ? [value] : value.runs)
           if (bootstrapping) endBootstrap()
           const runs = value._tag === "Run" ? [value] : value.runs
           for (let i = 0; i < runs.length; i++) {

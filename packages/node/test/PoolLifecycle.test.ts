@@ -396,18 +396,19 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
 
 describe("Pool on process: a SIGTERM from outside", () => {
   it.live(
-    "a worker SIGTERMed while it imports the module of its runs drops them unrun: they run on its replacement",
+    "a worker SIGTERMed while it imports the module of its runs gives them, and those waiting behind them, back unrun: they run on its replacement",
     () =>
       Effect.gen(function* () {
         const dir = mkdtempSync(join(tmpdir(), "troupe-slow-import-"))
         const runs = yield* withPool(
           "process",
-          { size: 1, concurrency: 2, env: { ...process.env, TROUPE_FIXTURE_SLOW_IMPORT: dir } },
+          { size: 1, concurrency: 2, prefetch: 8, env: { ...process.env, TROUPE_FIXTURE_SLOW_IMPORT: dir } },
           (pool) =>
             Effect.gen(function* () {
               const [pid] = yield* eventually(livePids(pool), (pids) => pids.length === 1)
-              const calls = yield* Effect.forEach(range(2), () => Effect.forkChild(pool.apply(NoteRun, dir)))
-              // Both runs are loading their module: none has started, the worker knows it and the pool cannot.
+              const calls = yield* Effect.forEach(range(8), () => Effect.forkChild(pool.apply(NoteRun, dir)))
+              // Two runs are loading their module and six wait behind them: none has started, the worker knows it
+              // and the pool cannot.
               yield* eventually(
                 Effect.sync(() => existsSync(join(dir, `importing-${pid}`))),
                 (importing) => importing
@@ -416,9 +417,9 @@ describe("Pool on process: a SIGTERM from outside", () => {
               return yield* Effect.forEach(calls, (call) => Effect.result(Fiber.join(call)))
             })
         )
-        // Neither ran in the stopped worker: both run once, on its replacement, and succeed.
-        expect(runs.map((run) => run._tag)).toEqual(["Success", "Success"])
-        expect(readFileSync(join(dir, "runs"), "utf8").trim().split("\n")).toHaveLength(2)
+        // None ran in the stopped worker: each runs once, on its replacement, and succeeds.
+        expect(runs.map((run) => run._tag)).toEqual(range(8).map(() => "Success"))
+        expect(readFileSync(join(dir, "runs"), "utf8").trim().split("\n")).toHaveLength(8)
       }),
     60_000
   )
