@@ -205,20 +205,20 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   const shutdownTimeout = options?.shutdownTimeout ?? defaultShutdownTimeout
   const name = options?.name ?? ProcessContext.nextProcessName()
   const outcome = Deferred.makeUnsafe<A, E>()
-  // The child got a SIGTERM (`Terminating`): a run it then interrupted replies `Interrupted`, and its outcome is the
-  // exit by the signal that follows (`ProcessCrashed`), as for a child that died of it at once.
-  let terminating = false
-  /** Set by `Terminating`: whoever sent the SIGTERM, the child gets `shutdownTimeout` to end, then SIGKILL. */
+  /**
+   * Set by `Terminating` (the child got a SIGTERM): whoever sent it, the child gets `shutdownTimeout` to end, then
+   * SIGKILL; a run it then interrupted replies `Interrupted`, and its outcome is the exit by the signal that follows
+   * (`ProcessCrashed`), as for a child that died of it at once.
+   */
   const signalled = Deferred.makeUnsafe<void>()
 
   const onFrame = (frame: ChildClient.OwnFrame): void => {
     switch (frame._tag) {
       case "Reply":
-        if (terminating && frame.reply._tag === "Interrupted") return
+        if (frame.reply._tag === "Interrupted" && Deferred.isDoneUnsafe(signalled)) return
         Deferred.doneUnsafe(outcome, Codec.decodeReply<A, E>(task, run, frame.reply))
         return
       case "Terminating":
-        terminating = true
         Deferred.doneUnsafe(signalled, Exit.void)
         return
       case "Started":

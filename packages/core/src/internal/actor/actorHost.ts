@@ -72,7 +72,7 @@ export const spawn = Effect.fnUntraced(function* (
   // someone else's signal exits with code 0 after its finalizers, yet did not end deliberately.
   let terminating = false
   let stopAsked = false
-  /** Set by `Terminating`: a SIGTERM nobody here sent still gets the stop's bound (`killLate`). */
+  /** Set by `Terminating`: a SIGTERM nobody here sent still gets the stop's bound (SIGKILL after `shutdown`). */
   const signalled = Deferred.makeUnsafe<void>()
   let healthyListener: ((ref: number) => void) | undefined
   let nextId = 0
