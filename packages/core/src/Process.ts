@@ -32,7 +32,7 @@ import * as ChildClient from "./internal/parent/childClient.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import type { Run } from "./internal/wire/frame.ts"
 import * as Task from "./Task.ts"
-import { type Stdio, Transport } from "./Transport.ts"
+import { type Stdio, Transport, unlessExitedWithin } from "./Transport.ts"
 import {
   type ArgumentEncodeError,
   type InvalidOption,
@@ -271,9 +271,7 @@ const startWithOutcome = Effect.fnUntraced(function* <T extends Task.Any>(
   const pid = client.pid
   const scope = yield* Effect.scope
   // SIGTERM lets the task's finalizers run; a child that has not ended after the grace period gets SIGKILL.
-  const killLate = Effect.timeoutOption(connection.exited, shutdownTimeout).pipe(
-    Effect.flatMap((ended) => (ended._tag === "None" ? connection.signal("SIGKILL") : Effect.void))
-  )
+  const killLate = unlessExitedWithin(connection, shutdownTimeout, connection.signal("SIGKILL"))
   const terminate = connection.signal("SIGTERM").pipe(Effect.andThen(Effect.forkIn(killLate, scope)), Effect.asVoid)
   // A SIGTERM from outside (`kill -TERM <pid>`) is bounded the same way: a release that hangs, or a task's own
   // SIGTERM listener that keeps the child alive, would leave `join` and `result` waiting for ever.

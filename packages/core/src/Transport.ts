@@ -273,9 +273,40 @@ export const stopInSteps = (
       take(steps[index]!),
       index === steps.length - 1
         ? Effect.asVoid(connection.exited)
-        : Effect.flatMap(Effect.timeoutOption(connection.exited, grace), (exited) =>
-            exited._tag === "Some" ? Effect.void : from(index + 1)
+        : unlessExitedWithin(
+            connection,
+            grace,
+            Effect.suspend(() => from(index + 1))
           )
     )
   return Effect.suspend(() => (steps.length === 0 || connection.exitStatus() !== undefined ? Effect.void : from(0)))
 }
+
+/**
+ * Waits up to `grace` for a child to exit, and runs `then` only if it has
+ * not: the bound after a signal that may not end the child (a SIGTERM whose
+ * finalizers hang, or that the task itself listens for). `stopInSteps`
+ * takes each next step this way; a parent that learns of a SIGTERM it did
+ * not send (the child's `Terminating` frame) bounds it the same way.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Transport } from "@troupe/core"
+ *
+ * declare const connection: Transport.Connection
+ * // SIGKILL if the child is still running 2 seconds from now.
+ * const bound: Effect.Effect<void> = Transport.unlessExitedWithin(connection, "2 seconds", connection.signal("SIGKILL"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category platform
+ */
+export const unlessExitedWithin = (
+  connection: Connection,
+  grace: Duration.Input,
+  then: Effect.Effect<void>
+): Effect.Effect<void> =>
+  Effect.flatMap(Effect.timeoutOption(connection.exited, grace), (exited) =>
+    exited._tag === "Some" ? Effect.void : then
+  )

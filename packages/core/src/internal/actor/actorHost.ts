@@ -17,7 +17,7 @@ import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { ExitStatus } from "../../ExitStatus.ts"
 import type { Connection, StopStep } from "../../Transport.ts"
-import { stopInSteps, Transport } from "../../Transport.ts"
+import { stopInSteps, Transport, unlessExitedWithin } from "../../Transport.ts"
 import type { SpawnError } from "../../TroupeError.ts"
 import * as ChildClient from "../parent/childClient.ts"
 import type { ActorFrame, Reply } from "../wire/frame.ts"
@@ -200,8 +200,13 @@ export const spawn = Effect.fnUntraced(function* (
   const shutdownMs = Duration.toMillis(Duration.fromInputUnsafe(options.shutdownTimeout))
   if (shutdownMs > 0) {
     yield* Deferred.await(signalled).pipe(
-      Effect.andThen(Effect.timeoutOption(spawned.exited, Duration.millis(shutdownMs))),
-      Effect.flatMap((ended) => (ended._tag === "None" && !stopAsked ? spawned.signal("SIGKILL") : Effect.void)),
+      Effect.andThen(
+        unlessExitedWithin(
+          spawned,
+          Duration.millis(shutdownMs),
+          Effect.suspend(() => (stopAsked ? Effect.void : spawned.signal("SIGKILL")))
+        )
+      ),
       Effect.forkScoped
     )
   }
