@@ -18,13 +18,17 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type * as Scope from "effect/Scope"
+import { durationMillis } from "./internal/options.ts"
+import { validateCall } from "./internal/pool/poolOptions.ts"
 import type { Codable } from "./internal/wire/codec.ts"
 import * as Codec from "./internal/wire/codec.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
+import type { Reply } from "./internal/wire/frame.ts"
 import * as ParentLink from "./internal/wire/parentLink.ts"
 import type * as Pool from "./Pool.ts"
 import * as Task from "./Task.ts"
@@ -95,16 +99,50 @@ const codableOf = (task: Task.Any): Codable => {
   return codable
 }
 
-/** A method on the wire: the task's name, then its module. */
-const methodOf = (task: Task.Any): string => `${task.name}\n${task.module}`
+/**
+ * A method on the wire: the task's name, then its module, then the call's
+ * options as JSON when it has any (`timeout` in milliseconds, or
+ * `"Infinity"`), which the pool checks as it checks its own callers'.
+ */
+const methodOf = (task: Task.Any, options: Pool.CallOptions | undefined): string => {
+  const wire: { retries?: number; timeout?: number | "Infinity" } = {}
+  if (options?.retries !== undefined) wire.retries = options.retries
+  if (options?.timeout !== undefined) {
+    const ms = durationMillis(options.timeout)
+    wire.timeout = Number.isFinite(ms) ? ms : "Infinity"
+  }
+  const head = `${task.name}\n${task.module}`
+  return wire.retries === undefined && wire.timeout === undefined ? head : `${head}\n${JSON.stringify(wire)}`
+}
 
-const findTask = (method: string): Effect.Effect<Task.Any | undefined> => {
-  const newline = method.indexOf("\n")
-  const name = newline < 0 ? method : method.slice(0, newline)
+/** A method's parts; `options` is `undefined` when the child sent none, `null` when they are not a JSON object. */
+const parseMethod = (
+  method: string
+): {
+  readonly name: string
+  readonly module: string | undefined
+  readonly options: Pool.CallOptions | null | undefined
+} => {
+  const [name = "", module, options] = method.split("\n", 3)
+  if (options === undefined) return { name, module, options: undefined }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(options)
+  } catch {
+    return { name, module, options: null }
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return { name, module, options: null }
+  const { retries, timeout } = parsed as Record<string, unknown>
+  return { name, module, options: { retries: retries as number, timeout: timeout as Duration.Input } }
+}
+
+const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name, message })
+
+const findTask = (name: string, module: string | undefined): Effect.Effect<Task.Any | undefined> => {
   const known = Task.find(name)
-  if (known !== undefined || newline < 0) return Effect.succeed(known)
+  if (known !== undefined || module === undefined) return Effect.succeed(known)
   return Effect.promise(() =>
-    import(method.slice(newline + 1)).then(
+    import(module).then(
       () => Task.find(name),
       () => undefined
     )
@@ -135,18 +173,19 @@ export const make = (pool: Pool.Service): Effect.Effect<PoolHandle, never, Scope
     Effect.sync(() =>
       Endpoints.register({
         name: "pool",
-        handle: (method, payload) =>
-          findTask(method).pipe(
+        handle: (method, payload): Effect.Effect<Reply> => {
+          const { name, module, options } = parseMethod(method)
+          if (options === null) {
+            return Effect.succeed(defect("BadCallOptions", `the call's options for task ${name} are not a JSON object`))
+          }
+          return findTask(name, module).pipe(
             Effect.flatMap((task) =>
               task === undefined
-                ? Effect.succeed({
-                    _tag: "Defect" as const,
-                    name: "TaskNotFound",
-                    message: `the pool's process has no task ${method.split("\n")[0]}`
-                  })
-                : Codec.runInChild(codableOf(task), payload, (decoded) => pool.apply(task, decoded))
+                ? Effect.succeed(defect("TaskNotFound", `the pool's process has no task ${name}`))
+                : Codec.runInChild(codableOf(task), payload, (decoded) => pool.apply(task, decoded, options))
             )
           )
+        }
       })
     ),
     (endpoint) => Effect.sync(() => Endpoints.unregister(endpoint))
@@ -172,7 +211,9 @@ export const schema: Schema.Codec<PoolHandle, { readonly endpoint: string }> = S
 
 /**
  * Runs a task on the pool behind `handle`, from any process: as
- * `pool.apply` in the process that made the handle.
+ * `pool.apply` in the process that made the handle, with the same per-call
+ * `options` (`retries`, `timeout`), checked here: a bad one fails with
+ * `InvalidOption` before anything is sent.
  *
  * @example
  * ```ts
@@ -189,9 +230,11 @@ export const schema: Schema.Codec<PoolHandle, { readonly endpoint: string }> = S
  *   payload: { pool: PoolHandle.schema, upTo: Schema.Int },
  *   success: Schema.Number,
  *   handler: ({ pool, upTo }) =>
- *     Effect.forEach(Array.from({ length: upTo }, (_, i) => i + 1), (n) => PoolHandle.apply(pool, Square, n), {
- *       concurrency: "unbounded"
- *     }).pipe(Effect.map((squares) => squares.reduce((a, b) => a + b, 0)), Effect.orDie)
+ *     Effect.forEach(
+ *       Array.from({ length: upTo }, (_, i) => i + 1),
+ *       (n) => PoolHandle.apply(pool, Square, n, { timeout: "5 seconds" }),
+ *       { concurrency: "unbounded" }
+ *     ).pipe(Effect.map((squares) => squares.reduce((a, b) => a + b, 0)), Effect.orDie)
  * })
  * ```
  *
@@ -201,6 +244,11 @@ export const schema: Schema.Codec<PoolHandle, { readonly endpoint: string }> = S
 export const apply = <T extends Task.Any>(
   handle: PoolHandle,
   task: T,
-  payload: Task.Payload<T>
+  payload: Task.Payload<T>,
+  options?: Pool.CallOptions
 ): Effect.Effect<Task.Success<T>, Task.Error<T> | PoolCallError | ChannelError> =>
-  Effect.suspend(() => ParentLink.callWith("pool", handle.endpoint, methodOf(task), codableOf(task), payload)) as any
+  Effect.suspend(() => {
+    const invalid = validateCall(options)
+    if (invalid !== undefined) return Effect.fail(invalid)
+    return ParentLink.callWith("pool", handle.endpoint, methodOf(task, options), codableOf(task), payload)
+  }) as any

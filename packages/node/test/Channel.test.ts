@@ -11,6 +11,7 @@ import { Deferred, Effect, Exit, Ref } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import {
+  LingerWithin,
   PassOnSquare,
   Relay,
   RelayBehaviour,
@@ -255,6 +256,20 @@ for (const backend of backends) {
         )
         // The nested task's typed error reaches the child decoded, as its own class.
         expect(yield* pool.apply(SumOfSquares, { pool: handle, numbers: [1, -2] })).toBe("InputError:true")
+      }).pipe(Effect.scoped)
+    )
+  )
+
+  it.live(`${backend}: a nested call takes its own options: a timeout the task does not have, a bad one refused`, () =>
+    withPool(backend, { size: 2 }, (pool) =>
+      Effect.gen(function* () {
+        const handle = yield* PoolHandle.make(pool)
+        // `Linger` has no timeout of its own: the call's bounds it, and only it.
+        expect(yield* pool.apply(LingerWithin, { pool: handle, ms: 60_000, timeout: "200 millis" })).toBe("TaskTimeout")
+        expect(yield* pool.apply(LingerWithin, { pool: handle, ms: 10, timeout: "30 seconds" })).toBe("10")
+        expect(yield* pool.apply(LingerWithin, { pool: handle, ms: 10, timeout: "Infinity" })).toBe("10")
+        // Refused in the child, where it was given, before anything is sent.
+        expect(yield* pool.apply(LingerWithin, { pool: handle, ms: 10, timeout: "banana" })).toBe("InvalidOption")
       }).pipe(Effect.scoped)
     )
   )
