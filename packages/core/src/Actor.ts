@@ -340,7 +340,9 @@ export const healthy: Effect.Effect<void, never, ActorContext> = ActorContext.us
  * `ignore`. A supervised worker is then kept in its supervisor, not running
  * (`whichChildren` shows it `stopped`, a `ChildIgnored` event says why);
  * `restartChild`, or a restart of its group (`oneForAll`, `restForOne`),
- * starts it again, and it comes up once the build no longer ignores it.
+ * starts it again, and it comes up once the build no longer ignores it;
+ * meanwhile a message to it fails at once with `ActorDied`. As in OTP, a
+ * `temporary` worker or a dynamic supervisor's child is not kept.
  * Outside a supervisor (a keyed actor), it is a failed start.
  *
  * @example

@@ -578,7 +578,10 @@ export type Event =
   | { readonly _tag: "ChildRemoved"; readonly path: string; readonly at: number }
   /** The child's actor called `Actor.healthy`: its backoff starts again from `min` (Akka's manual reset). */
   | { readonly _tag: "ChildHealthy"; readonly path: string; readonly at: number }
-  /** The child's actor called `Actor.ignore` in its build: the child is kept, not running (OTP's `ignore`). */
+  /**
+   * The child's actor called `Actor.ignore` in its build: the child is kept, not running (OTP's `ignore`); a
+   * `temporary` child or a dynamic supervisor's child is removed instead.
+   */
   | { readonly _tag: "ChildIgnored"; readonly path: string; readonly at: number }
   | { readonly _tag: "SupervisorGaveUp"; readonly path: string; readonly reason: string; readonly at: number }
 
@@ -616,7 +619,7 @@ export interface Children<E = never> {
   /**
    * OTP's `start_child`: checks `spec`, adds it after the other children and starts it. The new child restarts
    * under the same strategy, restart type and intensity as the others. A start that fails keeps no spec; a worker
-   * whose actor calls `Actor.ignore` is kept, not running.
+   * whose actor calls `Actor.ignore` is kept, not running (a `temporary` one is not kept, as in OTP).
    */
   readonly startChild: (
     spec: ChildSpec

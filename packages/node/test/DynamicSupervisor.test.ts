@@ -364,3 +364,55 @@ for (const strategy of ["oneForAll", "restForOne"] as const) {
     60_000
   )
 }
+
+it.live(
+  "an ignored start keeps no temporary child and no dynamic supervisor's child (OTP), so it holds no maxChildren slot",
+  () =>
+    Effect.gen(function* () {
+      const flag = tempFile("ignore")
+      writeFileSync(flag, "on")
+      const ignoring = { CONN_IGNORE_IF_EXISTS: flag }
+      const sup = yield* Supervisor.start({ maxChildren: 2 }, [
+        Supervisor.worker("counter", CounterBehaviour),
+        Supervisor.worker("tmp", ConnBehaviour, { restart: "temporary", env: ignoring })
+      ])
+      // A temporary child that ignores its start is not kept (OTP's sup_start_ignore_temporary_child): nothing
+      // could ever start it again.
+      yield* sup.startChild(Supervisor.worker("tmp2", ConnBehaviour, { restart: "temporary", env: ignoring }))
+      expect((yield* sup.whichChildren).map((child) => child.id)).toEqual(["counter"])
+      expect(yield* sup.countChildren).toEqual({ specs: 1, active: 1, supervisors: 0, workers: 1 })
+
+      // A dynamic supervisor has no restartChild: an ignoring child would hold its slot for good.
+      const template = Supervisor.template(ConnBehaviour, {
+        start: (args: { readonly ignore: boolean }) => ({ env: args.ignore ? ignoring : {} })
+      })
+      const dynamic = yield* Supervisor.startDynamic({ maxChildren: 1 }, template)
+      const ignored = yield* dynamic.startChild({ ignore: true })
+      expect(yield* dynamic.whichChildren).toEqual([])
+      expect(() => dynamic.ref(ignored, Conn)).toThrow(`no worker at "${ignored}"`)
+      const started = yield* dynamic.startChild({ ignore: false })
+      expect((yield* dynamic.whichChildren).map((child) => [child.id, child.status])).toEqual([[started, "running"]])
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)
+
+it.live(
+  "a message to a child that ignored its start fails at once with ActorDied (OTP's noproc), not after its ask timeout",
+  () =>
+    Effect.gen(function* () {
+      const flag = tempFile("ignore")
+      writeFileSync(flag, "on")
+      const sup = yield* Supervisor.start({}, [
+        Supervisor.worker("maybe", ConnBehaviour, { env: { CONN_IGNORE_IF_EXISTS: flag } })
+      ])
+      const maybe = sup.ref("maybe", Conn)
+      // The default ask timeout is 30 s: a bound of 10 s tells an immediate failure from a wait for it.
+      const ask = yield* Effect.exit(maybe.ask("Info", undefined).pipe(Effect.timeout("10 seconds")))
+      expect(ask).toMatchObject(Exit.fail({ _tag: "ActorDied" }))
+      // restartChild brings it up once it no longer ignores, and the same ref reaches it.
+      unlinkSync(flag)
+      yield* sup.restartChild("maybe")
+      expect((yield* maybe.ask("Info", undefined)).key).toBe("maybe")
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
+  60_000
+)

@@ -192,7 +192,8 @@ export class Node {
     return Effect.gen({ self: this }, function* () {
       this.scope = yield* Scope.make()
       yield* Effect.forkIn(this.loop(), this.scope)
-      for (const child of this.children) {
+      // A copy: a child whose start is ignored may be removed on the way.
+      for (const child of [...this.children]) {
         const started = yield* Effect.exit(this.startChild(child))
         if (Exit.isFailure(started)) {
           yield* this.stop
@@ -221,11 +222,19 @@ export class Node {
     })
   }
 
+  /**
+   * A start its actor declined (`Actor.ignore`). As OTP, a `temporary` child or a dynamic supervisor's child is
+   * not kept (nothing could start it again, and it would hold a `maxChildren` slot); any other is kept, not
+   * running. Either way a message to it fails at once (OTP's `noproc`), not after its ask timeout.
+   */
   private ignoredStart(child: Child): Effect.Effect<void> {
     return Effect.sync(() => {
       child.running = undefined
       child.status = "stopped"
       this.publish({ _tag: "ChildIgnored", path: child.path, at: this.now() })
+      const reason = `${child.path} ignored its start`
+      if (child.spec.restart === "temporary" || this.options.template !== undefined) this.remove(child, reason)
+      else this.killCells(child.path, reason)
     })
   }
 
