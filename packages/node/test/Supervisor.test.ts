@@ -196,7 +196,7 @@ it.live(
         yield* withTree(
           { intensity: 10 },
           [worker("p"), worker("t", { restart: "transient" }), worker("tmp", { restart: "temporary" })],
-          (sup) =>
+          (sup, events) =>
             Effect.gen(function* () {
               const start = yield* pids(sup)
               for (const id of ["p", "t", "tmp"]) {
@@ -206,10 +206,14 @@ it.live(
                 )
               }
               const after = yield* eventually(pids(sup), (all) => all.p !== null && all.p !== start.p)
-              // Each end is handled in turn, after the restarts before it (slow on a busy machine): wait for tmp's.
+              // Each end is handled when its process has exited, in the order the exits are seen (not the order
+              // of the asks; slow on a busy machine): wait for tmp's removal and for t's own end.
               const tree = yield* eventually(sup.tree, (root) => root.children?.length === 2)
               const ids = tree.children?.map((child) => child.id)
               expect(after.p, `permanent after ${ending}`).not.toBe(start.p)
+              const ended = (events: ReadonlyArray<Supervisor.Event>) =>
+                events.some((event) => event._tag === "ChildExited" && event.path === "t")
+              yield* eventually(Ref.get(events), ended)
               const transient = (yield* pids(sup)).t
               if (ending === "abnormal") expect(transient, "transient after abnormal").not.toBe(start.t)
               else expect(transient, `transient after ${ending}`).toBeNull()
