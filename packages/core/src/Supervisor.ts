@@ -136,6 +136,11 @@ export interface WorkerSpec {
   readonly mailbox?: Actor.MailboxOptions | undefined
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   readonly execArgv?: ReadonlyArray<string> | undefined
+  /**
+   * How long its process may take to come up, and then its actor's build to finish; past either, the start fails
+   * with `ChildStartFailed` and the process is stopped. Default 30 seconds.
+   */
+  readonly startTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -171,6 +176,8 @@ export interface Template<Args> {
   readonly restart: RestartType
   readonly shutdown: Shutdown
   readonly mailbox?: Actor.MailboxOptions | undefined
+  /** Each child's start bound, as a worker's `startTimeout`. Default 30 seconds. */
+  readonly startTimeout?: Duration.Input | undefined
   /** The Schema of the arguments: they reach the actor as a value (`Actor.startArgs`); a bad one is refused at `startChild`. */
   readonly args?: Schema.Codec<Args, any, any, never> | undefined
   /**
@@ -268,7 +275,7 @@ export type ChildSpec = WorkerSpec | SupervisorSpec | DynamicSpec<any> | Service
  * import { Supervisor } from "@troupe/core"
  * declare const CounterBehaviour: any
  *
- * const spec = Supervisor.worker("counter", CounterBehaviour, { restart: "transient", shutdown: 1000 })
+ * const spec = Supervisor.worker("counter", CounterBehaviour, { restart: "transient", shutdown: 1000, startTimeout: "10 seconds" })
  * ```
  *
  * @since 0.1.0
@@ -284,6 +291,7 @@ export const worker = (
     readonly mailbox?: Actor.MailboxOptions | undefined
     readonly env?: Readonly<Record<string, string | undefined>> | undefined
     readonly execArgv?: ReadonlyArray<string> | undefined
+    readonly startTimeout?: Duration.Input | undefined
   }
 ): WorkerSpec => ({
   _tag: "Worker",
@@ -294,7 +302,8 @@ export const worker = (
   shutdown: options?.shutdown ?? 5000,
   mailbox: options?.mailbox,
   env: options?.env,
-  execArgv: options?.execArgv
+  execArgv: options?.execArgv,
+  startTimeout: options?.startTimeout
 })
 
 /**
@@ -375,6 +384,7 @@ export const template: {
       readonly restart?: RestartType | undefined
       readonly shutdown?: Shutdown | undefined
       readonly mailbox?: Actor.MailboxOptions | undefined
+      readonly startTimeout?: Duration.Input | undefined
     }
   ): Template<S["Type"]>
   <Args>(
@@ -384,6 +394,7 @@ export const template: {
       readonly restart?: RestartType | undefined
       readonly shutdown?: Shutdown | undefined
       readonly mailbox?: Actor.MailboxOptions | undefined
+      readonly startTimeout?: Duration.Input | undefined
     }
   ): Template<Args>
 } = (
@@ -394,12 +405,14 @@ export const template: {
     readonly restart?: RestartType | undefined
     readonly shutdown?: Shutdown | undefined
     readonly mailbox?: Actor.MailboxOptions | undefined
+    readonly startTimeout?: Duration.Input | undefined
   }
 ): Template<any> => ({
   behaviour,
   restart: options.restart ?? "permanent",
   shutdown: options.shutdown ?? 5000,
   mailbox: options.mailbox,
+  startTimeout: options.startTimeout,
   args: options.args,
   start: options.start ?? noProcessOptions
 })

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Supervisor } from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
-import { Cause, Effect, Exit, Fiber, Ref, Stream } from "effect"
+import { Cause, type Duration, Effect, Exit, Fiber, Ref, Stream } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour, Restarting, RestartingBehaviour } from "./fixtures/actors.ts"
 import { isRunning, survivorsAfter } from "./fixtures/os.ts"
@@ -448,6 +448,39 @@ it.live(
       expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("ChildStartFailed")
       const okPid = Number(readFileSync(starts, "utf8").trim().split(" ")[1])
       expect(yield* Effect.promise(() => survivorsAfter([okPid], 2000))).toEqual([])
+    }),
+  60_000
+)
+
+it.live(
+  "a worker's startTimeout bounds its build: past it the start fails with ChildStartFailed and its process is gone; a bad one is refused",
+  () =>
+    Effect.gen(function* () {
+      const starts = tempFile("started")
+      const slow = worker("slow", {
+        startTimeout: "500 millis",
+        env: { TROUPE_FIXTURE_BUILD_MS: "60000", TROUPE_FIXTURE_STARTS: starts }
+      })
+      // Bounded by the spec's 500 ms, not the default 30 s (the test's own bound is 20 s).
+      const exit = yield* Effect.exit(
+        Supervisor.start({}, [slow]).pipe(
+          Effect.scoped,
+          Effect.provide(NodeProcess.layer),
+          Effect.timeout("20 seconds")
+        )
+      )
+      expect(exit).toMatchObject(Exit.fail({ _tag: "ChildStartFailed", child: "slow" }))
+      const slowPid = Number(readFileSync(starts, "utf8").trim().split(" ")[1])
+      expect(yield* Effect.promise(() => survivorsAfter([slowPid], 2000))).toEqual([])
+      for (const startTimeout of [0, -1, "banana"] as const) {
+        const refused = yield* Effect.exit(
+          Supervisor.start({}, [worker("w", { startTimeout: startTimeout as Duration.Input })]).pipe(
+            Effect.scoped,
+            Effect.provide(NodeProcess.layer)
+          )
+        )
+        expect(refused).toMatchObject(Exit.fail({ _tag: "InvalidSupervisorSpec", field: "w.startTimeout" }))
+      }
     }),
   60_000
 )

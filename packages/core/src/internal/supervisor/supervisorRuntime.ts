@@ -151,7 +151,8 @@ type Message =
   /** An operation on the children (`startChild`, `terminateChild`, …), run in turn with the ends and restarts. */
   | { readonly _tag: "Call"; readonly run: Effect.Effect<void> }
 
-const startTimeout = Duration.seconds(30)
+/** A worker's start bound when its spec gives none (a keyed host's, always). */
+const defaultStartTimeout = Duration.seconds(30)
 
 export class Node {
   readonly children: Array<Child>
@@ -309,6 +310,7 @@ export class Node {
     return Effect.uninterruptibleMask((restore) =>
       Effect.gen({ self: this }, function* () {
         const scope = yield* Scope.make()
+        const startTimeout = (spec._tag === "Worker" ? spec.startTimeout : undefined) ?? defaultStartTimeout
         const host = yield* restore(
           ActorHost.spawn({
             preload: spec._tag === "Host" ? spec.preload : [spec.behaviour.module],
@@ -760,6 +762,7 @@ export class Node {
           restart: template.restart,
           shutdown: template.shutdown,
           mailbox: template.mailbox,
+          startTimeout: template.startTimeout,
           significant: false,
           env: processOptions?.env,
           execArgv: processOptions?.execArgv

@@ -152,6 +152,7 @@ const checkChild = (
   return (
     checkBehaviour(`${path}.behaviour`, child.behaviour) ??
     checkMailbox(`${path}.mailbox`, child.mailbox) ??
+    checkDuration(`${path}.startTimeout`, child.startTimeout, { atLeastMs: 0, strict: true }) ??
     checkProcessOptions(path, child)
   )
 }
@@ -184,7 +185,8 @@ export const checkTemplate = (field: string, template: unknown): InvalidSupervis
   return (
     checkShutdown(`${field}.shutdown`, template.shutdown) ??
     checkBehaviour(`${field}.behaviour`, template.behaviour) ??
-    checkMailbox(`${field}.mailbox`, template.mailbox)
+    checkMailbox(`${field}.mailbox`, template.mailbox) ??
+    checkDuration(`${field}.startTimeout`, template.startTimeout, { atLeastMs: 0, strict: true })
   )
 }
 
