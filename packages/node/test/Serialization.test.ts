@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Process, SharedMemory, Supervisor } from "@troupe/core"
-import { Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import * as NodePool from "../src/NodePool.ts"
 import { backends, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/serial.ts"
@@ -44,6 +44,59 @@ describe.each(backends)("the serialization contract on %s", (backend) => {
         expect(yield* pool.apply(T.EchoAny, { value: 1 })).toBe(1)
       })
     )
+  )
+
+  it.live(
+    "a payload under Schema.Any that throws as it is read (a getter, a Proxy, a revoked Proxy) is an ArgumentEncodeError at the call; the calls beside it and the worker serve on",
+    () =>
+      withPool(backend, { size: 1, concurrency: 4 }, (pool) =>
+        Effect.gen(function* () {
+          const revoked = Proxy.revocable({}, {})
+          revoked.revoke()
+          const hostile: ReadonlyArray<readonly [unknown, string]> = [
+            [
+              Object.defineProperty({}, "boom", {
+                enumerable: true,
+                get() {
+                  throw new Error("getter boom")
+                }
+              }),
+              "getter boom"
+            ],
+            [
+              new Proxy(
+                {},
+                {
+                  ownKeys() {
+                    throw new Error("ownKeys boom")
+                  }
+                }
+              ),
+              "ownKeys boom"
+            ],
+            [revoked.proxy, "revoked"]
+          ]
+          for (const [value, message] of hostile) {
+            const [refused, beside] = yield* Effect.all(
+              [Effect.exit(pool.apply(T.EchoAny, { value: { nested: value } })), pool.apply(T.EchoAny, { value: 1 })],
+              { concurrency: "unbounded" }
+            )
+            expect(refused._tag).toBe("Failure")
+            const error = Exit.isFailure(refused) ? Cause.findErrorOption(refused.cause) : undefined
+            expect(error?._tag).toBe("Some")
+            const typed = (error as { value: { _tag: string; message: string } }).value
+            expect(typed._tag).toBe("ArgumentEncodeError")
+            expect(typed.message).toContain("payload could not be read")
+            expect(typed.message).toContain(message)
+            expect(beside).toBe(1)
+          }
+          const stats = yield* pool.stats
+          expect({ restarts: stats.restarts, workerStarts: stats.workerStarts }).toEqual({
+            restarts: 0,
+            workerStarts: 1
+          })
+        })
+      )
   )
 
   it.live("a message to an actor is checked the same way, and the actor serves the next one", () =>

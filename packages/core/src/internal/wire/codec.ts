@@ -160,6 +160,22 @@ export const encodePayloadExit = (
   payload: unknown,
   sharing = false
 ): Exit.Exit<unknown, RequestValidationError | ArgumentEncodeError> => {
+  // What `Schema.Any` lets through is read only by the contract's walk: a getter or a proxy that throws
+  // there is a payload that cannot be sent, as it is for a reply (`encodedExit`), never a defect of the call.
+  try {
+    return checkedPayload(task, payload, sharing)
+  } catch (error) {
+    return Exit.fail(
+      new ArgumentEncodeError({ task: task.name, message: `payload could not be read: ${defectText(error)}` })
+    )
+  }
+}
+
+const checkedPayload = (
+  task: Codable,
+  payload: unknown,
+  sharing: boolean
+): Exit.Exit<unknown, RequestValidationError | ArgumentEncodeError> => {
   const codecs = codecsOf(task)
   const exit = codecs.encodePayload(payload)
   if (Exit.isFailure(exit)) {
