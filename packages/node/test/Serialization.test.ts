@@ -99,6 +99,37 @@ describe.each(backends)("the serialization contract on %s", (backend) => {
       )
   )
 
+  it.live(
+    "a required Schema.Any field set to undefined, which a process would receive as a missing key, is refused at the call or in the child, the same on both backends",
+    () =>
+      withPool(backend, { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          const payload = yield* Effect.flip(pool.apply(T.EchoAny, { value: undefined }))
+          expect(payload._tag).toBe("ArgumentEncodeError")
+          expect((payload as { message: string }).message).toMatch(
+            /^payload: a field set to undefined .*Missing key[\s\S]*\["value"\]/
+          )
+          const result = yield* Effect.flip(pool.apply(T.ReplyUndefinedField, undefined))
+          expect(result._tag).toBe("ResultEncodeError")
+          expect((result as { message: string }).message).toMatch(
+            /result: a field set to undefined .*Missing key[\s\S]*\["x"\]/
+          )
+          const error = yield* Effect.flip(pool.apply(T.FailUndefinedField, undefined))
+          expect(error._tag).toBe("ResultEncodeError")
+          expect((error as { message: string }).message).toMatch(
+            /error: a field set to undefined .*Missing key[\s\S]*\["detail"\]/
+          )
+          // Inside the Any, a field set to undefined is no field to the Schema: it still goes, as no field.
+          expect(yield* pool.apply(T.EchoAny, { value: { a: undefined, b: 1 } })).toEqual({ b: 1 })
+          const stats = yield* pool.stats
+          expect({ restarts: stats.restarts, workerStarts: stats.workerStarts }).toEqual({
+            restarts: 0,
+            workerStarts: 1
+          })
+        })
+      )
+  )
+
   it.live("a message to an actor is checked the same way, and the actor serves the next one", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.start({}, [Supervisor.worker("echo", T.EchoBehaviour)])

@@ -192,6 +192,10 @@ const checkedPayload = (
   if (walked.refused !== undefined) {
     return Exit.fail(new ArgumentEncodeError({ task: task.name, message: walked.refused }))
   }
+  if (walked.undefinedFields) {
+    const missing = missingKeys(codecs.decodePayload, exit.value, "payload")
+    if (missing !== undefined) return Exit.fail(new ArgumentEncodeError({ task: task.name, message: missing }))
+  }
   if (walked.transfers !== undefined) Contract.recordTransfers(exit.value, walked.transfers)
   return exit as Exit.Exit<unknown>
 }
@@ -214,10 +218,32 @@ export const setChildSharesMemory = (sharing: boolean): void => {
 }
 
 /**
+ * Why an encoded value that holds fields set to `undefined` may not be sent
+ * (`root` names it), or `undefined`: a process receives it without them, and
+ * its Schema (`decode`) must still read it there, as a thread reads it with
+ * them. Both backends refuse what one of them could not read.
+ */
+const missingKeys = (
+  decode: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>,
+  encoded: unknown,
+  root: string
+): string | undefined => {
+  const received = decode(Contract.withoutUndefinedFields(encoded))
+  return Exit.isSuccess(received)
+    ? undefined
+    : `${root}: a field set to undefined reaches a process as no field, which its Schema requires (leave it out, or make the field optional: Schema.optional); ${issueMessage(received)}`
+}
+
+/**
  * Checks an encoded reply value against the contract, in the child: the
  * message of an `EncodeFailed` reply, or `undefined` when it may be sent.
  */
-const replyRefusal = (check: Contract.Check, encoded: unknown, root: string): string | undefined => {
+const replyRefusal = (
+  check: Contract.Check,
+  decode: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>,
+  encoded: unknown,
+  root: string
+): string | undefined => {
   if (check === "none") return undefined
   if (check === "depth") {
     const refused = Contract.depthRefusal(encoded, root)
@@ -225,6 +251,10 @@ const replyRefusal = (check: Contract.Check, encoded: unknown, root: string): st
   }
   const walked = Contract.walk(encoded, root, childSharesMemory)
   if (walked.refused !== undefined) return `the ${root} cannot be sent: ${walked.refused}`
+  if (walked.undefinedFields) {
+    const missing = missingKeys(decode, encoded, root)
+    if (missing !== undefined) return `the ${root} cannot be sent: ${missing}`
+  }
   if (walked.transfers !== undefined) Contract.recordTransfers(encoded, walked.transfers)
   return undefined
 }
@@ -392,7 +422,7 @@ const replyOfCause = (task: Codable, cause: Cause.Cause<unknown>): Reply => {
     if (Exit.isFailure(encoded)) {
       return { _tag: "EncodeFailed", message: `the error did not match the error Schema: ${issueMessage(encoded)}` }
     }
-    const refused = replyRefusal(codecs.checkError, encoded.value, "error")
+    const refused = replyRefusal(codecs.checkError, codecs.decodeError, encoded.value, "error")
     if (refused !== undefined) return { _tag: "EncodeFailed", message: refused }
     const stack = safely(() => (error instanceof Error ? fieldText(originOf(error), "stack") : undefined), undefined)
     return stack === undefined
@@ -409,7 +439,7 @@ const successReply = (codecs: Codecs, value: unknown): Reply => {
   if (Exit.isFailure(encoded)) {
     return { _tag: "EncodeFailed", message: `the result did not match the success Schema: ${issueMessage(encoded)}` }
   }
-  const refused = replyRefusal(codecs.checkSuccess, encoded.value, "result")
+  const refused = replyRefusal(codecs.checkSuccess, codecs.decodeSuccess, encoded.value, "result")
   return refused === undefined ? { _tag: "Success", value: encoded.value } : { _tag: "EncodeFailed", message: refused }
 }
 

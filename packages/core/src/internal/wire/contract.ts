@@ -193,9 +193,14 @@ export interface Walked {
   readonly refused: string | undefined
   /** `ArrayBuffer`s to move (not copy) to a thread, when the value holds some. */
   readonly transfers: ReadonlyArray<ArrayBuffer> | undefined
+  /**
+   * Whether the value holds an object field set to `undefined`, which a process receives as no field
+   * (see `withoutUndefinedFields`).
+   */
+  readonly undefinedFields: boolean
 }
 
-const accepted: Walked = { refused: undefined, transfers: undefined }
+const accepted: Walked = { refused: undefined, transfers: undefined, undefinedFields: false }
 
 /**
  * Walks an encoded value and says whether it keeps the contract. `root` names
@@ -205,6 +210,7 @@ const accepted: Walked = { refused: undefined, transfers: undefined }
 export const walk = (value: unknown, root: string, sharing: boolean): Walked => {
   const ancestors: Array<object> = []
   let transfers: Array<ArrayBuffer> | undefined
+  let undefinedFields = false
 
   // A refusal carries its path from the value up (keys are pushed as the walk unwinds), so the
   // walk pays for a path only when it refuses.
@@ -256,8 +262,11 @@ export const walk = (value: unknown, root: string, sharing: boolean): Walked => 
       ancestors.push(object)
       for (const key of Object.keys(object)) {
         const field = (object as Record<string, unknown>)[key]
-        // A missing field and an `undefined` one are the same to a Schema; JSON drops it.
-        if (field === undefined) continue
+        // JSON drops it: the same to a Schema, unless it requires the key (checked by the caller of the walk).
+        if (field === undefined) {
+          undefinedFields = true
+          continue
+        }
         const refused = visit(field)
         if (refused !== undefined) {
           refused.path.push(key)
@@ -293,9 +302,41 @@ export const walk = (value: unknown, root: string, sharing: boolean): Walked => 
 
   const refused = visit(value)
   if (refused !== undefined) {
-    return { refused: `${root}${pathOf(refused.path.reverse())}: ${refused.what}`, transfers: undefined }
+    return {
+      refused: `${root}${pathOf(refused.path.reverse())}: ${refused.what}`,
+      transfers: undefined,
+      undefinedFields: false
+    }
   }
-  return transfers === undefined ? accepted : { refused: undefined, transfers }
+  return transfers === undefined && !undefinedFields ? accepted : { refused: undefined, transfers, undefinedFields }
+}
+
+/**
+ * An encoded value as a process receives it: without its object fields set
+ * to `undefined` (JSON drops them). Only for a value whose walk found some
+ * (`Walked.undefinedFields`), so that its Schema can say whether it still
+ * reads it: a key it requires (`Schema.Struct({ value: Schema.Any })` given
+ * `{ value: undefined }`) would be missing on a process, and present on a
+ * thread. What is not an array or a plain object is kept as it is.
+ */
+export const withoutUndefinedFields = (value: unknown): unknown => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return value.map(withoutUndefinedFields)
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) return value
+  const copy: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    const field = (value as Record<string, unknown>)[key]
+    if (field === undefined) continue
+    // An own `__proto__` key (JSON.parse makes one) stays an own key, never the copy's prototype.
+    Object.defineProperty(copy, key, {
+      value: withoutUndefinedFields(field),
+      enumerable: true,
+      writable: true,
+      configurable: true
+    })
+  }
+  return copy
 }
 
 /** What a walk refused, with the path to it from the value, innermost key first. */
