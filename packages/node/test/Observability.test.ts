@@ -6,12 +6,12 @@
  */
 import { it } from "@effect/vitest"
 import { Keyed, Metrics, Pool, type Progress, Supervisor } from "@troupe/core"
-import { NodeProcess } from "@troupe/node"
+import { NodePool, NodeProcess } from "@troupe/node"
 import { Effect, Exit, Fiber, Logger, Metric, Option, References, Stream, Tracer } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import { eventually, range, tempFile } from "./fixtures/pool.ts"
-import { Chatty, Defect, Delay, FailAt, LastWords, Pid, Square, Traced } from "./fixtures/poolTasks.ts"
+import { Chatty, Defect, Delay, FailAt, LastWords, LogsUnwritable, Pid, Square, Traced } from "./fixtures/poolTasks.ts"
 
 const value = <S>(metric: Metric.Metric<any, S>, attributes: Record<string, string>) =>
   Metric.value(Metric.withAttributes(metric, attributes))
@@ -178,6 +178,42 @@ it.live(
   },
   60_000
 )
+
+for (const backend of ["process", "thread"] as const) {
+  it.live(
+    `${backend}: a log line or a span attribute that cannot be written (a throwing Proxy, 5,000 levels deep, a null-prototype object with a bigint) never fails its task; the line still arrives`,
+    () => {
+      const lines: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
+      const capture = Logger.make(({ fiber, message }) => {
+        lines.push({ message, annotations: { ...fiber.getRef(References.CurrentLogAnnotations) } })
+      })
+      const spans: Array<Recorded> = []
+      return Effect.gen(function* () {
+        const pool = yield* Pool.make({ size: 1, tracing: true })
+        for (const kind of ["proxy", "deep", "nullPrototypeBigint"]) {
+          lines.length = 0
+          expect(yield* pool.apply(LogsUnwritable, kind).pipe(Effect.withSpan("caller"))).toBe(kind)
+          yield* eventually(
+            Effect.sync(() => lines.length),
+            (count) => count > 0
+          )
+          expect(JSON.stringify(lines[0]!.message)).toContain("unwritable")
+          expect(typeof lines[0]!.annotations.hostile).toBe("string")
+        }
+        const replayed = spans.filter((span) => span.name === "unwritable span")
+        expect(replayed.map((span) => typeof span.attributes.get("hostile"))).toEqual(["string", "string", "string"])
+        const stats = yield* pool.stats
+        expect({ restarts: stats.restarts, workerStarts: stats.workerStarts }).toEqual({ restarts: 0, workerStarts: 1 })
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(NodePool.transport(backend)),
+        Effect.provide(Logger.layer([capture])),
+        Effect.provideService(Tracer.Tracer, memoryTracer(spans))
+      )
+    },
+    60_000
+  )
+}
 
 it.live(
   "a child's log line reaches the parent's logger with its level, the task, the worker and the pid",

@@ -15,16 +15,26 @@ import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
-import { bounded } from "../wire/codec.ts"
+import { bounded, textOf } from "../wire/codec.ts"
 import type { LogRecord, SpanRecord, TraceContext } from "../wire/frame.ts"
 
+/**
+ * A logged value or a span attribute as text. Never throws: a value that
+ * neither JSON nor `String` can write (a proxy that throws, a value nested
+ * too deep for the stack, a null-prototype object holding a bigint) becomes
+ * a placeholder (`textOf`), so a log line never fails the task that logs it.
+ */
 const text = (value: unknown): string => {
   if (typeof value === "string") return value
-  if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`
   try {
+    if (value instanceof Error) return value.stack ?? `${value.name}: ${value.message}`
     return JSON.stringify(value) ?? String(value)
   } catch {
-    return String(value)
+    try {
+      return String(value)
+    } catch {
+      return textOf(value)
+    }
   }
 }
 
