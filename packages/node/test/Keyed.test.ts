@@ -6,10 +6,10 @@
 import { existsSync, readFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Keyed } from "@troupe/core"
-import { NodeProcess } from "@troupe/node"
+import { NodePool, NodeProcess } from "@troupe/node"
 import { Cause, Effect, Exit, Fiber, Stream } from "effect"
 import { expect } from "vitest"
-import { CounterBehaviour, PersistentBehaviour } from "./fixtures/actors.ts"
+import { CounterBehaviour, LooseStateBehaviour, PersistentBehaviour } from "./fixtures/actors.ts"
 import { eventually, range, tempFile } from "./fixtures/pool.ts"
 
 const provide = <A, E>(effect: Effect.Effect<A, E, any>) =>
@@ -101,6 +101,26 @@ it.live(
     ),
   60_000
 )
+
+for (const backend of ["process", "thread"] as const) {
+  it.live(
+    `${backend}: a persisted state a process would receive changed (NaN, a Map, a Date under Schema.Any) fails its message with ResultEncodeError; the next instance starts from the last good state`,
+    () =>
+      Effect.gen(function* () {
+        const group = yield* Keyed.make(LooseStateBehaviour, { hosts: 1, intensity: 100 })
+        for (const kind of ["nan", "map", "date"] as const) {
+          const ref = group.get(kind)
+          yield* ref.ask("Set", { kind: "plain" })
+          const refused = yield* Effect.flip(ref.ask("Set", { kind }))
+          expect(refused._tag).toBe("ResultEncodeError")
+          expect((refused as { message: string }).message).toContain("the state cannot be sent: state: ")
+          yield* Effect.exit(ref.ask("Crash", undefined))
+          expect(yield* ref.ask("Get", undefined)).toBe('[object Object] {"a":[1]}')
+        }
+      }).pipe(Effect.scoped, Effect.provide(NodePool.transport(backend))),
+    60_000
+  )
+}
 
 it.live(
   "S36 the hosts stop in parallel: two needing 1 s and one needing 5 s, with a 2 s limit, stop in 1 to 5 s",

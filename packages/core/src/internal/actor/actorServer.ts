@@ -25,6 +25,7 @@ import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
 import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type { ChildPort } from "../../ChildRunner.ts"
@@ -40,7 +41,8 @@ type Handlers = Record<string, (request: any) => Effect.Effect<unknown, unknown,
 
 interface Persisted {
   readonly ref: Ref.Ref<unknown>
-  readonly encode: (value: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  /** The state's encoding for the snapshot, or why it cannot be kept (`Codec.stateEncoder`). */
+  readonly encode: (value: unknown) => Result.Result<unknown, string>
 }
 
 interface Instance {
@@ -144,7 +146,7 @@ export const make = (
           value = decoded.value
         }
         const ref = Ref.makeUnsafe(value)
-        current.persisted = { ref, encode: Schema.encodeUnknownExit(codec) }
+        current.persisted = { ref, encode: Codec.stateEncoder(schema) }
         return Effect.succeed(ref as Ref.Ref<S["Type"]>)
       }),
     startArgs: <S extends Schema.Top>(schema: S) => StartArgs.decode(schema, instance.startArgs)
@@ -283,8 +285,8 @@ export const make = (
     let snapshot: unknown
     if (instance.persisted !== undefined) {
       const encoded = instance.persisted.encode(Ref.getUnsafe(instance.persisted.ref))
-      if (Exit.isSuccess(encoded)) snapshot = instance.snapshot = encoded.value
-      else value = { _tag: "EncodeFailed", message: `the persisted state did not match its Schema: ${encoded.cause}` }
+      if (Result.isSuccess(encoded)) snapshot = instance.snapshot = encoded.success
+      else value = { _tag: "EncodeFailed", message: encoded.failure }
     }
     reply(message.id, value, snapshot)
     const stop = instance.stopRequest

@@ -259,6 +259,33 @@ const replyRefusal = (
   return undefined
 }
 
+/**
+ * The encoder of an actor's persisted state (`Actor.persistedRef`): the
+ * JSON encoding of its Schema, checked against the serialization contract
+ * as a reply is, since the snapshot travels with the reply and starts the
+ * next instance, on whichever backend. An encoded state, or why it cannot
+ * be kept: the message of the `EncodeFailed` reply that then stands for the
+ * message's own.
+ */
+export const stateEncoder = (schema: Schema.Top): ((state: unknown) => Result.Result<unknown, string>) => {
+  const codec = Schema.toCodecJson(schema) as unknown as SyncCodec
+  const encode = Schema.encodeUnknownExit(codec)
+  const decode = Schema.decodeUnknownExit(codec)
+  const check = Contract.checkOf(schema)
+  return (state) => {
+    try {
+      const encoded = encode(state)
+      if (Exit.isFailure(encoded)) {
+        return Result.fail(`the persisted state did not match its Schema: ${issueMessage(encoded)}`)
+      }
+      const refused = replyRefusal(check, decode, encoded.value, "state")
+      return refused === undefined ? Result.succeed(encoded.value) : Result.fail(refused)
+    } catch (error) {
+      return Result.fail(`the persisted state could not be encoded: ${defectText(error)}`)
+    }
+  }
+}
+
 /** Runs `read`, or gives `fallback` when it throws: a thrown value may throw again when it is read. */
 const safely = <A>(read: () => A, fallback: A): A => {
   try {
