@@ -10,13 +10,21 @@
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs"
 import { it } from "@effect/vitest"
 import { Supervisor } from "@troupe/core"
-import { NodeProcess } from "@troupe/node"
-import { Effect, Exit, Ref, Stream } from "effect"
+import { NodePool, NodeProcess } from "@troupe/node"
+import { Effect, Exit, Ref, Schema, Stream } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
 import { isRunning } from "./fixtures/os.ts"
 import { eventually, tempFile } from "./fixtures/pool.ts"
-import { Conn, ConnArgs, ConnBehaviour, TypedConn, TypedConnBehaviour } from "./fixtures/supervisionActors.ts"
+import {
+  Conn,
+  ConnArgs,
+  ConnBehaviour,
+  LooseArgs,
+  LooseArgsBehaviour,
+  TypedConn,
+  TypedConnBehaviour
+} from "./fixtures/supervisionActors.ts"
 
 const connection = Supervisor.template(ConnBehaviour, {
   restart: "permanent",
@@ -416,3 +424,27 @@ it.live(
     }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer)),
   60_000
 )
+
+for (const backend of ["process", "thread"] as const) {
+  it.live(
+    `${backend}: start arguments a process would receive changed (NaN, a Map, a bigint under Schema.Any) are refused at startChild, naming the field; no child starts`,
+    () =>
+      Effect.gen(function* () {
+        const template = Supervisor.template(LooseArgsBehaviour, { args: Schema.Any, restart: "temporary" })
+        const sup = yield* Supervisor.startDynamic({}, template)
+        for (const [args, reason] of [
+          [{ ratio: Number.NaN }, "args.ratio: NaN is not a JSON number"],
+          [new Map([["a", 1]]), "args: a Map is not plain JSON data"],
+          [{ big: 1n }, "args.big: a bigint is not JSON data"]
+        ] as const) {
+          const refused = yield* Effect.flip(sup.startChild(args, { id: "loose" }))
+          expect(refused).toMatchObject({ _tag: "InvalidSupervisorSpec", field: "loose.args" })
+          expect((refused as { reason: string }).reason).toContain(reason)
+        }
+        expect(yield* sup.countChildren).toMatchObject({ workers: 0 })
+        const id = yield* sup.startChild({ ratio: 0.5 })
+        expect(yield* sup.ref(id, LooseArgs).ask("Args", undefined)).toBe('{"ratio":0.5}')
+      }).pipe(Effect.scoped, Effect.provide(NodePool.transport(backend))),
+    60_000
+  )
+}

@@ -41,7 +41,7 @@ type Handlers = Record<string, (request: any) => Effect.Effect<unknown, unknown,
 
 interface Persisted {
   readonly ref: Ref.Ref<unknown>
-  /** The state's encoding for the snapshot, or why it cannot be kept (`Codec.stateEncoder`). */
+  /** The state's encoding for the snapshot, or why it cannot be kept (`Codec.contractEncoder`). */
   readonly encode: (value: unknown) => Result.Result<unknown, string>
 }
 
@@ -146,7 +146,7 @@ export const make = (
           value = decoded.value
         }
         const ref = Ref.makeUnsafe(value)
-        current.persisted = { ref, encode: Codec.stateEncoder(schema) }
+        current.persisted = { ref, encode: Codec.contractEncoder(schema, "state") }
         return Effect.succeed(ref as Ref.Ref<S["Type"]>)
       }),
     startArgs: <S extends Schema.Top>(schema: S) => StartArgs.decode(schema, instance.startArgs)

@@ -260,28 +260,30 @@ const replyRefusal = (
 }
 
 /**
- * The encoder of an actor's persisted state (`Actor.persistedRef`): the
+ * The encoder of a value that crosses to a child outside a call: an actor's
+ * persisted state (`Actor.persistedRef`, its snapshot travels with the reply
+ * and starts the next instance) and a dynamic child's start arguments. The
  * JSON encoding of its Schema, checked against the serialization contract
- * as a reply is, since the snapshot travels with the reply and starts the
- * next instance, on whichever backend. An encoded state, or why it cannot
- * be kept: the message of the `EncodeFailed` reply that then stands for the
- * message's own.
+ * as a payload or a reply is, so that a process and a thread receive the
+ * same value. The encoded value, or why it cannot be sent (`root` names the
+ * value in the message).
  */
-export const stateEncoder = (schema: Schema.Top): ((state: unknown) => Result.Result<unknown, string>) => {
+export const contractEncoder = (
+  schema: Schema.Top,
+  root: string
+): ((value: unknown) => Result.Result<unknown, string>) => {
   const codec = Schema.toCodecJson(schema) as unknown as SyncCodec
   const encode = Schema.encodeUnknownExit(codec)
   const decode = Schema.decodeUnknownExit(codec)
   const check = Contract.checkOf(schema)
-  return (state) => {
+  return (value) => {
     try {
-      const encoded = encode(state)
-      if (Exit.isFailure(encoded)) {
-        return Result.fail(`the persisted state did not match its Schema: ${issueMessage(encoded)}`)
-      }
-      const refused = replyRefusal(check, decode, encoded.value, "state")
+      const encoded = encode(value)
+      if (Exit.isFailure(encoded)) return Result.fail(`the ${root} did not match its Schema: ${issueMessage(encoded)}`)
+      const refused = replyRefusal(check, decode, encoded.value, root)
       return refused === undefined ? Result.succeed(encoded.value) : Result.fail(refused)
     } catch (error) {
-      return Result.fail(`the persisted state could not be encoded: ${defectText(error)}`)
+      return Result.fail(`the ${root} could not be encoded: ${defectText(error)}`)
     }
   }
 }
