@@ -127,6 +127,10 @@ const spawnChild: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, 
       resume(Effect.fail(forkFailed("a second SIGINT or SIGTERM is stopping this program")))
       return
     }
+    if (entryPoints.missing !== undefined) {
+      resume(Effect.fail(forkFailed(entryPoints.missing)))
+      return
+    }
     // The child checks at start that this process is still its parent (parentCheck.ts).
     const args = [...childArguments(options.runner, bundle), parentArgument()]
     let child: ChildProcess

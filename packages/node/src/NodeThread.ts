@@ -121,6 +121,7 @@ interface Spawned {
 const spawnThread: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, bundle) =>
   Effect.suspend(() => {
     if (forcedToStop()) return Effect.fail(startFailed("a second SIGINT or SIGTERM is stopping this program"))
+    if (entryPoints.missing !== undefined) return Effect.fail(startFailed(entryPoints.missing))
     let worker: Worker
     try {
       const env = envFor(options.env)

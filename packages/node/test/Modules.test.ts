@@ -5,10 +5,15 @@
  * a task of the same name are refused rather than run the wrong handler
  * (item 6).
  */
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { type Pool, Task } from "@troupe/core"
 import { Effect, Schema, Stream } from "effect"
+import { build } from "esbuild"
+import { onTestFinished } from "vitest"
 import { backends, eventually, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
 import { Same as SameA } from "./fixtures/sameA.ts"
@@ -89,5 +94,51 @@ describe("two modules that define a task of the same name", () => {
         refused: { _tag: "DuplicateTaskName", task: "modules/Same", module: sameA, duplicate: sameB }
       })
     })
+  })
+})
+
+describe("a program bundled whole with esbuild, @troupe/node inside the bundle", () => {
+  const program = fileURLToPath(new URL("./fixtures/appBundle.ts", import.meta.url))
+  const repositoryModules = fileURLToPath(new URL("../../../node_modules", import.meta.url))
+
+  /** Bundles the program into a fresh folder outside the repository, with or without a `node_modules` beside it. */
+  const bundle = async (format: "esm" | "cjs", installed: boolean) => {
+    const folder = mkdtempSync(join(tmpdir(), "troupe-app-bundle-"))
+    onTestFinished(() => rmSync(folder, { recursive: true, force: true }))
+    if (installed) symlinkSync(repositoryModules, join(folder, "node_modules"), "dir")
+    const outfile = join(folder, format === "esm" ? "app.mjs" : "app.cjs")
+    await build({
+      entryPoints: [program],
+      bundle: true,
+      platform: "node",
+      format,
+      outfile,
+      logLevel: "silent",
+      define: { APP_FORMAT: JSON.stringify(format) }
+    })
+    return outfile
+  }
+
+  const outcome = async (file: string, backend: string) => {
+    const { stdout, stderr } = await runScript(file, [backend], 60_000)
+    const last = stdout.trim().split("\n").at(-1)
+    if (last === undefined || last === "") throw new Error(`no outcome printed; stderr: ${stderr}`)
+    return JSON.parse(last)
+  }
+
+  describe.each(backends)("on %s", (backend) => {
+    it.each(["esm", "cjs"] as const)(
+      "%s: the pool starts its workers from the installed package's entry points and answers",
+      async (format) => {
+        expect(await outcome(await bundle(format, true), backend)).toEqual({ value: 49 })
+      },
+      90_000
+    )
+
+    it("with no @troupe/node installed where the bundle runs, the call fails with a SpawnError that says why", async () => {
+      const { error } = await outcome(await bundle("esm", false), backend)
+      expect(error).toMatchObject({ _tag: "SpawnError", reason: "ForkFailed" })
+      expect(error.message).toContain("--packages=external")
+    }, 90_000)
   })
 })

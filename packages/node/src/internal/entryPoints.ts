@@ -13,10 +13,19 @@
  * that itself starts a `Process` or a pool from a bundled worker then forks
  * the real entry.
  *
+ * An app bundled whole (esbuild `--bundle`) holds a copy of this module with
+ * no entry points beside it either, and no real copy loaded first (in a
+ * CommonJS bundle, `import.meta.url` is not even set). There the entries are
+ * the installed package's, next to its main module, resolved from the
+ * bundle's folder; without an installed `@troupe/node` there is none, and
+ * `missing` says why, so that a start fails with that explanation.
+ *
  * @internal
  */
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
 import { extname } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 /** The entry points' absolute paths. */
 export interface EntryPoints {
@@ -24,21 +33,51 @@ export interface EntryPoints {
   readonly childMain: string
   /** What `NodeThread` starts a worker thread on. */
   readonly threadMain: string
+  /** Why the entries cannot be started, when they do not exist. */
+  readonly missing?: string
 }
 
 const key = Symbol.for("@troupe/node/entryPoints")
 
-const nextToThisModule = (): EntryPoints => {
-  const extension = extname(import.meta.url)
+/** The entries in a folder of the package, with the extension of its modules there (`.ts` or `.js`). */
+const inFolder = (folder: URL, extension: string): EntryPoints => ({
+  childMain: fileURLToPath(new URL(`childMain${extension}`, folder)),
+  threadMain: fileURLToPath(new URL(`threadMain${extension}`, folder))
+})
+
+/** This copy's file: `import.meta.url`, or a CommonJS bundle's `__filename`, else the program's. */
+const thisFile = (): string =>
+  import.meta.url ??
+  pathToFileURL(typeof __filename === "string" ? __filename : (process.argv[1] ?? `${process.cwd()}/`)).href
+
+/** The entries of the `@troupe/node` installed where `file` would import it from. */
+const installedFrom = (file: string): EntryPoints | undefined => {
+  try {
+    const main = pathToFileURL(createRequire(file).resolve("@troupe/node")).href
+    return inFolder(new URL("./internal/", main), extname(main))
+  } catch {
+    return undefined
+  }
+}
+
+const find = (): EntryPoints => {
+  const file = thisFile()
+  const own = inFolder(new URL(".", file), extname(file))
+  if (existsSync(own.childMain)) return own
+  const installed = installedFrom(file)
+  if (installed !== undefined && existsSync(installed.childMain)) return installed
   return {
-    childMain: fileURLToPath(new URL(`./childMain${extension}`, import.meta.url)),
-    threadMain: fileURLToPath(new URL(`./threadMain${extension}`, import.meta.url))
+    ...own,
+    missing:
+      `Troupe's child entry point is not next to ${fileURLToPath(file)}, and no installed @troupe/node was ` +
+      "found from there: this program is a bundle that holds @troupe/node. Keep the packages out of the " +
+      "bundle (esbuild --packages=external), or install @troupe/node where the bundle runs"
   }
 }
 
 const registry = globalThis as { [key]?: EntryPoints }
 
-if (registry[key] === undefined) registry[key] = nextToThisModule()
+if (registry[key] === undefined) registry[key] = find()
 
 /** The entry points of this process (or thread): the first copy of this module to load found them. */
 export const entryPoints: EntryPoints = registry[key]
