@@ -140,7 +140,7 @@ const spawnChild: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, 
         serialization: "json",
         stdio: ["ignore", options.stdout, options.stderr, "ipc"],
         execArgv: options.execArgv === undefined ? inheritedExecArgv() : [...options.execArgv],
-        env: options.env === undefined ? process.env : { ...options.env }
+        env: NodeTransport.childEnv(options.env)
       })
     } catch (error) {
       resume(Effect.fail(forkFailed(error)))

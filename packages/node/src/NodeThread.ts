@@ -102,11 +102,13 @@ const flagsFor = (
     : { execArgv: flags, resourceLimits: { maxOldGenerationSizeMb } }
 }
 
-/** A copy of `env` without the unset variables (a `Worker` would turn them into `"undefined"`). */
-const envFor = (env: T.SpawnOptions["env"]): Record<string, string> | undefined => {
-  if (env === undefined) return undefined
+/**
+ * The thread's environment (see `childEnv`), without the unset variables (a
+ * `Worker` would turn them into `"undefined"`).
+ */
+const envFor = (env: T.SpawnOptions["env"]): Record<string, string> => {
   const copy: Record<string, string> = {}
-  for (const [name, value] of Object.entries(env)) if (value !== undefined) copy[name] = value
+  for (const [name, value] of Object.entries(NodeTransport.childEnv(env))) if (value !== undefined) copy[name] = value
   return copy
 }
 
@@ -129,7 +131,7 @@ const spawnThread: NodeTransport.Platform<Spawned>["start"] = (options, onFrame,
       worker = new Worker(threadEntry, {
         name: "troupe",
         argv,
-        ...(env === undefined ? {} : { env }),
+        env,
         ...flagsFor(options.execArgv),
         stdout: options.stdout === "pipe",
         stderr: options.stderr === "pipe"

@@ -193,6 +193,16 @@ describe("NodeThread", () => {
       30_000
     )
 
+    it.live(
+      "under node --watch (WATCH_REPORT_DEPENDENCIES in the environment), the thread starts and answers",
+      () =>
+        Effect.gen(function* () {
+          const env = { ...process.env, WATCH_REPORT_DEPENDENCIES: "1" }
+          expect(yield* Process.run(Fixtures.Square, 7, { env }).pipe(Effect.timeout("30 seconds"))).toBe(49)
+        }).pipe(Effect.provide(NodeThread.layer)),
+      60_000
+    )
+
     it.live("by default a thread gets a copy of the parent's env, so its changes stay in the thread", () =>
       Effect.gen(function* () {
         process.env.TROUPE_INHERITED = "parent"

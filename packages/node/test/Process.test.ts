@@ -248,6 +248,17 @@ describe("Process", () => {
       }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
     )
 
+    it.live(
+      "under node --watch (WATCH_REPORT_DEPENDENCIES in the environment), the child is not killed for the modules Node reports",
+      () =>
+        // `node --watch` sets WATCH_REPORT_DEPENDENCIES for the program; a child that inherits it and has an
+        // IPC channel sends `{ "watch:import": [...] }` on it for every module it loads.
+        Effect.gen(function* () {
+          const env = { ...process.env, WATCH_REPORT_DEPENDENCIES: "1" }
+          expect(yield* Process.run(Fixtures.Square, 7, { env }).pipe(Effect.timeout("30 seconds"))).toBe(49)
+        }).pipe(Effect.provide(NodeProcess.layer))
+    )
+
     it("a task remembers the module that defined it", () => {
       expect(Fixtures.Square.module).toBe(new URL("./fixtures/tasks.ts", import.meta.url).href)
     })

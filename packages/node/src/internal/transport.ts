@@ -93,3 +93,17 @@ export const violationReporter = (onFrame: (frame: unknown) => void): ((message:
 /** A child's output as a stream; empty when it is not piped. */
 export const readable = (stream: Readable | null): Stream.Stream<Uint8Array> =>
   stream === null ? Stream.empty : NodeStream.fromReadable<Uint8Array>({ evaluate: () => stream }).pipe(Stream.orDie)
+
+/**
+ * A child's environment (the given one, else this process's) without
+ * `WATCH_REPORT_DEPENDENCIES`: `node --watch` sets it for the program it
+ * runs, and Node then reports every module a child loads to its parent,
+ * which a child cannot survive: a process sends `{ "watch:import": [...] }`
+ * on its IPC channel, not a Troupe frame, and is killed for breaking the
+ * protocol; a thread fails to start. The parent imports the task modules
+ * too, so `--watch` still sees them.
+ */
+export const childEnv = (env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv => {
+  const { WATCH_REPORT_DEPENDENCIES: _, ...rest } = env ?? process.env
+  return rest
+}
