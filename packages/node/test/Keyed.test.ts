@@ -417,6 +417,34 @@ it.live(
 )
 
 it.live(
+  "a key whose start ends its host's process: the message it started for fails with ActorDied, once; the start is not retried on every new host",
+  () => {
+    const starts = tempFile("starts")
+    return provide(
+      Effect.gen(function* () {
+        // The first two starts end the host (exit code 3): a key whose build kills its process (out of memory, a
+        // native crash). Retried on each new host, it took the group past its restart intensity (2 in 10 s).
+        const counters = yield* Keyed.make(CounterBehaviour, {
+          hosts: 1,
+          env: { TROUPE_FIXTURE_START_COUNT: starts, TROUPE_FIXTURE_EXIT_ON_START: "1,2" }
+        })
+        const startCount = Effect.sync(() => Number(readFileSync(starts, "utf8")))
+        for (const attempt of [1, 2]) {
+          const died = yield* Effect.flip(counters.get("poison").ask("Increment", { by: 1 }))
+          expect(died).toMatchObject({ _tag: "ActorDied" })
+          expect(died.message).toContain("(exit code 3) while it started for Increment")
+          expect(yield* startCount).toBe(attempt)
+        }
+        expect(yield* counters.get("poison").ask("Increment", { by: 1 })).toBe(1)
+        expect(yield* counters.get("other").ask("Increment", { by: 1 })).toBe(1)
+        expect(yield* startCount).toBe(4)
+      })
+    )
+  },
+  60_000
+)
+
+it.live(
   "a passivated instance leaves nothing behind in its host: 200 keys come and go, the host holds no cell",
   () =>
     provide(

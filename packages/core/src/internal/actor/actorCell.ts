@@ -559,6 +559,8 @@ export class ActorCell implements Tenant {
   /** The instance's child is gone (crashed, or stopped by its supervisor). */
   hostDied(host: ActorHost): void {
     if (this.host !== host) return
+    // A keyed instance that was starting on demand: its `build` is part of handling the message that started it.
+    const startedOnDemand = this.activation === "pending" && this.starting === undefined && !this.exitWithActor
     this.host = undefined
     this.activation = "none"
     // A supervised start fails now, with how the process ended, rather than at its start timeout. (Messages
@@ -575,7 +577,10 @@ export class ActorCell implements Tenant {
     const passivation = this.passivateWhenStarted
     this.passivateWhenStarted = undefined
     passivation?.()
-    const [first, ...rest] = this.inflight
+    // The message that may have run: the first unanswered one, or, when the process ended while the instance
+    // started for it, the first one waiting (its `build` may be what ended the process: retried on every new host,
+    // a key whose start kills its host would take the whole group past its restart intensity).
+    const [first, ...rest] = startedOnDemand ? [...this.inflight, ...this.queue.splice(0, 1)] : this.inflight
     this.inflight = []
     // After its instance's crash the process ran nothing more: the first unanswered message did not run either.
     const requeue = crashed && first !== undefined ? [first, ...rest] : rest
@@ -586,13 +591,14 @@ export class ActorCell implements Tenant {
       } else {
         this.release()
         const how = endedHow(host)
+        const during = startedOnDemand ? `while it started for ${first.tag}` : `while it handled ${first.tag}`
         Deferred.doneUnsafe(
           first.done,
           Exit.fail(
             new ActorDied({
               actor: this.name,
               key: this.key,
-              reason: `its process ${host.pid} ended (${how}) while it handled ${first.tag}`
+              reason: `its process ${host.pid} ended (${how}) ${during}`
             })
           )
         )
