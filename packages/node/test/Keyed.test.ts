@@ -417,6 +417,42 @@ it.live(
 )
 
 it.live(
+  "a key whose start failed leaves nothing behind in its host once its group lets go of it: 50 failed keys, the host holds no cell",
+  () => {
+    const starts = tempFile("starts")
+    return provide(
+      Effect.gen(function* () {
+        // Start 1 (key "ok") succeeds; starts 2 to 51 (the 50 other keys) fail.
+        const failing = range(50).map((i) => `failed-${i}`)
+        const counters = yield* Keyed.make(CounterBehaviour, {
+          hosts: 1,
+          idleTimeout: 300,
+          env: {
+            TROUPE_FIXTURE_START_COUNT: starts,
+            TROUPE_FIXTURE_FAIL_ON_START: range(50)
+              .map((i) => i + 2)
+              .join(",")
+          }
+        })
+        yield* counters.get("ok").ask("Increment", { by: 1 })
+        // The cells a host tells of its death (core's internals, reached through a ref's route: no API shows them).
+        const route = (
+          counters.get("ok") as unknown as Record<symbol, { cell: () => { host?: { tenants: Set<unknown> } } }>
+        )[Symbol.for("@troupe/core/Actor/route")]!
+        const tenants = route.cell().host!.tenants
+        const failed = yield* Effect.forEach(failing, (key) => Effect.flip(counters.get(key).ask("Get", undefined)), {
+          concurrency: "unbounded"
+        })
+        expect(failed.every((error) => error._tag === "RemoteDefect" && error.name === "ActorStartFailed")).toBe(true)
+        yield* eventually(counters.activeKeys, (active) => active.length === 0)
+        expect(tenants.size).toBe(0)
+      })
+    )
+  },
+  60_000
+)
+
+it.live(
   "a key whose start ends its host's process: the message it started for fails with ActorDied, once; the start is not retried on every new host",
   () => {
     const starts = tempFile("starts")

@@ -508,6 +508,13 @@ export class ActorCell implements Tenant {
     host.tenants.add(this)
   }
 
+  /** Leaves `host`, if the cell is bound to it: the next message binds it again, to wherever its instance lives. */
+  private unbind(host: ActorHost): void {
+    if (this.host !== host) return
+    this.host = undefined
+    host.tenants.delete(this)
+  }
+
   /** Starts the instance in its host; `onDone` receives `undefined` or the failure reply. */
   activate(host: ActorHost, onDone: (failure: Reply | undefined) => void): void {
     this.activation = "pending"
@@ -627,6 +634,9 @@ export class ActorCell implements Tenant {
       return
     }
     if (host === undefined || this.activation !== "active" || !this.idle) {
+      // Nothing to stop. An idle cell bound to a host with no instance there (its start failed) leaves the host, as
+      // a stopped instance's does: its group lets go of it, and the host would keep it among its tenants for good.
+      if (host !== undefined && this.activation === "none" && this.idle) this.unbind(host)
       onStopped()
       return
     }
@@ -665,10 +675,7 @@ export class ActorCell implements Tenant {
   private stopped(host: ActorHost): void {
     if (this.stoppingIn !== host) return
     this.stoppingIn = undefined
-    if (this.host === host) {
-      this.host = undefined
-      host.tenants.delete(this)
-    }
+    this.unbind(host)
     for (const told of this.whenStopped.splice(0)) told()
     this.deliver()
   }
