@@ -417,6 +417,34 @@ it.live(
 )
 
 it.live(
+  "a keyed actor whose rebuild after a defect fails: the next message builds it again (ActorStartFailed while it fails), never UnknownMessage",
+  () => {
+    const starts = tempFile("starts")
+    return provide(
+      Effect.gen(function* () {
+        // Start 1 succeeds; the rebuild after the defect (start 2) and the next build (start 3) fail; start 4 succeeds.
+        const counters = yield* Keyed.make(CounterBehaviour, {
+          hosts: 1,
+          env: { TROUPE_FIXTURE_START_COUNT: starts, TROUPE_FIXTURE_FAIL_ON_START: "2,3" }
+        })
+        const ref = counters.get("a")
+        expect(yield* ref.ask("Increment", { by: 1 })).toBe(1)
+        expect(yield* Effect.flip(ref.ask("Die", undefined))).toMatchObject({ _tag: "RemoteDefect" })
+        // The instance was left without handlers: every later message failed with UnknownMessage until passivation.
+        expect(yield* Effect.flip(ref.ask("Get", undefined))).toMatchObject({
+          _tag: "RemoteDefect",
+          name: "ActorStartFailed"
+        })
+        expect(yield* ref.ask("Get", undefined)).toBe(0)
+        expect(yield* ref.ask("Increment", { by: 2 })).toBe(2)
+        expect(readFileSync(starts, "utf8")).toBe("4")
+      })
+    )
+  },
+  60_000
+)
+
+it.live(
   "a key whose start failed leaves nothing behind in its host once its group lets go of it: 50 failed keys, the host holds no cell",
   () => {
     const starts = tempFile("starts")

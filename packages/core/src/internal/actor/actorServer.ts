@@ -180,7 +180,7 @@ export const make = (
     })
   }
 
-  const rebuild = (instance: Instance): Promise<unknown> =>
+  const rebuild = (instance: Instance): Promise<Reply> =>
     closeScope(instance).then(() => {
       instance.scope = Scope.makeUnsafe()
       return build(instance)
@@ -252,6 +252,7 @@ export const make = (
   }
 
   const run = (instance: Instance, message: Message) => {
+    if (instance.handlers === undefined) return buildThenRun(instance, message)
     // Replies of handled messages go out first: if this one kills the child, the parent must not mistake them for it.
     void flush()
     instance.busy = true
@@ -309,6 +310,22 @@ export const make = (
     // No handler runs now: no reply can join this one, so it goes out at once rather than after the event loop
     // turns (as a pool worker's does): one event-loop turn less per answer when the child is idle.
     if (running === 0) void flush()
+  }
+
+  /**
+   * The instance's last rebuild (after a defect, or a typed failure under `onFailure: "restart"`) failed, so it has
+   * no handlers: this message builds it again first, as a first message starts an instance, and gets the start's
+   * failure (`ActorStartFailed`) if it fails again.
+   */
+  const buildThenRun = (instance: Instance, message: Message) => {
+    instance.busy = true
+    void rebuild(instance).then((built) => {
+      if (built._tag === "Success") return run(instance, message)
+      reply(message.id, built)
+      instance.busy = false
+      next(instance)
+      if (running === 0) void flush()
+    })
   }
 
   const afterRebuild = (instance: Instance) => {
