@@ -445,6 +445,43 @@ it.live(
 )
 
 it.live(
+  "one instance per key: a passivation that comes while the instance is rebuilt after a defect waits for that build; the next instance starts after",
+  () => {
+    const log = tempFile("log")
+    return provide(
+      Effect.gen(function* () {
+        // Each build takes 600 ms; the instance is idle (to the parent) while it is rebuilt after its defect.
+        const counters = yield* Keyed.make(CounterBehaviour, {
+          hosts: 1,
+          idleTimeout: 100,
+          env: { TROUPE_FIXTURE_LOG: log, TROUPE_FIXTURE_BUILD_MS: "600" }
+        })
+        const ref = counters.get("a")
+        yield* ref.ask("Increment", { by: 1 })
+        yield* Effect.flip(ref.ask("Die", undefined))
+        // Passivated mid-rebuild; the next message comes while that build still runs.
+        yield* eventually(counters.activeKeys, (keys) => keys.length === 0)
+        expect(yield* ref.ask("Get", undefined)).toBe(0)
+        // The rebuild's scope closed before its build was done, and that build ran on beside the next instance's.
+        expect(yield* logLines(log)).toEqual([
+          "start a",
+          "built a",
+          "stopping a",
+          "stop a",
+          "start a",
+          "built a",
+          "stopping a",
+          "stop a",
+          "start a",
+          "built a"
+        ])
+      })
+    )
+  },
+  60_000
+)
+
+it.live(
   "a key whose start failed leaves nothing behind in its host once its group lets go of it: 50 failed keys, the host holds no cell",
   () => {
     const starts = tempFile("starts")

@@ -58,6 +58,8 @@ interface Instance {
   /** Its start arguments as the `Activate` frame carried them (encoded). */
   readonly startArgs: unknown
   busy: boolean
+  /** Settles when the rebuild under way (after a defect, or a restart on failure) is done: none under way. */
+  rebuilding: Promise<void> | undefined
   stopRequest: "normal" | "shutdown" | undefined
   /** What its build and handlers run with: `ActorContext`, the forwarding logger, its log annotations. */
   services: Context.Context<ActorContext>
@@ -180,11 +182,17 @@ export const make = (
     })
   }
 
-  const rebuild = (instance: Instance): Promise<Reply> =>
-    closeScope(instance).then(() => {
+  const rebuild = (instance: Instance): Promise<Reply> => {
+    const rebuilt = closeScope(instance).then(() => {
       instance.scope = Scope.makeUnsafe()
       return build(instance)
     })
+    const settled: Promise<void> = rebuilt.then(() => {
+      if (instance.rebuilding === settled) instance.rebuilding = undefined
+    })
+    instance.rebuilding = settled
+    return rebuilt
+  }
 
   const activate = (frame: Activate) => {
     const started = (behaviour: BehaviourShape) =>
@@ -202,6 +210,7 @@ export const make = (
           snapshot: frame.snapshot,
           startArgs: frame.args,
           busy: true,
+          rebuilding: undefined,
           stopRequest: undefined,
           services: Context.empty() as Context.Context<ActorContext>
         }
@@ -350,7 +359,9 @@ export const make = (
     const instance = instances.get(ref)
     if (instance === undefined) return reply(id, success)
     instances.delete(ref)
-    void closeScope(instance).then(() => reply(id, success))
+    // The parent sees an instance being rebuilt as idle. It stops once its build is done: closing its scope now would
+    // leave the build running on, beside the key's next instance (started as soon as this passivation is answered).
+    void (instance.rebuilding ?? Promise.resolve()).then(() => closeScope(instance)).then(() => reply(id, success))
   }
 
   // The runner's SIGTERM handler calls it, after telling the parent (`Terminating`).
