@@ -54,6 +54,33 @@ it.live(
 )
 
 it.live(
+  "onFailure restart, whose rebuild fails: the next message builds it again; failing again, it is a crash that ends the process and the supervisor restarts it",
+  () => {
+    const starts = tempFile("starts")
+    return Effect.gen(function* () {
+      // Start 1 succeeds; the rebuild after the typed failure (start 2) and the next message's build (start 3) fail.
+      const sup = yield* Supervisor.start({ intensity: 10, period: "1 minute" }, [
+        Supervisor.worker("actor", RestartingBehaviour, {
+          env: { TROUPE_FIXTURE_START_COUNT: starts, TROUPE_FIXTURE_FAIL_ON_START: "2,3" }
+        })
+      ])
+      const ref = sup.ref("actor", RestartingBehaviour.actor)
+      expect(yield* ref.ask("Increment", { by: 1 })).toBe(1)
+      const pid = yield* ref.ask("Pid", undefined)
+      expect(yield* Effect.flip(ref.ask("Fail", undefined))).toMatchObject({ _tag: "Boom" })
+      // The instance was left without handlers: every later message failed with UnknownMessage, for good.
+      expect(yield* Effect.flip(ref.ask("Get", undefined))).toMatchObject({
+        _tag: "RemoteDefect",
+        name: "ActorStartFailed"
+      })
+      expect(yield* ref.ask("Get", undefined)).toBe(0)
+      expect(yield* ref.ask("Pid", undefined)).not.toBe(pid)
+    }).pipe(Effect.scoped, Effect.provide(NodeProcess.layer))
+  },
+  60_000
+)
+
+it.live(
   "S40 state lives across messages; resume keeps it after a typed failure; a crash starts it fresh; persistedRef restores it",
   () =>
     Effect.gen(function* () {

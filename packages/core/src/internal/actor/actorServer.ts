@@ -324,12 +324,17 @@ export const make = (
   /**
    * The instance's last rebuild (after a defect, or a typed failure under `onFailure: "restart"`) failed, so it has
    * no handlers: this message builds it again first, as a first message starts an instance, and gets the start's
-   * failure (`ActorStartFailed`) if it fails again.
+   * failure (`ActorStartFailed`) if it fails again. That failure is a crash of the instance: a supervised worker's
+   * process then ends, as after its defect, and its supervisor restarts it.
    */
   const buildThenRun = (instance: Instance, message: Message) => {
     instance.busy = true
     void rebuild(instance).then((built) => {
       if (built._tag === "Success") return run(instance, message)
+      if (instance.exitWithActor) {
+        running++
+        return done(instance, message, built)
+      }
       reply(message.id, built)
       instance.busy = false
       next(instance)
