@@ -641,13 +641,14 @@ export const make = Effect.fnUntraced(function* (
       dispatcher.close()
       const stopNow = onInterrupt === "stop" && Exit.hasInterrupts(exit)
       if (drain === "inFlight" || stopNow)
-        dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
+        dispatcher.dropUnstarted((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
       // A worker still starting finishes starting (its initializer runs whole) within the deadline, then stops as
       // an idle one does: killing it mid-start would cut its initializer short.
       if (!stopNow)
         yield* dispatcher
           .until(() => dispatcher.pending === 0 && slots.every((slot) => slot.state !== "starting"))
           .pipe(Effect.timeoutOption(shutdownTimeout))
+      dispatcher.stop()
       dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
       for (const slot of slots) {
         if (slot.state === "ready" && slot.held.size === 0) slot.retire("Stopped")

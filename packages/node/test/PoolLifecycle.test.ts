@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Balancer, Pool } from "@troupe/core"
+import { Balancer, Pool, type TroupeError } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import { Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { survivorsAfter } from "./fixtures/os.ts"
@@ -327,6 +327,76 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
         )
       }),
     30_000
+  )
+
+  it.live(
+    "S44 with drain 'inFlight', tasks a worker holds prefetched and has not started fail as queued; only the running one runs",
+    () =>
+      Effect.gen(function* () {
+        const ticks = tempFile("ticks")
+        const scope = yield* Scope.make()
+        // The default prefetch: with ten calls waiting, the one worker runs one and holds most of the others.
+        const pool = yield* Pool.make({ size: 1, shutdown: { drain: "inFlight" } }).pipe(
+          Scope.provide(scope),
+          Effect.provide(NodePool.transport(backend))
+        )
+        yield* eventually(livePids(pool), (pids) => pids.length === 1)
+        const fibers = yield* Effect.forEach(range(10), (i) =>
+          Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 300, ticks }), { startImmediately: true })
+        )
+        yield* eventually(
+          Effect.zip(
+            pool.stats,
+            Effect.sync(() => T.countTicks(ticks))
+          ),
+          ([stats, started]) => started === 1 && stats.inFlight > 1
+        )
+        yield* Scope.close(scope, Exit.void)
+        const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber).pipe(Effect.timeout("20 seconds")))
+        const outcomes = exits.map((exit) => {
+          const error = Exit.findErrorOption(exit)
+          return Exit.isSuccess(exit)
+            ? "ok"
+            : error._tag === "Some"
+              ? (error.value as TroupeError.ShutdownError).phase
+              : "die"
+        })
+        // They used to run to the end, one after another, as if they were running when the pool closed.
+        expect(outcomes).toEqual(["ok", ...range(9).map(() => "queued")])
+        expect(T.countTicks(ticks)).toBe(1)
+      }),
+    60_000
+  )
+
+  it.live(
+    "S44 a worker that dies while the pool drains fails only the task it was running; those it held unstarted run on",
+    () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const pool = yield* Pool.make({ size: 2, shutdown: { timeout: "60 seconds" } }).pipe(
+          Scope.provide(scope),
+          Effect.provide(NodePool.transport(backend))
+        )
+        yield* eventually(livePids(pool), (pids) => pids.length === 2)
+        // One worker runs a task that ends it, the other a long one: neither has room, so the 60 short tasks
+        // behind them stay where they were prefetched until the crash.
+        const crashing = yield* Effect.forkChild(pool.apply(T.CrashAt, { i: 0, crashAt: 0, ms: 1000, mode: "exit" }), {
+          startImmediately: true
+        })
+        const long = yield* Effect.forkChild(pool.apply(T.Delay, { value: -1, ms: 2000 }), { startImmediately: true })
+        const short = yield* Effect.forEach(range(60), (i) =>
+          Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 5 }), { startImmediately: true })
+        )
+        yield* eventually(pool.stats, (stats) => stats.workers.every((w) => w.held > 1))
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        const crash = yield* Effect.flip(Fiber.join(crashing))
+        expect(crash).toMatchObject({ _tag: "ShutdownError", phase: "running" })
+        expect(yield* Fiber.join(long)).toBe(-1)
+        // They used to fail with ShutdownError { phase: "running" }, though they never started.
+        expect(yield* Effect.forEach(short, (fiber) => Fiber.join(fiber))).toEqual(range(60))
+        yield* Fiber.join(closing).pipe(Effect.timeout("30 seconds"))
+      }),
+    90_000
   )
 
   // Resident memory and process groups belong to processes: threads share both with the parent.

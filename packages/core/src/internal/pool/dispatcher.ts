@@ -260,6 +260,10 @@ export class Dispatcher {
    */
   readonly refillAt: number
   private closed = false
+  /** The close drops work no worker has started (`drain: "inFlight"`, or a close by interruption). */
+  private dropsUnstarted = false
+  /** The close stops the workers (its deadline passed, or it was interrupted): what they hold fails with them. */
+  private stopping = false
   private brokenBy: RestartIntensityExceeded | undefined = undefined
   /** Opened at every change a waiter may be waiting for (see `until`); made by the first waiter. */
   private changes: Latch.Latch | undefined = undefined
@@ -425,6 +429,28 @@ export class Dispatcher {
   close(): void {
     this.closed = true
     this.changed()
+  }
+
+  /**
+   * The close drops work no worker has started: the queue, and the runs the
+   * workers hold prefetched, which are asked back (`Slot.withdraw`) and fail
+   * as queued when they come back (`withdrawn`). A run that started answers as usual.
+   */
+  dropUnstarted(error: (item: Item) => unknown): void {
+    this.dropsUnstarted = true
+    this.failQueued(error)
+    for (const slot of this.slots) {
+      for (const item of slot.withdrawables(this.options.concurrency)) {
+        item.withdrawing = true
+        this.withdrawals++
+        slot.withdraw(item)
+      }
+    }
+  }
+
+  /** The close stops the workers: the tasks of a worker that dies from now on fail with it, none goes back to the queue. */
+  stop(): void {
+    this.stopping = true
   }
 
   /**
@@ -599,11 +625,20 @@ export class Dispatcher {
     }
   }
 
-  /** A worker gave `item` back unstarted (its slot let go of it): it goes back to the front of the queue. */
+  /**
+   * A worker gave `item` back unstarted (its slot let go of it): it goes back
+   * to the front of the queue, or fails as queued when the close drops such work.
+   */
   withdrawn(item: Item, jobDone: boolean): void {
     this.released(item, jobDone)
     if (item.settled || item.cancelled) return
-    this.queue.unshift(this.requeueable(item))
+    if (this.dropsUnstarted || this.stopping) this.settle(item, Exit.fail(this.unstartedAtClose(item)))
+    else this.queue.unshift(this.requeueable(item))
+  }
+
+  /** The error of an item the close drops before it ever started. */
+  private unstartedAtClose(item: Item): ShutdownError {
+    return new ShutdownError({ task: item.task.name, phase: "queued" })
   }
 
   /** Hands `job` to `slot` at `now`: stamps its dispatch (the wait it had, for the figures), starts its deadline. */
@@ -735,7 +770,7 @@ export class Dispatcher {
     items.forEach((item, position) => {
       this.released(item, item.job.held === 0)
       if (item.settled || item.cancelled) return
-      if (this.closing || this.broken !== undefined) {
+      if (this.stopping || this.broken !== undefined) {
         this.settle(item, Exit.fail(this.broken ?? new ShutdownError({ task: item.task.name, phase: "running" })))
         return
       }
@@ -744,6 +779,16 @@ export class Dispatcher {
       // writes every reply to its channel before it starts another run, so no older item was waiting on it).
       // An item the worker was never sent (still in the outbox when its channel closed) did not run.
       const mayHaveRun = item.retries > 0 ? item.started : item.sent && position < concurrency
+      // While the pool drains, what may have run fails without a retry; what never started is drained as queued work.
+      if (this.closing && (mayHaveRun || this.dropsUnstarted)) {
+        this.settle(
+          item,
+          Exit.fail(
+            mayHaveRun ? new ShutdownError({ task: item.task.name, phase: "running" }) : this.unstartedAtClose(item)
+          )
+        )
+        return
+      }
       item.started = false
       if (mayHaveRun) {
         item.attempts++

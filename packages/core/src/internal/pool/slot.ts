@@ -302,18 +302,23 @@ export class Slot implements Balancer.WorkerView {
    * own (a `map` chunk runs in one worker).
    */
   withdrawable(concurrency: number): Item | undefined {
-    if (this.current !== "ready" || this.inFlight <= concurrency || this.movable.size === 0) return undefined
+    return this.withdrawables(concurrency).at(-1)
+  }
+
+  /** Every item the worker may give back (see `withdrawable`), in the order sent. */
+  withdrawables(concurrency: number): Array<Item> {
+    if (this.current !== "ready" || this.inFlight <= concurrency || this.movable.size === 0) return []
     // The `concurrency` oldest runs may be running: never asked back.
     const front: Array<Item> = []
     for (const item of this.held.values()) {
       if (front.length === concurrency) break
       front.push(item)
     }
-    let newest: Item | undefined
+    const items: Array<Item> = []
     for (const item of this.movable) {
-      if (item.sent && !item.started && !item.withdrawing && !item.settled && !front.includes(item)) newest = item
+      if (item.sent && !item.started && !item.withdrawing && !item.settled && !front.includes(item)) items.push(item)
     }
-    return newest
+    return items
   }
 
   /** Sends the interrupts asked for since the last flush, for the items the worker still holds, newest first. */

@@ -72,7 +72,8 @@ export const makeSupervision = (options: {
           continue
         }
         if (ending._tag !== "Crashed" && ending._tag !== "StartFailed") return
-        if (dispatcher.closing) return
+        // While the pool drains, a crashed worker is replaced only for the work that still waits (what it held unstarted).
+        if (dispatcher.closing && dispatcher.queue.length === 0) return
         if (ending._tag === "Crashed" && (ending.served > 0 || ending.running > 0)) yield* slotRestarts.healthy
         const decision = yield* slotRestarts.failed(
           ending._tag === "Crashed" ? { ranMs: ending.uptimeMs } : { startFailed: true }
