@@ -41,6 +41,37 @@ describe.each(backends)("Pool on %s: recycling", (backend) => {
   )
 
   it.live(
+    "a worker that crashes while it retires (its maxTasksPerWorker dispatched) is a crash: a restart, counted toward the intensity",
+    () =>
+      withPool(backend, { size: 1, maxTasksPerWorker: 3, intensity: 1, onExceeded: "giveUp" }, (pool) =>
+        Effect.gen(function* () {
+          yield* eventually(livePids(pool), (pids) => pids.length === 1)
+          // A worker takes the three at once (prefetched), so it is retiring from its first reply (a replacement
+          // that ran the last round's third task, at once); the second task ends it, the third never started and
+          // runs on the replacement.
+          const round = Effect.forEach(
+            range(3),
+            (i) => Effect.exit(pool.apply(T.CrashAt, { i, crashAt: 1, ms: i === 0 ? 50 : 200, mode: "exit" })),
+            { concurrency: "unbounded" }
+          )
+          const first = yield* round
+          expect(first.map((exit) => (Exit.isSuccess(exit) ? "ok" : "failed"))).toEqual(["ok", "failed", "ok"])
+          expect(Exit.findErrorOption(first[1]!)).toMatchObject({ value: { _tag: "WorkerCrashed", exitCode: 3 } })
+          yield* round
+          // Two crashes within the period, past an intensity of 1: the pool gave up. A crash of a retiring worker
+          // used to count as its retirement, so a recycled pool never gave up (nor backed off) however often it
+          // crashed, and stats.restarts missed it.
+          const stats = yield* pool.stats
+          expect(stats.workerExits["code 3"]).toBe(2)
+          expect(stats.restarts).toBe(2)
+          const refused = yield* Effect.flip(pool.apply(T.Square, 2))
+          expect(refused._tag).toBe("RestartIntensityExceeded")
+        })
+      ),
+    60_000
+  )
+
+  it.live(
     "S26 recycling never strands queued work, even with an immediate shutdown",
     () =>
       Effect.gen(function* () {

@@ -611,6 +611,9 @@ export class Slot implements Balancer.WorkerView {
     this.become("ready")
     this.review()
     const status = yield* connection.exited
+    // Only a worker the pool was stopping ended as planned (retired, idle, stopped): one that died while it still
+    // served, retiring or not, crashed.
+    const planned = this.current === "stopping"
     const held = this.letGoAll()
     this.become("down")
     this.context.dispatcher.died(held, connection.pid, status, this.violation)
@@ -622,7 +625,7 @@ export class Slot implements Balancer.WorkerView {
       served: this.dispatched - held.length,
       running: held.length
     }
-    const ending = this.ending ?? crashed
+    const ending = planned ? (this.ending ?? crashed) : crashed
     telemetry.workerExits.add(exitLabel(status))
     telemetry.publish({
       _tag: "WorkerExited",
