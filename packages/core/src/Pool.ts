@@ -403,7 +403,8 @@ export interface Service {
     options?: MapOptions
   ) => Effect.Effect<Array<Task.Success<T>>, Task.Error<T> | PoolCallError | InputError>
   /**
-   * A lazy, backpressured stream of results in input order. Stopping it early interrupts what is in flight.
+   * A lazy, backpressured stream of results in input order. A failed item ends it at its own place, after every
+   * earlier result (as Python's `imap`). Stopping it early interrupts what is in flight.
    * `items` is a `Stream` or an `Iterable`: an iterable is read one item at a time, never more than `bufferSize`
    * items ahead, and one that throws ends the stream with an `InputError`. (A `Stream` reads as far ahead as its
    * own chunks: `Stream.fromIterable` reads 4,096 items at a time unless given a `chunkSize`.)
@@ -413,7 +414,7 @@ export interface Service {
     items: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,
     options?: StreamOptions
   ) => Stream.Stream<Task.Success<T>, Task.Error<T> | PoolCallError | InputError | E, R>
-  /** Like `imap`, in completion order. */
+  /** Like `imap`, in completion order: the first item to fail ends it. */
   readonly imapUnordered: <T extends Task.Any, E = never, R = never>(
     task: T,
     items: Stream.Stream<Task.Payload<T>, E, R> | Iterable<Task.Payload<T>>,

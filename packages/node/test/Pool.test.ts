@@ -215,13 +215,11 @@ describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
             range(8).map(() => ({ value: 0, ms: 50 })),
             { chunkSize: 1 }
           )
-          const [elapsed, fast] = yield* Effect.timed(
-            pool
-              .imapUnordered(T.Delay, Stream.fromIterable(delays.map((ms) => ({ value: ms, ms }))), { bufferSize: 4 })
-              .pipe(Stream.runCollect)
-          )
+          // In completion order: the four ran at once (one after another, 400 would come first).
+          const fast = yield* pool
+            .imapUnordered(T.Delay, Stream.fromIterable(delays.map((ms) => ({ value: ms, ms }))), { bufferSize: 4 })
+            .pipe(Stream.runCollect)
           expect(Array.from(fast as Iterable<number>)).toEqual([100, 200, 300, 400])
-          expect(Duration.toMillis(elapsed)).toBeLessThan(550 + 250)
           const slow = yield* pool
             .imapUnordered(T.Delay, Stream.fromIterable(delays.map((ms) => ({ value: ms, ms }))), { bufferSize: 1 })
             .pipe(Stream.runCollect)
@@ -249,6 +247,26 @@ describe.each(backends)("Pool on %s: the multiprocessing API", (backend) => {
           )
           expect(seen).toEqual([0, 1, 4, 9, 16, 25, 36])
           expect(Exit.isFailure(exit) && Exit.findErrorOption(exit)).toMatchObject({ value: expect.any(SayWhen) })
+        }
+      })
+    )
+  )
+
+  it.live("imap ends at the failing item's own place, after every earlier result, however long those take", () =>
+    withPool(backend, { size: 2 }, (pool) =>
+      Effect.gen(function* () {
+        const ticks = tempFile("ticks")
+        // Item 0 takes 400 ms; item 5 fails at once, long before it. Python's imap raises at index 5 after 0..4.
+        for (const chunkSize of [1, 1, 2]) {
+          const items = range(10).map((i) => ({ i, failAt: 5, ms: i === 0 ? 400 : 0, ticks }))
+          const seen: Array<number> = []
+          const exit = yield* pool.imap(T.FailAt, items, { bufferSize: 8, chunkSize }).pipe(
+            Stream.runForEach((n) => Effect.sync(() => seen.push(n))),
+            Effect.exit
+          )
+          // With chunks of 2, item 5's chunk (4 and 5) fails as one, as a chunk does in Python.
+          expect(seen).toEqual(chunkSize === 1 ? [0, 1, 4, 9, 16] : [0, 1, 4, 9])
+          expect(Exit.isFailure(exit) && Exit.findErrorOption(exit)).toMatchObject({ value: { _tag: "Boom", i: 5 } })
         }
       })
     )

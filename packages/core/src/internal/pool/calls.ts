@@ -211,6 +211,19 @@ export const makeCalls = (options: CallsOptions): { readonly calls: Calls; reado
       const chunkSize = call?.chunkSize ?? 1
       const onProgress = call?.onProgress
       const inner = onProgress === undefined ? call : { ...call, onProgress: undefined }
+      /**
+       * Runs `f` on each input, `concurrency` at a time. In completion order the first failure ends the stream as
+       * it comes; in input order it ends it at its own place, after every earlier result (as Python's `imap`
+       * raises at the failing index): each outcome is settled first, then read in order.
+       */
+      const mapEach = <A, B, E2, R2, E3, R3>(
+        input: Stream.Stream<A, E2, R2>,
+        f: (a: A) => Effect.Effect<B, E3, R3>,
+        concurrency: number
+      ): Stream.Stream<B, E2 | E3, R2 | R3> =>
+        unordered
+          ? Stream.mapEffect(input, f, { concurrency, unordered })
+          : Stream.mapEffect(input, (a) => Effect.exit(f(a)), { concurrency }).pipe(Stream.mapEffect((exit) => exit))
       const run = (progress: Progress.Tracker | undefined) => {
         const one = (payload: Task.Payload<T>) => {
           const result = single<T>("wait")(task, payload, inner)
@@ -229,10 +242,10 @@ export const makeCalls = (options: CallsOptions): { readonly calls: Calls; reado
               )
         }
         return chunkSize === 1
-          ? Stream.mapEffect(items, one, { concurrency: bufferSize, unordered })
+          ? mapEach(items, one, bufferSize)
           : items.pipe(
               Stream.grouped(chunkSize),
-              Stream.mapEffect(chunk, { concurrency: Math.max(1, Math.ceil(bufferSize / chunkSize)), unordered }),
+              (groups) => mapEach(groups, chunk, Math.max(1, Math.ceil(bufferSize / chunkSize))),
               Stream.flattenIterable
             )
       }
