@@ -7,7 +7,10 @@
  * whose handlers forward to a `Keyed` group of child processes on this
  * runner: the instances live in those children, supervised `oneForOne`, and
  * a crashing instance costs its host process, restarted in place, while the
- * runner keeps its shards.
+ * runner keeps its shards. If the group gives up (its hosts crashed past
+ * their restart intensity), the runner can no longer serve the type's keys:
+ * it leaves the cluster, shutting its sharding down, and the other runners
+ * take its shards, each key starting there from its stored snapshot.
  *
  * The entity's lifetime on this runner is the instance's: when the cluster
  * activates a key here, its `Actor.persistedRef` snapshot is read from
@@ -33,20 +36,27 @@
 import type * as Actor from "@troupe/core/Actor"
 import * as Keyed from "@troupe/core/Keyed"
 import type { Transport } from "@troupe/core/Transport"
-import type { ChildStartFailed, InvalidOption, InvalidSupervisorSpec } from "@troupe/core/TroupeError"
+import type {
+  ChildStartFailed,
+  InvalidOption,
+  InvalidSupervisorSpec,
+  RestartIntensityExceeded,
+  SupervisorFailed
+} from "@troupe/core/TroupeError"
 import { ActorDied } from "@troupe/core/TroupeError"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
-import type * as Sharding from "effect/cluster/Sharding"
-import type * as ShardingConfig from "effect/cluster/ShardingConfig"
+import * as Sharding from "effect/cluster/Sharding"
+import * as ShardingConfig from "effect/cluster/ShardingConfig"
 import type * as Snowflake from "effect/cluster/Snowflake"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Rpc from "effect/rpc/Rpc"
+import * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
 import { clusterActorOf, type WireMessage } from "./internal/clusterEntity.ts"
@@ -242,10 +252,28 @@ const serve = <A extends Actor.Any>(
       }
       return handlers
     })
-    return entity.toLayer(build as never, {
-      maxIdleTime: options.maxIdleTime,
-      concurrency: 1
-    }) as Layer.Layer<never, never, Sharding.Sharding>
+    // The entity is registered in a scope of its own, which the group's giving up closes.
+    const registration = yield* Scope.fork(yield* Effect.scope)
+    const sharding = yield* Sharding.Sharding
+    yield* Scope.provide(
+      sharding.registerEntity(entity, build as never, { maxIdleTime: options.maxIdleTime, concurrency: 1 }),
+      registration
+    ) as Effect.Effect<void>
+    // Its hosts crashed past their restart intensity: this runner can no longer serve the actor's keys, and the
+    // others can. Closing the registration shuts the runner's sharding down (the engine's `preemptiveShutdown`,
+    // on by default): it leaves the cluster and releases its shards, whose keys start again on the other runners
+    // from their stored snapshots.
+    const { preemptiveShutdown } = yield* ShardingConfig.ShardingConfig
+    const leave = (error: RestartIntensityExceeded | SupervisorFailed) =>
+      Effect.andThen(
+        Effect.logError(
+          preemptiveShutdown
+            ? `the ${actor} group gave up (${error.message}): this runner stops serving and hands its shards over`
+            : `the ${actor} group gave up (${error.message}): its messages are refused on this runner, which keeps its shards (preemptiveShutdown is off); stop the runner`
+        ),
+        Scope.close(registration, Exit.fail(error))
+      )
+    yield* Effect.forkScoped(Effect.catch(keyed.join, leave))
   })
 
 /**
@@ -253,6 +281,13 @@ const serve = <A extends Actor.Any>(
  * type, registered with the cluster's `Sharding`. Needs `Sharding`, its
  * `ShardingConfig` and a `SqlClient` (`ClusterNode.layerRunner`) and a `Transport`
  * (`NodeProcess.layer` or `NodeThread.layer`).
+ *
+ * When a type's group gives up (its hosts crashed past `keyed.intensity`
+ * within `keyed.period`), the runner logs the error and stops serving: its
+ * sharding shuts down (the engine's `preemptiveShutdown`, on by default) and
+ * releases its shards, whose keys answer on the other runners from their
+ * stored snapshots. The process stays up outside the cluster; restart it to
+ * serve again.
  *
  * @example
  * ```ts
@@ -280,7 +315,7 @@ export const layer = (
   ChildStartFailed | InvalidSupervisorSpec | InvalidOption | SqlError.SqlError,
   Sharding.Sharding | ShardingConfig.ShardingConfig | SqlClient.SqlClient | Transport
 > =>
-  Layer.unwrap(
+  Layer.effectDiscard(
     Effect.gen(function* () {
       const invalid =
         Check.optionsObject("options", options) ??
@@ -291,7 +326,6 @@ export const layer = (
       if (invalid !== undefined) return yield* Effect.fail(invalid)
       const store = yield* SnapshotStore.make(options.snapshotTable ?? "troupe_actor_snapshots")
       const clock = yield* ShardClock.make
-      const layers = yield* Effect.forEach(behaviours, (behaviour) => serve(behaviour, store, clock, options))
-      return Layer.mergeAll(Layer.empty, ...layers)
+      yield* Effect.forEach(behaviours, (behaviour) => serve(behaviour, store, clock, options), { discard: true })
     })
   )

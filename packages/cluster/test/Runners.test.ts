@@ -11,18 +11,21 @@
  * runner is SIGKILLed under load: every call settles within a bound, the
  * calls it held without retries fail with `WorkerCrashed` and none ran twice
  * (every run is logged by the task itself), the calls with retries all
- * succeed, and no call that was not the dead runner's fails.
+ * succeed, and no call that was not the dead runner's fails. Then a runner
+ * whose `Account` group gives up (its hosts crashed past their restart
+ * intensity) leaves the cluster: its keys answer on the other runner, with
+ * their balances.
  *
  * (The tests share one cluster, in order: starting runners is the slow part.)
  */
 import { ClusterClient, ClusterNode, ClusterPool } from "@troupe/cluster"
 import { Pool } from "@troupe/core"
-import { Effect, Exit, Fiber, Layer, type Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, type Scope } from "effect"
 import type { Sharding } from "effect/cluster/Sharding"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { Account, Overdrawn } from "./fixtures/account.ts"
 import { type Cluster, makeCluster, readActivations, readJsonLines } from "./fixtures/harness.ts"
-import { shardsSettled, whereOf } from "./fixtures/load.ts"
+import { readAgain, shardsSettled, whereOf } from "./fixtures/load.ts"
 import { poolTasks, Work, WorkWithRetries } from "./fixtures/poolTasks.ts"
 
 let cluster: Cluster
@@ -266,3 +269,53 @@ it("a runner SIGKILLed under load: every call settles, none without retries runs
   // With retries: every call succeeded.
   for (const exit of retriedExits) expect(Exit.isSuccess(exit)).toBe(true)
 })
+
+it("a runner whose Account group gave up lets its shards go: its keys answer on another runner, with their state", async () => {
+  const keys = Array.from({ length: 24 }, (_, i) => `gaveup-${i}`)
+  const result = await run(
+    Effect.gen(function* () {
+      const accounts = yield* ClusterClient.refs(Account, { askTimeout: "5 seconds" })
+      yield* Effect.forEach(keys, (key) => readAgain(accounts.get(key).ask("Deposit", { amount: 7 })), {
+        concurrency: 8
+      })
+      const before = yield* Effect.forEach(keys, (key) => whereOf(accounts, key), { concurrency: 8 })
+      const victim = before[0]!.runner
+      const held = keys.filter((_, i) => before[i]!.runner === victim)
+      // One key on each of the victim's host processes: crashing them all at once restarts every host.
+      const crashers = [
+        ...new Map(before.filter((where) => where.runner === victim).map((where, i) => [where.pid, held[i]!])).values()
+      ]
+      const refusals: Array<string> = []
+      const since = Date.now()
+      // Crashes the victim's hosts while a key it held still answers there: past the group's restart intensity
+      // (4 restarts in 10 s), the group gives up. Before, every later message to its keys failed with ActorDied.
+      const moved = yield* Effect.gen(function* () {
+        for (;;) {
+          const where = yield* Effect.exit(accounts.get(held[0]!).ask("Where", undefined))
+          if (Exit.isSuccess(where)) {
+            if (where.value.runner !== victim) return { ms: Date.now() - since, where: where.value }
+            yield* Effect.forEach(crashers, (key) => Effect.exit(accounts.get(key).ask("Crash", undefined)), {
+              concurrency: "unbounded"
+            })
+          } else {
+            refusals.push((Cause.squash(where.cause) as { _tag: string })._tag)
+            yield* Effect.sleep("100 millis")
+          }
+        }
+      }).pipe(Effect.timeoutOption("60 seconds"))
+      const after =
+        moved._tag === "Some" ? yield* Effect.forEach(keys, (key) => whereOf(accounts, key), { concurrency: 8 }) : []
+      return { victim, held, before, moved, after, refusals }
+    })
+  )
+  const { victim, held, before, moved, after, refusals } = result
+  console.log(
+    `${victim}'s Account group gave up: ${held.length} keys moved within ${moved._tag === "Some" ? moved.value.ms : "-"} ms (refusals: ${refusals.join(",")})`
+  )
+  expect(moved._tag).toBe("Some")
+  // Every key answers, none from the runner whose group gave up, each with the balance it had (its stored snapshot).
+  for (const where of after) expect(where.runner).not.toBe(victim)
+  expect(after.map((where) => where.balance)).toEqual(before.map((where) => where.balance))
+  // A message caught by the give-up failed with ActorDied (it may have run), none as the caller's interruption.
+  for (const tag of refusals) expect(tag).toBe("ActorDied")
+}, 120_000)
