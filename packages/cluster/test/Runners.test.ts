@@ -318,4 +318,10 @@ it("a runner whose Account group gave up lets its shards go: its keys answer on 
   expect(after.map((where) => where.balance)).toEqual(before.map((where) => where.balance))
   // A message caught by the give-up failed with ActorDied (it may have run), none as the caller's interruption.
   for (const tag of refusals) expect(tag).toBe("ActorDied")
+  // The runner's process stayed up, outside the cluster, and stops on SIGTERM as any runner does.
+  const left = cluster.runners.find((runner) => runner.id === victim)!
+  expect(left.child.exitCode).toBeNull()
+  left.child.kill("SIGTERM")
+  await left.exited
+  expect(left.child.signalCode).toBeNull()
 }, 120_000)
