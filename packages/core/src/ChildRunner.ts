@@ -77,6 +77,15 @@ export interface Options {
   /** Replace a reply whose encoded value is over this many UTF-8 bytes by a `TooLarge` reply. */
   readonly maxPayloadBytes?: number | undefined
   /**
+   * The most the parent takes from this child in one frame, in bytes (a
+   * forked child's `Transport.SpawnOptions.maxFrameBytes`; a platform sets it
+   * when its parent checks frames). A reply whose frame would be over it is
+   * replaced by a `TooLarge` reply, so that only its own run fails, and
+   * replies that would not fit together go one frame each. `undefined`: no
+   * bound.
+   */
+  readonly maxFrameBytes?: number | undefined
+  /**
    * How long importing one module may take (a top-level `await` that never
    * settles); past it, the module's runs fail with a `SpawnFailed` reply of
    * reason `ModuleLoadTimeout`, and preloading stops waiting for it.
@@ -311,7 +320,13 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
 
   // A reply the channel refuses even as `EncodeFailed` would leave its caller waiting: the child ends instead, and
   // the parent settles what it held as for any crash.
-  const replies = ReplyBatcher.make({ send: port.send, sendNow: port.sendNow, rss, onLost: () => port.done(1) })
+  const replies = ReplyBatcher.make({
+    send: port.send,
+    sendNow: port.sendNow,
+    rss,
+    onLost: () => port.done(1),
+    maxFrameBytes: options.maxFrameBytes
+  })
 
   const flush = () => {
     flushScheduled = false
@@ -358,10 +373,11 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
     const recorded = spans.size > 0 ? spans.get(id) : undefined
     if (recorded !== undefined) spans.delete(id)
     if (options.once) {
-      const sent: Promise<void> = sendSafely(port.send, { _tag: "Reply", id, reply })
+      const alone = ReplyBatcher.fitted(reply, options.maxFrameBytes)
+      const sent: Promise<void> = sendSafely(port.send, { _tag: "Reply", id, reply: alone })
         .then((why) =>
           why === undefined
-            ? reply
+            ? alone
             : sendSafely(port.send, { _tag: "Reply", id, reply: ReplyBatcher.unsendable(why) }).then(() => undefined)
         )
         .then((out) => {

@@ -46,6 +46,14 @@ const Letters = Task.make("ChildRunner.test/Letters", {
   handler: (n) => (n === 0 ? Effect.die(new Error("none")) : Effect.succeed("x".repeat(n)))
 })
 
+/** Waits until the test releases it (`releaseLetters`), then answers a string of `n` letters. */
+let releaseLetters = Promise.withResolvers<void>()
+const HeldLetters = Task.make("ChildRunner.test/HeldLetters", {
+  payload: Schema.Number,
+  success: Schema.String,
+  handler: (n) => Effect.promise(() => releaseLetters.promise).pipe(Effect.as("x".repeat(n)))
+})
+
 const loggedRuns = (ids: ReadonlyArray<number>) =>
   ids.map((id, i) =>
     i === 0
@@ -266,6 +274,55 @@ describe("ChildRunner", () => {
       // 22 bytes of JSON: over the limit of 10.
       { id: 2, reply: { _tag: "TooLarge", size: 22, limit: 10 } },
       { id: 3, reply: { _tag: "Defect", name: "Error", message: "none", stack: "mapped: Error: none" } }
+    ])
+  })
+
+  it("keeps every frame within maxFrameBytes: a reply too big alone is TooLarge, replies too big together go apart", async () => {
+    releaseLetters = Promise.withResolvers<void>()
+    const maxFrameBytes = 4096
+    const frames: Array<ChildMessage> = []
+    let replied = 0
+    const allReplied = Promise.withResolvers<void>()
+    const runner = ChildRunner.make(
+      {
+        send: (frame) => {
+          frames.push(frame)
+          replied += idsOf(frame).length
+          if (replied === 4) allReplied.resolve()
+          return Promise.resolve()
+        },
+        done: () => {},
+        defer: (f) => setImmediate(f),
+        rss: () => 0
+      },
+      { ...ChildRunner.defaultOptions, preload: [module], bundled: true, concurrency: 4, maxFrameBytes }
+    )
+    await runner.warmUp
+    const sizes = [1500, 1500, 1500, 5000]
+    runner.onMessage({
+      _tag: "Batch",
+      runs: sizes.map((n, i) =>
+        i === 0
+          ? { _tag: "Run", id: i + 1, module, task: HeldLetters.name, payload: n }
+          : { _tag: "Run", id: i + 1, task: HeldLetters.name, payload: n }
+      )
+    })
+    await framesRead()
+    // All four finish in one turn of the event loop: as one batch they would make a frame of 9,500 bytes and more.
+    releaseLetters.resolve()
+    await allReplied.promise
+    for (const frame of frames) expect(JSON.stringify(frame).length).toBeLessThanOrEqual(maxFrameBytes)
+    const replies = frames.flatMap((frame) => {
+      const framed = frame as ChildFrame
+      return Array.isArray(frame) || framed._tag !== "Replies" ? [] : framed.replies
+    })
+    const unsent = { id: 4, reply: { _tag: "Success", value: "x".repeat(5000) } }
+    expect(replies.sort((a, b) => a.id - b.id)).toEqual([
+      { id: 1, reply: { _tag: "Success", value: "x".repeat(1500) } },
+      { id: 2, reply: { _tag: "Success", value: "x".repeat(1500) } },
+      { id: 3, reply: { _tag: "Success", value: "x".repeat(1500) } },
+      // Its size is the reply's, as it would have gone: over the limit with its envelope.
+      { id: 4, reply: { _tag: "TooLarge", size: JSON.stringify(unsent).length, limit: maxFrameBytes } }
     ])
   })
 

@@ -132,7 +132,9 @@ const spawnChild: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, 
       return
     }
     // The child checks at start that this process is still its parent (parentCheck.ts).
-    const args = [...childArguments(options.runner, bundle), parentArgument()]
+    // The child keeps its replies within the frames this process takes (guardChannel): one too big fails alone.
+    const maxFrameBytes = options.maxFrameBytes ?? Transport.defaultMaxFrameBytes
+    const args = [...childArguments({ ...options.runner, maxFrameBytes }, bundle), parentArgument()]
     let child: ChildProcess
     try {
       child = fork(childEntry, args, {
@@ -159,7 +161,7 @@ const spawnChild: NodeTransport.Platform<Spawned>["start"] = (options, onFrame, 
       onFrame(frame)
     })
     const report = NodeTransport.violationReporter(onFrame)
-    guardChannel(child, options.maxFrameBytes ?? Transport.defaultMaxFrameBytes, report)
+    guardChannel(child, maxFrameBytes, report)
     const markDrained = () => {
       drained = true
       if (status !== undefined) wake()

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { Process, Supervisor } from "@troupe/core"
+import { IpcEvent, Process, Supervisor } from "@troupe/core"
 import { NodePool } from "@troupe/node"
 import { Duration, Effect, Exit, Fiber, Logger } from "effect"
 import * as I from "./fixtures/intake.ts"
@@ -155,6 +155,57 @@ describe.each(backends)("on %s: payloads and protocol errors", (backend) => {
   })
 })
 
+describe("on process: an honest reply over maxFrameBytes fails only its own call", () => {
+  const innocents = 8
+  const options = { size: 1, concurrency: innocents + 1, tasks: [I.Big, I.BigFailure, I.WorkUntil, I.Work] }
+  // Over the default maxFrameBytes (64 MiB): before, the frame cost the worker and every run it held.
+  const over = 70 * 1000 * 1000
+
+  it.live(
+    "a 70 MB result beside 8 running tasks: PayloadTooLarge for it alone; the others succeed on the same worker, no restart",
+    () =>
+      withPool("process", options, (pool) =>
+        Effect.gen(function* () {
+          const pid = yield* pool.apply(I.Work, { ms: 0 })
+          const go = yield* IpcEvent.make
+          const held = yield* Effect.forkChild(
+            Effect.all(
+              Array.from({ length: innocents }, () => Effect.exit(pool.apply(I.WorkUntil, { go }))),
+              { concurrency: "unbounded" }
+            )
+          )
+          yield* eventually(pool.stats, (stats) => stats.workers[0]?.held === innocents)
+          const big = failureOf(yield* Effect.exit(pool.apply(I.Big, over)).pipe(Effect.timeout(bound)))
+          expect(big).toMatchObject({ _tag: "PayloadTooLarge", direction: "reply", limit: 64 * 1024 * 1024 })
+          yield* IpcEvent.set(go)
+          const exits = yield* Fiber.join(held).pipe(Effect.timeout(bound))
+          expect(exits.map((exit) => (Exit.isSuccess(exit) ? exit.value : String(exit.cause)))).toEqual(
+            Array.from({ length: innocents }, () => pid)
+          )
+          const stats = yield* pool.stats
+          expect(stats.restarts).toBe(0)
+          expect(stats.workers.map((worker) => worker.pid)).toEqual([pid])
+        }).pipe(Effect.scoped)
+      ),
+    120_000
+  )
+
+  it.live(
+    "a 70 MB typed error: PayloadTooLarge for its call; the worker serves on",
+    () =>
+      withPool("process", options, (pool) =>
+        Effect.gen(function* () {
+          const pid = yield* pool.apply(I.Work, { ms: 0 })
+          const error = failureOf(yield* Effect.exit(pool.apply(I.BigFailure, over)).pipe(Effect.timeout(bound)))
+          expect(error).toMatchObject({ _tag: "PayloadTooLarge", direction: "reply" })
+          expect(yield* pool.apply(I.Work, { ms: 0 }).pipe(Effect.timeout(bound))).toBe(pid)
+          expect((yield* pool.stats).restarts).toBe(0)
+        })
+      ),
+    120_000
+  )
+})
+
 describe("on process: the parent's intake is bounded", () => {
   const options = { size: 1, maxFrameBytes: 4 * 1024 * 1024, tasks: [I.Scribble, I.Big, I.Work] }
 
@@ -170,14 +221,26 @@ describe("on process: the parent's intake is bounded", () => {
     )
   )
 
-  it.live("one frame over maxFrameBytes kills the worker; a reply under it arrives", () =>
+  it.live("one frame over maxFrameBytes, sent past the runner, kills the worker; a reply under it arrives", () =>
     withPool("process", options, (pool) =>
       Effect.gen(function* () {
         expect((yield* pool.apply(I.Big, 1024 * 1024)).length).toBe(1024 * 1024)
-        const error = failureOf(yield* Effect.exit(pool.apply(I.Big, 8 * 1024 * 1024)).pipe(Effect.timeout(bound)))
+        const payload = { kind: "frame", bytes: 8 * 1024 * 1024 } as const
+        const error = failureOf(yield* Effect.exit(pool.apply(I.Scribble, payload)).pipe(Effect.timeout(bound)))
         expect(error._tag).toBe("WorkerCrashed")
         expect(error.reason).toContain("more than 4194304 bytes")
         expect((yield* pool.apply(I.Big, 10).pipe(Effect.timeout(bound))).length).toBe(10)
+      })
+    )
+  )
+
+  it.live("an honest reply over maxFrameBytes fails alone with PayloadTooLarge; the worker serves on", () =>
+    withPool("process", options, (pool) =>
+      Effect.gen(function* () {
+        const pid = yield* pool.apply(I.Work, { ms: 0 })
+        const error = failureOf(yield* Effect.exit(pool.apply(I.Big, 8 * 1024 * 1024)).pipe(Effect.timeout(bound)))
+        expect(error).toMatchObject({ _tag: "PayloadTooLarge", direction: "reply", limit: 4 * 1024 * 1024 })
+        expect(yield* pool.apply(I.Work, { ms: 0 }).pipe(Effect.timeout(bound))).toBe(pid)
       })
     )
   )

@@ -11,6 +11,13 @@
  * other replies as `Replies`. An actor server batches its replies here too,
  * all as `Replies` (an actor's reply may carry its persisted state).
  *
+ * Under a frame limit (`maxFrameBytes`: a forked child's parent kills a
+ * child that sends a bigger frame) each reply is measured as it is kept
+ * (`frameSize`: a cheap bound, the exact size only when the bound is over):
+ * one that could not go even alone is replaced by a `TooLarge` reply, so
+ * only its own caller fails (`PayloadTooLarge`) and the worker keeps
+ * serving; replies that would not fit together go one frame each.
+ *
  * A frame the channel refuses (a value that cannot be serialized or cloned)
  * is sent again one reply at a time, and a reply the channel refuses alone
  * is replaced by an `EncodeFailed` reply: only its own caller fails
@@ -23,6 +30,7 @@
  */
 import { defectText } from "../wire/codec.ts"
 import { type Addressed, type ChildMessage, type Reply, type SpanRecord, wireDone } from "../wire/frame.ts"
+import * as FrameSize from "../wire/frameSize.ts"
 
 type Send = (frame: ChildMessage) => Promise<void>
 
@@ -66,6 +74,20 @@ const sendOneByOne = (send: Send, replies: ReadonlyArray<Addressed>, onLost: (wh
 
 const success = (id: number, value: unknown): Addressed => ({ id, reply: { _tag: "Success", value } })
 
+/** What stands for a reply of `size` bytes, over what a frame of at most `limit` bytes can carry. */
+const tooLarge = (size: number, limit: number): Reply => ({ _tag: "TooLarge", size, limit })
+
+/**
+ * `reply`, to go alone in a frame of at most `maxFrameBytes` (`undefined`:
+ * no bound): over it, the `TooLarge` reply that stands for it.
+ */
+export const fitted = (reply: Reply, maxFrameBytes: number | undefined): Reply => {
+  if (maxFrameBytes === undefined) return reply
+  const cap = maxFrameBytes - FrameSize.envelopeBytes
+  const bytes = FrameSize.size(reply, cap) ?? 0
+  return bytes > cap ? tooLarge(bytes, maxFrameBytes) : reply
+}
+
 export interface ReplyBatcher {
   /** How many replies wait to be sent. */
   readonly size: () => number
@@ -87,7 +109,8 @@ export interface ReplyBatcher {
  * send, when it has one (`ChildPort.sendNow`): a frame it takes needs no
  * promise, and `flush` returns `undefined`. `onLost`: a reply could not be
  * sent at all (the channel refused its `EncodeFailed` too); the caller ends
- * the child.
+ * the child. `maxFrameBytes`: the most the parent takes in one frame
+ * (`undefined`: no bound, a worker thread's channel).
  */
 export const make = (options: {
   readonly send: Send
@@ -95,12 +118,28 @@ export const make = (options: {
   readonly rss: () => number | undefined
   readonly compact?: boolean | undefined
   readonly onLost: (why: string) => void
+  readonly maxFrameBytes?: number | undefined
 }): ReplyBatcher => {
-  const { send, sendNow, rss, onLost } = options
+  const { send, sendNow, rss, onLost, maxFrameBytes } = options
   let replies: Array<Addressed> = []
   let doneIds: Array<number> = []
   let doneValues: Array<unknown> = []
   const size = () => replies.length + doneIds.length
+  /** The most one reply may take in a frame, its envelope aside; `undefined`: no bound. */
+  const cap = maxFrameBytes === undefined ? undefined : maxFrameBytes - FrameSize.envelopeBytes
+  /** A bound of the bytes the kept replies take together (kept under a frame limit only). */
+  let keptBytes = 0
+  /**
+   * Under a frame limit, the size of `addressed` when it is over what one
+   * frame can carry, else `undefined` (its size then counted to `keptBytes`).
+   * A reply without JSON passes: the channel refuses it itself (`EncodeFailed`).
+   */
+  const oversize = (addressed: Addressed, cap: number): number | undefined => {
+    const bytes = FrameSize.size(addressed, cap) ?? 0
+    if (bytes > cap) return bytes
+    keptBytes += bytes
+    return undefined
+  }
   /**
    * The `WireOne` of a lone plain success on a `sendNow` channel, which
    * copies a frame before it returns: one frame for every such reply (the
@@ -136,6 +175,8 @@ export const make = (options: {
 
   const flush = (): Promise<void> | undefined => {
     if (replies.length === 0 && doneIds.length === 0) return undefined
+    if (cap !== undefined && keptBytes > cap) return flushApart()
+    keptBytes = 0
     const bytes = rss()
     if (bytes === undefined && doneIds.length === 1 && replies.length === 0) {
       const id = doneIds.pop()!
@@ -165,6 +206,23 @@ export const make = (options: {
     return second === undefined ? first : Promise.all([first, second]).then(() => undefined)
   }
 
+  /** The replies kept, each in a frame of its own: together they may be over the frame limit. */
+  const flushApart = (): Promise<void> => {
+    const apart = doneIds.map((id, i) => success(id, doneValues[i]))
+    for (const addressed of replies) apart.push(addressed)
+    replies = []
+    doneIds = []
+    doneValues = []
+    keptBytes = 0
+    return sendOneByOne(send, apart, onLost)
+  }
+
+  /** Keeps `addressed`, or its `TooLarge` stand-in when it is over the frame limit. */
+  const keep = (addressed: Addressed) => {
+    const over = cap === undefined ? undefined : oversize(addressed, cap)
+    replies.push(over === undefined ? addressed : { id: addressed.id, reply: tooLarge(over, maxFrameBytes!) })
+  }
+
   /** An actor's reply, with its persisted state when it has one. */
   const addAddressed = (
     id: number,
@@ -172,7 +230,7 @@ export const make = (options: {
     _spans: ReadonlyArray<SpanRecord> | undefined,
     snapshot?: unknown
   ) => {
-    replies.push(snapshot === undefined ? { id, reply } : { id, reply, snapshot })
+    keep(snapshot === undefined ? { id, reply } : { id, reply, snapshot })
   }
 
   return {
@@ -182,12 +240,16 @@ export const make = (options: {
       options.compact === false
         ? addAddressed
         : (id, reply, spans) => {
-            if (reply._tag === "Success" && spans === undefined) {
-              doneIds.push(id)
-              doneValues.push(reply.value)
-            } else {
-              replies.push(spans === undefined ? { id, reply } : { id, reply, spans })
+            if (reply._tag !== "Success" || spans !== undefined)
+              return keep(spans === undefined ? { id, reply } : { id, reply, spans })
+            if (cap !== undefined) {
+              // A success's value is bounded here, with no call but the walk (a number, a short string: one step).
+              const upper = FrameSize.bound(reply.value, cap)
+              if (upper > cap) return keep({ id, reply })
+              keptBytes += upper + FrameSize.replyBytes
             }
+            doneIds.push(id)
+            doneValues.push(reply.value)
           }
   }
 }
