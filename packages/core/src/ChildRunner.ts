@@ -229,7 +229,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
   Codec.setChildSharesMemory(port.sharesMemory === true)
   const loader = ModuleLoader.make({ timeoutMs: options.moduleLoadTimeoutMs })
   // Code running here (tasks, actors) calls the parent's services through this port.
-  ParentLink.install(port.send, options.maxPayloadBytes)
+  ParentLink.install(port.send, options)
   let actors: ActorServer.ActorServer | undefined
   const queue = new Fifo<Run>()
   const running = new Map<number, Running>()

@@ -26,6 +26,7 @@ import * as ProcessContext from "../child/processContext.ts"
 import * as Codec from "./codec.ts"
 import * as Endpoints from "./endpoints.ts"
 import type { CallRefused, CallReply, ChildMessage, Reply } from "./frame.ts"
+import * as FrameSize from "./frameSize.ts"
 
 type Answer = CallReply | CallRefused
 
@@ -33,6 +34,8 @@ interface Link {
   send: ((frame: ChildMessage) => Promise<void>) | undefined
   /** The runner's `maxPayloadBytes`: a call's payload over it is refused here, never sent (it could be a frame over the parent's limit, which ends the child). */
   maxPayloadBytes: number | undefined
+  /** The most the parent takes in one frame (`ChildRunner.Options.maxFrameBytes`): a call that would not fit is refused here too. */
+  maxFrameBytes: number | undefined
   readonly pending: Map<number, (answer: Answer) => void>
   next: number
 }
@@ -40,14 +43,42 @@ interface Link {
 const linkKey = Symbol.for("@troupe/core/Channel/parentLink")
 const holder = globalThis as { [linkKey]?: Link }
 if (holder[linkKey] === undefined) {
-  holder[linkKey] = { send: undefined, maxPayloadBytes: undefined, pending: new Map(), next: 0 }
+  holder[linkKey] = {
+    send: undefined,
+    maxPayloadBytes: undefined,
+    maxFrameBytes: undefined,
+    pending: new Map(),
+    next: 0
+  }
 }
 const link: Link = holder[linkKey]
 
-/** Connects this process's calls to its parent (a child's runner does it at start), with the runner's payload limit. */
-export const install = (send: (frame: ChildMessage) => Promise<void>, maxPayloadBytes: number | undefined): void => {
+/** Connects this process's calls to its parent (a child's runner does it at start), with the runner's limits. */
+export const install = (
+  send: (frame: ChildMessage) => Promise<void>,
+  limits: { readonly maxPayloadBytes?: number | undefined; readonly maxFrameBytes?: number | undefined }
+): void => {
   link.send = send
-  link.maxPayloadBytes = maxPayloadBytes
+  link.maxPayloadBytes = limits.maxPayloadBytes
+  link.maxFrameBytes = limits.maxFrameBytes
+}
+
+/**
+ * The `TooLarge` answer to a call whose payload is over the runner's
+ * `maxPayloadBytes`, or would make a frame over the parent's
+ * `maxFrameBytes`; `undefined` when it may go.
+ */
+const refusedForSize = (payload: unknown): Reply | undefined => {
+  const limit = link.maxPayloadBytes
+  if (limit !== undefined) {
+    const size = Codec.encodedSize(payload)
+    if (size > limit) return { _tag: "TooLarge", size, limit, direction: "payload" }
+  }
+  const frameLimit = link.maxFrameBytes
+  if (frameLimit === undefined) return undefined
+  const cap = frameLimit - FrameSize.envelopeBytes
+  const size = FrameSize.size(payload, cap) ?? 0
+  return size > cap ? { _tag: "TooLarge", size, limit: frameLimit, direction: "payload" } : undefined
 }
 
 /** Settles the call the parent answered. */
@@ -140,13 +171,11 @@ export const callNow = (
       : handleLocally(local, method, payload, onLateReply)
   }
   const send = link.send
-  // Held to the runner's payload limit here, where every call that goes up passes (a call of this process's
-  // code, and one it forwards for a child of its own): over it, the frame could be over the parent's limit, which
-  // ends this process.
-  const limit = link.maxPayloadBytes
-  if (send !== undefined && limit !== undefined) {
-    const size = Codec.encodedSize(payload)
-    if (size > limit) return Effect.succeed({ _tag: "TooLarge", size, limit, direction: "payload" })
+  // Held to the runner's limits here, where every call that goes up passes (a call of this process's code, and one
+  // it forwards for a child of its own): a frame over the parent's limit would end this process.
+  if (send !== undefined) {
+    const tooLarge = refusedForSize(payload)
+    if (tooLarge !== undefined) return Effect.succeed(tooLarge)
   }
   if (send === undefined) {
     return Effect.fail(
