@@ -190,12 +190,14 @@ export interface Options {
   /**
    * The most the pool takes from a worker in one message, in bytes (default
    * 64 MiB, or `2 * maxPayloadBytes + 1 MiB` when that is more). A forked
-   * worker that sends more, in one frame or in one unfinished line on its
-   * channel, is killed: the tasks it held fail with `WorkerCrashed` (its
-   * `reason` says why), or run again if they have retries, and it is replaced.
-   * Replies travel in batches (up to 64 short ones in a message): keep it
-   * well above your largest reply. Worker threads are not bounded: a
-   * thread's message is in the parent's heap before the parent can look at it.
+   * worker knows it: a reply (a result, a typed error) or a call to the
+   * parent whose frame would be over it fails alone with `PayloadTooLarge`,
+   * and the worker keeps serving; replies too big to travel together go one
+   * message each. A worker that sends more anyway, in one frame or in one
+   * unfinished line on its channel, is killed: the tasks it held fail with
+   * `WorkerCrashed` (its `reason` says why), or run again if they have
+   * retries, and it is replaced. Worker threads are not bounded: a thread's
+   * message is in the parent's heap before the parent can look at it.
    */
   readonly maxFrameBytes?: number | undefined
   /** How long a worker may take to start (default 30 s). */

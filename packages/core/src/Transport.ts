@@ -54,6 +54,8 @@ export interface SpawnOptions {
    * unfinished frame on the channel, in bytes (default `defaultMaxFrameBytes`).
    * Past it the platform reports a `Violation`; a platform that cannot see a
    * frame's size before it has received it (worker threads) does not check.
+   * A platform that checks tells the child (`ChildRunner.Options.maxFrameBytes`),
+   * which then refuses a reply too big for a frame rather than send it.
    */
   readonly maxFrameBytes?: number | undefined
   readonly env?: Readonly<Record<string, string | undefined>> | undefined

@@ -489,9 +489,10 @@ export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidO
 
 /**
  * A payload or a reply is larger than the pool's `maxPayloadBytes` (counted
- * as UTF-8 bytes of its encoded JSON). A payload is refused in the caller
- * before anything is queued; a reply is replaced in the child, and the
- * worker stays.
+ * as UTF-8 bytes of its encoded JSON), or a forked worker's reply (or call
+ * to its parent) would make a frame over the pool's `maxFrameBytes` (`limit`
+ * then says so). A payload is refused in the caller before anything is
+ * queued; a reply is replaced in the child, and the worker stays.
  *
  * @since 0.1.0
  * @category errors
