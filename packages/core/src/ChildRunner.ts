@@ -635,7 +635,7 @@ export const make = (port: ChildPort, options: Options): ChildRunner => {
           return
         case "Actors":
           if (bootstrapping) endBootstrap()
-          actors ??= ActorServer.make(port, loader, logger)
+          actors ??= ActorServer.make(port, loader, logger, options.maxFrameBytes)
           actors.onFrames(value.frames)
           return
         case "CallReply":

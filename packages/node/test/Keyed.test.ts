@@ -16,6 +16,28 @@ const provide = <A, E>(effect: Effect.Effect<A, E, any>) =>
   effect.pipe(Effect.scoped, Effect.provide(NodeProcess.layer)) as Effect.Effect<A, E>
 
 it.live(
+  "a reply over maxFrameBytes fails only its ask (ResultEncodeError): the host lives on, its other keys keep their state",
+  () =>
+    provide(
+      Effect.gen(function* () {
+        const counters = yield* Keyed.make(CounterBehaviour, { hosts: 1 })
+        const [pid] = yield* counters.pids
+        yield* Effect.forEach(range(3), () => counters.get("other").ask("Increment", { by: 1 }))
+        // Over the default 64 MiB frame limit: before, the frame cost the host, and every key it held its state.
+        const big = yield* Effect.exit(counters.get("big").ask("Big", { bytes: 70 * 1000 * 1000 }))
+        expect(Exit.isFailure(big) && Cause.squash(big.cause)).toMatchObject({
+          _tag: "ResultEncodeError",
+          message: expect.stringContaining("maxFrameBytes")
+        })
+        expect(yield* counters.get("other").ask("Get", undefined)).toBe(3)
+        expect(yield* counters.get("big").ask("Pid", undefined)).toBe(pid)
+        expect(yield* counters.pids).toEqual([pid])
+      })
+    ),
+  120_000
+)
+
+it.live(
   "each key reaches one live instance, in the host its hash picks",
   () =>
     provide(

@@ -78,17 +78,21 @@ const defect = (name: string, message: string): Reply => ({ _tag: "Defect", name
 export const make = (
   port: ChildPort,
   loader: ModuleLoader.ModuleLoader,
-  logger: Logger.Logger<unknown, void>
+  logger: Logger.Logger<unknown, void>,
+  maxFrameBytes: number | undefined
 ): ActorServer => {
   const instances = new Map<number, Instance>()
   const loggers = new Set([logger])
   // A reply the channel refuses fails alone (`EncodeFailed`); the rest of its batch goes out. One refused even so
-  // would leave its caller waiting: the host ends instead, and its actors' callers fail as for any crash.
+  // would leave its caller waiting: the host ends instead, and its actors' callers fail as for any crash. A reply
+  // too big for a frame fails alone too (`EncodeFailed`, an ask's `ResultEncodeError`), and the host keeps its keys.
   const replies = ReplyBatcher.make({
     send: port.send,
     rss: () => undefined,
     compact: false,
-    onLost: () => port.done(1)
+    onLost: () => port.done(1),
+    maxFrameBytes,
+    oversized: ReplyBatcher.tooLargeToSend
   })
   let flushScheduled = false
   /** The messages whose handlers are running, across instances. */

@@ -78,6 +78,13 @@ const success = (id: number, value: unknown): Addressed => ({ id, reply: { _tag:
 const tooLarge = (size: number, limit: number): Reply => ({ _tag: "TooLarge", size, limit })
 
 /**
+ * The same, for a caller whose errors have no `PayloadTooLarge` (an actor's
+ * ask): the reply could not be sent (`ResultEncodeError`), and why.
+ */
+export const tooLargeToSend = (size: number, limit: number): Reply =>
+  unsendable(`it is ${size} bytes, over the limit of ${limit} bytes for one frame (maxFrameBytes)`)
+
+/**
  * `reply`, to go alone in a frame of at most `maxFrameBytes` (`undefined`:
  * no bound): over it, the `TooLarge` reply that stands for it.
  */
@@ -110,7 +117,8 @@ export interface ReplyBatcher {
  * promise, and `flush` returns `undefined`. `onLost`: a reply could not be
  * sent at all (the channel refused its `EncodeFailed` too); the caller ends
  * the child. `maxFrameBytes`: the most the parent takes in one frame
- * (`undefined`: no bound, a worker thread's channel).
+ * (`undefined`: no bound, a worker thread's channel); `oversized`: what
+ * stands for a reply over it (default: `TooLarge`).
  */
 export const make = (options: {
   readonly send: Send
@@ -119,8 +127,10 @@ export const make = (options: {
   readonly compact?: boolean | undefined
   readonly onLost: (why: string) => void
   readonly maxFrameBytes?: number | undefined
+  readonly oversized?: ((size: number, limit: number) => Reply) | undefined
 }): ReplyBatcher => {
   const { send, sendNow, rss, onLost, maxFrameBytes } = options
+  const oversized = options.oversized ?? tooLarge
   let replies: Array<Addressed> = []
   let doneIds: Array<number> = []
   let doneValues: Array<unknown> = []
@@ -217,10 +227,23 @@ export const make = (options: {
     return sendOneByOne(send, apart, onLost)
   }
 
-  /** Keeps `addressed`, or its `TooLarge` stand-in when it is over the frame limit. */
+  /**
+   * Keeps `addressed`, or its stand-in (`oversized`) when it is over the
+   * frame limit; the stand-in keeps an actor's persisted state if that fits.
+   */
   const keep = (addressed: Addressed) => {
     const over = cap === undefined ? undefined : oversize(addressed, cap)
-    replies.push(over === undefined ? addressed : { id: addressed.id, reply: tooLarge(over, maxFrameBytes!) })
+    if (over === undefined) {
+      replies.push(addressed)
+      return
+    }
+    const standIn = { id: addressed.id, reply: oversized(over, maxFrameBytes!) }
+    const { snapshot } = addressed
+    replies.push(
+      snapshot === undefined || oversize({ ...standIn, snapshot }, cap!) !== undefined
+        ? standIn
+        : { ...standIn, snapshot }
+    )
   }
 
   /** An actor's reply, with its persisted state when it has one. */
