@@ -191,6 +191,16 @@ describe("on process: an honest reply over maxFrameBytes fails only its own call
   )
 
   it.live(
+    "Process: a 70 MB result is a PayloadTooLarge, not a ProcessCrashed",
+    () =>
+      Effect.gen(function* () {
+        const error = failureOf(yield* Effect.exit(Process.run(I.Big, over)).pipe(Effect.timeout(bound)))
+        expect(error).toMatchObject({ _tag: "PayloadTooLarge", direction: "reply", limit: 64 * 1024 * 1024 })
+      }).pipe(Effect.provide(NodePool.transport("process"))),
+    120_000
+  )
+
+  it.live(
     "a 70 MB typed error: PayloadTooLarge for its call; the worker serves on",
     () =>
       withPool("process", options, (pool) =>
