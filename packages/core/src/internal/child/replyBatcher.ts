@@ -237,13 +237,15 @@ export const make = (options: {
       replies.push(addressed)
       return
     }
-    const standIn = { id: addressed.id, reply: oversized(over, maxFrameBytes!) }
-    const { snapshot } = addressed
-    replies.push(
-      snapshot === undefined || oversize({ ...standIn, snapshot }, cap!) !== undefined
-        ? standIn
-        : { ...standIn, snapshot }
-    )
+    const standIn: Addressed = { id: addressed.id, reply: oversized(over, maxFrameBytes!) }
+    const withState: Addressed | undefined =
+      addressed.snapshot === undefined ? undefined : { ...standIn, snapshot: addressed.snapshot }
+    if (withState !== undefined && oversize(withState, cap!) === undefined) replies.push(withState)
+    else {
+      // Counted too (it always fits): many stand-ins in one batch add up.
+      oversize(standIn, cap!)
+      replies.push(standIn)
+    }
   }
 
   /** An actor's reply, with its persisted state when it has one. */
