@@ -29,6 +29,14 @@ import { ServingChild } from "../wire/servingChild.ts"
 export interface CallServer {
   /** Serves a frame; a frame that breaks the protocol is not served: the reason is returned, and the child is to be killed. */
   readonly onFrame: (frame: Call | CallInterrupt) => string | undefined
+  /**
+   * Interrupts the calls still running, at once: the child exited. Its owner
+   * calls it as it learns of the exit, before it acts on it (fails the
+   * child's task, say), so that no one who knows the child is gone can see
+   * its calls still served (an offer put, a take given an item). Called
+   * again, it does nothing.
+   */
+  readonly childExited: () => void
 }
 
 export const make = (connection: Connection): CallServer => {
@@ -74,12 +82,14 @@ export const make = (connection: Connection): CallServer => {
     })
   }
 
-  void Effect.runPromise(connection.exited).then(() => {
+  const childExited = () => {
     for (const fiber of running.values()) fiber.interruptUnsafe()
     running.clear()
-  })
+  }
+  void Effect.runPromise(connection.exited).then(childExited)
 
   return {
+    childExited,
     onFrame: (frame) => {
       if (frame._tag === "CallInterrupt") {
         const fiber = running.get(frame.id)

@@ -111,6 +111,9 @@ export const spawn = Effect.fnUntraced(function* (
 
   const spawned = yield* transport.spawn(options.spawn, receive)
   connection = spawned
+  // Whoever learns of the exit through the client stops the child's calls first: the exit is then never seen
+  // (a task failed `WorkerCrashed`, say) while a call of the dead child is still served.
+  const exited = Effect.tap(spawned.exited, () => Effect.sync(() => calls?.childExited()))
   const pid = spawned.pid
   logAnnotations = { ...options.logs?.annotations, "troupe.pid": pid }
   const forget = ProcessContext.addChild({
@@ -123,7 +126,7 @@ export const spawn = Effect.fnUntraced(function* (
   yield* Effect.addFinalizer(() => Effect.sync(forget))
 
   return {
-    connection: spawned,
+    connection: { ...spawned, exited },
     pid,
     ready: Deferred.await(ready),
     kill,
