@@ -19,7 +19,8 @@ import {
   LockLoopFromGrandchild,
   PermitLoop,
   Probe,
-  WaitLock
+  WaitLock,
+  WaitLockAndPermit
 } from "./fixtures/ipcSync.ts"
 import { backends, eventually, range, withPool } from "./fixtures/pool.ts"
 
@@ -132,6 +133,34 @@ for (const backend of backends) {
         yield* IpcSemaphore.release(semaphore, 3)
         expect(yield* IpcSemaphore.available(semaphore)).toBe(3)
         yield* Fiber.interrupt(run)
+      }).pipe(Effect.scoped)
+    )
+  )
+}
+
+for (const backend of backends) {
+  it.live(`${backend}: a killed waiter gets neither the lock nor a permit, however soon the parent frees them`, () =>
+    withPool(backend, { size: 1 }, (pool) =>
+      Effect.gen(function* () {
+        const { next, notes, probe } = yield* serveProbe
+        const lock = yield* IpcLock.make()
+        const semaphore = yield* IpcSemaphore.make(1)
+        const mine = yield* IpcLock.acquire(lock)
+        yield* IpcSemaphore.acquire(semaphore)
+        const run = yield* Effect.forkChild(
+          Effect.exit(pool.apply(WaitLockAndPermit, { lock, semaphore, probe, exit: backend === "thread" }))
+        )
+        const waiting = yield* next("waiting")
+        if (backend === "process") process.kill(waiting.pid, "SIGKILL")
+        expect(Exit.isFailure(yield* Fiber.join(run))).toBe(true)
+        // Freed the moment the waiter's task fails, as a caller reacting to the crash would (before: both went to
+        // the dead waiter, and the next holder was told the lock was abandoned, although no holder had died).
+        yield* IpcLock.release(lock, mine)
+        yield* IpcSemaphore.release(semaphore)
+        expect(yield* IpcSemaphore.status(semaphore)).toEqual({ available: 1, waiting: 0 })
+        expect(yield* IpcLock.status(lock)).toEqual({ locked: false, waiting: 0 })
+        expect((yield* IpcLock.acquire(lock)).abandoned).toBe(false)
+        expect(notes.map((note) => note.event)).not.toContain("got")
       }).pipe(Effect.scoped)
     )
   )
