@@ -21,6 +21,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Channel from "./Channel.ts"
 import * as Hosted from "./internal/ipc/hosted.ts"
+import { booleanOption, firstInvalid, optionsObject } from "./internal/options.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
 import * as Session from "./Session.ts"
 import { LockError } from "./TroupeError.ts"
@@ -160,6 +161,11 @@ interface Holder {
  */
 export const make = (options?: Options): Effect.Effect<IpcLock, never, Scope.Scope> =>
   Effect.suspend(() => {
+    const invalid = firstInvalid(
+      optionsObject("options", options ?? undefined),
+      booleanOption("reentrant", options?.reentrant)
+    )
+    if (invalid !== undefined) return Effect.die(invalid)
     const reentrant = options?.reentrant === true
     const sessions = Session.makeTable()
     const waiters = new Set<Waiter>()

@@ -42,7 +42,7 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as Channel from "./Channel.ts"
 import * as Hosted from "./internal/ipc/hosted.ts"
-import { expected } from "./internal/options.ts"
+import { booleanOption, expected } from "./internal/options.ts"
 import { Fifo } from "./internal/pool/fifo.ts"
 import * as Endpoints from "./internal/wire/endpoints.ts"
 import * as Session from "./Session.ts"
@@ -244,6 +244,8 @@ export const make = <S extends Schema.Top>(
     if (!(capacity === Number.POSITIVE_INFINITY || (Number.isInteger(capacity) && capacity > 0))) {
       return Effect.die(new InvalidOption({ option: "capacity", reason: `${capacity} is not a positive integer` }))
     }
+    const invalidFlag = booleanOption("acknowledged", options.acknowledged)
+    if (invalidFlag !== undefined) return Effect.die(invalidFlag)
     type A = S["Type"]
     const acknowledged = options.acknowledged === true
     const sessions = Session.makeTable()

@@ -29,6 +29,7 @@ import type * as Scope from "effect/Scope"
 import type * as Types from "effect/Types"
 import * as Channel from "./Channel.ts"
 import * as Hosted from "./internal/ipc/hosted.ts"
+import { expected } from "./internal/options.ts"
 
 const TypeId = "~@troupe/core/SharedMap" as const
 
@@ -162,6 +163,11 @@ export const make = <K extends Schema.Top, V extends Schema.Top>(
   value: V
 ): Effect.Effect<SharedMap<K["Type"], V["Type"]>, never, Scope.Scope> =>
   Effect.suspend(() => {
+    if (!Schema.isSchema(key) || !Schema.isSchema(value)) {
+      return Effect.die(
+        expected("SharedMap.make", "a key Schema and a value Schema", Schema.isSchema(key) ? value : key)
+      )
+    }
     const encodeKey = Schema.encodeSync(Schema.toCodecJson(key) as unknown as Schema.Codec<unknown, unknown>)
     const idOf = (k: unknown) => canonicalJson(encodeKey(k))
     const entries = new Map<string, { readonly key: unknown; value: unknown; version: number }>()

@@ -40,6 +40,12 @@ export type TypedArrayConstructor =
   | BigInt64ArrayConstructor
   | BigUint64ArrayConstructor
 
+/** The constructor every typed array kind extends (`%TypedArray%`). */
+const TypedArray: unknown = Object.getPrototypeOf(Int8Array)
+
+const isTypedArrayConstructor = (u: unknown): u is TypedArrayConstructor =>
+  typeof u === "function" && Object.getPrototypeOf(u) === TypedArray
+
 /**
  * A typed array whose buffer is a `SharedArrayBuffer`.
  *
@@ -136,8 +142,8 @@ export const Float64: Schema.declare<Shared<Float64ArrayConstructor>> = sharedAr
 
 /**
  * A new typed array of `length` zeroed elements over a new
- * `SharedArrayBuffer`. A `length` that is not an integer of 0 or more
- * throws an `InvalidOption`.
+ * `SharedArrayBuffer`. A `length` that is not an integer of 0 or more, or a
+ * `kind` that is not a typed array constructor, throws an `InvalidOption`.
  *
  * @example
  * ```ts
@@ -151,6 +157,7 @@ export const Float64: Schema.declare<Shared<Float64ArrayConstructor>> = sharedAr
  * @category constructors
  */
 export const allocate = <C extends TypedArrayConstructor>(kind: C, length: number): Shared<C> => {
+  if (!isTypedArrayConstructor(kind)) throw refuse("kind", "must be a typed array constructor (Int32Array, ...)", kind)
   if (!Number.isSafeInteger(length) || length < 0) throw refuse("length", "must be an integer of 0 or more", length)
   return new (kind as unknown as new (buffer: SharedArrayBuffer) => Shared<C>)(
     new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT)

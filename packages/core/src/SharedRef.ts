@@ -109,6 +109,7 @@ export const schema = <A, I>(value: Schema.Codec<A, I>): Schema.Codec<SharedRef<
  */
 export const make = <A, I>(value: Schema.Codec<A, I>, initial: A): Effect.Effect<SharedRef<A>, never, Scope.Scope> =>
   Effect.suspend(() => {
+    if (!Schema.isSchema(value)) return Effect.die(expected("SharedRef.make", "a Schema", value))
     // Served as it is to every `get`: a value its Schema refuses would fail each reader, far from the mistake.
     if (!Schema.is(value)(initial)) {
       return Effect.die(expected("SharedRef.make", "an initial value its Schema accepts", initial))

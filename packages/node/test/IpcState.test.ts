@@ -7,7 +7,18 @@
  * waiting party is SIGKILLed.
  */
 import { it } from "@effect/vitest"
-import { IpcBarrier, IpcEvent, IpcPipe, IpcQueue, IpcSemaphore, Process, SharedMap, SharedMemory } from "@troupe/core"
+import {
+  IpcBarrier,
+  IpcEvent,
+  IpcLock,
+  IpcPipe,
+  IpcQueue,
+  IpcSemaphore,
+  Process,
+  SharedMap,
+  SharedMemory,
+  SharedRef
+} from "@troupe/core"
 import { NodeProcess } from "@troupe/node"
 import { Cause, Effect, Exit, Fiber, Option, Schema, Scope, Stream } from "effect"
 import { expect } from "vitest"
@@ -336,7 +347,7 @@ it.effect("a wait's timeout that is not a duration of zero or more is an Invalid
 )
 
 it.effect(
-  "a barrier's parties, a semaphore's permits and a shared array's length that are not counts are an InvalidOption",
+  "counts that are not counts, flags that are not booleans and a shared array's kind are an InvalidOption; no Schema is a defect saying so",
   () =>
     Effect.gen(function* () {
       const defectOf = <A, E>(made: Effect.Effect<A, E, Scope.Scope>) =>
@@ -352,6 +363,24 @@ it.effect(
         )
       }
       expect(SharedMemory.allocate(Int32Array, 0).length).toBe(0)
+      // A kind that is no typed array used to give whatever its constructor made of the buffer (`[buffer]` for Array).
+      expect(() => SharedMemory.allocate(Array as never, 3)).toThrow(
+        expect.objectContaining({ _tag: "InvalidOption", option: "kind" })
+      )
+      // A flag of the wrong kind used to be read as false: a queue that loses items, a lock that is not reentrant.
+      const acknowledged = IpcQueue.make({ item: Schema.Int, capacity: 1, acknowledged: "true" as never })
+      expect(yield* defectOf(acknowledged)).toMatchObject({ _tag: "InvalidOption", option: "acknowledged" })
+      expect(yield* defectOf(IpcLock.make({ reentrant: "yes" as never }))).toMatchObject({
+        _tag: "InvalidOption",
+        option: "reentrant"
+      })
+      expect(yield* defectOf(IpcLock.make("reentrant" as never))).toMatchObject({ _tag: "InvalidOption" })
+      expect(Exit.isSuccess(yield* Effect.exit(Effect.scoped(IpcLock.make(null as never))))).toBe(true)
+      // A value that is no Schema used to die with "Cannot read properties of undefined (reading 'encoding')".
+      expect(String(yield* defectOf(SharedRef.make("count" as never, 0)))).toContain("SharedRef.make expects a Schema")
+      expect(String(yield* defectOf(SharedMap.make(Schema.String, "count" as never)))).toContain(
+        "SharedMap.make expects a key Schema and a value Schema"
+      )
     })
 )
 

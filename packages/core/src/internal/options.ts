@@ -82,13 +82,17 @@ export const oneOf = (option: string, value: unknown, allowed: ReadonlyArray<str
     ? undefined
     : refuse(option, `must be ${allowed.map((one) => JSON.stringify(one)).join(" or ")}`, value)
 
-/** An array of strings (a worker's runtime flags). */
 /** An options argument: an object, or absent. */
 export const optionsObject = (option: string, value: unknown): InvalidOption | undefined =>
   value === undefined || (typeof value === "object" && value !== null && !Array.isArray(value))
     ? undefined
     : refuse(option, "must be an object", value)
 
+/** A flag: `true`, `false`, or absent. */
+export const booleanOption = (option: string, value: unknown): InvalidOption | undefined =>
+  value === undefined || typeof value === "boolean" ? undefined : refuse(option, "must be true or false", value)
+
+/** An array of strings (a worker's runtime flags). */
 export const stringArray = (option: string, value: unknown): InvalidOption | undefined =>
   value === undefined || (Array.isArray(value) && value.every((item) => typeof item === "string"))
     ? undefined
