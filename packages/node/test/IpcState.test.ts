@@ -320,6 +320,25 @@ for (const backend of backends) {
       ),
     120_000
   )
+
+  it.live(
+    `${backend}: IpcBarrier: a party arriving the moment a waiting party's task failed does not pass with the dead`,
+    () =>
+      withPool(backend, { size: 1 }, (pool) =>
+        Effect.gen(function* () {
+          const barrier = yield* IpcBarrier.make(2)
+          const die = yield* IpcEvent.make
+          const run = yield* Effect.forkChild(Effect.exit(pool.apply(BarrierWaitThenExit, { barrier, die })))
+          yield* eventually(Effect.orDie(IpcBarrier.waiting(barrier)), (n) => n === 1, 60_000)
+          yield* IpcEvent.set(die)
+          expect(Exit.isFailure(yield* Fiber.join(run))).toBe(true)
+          // Before: the dead party's wait was still counted when its task failed, and this wait passed with index 1.
+          const exit = yield* Effect.exit(IpcBarrier.wait(barrier)).pipe(Effect.timeout("60 seconds"))
+          expect(failureOf(exit)).toMatchObject({ _tag: "BrokenBarrier", reason: "PartyGone" })
+        }).pipe(Effect.scoped)
+      ),
+    120_000
+  )
 }
 
 it.effect("a wait's timeout that is not a duration of zero or more is an InvalidOption, and nothing waits", () =>
