@@ -1,7 +1,8 @@
 /**
  * How workers load the task modules they serve, on both backends: a module
  * whose top-level `await` never settles is bounded by `moduleLoadTimeout`
- * and does not poison the pool (issue 13, item 7); two modules that define
+ * and does not poison the pool (issue 13, item 7), nor does one that throws
+ * at import (it failed the start of a bundled worker); two modules that define
  * a task of the same name are refused rather than run the wrong handler
  * (item 6).
  */
@@ -19,11 +20,15 @@ import * as T from "./fixtures/poolTasks.ts"
 import { Same as SameA } from "./fixtures/sameA.ts"
 import { runScript } from "./fixtures/script.ts"
 import { Stuck } from "./fixtures/stuckModule.ts"
+import { FromThrowingModule } from "./fixtures/throwingModule.ts"
 
 const sameA = new URL("./fixtures/sameA.ts", import.meta.url).href
 const sameB = new URL("./fixtures/sameB.ts", import.meta.url).href
 
 const stuckEnv = { ...process.env, TROUPE_FIXTURE_STUCK: "1" }
+const throwsEnv = { ...process.env, TROUPE_FIXTURE_THROWS: "1" }
+/** A module that loads (`Stuck` settles without `TROUPE_FIXTURE_STUCK`), to tell the backends' bundles apart. */
+const bundleMates = { process: [], thread: [Stuck] }
 
 describe.each(backends)("module loading on %s", (backend) => {
   describe.each([
@@ -66,6 +71,32 @@ describe.each(backends)("module loading on %s", (backend) => {
       60_000
     )
   })
+
+  it.live(
+    "a module that throws at import fails only its own calls, with ModuleNotFound; no worker fails to start",
+    () =>
+      // One worker, both modules named up front: the worker's start must not fail the other module's call. Each
+      // backend gets its own set of modules, so neither reuses a bundle the other's workers failed on.
+      withPool(
+        backend,
+        { size: 1, tasks: [T.Square, FromThrowingModule, ...bundleMates[backend]], env: throwsEnv },
+        (pool) =>
+          Effect.gen(function* () {
+            const events: Array<Pool.Event> = []
+            yield* Stream.runForEach(pool.events, (event) => Effect.sync(() => events.push(event))).pipe(
+              Effect.forkScoped
+            )
+            expect(yield* pool.apply(T.Square, 3)).toBe(9)
+            const failed = yield* Effect.flip(pool.apply(FromThrowingModule, undefined))
+            expect(failed).toMatchObject({ _tag: "SpawnError", reason: "ModuleNotFound" })
+            expect(failed.message).toContain("this module throws at import")
+            expect(yield* pool.apply(T.Square, 4)).toBe(16)
+            expect(events.filter((event) => event._tag === "WorkerStartFailed")).toEqual([])
+            expect((yield* pool.stats).restarts).toBe(0)
+          }).pipe(Effect.scoped)
+      ),
+    60_000
+  )
 })
 
 describe("two modules that define a task of the same name", () => {

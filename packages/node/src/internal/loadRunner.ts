@@ -10,7 +10,11 @@
  * the runner's `moduleLoadTimeoutMs`: past it, the child gives up on the
  * bundle and starts unbundled, and the runner then loads each module within
  * the same bound, so only the stuck module's tasks fail
- * (`ModuleLoadTimeout`).
+ * (`ModuleLoadTimeout`). A bundle whose import throws (a task module that
+ * throws at its top level) is given up the same way: the runner then loads
+ * each module on its own, and only the throwing module's tasks fail
+ * (`ModuleNotFound`), where the child used to die while starting, failing the
+ * calls queued for every module of the pool with `ForkFailed`.
  *
  * @internal
  */
@@ -39,8 +43,9 @@ export const loadRunner = async (
   // Before the bundle loads: a task defined in it names its original module, not the bundle
   // (the key is core's `bundleMapperKey`, spelled out so the unbundled core is not loaded here).
   ;(globalThis as Record<symbol, unknown>)[Symbol.for("@troupe/core/bundleStackMapper")] = mapStack
-  // A bundle that throws while loading fails the child before it says a word: the parent then distrusts it.
-  const importing: Promise<typeof import("@troupe/core/ChildRunner")> = import(pathToFileURL(bundle).href)
+  const importing: Promise<typeof import("@troupe/core/ChildRunner") | undefined> = import(
+    pathToFileURL(bundle).href
+  ).catch(() => undefined)
   let timer: ReturnType<typeof setTimeout> | undefined
   const loaded =
     timeoutMs === undefined
