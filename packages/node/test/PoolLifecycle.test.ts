@@ -400,6 +400,41 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
   )
 
   it.live(
+    "S45 a shutdown at its deadline fails the task a worker was running as running, those it held prefetched as queued",
+    () =>
+      Effect.gen(function* () {
+        const ticks = tempFile("ticks")
+        const scope = yield* Scope.make()
+        // No drain: the one worker, running one task and holding the others prefetched, is stopped at once.
+        const pool = yield* Pool.make({ size: 1, shutdown: { timeout: 0 } }).pipe(
+          Scope.provide(scope),
+          Effect.provide(NodePool.transport(backend))
+        )
+        yield* eventually(livePids(pool), (pids) => pids.length === 1)
+        const fibers = yield* Effect.forEach(range(6), (i) =>
+          Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 60_000, ticks }), { startImmediately: true })
+        )
+        yield* eventually(
+          Effect.zip(
+            pool.stats,
+            Effect.sync(() => T.countTicks(ticks))
+          ),
+          ([stats, started]) => started === 1 && stats.inFlight > 1
+        )
+        yield* Scope.close(scope, Exit.void)
+        const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber).pipe(Effect.timeout("20 seconds")))
+        const phases = exits.map((exit) => {
+          const error = Exit.findErrorOption(exit)
+          return error._tag === "Some" ? (error.value as TroupeError.ShutdownError).phase : "none"
+        })
+        // On threads, the five that never started used to fail as running too: terminate() lets no reply out.
+        expect(phases).toEqual(["running", ...range(5).map(() => "queued")])
+        expect(T.countTicks(ticks)).toBe(1)
+      }),
+    60_000
+  )
+
+  it.live(
     "S44 a worker that dies while the pool drains fails only the task it was running; those it held unstarted run on",
     () =>
       Effect.gen(function* () {

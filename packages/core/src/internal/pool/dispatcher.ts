@@ -770,15 +770,18 @@ export class Dispatcher {
     items.forEach((item, position) => {
       this.released(item, item.job.held === 0)
       if (item.settled || item.cancelled) return
-      if (this.stopping || this.broken !== undefined) {
-        this.settle(item, Exit.fail(this.broken ?? new ShutdownError({ task: item.task.name, phase: "running" })))
-        return
-      }
       // A retriable item says when it starts, so only a run that really began is counted. Any other item is
       // counted when it was among the oldest `concurrency` the worker held: it may have been running (a worker
       // writes every reply to its channel before it starts another run, so no older item was waiting on it).
       // An item the worker was never sent (still in the outbox when its channel closed) did not run.
       const mayHaveRun = item.retries > 0 ? item.started : item.sent && position < concurrency
+      // Stopped at the shutdown deadline (a thread's `terminate()` lets out no reply for what it never started):
+      // only what may have run was running.
+      if (this.stopping || this.broken !== undefined) {
+        const stopped = mayHaveRun ? new ShutdownError({ task: item.task.name, phase: "running" }) : undefined
+        this.settle(item, Exit.fail(this.broken ?? stopped ?? this.unstartedAtClose(item)))
+        return
+      }
       // While the pool drains, what may have run fails without a retry; what never started is drained as queued work.
       if (this.closing && (mayHaveRun || this.dropsUnstarted)) {
         this.settle(
