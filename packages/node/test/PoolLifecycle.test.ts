@@ -360,41 +360,51 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
     30_000
   )
 
+  /**
+   * Closes a pool of one worker, made with `shutdown`, once the worker runs the first of `calls` tasks of `ms` and holds
+   * others prefetched (the default prefetch); each call's outcome ("ok" or its `ShutdownError`'s phase) and how many
+   * tasks started.
+   */
+  const closeWhileHolding = (shutdown: Pool.Options["shutdown"], calls: number, ms: number) =>
+    Effect.gen(function* () {
+      const ticks = tempFile("ticks")
+      const scope = yield* Scope.make()
+      const pool = yield* Pool.make({ size: 1, shutdown }).pipe(
+        Scope.provide(scope),
+        Effect.provide(NodePool.transport(backend))
+      )
+      yield* eventually(livePids(pool), (pids) => pids.length === 1)
+      const fibers = yield* Effect.forEach(range(calls), (i) =>
+        Effect.forkChild(pool.apply(T.Delay, { value: i, ms, ticks }), { startImmediately: true })
+      )
+      yield* eventually(
+        Effect.zip(
+          pool.stats,
+          Effect.sync(() => T.countTicks(ticks))
+        ),
+        ([stats, started]) => started === 1 && stats.inFlight > 1
+      )
+      yield* Scope.close(scope, Exit.void)
+      const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber).pipe(Effect.timeout("20 seconds")))
+      const outcomes = exits.map((exit) => {
+        const error = Exit.findErrorOption(exit)
+        return Exit.isSuccess(exit)
+          ? "ok"
+          : error._tag === "Some"
+            ? (error.value as TroupeError.ShutdownError).phase
+            : "die"
+      })
+      return { outcomes, started: T.countTicks(ticks) }
+    })
+
   it.live(
     "S44 with drain 'inFlight', tasks a worker holds prefetched and has not started fail as queued; only the running one runs",
     () =>
       Effect.gen(function* () {
-        const ticks = tempFile("ticks")
-        const scope = yield* Scope.make()
-        // The default prefetch: with ten calls waiting, the one worker runs one and holds most of the others.
-        const pool = yield* Pool.make({ size: 1, shutdown: { drain: "inFlight" } }).pipe(
-          Scope.provide(scope),
-          Effect.provide(NodePool.transport(backend))
-        )
-        yield* eventually(livePids(pool), (pids) => pids.length === 1)
-        const fibers = yield* Effect.forEach(range(10), (i) =>
-          Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 300, ticks }), { startImmediately: true })
-        )
-        yield* eventually(
-          Effect.zip(
-            pool.stats,
-            Effect.sync(() => T.countTicks(ticks))
-          ),
-          ([stats, started]) => started === 1 && stats.inFlight > 1
-        )
-        yield* Scope.close(scope, Exit.void)
-        const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber).pipe(Effect.timeout("20 seconds")))
-        const outcomes = exits.map((exit) => {
-          const error = Exit.findErrorOption(exit)
-          return Exit.isSuccess(exit)
-            ? "ok"
-            : error._tag === "Some"
-              ? (error.value as TroupeError.ShutdownError).phase
-              : "die"
-        })
+        const { outcomes, started } = yield* closeWhileHolding({ drain: "inFlight" }, 10, 300)
         // They used to run to the end, one after another, as if they were running when the pool closed.
         expect(outcomes).toEqual(["ok", ...range(9).map(() => "queued")])
-        expect(T.countTicks(ticks)).toBe(1)
+        expect(started).toBe(1)
       }),
     60_000
   )
@@ -403,33 +413,11 @@ describe.each(backends)("Pool on %s: shutdown", (backend) => {
     "S45 a shutdown at its deadline fails the task a worker was running as running, those it held prefetched as queued",
     () =>
       Effect.gen(function* () {
-        const ticks = tempFile("ticks")
-        const scope = yield* Scope.make()
         // No drain: the one worker, running one task and holding the others prefetched, is stopped at once.
-        const pool = yield* Pool.make({ size: 1, shutdown: { timeout: 0 } }).pipe(
-          Scope.provide(scope),
-          Effect.provide(NodePool.transport(backend))
-        )
-        yield* eventually(livePids(pool), (pids) => pids.length === 1)
-        const fibers = yield* Effect.forEach(range(6), (i) =>
-          Effect.forkChild(pool.apply(T.Delay, { value: i, ms: 60_000, ticks }), { startImmediately: true })
-        )
-        yield* eventually(
-          Effect.zip(
-            pool.stats,
-            Effect.sync(() => T.countTicks(ticks))
-          ),
-          ([stats, started]) => started === 1 && stats.inFlight > 1
-        )
-        yield* Scope.close(scope, Exit.void)
-        const exits = yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber).pipe(Effect.timeout("20 seconds")))
-        const phases = exits.map((exit) => {
-          const error = Exit.findErrorOption(exit)
-          return error._tag === "Some" ? (error.value as TroupeError.ShutdownError).phase : "none"
-        })
+        const { outcomes, started } = yield* closeWhileHolding({ timeout: 0 }, 6, 60_000)
         // On threads, the five that never started used to fail as running too: terminate() lets no reply out.
-        expect(phases).toEqual(["running", ...range(5).map(() => "queued")])
-        expect(T.countTicks(ticks)).toBe(1)
+        expect(outcomes).toEqual(["running", ...range(5).map(() => "queued")])
+        expect(started).toBe(1)
       }),
     60_000
   )
