@@ -11,11 +11,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { type Pool, Task } from "@troupe/core"
-import { Effect, Schema, Stream } from "effect"
+import { Task } from "@troupe/core"
+import { Effect, Schema } from "effect"
 import { build } from "esbuild"
 import { onTestFinished } from "vitest"
-import { backends, eventually, withPool } from "./fixtures/pool.ts"
+import { backends, eventually, recordEvents, withPool } from "./fixtures/pool.ts"
 import * as T from "./fixtures/poolTasks.ts"
 import { Same as SameA } from "./fixtures/sameA.ts"
 import { runScript } from "./fixtures/script.ts"
@@ -43,10 +43,7 @@ describe.each(backends)("module loading on %s", (backend) => {
           { size: 2, tasks, env: stuckEnv, moduleLoadTimeout: "1 second", startTimeout: "20 seconds" },
           (pool) =>
             Effect.gen(function* () {
-              const events: Array<Pool.Event> = []
-              yield* Stream.runForEach(pool.events, (event) => Effect.sync(() => events.push(event))).pipe(
-                Effect.forkScoped
-              )
+              const events = yield* recordEvents(pool)
               expect(yield* pool.apply(T.Square, 3)).toBe(9)
               const first = yield* Effect.flip(pool.apply(Stuck, undefined))
               expect(first).toMatchObject({ _tag: "SpawnError", reason: "ModuleLoadTimeout", task: "modules/Stuck" })
@@ -82,10 +79,7 @@ describe.each(backends)("module loading on %s", (backend) => {
         { size: 1, tasks: [T.Square, FromThrowingModule, ...bundleMates[backend]], env: throwsEnv },
         (pool) =>
           Effect.gen(function* () {
-            const events: Array<Pool.Event> = []
-            yield* Stream.runForEach(pool.events, (event) => Effect.sync(() => events.push(event))).pipe(
-              Effect.forkScoped
-            )
+            const events = yield* recordEvents(pool)
             expect(yield* pool.apply(T.Square, 3)).toBe(9)
             const failed = yield* Effect.flip(pool.apply(FromThrowingModule, undefined))
             expect(failed).toMatchObject({ _tag: "SpawnError", reason: "ModuleNotFound" })

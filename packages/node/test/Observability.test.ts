@@ -10,7 +10,7 @@ import { NodePool, NodeProcess } from "@troupe/node"
 import { Effect, Exit, Fiber, Logger, Metric, Option, References, Stream, Tracer } from "effect"
 import { expect } from "vitest"
 import { Counter, CounterBehaviour } from "./fixtures/actors.ts"
-import { eventually, range, tempFile } from "./fixtures/pool.ts"
+import { eventually, range, recordEvents, tempFile } from "./fixtures/pool.ts"
 import { Chatty, Defect, Delay, FailAt, LastWords, LogsUnwritable, Pid, Square, Traced } from "./fixtures/poolTasks.ts"
 
 const value = <S>(metric: Metric.Metric<any, S>, attributes: Record<string, string>) =>
@@ -64,8 +64,7 @@ it.live(
   () =>
     Effect.gen(function* () {
       const pool = yield* Pool.make({ name: "events-test", size: 1, tasks: [Pid, Square, Delay] })
-      const events: Array<Pool.Event> = []
-      yield* Stream.runForEach(pool.events, (event) => Effect.sync(() => events.push(event))).pipe(Effect.forkScoped)
+      const events = yield* recordEvents(pool)
       yield* Effect.sleep(20)
       const pid = yield* pool.apply(Pid, 0)
       process.kill(pid, "SIGKILL")
