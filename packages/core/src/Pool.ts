@@ -55,7 +55,6 @@ import {
   type QueueFull,
   type RequestValidationError,
   type RestartIntensityExceeded,
-  ShutdownError,
   StartedWhileBootstrapping
 } from "./TroupeError.ts"
 
@@ -643,8 +642,7 @@ export const make = Effect.fnUntraced(function* (
     Effect.gen(function* () {
       dispatcher.close()
       const stopNow = onInterrupt === "stop" && Exit.hasInterrupts(exit)
-      if (drain === "inFlight" || stopNow)
-        dispatcher.dropUnstarted((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
+      if (drain === "inFlight" || stopNow) dispatcher.dropUnstarted()
       // A worker still starting finishes starting (its initializer runs whole) within the deadline, then stops as
       // an idle one does: killing it mid-start would cut its initializer short.
       if (!stopNow)
@@ -652,7 +650,6 @@ export const make = Effect.fnUntraced(function* (
           .until(() => dispatcher.pending === 0 && slots.every((slot) => slot.state !== "starting"))
           .pipe(Effect.timeoutOption(shutdownTimeout))
       dispatcher.stop()
-      dispatcher.failQueued((item) => new ShutdownError({ task: item.task.name, phase: "queued" }))
       for (const slot of slots) {
         if (slot.state === "ready" && slot.held.size === 0) slot.retire("Stopped")
         else slot.kill()

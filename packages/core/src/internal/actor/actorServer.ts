@@ -340,8 +340,7 @@ export const make = (
         return done(instance, message, built)
       }
       reply(message.id, built)
-      instance.busy = false
-      next(instance)
+      afterRebuild(instance)
       if (running === 0) void flush()
     })
   }

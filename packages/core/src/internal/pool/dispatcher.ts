@@ -436,9 +436,9 @@ export class Dispatcher {
    * workers hold prefetched, which are asked back (`Slot.withdraw`) and fail
    * as queued when they come back (`withdrawn`). A run that started answers as usual.
    */
-  dropUnstarted(error: (item: Item) => unknown): void {
+  dropUnstarted(): void {
     this.dropsUnstarted = true
-    this.failQueued(error)
+    this.failQueued((item) => this.endedByClose(item, false))
     for (const slot of this.slots) {
       for (const item of slot.withdrawables(this.options.concurrency)) {
         item.withdrawing = true
@@ -448,9 +448,13 @@ export class Dispatcher {
     }
   }
 
-  /** The close stops the workers: the tasks of a worker that dies from now on fail with it, none goes back to the queue. */
+  /**
+   * The close stops the workers: what is still queued fails, and the tasks of a worker that dies from now on fail
+   * with it, none goes back to the queue.
+   */
   stop(): void {
     this.stopping = true
+    this.failQueued((item) => this.endedByClose(item, false))
   }
 
   /**
@@ -632,13 +636,13 @@ export class Dispatcher {
   withdrawn(item: Item, jobDone: boolean): void {
     this.released(item, jobDone)
     if (item.settled || item.cancelled) return
-    if (this.dropsUnstarted || this.stopping) this.settle(item, Exit.fail(this.unstartedAtClose(item)))
+    if (this.dropsUnstarted || this.stopping) this.settle(item, Exit.fail(this.endedByClose(item, false)))
     else this.queue.unshift(this.requeueable(item))
   }
 
-  /** The error of an item the close drops before it ever started. */
-  private unstartedAtClose(item: Item): ShutdownError {
-    return new ShutdownError({ task: item.task.name, phase: "queued" })
+  /** The error of an item the close ends: `running` when it may have run, else `queued` (it never started). */
+  private endedByClose(item: Item, mayHaveRun: boolean): ShutdownError {
+    return new ShutdownError({ task: item.task.name, phase: mayHaveRun ? "running" : "queued" })
   }
 
   /** Hands `job` to `slot` at `now`: stamps its dispatch (the wait it had, for the figures), starts its deadline. */
@@ -778,18 +782,12 @@ export class Dispatcher {
       // Stopped at the shutdown deadline (a thread's `terminate()` lets out no reply for what it never started):
       // only what may have run was running.
       if (this.stopping || this.broken !== undefined) {
-        const stopped = mayHaveRun ? new ShutdownError({ task: item.task.name, phase: "running" }) : undefined
-        this.settle(item, Exit.fail(this.broken ?? stopped ?? this.unstartedAtClose(item)))
+        this.settle(item, Exit.fail(this.broken ?? this.endedByClose(item, mayHaveRun)))
         return
       }
       // While the pool drains, what may have run fails without a retry; what never started is drained as queued work.
       if (this.closing && (mayHaveRun || this.dropsUnstarted)) {
-        this.settle(
-          item,
-          Exit.fail(
-            mayHaveRun ? new ShutdownError({ task: item.task.name, phase: "running" }) : this.unstartedAtClose(item)
-          )
-        )
+        this.settle(item, Exit.fail(this.endedByClose(item, mayHaveRun)))
         return
       }
       item.started = false
