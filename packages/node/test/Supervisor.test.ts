@@ -457,11 +457,13 @@ it.live(
   () =>
     Effect.gen(function* () {
       const starts = tempFile("started")
+      // 5 s: room for the process to come up on a busy machine (the bound is applied to that too), far less than the
+      // build's 60 s.
       const slow = worker("slow", {
-        startTimeout: "500 millis",
+        startTimeout: "5 seconds",
         env: { TROUPE_FIXTURE_BUILD_MS: "60000", TROUPE_FIXTURE_STARTS: starts }
       })
-      // Bounded by the spec's 500 ms, not the default 30 s (the test's own bound is 20 s).
+      // Bounded by the spec's 5 s, not the default 30 s (the test's own bound is 20 s).
       const exit = yield* Effect.exit(
         Supervisor.start({}, [slow]).pipe(
           Effect.scoped,
